@@ -1,0 +1,26 @@
+"""Which model types each upstream protocol can serve: shared by the linter and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+ALL_TYPES = frozenset({"chat", "embedding", "speech", "transcription", "realtime",
+                       "image-generation", "image-edit", "video-generation"})
+
+SERVES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "openai": ALL_TYPES,
+    "mock": ALL_TYPES,
+    "azure-openai": frozenset({"chat", "embedding", "speech", "transcription", "realtime",
+                               "image-generation", "image-edit"}),
+    "anthropic": frozenset({"chat"}),
+    "bedrock": frozenset({"chat"}),
+    "gemini": frozenset({"chat", "embedding"}),
+    "volcengine": frozenset({"chat", "embedding", "image-generation"}),
+    "dashscope": frozenset({"chat", "embedding"}),
+})
+
+#: Protocols whose adapter needs an optional extra, and the pip command that brings it.
+EXTRAS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "bedrock": ("botocore", "pip install 'modelyard[bedrock]'"),
+})

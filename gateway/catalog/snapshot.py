@@ -1,0 +1,315 @@
+"""The compiled catalog: immutable values the proxy serves from, and their JSON form.
+
+`compile` produces the JSON form (a plain dict, see `SNAPSHOT_FORMAT` below); the proxy and
+the review tools read it back with `Snapshot.from_dict`. Nothing here is mutated after
+construction: a reload builds a whole new `Snapshot` and swaps one reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+#: Data destinations, most to least protected, with their levels.
+DATA_DESTINATIONS: Mapping[str, int] = MappingProxyType(
+    {"protected": 10, "inner": 20, "mainland": 30, "overseas": 40}
+)
+PRIORITIES = ("high", "normal", "low")
+
+SNAPSHOT_FORMAT = """
+{
+  "schema_version": 1,
+  "digest": "<sha256 hex of the canonical JSON of every other key>",
+  "settings": {"system_prompt": str|null, "currency": "USD",
+               "connect_timeout_s": 5, "first_byte_timeout_s": 60, "total_timeout_s": 300,
+               "retry_budget": 2, "max_request_bytes": 8388608,
+               "breaker": {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300},
+               "env_prefixes": [str], "internal_tasks": {task: model}},
+  "providers": {name: {"name", "protocol", "base_url": str|null, "auth": {"type", ...${ENV} refs},
+                       "data_destination": str, "headers": {}}},
+  "capabilities": {name: {"name", "description", "applies_to": [type]}},
+  "native_tools": {name: {"name", "description", "applies_to", "spellings": {protocol: {}},
+                          "price_per_call": "0.01"|null, "currency": "USD"}},
+  "models": [ {"name", "display_name", "vendor", "description", "docs_url", "type", "status",
+               "visibility", "owner": {"type", "code"}, "order", "aliases": [], "tags": [],
+               "properties": {}, "capabilities": [], "native_tools": [],
+               "system_prompt": str|null,
+               "channels": [channel names in static routing order]} ]   # display order
+  "channels": {name: {"name", "model", "provider", "protocol", "upstream_model", "priority",
+                      "weight", "status", "data_destination", "owner": {}|null, "options": {},
+                      "price": {"currency", "unit", amounts as decimal strings}|null,
+                      "price_source": "inline"|"book:NAME"|null}},
+  "aliases": {alias: model name},
+  "consumers": [ {"name", "status", "key_sha256": [hex], "owner": {}|null, "orgs": [],
+                  "scopes": [], "max_data_destination", "models": [names]|null} ]
+}
+"""
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation used for digests and snapshot files: sorted, compact, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest_of(body: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a snapshot body without its own digest."""
+    return hashlib.sha256(canonical_json({k: v for k, v in body.items() if k != "digest"})).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    type: str
+    code: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Owner | None:
+        return None if d is None else cls(d["type"], d["code"])
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    failure_threshold: int = 5
+    cooldown_s: float = 30.0
+    max_cooldown_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    system_prompt: str | None = None
+    currency: str = "USD"
+    connect_timeout_s: float = 5.0
+    first_byte_timeout_s: float = 60.0
+    total_timeout_s: float = 300.0
+    retry_budget: int = 2
+    max_request_bytes: int = 8 * 1024 * 1024
+    breaker: Breaker = field(default_factory=Breaker)
+    env_prefixes: tuple[str, ...] = ()
+    internal_tasks: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Settings:
+        return cls(
+            system_prompt=d.get("system_prompt"),
+            currency=d.get("currency", "USD"),
+            connect_timeout_s=d.get("connect_timeout_s", 5.0),
+            first_byte_timeout_s=d.get("first_byte_timeout_s", 60.0),
+            total_timeout_s=d.get("total_timeout_s", 300.0),
+            retry_budget=d.get("retry_budget", 2),
+            max_request_bytes=d.get("max_request_bytes", 8 * 1024 * 1024),
+            breaker=Breaker(**d.get("breaker", {})),
+            env_prefixes=tuple(d.get("env_prefixes", ())),
+            internal_tasks=MappingProxyType(dict(d.get("internal_tasks", {}))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    protocol: str
+    base_url: str | None
+    auth: Mapping[str, str]  # secrets still as ${ENV} references
+    data_destination: str
+    headers: Mapping[str, str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Provider:
+        return cls(
+            d["name"], d["protocol"], d.get("base_url"),
+            MappingProxyType(dict(d.get("auth") or {"type": "none"})),
+            d.get("data_destination", "overseas"), MappingProxyType(dict(d.get("headers", {}))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A resolved price; amounts are exact decimals in `currency` per `unit`."""
+
+    currency: str
+    unit: str
+    amounts: Mapping[str, Decimal]  # input, cached_input, cache_write, output, reasoning, characters, audio, video
+    images: Mapping[str, Mapping[str, Decimal]]  # size -> quality -> price
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Price | None:
+        if d is None:
+            return None
+        amounts = {k: Decimal(v) for k, v in d.items() if k not in ("currency", "unit", "images")}
+        images = {s: MappingProxyType({q: Decimal(p) for q, p in qs.items()})
+                  for s, qs in d.get("images", {}).items()}
+        return cls(d["currency"], d["unit"], MappingProxyType(amounts), MappingProxyType(images))
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    model: str
+    provider: str
+    protocol: str
+    upstream_model: str
+    priority: str
+    weight: int
+    status: str
+    data_destination: str
+    owner: Owner | None
+    options: Mapping[str, Any]
+    price: Price | None
+    price_source: str | None
+
+    @property
+    def destination_level(self) -> int:
+        return DATA_DESTINATIONS[self.data_destination]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Channel:
+        return cls(
+            d["name"], d["model"], d["provider"], d["protocol"], d["upstream_model"],
+            d.get("priority", "normal"), d.get("weight", 1), d.get("status", "active"),
+            d["data_destination"], Owner.from_dict(d.get("owner")),
+            MappingProxyType(dict(d.get("options", {}))), Price.from_dict(d.get("price")),
+            d.get("price_source"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    display_name: str
+    vendor: str | None
+    description: str | None
+    docs_url: str | None
+    type: str
+    status: str
+    visibility: str
+    owner: Owner
+    order: int
+    aliases: tuple[str, ...]
+    tags: tuple[str, ...]
+    properties: Mapping[str, Any]
+    capabilities: frozenset[str]
+    native_tools: frozenset[str]
+    system_prompt: str | None
+    channels: tuple[str, ...]  # static routing order: priority class, then weight, then name
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Model:
+        return cls(
+            d["name"], d.get("display_name") or d["name"], d.get("vendor"), d.get("description"),
+            d.get("docs_url"), d["type"], d.get("status", "active"), d.get("visibility", "public"),
+            Owner.from_dict(d.get("owner")) or Owner("system", "platform"), d.get("order", 1000),
+            tuple(d.get("aliases", ())), tuple(d.get("tags", ())),
+            MappingProxyType(dict(d.get("properties", {}))), frozenset(d.get("capabilities", ())),
+            frozenset(d.get("native_tools", ())), d.get("system_prompt"),
+            tuple(d.get("channels", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    name: str
+    status: str
+    key_sha256: tuple[str, ...]
+    owner: Owner | None
+    orgs: frozenset[str]
+    scopes: frozenset[str]
+    max_data_destination: str
+    models: frozenset[str] | None  # None: every model visible to it
+
+    @property
+    def destination_level(self) -> int:
+        return DATA_DESTINATIONS[self.max_data_destination]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Consumer:
+        models = d.get("models")
+        return cls(
+            d["name"], d.get("status", "active"), tuple(d["key_sha256"]),
+            Owner.from_dict(d.get("owner")), frozenset(d.get("orgs", ())),
+            frozenset(d.get("scopes", ("public",))), d.get("max_data_destination", "overseas"),
+            None if models is None else frozenset(models),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NativeTool:
+    name: str
+    description: str | None
+    applies_to: tuple[str, ...]
+    spellings: Mapping[str, Mapping[str, Any]]
+    price_per_call: Decimal | None
+    currency: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NativeTool:
+        ppc = d.get("price_per_call")
+        return cls(
+            d["name"], d.get("description"), tuple(d.get("applies_to", ())),
+            MappingProxyType({p: MappingProxyType(dict(s)) for p, s in d.get("spellings", {}).items()}),
+            None if ppc is None else Decimal(ppc), d.get("currency", "USD"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One compiled catalog. Lookups are prebuilt so the request path never scans."""
+
+    schema_version: int
+    digest: str
+    settings: Settings
+    providers: Mapping[str, Provider]
+    models: tuple[Model, ...]  # display order
+    models_by_name: Mapping[str, Model]
+    aliases: Mapping[str, str]
+    channels: Mapping[str, Channel]
+    capabilities: Mapping[str, Mapping[str, Any]]
+    native_tools: Mapping[str, NativeTool]
+    consumers: tuple[Consumer, ...]
+    consumers_by_key: Mapping[str, Consumer]  # key sha256 hex -> consumer
+    source: Mapping[str, Any]  # the JSON form this was built from
+
+    def resolve_name(self, name: str) -> Model | None:
+        """The model a client's name (model name or alias) refers to, if any."""
+        model = self.models_by_name.get(name)
+        if model is None and name in self.aliases:
+            model = self.models_by_name.get(self.aliases[name])
+        return model
+
+    def channels_of(self, model: Model) -> tuple[Channel, ...]:
+        return tuple(self.channels[c] for c in model.channels)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
+        """Build from the JSON form; raises KeyError/ValueError/TypeError on a malformed one."""
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported snapshot schema_version {d.get('schema_version')!r}")
+        if d.get("digest") != digest_of(d):
+            raise ValueError("snapshot digest does not match its content (truncated or edited?)")
+        models = tuple(Model.from_dict(m) for m in d["models"])
+        consumers = tuple(Consumer.from_dict(c) for c in d.get("consumers", ()))
+        return cls(
+            schema_version=d["schema_version"],
+            digest=d["digest"],
+            settings=Settings.from_dict(d.get("settings", {})),
+            providers=MappingProxyType({n: Provider.from_dict(p) for n, p in d["providers"].items()}),
+            models=models,
+            models_by_name=MappingProxyType({m.name: m for m in models}),
+            aliases=MappingProxyType(dict(d.get("aliases", {}))),
+            channels=MappingProxyType({n: Channel.from_dict(c) for n, c in d["channels"].items()}),
+            capabilities=MappingProxyType(dict(d.get("capabilities", {}))),
+            native_tools=MappingProxyType(
+                {n: NativeTool.from_dict(t) for n, t in d.get("native_tools", {}).items()}),
+            consumers=consumers,
+            consumers_by_key=MappingProxyType(
+                {k.lower(): c for c in consumers for k in c.key_sha256}),
+            source=d,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Snapshot:
+        return cls.from_dict(json.loads(data))

@@ -1,0 +1,123 @@
+"""The seam between routing and protocols: one small interface every adapter implements.
+
+The router hands an adapter a `Call` (an OpenAI-shaped request plus the resolved channel);
+the adapter returns an OpenAI-shaped `Reply`, or an async iterator of OpenAI-shaped stream
+chunks, or raises an `UpstreamError`. The router never knows a protocol; an adapter never
+knows routing. Adding a protocol is adding a module `gateway/proxy/adapters/<protocol>.py`
+(dashes become underscores) that defines `ADAPTER`, a subclass of `Adapter`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from gateway.catalog.snapshot import Channel, Model, NativeTool, Provider
+
+#: Endpoints a Call may target, named after the OpenAI API paths.
+ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
+             "audio.transcriptions")
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """Timeouts of one attempt, bounded by the request's total deadline (monotonic seconds)."""
+
+    connect_s: float
+    first_byte_s: float
+    expires_at: float  # time.monotonic() value after which the whole request has failed
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - time.monotonic())
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One upstream attempt as the adapter sees it."""
+
+    endpoint: str  # one of ENDPOINTS
+    body: Mapping[str, Any]  # OpenAI-shaped request after policy; body["model"] is the client's name
+    model: Model
+    channel: Channel
+    provider: Provider
+    secrets: Mapping[str, str]  # provider.auth with ${ENV} references resolved; never logged
+    native_tools: Mapping[str, NativeTool]  # the allowed native tools present in the request
+    deadline: Deadline
+    files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
+    request_id: str = ""
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete (non-streamed) answer in OpenAI's shape: JSON body, or raw bytes (speech)."""
+
+    body: Mapping[str, Any] | None = None
+    content: bytes | None = None
+    content_type: str = "application/json"
+    status: int = 200
+
+
+class UpstreamResponse(Protocol):
+    """What the HTTP seam returns: status and headers read, body not yet consumed."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    async def read(self) -> bytes: ...
+    async def json(self) -> Any: ...
+    def iter_bytes(self) -> AsyncIterator[bytes]: ...
+    def iter_sse(self) -> AsyncIterator[tuple[str | None, str]]: ...  # (event, data)
+    async def close(self) -> None: ...
+
+
+class UpstreamHTTP(Protocol):
+    """The HTTP client seam. Transport errors arrive here already mapped to UpstreamError
+    subclasses (connect error, timeout); statuses are not interpreted: adapters do that."""
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      deadline: Deadline, json: Any = None, data: bytes | None = None,
+                      form: Mapping[str, Any] | None = None) -> UpstreamResponse: ...
+
+
+class Adapter(ABC):
+    """Converts OpenAI-shaped calls to one upstream protocol and back."""
+
+    protocol: ClassVar[str]
+    endpoints: ClassVar[frozenset[str]]  # the ENDPOINTS this protocol can serve
+
+    def __init__(self, http: UpstreamHTTP) -> None:
+        self.http = http
+
+    @abstractmethod
+    async def send(self, call: Call) -> Reply:
+        """Answer a non-streamed call, or raise an UpstreamError."""
+
+    async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        """Yield `chat.completion.chunk` dicts (the last one carrying usage when known).
+
+        Errors raised before the first chunk is yielded let the router fail over; after it,
+        the proxy ends the client's stream with an error event instead.
+        """
+        raise NotImplementedError
+        yield {}  # pragma: no cover - makes this an async generator
+
+
+def adapter_class(protocol: str) -> type[Adapter]:
+    """The adapter of a protocol, found by module name so the router never lists protocols."""
+    module = importlib.import_module(f"gateway.proxy.adapters.{protocol.replace('-', '_')}")
+    return module.ADAPTER
