@@ -1,0 +1,1 @@
+"""Fake upstream servers the tests start on loopback."""
