@@ -1,0 +1,140 @@
+"""The HTTP client seam on aiohttp: pooled sessions per upstream origin, errors mapped once.
+
+Adapters see only `UpstreamHTTP.request` and `UpstreamResponse` (adapters/base.py).
+Transport failures become `UpstreamConnectError` / `UpstreamTimeout` /
+`UpstreamProtocolError` here and nowhere else. Messages name the upstream host only: a URL
+may carry credentials (query keys, userinfo) and must never reach a client or a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from gateway.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
+from gateway.proxy.adapters.base import Deadline
+from gateway.proxy.sse import decode
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "upstream"
+
+
+@contextmanager
+def _mapped(host: str, phase: str) -> Iterator[None]:
+    """Translate aiohttp and timeout errors into our upstream errors."""
+    try:
+        yield
+    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamTimeout(f"upstream {host} timed out {phase}") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamProtocolError(f"upstream {host} sent a broken body") from exc
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        if phase == "reading the body":
+            raise UpstreamProtocolError(f"upstream {host} closed the connection mid-body") from exc
+        raise UpstreamConnectError(f"could not connect to upstream {host}") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamProtocolError(f"upstream {host} answered something unreadable") from exc
+
+
+class AiohttpResponse:
+    """An upstream response whose status and headers are read and whose body is not."""
+
+    __slots__ = ("_response", "_host", "status", "headers")
+
+    def __init__(self, response: aiohttp.ClientResponse, host: str) -> None:
+        self._response = response
+        self._host = host
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        try:
+            with _mapped(self._host, "reading the body"):
+                return await self._response.read()
+        finally:
+            self._response.release()
+
+    async def json(self) -> Any:
+        body = await self.read()
+        try:
+            return jsonlib.loads(body)
+        except ValueError as exc:
+            raise UpstreamProtocolError(f"upstream {self._host} answered invalid JSON") from exc
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            with _mapped(self._host, "reading the body"):
+                async for chunk in self._response.content.iter_any():
+                    yield chunk
+        finally:
+            self._response.release()
+
+    def iter_sse(self) -> AsyncIterator[tuple[str | None, str]]:
+        return decode(self.iter_bytes())
+
+    async def close(self) -> None:
+        self._response.close()
+
+
+class AiohttpUpstream:
+    """Implements `UpstreamHTTP`: one pooled session per upstream origin, reused."""
+
+    def __init__(self, *, limit_per_host: int = 256) -> None:
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._limit = limit_per_host
+
+    def _session(self, url: str) -> aiohttp.ClientSession:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        session = self._sessions.get(origin)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit,
+                                             ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
+                                            cookie_jar=aiohttp.DummyCookieJar())
+            self._sessions[origin] = session
+        return session
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      deadline: Deadline, json: Any = None, data: bytes | None = None,
+                      form: Mapping[str, Any] | None = None) -> AiohttpResponse:
+        host = _host(url)
+        timeout = aiohttp.ClientTimeout(total=None, connect=deadline.connect_s,
+                                        sock_read=deadline.first_byte_s)
+        body: Any = data
+        send_headers = dict(headers)
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            send_headers.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            body = _form_data(form)
+        with _mapped(host, "before answering"):
+            async with asyncio.timeout(deadline.remaining() or 0.001):
+                response = await self._session(url).request(
+                    method, url, data=body, headers=send_headers, timeout=timeout,
+                    allow_redirects=False)
+        return AiohttpResponse(response, host)
+
+    async def aclose(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
+
+
+def _form_data(form: Mapping[str, Any]) -> aiohttp.FormData:
+    """Multipart form: values are strings, or (filename, bytes, content_type) for files."""
+    data = aiohttp.FormData()
+    for name, value in form.items():
+        if isinstance(value, tuple):
+            filename, content, content_type = value
+            data.add_field(name, content, filename=filename, content_type=content_type)
+        else:
+            data.add_field(name, str(value))
+    return data
