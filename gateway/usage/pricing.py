@@ -1,0 +1,148 @@
+"""Usage of one request and its cost from the channel's price, in exact decimal arithmetic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from gateway.catalog.snapshot import NativeTool, Price
+
+ZERO = Decimal(0)
+
+#: How many units one price amount is for.
+_PER: Mapping[str, Decimal] = MappingProxyType({
+    "per_million_tokens": Decimal(1_000_000),
+    "per_thousand_tokens": Decimal(1_000),
+    "per_million_characters": Decimal(1_000_000),
+    "per_thousand_characters": Decimal(1_000),
+    "per_second": Decimal(1),
+    "per_minute": Decimal(60),  # amounts are per minute; usage is counted in seconds
+    "per_image": Decimal(1),
+})
+
+#: Characters per token of the documented estimate used when an upstream reports no usage.
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one request used. Token counts follow OpenAI: input includes cached input and
+    output includes reasoning tokens."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    images: tuple[tuple[str, str, int], ...] = ()  # (size, quality, count)
+    characters: int = 0
+    audio_seconds: Decimal = ZERO
+    video_seconds: Decimal = ZERO
+    tool_calls: Mapping[str, int] = field(default_factory=dict)  # native tool -> calls
+    estimated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form used in the usage log (zero fields left out)."""
+        out: dict[str, Any] = {}
+        for name in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
+                     "output_tokens", "reasoning_tokens", "characters"):
+            if value := getattr(self, name):
+                out[name] = value
+        if self.audio_seconds:
+            out["audio_seconds"] = str(self.audio_seconds)
+        if self.video_seconds:
+            out["video_seconds"] = str(self.video_seconds)
+        if self.images:
+            out["images"] = [{"size": s, "quality": q, "count": n} for s, q, n in self.images]
+        if self.tool_calls:
+            out["tool_calls"] = dict(sorted(self.tool_calls.items()))
+        if self.estimated:
+            out["estimated"] = True
+        return out
+
+
+def usage_from_openai(usage: Mapping[str, Any] | None) -> Usage | None:
+    """Read an OpenAI `usage` object (chat or embeddings)."""
+    if not usage:
+        return None
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
+        cache_write_tokens=int(prompt_details.get("cache_write_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """The documented estimate: one token per four characters, rounded up."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    amount: Decimal
+    currency: str
+
+    def text(self) -> str:
+        """Plain decimal notation, never an exponent: "0.000125"."""
+        return format(self.amount.normalize(), "f") if self.amount else "0"
+
+
+def cost_of(usage: Usage, price: Price | None,
+            native_tools: Mapping[str, NativeTool] = MappingProxyType({})) -> Cost | None:
+    """Cost of `usage` at `price`, plus native tool calls at their per-call price.
+
+    None when the channel has no price. Native tools priced in another currency than the
+    channel are left out rather than summed across currencies.
+    """
+    if price is None:
+        return None
+    amount = _metered(usage, price) / _PER[price.unit]
+    for tool, calls in usage.tool_calls.items():
+        spec = native_tools.get(tool)
+        if spec and spec.price_per_call is not None and spec.currency == price.currency:
+            amount += spec.price_per_call * calls
+    return Cost(amount, price.currency)
+
+
+def _metered(usage: Usage, price: Price) -> Decimal:
+    """Units used times amounts, before dividing by the price's unit size."""
+    a = price.amounts
+    if price.unit == "per_image":
+        return sum((_image_price(price, size, quality) * n for size, quality, n in usage.images),
+                   ZERO)
+    if price.unit.endswith("_characters"):
+        return a.get("characters", ZERO) * usage.characters
+    if price.unit in ("per_second", "per_minute"):
+        return (a.get("audio", ZERO) * usage.audio_seconds
+                + a.get("video", ZERO) * usage.video_seconds)
+    input_rate = a.get("input", ZERO)
+    uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens)
+    total = input_rate * uncached
+    total += a.get("cached_input", input_rate) * usage.cached_input_tokens
+    total += a.get("cache_write", input_rate) * usage.cache_write_tokens
+    output_rate = a.get("output", ZERO)
+    if "reasoning" in a:
+        total += a["reasoning"] * usage.reasoning_tokens
+        total += output_rate * max(0, usage.output_tokens - usage.reasoning_tokens)
+    else:
+        total += output_rate * usage.output_tokens
+    return total
+
+
+def _image_price(price: Price, size: str, quality: str) -> Decimal:
+    """Price of one image; an unknown size or quality falls back to "auto"/"standard"."""
+    by_quality = price.images.get(size) or price.images.get("auto") or {}
+    if quality in by_quality:
+        return by_quality[quality]
+    for fallback in ("standard", "auto", "medium"):
+        if fallback in by_quality:
+            return by_quality[fallback]
+    return max(by_quality.values(), default=ZERO)
