@@ -1,0 +1,73 @@
+"""Prometheus metrics of the proxy; multiprocess-safe when PROMETHEUS_MULTIPROC_DIR is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+                               Histogram, generate_latest)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+REQUESTS = Counter("modelyard_requests", "Requests answered, by model, channel and status.",
+                   ["model", "channel", "status"])
+ATTEMPTS = Counter("modelyard_upstream_attempts", "Upstream attempts, by channel and outcome.",
+                   ["channel", "outcome"])
+LATENCY = Histogram("modelyard_request_duration_seconds", "Time to the last byte, by model.",
+                    ["model"], buckets=LATENCY_BUCKETS)
+TTFT = Histogram("modelyard_time_to_first_token_seconds",
+                 "Time to the first streamed chunk, by model.", ["model"], buckets=LATENCY_BUCKETS)
+TOKENS = Counter("modelyard_tokens", "Tokens used, by model, channel and kind.",
+                 ["model", "channel", "kind"])
+COST = Counter("modelyard_cost", "Cost in the price's currency, by model, channel and currency.",
+               ["model", "channel", "currency"])
+CIRCUIT = Gauge("modelyard_circuit_state", "Circuit state per channel: 0 closed, 1 half-open, 2 open.",
+                ["channel"], multiprocess_mode="max")
+SNAPSHOT = Gauge("modelyard_snapshot_info", "The snapshot being served (value 1), by digest.",
+                 ["digest"], multiprocess_mode="max")
+RELOADS = Counter("modelyard_reloads", "Snapshot reloads, by result (ok or error).", ["result"])
+
+
+def observe_request(model: str, channel: str, status: int, seconds: float,
+                    ttft_seconds: float | None, tokens: Mapping[str, int],
+                    cost: Decimal | None, currency: str | None) -> None:
+    """Record one finished request."""
+    REQUESTS.labels(model, channel, str(status)).inc()
+    LATENCY.labels(model).observe(seconds)
+    if ttft_seconds is not None:
+        TTFT.labels(model).observe(ttft_seconds)
+    for kind, count in tokens.items():
+        if count:
+            TOKENS.labels(model, channel, kind).inc(count)
+    if cost and currency:
+        COST.labels(model, channel, currency).inc(float(cost))
+
+
+def set_circuit(channel: str, state: str) -> None:
+    CIRCUIT.labels(channel).set(CIRCUIT_STATES[state])
+
+
+def set_snapshot(digest: str, previous: str | None) -> None:
+    if previous and previous != digest:
+        try:
+            SNAPSHOT.remove(previous)
+        except KeyError:
+            pass
+    SNAPSHOT.labels(digest).set(1)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text of this process, or of all workers in multiprocess mode."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

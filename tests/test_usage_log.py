@@ -1,0 +1,38 @@
+"""The usage log writes one JSON line per request with the documented fields only."""
+
+import json
+
+from gateway.usage.log import FIELDS, UsageLog
+
+
+def test_lines_follow_the_schema_and_keep_order(tmp_path):
+    path = tmp_path / "usage.jsonl"
+    log = UsageLog(str(path))
+    for i in range(500):
+        log.record({"time": "2026-01-01T00:00:00Z", "request_id": f"r{i}", "model": "m",
+                    "status": 200, "usage": {"input_tokens": i}, "prompt": "secret text",
+                    "cost": "0.1", "currency": "USD"})
+    log.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 500
+    first = json.loads(lines[0])
+    assert list(first) == ["time", "request_id", "model", "status", "usage", "cost", "currency"]
+    assert set(first) <= set(FIELDS)
+    assert "secret text" not in path.read_text()
+    assert [json.loads(line)["request_id"] for line in lines] == [f"r{i}" for i in range(500)]
+
+
+def test_off_log_records_nothing(tmp_path):
+    log = UsageLog("off")
+    log.record({"request_id": "x"})
+    log.close()
+    assert not log.enabled
+
+
+def test_full_queue_drops_instead_of_blocking(tmp_path):
+    log = UsageLog(str(tmp_path / "u.jsonl"), max_queue=1)
+    for i in range(10_000):
+        log.record({"request_id": str(i)})
+    log.close()
+    written = len((tmp_path / "u.jsonl").read_text().splitlines())
+    assert written + log.dropped == 10_000
