@@ -1,0 +1,1 @@
+"""Benchmarks of modelyard, run by hand; not part of the installed package."""

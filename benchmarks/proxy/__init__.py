@@ -1,0 +1,1 @@
+"""Parts of the proxy benchmark: static upstream, pass-throughs, load generator, report."""

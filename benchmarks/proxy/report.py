@@ -1,0 +1,113 @@
+"""Turn measured points into the benchmark's Markdown report and check the proxy's targets."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from benchmarks.proxy.load import Point
+
+DIRECT = "direct"
+BARE_AIOHTTP = "bare-aiohttp"
+MODELYARD = "modelyard"
+
+#: The targets of one uvicorn worker (issue 4): added p50 at concurrency 1, share of the bare
+#: aiohttp pass-through's throughput at concurrency 16 and 64, memory, start time.
+ADDED_P50_MS = {"plain": 1.0, "stream": 1.5}
+THROUGHPUT_SHARE = {"plain": 0.70, "stream": 0.60}
+RSS_LIMIT_MB = 100.0
+READY_LIMIT_S = 1.5
+
+Key = tuple[str, str, int]  # (target, mode, concurrency)
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    """How one modelyard start went: seconds to a 200 from /readyz, then memory."""
+
+    catalog: str
+    ready_s: list[float]
+    rss_mb: float
+
+
+def machine() -> str:
+    """One line naming the machine: date, CPUs, CPU model, Python, kernel."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{today}; {os.cpu_count()} CPUs ({model}); Python {platform.python_version()}; "
+            f"Linux {platform.release()}")
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{suffix}"
+
+
+def table(points: Mapping[Key, Point]) -> str:
+    """The Markdown table: one row per target, mode and concurrency, in measuring order."""
+    rows = ["| target | mode | conc. | req/s | p50 ms | p99 ms | added p50 vs direct | "
+            "% of bare aiohttp | server CPU µs/req | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (target, mode, conc), p in points.items():
+        direct = points.get((DIRECT, mode, conc))
+        bare = points.get((BARE_AIOHTTP, mode, conc))
+        added = None if direct is None or target == DIRECT else p.p50_ms - direct.p50_ms
+        share = None if bare is None or target == DIRECT else 100 * p.rps / bare.rps
+        rows.append(f"| {target} | {mode} | {conc} | {p.rps:,.0f} | {p.p50_ms:.2f} | "
+                    f"{p.p99_ms:.2f} | {_fmt(added, '+.2f', ' ms')} | {_fmt(share, '.0f', '%')} | "
+                    f"{_fmt(p.cpu_us, ',.0f')} | {p.errors} |")
+    return "\n".join(rows)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def check_targets(points: Mapping[Key, Point], startups: list[Startup]) -> list[str]:
+    """One line per target of modelyard that this run measured, saying met or MISSED."""
+    lines = []
+    for mode, limit in ADDED_P50_MS.items():
+        mine, direct = points.get((MODELYARD, mode, 1)), points.get((DIRECT, mode, 1))
+        if mine and direct:
+            added = mine.p50_ms - direct.p50_ms
+            lines.append(f"added p50, {mode}, concurrency 1: {added:.2f} ms "
+                         f"(target <= {limit} ms): {_verdict(added <= limit)}")
+    for (target, mode, conc), p in points.items():
+        bare = points.get((BARE_AIOHTTP, mode, conc))
+        if target == MODELYARD and conc > 1 and bare:
+            share, want = p.rps / bare.rps, THROUGHPUT_SHARE[mode]
+            line = (f"throughput, {mode}, concurrency {conc}: {100 * share:.0f}% of bare "
+                    f"aiohttp (target >= {100 * want:.0f}%): {_verdict(share >= want)}")
+            if p.cpu_us and bare.cpu_us:
+                # What the share would be if the server's CPU were the only limit.
+                line += f"; by CPU per request {100 * bare.cpu_us / p.cpu_us:.0f}%"
+            lines.append(line)
+    for s in startups:
+        median, worst = statistics.median(s.ready_s), max(s.ready_s)
+        runs = f"median of {len(s.ready_s)}, worst {worst:.2f} s" if len(s.ready_s) > 1 else "1 run"
+        lines.append(f"ready ({s.catalog}): {median:.2f} s ({runs}) "
+                     f"(target < {READY_LIMIT_S} s): {_verdict(median < READY_LIMIT_S)}")
+        lines.append(f"RSS ({s.catalog}): {s.rss_mb:.0f} MB "
+                     f"(target < {RSS_LIMIT_MB:.0f} MB): {_verdict(s.rss_mb < RSS_LIMIT_MB)}")
+    return lines
+
+
+def render(points: Mapping[Key, Point], startups: list[Startup], setup: list[str]) -> str:
+    """The whole report: machine, setup notes, the table, modelyard's targets."""
+    parts = ["## Proxy benchmark", "", f"Machine: {machine()}", ""]
+    parts += [f"- {line}" for line in setup]
+    parts += ["", table(points), ""]
+    checks = check_targets(points, startups)
+    if checks:
+        parts += ["modelyard against its targets (one worker):", ""]
+        parts += [f"- {line}" for line in checks]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,102 @@
+"""The servers under test: how to start each target and where its requests go."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.proxy import bench_catalog, procs, upstream
+
+REPO = Path(__file__).resolve().parent.parent.parent
+TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard")
+MODES = ("plain", "stream")
+PASSTHROUGH_APPS = {"bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
+                    "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a target takes each mode's requests."""
+
+    urls: dict[str, str]  # mode -> URL
+    pid: int | None = None  # the server process, when the benchmark started one
+    ready_s: float | None = None
+
+
+def request_body(mode: str) -> bytes:
+    model = bench_catalog.STREAM_MODEL if mode == "stream" else bench_catalog.PLAIN_MODEL
+    body = {"model": model, "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Say hello in ten words."}]}
+    if mode == "stream":
+        body["stream"] = True
+    return json.dumps(body).encode()
+
+
+def uvicorn_impl() -> tuple[str, str]:
+    """The event loop and HTTP parser uvicorn uses here: the fast ones only if installed."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return loop, http
+
+
+def env_with(extra: dict[str, str]) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+@contextlib.contextmanager
+def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]:
+    """Run one target's server (none for direct) and yield where its requests go."""
+    if target == "direct":
+        yield Endpoint({m: nginx_root + p + upstream.CHAT_PATH for m, p in
+                        (("plain", upstream.PLAIN_PREFIX), ("stream", upstream.STREAM_PREFIX))})
+        return
+    port = procs.free_port()
+    env = env_with({"BENCH_UPSTREAM_URL": nginx_root,
+                bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
+    if target == "modelyard":
+        catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
+        cmd = serve_command(catalog, port)
+    else:
+        loop, http = uvicorn_impl()
+        cmd = [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS[target], "--host",
+               "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
+               "--log-level", "warning", "--loop", loop, "--http", http]
+    with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
+        if target == "modelyard":
+            ready = procs.wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc,
+                                    timeout_s=READY_TIMEOUT_S)
+        else:
+            procs.wait_port(port, timeout_s=READY_TIMEOUT_S, proc=proc)
+            ready = None
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        yield Endpoint({m: url for m in MODES}, pid=proc.pid, ready_s=ready)
+
+
+def serve_command(catalog: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "cli.main", "serve", "--catalog", str(catalog),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
+def smoke_check(url: str, mode: str) -> None:
+    """One request by hand: the answer must be a real chat completion (or stream) with 200."""
+    request = urllib.request.Request(url, data=request_body(mode), method="POST", headers={
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {bench_catalog.CLIENT_KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read().decode()
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"{mode}: HTTP {err.code}: {err.read()[:300]!r}") from None
+    ok = "data: [DONE]" in text if mode == "stream" else '"chat.completion"' in text
+    if not ok:
+        raise RuntimeError(f"{mode}: unexpected answer {text[:300]!r}")

@@ -1,0 +1,77 @@
+"""The admin console's model list: every model of a snapshot in display order, searched and filtered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gateway.catalog.snapshot import Model, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """One line of the model list."""
+
+    name: str
+    display_name: str
+    type: str
+    status: str
+    vendor: str | None
+    visibility: str
+    active_channels: int
+    channels: int
+    aliases: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["aliases"] = list(self.aliases)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuery:
+    """What to show: `search` is a case-insensitive substring of name, display name, aliases,
+    vendor or description; every other field, when set, must match exactly (vendor ignoring
+    case; protocol: the model has a channel on a provider of that protocol)."""
+
+    search: str | None = None
+    status: str | None = None
+    protocol: str | None = None
+    vendor: str | None = None
+    type: str | None = None
+    visibility: str | None = None
+
+
+def list_models(snapshot: Snapshot, query: ModelQuery | None = None) -> list[ModelRow]:
+    """The rows the query selects, in display order (order, then name), internal models too."""
+    query = query or ModelQuery()
+    return [_row(snapshot, m) for m in snapshot.models if _matches(snapshot, m, query)]
+
+
+def _matches(snapshot: Snapshot, model: Model, q: ModelQuery) -> bool:
+    if q.status and model.status != q.status:
+        return False
+    if q.type and model.type != q.type:
+        return False
+    if q.visibility and model.visibility != q.visibility:
+        return False
+    if q.vendor and (model.vendor or "").casefold() != q.vendor.casefold():
+        return False
+    if q.protocol and all(c.protocol != q.protocol for c in snapshot.channels_of(model)):
+        return False
+    if q.search:
+        needle = q.search.casefold()
+        haystack = (model.name, model.display_name, model.vendor or "", model.description or "",
+                    *model.aliases)
+        return any(needle in text.casefold() for text in haystack)
+    return True
+
+
+def _row(snapshot: Snapshot, model: Model) -> ModelRow:
+    channels = snapshot.channels_of(model)
+    return ModelRow(
+        name=model.name, display_name=model.display_name, type=model.type, status=model.status,
+        vendor=model.vendor, visibility=model.visibility,
+        active_channels=sum(c.status == "active" for c in channels), channels=len(channels),
+        aliases=model.aliases,
+    )

@@ -1,0 +1,114 @@
+"""The adapter for Azure OpenAI: OpenAI's shapes behind deployment URLs and Azure's errors.
+
+Dated API versions address the deployment in the path
+(`/openai/deployments/{upstream_model}/chat/completions?api-version=…`); the channel option
+`api_version: v1` selects Azure's v1 API instead (`/openai/v1/chat/completions`, deployment
+in the body's `model`). Auth is the provider's `api-key` header, or a bearer token (Entra ID).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from gateway.errors import UpstreamStatusError
+from gateway.proxy.adapters.base import Call, UpstreamResponse
+from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
+
+#: The latest generally available data-plane API version, used when the channel names none.
+DEFAULT_API_VERSION = "2024-10-21"
+V1 = "v1"
+
+PATHS: Mapping[str, str] = {
+    "chat": "/chat/completions",
+    "embeddings": "/embeddings",
+    "images.generations": "/images/generations",
+    "images.edits": "/images/edits",
+    "audio.speech": "/audio/speech",
+    "audio.transcriptions": "/audio/transcriptions",
+}
+
+
+def api_version(call: Call) -> str:
+    return str(call.channel.options.get("api_version") or DEFAULT_API_VERSION)
+
+
+def _azure_error(raw: bytes) -> Mapping[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def openai_error(status: int, error: Mapping[str, Any]) -> dict[str, Any]:
+    """Azure's `{"error": {"code", "message", "innererror"}}` in OpenAI's error shape.
+
+    The content filter's verdict (innererror) is kept: it tells the client what was flagged.
+    """
+    code = error.get("code")
+    out: dict[str, Any] = {
+        "message": str(error.get("message") or f"upstream answered {status}"),
+        "type": "invalid_request_error", "param": error.get("param"),
+        "code": None if code is None else str(code)}
+    if error.get("innererror"):
+        out["innererror"] = error["innererror"]
+    return {"error": out}
+
+
+class AzureOpenAIAdapter(OpenAIAdapter):
+    """OpenAI-shaped requests to an Azure OpenAI resource."""
+
+    protocol = "azure-openai"
+    endpoints = OpenAIAdapter.endpoints & frozenset(PATHS)
+
+    def url(self, call: Call) -> str:
+        base = call.provider.base_url.rstrip("/").removesuffix("/openai")
+        version = api_version(call)
+        if version == V1:
+            return f"{base}/openai/v1{PATHS[call.endpoint]}"
+        deployment = quote(call.channel.upstream_model, safe="")
+        return (f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
+                f"?api-version={quote(version, safe='')}")
+
+    def shape_body(self, call: Call) -> dict[str, Any]:
+        body = super().shape_body(call)
+        if api_version(call) != V1:
+            body.pop("model", None)  # the deployment in the path names the model
+        return body
+
+    async def raise_for_status(self, response: UpstreamResponse) -> None:
+        status = response.status
+        if status < 300:
+            return
+        error = _azure_error(await response.read())
+        message = str(error.get("message") or f"upstream answered {status}")
+        if status in (401, 403, 404):
+            # Wrong key, network rule or deployment name: the catalog's fault, not the client's.
+            raise UpstreamStatusError(
+                f"upstream azure-openai refused the channel (status {status}); check the "
+                "catalog", status=502, retryable=True)
+        if status == 429 or status >= 500:
+            retry_after = _retry_after(response.headers)
+            raise UpstreamStatusError(f"upstream azure-openai failed: {message}",
+                                      status=429 if status == 429 else 502, retryable=True,
+                                      retry_after=retry_after)
+        raise UpstreamStatusError(message, status=status, retryable=False,
+                                  body=openai_error(status, error))
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Azure sends retry-after-ms next to retry-after; the finer one wins."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    return parse_retry_after(headers.get("retry-after"))
+
+
+ADAPTER = AzureOpenAIAdapter

@@ -1,0 +1,140 @@
+"""The adapter for the Gemini API (generateContent, streamGenerateContent, batchEmbedContents).
+
+The key travels in the `x-goog-api-key` header (provider auth `type: header`), never in the
+`?key=` query, so no URL we build carries a credential. Shape conversion lives in
+`gemini_convert`; this module does URLs, HTTP and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from gateway.errors import UpstreamProtocolError, UpstreamStatusError
+from gateway.proxy.adapters import gemini_convert as convert
+from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
+from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
+
+#: Google RPC statuses to OpenAI error types, for the errors passed to the client.
+ERROR_TYPES: Mapping[str, str] = {
+    "INVALID_ARGUMENT": "invalid_request_error", "FAILED_PRECONDITION": "invalid_request_error",
+    "OUT_OF_RANGE": "invalid_request_error", "NOT_FOUND": "invalid_request_error",
+    "RESOURCE_EXHAUSTED": "rate_limit_error", "PERMISSION_DENIED": "invalid_request_error",
+}
+
+#: Error reasons that mean our credentials are wrong even though the status says 400.
+CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
+
+_SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def model_path(call: Call) -> str:
+    name = call.channel.upstream_model
+    return name if "/" in name else f"models/{name}"
+
+
+def _error(raw: bytes) -> Mapping[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, list) and error:  # some Google front ends wrap it in a list
+        error = error[0].get("error") if isinstance(error[0], dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _reasons(error: Mapping[str, Any]) -> set[str]:
+    return {d.get("reason") for d in error.get("details") or () if isinstance(d, dict)}
+
+
+def _retry_delay(error: Mapping[str, Any]) -> float | None:
+    """RetryInfo.retryDelay ("37s") from the error details."""
+    for detail in error.get("details") or ():
+        match = _SECONDS.match(str((detail or {}).get("retryDelay", "")))
+        if match:
+            return float(match[1])
+    return None
+
+
+class GeminiAdapter(OpenAIAdapter):
+    """OpenAI chat and embeddings over the Gemini API."""
+
+    protocol = "gemini"
+    endpoints = frozenset({"chat", "embeddings"})
+
+    def url(self, call: Call) -> str:
+        base = call.provider.base_url.rstrip("/") + "/" + model_path(call)
+        if call.endpoint == "embeddings":
+            return base + ":batchEmbedContents"
+        return base + (":streamGenerateContent?alt=sse" if call.stream else ":generateContent")
+
+    def shape_body(self, call: Call) -> dict[str, Any]:
+        if call.endpoint == "embeddings":
+            return convert.embed_requests(call, model_path(call))
+        return convert.request_body(call)
+
+    async def raise_for_status(self, response: UpstreamResponse) -> None:
+        status = response.status
+        if status < 300:
+            return
+        error = _error(await response.read())
+        message = str(error.get("message") or f"upstream answered {status}")
+        if status in (401, 403, 404) or _reasons(error) & CREDENTIAL_REASONS:
+            raise UpstreamStatusError(
+                f"upstream gemini refused the channel (status {status}); check the catalog",
+                status=502, retryable=True)
+        if status == 429 or status >= 500:
+            retry_after = (parse_retry_after(response.headers.get("retry-after"))
+                           or _retry_delay(error))
+            raise UpstreamStatusError(f"upstream gemini failed: {message}",
+                                      status=429 if status == 429 else 502, retryable=True,
+                                      retry_after=retry_after)
+        rpc = str(error.get("status") or "")
+        body = {"error": {"message": message,
+                          "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
+                          "param": None, "code": rpc.lower() or None}}
+        raise UpstreamStatusError(message, status=status, retryable=False, body=body)
+
+    async def send(self, call: Call) -> Reply:
+        data = await (await self._post(call)).json()
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError("upstream gemini answered JSON that is not an object")
+        if call.endpoint == "embeddings":
+            return Reply(body=convert.embedding_list(
+                data, model=call.body["model"], encoding=call.body.get("encoding_format")))
+        return Reply(body=convert.completion(data, model=call.body["model"],
+                                             created=int(time.time())))
+
+    async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        response = await self._post(call)
+        converter = convert.ChunkConverter(model=call.body["model"], created=int(time.time()))
+        try:
+            async for chunk in convert_events(response.iter_sse(), converter):
+                yield chunk
+        finally:
+            await response.close()
+
+
+async def convert_events(events: AsyncIterator[tuple[str | None, str]],
+                         converter: convert.ChunkConverter) -> AsyncIterator[dict[str, Any]]:
+    """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut."""
+    async for _event, data in events:
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise UpstreamProtocolError("upstream gemini sent an unreadable event") from exc
+        if not isinstance(event, dict) or "error" in event:
+            raise UpstreamProtocolError("upstream gemini ended its stream with an error")
+        for chunk in converter.feed(event):
+            yield chunk
+    if not converter.finished:
+        raise UpstreamProtocolError("upstream gemini stream ended before the answer did")
+    for chunk in converter.end():
+        yield chunk
+
+
+ADAPTER = GeminiAdapter

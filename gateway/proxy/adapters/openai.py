@@ -1,0 +1,162 @@
+"""The adapter for OpenAI-compatible upstreams; other OpenAI-like protocols subclass it.
+
+Subclasses override the small steps: `url`, `auth_headers`, `shape_body`, `shape_reply`,
+`shape_chunk`, `error_body`.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from gateway.errors import UpstreamProtocolError, UpstreamStatusError
+from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+
+PATHS: Mapping[str, str] = {
+    "chat": "/chat/completions",
+    "embeddings": "/embeddings",
+    "images.generations": "/images/generations",
+    "audio.speech": "/audio/speech",
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OpenAIAdapter(Adapter):
+    """Speaks the OpenAI API to any base_url; the request is already in OpenAI's shape."""
+
+    protocol = "openai"
+    endpoints = frozenset(PATHS)
+
+    # ----- request shaping: the steps subclasses override -----
+
+    def url(self, call: Call) -> str:
+        return call.provider.base_url.rstrip("/") + PATHS[call.endpoint]
+
+    def auth_headers(self, call: Call) -> dict[str, str]:
+        secrets = call.secrets
+        kind = secrets.get("type", "none")
+        if kind == "bearer":
+            return {"Authorization": f"Bearer {secrets['token']}"}
+        if kind == "basic":
+            pair = f"{secrets['username']}:{secrets['password']}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        if kind == "header":
+            return {secrets["header"]: secrets["value"]}
+        return {}
+
+    def headers(self, call: Call) -> dict[str, str]:
+        headers = dict(call.provider.headers)
+        headers.update(call.channel.options.get("headers") or {})
+        headers.update(self.auth_headers(call))  # last: catalog headers cannot replace auth
+        if call.request_id:
+            headers["x-request-id"] = call.request_id
+        return headers
+
+    def shape_body(self, call: Call) -> dict[str, Any]:
+        body = dict(call.body)
+        body["model"] = call.channel.upstream_model
+        if (call.endpoint == "chat" and body.get("stream")
+                and call.channel.options.get("stream_usage", True)):
+            body["stream_options"] = {**(body.get("stream_options") or {}),
+                                      "include_usage": True}
+        return body
+
+    # ----- response shaping -----
+
+    def shape_reply(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
+        if "model" in data:
+            data["model"] = call.body["model"]  # the client sees the name it asked for
+        return data
+
+    def shape_chunk(self, call: Call, chunk: dict[str, Any]) -> dict[str, Any]:
+        if "model" in chunk:
+            chunk["model"] = call.body["model"]
+        return chunk
+
+    def error_body(self, status: int, raw: bytes) -> dict[str, Any]:
+        """The upstream's error in OpenAI's shape (passed through when it already is)."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            return data
+        message = raw.decode("utf-8", "replace")[:500] or f"upstream answered {status}"
+        return {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                          "code": None}}
+
+    async def raise_for_status(self, response: UpstreamResponse) -> None:
+        status = response.status
+        if status < 300:
+            return
+        raw = await response.read()
+        if status in (401, 403):
+            # The upstream refused the catalog's credentials: our fault, not the client's.
+            raise UpstreamStatusError(f"upstream refused the channel (status {status}); "
+                                      "check the catalog", status=502, retryable=True)
+        retryable = status == 429 or status >= 500
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise UpstreamStatusError(
+            f"upstream answered {status}", status=(429 if status == 429 else 502)
+            if retryable else status, retry_after=retry_after,
+            body=None if retryable else self.error_body(status, raw), retryable=retryable)
+
+    # ----- the seam -----
+
+    async def _post(self, call: Call) -> UpstreamResponse:
+        response = await self.http.request("POST", self.url(call), headers=self.headers(call),
+                                           deadline=call.deadline, json=self.shape_body(call))
+        await self.raise_for_status(response)
+        return response
+
+    async def send(self, call: Call) -> Reply:
+        response = await self._post(call)
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return Reply(content=await response.read(),
+                         content_type=response.headers.get("content-type", ""))
+        data = await response.json()
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError("upstream answered JSON that is not an object")
+        return Reply(body=self.shape_reply(call, data))
+
+    async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        response = await self._post(call)
+        finished = False
+        try:
+            async for _event, data in response.iter_sse():
+                if data == "[DONE]":
+                    return
+                try:
+                    chunk = json.loads(data)
+                except ValueError as exc:
+                    raise UpstreamProtocolError("upstream sent an unreadable event") from exc
+                if isinstance(chunk, dict) and "error" in chunk:
+                    raise UpstreamProtocolError("upstream ended its stream with an error")
+                finished = finished or any(c.get("finish_reason")
+                                           for c in chunk.get("choices") or ())
+                yield self.shape_chunk(call, chunk)
+            if not finished:  # some upstreams omit [DONE]; a stream without an end was cut
+                raise UpstreamProtocolError("upstream stream ended before the answer did")
+        finally:
+            await response.close()
+
+
+ADAPTER = OpenAIAdapter

@@ -1,0 +1,162 @@
+"""The proxy's ASGI application: dispatch by raw path, one error handler, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import InvalidRequest, ProxyError
+from gateway.proxy.body import ClientGone
+from gateway.proxy.breaker import Breakers
+from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
+from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
+
+log = logging.getLogger("modelyard.proxy")
+
+
+
+class UnknownURL(ProxyError):
+    """No endpoint at this path (404)."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "unknown_url"
+
+
+class ProxyApp:
+    """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
+
+    Every decision, auth included, uses `scope["path"]` as the server parsed it, never a URL
+    rebuilt from the Host header.
+    """
+
+    def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
+                 rng: random.Random | None = None, http: Any = None) -> None:
+        from gateway.proxy.router import Router
+
+        if http is None:
+            from gateway.proxy.upstream_http import AiohttpUpstream
+
+            http = AiohttpUpstream()
+        self.holder = holder
+        self.watch = watch
+        self.http = http
+        self.router = Router(http, holder.breakers, rng)
+        self.handlers = Handlers(holder, self.router, no_auth=no_auth)
+        self._stop: asyncio.Event | None = None
+        self._watcher: asyncio.Task | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http_request(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope["headers"]
+        ex = Exchange(scope, receive, send, _request_id(headers), headers)
+        try:
+            await self.dispatch(ex, scope["method"], scope["path"])
+        except ProxyError as error:
+            await ex.respond_error(error)
+        except ClientGone:
+            return
+
+    async def dispatch(self, ex: Exchange, method: str, path: str) -> None:
+        h = self.handlers
+        if path == "/healthz":
+            return await h.healthz(ex)
+        if path == "/readyz":
+            return await h.readyz(ex)
+        loaded = h.loaded()
+        consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
+        if path == "/v1/chat/completions" and method == "POST":
+            return await h.inference(ex, loaded, consumer, "chat")
+        if path == "/v1/embeddings" and method == "POST":
+            return await h.inference(ex, loaded, consumer, "embeddings")
+        if method == "GET" and path == "/v1/models":
+            return await h.list_models(ex, loaded, consumer)
+        if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
+            return await h.get_model(ex, loaded, consumer)
+        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models"):
+            raise InvalidRequest(f"method {method} is not allowed on {path}",
+                                 code="method_not_allowed")
+        raise UnknownURL(f"Unknown request URL: {method} {path}")
+
+    # ----- lifespan: first load, watching, SIGHUP, closing the upstream pool -----
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        holder = self.holder
+        if holder.source is None:
+            return
+        if holder.current is None:
+            await holder.reload_async()
+        if self.watch:
+            self._stop = asyncio.Event()
+            self._watcher = asyncio.get_running_loop().create_task(holder.watch(self._stop))
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            # Only possible in the main thread (not when embedded in a test server).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: asyncio.ensure_future(holder.reload_async()))
+
+    async def shutdown(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._watcher, 2)
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        close = getattr(self.http, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+            text = value.decode()
+            if text.replace("-", "").replace("_", "").isalnum():
+                return text
+    return os.urandom(12).hex()
+
+
+def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
+               no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
+               rng: random.Random | None = None) -> ProxyApp:
+    """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
+    if holder is None:
+        source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
+            catalog or Path("catalog"))
+        holder = Holder(source, Breakers())
+    if no_auth:
+        from gateway.proxy.auth import warn_no_auth
+
+        warn_no_auth()
+    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng)
+
+
+def app_from_env() -> ProxyApp:
+    """Factory for uvicorn workers: configuration comes from MODELYARD_* variables."""
+    snapshot = os.environ.get("MODELYARD_SNAPSHOT")
+    catalog = os.environ.get("MODELYARD_CATALOG")
+    return create_app(catalog=Path(catalog) if catalog else None,
+                      snapshot=Path(snapshot) if snapshot else None,
+                      no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1")

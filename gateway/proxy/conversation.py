@@ -1,0 +1,71 @@
+"""Conversation shaping around every adapter call: hooks the router calls before and after.
+
+A thin dispatcher: each channel option lives in `gateway/proxy/options/`. Order matters on
+the way back: inline think blocks are split out first (so a simulated tool call is parsed
+from the answer alone), reasoning is merged back into content last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+from gateway.proxy.adapters.base import Adapter, Call, Reply
+from gateway.proxy.options import batching, reasoning, simulate_tools
+
+
+def _simulating(call: Call) -> bool:
+    return call.endpoint == "chat" and bool(call.channel.options.get("function_call_simulate"))
+
+
+def _reasoning(call: Call) -> str:
+    return call.channel.options.get("reasoning", "passthrough") if call.endpoint == "chat" \
+        else "passthrough"
+
+
+def prepare(call: Call) -> Call:
+    """The call as the adapter should see it."""
+    if _simulating(call):
+        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body))
+    return call
+
+
+async def send(adapter: Adapter, call: Call) -> Reply:
+    """The adapter's answer to a prepared call, in several upstream requests if the channel's
+    `batch_size` says so (embeddings)."""
+    return await batching.send_batched(adapter, call)
+
+
+def finish(call: Call, reply: Reply) -> Reply:
+    """The reply as the client should see it (`call` is the call before `prepare`)."""
+    if call.endpoint != "chat" or reply.body is None:
+        return reply
+    body = reply.body
+    mode = _reasoning(call)
+    if mode == "split":
+        body = reasoning.split_reply(body)
+    if _simulating(call):
+        body = simulate_tools.finish_reply(call.body, body)
+    if mode == "merge":
+        body = reasoning.merge_reply(body)
+    return reply if body is reply.body else dataclasses.replace(reply, body=body)
+
+
+async def finish_stream(call: Call, chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    """The stream chunks as the client should see them (`call` is the call before `prepare`)."""
+    chain = [chunks]  # every generator of the chain, closed outermost first
+    mode = _reasoning(call)
+    if mode == "split":
+        chain.append(reasoning.split_stream(chain[-1]))
+    if _simulating(call):
+        chain.append(simulate_tools.finish_stream(call.body, chain[-1]))
+    if mode == "merge":
+        chain.append(reasoning.merge_stream(chain[-1]))
+    try:
+        async for chunk in chain[-1]:
+            yield chunk
+    finally:
+        for stage in reversed(chain):
+            aclose = getattr(stage, "aclose", None)
+            if aclose is not None:
+                await aclose()

@@ -1,0 +1,286 @@
+"""The endpoints, at the ASGI level: each reads the request, calls the pipeline, answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.catalog.snapshot import DATA_DESTINATIONS, Consumer, Model
+from gateway.errors import InvalidRequest, ModelNotFound, NotReady, ProxyError, UpstreamError
+from gateway.proxy import auth, policy
+from gateway.proxy.body import parse_json_object, read_body
+from gateway.proxy.reload import Holder, Loaded
+from gateway.proxy.resolve import listed_models, resolve
+from gateway.proxy.router import Outcome, Routed, Router, Streaming
+from gateway.proxy.sse import DONE
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("modelyard.proxy")
+
+JSON = b"application/json"
+DESTINATION_HEADER = b"x-modelyard-data-destination"
+
+
+# One encoder for the process: json.dumps with non-default arguments builds one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def dumps(value: Any) -> bytes:
+    return _encode(value).encode()
+
+
+def sse_event(value: Any) -> bytes:
+    """One `data:` event (sse.encode_event without its per-call encoder)."""
+    return b"data: " + _encode(value).encode() + b"\n\n"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One HTTP exchange: the ASGI triple and what the pipeline learnt so far."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    request_id: str
+    headers: list[tuple[bytes, bytes]]
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    async def respond(self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] = (),
+                      content_type: bytes = JSON) -> None:
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                   (b"x-request-id", self.request_id.encode()), *extra]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def respond_error(self, error: ProxyError) -> None:
+        extra = [(k.lower().encode(), str(v).encode()) for k, v in error.headers.items()]
+        await self.respond(error.status, dumps(error.body()), extra)
+
+
+class DisconnectWatch:
+    """Cancels the request's task when the client goes away, so its upstream call stops."""
+
+    __slots__ = ("active", "gone", "_task", "_watcher")
+
+    def __init__(self, receive: Receive) -> None:
+        self.active = True
+        self.gone = False
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if self.active:
+                    self.gone = True
+                    self._task.cancel()
+                return
+
+    def close(self) -> None:
+        self.active = False
+        self._watcher.cancel()
+
+
+def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-modelyard-attempts", str(outcome.attempts).encode())]
+    if outcome.channel is not None:
+        headers.append((b"x-modelyard-channel", outcome.channel.name.encode()))
+    if dropped:
+        headers.append((b"x-modelyard-dropped-tools", ",".join(dropped).encode()))
+    return headers
+
+
+class Handlers:
+    """The endpoints over one holder (the snapshot) and one router (channels and breakers)."""
+
+    def __init__(self, holder: Holder, router: Router, *, no_auth: bool = False) -> None:
+        self.holder = holder
+        self.router = router
+        self.no_auth = no_auth
+
+    def loaded(self) -> Loaded:
+        loaded = self.holder.current
+        if loaded is None:
+            raise NotReady("no snapshot is loaded yet")
+        return loaded
+
+    def consumer(self, loaded: Loaded, ex: Exchange) -> Consumer:
+        if self.no_auth:
+            return auth.ANONYMOUS
+        return auth.authenticate(loaded.snapshot, ex.headers)
+
+    # ----- health -----
+
+    async def healthz(self, ex: Exchange) -> None:
+        await ex.respond(200, b'{"status":"ok"}')
+
+    async def readyz(self, ex: Exchange) -> None:
+        status = self.holder.status()
+        await ex.respond(200 if status["ready"] else 503, dumps(status))
+
+    # ----- models -----
+
+    async def list_models(self, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
+        data = [model_object(m) for m in listed_models(loaded.snapshot, consumer)]
+        await ex.respond(200, dumps({"object": "list", "data": data}))
+
+    async def get_model(self, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
+        name = ex.scope["path"][len("/v1/models/"):]
+        model = resolve(loaded.snapshot, name, consumer)
+        if model.visibility == "internal":  # usable by name in requests, never described
+            raise ModelNotFound(f"The model `{name}` does not exist or you do not have access "
+                                "to it.", param="model")
+        await ex.respond(200, dumps(model_object(model)))
+
+    # ----- inference -----
+
+    async def routed(self, ex: Exchange, loaded: Loaded, consumer: Consumer,
+                     endpoint: str) -> tuple[Routed, tuple[str, ...]]:
+        """Read the body and take the request through resolve and policy."""
+        limit = loaded.snapshot.settings.max_request_bytes
+        length = ex.header(b"content-length")
+        body = parse_json_object(await read_body(
+            ex.receive, limit, int(length) if length and length.isdigit() else None))
+        if "model" not in body:
+            raise InvalidRequest("`model` is required", param="model")
+        model = resolve(loaded.snapshot, body["model"], consumer)
+        decision = policy.apply(loaded.snapshot, model, body, endpoint)
+        return Routed(endpoint, decision.body, model, consumer, self.max_destination(ex),
+                      decision.native_tools, ex.request_id), decision.dropped_tools
+
+    @staticmethod
+    def max_destination(ex: Exchange) -> str | None:
+        raw = ex.header(DESTINATION_HEADER)
+        if raw is None:
+            return None
+        value = raw.decode("latin-1").strip().lower()
+        if value not in DATA_DESTINATIONS:
+            raise InvalidRequest(f"x-modelyard-data-destination must be one of "
+                                 f"{', '.join(DATA_DESTINATIONS)}", param="x-modelyard-data-destination")
+        return value
+
+    async def inference(self, ex: Exchange, loaded: Loaded, consumer: Consumer,
+                        endpoint: str) -> None:
+        routed, dropped = await self.routed(ex, loaded, consumer, endpoint)
+        outcome = Outcome()
+        watch = DisconnectWatch(ex.receive)
+        try:
+            if endpoint == "chat" and routed.body.get("stream"):
+                streaming = await self.router.open_stream(loaded, routed, outcome)
+                await self.stream(ex, routed, streaming, routing_headers(outcome, dropped), watch)
+                return
+            reply = await self.router.send(loaded, routed, outcome)
+            watch.close()
+            if reply.body is not None:
+                body, content_type = dumps(reply.body), JSON
+            else:
+                body, content_type = reply.content or b"", reply.content_type.encode()
+            await ex.respond(reply.status, body, routing_headers(outcome, dropped), content_type)
+        except ProxyError as error:
+            error.headers.update({k.decode(): v.decode()
+                                  for k, v in routing_headers(outcome, dropped)})
+            raise
+        except asyncio.CancelledError:
+            if watch.gone and asyncio.current_task().uncancel() == 0:
+                return  # the client left; its upstream request is cancelled with this task
+            raise
+        finally:
+            watch.close()
+
+    async def stream(self, ex: Exchange, routed: Routed, streaming: Streaming,
+                     headers: list[tuple[bytes, bytes]], watch: DisconnectWatch) -> None:
+        """Send the stream; after the first byte, an upstream failure ends it with an error event."""
+        keep_usage = bool((routed.body.get("stream_options") or {}).get("include_usage"))
+        breaker = streaming.breaker
+        try:
+            await ex.send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+                (b"x-request-id", ex.request_id.encode()), *headers]})
+            tail, error = await relay(ex.send, streaming, keep_usage)
+        except BaseException:
+            breaker.release()
+            raise
+        watch.close()
+        if error is None:
+            breaker.success()
+            tail += DONE
+        else:
+            if isinstance(error, UpstreamError):
+                breaker.failure()
+                body = error.body()["error"]
+            else:
+                log.error("stream failed: %r", error)
+                breaker.release()
+                body = {"message": "the stream failed", "type": "server_error", "param": None,
+                        "code": "stream_failed"}
+            tail += sse_event({"error": body})
+        await ex.send({"type": "http.response.body", "body": bytes(tail), "more_body": False})
+
+
+_END = object()
+
+
+async def _pump(chunks: AsyncIterator[Mapping[str, Any]], batch: list, ready: asyncio.Event
+                ) -> None:
+    """Move chunks into `batch` as they arrive; the sender takes whatever has piled up."""
+    try:
+        async for chunk in chunks:
+            batch.append(chunk)
+            ready.set()
+    except Exception as error:  # handed to the sender, which ends the client's stream with it
+        batch.append(error)
+    finally:
+        batch.append(_END)
+        ready.set()
+
+
+async def relay(send: Send, streaming: Streaming, keep_usage: bool
+                ) -> tuple[bytearray, Exception | None]:
+    """Relay chunks, one write per burst: chunks decoded from one upstream read go together.
+
+    Returns the unsent tail and the error that ended the stream, if any; the caller writes
+    the tail with the final event so the end of a stream costs one write.
+    """
+    batch: list = [streaming.first]
+    ready = asyncio.Event()
+    pump = asyncio.get_running_loop().create_task(_pump(streaming.rest, batch, ready))
+    out = bytearray()
+    try:
+        while True:
+            await ready.wait()
+            ready.clear()
+            items = batch[:]
+            batch.clear()
+            for item in items:
+                if item is _END:
+                    return out, None
+                if isinstance(item, Exception):
+                    return out, item
+                if not keep_usage and not item.get("choices") and "usage" in item:
+                    continue  # asked for by the proxy, not by the client
+                out += sse_event(item)
+            if out:
+                await send({"type": "http.response.body", "body": bytes(out), "more_body": True})
+                out.clear()
+    finally:
+        pump.cancel()
+
+
+def model_object(model: Model) -> Mapping[str, Any]:
+    """A model in the OpenAI list shape, with the catalog's descriptive fields beside it."""
+    return {"id": model.name, "object": "model", "created": 0, "owned_by": model.owner.code,
+            "display_name": model.display_name, "type": model.type, "vendor": model.vendor,
+            "description": model.description, "aliases": list(model.aliases)}

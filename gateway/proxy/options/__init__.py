@@ -1,0 +1,1 @@
+"""Channel options that change the conversation, applied around every adapter call."""

@@ -1,0 +1,132 @@
+"""What a request may ask of a model: capability checks, native tools, system prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.catalog.snapshot import Model, NativeTool, Snapshot
+from gateway.errors import CapabilityMissing, InvalidRequest
+
+#: Request fields with which a client would choose the upstream or its credentials.
+UPSTREAM_FIELDS = frozenset({
+    "api_base", "base_url", "api_key", "api_version", "custom_llm_provider", "azure_endpoint",
+    "azure_ad_token", "deployment_id", "organization", "extra_headers", "headers",
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region_name",
+    "vertex_project", "vertex_location", "vertex_credentials", "litellm_params", "model_list",
+    "fallbacks", "mock_response", "provider", "upstream_model", "channel",
+})
+
+#: The model type each endpoint serves.
+ENDPOINT_TYPES = {"chat": "chat", "embeddings": "embedding"}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The request body as it goes to routing, and what policy took out of it."""
+
+    body: dict[str, Any]
+    native_tools: Mapping[str, NativeTool] = field(default_factory=dict)
+    dropped_tools: tuple[str, ...] = ()
+
+
+def _needs(model: Model, capability: str, what: str) -> None:
+    if capability not in model.capabilities:
+        raise CapabilityMissing(f"model `{model.name}` does not support {what} "
+                                f"(capability `{capability}`)", param=capability)
+
+
+def _has_image(messages: list) -> bool:
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in ("image_url", "input_image"):
+                    return True
+    return False
+
+
+def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
+    forbidden = UPSTREAM_FIELDS.intersection(body)
+    if forbidden:
+        name = sorted(forbidden)[0]
+        raise InvalidRequest(f"`{name}` may not be set: upstreams come only from the catalog",
+                             param=name, code="upstream_override_not_allowed")
+    if ENDPOINT_TYPES[endpoint] != model.type:
+        raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a "
+                             f"{ENDPOINT_TYPES[endpoint]} model", param="model",
+                             code="model_type_mismatch")
+
+
+def _check_chat(body: Mapping[str, Any], model: Model) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("`messages` must be a non-empty list", param="messages")
+    if _has_image(messages):
+        _needs(model, "image_input", "image input")
+    if body.get("stream"):
+        _needs(model, "streaming", "streaming")
+    tools = body.get("tools") or ()
+    if body.get("functions") or any(isinstance(t, dict) and t.get("type") == "function"
+                                    for t in tools):
+        _needs(model, "tools", "tool calling")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        _needs(model, fmt["type"], f"response_format {fmt['type']}")
+    if body.get("reasoning_effort") is not None:
+        _needs(model, "reasoning", "reasoning_effort")
+    limit = model.properties.get("max_output_tokens")
+    for name in ("max_tokens", "max_completion_tokens"):
+        asked = body.get(name)
+        if limit is not None and isinstance(asked, int) and asked > limit:
+            raise InvalidRequest(f"`{name}` is {asked}, above the limit of {limit} of model "
+                                 f"`{model.name}`", param=name, code="max_tokens_exceeded")
+
+
+def _native_tools(body: dict[str, Any], model: Model, snapshot: Snapshot) -> Decision:
+    """Keep the native tools the model allows; drop and name the rest."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return Decision(body)
+    kept, allowed, dropped = [], {}, []
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "function" or kind is None:
+            kept.append(tool)
+        elif kind in model.native_tools and kind in snapshot.native_tools:
+            kept.append(tool)
+            allowed[kind] = snapshot.native_tools[kind]
+        else:
+            dropped.append(str(kind))
+    if not dropped:
+        return Decision(body, allowed)
+    body = dict(body)
+    if kept:
+        body["tools"] = kept
+    else:
+        body.pop("tools", None)
+        body.pop("tool_choice", None)
+    return Decision(body, allowed, tuple(dropped))
+
+
+def _with_system_prompts(body: dict[str, Any], model: Model, snapshot: Snapshot) -> dict:
+    prompts = [p for p in (snapshot.settings.system_prompt, model.system_prompt) if p]
+    if not prompts:
+        return body
+    # One system message keeps upstreams that accept a single one working.
+    return {**body, "messages": [{"role": "system", "content": "\n\n".join(prompts)},
+                                 *body["messages"]]}
+
+
+def apply(snapshot: Snapshot, model: Model, body: dict[str, Any], endpoint: str) -> Decision:
+    """Check `body` against `model` and shape it for routing, or raise a 400."""
+    _check_common(body, model, endpoint)
+    if endpoint == "embeddings":
+        if body.get("input") in (None, "", []):
+            raise InvalidRequest("`input` is required", param="input")
+        return Decision(body)
+    _check_chat(body, model)
+    decision = _native_tools(body, model, snapshot)
+    return Decision(_with_system_prompts(decision.body, model, snapshot),
+                    decision.native_tools, decision.dropped_tools)

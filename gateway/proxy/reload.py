@@ -1,0 +1,159 @@
+"""Loading snapshots and swapping them in one step: from a file or a catalog, on change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.catalog.snapshot import Snapshot
+from gateway.errors import CatalogError
+from gateway.proxy.breaker import Breakers, channel_key
+from gateway.proxy.secrets import Secrets, resolve_all
+
+log = logging.getLogger("modelyard.proxy")
+
+DEBOUNCE_MS = 150
+#: What a broken source can raise while being read; anything else is a bug and propagates.
+LOAD_ERRORS = (CatalogError, OSError, ValueError, KeyError, TypeError)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A snapshot with everything the request path needs precomputed for it."""
+
+    snapshot: Snapshot
+    secrets: Mapping[str, Secrets]  # provider name -> resolved auth
+    unavailable: Mapping[str, str]  # provider name -> reason ("missing_secret", ...)
+    breaker_keys: Mapping[str, str]  # channel name -> breaker identity
+    loaded_at: float  # wall-clock seconds
+
+
+def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loaded:
+    secrets, unavailable = resolve_all(snapshot, environ)
+    keys = {name: channel_key(c, snapshot.providers[c.provider])
+            for name, c in snapshot.channels.items()}
+    return Loaded(snapshot, secrets, unavailable, keys, time.time())
+
+
+class SnapshotFile:
+    """A compiled snapshot file, deployed by atomic rename; watched through its directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.watch_path = path.parent
+
+    def relevant(self, changed: str) -> bool:
+        return Path(changed).name == self.path.name
+
+    def read(self) -> Snapshot:
+        return Snapshot.from_bytes(self.path.read_bytes())
+
+
+class CatalogDir:
+    """A catalog directory compiled in-process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.watch_path = path
+
+    def relevant(self, changed: str) -> bool:
+        return changed.endswith((".yaml", ".yml"))
+
+    def read(self) -> Snapshot:
+        from gateway.catalog.compile import build  # the compiler is only needed for this source
+
+        result = build(self.path)
+        if result.snapshot is None:
+            errors = [d for d in result.diagnostics if d.severity == "error"]
+            first = errors[0].text() if errors else "compile produced no snapshot"
+            raise CatalogError(f"catalog has {len(errors)} error(s); first: {first}",
+                               tuple(result.diagnostics))
+        return Snapshot.from_dict(result.snapshot)
+
+
+class Holder:
+    """The one reference to the snapshot being served, and what the last reload said."""
+
+    def __init__(self, source: SnapshotFile | CatalogDir | None = None,
+                 breakers: Breakers | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.source = source
+        self.breakers = breakers or Breakers()
+        self.environ = environ
+        self.current: Loaded | None = None
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.reloads = 0
+        self.refusals = 0
+        self._lock = asyncio.Lock()
+
+    def install(self, snapshot: Snapshot) -> Loaded:
+        """Swap `snapshot` in; requests holding the old `Loaded` keep using it."""
+        loaded = prepare(snapshot, self.environ)
+        self.breakers.retain(loaded.breaker_keys.values())
+        self.current = loaded  # the swap: one reference assignment
+        self.last_error = self.last_error_at = None
+        self.reloads += 1
+        log.info("serving snapshot %s", snapshot.digest[:12])
+        return loaded
+
+    def refuse(self, error: BaseException) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        self.last_error_at = time.time()
+        self.refusals += 1
+        log.error("refused new snapshot, still serving the previous one: %s", self.last_error)
+
+    def reload(self) -> bool:
+        """Read the source and swap it in; a broken one is refused and the old one kept."""
+        try:
+            snapshot = self.source.read()
+        except LOAD_ERRORS as error:
+            self.refuse(error)
+            return False
+        self.install(snapshot)
+        return True
+
+    async def reload_async(self) -> bool:
+        """`reload` with the reading (and compiling) off the event loop."""
+        async with self._lock:
+            try:
+                snapshot = await asyncio.to_thread(self.source.read)
+            except LOAD_ERRORS as error:
+                self.refuse(error)
+                return False
+            self.install(snapshot)
+            return True
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Reload whenever the source changes, until `stop` is set."""
+        from watchfiles import awatch
+
+        async for changes in awatch(self.source.watch_path, stop_event=stop,
+                                    debounce=DEBOUNCE_MS, step=30, recursive=True):
+            if any(self.source.relevant(path) for _, path in changes):
+                await self.reload_async()
+
+    def status(self) -> dict[str, Any]:
+        """What /readyz shows: no secrets, only digest, times and the last refusal."""
+        current = self.current
+        return {
+            "ready": current is not None,
+            "digest": current.snapshot.digest if current else None,
+            "loaded_at": _iso(current.loaded_at) if current else None,
+            "reloads": self.reloads,
+            "refusals": self.refusals,
+            "last_reload_error": None if self.last_error is None else {
+                "message": self.last_error, "at": _iso(self.last_error_at)},
+            "unavailable_providers": dict(current.unavailable) if current else {},
+        }
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))

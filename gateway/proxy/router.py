@@ -1,0 +1,177 @@
+"""Routing one request: try channels in plan order, fail over within budget and deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool
+from gateway.errors import (
+    CircuitOpen,
+    DeadlineExceeded,
+    NoChannelAvailable,
+    UpstreamError,
+    UpstreamProtocolError,
+)
+from gateway.proxy import conversation
+from gateway.proxy.adapters.base import Adapter, Call, Deadline, Reply, UpstreamHTTP, adapter_class
+from gateway.proxy.breaker import Breakers, CircuitBreaker
+from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
+from gateway.proxy.reload import Loaded
+
+T = TypeVar("T")
+Chunks = AsyncIterator[Mapping[str, Any]]
+UNHEALTHY = ("circuit_open", "retry_after")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A request ready for routing: policy applied, model resolved."""
+
+    endpoint: str
+    body: Mapping[str, Any]
+    model: Model
+    consumer: Consumer
+    max_destination: str | None
+    native_tools: Mapping[str, NativeTool]
+    request_id: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Which channel answered, after how many upstream attempts."""
+
+    channel: Channel | None = None
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Streaming:
+    """A started stream: its first chunk is in hand, the rest still upstream."""
+
+    first: Mapping[str, Any]
+    rest: Chunks
+    call: Call
+    breaker: CircuitBreaker
+
+
+class Router:
+    """Holds the adapters (one per protocol, sharing the pooled HTTP client) and breakers."""
+
+    def __init__(self, http: UpstreamHTTP, breakers: Breakers,
+                 rng: random.Random | None = None) -> None:
+        self.http = http
+        self.breakers = breakers
+        self.rng = rng or random.Random()
+        self._adapters: dict[str, Adapter] = {}
+
+    def adapter(self, protocol: str) -> Adapter:
+        adapter = self._adapters.get(protocol)
+        if adapter is None:
+            adapter = self._adapters[protocol] = adapter_class(protocol)(self.http)
+        return adapter
+
+    def availability(self, loaded: Loaded) -> Callable[[Channel], str | None]:
+        """Why a channel cannot be tried now (missing secret, open circuit), or None."""
+        def is_available(channel: Channel) -> str | None:
+            reason = loaded.unavailable.get(channel.provider)
+            if reason is not None:
+                return reason
+            breaker = self.breakers.peek(loaded.breaker_keys[channel.name])
+            return None if breaker is None else breaker.unavailable()
+        return is_available
+
+    def plan(self, loaded: Loaded, routed: Routed) -> RoutePlan:
+        return plan_route(loaded.snapshot, routed.model, routed.consumer,
+                          max_destination=routed.max_destination,
+                          is_available=self.availability(loaded))
+
+    async def send(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Reply:
+        """A complete answer from the first channel that gives one."""
+        async def attempt(call: Call, breaker: CircuitBreaker) -> Reply:
+            reply = await conversation.send(self.adapter(call.channel.protocol),
+                                            conversation.prepare(call))
+            breaker.success()
+            return conversation.finish(call, reply)
+        return await self._failover(loaded, routed, outcome, attempt)
+
+    async def open_stream(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Streaming:
+        """A stream whose first chunk arrived; failover happens only before that chunk."""
+        async def attempt(call: Call, breaker: CircuitBreaker) -> Streaming:
+            prepared = conversation.prepare(call)
+            chunks = conversation.finish_stream(call, self.adapter(call.channel.protocol)
+                                                .stream(prepared))
+            try:
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                raise UpstreamProtocolError("upstream ended its stream before any chunk") from None
+            except BaseException:
+                await chunks.aclose()
+                raise
+            return Streaming(first, chunks, call, breaker)
+        return await self._failover(loaded, routed, outcome, attempt)
+
+    async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,
+                        attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:
+        plan = self.plan(loaded, routed)
+        if plan.empty:
+            raise _nothing_available(routed.model, plan)
+        settings = loaded.snapshot.settings
+        expires_at = time.monotonic() + settings.total_timeout_s
+        budget = 1 + settings.retry_budget
+        last: UpstreamError | None = None
+        for channel in ordered_attempts(plan, self.rng):
+            if outcome.attempts >= budget:
+                break
+            if time.monotonic() >= expires_at:
+                raise DeadlineExceeded("the request's total deadline ran out")
+            breaker = self.breakers.get(loaded.breaker_keys[channel.name], settings.breaker)
+            if not breaker.acquire():  # opened by a concurrent request since planning
+                continue
+            outcome.attempts += 1
+            outcome.channel = channel
+            call = self._call(loaded, routed, channel, expires_at)
+            try:
+                async with asyncio.timeout_at(expires_at):
+                    return await attempt(call, breaker)
+            except TimeoutError:
+                breaker.failure()
+                raise DeadlineExceeded("the request's total deadline ran out") from None
+            except UpstreamError as error:
+                if not error.retryable:
+                    # The upstream is alive and said no: the client's request is at fault.
+                    breaker.success()
+                    raise
+                breaker.failure(error.retry_after)
+                last = error
+            except BaseException:
+                breaker.release()
+                raise
+        if last is not None:
+            raise last
+        raise CircuitOpen(f"every channel of model `{routed.model.name}` has an open circuit")
+
+    def _call(self, loaded: Loaded, routed: Routed, channel: Channel, expires_at: float) -> Call:
+        settings = loaded.snapshot.settings
+        first_byte = channel.options.get("timeout_s") or settings.first_byte_timeout_s
+        return Call(
+            endpoint=routed.endpoint, body=routed.body, model=routed.model, channel=channel,
+            provider=loaded.snapshot.providers[channel.provider],
+            secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
+            deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
+            request_id=routed.request_id)
+
+
+def _nothing_available(model: Model, plan: RoutePlan) -> NoChannelAvailable:
+    reasons = Counter(reason.split(" ")[0] for _, reason in plan.excluded)
+    if reasons and set(reasons) <= {*UNHEALTHY, "inactive", "owner", "data_destination"} \
+            and any(r in reasons for r in UNHEALTHY):
+        return CircuitOpen(f"every channel of model `{model.name}` has an open circuit")
+    summary = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "no channels"
+    return NoChannelAvailable(f"no channel of model `{model.name}` can serve this request "
+                              f"({summary})")

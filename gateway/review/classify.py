@@ -1,0 +1,373 @@
+"""Sorting entity changes into the review classes: breaking, pricing, security and other.
+
+Routing findings come from `gateway.review.routing`, which asks the route planner.
+One function per entity kind; each returns the findings its changes mean for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.catalog.snapshot import DATA_DESTINATIONS
+from gateway.review.diff import EntityChange, FieldChange
+from gateway.review.findings import Finding
+from gateway.review.mask import mask_value, short_hash
+from gateway.review.pricing import price_finding
+from gateway.review.text import text_diff
+
+#: How widely a model may be used; a lateral move (protected <-> internal) narrows for someone.
+_OPENNESS = {"private": 0, "internal": 1, "protected": 1, "public": 2}
+_PROMPTS = {"system_prompt", "description"}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Both snapshots, for rules that must look beyond the changed entity."""
+
+    base: Mapping[str, Any]
+    head: Mapping[str, Any]
+
+
+def _set_change(change: FieldChange) -> tuple[list[str], list[str]]:
+    before, after = set(change.before or ()), set(change.after or ())
+    return sorted(after - before), sorted(before - after)
+
+
+def _names(values: list[str]) -> str:
+    return ", ".join(f"`{v}`" for v in values)
+
+
+def _shown(kind: str, change: FieldChange, value: Any) -> str:
+    shown = mask_value(kind, change.path, value)
+    return "—" if shown is None else f"`{shown}`"
+
+
+def _other(change: EntityChange, f: FieldChange) -> Finding:
+    """A plain field change; prompts and descriptions carry a text diff instead of values."""
+    if f.path[-1] in _PROMPTS and (isinstance(f.before, str) or isinstance(f.after, str)):
+        return Finding("other", change.kind, change.name, f"{f.dotted} changed",
+                       {"field": f.dotted, "text_diff": text_diff(f.before, f.after)})
+    before, after = _shown(change.kind, f, f.before), _shown(change.kind, f, f.after)
+    return Finding("other", change.kind, change.name, f"{f.dotted}: {before} → {after}",
+                   {"field": f.dotted, "before": mask_value(change.kind, f.path, f.before),
+                    "after": mask_value(change.kind, f.path, f.after)})
+
+
+def _level(value: str | None) -> int:
+    return DATA_DESTINATIONS.get(value or "", 0)
+
+
+def _destination(change: EntityChange, f: FieldChange, field_name: str) -> Finding:
+    """Data destination: loosening is a security finding, tightening an ordinary one."""
+    loosened = _level(f.after) > _level(f.before)
+    category = "security" if loosened else "other"
+    word = "loosened" if loosened else "tightened"
+    return Finding(category, change.kind, change.name,
+                   f"{field_name} {word}: {f.before} → {f.after}",
+                   {"field": f.dotted, "before": f.before, "after": f.after})
+
+
+# --- models ---------------------------------------------------------------------------------
+
+def referrers(snapshot: Mapping[str, Any], model: str) -> list[dict[str, str]]:
+    """Everything in a snapshot that names `model`: aliases, consumer allow-lists, tasks."""
+    found = [{"kind": "alias", "name": a, "via": "alias"}
+             for a, m in sorted(snapshot.get("aliases", {}).items()) if m == model]
+    found += [{"kind": "consumer", "name": c["name"], "via": "models allow-list"}
+              for c in snapshot.get("consumers", ()) if model in (c.get("models") or ())]
+    tasks = (snapshot.get("settings") or {}).get("internal_tasks", {})
+    found += [{"kind": "internal_task", "name": t, "via": "Settings.internal_tasks"}
+              for t, m in sorted(tasks.items()) if m == model]
+    return found
+
+
+def _model_removed(change: EntityChange, ctx: Context) -> Finding:
+    still = referrers(ctx.head, change.name)
+    had = [r for r in referrers(ctx.base, change.name) if r not in still]
+    parts = []
+    if still:
+        parts.append("still named by " + ", ".join(f"{r['kind']} `{r['name']}`" for r in still))
+    if had:
+        parts.append("was named by " + ", ".join(f"{r['kind']} `{r['name']}`" for r in had))
+    message = "model removed" + ("; " + "; ".join(parts) if parts else "")
+    return Finding("breaking", "model", change.name, message,
+                   {"still_named_by": still, "was_named_by": had})
+
+
+def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
+    head = f.path[0]
+    if head == "status":
+        category = "breaking" if f.after == "inactive" else "other"
+        yield Finding(category, "model", change.name, f"status {f.before} → {f.after}",
+                      {"field": "status", "before": f.before, "after": f.after})
+    elif head == "type":
+        yield Finding("breaking", "model", change.name, f"type {f.before} → {f.after}",
+                      {"field": "type", "before": f.before, "after": f.after})
+    elif head == "visibility":
+        widened = _OPENNESS.get(f.after, 0) > _OPENNESS.get(f.before, 0)
+        yield Finding("security" if widened else "breaking", "model", change.name,
+                      f"visibility {'widened' if widened else 'narrowed'}: "
+                      f"{f.before} → {f.after}",
+                      {"field": "visibility", "before": f.before, "after": f.after})
+    elif head in ("capabilities", "native_tools"):
+        added, removed = _set_change(f)
+        what = "capability" if head == "capabilities" else "native tool"
+        if removed:
+            yield Finding("breaking", "model", change.name, f"{what} removed: {_names(removed)}",
+                          {"field": head, "removed": removed})
+        if added:
+            yield Finding("other", "model", change.name, f"{what} added: {_names(added)}",
+                          {"field": head, "added": added})
+    elif head == "owner":
+        yield Finding("security", "model", change.name,
+                      f"owner changed: {_owner(f.before)} → {_owner(f.after)}",
+                      {"field": "owner", "before": f.before, "after": f.after})
+    else:
+        yield _other(change, f)
+
+
+def _owner(owner: Mapping[str, str] | None) -> str:
+    return "none" if not owner else f"{owner['type']}:{owner['code']}"
+
+
+def _owner_change(change: EntityChange) -> Iterator[Finding]:
+    """Owner fields are compared as a whole, so owner.type and owner.code make one finding."""
+    before = (change.before or {}).get("owner")
+    after = (change.after or {}).get("owner")
+    yield Finding("security", change.kind, change.name,
+                  f"owner changed: {_owner(before)} → {_owner(after)}",
+                  {"field": "owner", "before": before, "after": after})
+
+
+def _grouped(change: EntityChange) -> list[FieldChange]:
+    """Field changes with owner.* folded into one `owner` change (it is one value to users)."""
+    out = [f for f in change.fields if f.path[0] != "owner"]
+    if any(f.path[0] == "owner" for f in change.fields):
+        out.append(FieldChange(("owner",), (change.before or {}).get("owner"),
+                               (change.after or {}).get("owner")))
+    return out
+
+
+def classify_model(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    if change.action == "removed":
+        yield _model_removed(change, ctx)
+    elif change.action == "added":
+        after = change.after or {}
+        yield Finding("other", "model", change.name,
+                      f"model added ({after.get('type')}, {after.get('visibility')})", {})
+    else:
+        for f in _grouped(change):
+            yield from _model_field(change, f)
+
+
+# --- aliases, channels, providers -----------------------------------------------------------
+
+def classify_alias(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    before = (change.before or {}).get("model")
+    after = (change.after or {}).get("model")
+    if change.action == "added":
+        yield Finding("other", "alias", change.name, f"alias added → `{after}`",
+                      {"before": None, "after": after})
+    elif change.action == "removed":
+        yield Finding("breaking", "alias", change.name, f"alias removed (was → `{before}`)",
+                      {"before": before, "after": None})
+    else:
+        yield Finding("breaking", "alias", change.name,
+                      f"alias retargeted: `{before}` → `{after}`",
+                      {"before": before, "after": after})
+
+
+def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    # Routing effects of added, removed and re-weighted channels are told per model by
+    # gateway.review.routing; here only what the routing section does not show.
+    if change.action != "changed":
+        if change.action == "added":
+            found = price_finding(change.name, None, change.after)
+            if found:
+                yield found
+        return
+    price_done = False
+    for f in _grouped(change):
+        head = f.path[0]
+        if head in ("price", "price_source"):
+            if not price_done:
+                price_done = True
+                yield from _channel_price(change)
+        elif head == "data_destination":
+            yield _destination(change, f, "data destination")
+        elif head == "owner":
+            yield from _owner_change(change)
+        elif head == "provider":
+            yield Finding("security", "channel", change.name,
+                          f"provider changed: `{f.before}` → `{f.after}`",
+                          {"field": "provider", "before": f.before, "after": f.after})
+        elif head in ("priority", "weight", "status", "model"):
+            continue  # the routing section shows the resulting shares and order
+        else:
+            yield _other(change, f)
+
+
+def _channel_price(change: EntityChange) -> Iterator[Finding]:
+    found = price_finding(change.name, change.before, change.after)
+    if found:
+        yield found
+    elif change.field("price_source"):
+        yield _other(change, change.field("price_source"))
+
+
+def classify_provider(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    if change.action == "added":
+        after = change.after or {}
+        yield Finding("security", "provider", change.name,
+                      f"provider added: {after.get('protocol')} at `{after.get('base_url')}`, "
+                      f"data destination {after.get('data_destination')}", {})
+        return
+    if change.action == "removed":
+        yield Finding("other", "provider", change.name, "provider removed", {})
+        return
+    for f in change.fields:
+        head = f.path[0]
+        if head == "auth" and f.path[1:] == ("type",):
+            yield Finding("security", "provider", change.name,
+                          f"auth type changed: {f.before} → {f.after}",
+                          {"field": "auth.type", "before": f.before, "after": f.after})
+        elif head == "auth":
+            yield Finding("security", "provider", change.name,
+                          f"{f.dotted}: secret reference changed", {"field": f.dotted})
+        elif head == "base_url":
+            yield Finding("security", "provider", change.name,
+                          f"base URL changed: `{f.before}` → `{f.after}`",
+                          {"field": "base_url", "before": f.before, "after": f.after})
+        elif head == "data_destination":
+            yield _destination(change, f, "data destination")
+        else:
+            yield _other(change, f)
+
+
+# --- consumers ------------------------------------------------------------------------------
+
+def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
+    name, head = change.name, f.path[0]
+    if head == "key_sha256":
+        added, removed = _set_change(f)
+        if added:
+            yield Finding("security", "consumer", name, f"{len(added)} key(s) added",
+                          {"field": head, "added": [short_hash(k) for k in added]})
+        if removed:
+            yield Finding("breaking", "consumer", name,
+                          f"{len(removed)} key(s) removed: requests with them are refused",
+                          {"field": head, "removed": [short_hash(k) for k in removed]})
+    elif head in ("scopes", "orgs"):
+        added, removed = _set_change(f)
+        if added:
+            yield Finding("security", "consumer", name, f"{head} widened: + {_names(added)}",
+                          {"field": head, "added": added})
+        if removed:
+            yield Finding("breaking", "consumer", name, f"{head} narrowed: − {_names(removed)}",
+                          {"field": head, "removed": removed})
+    elif head == "models":
+        yield from _allow_list(change, f)
+    elif head == "max_data_destination":
+        loosened = _level(f.after) > _level(f.before)
+        yield Finding("security" if loosened else "breaking", "consumer", name,
+                      f"max data destination {'loosened' if loosened else 'tightened'}: "
+                      f"{f.before} → {f.after}",
+                      {"field": head, "before": f.before, "after": f.after})
+    elif head == "status":
+        yield Finding("breaking" if f.after == "inactive" else "security", "consumer", name,
+                      f"status {f.before} → {f.after}",
+                      {"field": head, "before": f.before, "after": f.after})
+    elif head == "owner":
+        yield from _owner_change(change)
+    else:
+        yield _other(change, f)
+
+
+def _allow_list(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
+    name = change.name
+    if f.after is None:
+        yield Finding("security", "consumer", name,
+                      "models allow-list dropped: may now use every model visible to it",
+                      {"field": "models", "before": f.before, "after": None})
+        return
+    if f.before is None:
+        yield Finding("breaking", "consumer", name,
+                      f"models allow-list set: limited to {_names(sorted(f.after))}",
+                      {"field": "models", "before": None, "after": sorted(f.after)})
+        return
+    added, removed = _set_change(f)
+    if removed:
+        yield Finding("breaking", "consumer", name, f"loses access to {_names(removed)}",
+                      {"field": "models", "removed": removed})
+    if added:
+        yield Finding("other", "consumer", name, f"may now use {_names(added)}",
+                      {"field": "models", "added": added})
+
+
+def classify_consumer(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    if change.action == "added":
+        after = change.after or {}
+        yield Finding("security", "consumer", change.name,
+                      f"consumer added with {len(after.get('key_sha256', ()))} key(s), scopes "
+                      f"{_names(sorted(after.get('scopes', ())))}", {})
+    elif change.action == "removed":
+        yield Finding("breaking", "consumer", change.name,
+                      "consumer removed: its keys stop working", {})
+    else:
+        for f in _grouped(change):
+            yield from _consumer_field(change, f)
+
+
+# --- settings, capabilities, native tools ---------------------------------------------------
+
+def classify_settings(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    for f in change.fields:
+        if f.path[0] == "internal_tasks" and len(f.path) == 2:
+            task = f.path[1]
+            if f.before is not None:
+                verb = "removed" if f.after is None else f"moved to `{f.after}`"
+                yield Finding("breaking", "settings", "settings",
+                              f"internal task `{task}` (was `{f.before}`) {verb}",
+                              {"field": f.dotted, "before": f.before, "after": f.after})
+            else:
+                yield Finding("other", "settings", "settings",
+                              f"internal task `{task}` added → `{f.after}`",
+                              {"field": f.dotted, "before": None, "after": f.after})
+        elif f.path[0] == "env_prefixes":
+            added, removed = _set_change(f)
+            category = "security" if added else "other"
+            yield Finding(category, "settings", "settings",
+                          f"env prefixes: + {_names(added) or '—'} − {_names(removed) or '—'}",
+                          {"field": "env_prefixes", "added": added, "removed": removed})
+        else:
+            yield _other(change, f)
+
+
+def classify_vocabulary(change: EntityChange, ctx: Context) -> Iterator[Finding]:
+    """Capabilities and native tools: their words matter through the models that use them."""
+    if change.action != "changed":
+        yield Finding("other", change.kind, change.name, f"{change.kind.replace('_', ' ')} "
+                      f"{change.action}", {})
+        return
+    for f in change.fields:
+        if f.path[0] == "price_per_call":
+            found = price_finding(change.name, change.before, change.after, tool=True)
+            if found:
+                yield found
+        else:
+            yield _other(change, f)
+
+
+RULES: Mapping[str, Callable[[EntityChange, Context], Iterator[Finding]]] = {
+    "settings": classify_settings, "provider": classify_provider,
+    "capability": classify_vocabulary, "native_tool": classify_vocabulary,
+    "model": classify_model, "alias": classify_alias, "channel": classify_channel,
+    "consumer": classify_consumer,
+}
+
+
+def classify(changes: list[EntityChange], ctx: Context) -> list[Finding]:
+    """Every non-routing finding of `changes`, in change order."""
+    return [finding for change in changes for finding in RULES[change.kind](change, ctx)]

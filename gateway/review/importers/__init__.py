@@ -1,0 +1,1 @@
+"""Importers: turn public price and capability maps into catalog documents."""

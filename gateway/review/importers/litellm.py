@@ -1,0 +1,374 @@
+"""Import of the LiteLLM model price map: PriceBooks, and Model, Channel, Provider and
+Capability drafts for chosen providers, as catalog YAML that validates clean."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from gateway.catalog.protocols import SERVES
+from gateway.review.importers.yamlout import dump_documents
+
+SOURCE = "LiteLLM model price map (model_prices_and_context_window.json)"
+MODES = {"chat": "chat", "responses": "chat", "embedding": "embedding",
+         "image_generation": "image-generation", "image_edit": "image-edit",
+         "audio_speech": "speech", "audio_transcription": "transcription",
+         "realtime": "realtime", "video_generation": "video-generation"}
+CAPABILITY_FLAGS = {"supports_vision": "image_input", "supports_function_calling": "tools",
+                    "supports_response_schema": "json_schema", "supports_reasoning": "reasoning",
+                    "supports_audio_input": "audio_input",
+                    "supports_parallel_function_calling": "parallel_tool_calls"}
+#: Which capabilities a model type may carry (the bundled vocabulary's applies_to).
+CAPABILITY_TYPES = {"image_input": {"chat", "realtime"}, "tools": {"chat", "realtime"},
+                    "audio_input": {"chat", "realtime"},
+                    "parallel_tool_calls": {"chat", "realtime"},
+                    "json_schema": {"chat"}, "reasoning": {"chat"}, "streaming": {"chat"}}
+CAPABILITY_TEXT = {
+    "image_input": "Accepts images in user messages.", "tools": "Calls client-declared tools.",
+    "json_schema": "Structured outputs following a JSON schema.",
+    "reasoning": "Thinks before answering.", "audio_input": "Accepts audio in user messages.",
+    "parallel_tool_calls": "May return several tool calls at once.",
+    "streaming": "Streams the answer as server-sent events."}
+PROTOCOLS = {"openai": "openai", "azure": "azure-openai", "anthropic": "anthropic",
+             "bedrock": "bedrock", "bedrock_converse": "bedrock", "gemini": "gemini",
+             "vertex_ai": "gemini", "volcengine": "volcengine", "dashscope": "dashscope"}
+BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
+             "gemini": "https://generativelanguage.googleapis.com/v1beta",
+             "mistral": "https://api.mistral.ai/v1", "deepseek": "https://api.deepseek.com/v1",
+             "dashscope": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+             "volcengine": "https://ark.cn-beijing.volces.com/api/v3",
+             "xai": "https://api.x.ai/v1", "groq": "https://api.groq.com/openai/v1"}
+_QUALITIES = {"standard", "hd", "low", "medium", "high", "max-steps"}
+_SIZE = re.compile(r"^(\d+)-x-(\d+)$")
+_NAME_BAD = re.compile(r"[^A-Za-z0-9._:@/+-]+")
+
+
+def sanitize(name: str) -> str:
+    """A catalog name (common.json name pattern) for an upstream model or provider name."""
+    clean = _NAME_BAD.sub("-", name).lstrip("._:@/+-")[:128]
+    return clean or "model"
+
+
+def money(value: Any, scale: int = 1) -> str | None:
+    """An exact decimal string of `value` x `scale`, without exponent; None if not a price."""
+    try:
+        amount = Decimal(str(value)) * scale
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or amount < 0:
+        return None
+    return format(amount.normalize(), "f") if amount else "0"
+
+
+def _count(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 1 else None
+
+
+@dataclass
+class Entry:
+    """One priced upstream model of one provider (image sizes and qualities folded in)."""
+
+    provider: str  # our provider name
+    source: str  # the litellm provider it came from
+    upstream: str
+    key_name: str  # the map key without image size and quality: unique, stable across releases
+    type: str
+    spec: Mapping[str, Any]
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    files: dict[str, str]
+    summary: Counter[str]
+
+
+def _split_key(key: str, provider: str) -> tuple[str, str, str | None, str | None]:
+    """(upstream name, key name, size, quality) of a map key like `azure/hd/1024-x-1024/m`:
+    the upstream name loses the provider prefix, the key name keeps it."""
+    size = quality = None
+    rest = []
+    for part in key.split("/"):
+        match = _SIZE.match(part)
+        if match and size is None:
+            size = f"{match[1]}x{match[2]}"
+        elif (part in _QUALITIES or re.fullmatch(r"\d+-steps", part)) and quality is None:
+            quality = part
+        else:
+            rest.append(part)
+    named = "/".join(rest)
+    if len(rest) > 1 and rest[0] == provider:
+        rest = rest[1:]
+    return "/".join(rest), named, size, quality
+
+
+def _prefixed(key: str, spec: Any) -> bool:
+    """Whether a key repeats its provider (`openai/sora-2`): the bare key wins a duplicate."""
+    provider = spec.get("litellm_provider") if isinstance(spec, Mapping) else None
+    return bool(provider) and key.startswith(f"{provider}/")
+
+
+def _image_price(spec: Mapping[str, Any], size: str | None) -> str | None:
+    if spec.get("output_cost_per_image") is not None:
+        return money(spec["output_cost_per_image"])
+    if spec.get("input_cost_per_image") is not None:
+        return money(spec["input_cost_per_image"])
+    pixel = spec.get("input_cost_per_pixel") or spec.get("output_cost_per_pixel")
+    if pixel and size:
+        width, height = (int(n) for n in size.split("x"))
+        return money(pixel, width * height)
+    return None
+
+
+def collect(data: Mapping[str, Any], providers: set[str] | None,
+            provider_map: Mapping[str, str], summary: Counter[str]) -> list[Entry]:
+    """The importable entries of the map for litellm `providers` (None: all), keyed by our
+    provider name (`provider_map`, else the sanitised litellm name), in key order."""
+    entries: dict[tuple[str, str], Entry] = {}
+    for key in sorted(data, key=lambda k: (_prefixed(k, data[k]), k)):
+        spec = data[key]
+        if key == "sample_spec" or not isinstance(spec, Mapping):
+            continue
+        provider = str(spec.get("litellm_provider") or "")
+        if not provider or (providers is not None and provider not in providers):
+            continue
+        mtype = MODES.get(str(spec.get("mode")))
+        if mtype is None:
+            summary[f"skipped mode {spec.get('mode')}"] += 1
+            continue
+        upstream, named, size, quality = _split_key(key, provider)
+        ours = provider_map.get(provider) or sanitize(provider.replace("_", "-"))
+        found = entries.get((ours, upstream))
+        if mtype in ("image-generation", "image-edit"):
+            entry = found or entries.setdefault((ours, upstream),
+                                                Entry(ours, provider, upstream, named, mtype,
+                                                      spec))
+            price = _image_price(spec, size)
+            if price is not None:
+                entry.images.setdefault(size or "auto", {})[quality or "standard"] = price
+            continue
+        if found is not None:
+            summary["skipped duplicate upstream model"] += 1
+            continue
+        entries[(ours, upstream)] = Entry(ours, provider, upstream, named, mtype, spec)
+    return list(entries.values())
+
+
+def price_of(entry: Entry) -> dict[str, Any] | None:
+    """The typed PriceBook entry of `entry`, or None when the map has no usable price."""
+    spec, mtype = entry.spec, entry.type
+    price: dict[str, Any] = {"type": mtype}
+    if mtype in ("chat", "realtime", "embedding"):
+        price["unit"] = "per_million_tokens"
+        fields = {"input": "input_cost_per_token", "cached_input": "cache_read_input_token_cost",
+                  "cache_write": "cache_creation_input_token_cost"}
+        if mtype != "embedding":
+            fields |= {"output": "output_cost_per_token",
+                       "reasoning": "output_cost_per_reasoning_token"}
+        for ours, theirs in fields.items():
+            if spec.get(theirs) is not None and money(spec[theirs]) is not None:
+                price[ours] = money(spec[theirs], 1_000_000)
+        needed = ("input",) if mtype == "embedding" else ("input", "output")
+        return price if all(k in price for k in needed) else None
+    if mtype in ("image-generation", "image-edit"):
+        if not entry.images:
+            return None
+        return {**price, "unit": "per_image",
+                "images": {s: dict(sorted(q.items())) for s, q in sorted(entry.images.items())}}
+    if mtype == "speech":
+        chars = money(spec.get("input_cost_per_character"), 1_000_000)
+        return {**price, "unit": "per_million_characters", "characters": chars} if chars else None
+    if mtype == "transcription":
+        audio = money(spec.get("input_cost_per_second") or spec.get("output_cost_per_second"))
+        return {**price, "unit": "per_second", "audio": audio} if audio else None
+    video = money(spec.get("output_cost_per_second")
+                  or spec.get("output_cost_per_video_per_second"))
+    return {**price, "unit": "per_second", "video": video} if video else None
+
+
+# --- documents ------------------------------------------------------------------------------
+
+def protocol_of(litellm_provider: str, types: Iterable[str] = ()) -> str:
+    """The protocol of a provider: its native one, unless that serves under half of the
+    provider's model `types`; then the OpenAI-compatible API most providers also offer."""
+    native = "gemini" if litellm_provider.startswith("vertex_ai") else PROTOCOLS.get(
+        litellm_provider, "openai")
+    types = list(types)
+    if types and 2 * sum(t in SERVES[native] for t in types) < len(types):
+        return "openai"
+    return native
+
+
+def provider_doc(name: str, litellm_provider: str, protocol: str) -> dict[str, Any]:
+    """A Provider stub: the protocol guessed, secrets as ${ENV} references to fill in."""
+    env = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")
+    doc: dict[str, Any] = {
+        "kind": "Provider", "name": name,
+        "description": f"Draft imported from the LiteLLM price map (provider "
+                       f"{litellm_provider}): check base_url, auth and data_destination.",
+        "protocol": protocol}
+    if protocol != "bedrock":
+        known = BASE_URLS.get(litellm_provider) if protocol == protocol_of(litellm_provider) \
+            else None  # a sibling on another protocol has another endpoint
+        doc["base_url"] = known or f"https://api.{env.lower().replace('_', '-')}.invalid/v1"
+    if protocol == "bedrock":
+        doc["auth"] = {"type": "sigv4", "region": "us-east-1",
+                       "access_key_id": "${AWS_ACCESS_KEY_ID}",
+                       "secret_access_key": "${AWS_SECRET_ACCESS_KEY}"}
+    elif protocol in ("azure-openai", "anthropic", "gemini"):
+        header = {"azure-openai": "api-key", "anthropic": "x-api-key",
+                  "gemini": "x-goog-api-key"}[protocol]
+        doc["auth"] = {"type": "header", "header": header, "value": f"${{{env}_API_KEY}}"}
+    else:
+        doc["auth"] = {"type": "bearer", "token": f"${{{env}_API_KEY}}"}
+    doc["data_destination"] = "overseas"
+    return doc
+
+
+def capabilities_of(entry: Entry) -> list[str]:
+    found = {cap for flag, cap in CAPABILITY_FLAGS.items() if entry.spec.get(flag) is True}
+    if entry.type == "chat":
+        found.add("streaming")  # every chat upstream of the map streams
+    return sorted(c for c in found if entry.type in CAPABILITY_TYPES[c])
+
+
+def properties_of(entry: Entry) -> dict[str, Any]:
+    spec, props = entry.spec, {}
+    if entry.type in ("chat", "realtime", "embedding"):
+        for key in ("max_input_tokens", "max_output_tokens"):
+            if _count(spec.get(key)) and (key != "max_output_tokens" or entry.type != "embedding"):
+                props[key] = _count(spec[key])
+    if entry.type == "embedding" and _count(spec.get("output_vector_size")):
+        props["dimensions"] = _count(spec["output_vector_size"])
+    if entry.type in ("image-generation", "image-edit") and entry.images:
+        props["sizes"] = sorted(entry.images)
+        props["qualities"] = sorted({q for qs in entry.images.values() for q in qs})
+    return props
+
+
+def model_names(entries: Iterable[Entry]) -> dict[tuple[str, str], str]:
+    """Model name per (provider, upstream): the sanitised map key, which keeps the provider
+    prefix the map gives (`gpt-4o`, `azure/gpt-4o`), so names stay put between releases;
+    the rare clash after sanitising is qualified by our provider and numbered."""
+    entries = list(entries)
+    seen = Counter(sanitize(e.key_name) for e in entries)
+    names = {(e.provider, e.upstream): sanitize(e.key_name) for e in entries
+             if seen[sanitize(e.key_name)] == 1}
+    taken = set(names.values())
+    for e in entries:
+        if (e.provider, e.upstream) in names:
+            continue
+        name = base = sanitize(f"{e.provider}/{e.key_name}")
+        number = 1
+        while name in taken:
+            number += 1
+            name = f"{base[:120]}-{number}"
+        names[(e.provider, e.upstream)] = name
+        taken.add(name)
+    return names
+
+
+def model_docs(entry: Entry, name: str, priced: bool
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Model draft and its one Channel; a model the map gives no usable price for is kept
+    inactive and internal, so it is never served (nor listed) before someone prices it."""
+    origin = f"Imported from the LiteLLM price map ({entry.source}: {entry.upstream})."
+    model: dict[str, Any] = {
+        "kind": "Model", "name": name, "display_name": entry.upstream,
+        "description": origin if priced else origin + " No usable price in the map: add one "
+                                                       "to a price book, then activate it.",
+        "type": entry.type, "status": "active" if priced else "inactive",
+        "visibility": "public" if priced else "internal"}
+    if capabilities_of(entry):
+        model["capabilities"] = capabilities_of(entry)
+    if properties_of(entry):
+        model["properties"] = properties_of(entry)
+    channel = {"kind": "Channel", "name": f"{name}@{entry.provider}", "model": name,
+               "provider": entry.provider, "upstream_model": entry.upstream}
+    return model, channel
+
+
+def import_litellm(data: Mapping[str, Any], *, providers: Iterable[str] | None = None,
+                   provider_map: Mapping[str, str] | None = None, with_models: bool = False,
+                   schema_root: str | None = None) -> ImportResult:
+    """The catalog files (relative path -> YAML text) of the map's entries, and a summary."""
+    summary: Counter[str] = Counter()
+    chosen = None if providers is None else set(providers)
+    entries = collect(data, chosen, dict(provider_map or {}), summary)
+    protocols = assign_protocols(entries) if with_models else {}
+    priced = [(e, p) for e in entries if (p := price_of(e)) is not None]
+    summary["entries without a usable price"] += len(entries) - len(priced)
+    by_provider: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
+    for entry, price in priced:
+        by_provider.setdefault(entry.provider, []).append((entry, price))
+    files: dict[str, str] = {}
+    for ours, items in sorted(by_provider.items()):
+        sources = sorted({e.source for e, _ in items})
+        book = {"kind": "PriceBook", "name": f"{ours}-litellm",
+                "description": f"Prices of provider {ours} from the LiteLLM price map.",
+                "provider": ours, "currency": "USD",
+                "source": f"{SOURCE}, entries of {', '.join(sources)}",
+                "prices": {e.upstream: p for e, p in sorted(items, key=lambda i: i[0].upstream)}}
+        rel = f"price-books/{ours}.yaml"
+        files[rel] = dump_documents(rel, [book], schema_root=schema_root)
+        summary["price entries"] += len(items)
+    if with_models:
+        files.update(_model_files(entries, {id(e) for e, _ in priced}, protocols, summary,
+                                  schema_root))
+    return ImportResult(files, summary)
+
+
+def assign_protocols(entries: list[Entry]) -> dict[str, tuple[str, str]]:
+    """Our provider -> (litellm provider, protocol). An entry of a type its provider's
+    protocol cannot serve moves to a sibling provider `NAME-openai` speaking the
+    OpenAI-compatible API, so nothing importable is dropped."""
+    types: dict[str, list[str]] = {}
+    for e in entries:
+        types.setdefault(e.provider, []).append(e.type)
+    native = {e.provider: protocol_of(e.source, types[e.provider]) for e in reversed(entries)}
+    out: dict[str, tuple[str, str]] = {}
+    for e in entries:
+        protocol = native[e.provider]
+        if e.type not in SERVES[protocol]:
+            e.provider, protocol = f"{e.provider}-openai", "openai"
+        out.setdefault(e.provider, (e.source, protocol))
+    return out
+
+
+def _model_files(entries: list[Entry], priced: set[int], protocols: Mapping[str, tuple[str, str]],
+                 summary: Counter[str], schema_root: str | None) -> dict[str, str]:
+    served = entries
+    names = model_names(served)
+    files: dict[str, str] = {}
+    used: dict[str, set[str]] = {}
+    by_provider: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for entry in served:
+        model, channel = model_docs(entry, names[(entry.provider, entry.upstream)],
+                                    id(entry) in priced)
+        by_provider.setdefault(entry.provider, []).append((model, channel))
+        for cap in model.get("capabilities", ()):
+            used.setdefault(cap, set()).add(entry.type)
+    for ours, (source, protocol) in sorted(protocols.items()):
+        rel = f"providers/{ours}.yaml"
+        files[rel] = dump_documents(rel, [provider_doc(ours, source, protocol)],
+                                    schema_root=schema_root)
+    for ours, docs in sorted(by_provider.items()):
+        docs.sort(key=lambda d: d[0]["name"])
+        for rel, kind_docs in ((f"models/{ours}.yaml", [m for m, _ in docs]),
+                               (f"channels/{ours}.yaml", [c for _, c in docs])):
+            files[rel] = dump_documents(rel, kind_docs, schema_root=schema_root)
+        summary["models"] += len(docs)
+    if used:
+        caps = [{"kind": "Capability", "name": c, "description": CAPABILITY_TEXT[c],
+                 "applies_to": sorted(t)} for c, t in sorted(used.items())]
+        files["capabilities.yaml"] = dump_documents("capabilities.yaml", caps,
+                                                    schema_root=schema_root)
+    return files

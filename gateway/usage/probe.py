@@ -1,0 +1,388 @@
+"""Model tests: the smallest real request of each model type, sent through every channel's adapter.
+
+    targets = select(snapshot, ["gpt-4o"], all_models=False, channel=None)
+    report = run(snapshot, targets, timeout_s=20)      # or `await probe(...)` with your http
+    report.exit_code                                   # 1 when a public model has no usable channel
+
+Requests go straight to the adapters (no proxy, no router, no breaker), one per channel,
+at most `concurrency` at a time, each bounded by `timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import time
+import wave
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gateway.catalog.protocols import EXTRAS
+from gateway.catalog.snapshot import Channel, Model, Snapshot
+from gateway.errors import ModelyardError, ProxyError, UpstreamError, UpstreamTimeout
+from gateway.proxy.adapters.base import (
+    Adapter,
+    Call,
+    Deadline,
+    UploadFile,
+    UpstreamHTTP,
+    UpstreamResponse,
+    adapter_class,
+)
+from gateway.proxy.secrets import references, resolve_provider
+from gateway.proxy.sse import decode
+from gateway.usage.redact import sanitize
+
+USABLE, ERROR, TIMEOUT = "usable", "error", "timeout"
+UNSUPPORTED, UNAVAILABLE, SKIPPED = "unsupported", "unavailable", "skipped"
+OUTCOMES = (USABLE, ERROR, TIMEOUT, UNSUPPORTED, UNAVAILABLE, SKIPPED)
+
+#: Model types whose smallest request still costs real money; probed only when asked.
+COSTLY_TYPES = frozenset({"image-generation", "image-edit", "video-generation"})
+#: Error codes with which upstreams say they do not know or serve the model.
+MODEL_REJECTED = frozenset({"model_not_found", "unsupported_model", "model_not_supported",
+                            "invalidendpointormodel.notfound", "deploymentnotfound"})
+PROBE_TEXT = "ping"
+
+
+class ProbeSelectionError(ModelyardError):
+    """The models or channel asked for are not in the snapshot, or the request is ambiguous."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    model: Model
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What one channel answered to its probe."""
+
+    model: str
+    channel: str
+    type: str
+    provider: str
+    protocol: str
+    upstream_model: str
+    channel_status: str
+    outcome: str  # one of OUTCOMES
+    latency_ms: float | None
+    code: str | None
+    message: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    results: tuple[ProbeResult, ...]
+    failing_models: tuple[str, ...]  # public active models with no usable channel probed
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failing_models else 0
+
+    def counts(self) -> dict[str, int]:
+        return {o: sum(r.outcome == o for r in self.results) for o in OUTCOMES}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.failing_models, "failing_models": list(self.failing_models),
+                "counts": self.counts(), "results": [r.as_dict() for r in self.results]}
+
+
+# ----- choosing what to probe -----
+
+def select(snapshot: Snapshot, names: Sequence[str], *, all_models: bool,
+           channel: str | None) -> list[Target]:
+    """The (model, channel) pairs to probe: named models (or aliases), every active model
+    with `all_models`, narrowed to one channel with `channel`."""
+    if names and all_models:
+        raise ProbeSelectionError("name models or use --all, not both")
+    if channel is not None and channel not in snapshot.channels:
+        raise ProbeSelectionError(f"unknown channel `{channel}`")
+    if all_models:
+        models = [m for m in snapshot.models if m.status == "active"]
+    elif names:
+        models = []
+        for name in names:
+            found = snapshot.resolve_name(name)
+            if found is None:
+                raise ProbeSelectionError(f"unknown model `{name}`")
+            if found not in models:
+                models.append(found)
+    elif channel is not None:
+        models = [snapshot.models_by_name[snapshot.channels[channel].model]]
+    else:
+        raise ProbeSelectionError("name one or more models, use --all, or give --channel")
+    targets = [Target(m, c) for m in models for c in snapshot.channels_of(m)
+               if channel is None or c.name == channel]
+    if channel is not None and not targets:
+        raise ProbeSelectionError(f"channel `{channel}` serves none of the models named")
+    return targets
+
+
+# ----- the smallest request of each type -----
+
+@dataclass(frozen=True, slots=True)
+class ProbeRequest:
+    endpoint: str
+    body: Mapping[str, Any]
+    files: Mapping[str, UploadFile]
+
+
+def silent_wav(seconds: float = 0.2, rate: int = 16000) -> bytes:
+    """A mono 16-bit WAV of silence."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+def smallest_request(model: Model) -> ProbeRequest | None:
+    """The cheapest request that proves a channel serves `model`, or None (not probeable)."""
+    base = {"model": model.name}
+    if model.type == "chat":
+        # Reasoning models refuse max_tokens; every adapter reads either name.
+        limit = "max_completion_tokens" if "reasoning" in model.capabilities else "max_tokens"
+        return ProbeRequest("chat", {**base, "messages": [{"role": "user", "content": PROBE_TEXT}],
+                                     limit: 1}, {})
+    if model.type == "embedding":
+        return ProbeRequest("embeddings", {**base, "input": PROBE_TEXT}, {})
+    if model.type == "speech":
+        voices = model.properties.get("voices") or {}
+        voice = next(iter(voices.values()), "alloy")
+        return ProbeRequest("audio.speech", {**base, "input": PROBE_TEXT, "voice": voice}, {})
+    if model.type == "transcription":
+        audio = UploadFile("probe.wav", silent_wav(), "audio/wav")
+        return ProbeRequest("audio.transcriptions", base, {"file": audio})
+    if model.type == "image-generation":
+        return ProbeRequest("images.generations", {**base, "prompt": "a dot", "n": 1}, {})
+    if model.type == "image-edit":
+        image = UploadFile("probe.png", _tiny_png(), "image/png")
+        return ProbeRequest("images.edits", {**base, "prompt": "a dot", "n": 1},
+                            {"image": image})
+    return None  # realtime (a websocket session) and video have no endpoint to probe
+
+
+def _tiny_png() -> bytes:
+    import base64
+
+    return base64.b64decode(  # 1x1 white pixel
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+
+
+# ----- keeping the upstream's own error text -----
+
+class _ReadResponse:
+    """An error response whose body was read once, so the adapter and the probe both see it."""
+
+    def __init__(self, response: UpstreamResponse, body: bytes) -> None:
+        self.status = response.status
+        self.headers = response.headers
+        self._body = body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def json(self) -> Any:
+        return json.loads(self._body)
+
+    async def iter_bytes(self):
+        yield self._body
+
+    def iter_sse(self):
+        return decode(self.iter_bytes())
+
+    async def close(self) -> None:
+        return None
+
+
+class _ErrorRecorder:
+    """Wraps the HTTP seam for one probe, keeping the last error status and body."""
+
+    def __init__(self, http: UpstreamHTTP) -> None:
+        self.http = http
+        self.status: int | None = None
+        self.body: bytes | None = None
+
+    async def request(self, method: str, url: str, **kw: Any) -> UpstreamResponse:
+        response = await self.http.request(method, url, **kw)
+        if response.status < 400:
+            return response
+        self.status, self.body = response.status, await response.read()
+        return _ReadResponse(response, self.body)
+
+
+def upstream_message(body: bytes | None) -> tuple[str | None, str | None]:
+    """(code, message) from an upstream error body of any common shape."""
+    if not body:
+        return None, None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, body.decode("utf-8", "replace")
+    error = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(error, str):
+        return None, error
+    if not isinstance(error, dict):
+        return None, str(error)
+    code = error.get("code") or error.get("status") or error.get("__type")
+    message = error.get("message") or error.get("Message") or error.get("detail")
+    return (None if code is None else str(code)), (None if message is None else str(message))
+
+
+# ----- probing -----
+
+def _resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str, str]
+                     ) -> Mapping[str, str] | tuple[str, str, str]:
+    """The provider's resolved auth, or (outcome, code, why) naming variables, never values."""
+    provider = snapshot.providers[channel.provider]
+    prefixes = snapshot.settings.env_prefixes
+    result = resolve_provider(provider, environ, prefixes)
+    if not isinstance(result, str):
+        return result
+    names = sorted({n for v in provider.auth.values() for n in references(v)})
+    if result == "secret_not_allowed":
+        outside = [n for n in names if not n.startswith(prefixes)]
+        return (UNAVAILABLE, result, f"{', '.join(outside)} is outside the allowed env "
+                f"prefixes ({', '.join(prefixes)})")
+    missing = [n for n in names if not environ.get(n)]
+    return UNAVAILABLE, result, f"missing secret: set {', '.join(missing)}"
+
+
+def _adapter_class(protocol: str) -> type[Adapter] | tuple[str, str, str]:
+    """The protocol's adapter class, or (outcome, code, why) when there is none to use."""
+    try:
+        return adapter_class(protocol)
+    except ImportError as exc:
+        module = f"gateway.proxy.adapters.{protocol.replace('-', '_')}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module:
+            return UNSUPPORTED, "no_adapter", f"no adapter for protocol {protocol}"
+        extra = EXTRAS.get(protocol)
+        hint = f": {extra[1]}" if extra else ""
+        return (UNAVAILABLE, "missing_extra",
+                f"the {protocol} adapter needs {exc.name or 'a package'}{hint}")
+
+
+def _classify(error: BaseException, recorder: _ErrorRecorder, timeout_s: float,
+              values: Sequence[str]) -> tuple[str, str | None, str | None]:
+    """(outcome, code, message) of a failed probe; `values` are secrets to mask."""
+    if isinstance(error, (TimeoutError, UpstreamTimeout)):
+        return TIMEOUT, "timeout", f"no answer within {timeout_s:g} s"
+    if isinstance(error, UpstreamError) and recorder.status is not None:
+        code, message = upstream_message(recorder.body)
+        rejected = recorder.status == 404 or (code or "").lower() in MODEL_REJECTED
+        return (UNSUPPORTED if rejected else ERROR, code or str(recorder.status),
+                sanitize(f"{recorder.status}: {message or error.message}", values))
+    if isinstance(error, NotImplementedError):
+        return UNSUPPORTED, "not_implemented", "the adapter does not serve this type"
+    if isinstance(error, ProxyError):
+        return ERROR, error.code, sanitize(error.message, values)
+    return ERROR, type(error).__name__, sanitize(str(error) or type(error).__name__, values)
+
+
+async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
+                    environ: Mapping[str, str], timeout_s: float,
+                    include_costly: bool) -> ProbeResult:
+    """Probe one channel of one model."""
+    model, channel = target.model, target.channel
+
+    def result(outcome: str, code: str | None = None, message: str | None = None,
+               latency_ms: float | None = None) -> ProbeResult:
+        return ProbeResult(model.name, channel.name, model.type, channel.provider,
+                           channel.protocol, channel.upstream_model, channel.status, outcome,
+                           latency_ms, code, message)
+
+    if model.type in COSTLY_TYPES and not include_costly:
+        return result(SKIPPED, "costly", f"{model.type} is probed only with --include-costly")
+    request = smallest_request(model)
+    if request is None:
+        return result(UNSUPPORTED, "no_probe", f"{model.type} models have no request to probe")
+    cls = _adapter_class(channel.protocol)
+    if isinstance(cls, tuple):
+        return result(*cls)
+    if request.endpoint not in cls.endpoints:
+        return result(UNSUPPORTED, "endpoint",
+                      f"the {channel.protocol} adapter does not serve {request.endpoint}")
+    secrets = _resolve_secrets(snapshot, channel, environ)
+    if isinstance(secrets, tuple):
+        return result(*secrets)
+    recorder = _ErrorRecorder(http)
+    call = _call(snapshot, target, request, secrets, timeout_s)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await cls(recorder).send(call)
+    except Exception as error:  # noqa: BLE001 - every failure is a finding, reported per channel
+        latency = round((time.monotonic() - started) * 1000, 1)
+        # Only values that came from the environment are secret (not e.g. a header's name).
+        values = [secrets[k] for k, raw in call.provider.auth.items()
+                  if references(raw) and k in secrets]
+        outcome, code, message = _classify(error, recorder, timeout_s, values)
+        return result(outcome, code, message, latency)
+    return result(USABLE, latency_ms=round((time.monotonic() - started) * 1000, 1))
+
+
+def _call(snapshot: Snapshot, target: Target, request: ProbeRequest,
+          secrets: Mapping[str, str], timeout_s: float) -> Call:
+    settings = snapshot.settings
+    return Call(endpoint=request.endpoint, body=request.body, model=target.model,
+                channel=target.channel, provider=snapshot.providers[target.channel.provider],
+                secrets=secrets, native_tools={},
+                deadline=Deadline(min(settings.connect_timeout_s, timeout_s), timeout_s,
+                                  time.monotonic() + timeout_s),
+                files=request.files, request_id=f"probe-{os.urandom(6).hex()}")
+
+
+async def probe(snapshot: Snapshot, targets: Sequence[Target], http: UpstreamHTTP, *,
+                environ: Mapping[str, str] | None = None, concurrency: int = 4,
+                timeout_s: float = 20.0, include_costly: bool = False) -> ProbeReport:
+    """Probe every target, at most `concurrency` at once; results in target order."""
+    environ = os.environ if environ is None else environ
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(target: Target) -> ProbeResult:
+        async with gate:
+            return await probe_one(snapshot, target, http, environ=environ,
+                                   timeout_s=timeout_s, include_costly=include_costly)
+
+    results = tuple(await asyncio.gather(*(bounded(t) for t in targets)))
+    return ProbeReport(results, failing_models(snapshot, results))
+
+
+def failing_models(snapshot: Snapshot, results: Sequence[ProbeResult]) -> tuple[str, ...]:
+    """Public active models whose probed active channels (skipped ones aside) include no
+    usable one. Inactive channels are reported but never make a model pass or fail."""
+    probed: dict[str, bool] = {}
+    for r in results:
+        if r.outcome != SKIPPED and r.channel_status == "active":
+            probed[r.model] = probed.get(r.model, False) or r.outcome == USABLE
+    return tuple(name for name, usable in probed.items() if not usable
+                 and snapshot.models_by_name[name].visibility == "public"
+                 and snapshot.models_by_name[name].status == "active")
+
+
+def run(snapshot: Snapshot, targets: Sequence[Target], *, environ: Mapping[str, str] | None = None,
+        concurrency: int = 4, timeout_s: float = 20.0,
+        include_costly: bool = False) -> ProbeReport:
+    """`probe` on a fresh pooled HTTP client, closed afterwards."""
+    from gateway.proxy.upstream_http import AiohttpUpstream
+
+    async def main() -> ProbeReport:
+        http = AiohttpUpstream()
+        try:
+            return await probe(snapshot, targets, http, environ=environ,
+                               concurrency=concurrency, timeout_s=timeout_s,
+                               include_costly=include_costly)
+        finally:
+            await http.aclose()
+
+    return asyncio.run(main())

@@ -1,0 +1,471 @@
+"""The Anthropic adapter: request, answer, stream and error conversion against a fake upstream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from gateway.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
+from gateway.proxy.adapters import anthropic
+from gateway.proxy.sse import decode
+from gateway.proxy.upstream_http import AiohttpUpstream
+from tests.adapter_support import assemble, make_call, pieces, proxy_catalog
+from tests.conftest import client, running_proxy
+from tests.upstreams import anthropic as fake
+from tests.upstreams.server import serve_asgi
+
+SECRETS = {"type": "header", "header": "x-api-key", "value": fake.API_KEY}
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNk"
+         "YAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather in a given location",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
+                   "required": ["location"]}}}
+
+
+def call(body: dict[str, Any], base_url: str | None = "https://api.anthropic.com",
+         **kw: Any):
+    return make_call(body, protocol="anthropic", base_url=base_url, secrets=SECRETS, **kw)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    with serve_asgi(fake.make_app(received)) as url:
+        yield url, received
+
+
+async def converted(stream: bytes, cuts: list[int] = ()) -> list[dict[str, Any]]:
+    return [c async for c in anthropic.to_chunks(decode(pieces(stream, cuts)), model="m",
+                                                 created=1, provider="anthropic")]
+
+
+# --- requests --------------------------------------------------------------------------------
+
+def test_system_messages_are_lifted_and_same_role_turns_merged():
+    body = anthropic.build_request(call({"messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hello"},
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+        {"role": "user", "content": [{"type": "text", "text": "there"}]},
+    ]}), stream=False)
+    assert body["system"] == "Be brief.\n\nAnswer in French."
+    assert body["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}]
+    assert body["model"] == "claude-sonnet-4-5"
+
+
+def test_max_tokens_defaults_to_the_model_output_limit_then_4096():
+    messages = [{"role": "user", "content": "Hi"}]
+    assert anthropic.build_request(call({"messages": messages},
+                                        properties={"max_output_tokens": 64000}),
+                                   stream=False)["max_tokens"] == 64000
+    assert anthropic.build_request(call({"messages": messages}), stream=False)["max_tokens"] == 4096
+    assert anthropic.build_request(call({"messages": messages, "max_completion_tokens": 50}),
+                                   stream=False)["max_tokens"] == 50
+
+
+def test_sampling_and_stop_parameters_are_renamed():
+    body = anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}],
+                                         "stop": "END", "temperature": 1.7, "top_p": 0.9,
+                                         "user": "u-42"}), stream=True)
+    assert body["stop_sequences"] == ["END"]
+    assert body["temperature"] == 1.0  # Anthropic's range ends at 1
+    assert body["top_p"] == 0.9
+    assert body["metadata"] == {"user_id": "u-42"}
+    assert body["stream"] is True
+
+
+def test_images_become_base64_or_url_sources():
+    body = anthropic.build_request(call({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": PIXEL}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/ant.jpg"}},
+    ]}]}), stream=False)
+    blocks = body["messages"][0]["content"]
+    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                     "data": PIXEL.split(",", 1)[1]}}
+    assert blocks[2] == {"type": "image", "source": {"type": "url",
+                                                     "url": "https://example.com/ant.jpg"}}
+
+
+def test_broken_image_data_is_the_clients_error():
+    with pytest.raises(InvalidRequest):
+        anthropic.build_request(call({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}]}),
+            stream=False)
+
+
+def test_tool_calls_and_tool_results_become_tool_use_and_tool_result_blocks():
+    body = anthropic.build_request(call({"tools": [WEATHER_TOOL], "tool_choice": "required",
+                                         "parallel_tool_calls": False, "messages": [
+        {"role": "user", "content": "Weather in SF?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "toolu_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"location\": \"SF\"}"}}]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "15 degrees"},
+        {"role": "user", "content": "And tomorrow?"},
+    ]}), stream=False)
+    assert body["tools"] == [{"name": "get_weather",
+                              "description": "Get the current weather in a given location",
+                              "input_schema": WEATHER_TOOL["function"]["parameters"]}]
+    assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+    assert body["messages"][1] == {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"location": "SF"}}]}
+    assert body["messages"][2] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "15 degrees"},
+        {"type": "text", "text": "And tomorrow?"}]}
+
+
+@pytest.mark.parametrize(("choice", "expected"), [
+    ("auto", {"type": "auto"}), ("none", {"type": "none"}),
+    ({"type": "function", "function": {"name": "get_weather"}},
+     {"type": "tool", "name": "get_weather"}),
+])
+def test_tool_choice_is_spelled_the_anthropic_way(choice, expected):
+    body = anthropic.build_request(call({"tools": [WEATHER_TOOL], "tool_choice": choice,
+                                         "messages": [{"role": "user", "content": "Hi"}]}),
+                                   stream=False)
+    assert body["tool_choice"] == expected
+
+
+def test_native_tools_are_spelled_from_the_native_tool_document():
+    body = anthropic.build_request(call({"tools": [{"type": "web_search"}],
+                                         "messages": [{"role": "user", "content": "News?"}]},
+                                        native=["web_search"]), stream=False)
+    assert body["tools"] == [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]
+
+
+def test_a_native_tool_the_model_does_not_allow_is_refused():
+    with pytest.raises(InvalidRequest):
+        anthropic.build_request(call({"tools": [{"type": "web_search"}],
+                                      "messages": [{"role": "user", "content": "News?"}]}),
+                                stream=False)
+
+
+def test_reasoning_effort_or_the_channel_switch_turns_thinking_on():
+    messages = [{"role": "user", "content": "27 * 453?"}]
+    body = anthropic.build_request(call({"messages": messages, "reasoning_effort": "low",
+                                         "temperature": 0.2}), stream=False)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "temperature" not in body  # Anthropic refuses sampling changes while thinking
+    forced = anthropic.build_request(call({"messages": messages},
+                                          options={"thinking": "enabled"}), stream=False)
+    assert forced["thinking"] == {"type": "enabled", "budget_tokens": 4095}
+    off = anthropic.build_request(call({"messages": messages, "reasoning_effort": "high"},
+                                       options={"thinking": "disabled"}), stream=False)
+    assert "thinking" not in off
+
+
+def test_thinking_stays_off_when_the_tool_to_use_is_forced():
+    body = anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}],
+                                         "tools": [WEATHER_TOOL], "tool_choice": "required",
+                                         "reasoning_effort": "high"}), stream=False)
+    assert "thinking" not in body
+
+
+def test_more_than_one_choice_is_refused():
+    with pytest.raises(InvalidRequest):
+        anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}], "n": 2}),
+                                stream=False)
+
+
+@pytest.mark.parametrize("base_url", ["https://api.anthropic.com", "https://api.anthropic.com/",
+                                      "https://api.anthropic.com/v1"])
+def test_the_messages_url_follows_the_base_url(base_url):
+    assert anthropic.url(call({}, base_url)) == "https://api.anthropic.com/v1/messages"
+
+
+def test_headers_carry_version_auth_and_extra_headers():
+    headers = anthropic.headers(call({"messages": []},
+                                     options={"api_version": "2023-01-01",
+                                              "headers": {"anthropic-beta": "x"}}))
+    assert headers["anthropic-version"] == "2023-01-01"
+    assert headers["x-api-key"] == fake.API_KEY
+    assert headers["anthropic-beta"] == "x"
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+def test_a_tool_use_answer_becomes_tool_calls_with_json_arguments_and_cached_usage():
+    out = anthropic.to_openai(fake.TOOL_USE_MESSAGE, model="m", created=1)
+    message = out["choices"][0]["message"]
+    assert message["content"] == "I'll check the current weather in San Francisco for you."
+    assert message["tool_calls"] == [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
+                                      "function": {"name": "get_weather", "arguments":
+                                                   json.dumps({"location": "San Francisco, CA",
+                                                               "unit": "celsius"})}}]
+    assert out["choices"][0]["finish_reason"] == "tool_calls"
+    assert out["usage"] == {"prompt_tokens": 592, "completion_tokens": 89, "total_tokens": 681,
+                            "prompt_tokens_details": {"cached_tokens": 100,
+                                                      "cache_write_tokens": 20}}
+
+
+@pytest.mark.parametrize(("stop", "finish"), [("end_turn", "stop"), ("stop_sequence", "stop"),
+                                              ("max_tokens", "length"), ("tool_use", "tool_calls"),
+                                              ("refusal", "content_filter")])
+def test_stop_reasons_become_finish_reasons(stop, finish):
+    message = {**fake.HELLO_MESSAGE, "stop_reason": stop}
+    assert anthropic.to_openai(message, model="m", created=1)["choices"][0]["finish_reason"] == finish
+
+
+def test_thinking_blocks_become_reasoning_content():
+    message = {**fake.HELLO_MESSAGE, "content": [
+        {"type": "thinking", "thinking": "27 * 453 = 12,231", "signature": "sig"},
+        {"type": "text", "text": "12,231"}]}
+    out = anthropic.to_openai(message, model="m", created=1)["choices"][0]["message"]
+    assert out == {"role": "assistant", "content": "12,231", "reasoning_content": "27 * 453 = 12,231"}
+
+
+# --- streams ---------------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_the_documented_tool_use_stream_becomes_text_then_tool_call_chunks():
+    chunks = await converted(fake.TOOL_USE_STREAM)
+    seen = assemble(chunks)
+    assert seen["roles"] == ["assistant"]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert seen["content"] == "Okay, let's check the weather for San Francisco, CA:"
+    assert seen["tools"] == {0: {"id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
+                                 "arguments": {"location": "San Francisco, CA",
+                                               "unit": "fahrenheit"}}}
+    assert seen["finish"] == "tool_calls"
+    assert chunks[-1]["choices"] == []
+    assert seen["usage"]["prompt_tokens"] == 472 and seen["usage"]["completion_tokens"] == 89
+
+
+@pytest.mark.anyio
+async def test_the_documented_thinking_stream_becomes_reasoning_content():
+    seen = assemble(await converted(fake.THINKING_STREAM))
+    assert seen["reasoning"].endswith("6. 10,800 + 1,350 + 81 = 12,231")
+    assert seen["content"] == "27 * 453 = 12,231"
+    assert seen["finish"] == "stop"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [fake.TOOL_USE_STREAM, fake.THINKING_STREAM],
+                         ids=["tool_use", "thinking"])
+async def test_stream_conversion_is_the_same_at_every_split_position(stream):
+    whole = await converted(stream)
+    for cut in range(1, len(stream)):
+        assert await converted(stream, [cut]) == whole, f"split at byte {cut}"
+
+
+@pytest.mark.anyio
+async def test_stream_conversion_is_the_same_byte_by_byte():
+    stream = fake.HELLO_STREAM
+    assert await converted(stream, list(range(1, len(stream)))) == await converted(stream)
+
+
+@pytest.mark.anyio
+async def test_web_search_blocks_run_upstream_and_only_their_text_reaches_the_client():
+    seen = assemble(await converted(fake.WEB_SEARCH_STREAM))
+    assert seen["tools"] == {}
+    assert seen["content"] == ("I'll check the current weather in New York City for you."
+                               "Here's the current weather information for New York City:\n\n"
+                               "# Weather in New York City\n\n")
+    assert seen["usage"]["prompt_tokens"] == 10682  # message_delta counts are cumulative
+
+
+@pytest.mark.anyio
+async def test_an_error_event_mid_stream_raises_a_retryable_upstream_error():
+    with pytest.raises(UpstreamStatusError) as info:
+        await converted(fake.OVERLOADED_STREAM)
+    assert info.value.status == 503 and info.value.retryable
+
+
+@pytest.mark.anyio
+async def test_a_stream_cut_before_message_stop_is_a_protocol_error():
+    with pytest.raises(UpstreamProtocolError):
+        await converted(fake.HELLO_STREAM.split(b"event: message_stop")[0])
+
+
+# --- the adapter on loopback -----------------------------------------------------------------
+
+async def send(base_url: str, body: dict[str, Any], **kw: Any):
+    http = AiohttpUpstream()
+    try:
+        return await anthropic.ADAPTER(http).send(call(body, base_url, **kw))
+    finally:
+        await http.aclose()
+
+
+async def stream(base_url: str, body: dict[str, Any], **kw: Any):
+    http = AiohttpUpstream()
+    try:
+        return [c async for c in anthropic.ADAPTER(http).stream(call(body, base_url, **kw))]
+    finally:
+        await http.aclose()
+
+
+@pytest.mark.anyio
+async def test_plain_chat_on_loopback(upstream):
+    url, received = upstream
+    reply = await send(url, {"messages": [{"role": "user", "content": "Hello"}]})
+    assert reply.body["choices"][0]["message"]["content"] == "Hi! My name is Claude."
+    assert reply.body["model"] == "m"
+    assert received[-1]["headers"]["x-api-key"] == fake.API_KEY
+
+
+@pytest.mark.anyio
+async def test_streamed_chat_on_loopback(upstream):
+    url, _ = upstream
+    seen = assemble(await stream(url, {"stream": True,
+                                       "messages": [{"role": "user", "content": "Hello"}]}))
+    assert seen["content"] == "Hello!" and seen["finish"] == "stop"
+    assert seen["usage"]["completion_tokens"] == 15
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("upstream_model", "status", "retryable"), [
+    ("overloaded", 503, True), ("rate-limited", 429, True), ("bad-request", 400, False)])
+async def test_upstream_errors_map_to_openai_statuses(upstream, upstream_model, status, retryable):
+    url, _ = upstream
+    with pytest.raises(UpstreamStatusError) as info:
+        await send(url, {"messages": [{"role": "user", "content": "Hi"}]},
+                   upstream_model=upstream_model)
+    assert (info.value.status, info.value.retryable) == (status, retryable)
+    if upstream_model == "rate-limited":
+        assert info.value.retry_after == 7
+    if not retryable:
+        assert info.value.body()["error"]["type"] == "invalid_request_error"
+        assert "alternate" in info.value.body()["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_a_refused_upstream_key_is_a_retryable_502_that_never_shows_the_key(upstream):
+    url, _ = upstream
+    http = AiohttpUpstream()
+    bad = make_call({"messages": [{"role": "user", "content": "Hi"}]}, protocol="anthropic",
+                    base_url=url, secrets={**SECRETS, "value": "sk-ant-wrong-secret"})
+    try:
+        with pytest.raises(UpstreamStatusError) as info:
+            await anthropic.ADAPTER(http).send(bad)
+    finally:
+        await http.aclose()
+    assert (info.value.status, info.value.retryable) == (502, True)
+    assert "sk-ant" not in json.dumps(info.value.body())
+
+
+# --- through the proxy, with the official SDK ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sdk(upstream) -> Iterator[tuple[openai.OpenAI, list[dict[str, Any]]]]:
+    url, received = upstream
+    catalog = proxy_catalog("anthropic", url, {"type": "header", "header": "x-api-key",
+                                               "value": "${ANTHROPIC_API_KEY}"},
+                            {"claude": "claude-sonnet-4-5", "claude-busy": "overloaded",
+                             "claude-strict": "bad-request", "claude-cut": "stream-error"})
+    with running_proxy(catalog, environ={"ANTHROPIC_API_KEY": fake.API_KEY}) as (proxy_url, _):
+        yield client(proxy_url), received
+
+
+def test_sdk_plain_chat(sdk):
+    api, received = sdk
+    answer = api.chat.completions.create(model="claude", messages=[
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}])
+    assert answer.choices[0].message.content == "Hi! My name is Claude."
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage.prompt_tokens == 2095 and answer.usage.completion_tokens == 503
+    assert received[-1]["body"]["system"] == "Be brief."
+
+
+def test_sdk_streamed_chat_sends_usage_only_when_asked(sdk):
+    api, _ = sdk
+    messages = [{"role": "user", "content": "Hello"}]
+    chunks = list(api.chat.completions.create(model="claude", messages=messages, stream=True,
+                                              stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello!"
+    assert chunks[-1].usage.completion_tokens == 15
+    plain = list(api.chat.completions.create(model="claude", messages=messages, stream=True))
+    assert all(c.usage is None for c in plain)
+    assert plain[-1].choices[0].finish_reason == "stop"
+
+
+def test_sdk_tool_call_round_trip(sdk):
+    api, received = sdk
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in San Francisco?"}]
+    first = api.chat.completions.create(model="claude", messages=messages, tools=[WEATHER_TOOL])
+    call_ = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert (call_.function.name, json.loads(call_.function.arguments)) == (
+        "get_weather", {"location": "San Francisco, CA", "unit": "celsius"})
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call_.id, "content": "15 degrees"}]
+    second = api.chat.completions.create(model="claude", messages=messages, tools=[WEATHER_TOOL])
+    assert "15 degrees Celsius" in second.choices[0].message.content
+    assert received[-1]["body"]["messages"][-1]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_01A09q90qw90lq917835lq9",
+         "content": "15 degrees"}]
+
+
+def test_sdk_streamed_tool_call(sdk):
+    api, _ = sdk
+    chunks = list(api.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "Weather in SF?"}],
+        tools=[WEATHER_TOOL], stream=True))
+    arguments = "".join(tc.function.arguments or "" for c in chunks if c.choices
+                        for tc in c.choices[0].delta.tool_calls or ())
+    assert json.loads(arguments) == {"location": "San Francisco, CA", "unit": "fahrenheit"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_sdk_image_input(sdk):
+    api, received = sdk
+    answer = api.chat.completions.create(model="claude", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is in this image?"},
+        {"type": "image_url", "image_url": {"url": PIXEL}}]}])
+    assert "ant" in answer.choices[0].message.content
+    assert received[-1]["body"]["messages"][0]["content"][1]["source"]["type"] == "base64"
+
+
+def test_sdk_reasoning_effort_streams_thinking_as_reasoning_content(sdk):
+    api, received = sdk
+    chunks = list(api.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "What is 27 * 453?"}],
+        reasoning_effort="low", stream=True))
+    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                        for c in chunks if c.choices)
+    assert reasoning.startswith("Let me solve this step by step")
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+        "27 * 453 = 12,231"
+    assert received[-1]["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+def test_sdk_native_web_search_is_spelled_the_anthropic_way(sdk):
+    api, received = sdk
+    chunks = list(api.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "Weather in NYC today?"}],
+        tools=[{"type": "web_search"}], stream=True))
+    assert received[-1]["body"]["tools"] == [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]
+    assert "New York City" in "".join(c.choices[0].delta.content or ""
+                                      for c in chunks if c.choices)
+
+
+def test_sdk_sees_upstream_errors_in_openai_shape(sdk):
+    api, _ = sdk
+    messages = [{"role": "user", "content": "Hi"}]
+    with pytest.raises(openai.BadRequestError) as bad:
+        api.chat.completions.create(model="claude-strict", messages=messages)
+    assert "alternate" in bad.value.body["message"]
+    with pytest.raises(openai.APIStatusError) as busy:
+        api.chat.completions.create(model="claude-busy", messages=messages)
+    assert busy.value.status_code == 503
+    assert fake.API_KEY not in busy.value.response.text
+
+
+def test_sdk_stream_cut_by_an_error_event_ends_with_an_error(sdk):
+    api, _ = sdk
+    with pytest.raises(openai.APIError):
+        list(api.chat.completions.create(model="claude-cut", stream=True,
+                                         messages=[{"role": "user", "content": "Hi"}]))

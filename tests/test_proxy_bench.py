@@ -1,0 +1,143 @@
+"""The proxy benchmark's parts: its catalog, canned upstream answers, pass-throughs, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openai
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from benchmarks.proxy import bench_catalog, load, passthrough, report, upstream
+from tests.upstreams.server import serve_asgi
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+KIND_FILES = {"Settings": "settings", "Capability": "capability", "Consumer": "consumer",
+              "Provider": "provider", "Model": "model", "Channel": "channel"}
+
+
+def _validator(kind: str) -> Draft202012Validator:
+    registry = Registry()
+    for path in SCHEMAS.glob("*.json"):
+        schema = json.loads(path.read_text())
+        resource = Resource.from_contents(schema)
+        registry = registry.with_resources([(path.name, resource), (schema["$id"], resource)])
+    schema = json.loads((SCHEMAS / f"{KIND_FILES[kind]}.json").read_text())
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _sse_data(text: str) -> list[str]:
+    return [line[len("data: "):] for line in text.split("\n\n") if line.startswith("data: ")]
+
+
+def test_bench_catalog_documents_follow_the_schemas(tmp_path: Path) -> None:
+    bench_catalog.write_catalog(tmp_path, "http://127.0.0.1:8080")
+    docs = [d for f in sorted(tmp_path.glob("*.yaml"))
+            for d in yaml.safe_load_all(f.read_text())]
+    assert {d["kind"] for d in docs} == set(KIND_FILES)
+    for doc in docs:
+        errors = [e.message for e in _validator(doc["kind"]).iter_errors(doc)]
+        assert errors == [], (doc["kind"], doc["name"], errors)
+
+
+def test_bench_catalog_keeps_secrets_as_references_and_key_as_digest(tmp_path: Path) -> None:
+    bench_catalog.write_catalog(tmp_path, "http://127.0.0.1:8080")
+    text = "".join(f.read_text() for f in tmp_path.glob("*.yaml"))
+    assert bench_catalog.UPSTREAM_KEY not in text
+    assert bench_catalog.CLIENT_KEY not in text
+    assert "${BENCH_UPSTREAM_KEY}" in text
+    assert "http://127.0.0.1:8080/sse/v1" in text
+
+
+def test_canned_stream_ends_with_usage_then_done_and_spells_the_plain_answer() -> None:
+    events = _sse_data(upstream.chat_stream())
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 22
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1])
+    plain = json.loads(upstream.chat_completion())
+    assert content == plain["choices"][0]["message"]["content"]
+    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")) == 10
+
+
+def test_nginx_config_escapes_newlines_and_listens_on_loopback_only(tmp_path: Path) -> None:
+    conf = upstream.nginx_config(tmp_path, 18080)
+    assert "listen 127.0.0.1:18080;" in conf
+    assert "\\n\\ndata: [DONE]\\n\\n';" in conf
+    assert "worker_processes 1;" in conf
+
+
+def test_wrk_script_refuses_a_body_that_would_end_its_lua_string(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        load.write_script(tmp_path / "x.lua", b'{"a": "]==]"}', "key")
+    script = load.write_script(tmp_path / "ok.lua", b'{"model": "m"}', "sk-1")
+    assert '[==[{"model": "m"}]==]' in script.read_text()
+
+
+def test_wrk_summary_becomes_rate_percentiles_in_ms_and_error_count() -> None:
+    point = load.Point.from_summary({"requests": 5000, "duration_us": 2_000_000, "p50_us": 800,
+                                     "p90_us": 1200, "p99_us": 2500, "max_us": 9000,
+                                     "connect": 0, "read": 1, "write": 0, "status": 2,
+                                     "timeout": 0})
+    assert point.rps == 2500 and point.p50_ms == 0.8 and point.p99_ms == 2.5
+    assert point.errors == 3
+
+
+def _point(rps: float, p50: float) -> load.Point:
+    return load.Point(requests=int(rps), rps=rps, p50_ms=p50, p90_ms=p50, p99_ms=p50, errors=0)
+
+
+def test_report_compares_with_direct_latency_and_bare_aiohttp_throughput() -> None:
+    points = {("direct", "plain", 1): _point(20000, 0.05),
+              ("bare-aiohttp", "plain", 1): _point(1000, 0.8),
+              ("modelyard", "plain", 1): _point(800, 1.25),
+              ("bare-aiohttp", "plain", 16): _point(2000, 6.0),
+              ("modelyard", "plain", 16): _point(1300, 9.0)}
+    table = report.table(points)
+    assert "| modelyard | plain | 1 | 800 | 1.25 | 1.25 | +1.20 ms | 80% | – | 0 |" in table
+    checks = report.check_targets(points, [report.Startup("catalog/", [0.9, 1.2, 1.7], 61.0)])
+    assert "added p50, plain, concurrency 1: 1.20 ms (target <= 1.0 ms): MISSED" in checks
+    assert ("throughput, plain, concurrency 16: 65% of bare aiohttp (target >= 70%): MISSED"
+            in checks)
+    assert "ready (catalog/): 1.20 s (median of 3, worst 1.70 s) (target < 1.5 s): met" in checks
+    assert "RSS (catalog/): 61 MB (target < 100 MB): met" in checks
+
+
+def _fake_upstream(seen: list[str]) -> Starlette:
+    async def plain(request: Request) -> Response:
+        seen.append(request.headers["authorization"])
+        return Response(upstream.chat_completion(), media_type="application/json")
+
+    async def stream(request: Request) -> Response:
+        seen.append(request.headers["authorization"])
+        return Response(upstream.chat_stream(), media_type="text/event-stream")
+
+    return Starlette(routes=[
+        Route(upstream.PLAIN_PREFIX + upstream.CHAT_PATH, plain, methods=["POST"]),
+        Route(upstream.STREAM_PREFIX + upstream.CHAT_PATH, stream, methods=["POST"])])
+
+
+@pytest.mark.parametrize("app", [passthrough.aiohttp_app, passthrough.httpx_app],
+                         ids=["aiohttp", "httpx"])
+def test_passthrough_forwards_plain_and_streamed_chat_with_the_upstream_key(
+        app: Starlette, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    with serve_asgi(_fake_upstream(seen)) as upstream_url:
+        monkeypatch.setenv("BENCH_UPSTREAM_URL", upstream_url)
+        monkeypatch.setenv("BENCH_UPSTREAM_KEY", "sk-upstream")
+        with serve_asgi(app, lifespan="on") as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key="sk-client", max_retries=0)
+            messages = [{"role": "user", "content": "hi"}]
+            answer = client.chat.completions.create(model="m", messages=messages)
+            chunks = list(client.chat.completions.create(model="m", messages=messages,
+                                                         stream=True))
+    assert answer.choices[0].message.content == "Hello from the benchmark upstream, one word at a time."
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+    assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]

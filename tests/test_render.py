@@ -1,0 +1,107 @@
+"""Rendering a review: markdown PR comment, stable JSON, rich terminal text."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from gateway.review import review_snapshots
+from gateway.review.render import MARKER, render_json, render_markdown, render_text, to_json
+from tests.review_support import BASE, compiled, review_pair, setter
+
+
+def multi_change(tmp_path):
+    return review_pair(
+        tmp_path,
+        ("Channel", "big@openai", setter(weight=1)),
+        ("Model", "small", setter(aliases=["chat-default", "chat-best"])),
+        ("Model", "big", setter(aliases=[], description="For hard questions.")),
+        ("PriceBook", "azure-list", lambda d: d["prices"]["gpt-4o-mini"].update(input="0.18")),
+        ("Provider", "openai", lambda d: d["auth"].update(token="${OPENAI_API_KEY_NEW}")),
+        ("Channel", "small@azure", setter(data_destination="overseas")),
+    )
+
+
+def text_of(review) -> str:
+    out = io.StringIO()
+    render_text(review, Console(file=out, width=120, color_system=None))
+    return out.getvalue()
+
+
+def test_markdown_starts_with_marker_and_summary_table(tmp_path):
+    lines = render_markdown(multi_change(tmp_path)).splitlines()
+    assert lines[0] == MARKER
+    table = lines[lines.index("| Class | Changes |"):][:7]
+    assert table[2:] == ["| Breaking | 1 |", "| Routing | 1 |", "| Pricing | 1 |",
+                         "| Security | 2 |", "| Other | 1 |"]
+    assert lines.index("| Class | Changes |") < lines.index("<details open>")
+
+
+def test_markdown_puts_each_class_in_a_collapsible_section(tmp_path):
+    text = render_markdown(multi_change(tmp_path))
+    for title, count in (("Breaking", 1), ("Routing", 1), ("Pricing", 1), ("Security", 2),
+                         ("Other", 1)):
+        assert f"<summary><b>{title} ({count})</b></summary>" in text
+    assert text.count("<details") == text.count("</details>") == 5
+
+
+def test_markdown_routing_table_shows_shares_before_and_after(tmp_path):
+    text = render_markdown(multi_change(tmp_path))
+    assert "| `big@openai` | 75% | 50% |" in text
+    assert "| `big@azure` | 25% | 50% |" in text
+
+
+def test_markdown_pricing_table_shows_percent(tmp_path):
+    text = render_markdown(multi_change(tmp_path))
+    assert "| `small@azure` | `small` | input (USD per 1M tokens) | 0.15 | 0.18 | +20% |" in text
+
+
+def test_markdown_lines_outside_tables_stay_short(tmp_path):
+    review = review_pair(tmp_path, ("Settings", "settings", setter(system_prompt="word " * 80)),
+                         ("Consumer", "support-bot", setter(models=[])))
+    for line in render_markdown(review).splitlines():
+        assert line.startswith("|") or len(line) <= 120, line
+
+
+def test_no_change_says_so(tmp_path):
+    review = review_snapshots(compiled(BASE), compiled(BASE))
+    assert "No changes." in render_markdown(review)
+    assert "No changes." in text_of(review)
+
+
+def test_json_has_the_documented_keys(tmp_path):
+    data = json.loads(render_json(multi_change(tmp_path)))
+    assert list(data) == ["format", "version", "base", "head", "summary", "findings", "changes"]
+    assert (data["format"], data["version"]) == ("modelyard-diff", 1)
+    assert list(data["summary"]) == ["breaking", "routing", "pricing", "security", "other"]
+    assert set(data["base"]) == {"label", "digest"}
+    for finding in data["findings"]:
+        assert {"class", "kind", "name", "message"} <= set(finding)
+    routing = next(f for f in data["findings"] if f["class"] == "routing")
+    assert set(routing["before"]) == {"shares", "failover", "excluded"}
+    pricing = next(f for f in data["findings"] if f["class"] == "pricing")
+    assert {"model", "provider", "upstream_model", "currency", "unit", "amounts"} <= set(pricing)
+    assert set(pricing["amounts"][0]) == {"amount", "before", "after", "change_percent"}
+    for change in data["changes"]:
+        assert set(change) == {"kind", "name", "action", "fields"}
+
+
+def test_no_output_carries_a_secret_reference_or_key_hash(tmp_path):
+    review = review_pair(
+        tmp_path, ("Provider", "openai", lambda d: d["auth"].update(token="${OPENAI_SECRET}")),
+        ("Consumer", "analyst", lambda d: d["key_sha256"].append("ab" * 32)),
+        ("Provider", "azure", setter(headers={"X-Token": "sk-live-abcdefghijklmnop"})))
+    for text in (render_markdown(review), render_json(review), text_of(review),
+                 json.dumps(to_json(review))):
+        for secret in ("OPENAI_SECRET", "OPENAI_API_KEY", "ab" * 32, "sk-live-abcdefghijklmnop"):
+            assert secret not in text
+
+
+def test_terminal_text_lists_every_class(tmp_path):
+    text = text_of(multi_change(tmp_path))
+    for title in ("Breaking (1)", "Routing (1)", "Pricing (1)", "Security (2)", "Other (1)"):
+        assert title in text
+    assert "alias chat-best: alias retargeted: big → small" in text
+    assert "+20%" in text

@@ -1,0 +1,238 @@
+"""A fake Anthropic Messages API on loopback, answering with the examples of Anthropic's docs.
+
+The upstream model named in the request picks a failure (`overloaded`, `rate-limited`,
+`bad-request`, `stream-error`); otherwise the conversation picks the answer: a tool result
+gets the weather answer, tools get the documented tool_use answer, an image gets a
+description, thinking gets the documented 27 * 453 stream, anything else gets "Hello!".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+API_KEY = "sk-ant-test-key-0123456789"
+
+# The documented non-streamed answer (Messages API reference).
+HELLO_MESSAGE = {
+    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant",
+    "content": [{"type": "text", "text": "Hi! My name is Claude."}],
+    "model": "claude-sonnet-4-5-20250929", "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 2095, "output_tokens": 503},
+}
+
+# The documented tool use answer (tool use guide), with the fields every message carries.
+TOOL_USE_MESSAGE = {
+    "id": "msg_01Aq9w938a90dw8q", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "stop_reason": "tool_use", "stop_sequence": None,
+    "content": [
+        {"type": "text", "text": "I'll check the current weather in San Francisco for you."},
+        {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather",
+         "input": {"location": "San Francisco, CA", "unit": "celsius"}},
+    ],
+    "usage": {"input_tokens": 472, "output_tokens": 89, "cache_read_input_tokens": 100,
+              "cache_creation_input_tokens": 20},
+}
+
+WEATHER_MESSAGE = {
+    "id": "msg_01Bq9w938a90dw8r", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
+    "content": [{"type": "text", "text": "The current weather in San Francisco is 15 degrees "
+                 "Celsius (59 degrees Fahrenheit). It's a cool day in the city by the bay!"}],
+    "usage": {"input_tokens": 612, "output_tokens": 34},
+}
+
+IMAGE_MESSAGE = {
+    "id": "msg_01Cq9w938a90dw8s", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
+    "content": [{"type": "text", "text": "This image shows an ant, specifically a close-up "
+                 "view of an ant."}],
+    "usage": {"input_tokens": 1551, "output_tokens": 71},
+}
+
+
+def _sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                    for name, data in events)
+
+
+def _delta(index: int, delta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def _text(index: int, text: str) -> tuple[str, dict[str, Any]]:
+    return _delta(index, {"type": "text_delta", "text": text})
+
+
+# The documented basic streaming response.
+HELLO_STREAM = _sse([
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant",
+        "content": [], "model": "claude-sonnet-4-5-20250929", "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "text", "text": ""}}),
+    ("ping", {"type": "ping"}),
+    _text(0, "Hello"), _text(0, "!"),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta",
+                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 15}}),
+    ("message_stop", {"type": "message_stop"}),
+])
+
+_WEATHER_WORDS = ["Okay", ",", " let", "'s", " check", " the", " weather", " for", " San",
+                  " Francisco", ",", " CA", ":"]
+_WEATHER_JSON = ["", "{\"location\":", " \"San", " Francisc", "o,", " CA\"", ", ",
+                 "\"unit\": \"fah", "renheit\"}"]
+
+# The documented streaming response with tool use (text block, then a tool_use block).
+TOOL_USE_STREAM = _sse([
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_014p7gG3wDgGV9EUtLvnow3U", "type": "message", "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929", "stop_sequence": None,
+        "usage": {"input_tokens": 472, "output_tokens": 2}, "content": [],
+        "stop_reason": None}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "text", "text": ""}}),
+    ("ping", {"type": "ping"}),
+    *[_text(0, word) for word in _WEATHER_WORDS],
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+        "type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
+        "input": {}}}),
+    *[_delta(1, {"type": "input_json_delta", "partial_json": part}) for part in _WEATHER_JSON],
+    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    ("message_delta", {"type": "message_delta",
+                       "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                       "usage": {"output_tokens": 89}}),
+    ("message_stop", {"type": "message_stop"}),
+])
+
+_STEPS = ["Let me solve this step by step:\n\n1. First break down 27 * 453",
+          "\n2. 453 = 400 + 50 + 3", "\n3. 27 * 400 = 10,800", "\n4. 27 * 50 = 1,350",
+          "\n5. 27 * 3 = 81", "\n6. 10,800 + 1,350 + 81 = 12,231"]
+
+# The documented streaming response with extended thinking.
+THINKING_STREAM = _sse([
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_01...", "type": "message", "role": "assistant", "content": [],
+        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "thinking", "thinking": ""}}),
+    *[_delta(0, {"type": "thinking_delta", "thinking": step}) for step in _STEPS],
+    _delta(0, {"type": "signature_delta",
+               "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("content_block_start", {"type": "content_block_start", "index": 1,
+                             "content_block": {"type": "text", "text": ""}}),
+    _text(1, "27 * 453 = 12,231"),
+    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    ("message_delta", {"type": "message_delta",
+                       "delta": {"stop_reason": "end_turn", "stop_sequence": None}}),
+    ("message_stop", {"type": "message_stop"}),
+])
+
+_SEARCH_RESULT = {"type": "web_search_result", "title": "Weather in New York City in May 2025 "
+                  "(New York) - detailed Weather Forecast for a month",
+                  "url": "https://world-weather.info/forecast/usa/new_york/may-2025/",
+                  "encrypted_content": "Ev0DCioIAxgCIiQ3NmU4ZmI4OC1k...", "page_age": None}
+
+# The documented streaming response with the web search tool (first result block only).
+WEB_SEARCH_STREAM = _sse([
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_01G...", "type": "message", "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929", "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": 2679, "cache_creation_input_tokens": 0,
+                                         "cache_read_input_tokens": 0, "output_tokens": 3}}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "text", "text": ""}}),
+    _text(0, "I'll check"), _text(0, " the current weather in New York City for you"),
+    ("ping", {"type": "ping"}), _text(0, "."),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+        "type": "server_tool_use", "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+        "name": "web_search", "input": {}}}),
+    *[_delta(1, {"type": "input_json_delta", "partial_json": part})
+      for part in ["", "{\"query", "\":", " \"weather", " NY", "C to", "day\"}"]],
+    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    ("content_block_start", {"type": "content_block_start", "index": 2, "content_block": {
+        "type": "web_search_tool_result", "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+        "content": [_SEARCH_RESULT]}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 2}),
+    ("content_block_start", {"type": "content_block_start", "index": 3,
+                             "content_block": {"type": "text", "text": ""}}),
+    _text(3, "Here's the current weather information for New York"),
+    _text(3, " City:\n\n# Weather"), _text(3, " in New York City"), _text(3, "\n\n"),
+    ("content_block_stop", {"type": "content_block_stop", "index": 3}),
+    ("message_delta", {"type": "message_delta",
+                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"input_tokens": 10682, "cache_creation_input_tokens": 0,
+                                 "cache_read_input_tokens": 0, "output_tokens": 510,
+                                 "server_tool_use": {"web_search_requests": 1}}}),
+    ("message_stop", {"type": "message_stop"}),
+])
+
+# A stream cut by the documented overloaded error event.
+OVERLOADED_STREAM = HELLO_STREAM.split(b"event: content_block_stop")[0] + _sse([
+    ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+])
+
+_FAILURES = {
+    "overloaded": (529, "overloaded_error", "Overloaded"),
+    "rate-limited": (429, "rate_limit_error", "Number of request tokens has exceeded your "
+                     "per-minute rate limit"),
+    "bad-request": (400, "invalid_request_error", "messages: roles must alternate between "
+                    "\"user\" and \"assistant\""),
+}
+
+
+def _error(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": message},
+                         "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}, status, headers)
+
+
+def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    last = body["messages"][-1]
+    blocks = last["content"] if isinstance(last["content"], list) else []
+    kinds = {block.get("type") for block in blocks}
+    if "tool_result" in kinds:
+        return WEATHER_MESSAGE, HELLO_STREAM
+    if "image" in kinds:
+        return IMAGE_MESSAGE, HELLO_STREAM
+    if any(tool.get("type", "").startswith("web_search_") for tool in body.get("tools", ())):
+        return HELLO_MESSAGE, WEB_SEARCH_STREAM
+    if body.get("tools"):
+        return TOOL_USE_MESSAGE, TOOL_USE_STREAM
+    if body.get("thinking"):
+        return HELLO_MESSAGE, THINKING_STREAM
+    return HELLO_MESSAGE, HELLO_STREAM
+
+
+def make_app(received: list[dict[str, Any]], *, api_key: str = API_KEY) -> Starlette:
+    """The fake upstream; every accepted request is appended to `received` (headers, body)."""
+
+    async def messages(request: Request) -> Response:
+        if request.headers.get("x-api-key") != api_key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if request.headers.get("anthropic-version") != "2023-06-01":
+            return _error(400, "invalid_request_error", "anthropic-version header is required")
+        body = await request.json()
+        received.append({"headers": dict(request.headers), "body": body})
+        model = body.get("model", "")
+        if model in _FAILURES:
+            status, kind, message = _FAILURES[model]
+            return _error(status, kind, message, **({"retry-after": "7"} if status == 429 else {}))
+        message, stream = _answer(body)
+        if model == "stream-error":
+            stream = OVERLOADED_STREAM
+        if body.get("stream"):
+            return Response(stream, media_type="text/event-stream")
+        return JSONResponse(message)
+
+    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
