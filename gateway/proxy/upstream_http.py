@@ -31,7 +31,7 @@ def _mapped(host: str, phase: str) -> Iterator[None]:
     """Translate aiohttp and timeout errors into our upstream errors."""
     try:
         yield
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeout(f"upstream {host} timed out {phase}") from exc
     except aiohttp.ClientPayloadError as exc:
         raise UpstreamProtocolError(f"upstream {host} sent a broken body") from exc

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from decimal import Decimal
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
-                               Histogram, generate_latest)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -52,10 +59,8 @@ def set_circuit(channel: str, state: str) -> None:
 
 def set_snapshot(digest: str, previous: str | None) -> None:
     if previous and previous != digest:
-        try:
+        with contextlib.suppress(KeyError):
             SNAPSHOT.remove(previous)
-        except KeyError:
-            pass
     SNAPSHOT.labels(digest).set(1)
 
 
