@@ -48,8 +48,7 @@ def diff(
 ) -> None:
     """Show what a catalog change does to users, traffic, cost and security.
 
-    Exit codes: 0 no failing class, 1 a --fail-on class has changes, 2 bad usage or a side
-    that is not found or does not compile.
+    Exit: 0 ok, 1 a --fail-on class has changes, 2 bad usage or a side not found or broken.
     """
     try:
         old = load_side(base, catalog_path=catalog_path)

@@ -6,6 +6,7 @@ import logging
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -44,8 +45,8 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
-    options = dict(host=host, port=port, log_level=log_level.value, lifespan="on",
-                   access_log=access_log)
+    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level.value,
+                                   lifespan="on", access_log=access_log)
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).
         os.environ["MODELYARD_SNAPSHOT" if snapshot is not None else "MODELYARD_CATALOG"] = \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ def snapshot_dict(*, providers: list[dict], models: list[dict], channels: list[d
         c["data_destination"] = c["data_destination"] or prov["data_destination"]
         channel_map[c["name"]] = c
     out_models = []
-    for m in models:
+    for m in sorted(models, key=lambda m: (m.get("order", 1000), m["name"])):  # display order
         mine = [c for c in channel_map.values() if c["model"] == m["name"]]
         mine.sort(key=lambda c: (PRIORITIES.index(c["priority"]), -c["weight"], c["name"]))
         out_models.append({**m, "channels": [c["name"] for c in mine]})
@@ -130,9 +131,19 @@ scopes: [public]
 
 
 def client(base_url: str, key: str = KEY_ALICE, **kw: Any) -> openai.OpenAI:
-    """The official SDK pointed at the proxy; no SDK retries, so tests see every answer."""
+    """The official SDK pointed at the proxy; no SDK retries, so tests see every answer.
+
+    Clients without extra options are shared: building one costs tens of milliseconds.
+    """
+    if not kw:
+        return _shared_client(base_url, key)
     return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0,
                          timeout=kw.pop("timeout", 15), **kw)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_client(base_url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=15)
 
 
 def holder_of(data: dict, environ: dict | None = None, **kw: Any) -> Holder:
@@ -151,15 +162,21 @@ def running_proxy(data: dict | Holder, *, environ: dict | None = None, seed: int
         yield url, app
 
 
-@pytest.fixture
-def upstream() -> Iterator[tuple[FakeOpenAI, str]]:
-    """The fake OpenAI upstream on loopback: (fake, base_url ending in /v1)."""
+@contextmanager
+def fake_upstream() -> Iterator[tuple[FakeOpenAI, str]]:
     fake = FakeOpenAI()
     with serve_asgi(fake.app) as url:
         try:
             yield fake, f"{url}/v1"
         finally:
             fake.release()
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[FakeOpenAI, str]]:
+    """The fake OpenAI upstream on loopback: (fake, base_url ending in /v1)."""
+    with fake_upstream() as pair:
+        yield pair
 
 
 ENV = {"MY_FAKE_KEY": "upstream-secret"}
@@ -204,9 +221,12 @@ def standard_catalog(upstream_url: str, **settings: Any) -> dict:
     )
 
 
-@pytest.fixture
-def proxy(upstream: tuple[FakeOpenAI, str]) -> Iterator[tuple[str, FakeOpenAI]]:
-    """The proxy serving `standard_catalog` in front of the fake upstream: (url, fake)."""
-    fake, url = upstream
-    with running_proxy(standard_catalog(url), environ=ENV) as (proxy_url, app):
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[tuple[str, FakeOpenAI]]:
+    """The proxy serving `standard_catalog` in front of the fake upstream: (url, fake).
+
+    Shared by a module's tests, which therefore must not script failures into the fake.
+    """
+    with fake_upstream() as (fake, url), \
+            running_proxy(standard_catalog(url), environ=ENV) as (proxy_url, _app):
         yield proxy_url, fake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,7 +112,8 @@ def test_streamed_chat_with_the_leading_filter_chunk_and_usage(azure):
     url, upstream = azure
     chunks = list(client(url).chat.completions.create(
         model="gpt-4o", messages=HI, stream=True, stream_options={"include_usage": True}))
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert all(c.choices for c in chunks[:-1])  # the choice-less filter chunk is left out
+    text = "".join(c.choices[0].delta.content or "" for c in chunks[:-1])
     assert text.strip() == fake.ANSWER
     assert chunks[-1].usage.total_tokens == 17
     assert upstream.requests[-1]["body"]["stream_options"] == {"include_usage": True}
@@ -171,3 +173,17 @@ def test_unknown_deployment_is_a_502(fresh_azure):
     with pytest.raises(openai.APIStatusError) as err:
         client(url).chat.completions.create(model="gpt-4o-missing", messages=HI)
     assert err.value.status_code == 502
+
+
+@pytest.mark.parametrize("endpoint,path", [
+    ("embeddings", "embeddings"), ("images.generations", "images/generations"),
+    ("images.edits", "images/edits"), ("audio.speech", "audio/speech"),
+    ("audio.transcriptions", "audio/transcriptions")])
+def test_every_endpoint_has_its_deployment_url(endpoint, path):
+    call = make_call({}, protocol="azure-openai", base_url="https://r.openai.azure.com",
+                     upstream_model="dep 1", secrets={"type": "none"},
+                     options={"api_version": "2025-04-01-preview"})
+    call = dataclasses.replace(call, endpoint=endpoint)
+    assert AzureOpenAIAdapter(http=None).url(call) == (
+        f"https://r.openai.azure.com/openai/deployments/dep%201/{path}"
+        "?api-version=2025-04-01-preview")

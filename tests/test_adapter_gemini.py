@@ -316,6 +316,25 @@ def test_image_input_through_the_sdk(gemini_proxy):
     assert answer.choices[0].message.content.startswith("An image of type image/png")
 
 
+def test_http_image_url_is_passed_as_a_file_reference(gemini_proxy):
+    url, upstream = gemini_proxy
+    answer = client(url).chat.completions.create(model="flash", messages=[{"role": "user",
+        "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}])
+    assert answer.choices[0].message.content == "A picture from https://example.com/a.png."
+    part = upstream.requests[-1]["body"]["contents"][0]["parts"][0]
+    assert part == {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/a.png"}}
+
+
+def test_unusable_image_url_is_a_400_before_any_upstream_request(gemini_proxy):
+    url, upstream = gemini_proxy
+    before = len(upstream.requests)
+    with pytest.raises(openai.BadRequestError) as err:
+        client(url).chat.completions.create(model="flash", messages=[{"role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "ftp://host/a.png"}}]}])
+    assert "data: URL or an http(s) URL" in err.value.body["message"]
+    assert len(upstream.requests) == before
+
+
 def test_embeddings_through_the_sdk_in_float_and_base64(gemini_proxy):
     url, upstream = gemini_proxy
     sdk = client(url)

@@ -113,3 +113,13 @@ def test_upstream_errors_are_mapped():
                                       "message": "Too many requests", "type": "TooManyRequests"}})
         with pytest.raises(openai.RateLimitError):
             client(url).chat.completions.create(model="doubao", messages=HI)
+
+
+def test_a_clients_own_thinking_field_passes_when_nothing_else_decides(ark):
+    url, upstream = ark
+    client(url).chat.completions.create(model="doubao", messages=HI,
+                                        extra_body={"thinking": {"type": "auto"}})
+    assert sent(upstream)["thinking"] == {"type": "auto"}
+    client(url).chat.completions.create(model="doubao-off", messages=HI,
+                                        extra_body={"thinking": {"type": "auto"}})
+    assert sent(upstream)["thinking"] == {"type": "disabled"}

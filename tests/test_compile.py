@@ -209,3 +209,11 @@ def test_document_order_never_changes_the_compiled_bytes(rnd):
     expected = snapshot_bytes(compile_documents(docs))
     rnd.shuffle(docs)
     assert snapshot_bytes(compile_documents(docs)) == expected
+
+
+def test_the_public_api_exports_the_pipeline():
+    import gateway
+
+    assert set(gateway.__all__) == set(gateway._EXPORTS)
+    assert gateway.build is build and gateway.compile_documents is compile_documents
+    assert all(getattr(gateway, name) is not None for name in gateway.__all__)

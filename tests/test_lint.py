@@ -40,10 +40,10 @@ def catalog_with(tmp_path: Path, fragment: Path | None) -> Path:
 
 
 def findings(root: Path, *, botocore: bool = True) -> list[Diagnostic]:
-    docs, diags = load_catalog(root)
-    diags.extend(validate_documents(docs))
-    _, more = check_documents(docs, diags, has_module=lambda module: botocore)
-    return sorted(diags + more)
+    docs, loaded = load_catalog(root)
+    schema = validate_documents(docs)
+    _, checked = check_documents(docs, schema, has_module=lambda module: botocore)
+    return sorted(loaded + schema + checked)
 
 
 def expected(fragment: Path) -> set[tuple[str, str, int]]:
@@ -67,8 +67,7 @@ def test_broken_fragment_reports_exactly_its_marked_findings(fragment, tmp_path,
     found = findings(root, botocore="MY414" not in fragment.name)
     assert {(d.code, d.file, d.line) for d in found} == expected(fragment)
     for d in found:
-        if d.code[2] in "345":  # link, lint and secret codes; the loader and schema test theirs
-            assert d.severity == CODES[d.code][0]
+        assert d.severity == CODES[d.code][0]
         assert d.message and d.hint
 
 
@@ -85,9 +84,12 @@ def test_secret_findings_never_echo_the_secret(tmp_path, monkeypatch):
     for fragment in fragments:
         root = catalog_with(tmp_path / fragment.stem, fragment)
         text += "\n".join(f"{d.message} {d.hint}" for d in findings(root))
-    assert text.count("looks like") == len(FAKE_KEYS)  # every key was found
+    marked = sum(code == "MY502" for f in fragments for code, _, _ in expected(f))
+    assert text.count("looks like") == marked >= len(FAKE_KEYS)  # every key was found
     for key in FAKE_KEYS.values():
-        assert key[:12] not in text and key[-10:] not in text
+        middle = len(key) // 2
+        for part in (key[:12], key[middle - 4:middle + 4], key[-8:]):
+            assert part not in text
     for literal in ("correct-horse-battery", "not-a-reference-secret", "my-plain-demo-key",
                     "2B30E3C1443C"):
         assert literal not in text

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from gateway.catalog.codes import CODES
-from gateway.catalog.load import MAX_ALIAS_EXPANSION, MAX_DEPTH, load_catalog
+from gateway.catalog.load import load_catalog
+from gateway.catalog.yaml_tree import MAX_ALIAS_EXPANSION, MAX_DEPTH
 from gateway.diagnostics import ERROR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"

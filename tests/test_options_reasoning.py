@@ -4,6 +4,8 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.proxy.options.reasoning import (
     ThinkSplitter,
@@ -88,6 +90,22 @@ def test_every_pair_of_cuts_gives_the_same_result():
 
 def test_one_character_at_a_time_gives_the_same_result():
     assert feed_pieces(list(ANSWER)) == split_text(ANSWER)
+
+
+PIECES = st.sampled_from(["<think>", "</think>", "<", "/", "think", ">", " ", "\n", "a", "é",
+                          "<thi", "nk>", "</th"])
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(text=st.lists(PIECES, max_size=12).map("".join),
+       cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=5))
+def test_any_text_cut_anywhere_splits_like_the_whole(text, cuts):
+    bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    pieces = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    reasoning, content = feed_pieces(pieces)
+    assert (reasoning, content) == split_text(text)
+    if not text.lstrip().startswith("<think>"):
+        assert (reasoning, content) == ("", text)  # nothing is lost or invented
 
 
 def test_split_reply_fills_reasoning_content():

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from rich.console import Console
 
 from gateway.review import review_snapshots
+from gateway.review.mask import looks_like_key, mask_value
 from gateway.review.render import MARKER, render_json, render_markdown, render_text, to_json
+from gateway.review.text import text_diff
 from tests.review_support import BASE, compiled, review_pair, setter
 
 
@@ -105,3 +108,22 @@ def test_terminal_text_lists_every_class(tmp_path):
         assert title in text
     assert "alias chat-best: alias retargeted: big → small" in text
     assert "+20%" in text
+
+
+@pytest.mark.parametrize("value", ["sk-proj-abcdefghijklmnop", "AKIAIOSFODNN7EXAMPLE",
+                                   "ghp_0123456789abcdefABCDEF", "Zx9q2LmN8vB4tY7wK1sD5fG3hJ6kP0aQ"])
+def test_key_looking_values_are_masked(value):
+    assert looks_like_key(value)
+    assert mask_value("channel", ("options", "headers", "X-Key"), value) == "***"
+
+
+@pytest.mark.parametrize("value", ["claude-3-5-sonnet-20240620", "gpt-4o-mini-2024-07-18",
+                                   "anthropic.claude-3-5-sonnet-20241022-v2:0", "overseas",
+                                   "https://api.openai.com/v1"])
+def test_ordinary_values_are_shown(value):
+    assert not looks_like_key(value)
+
+
+def test_text_diffs_are_wrapped_for_reading():
+    diff = text_diff("short", "x " * 200)
+    assert max(len(line) for line in diff.splitlines()) <= 101  # the +/- sign and 100 columns

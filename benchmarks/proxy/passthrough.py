@@ -61,9 +61,11 @@ async def _aiohttp_chat(request: Request) -> Response:
     upstream = await _aiohttp["session"].post(url, data=body, headers=headers)
     media_type = upstream.headers.get("Content-Type", "application/json")
     if media_type.startswith("text/event-stream"):
+        async def release() -> None:  # async: starlette runs a sync task in a thread
+            upstream.release()
+
         return StreamingResponse(upstream.content.iter_any(), status_code=upstream.status,
-                                 media_type=media_type,
-                                 background=BackgroundTask(upstream.release))
+                                 media_type=media_type, background=BackgroundTask(release))
     content = await upstream.read()
     upstream.release()
     return Response(content, status_code=upstream.status, media_type=media_type)

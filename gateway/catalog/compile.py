@@ -45,10 +45,10 @@ class BuildResult:
 def build(root: Path, *, strict: bool = False) -> BuildResult:
     """Load, validate and compile the catalog at `root`; no snapshot on errors
     (or on warnings too, under `strict`)."""
-    docs, diags = load_catalog(Path(root))
-    diags.extend(validate_documents(docs))
-    cat, more = check_documents(docs, diags)
-    found = tuple(sorted(set(diags + more)))
+    docs, loaded = load_catalog(Path(root))
+    schema = validate_documents(docs)
+    cat, checked = check_documents(docs, schema)
+    found = tuple(sorted(set(loaded + schema + checked)))
     if has_errors(found, strict):
         return BuildResult(found, None)
     return BuildResult(found, compile_catalog(cat))

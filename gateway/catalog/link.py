@@ -70,18 +70,8 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = ()
     `dropped` are the documents left out for schema errors (see `Catalog`).
     """
     dropped = list(dropped)
-    ordered = sorted(docs, key=lambda d: (d.file, d.line, d.col))
     diags: list[Diagnostic] = []
-    by_kind: dict[str, dict[str, Document]] = {k: {} for k in KINDS}
-    for doc in ordered:
-        seen = by_kind.setdefault(doc.kind, {})
-        first = seen.get(doc.name)
-        if first is not None:
-            diags.append(diagnostic(doc, ("name",), "MY301",
-                                    f"{doc.kind} {doc.name!r} is already defined at {where(first)}",
-                                    "rename one of them or delete the duplicate"))
-            continue
-        seen[doc.name] = doc
+    by_kind = _index(docs, diags)
     settings = list(by_kind["Settings"].values())
     for extra in settings[1:]:
         diags.append(diagnostic(extra, (), "MY302",
@@ -107,6 +97,22 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = ()
     )
     diags.extend(_references(cat))
     return cat, diags
+
+
+def _index(docs: Iterable[Document], diags: list[Diagnostic]) -> dict[str, dict[str, Document]]:
+    """kind -> name -> document; of duplicates the first by file and line wins, whatever
+    order the documents came in."""
+    by_kind: dict[str, dict[str, Document]] = {k: {} for k in KINDS}
+    for doc in sorted(docs, key=lambda d: (d.file, d.line, d.col)):
+        seen = by_kind.setdefault(doc.kind, {})
+        first = seen.get(doc.name)
+        if first is None:
+            seen[doc.name] = doc
+        else:
+            diags.append(diagnostic(doc, ("name",), "MY301",
+                                    f"{doc.kind} {doc.name!r} is already defined at {where(first)}",
+                                    "rename one of them or delete the duplicate"))
+    return by_kind
 
 
 def _alias_map(models: Mapping[str, Document], diags: list[Diagnostic]) -> dict[str, str]:

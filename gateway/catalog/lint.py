@@ -110,7 +110,8 @@ def model_without_active_channel(cat: Catalog) -> Iterable[Diagnostic]:
         if model.name in cat.dropped_channel_models:
             continue
         channels = cat.channels_of.get(model.name, ())
-        if not any(_active(ch) and cat.provider_of(ch) is not None for ch in channels):
+        # A channel with a broken provider reference is reported there, not here again.
+        if not any(_active(ch) for ch in channels):
             yield diagnostic(model, ("name",), "MY405",
                              f"active {model.data.get('visibility', 'public')} model "
                              f"{model.name!r} has no active channel",
@@ -203,7 +204,8 @@ def price_fits(cat: Catalog) -> Iterable[Diagnostic]:
                              f"price book {ref.book.name!r} belongs to provider "
                              f"{ref.book.data['provider']!r}, not {ch.data['provider']!r}",
                              "use a price book of the channel's own provider, or an inline price")
-        if ref.source is None and model.data.get("visibility", "public") == "public":
+        if ref.source is None and model.data.get("visibility", "public") == "public" \
+                and cat.provider_of(ch) is not None:
             yield diagnostic(ch, ("name",), "MY412",
                              f"channel {ch.name!r} of public model {model.name!r} has no price",
                              f"add price: to the channel, or an entry {upstream!r} to a PriceBook "

@@ -21,6 +21,12 @@ log = logging.getLogger("modelyard.proxy")
 
 
 
+class InternalError(ProxyError):
+    """An unexpected failure inside the proxy (500)."""
+
+    code = "internal_error"
+
+
 class UnknownURL(ProxyError):
     """No endpoint at this path (404)."""
 
@@ -64,9 +70,16 @@ class ProxyApp:
         try:
             await self.dispatch(ex, scope["method"], scope["path"])
         except ProxyError as error:
-            await ex.respond_error(error)
+            if not ex.started:
+                await ex.respond_error(error)
         except ClientGone:
             return
+        except Exception:
+            # A bug, not a client or upstream error: say so in OpenAI's shape, log the trace.
+            log.exception("request %s failed", ex.request_id)
+            if not ex.started:
+                await ex.respond_error(InternalError("internal error; see the proxy log for "
+                                                     f"request {ex.request_id}"))
 
     async def dispatch(self, ex: Exchange, method: str, path: str) -> None:
         h = self.handlers

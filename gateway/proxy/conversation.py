@@ -8,7 +8,8 @@ from the answer alone), reasoning is merged back into content last.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, cast
 
 from gateway.proxy.adapters.base import Adapter, Call, Reply
 from gateway.proxy.options import batching, reasoning, simulate_tools
@@ -19,8 +20,9 @@ def _simulating(call: Call) -> bool:
 
 
 def _reasoning(call: Call) -> str:
-    return call.channel.options.get("reasoning", "passthrough") if call.endpoint == "chat" \
-        else "passthrough"
+    if call.endpoint != "chat":
+        return "passthrough"
+    return call.channel.options.get("reasoning", "passthrough")
 
 
 def prepare(call: Call) -> Call:
@@ -51,9 +53,13 @@ def finish(call: Call, reply: Reply) -> Reply:
     return reply if body is reply.body else dataclasses.replace(reply, body=body)
 
 
-async def finish_stream(call: Call, chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
-    """The stream chunks as the client should see them (`call` is the call before `prepare`)."""
-    chain = [chunks]  # every generator of the chain, closed outermost first
+async def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
+                        ) -> AsyncGenerator[dict[str, Any], None]:
+    """The stream chunks as the client should see them (`call` is the call before `prepare`).
+
+    The options edit chunks in place: adapters yield fresh dicts for every chunk.
+    """
+    chain = [cast(AsyncIterator[dict], chunks)]  # the whole chain, closed outermost first
     mode = _reasoning(call)
     if mode == "split":
         chain.append(reasoning.split_stream(chain[-1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ class Exchange:
     send: Send
     request_id: str
     headers: list[tuple[bytes, bytes]]
+    started: bool = False  # response headers sent: errors can no longer be a JSON answer
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -57,10 +58,11 @@ class Exchange:
                 return value
         return None
 
-    async def respond(self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] = (),
+    async def respond(self, status: int, body: bytes, extra: Sequence[tuple[bytes, bytes]] = (),
                       content_type: bytes = JSON) -> None:
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                    (b"x-request-id", self.request_id.encode()), *extra]
+        self.started = True
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
@@ -77,7 +79,9 @@ class DisconnectWatch:
     def __init__(self, receive: Receive) -> None:
         self.active = True
         self.gone = False
-        self._task = asyncio.current_task()
+        task = asyncio.current_task()
+        assert task is not None  # always called from a request's task
+        self._task = task
         self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
 
     async def _watch(self, receive: Receive) -> None:
@@ -194,7 +198,8 @@ class Handlers:
                                   for k, v in routing_headers(outcome, dropped)})
             raise
         except asyncio.CancelledError:
-            if watch.gone and asyncio.current_task().uncancel() == 0:
+            task = asyncio.current_task()
+            if watch.gone and task is not None and task.uncancel() == 0:
                 return  # the client left; its upstream request is cancelled with this task
             raise
         finally:
@@ -206,6 +211,7 @@ class Handlers:
         keep_usage = bool((routed.body.get("stream_options") or {}).get("include_usage"))
         breaker = streaming.breaker
         try:
+            ex.started = True
             await ex.send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                 (b"x-request-id", ex.request_id.encode()), *headers]})

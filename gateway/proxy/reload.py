@@ -33,8 +33,26 @@ class Loaded:
     loaded_at: float  # wall-clock seconds
 
 
+def _missing_adapters(snapshot: Snapshot) -> dict[str, str]:
+    """Providers whose protocol adapter cannot be imported here (an optional extra)."""
+    from gateway.catalog.protocols import EXTRAS
+    from gateway.proxy.adapters.base import adapter_class
+
+    missing: dict[str, str] = {}
+    for name, provider in snapshot.providers.items():
+        try:
+            adapter_class(provider.protocol)
+        except ImportError:
+            hint = EXTRAS.get(provider.protocol, ("", "a newer modelyard"))[1]
+            missing[name] = "adapter_unavailable"
+            log.warning("provider %s is unavailable: its %s adapter needs %s", name,
+                        provider.protocol, hint)
+    return missing
+
+
 def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loaded:
     secrets, unavailable = resolve_all(snapshot, environ)
+    unavailable.update(_missing_adapters(snapshot))
     keys = {name: channel_key(c, snapshot.providers[c.provider])
             for name, c in snapshot.channels.items()}
     return Loaded(snapshot, secrets, unavailable, keys, time.time())
@@ -108,10 +126,15 @@ class Holder:
         self.refusals += 1
         log.error("refused new snapshot, still serving the previous one: %s", self.last_error)
 
+    def _source(self) -> SnapshotFile | CatalogDir:
+        if self.source is None:
+            raise CatalogError("this proxy serves a fixed snapshot: there is nothing to reload")
+        return self.source
+
     def reload(self) -> bool:
         """Read the source and swap it in; a broken one is refused and the old one kept."""
         try:
-            snapshot = self.source.read()
+            snapshot = self._source().read()
         except LOAD_ERRORS as error:
             self.refuse(error)
             return False
@@ -122,7 +145,7 @@ class Holder:
         """`reload` with the reading (and compiling) off the event loop."""
         async with self._lock:
             try:
-                snapshot = await asyncio.to_thread(self.source.read)
+                snapshot = await asyncio.to_thread(self._source().read)
             except LOAD_ERRORS as error:
                 self.refuse(error)
                 return False
@@ -133,9 +156,10 @@ class Holder:
         """Reload whenever the source changes, until `stop` is set."""
         from watchfiles import awatch
 
-        async for changes in awatch(self.source.watch_path, stop_event=stop,
+        source = self._source()
+        async for changes in awatch(source.watch_path, stop_event=stop,
                                     debounce=DEBOUNCE_MS, step=30, recursive=True):
-            if any(self.source.relevant(path) for _, path in changes):
+            if any(source.relevant(path) for _, path in changes):
                 await self.reload_async()
 
     def status(self) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool
 from gateway.errors import (
@@ -104,8 +104,8 @@ class Router:
         """A stream whose first chunk arrived; failover happens only before that chunk."""
         async def attempt(call: Call, breaker: CircuitBreaker) -> Streaming:
             prepared = conversation.prepare(call)
-            chunks = conversation.finish_stream(call, self.adapter(call.channel.protocol)
-                                                .stream(prepared))
+            chunks = cast(AsyncGenerator[Mapping[str, Any], None], conversation.finish_stream(
+                call, self.adapter(call.channel.protocol).stream(prepared)))  # type: ignore[arg-type]
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:

@@ -30,6 +30,11 @@ class Context:
     head: Mapping[str, Any]
 
 
+def _was(f: FieldChange) -> dict[str, Any]:
+    """The detail of a plain before/after field change (not for secret fields)."""
+    return {"field": f.dotted, "before": f.before, "after": f.after}
+
+
 def _set_change(change: FieldChange) -> tuple[list[str], list[str]]:
     before, after = set(change.before or ()), set(change.after or ())
     return sorted(after - before), sorted(before - after)
@@ -66,7 +71,7 @@ def _destination(change: EntityChange, f: FieldChange, field_name: str) -> Findi
     word = "loosened" if loosened else "tightened"
     return Finding(category, change.kind, change.name,
                    f"{field_name} {word}: {f.before} → {f.after}",
-                   {"field": f.dotted, "before": f.before, "after": f.after})
+                   _was(f))
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -101,16 +106,16 @@ def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     if head == "status":
         category = "breaking" if f.after == "inactive" else "other"
         yield Finding(category, "model", change.name, f"status {f.before} → {f.after}",
-                      {"field": "status", "before": f.before, "after": f.after})
+                      _was(f))
     elif head == "type":
         yield Finding("breaking", "model", change.name, f"type {f.before} → {f.after}",
-                      {"field": "type", "before": f.before, "after": f.after})
+                      _was(f))
     elif head == "visibility":
         widened = _OPENNESS.get(f.after, 0) > _OPENNESS.get(f.before, 0)
         yield Finding("security" if widened else "breaking", "model", change.name,
                       f"visibility {'widened' if widened else 'narrowed'}: "
                       f"{f.before} → {f.after}",
-                      {"field": "visibility", "before": f.before, "after": f.after})
+                      _was(f))
     elif head in ("capabilities", "native_tools"):
         added, removed = _set_change(f)
         what = "capability" if head == "capabilities" else "native tool"
@@ -121,9 +126,7 @@ def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
             yield Finding("other", "model", change.name, f"{what} added: {_names(added)}",
                           {"field": head, "added": added})
     elif head == "owner":
-        yield Finding("security", "model", change.name,
-                      f"owner changed: {_owner(f.before)} → {_owner(f.after)}",
-                      {"field": "owner", "before": f.before, "after": f.after})
+        yield from _owner_change(change)
     else:
         yield _other(change, f)
 
@@ -202,7 +205,7 @@ def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         elif head == "provider":
             yield Finding("security", "channel", change.name,
                           f"provider changed: `{f.before}` → `{f.after}`",
-                          {"field": "provider", "before": f.before, "after": f.after})
+                          _was(f))
         elif head in ("priority", "weight", "status", "model"):
             continue  # the routing section shows the resulting shares and order
         else:
@@ -213,8 +216,8 @@ def _channel_price(change: EntityChange) -> Iterator[Finding]:
     found = price_finding(change.name, change.before, change.after)
     if found:
         yield found
-    elif change.field("price_source"):
-        yield _other(change, change.field("price_source"))
+    elif (source := change.field("price_source")) is not None:
+        yield _other(change, source)
 
 
 def classify_provider(change: EntityChange, ctx: Context) -> Iterator[Finding]:
@@ -232,14 +235,14 @@ def classify_provider(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         if head == "auth" and f.path[1:] == ("type",):
             yield Finding("security", "provider", change.name,
                           f"auth type changed: {f.before} → {f.after}",
-                          {"field": "auth.type", "before": f.before, "after": f.after})
+                          _was(f))
         elif head == "auth":
             yield Finding("security", "provider", change.name,
                           f"{f.dotted}: secret reference changed", {"field": f.dotted})
         elif head == "base_url":
             yield Finding("security", "provider", change.name,
                           f"base URL changed: `{f.before}` → `{f.after}`",
-                          {"field": "base_url", "before": f.before, "after": f.after})
+                          _was(f))
         elif head == "data_destination":
             yield _destination(change, f, "data destination")
         else:
@@ -274,11 +277,11 @@ def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
         yield Finding("security" if loosened else "breaking", "consumer", name,
                       f"max data destination {'loosened' if loosened else 'tightened'}: "
                       f"{f.before} → {f.after}",
-                      {"field": head, "before": f.before, "after": f.after})
+                      _was(f))
     elif head == "status":
         yield Finding("breaking" if f.after == "inactive" else "security", "consumer", name,
                       f"status {f.before} → {f.after}",
-                      {"field": head, "before": f.before, "after": f.after})
+                      _was(f))
     elif head == "owner":
         yield from _owner_change(change)
     else:
@@ -330,7 +333,7 @@ def classify_settings(change: EntityChange, ctx: Context) -> Iterator[Finding]:
                 verb = "removed" if f.after is None else f"moved to `{f.after}`"
                 yield Finding("breaking", "settings", "settings",
                               f"internal task `{task}` (was `{f.before}`) {verb}",
-                              {"field": f.dotted, "before": f.before, "after": f.after})
+                              _was(f))
             else:
                 yield Finding("other", "settings", "settings",
                               f"internal task `{task}` added → `{f.after}`",

@@ -90,16 +90,24 @@ def _cell(view: dict[str, Any] | None, channel: str) -> str:
     return format_share(view["shares"].get(channel))
 
 
-def _md_pricing(findings: list[Finding]) -> list[str]:
-    lines = ["| Channel | Model | Price | Before | After | Change |", "|---|---|---|--:|--:|--:|"]
+def pricing_rows(findings: Iterable[Finding]) -> list[tuple[str, str, str, str, str, str]]:
+    """(channel, model, priced item with unit, before, after, change) per changed amount."""
+    rows = []
     for f in findings:
         unit = f"{f.detail['currency']} {unit_label(f.detail['unit'])}"
-        model = f"`{f.detail['model']}`" if f.detail.get("model") else "—"
         for row in f.detail["amounts"] or [{"amount": "unit", "before": f.detail.get(
                 "before_unit"), "after": f.detail["unit"], "change_percent": None}]:
             pct = f"{row['change_percent']}%" if row["change_percent"] is not None else "—"
-            lines.append(f"| `{f.name}` | {model} | {row['amount']} ({unit}) "
-                         f"| {row['before'] or '—'} | {row['after'] or '—'} | {pct} |")
+            rows.append((f.name, f.detail.get("model") or "—", f"{row['amount']} ({unit})",
+                         row["before"] or "—", row["after"] or "—", pct))
+    return rows
+
+
+def _md_pricing(findings: list[Finding]) -> list[str]:
+    lines = ["| Channel | Model | Price | Before | After | Change |", "|---|---|---|--:|--:|--:|"]
+    for channel, model, item, before, after, pct in pricing_rows(findings):
+        model = f"`{model}`" if model != "—" else model
+        lines.append(f"| `{channel}` | {model} | {item} | {before} | {after} | {pct} |")
     return lines
 
 
@@ -153,16 +161,17 @@ def _text_routing(console: Console, f: Finding) -> None:
     for name in names:
         table.add_row(name, _cell(before, name), _cell(after, name))
     console.print(table)
-    console.print(Text(f"  failover: {_order(before)}  ⇒  {_order(after)}"))
+    console.print(Text(f"  failover before: {_order(before)}\n  failover after:  {_order(after)}"))
 
 
 def _text_pricing(console: Console, findings: Iterable[Finding]) -> None:
     table = Table(show_edge=False)
     for header in ("channel", "model", "price", "before", "after", "change"):
+        # fold, never cut: a reviewer must see whole channel names and amounts
         table.add_column(header, justify="right" if header in ("before", "after", "change")
-                         else "left")
-    for line in _md_pricing(list(findings))[2:]:
-        table.add_row(*(_plain(cell.strip()) for cell in line.strip("|").split("|")))
+                         else "left", overflow="fold")
+    for row in pricing_rows(findings):
+        table.add_row(*row)
     console.print(table)
 
 

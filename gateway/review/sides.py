@@ -88,7 +88,10 @@ def _relabel(diagnostics: Iterable[Diagnostic], shown_as: tuple[Path, str] | Non
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:  # no git installed: no side can be a revision
+        return subprocess.CompletedProcess(["git", *args], 127, b"", b"git not found")
 
 
 def _commit_of(rev: str, cwd: Path) -> str | None:
@@ -106,6 +109,9 @@ def _extract(commit: str, catalog_path: str, cwd: Path, into: Path, spec: str) -
         raise SideNotFound(f"{spec}: no {catalog_path!r} in that revision "
                            f"({done.stderr.decode().strip()})")
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        archive.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse odd members outright
+            archive.extractall(into, filter="data")
+        else:
+            archive.extractall(into)  # git archive of our own repository: trusted members
     # Run from `cwd`, git archive names members relative to it, as `catalog_path` is.
     return into / catalog_path

@@ -100,6 +100,10 @@ class FakeOpenAI:
         body, behaviour, early = await self._begin(request)
         if early is not None:
             return early
+        return self._chat_answer(request, body, behaviour)
+
+    def _chat_answer(self, request: Request, body: dict, behaviour: dict) -> Response:
+        """The answer to a chat request whose behaviour did not end it early."""
         text = f"{self.name} answer from {body['model']}"
         usage = {"prompt_tokens": 5, "completion_tokens": len(text.split()), "total_tokens": 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]

@@ -9,7 +9,7 @@ in the body's `model`). Auth is the provider's `api-key` header, or a bearer tok
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -66,7 +66,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
     endpoints = OpenAIAdapter.endpoints & frozenset(PATHS)
 
     def url(self, call: Call) -> str:
-        base = call.provider.base_url.rstrip("/").removesuffix("/openai")
+        base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
         version = api_version(call)
         if version == V1:
             return f"{base}/openai/v1{PATHS[call.endpoint]}"
@@ -79,6 +79,17 @@ class AzureOpenAIAdapter(OpenAIAdapter):
         if api_version(call) != V1:
             body.pop("model", None)  # the deployment in the path names the model
         return body
+
+    async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        # Azure opens a stream with a chunk holding only the prompt's filter verdict and no
+        # choices; clients that read choices[0] of every chunk would break on it.
+        chunks = super().stream(call)
+        try:
+            async for chunk in chunks:
+                if chunk.get("choices") or chunk.get("usage"):
+                    yield chunk
+        finally:
+            await chunks.aclose()
 
     async def raise_for_status(self, response: UpstreamResponse) -> None:
         status = response.status

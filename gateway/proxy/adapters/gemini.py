@@ -28,6 +28,8 @@ ERROR_TYPES: Mapping[str, str] = {
 #: Error reasons that mean our credentials are wrong even though the status says 400.
 CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
 
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -48,7 +50,7 @@ def _error(raw: bytes) -> Mapping[str, Any]:
 
 
 def _reasons(error: Mapping[str, Any]) -> set[str]:
-    return {d.get("reason") for d in error.get("details") or () if isinstance(d, dict)}
+    return {str(d.get("reason")) for d in error.get("details") or () if isinstance(d, dict)}
 
 
 def _retry_delay(error: Mapping[str, Any]) -> float | None:
@@ -67,7 +69,7 @@ class GeminiAdapter(OpenAIAdapter):
     endpoints = frozenset({"chat", "embeddings"})
 
     def url(self, call: Call) -> str:
-        base = call.provider.base_url.rstrip("/") + "/" + model_path(call)
+        base = (call.provider.base_url or DEFAULT_BASE_URL).rstrip("/") + "/" + model_path(call)
         if call.endpoint == "embeddings":
             return base + ":batchEmbedContents"
         return base + (":streamGenerateContent?alt=sse" if call.stream else ":generateContent")

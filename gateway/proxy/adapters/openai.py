@@ -48,7 +48,7 @@ class OpenAIAdapter(Adapter):
     # ----- request shaping: the steps subclasses override -----
 
     def url(self, call: Call) -> str:
-        return call.provider.base_url.rstrip("/") + PATHS[call.endpoint]
+        return (call.provider.base_url or "").rstrip("/") + PATHS[call.endpoint]
 
     def auth_headers(self, call: Call) -> dict[str, str]:
         secrets = call.secrets
@@ -148,10 +148,11 @@ class OpenAIAdapter(Adapter):
                     chunk = json.loads(data)
                 except ValueError as exc:
                     raise UpstreamProtocolError("upstream sent an unreadable event") from exc
-                if isinstance(chunk, dict) and "error" in chunk:
+                if not isinstance(chunk, dict) or "error" in chunk:
                     raise UpstreamProtocolError("upstream ended its stream with an error")
-                finished = finished or any(c.get("finish_reason")
-                                           for c in chunk.get("choices") or ())
+                if not finished:
+                    for choice in chunk.get("choices") or ():
+                        finished = finished or bool(choice.get("finish_reason"))
                 yield self.shape_chunk(call, chunk)
             if not finished:  # some upstreams omit [DONE]; a stream without an end was cut
                 raise UpstreamProtocolError("upstream stream ended before the answer did")

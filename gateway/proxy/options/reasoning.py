@@ -93,26 +93,26 @@ def merged_text(reasoning: str, content: str) -> str:
 
 def split_reply(body: Mapping[str, Any]) -> dict[str, Any]:
     """A chat completion with inline think blocks moved to `reasoning_content`."""
-    body = copy.deepcopy(dict(body))
-    for choice in body.get("choices") or ():
+    out = copy.deepcopy(dict(body))
+    for choice in out.get("choices") or ():
         message = choice.get("message") or {}
         if isinstance(message.get("content"), str):
             reasoning, content = split_text(message["content"])
             if reasoning:
                 message["reasoning_content"] = (message.get("reasoning_content") or "") + reasoning
             message["content"] = content
-    return body
+    return out
 
 
 def merge_reply(body: Mapping[str, Any]) -> dict[str, Any]:
     """A chat completion with `reasoning_content` moved into the content."""
-    body = copy.deepcopy(dict(body))
-    for choice in body.get("choices") or ():
+    out = copy.deepcopy(dict(body))
+    for choice in out.get("choices") or ():
         message = choice.get("message") or {}
         reasoning = message.pop("reasoning_content", None)
         if reasoning:
             message["content"] = merged_text(reasoning, message.get("content") or "")
-    return body
+    return out
 
 
 def _has_news(chunk: Mapping[str, Any]) -> bool:

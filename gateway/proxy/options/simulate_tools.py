@@ -99,11 +99,11 @@ def _plain_turns(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def prepare_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """The request without tools, the tools described in the system prompt instead."""
-    body = copy.deepcopy(dict(body))
-    tools = body.pop("tools", None) or []
-    tool_choice = body.pop("tool_choice", "auto")
-    body.pop("parallel_tool_calls", None)
-    messages = _plain_turns(body.get("messages") or [])
+    out = copy.deepcopy(dict(body))
+    tools = out.pop("tools", None) or []
+    tool_choice = out.pop("tool_choice", "auto")
+    out.pop("parallel_tool_calls", None)
+    messages = _plain_turns(out.get("messages") or [])
     rule = _rule(tool_choice)
     if tools and rule is not None:
         prompt = INSTRUCTIONS.format(tools=json.dumps(_tool_list(tools), ensure_ascii=False),
@@ -113,15 +113,15 @@ def prepare_body(body: Mapping[str, Any]) -> dict[str, Any]:
             messages[0] = {**first, "content": first["content"] + "\n\n" + prompt}
         else:
             messages.insert(0, {"role": "system", "content": prompt})
-    body["messages"] = messages
-    return body
+    out["messages"] = messages
+    return out
 
 
 def tool_names(body: Mapping[str, Any]) -> frozenset[str]:
     """The tools an answer may call (none when the request said tool_choice none)."""
     if body.get("tool_choice") == "none":
         return frozenset()
-    return frozenset((t.get("function") or {}).get("name") for t in body.get("tools") or ())
+    return frozenset(str((t.get("function") or {}).get("name")) for t in body.get("tools") or ())
 
 
 def parse_calls(text: str, names: frozenset[str]) -> list[dict[str, Any]] | None:
@@ -153,15 +153,15 @@ def parse_calls(text: str, names: frozenset[str]) -> list[dict[str, Any]] | None
 def finish_reply(request: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
     """A chat completion whose JSON answers are turned into tool calls."""
     names = tool_names(request)
-    body = copy.deepcopy(dict(body))
-    for choice in body.get("choices") or ():
+    out = copy.deepcopy(dict(body))
+    for choice in out.get("choices") or ():
         message = choice.get("message") or {}
         calls = parse_calls(_text_of(message.get("content")), names) if names else None
         if calls:
             message["content"] = None
             message["tool_calls"] = calls
             choice["finish_reason"] = "tool_calls"
-    return body
+    return out
 
 
 def _could_be_json(text: str) -> bool:
