@@ -3,7 +3,7 @@
     python3 benchmarks/proxy_bench.py [--duration 8] [--warmup 1] [--concurrency 1,16,64]
                                       [--only direct,bare-aiohttp,bare-httpx,modelyard]
                                       [--modes plain,stream] [--rounds 1] [--start-runs 3]
-                                      [--out FILE]
+                                      [--nice 0] [--out FILE]
 
 Installs nginx and wrk when missing (apt, as root), serves canned OpenAI answers from nginx
 on 127.0.0.1, sends the same chat requests (plain and streamed) with wrk straight to nginx,
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -150,6 +151,8 @@ def run(args: argparse.Namespace) -> str:
     notes = tool_versions() + [
         f"{args.duration:g} s per point after a warm-up, best of {args.rounds} round(s), "
         "targets interleaved point by point; same request body and headers for every target"]
+    if args.nice:
+        notes.append(f"benchmark processes at niceness {args.nice}")
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-") as tmp, \
             contextlib.ExitStack() as stack:
         work = Path(tmp)
@@ -199,6 +202,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure every point this many times and keep the best")
     parser.add_argument("--start-runs", type=int, default=3,
                         help="modelyard starts on catalog/ to time (0: skip)")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the benchmark and every process it starts at this niceness "
+                        "(negative, as root, to be less disturbed by other work on the machine)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 120 or not all(1 <= c <= 1024 for c in args.concurrency):
@@ -212,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # A SIGTERM must unwind through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.nice:
+        os.nice(args.nice)  # inherited by nginx, wrk and the servers
     text = run(args)
     print(text)
     if args.out:

@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.catalog.compile import check_documents
 from gateway.catalog.document import Document
-from gateway.catalog.link import channel_price, link
+from gateway.catalog.link import link
 from gateway.diagnostics import ERROR, Diagnostic
 
 
@@ -68,17 +68,17 @@ def test_the_same_model_without_a_channel_is_reported():
 def test_price_comes_from_the_named_book_even_when_another_has_the_entry():
     cat, _ = link([PROVIDER, book("a-list", "p", "u"), book("z-list", "p", "u"),
                    channel("c", "m", price={"book": "z-list"})])
-    ref = channel_price(cat, cat.channels["c"])
+    ref = cat.prices["c"]
     assert (ref.source, ref.named, ref.book.name) == ("book:z-list", True, "z-list")
 
 
 def test_without_a_price_the_first_book_of_the_provider_by_name_is_used():
     cat, _ = link([PROVIDER, book("z-list", "p", "u"), book("a-list", "p", "u"),
                    book("other", "q", "u"), channel("c", "m")])
-    assert channel_price(cat, cat.channels["c"]).source == "book:a-list"
+    assert cat.prices["c"].source == "book:a-list"
 
 
 def test_a_channel_without_inline_price_or_book_entry_has_no_price():
     cat, _ = link([PROVIDER, book("other", "q", "u"), channel("c", "m")])
-    ref = channel_price(cat, cat.channels["c"])
+    ref = cat.prices["c"]
     assert (ref.price, ref.source) == (None, None)

@@ -7,11 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.catalog.codes import CODES
 from gateway.catalog.compile import check_documents
+from gateway.catalog.document import Document
 from gateway.catalog.load import load_catalog
 from gateway.catalog.schema import validate_documents
+from gateway.catalog.secrets import scan_secrets
 from gateway.diagnostics import Diagnostic
 
 FIXTURES = Path(__file__).parent / "fixtures" / "catalogs"
@@ -113,3 +117,28 @@ def test_duplicate_names_point_at_the_second_and_name_the_first(tmp_path, monkey
     found = findings(catalog_with(tmp_path, FIXTURES / "broken" / "MY301-duplicate-name.yaml"))
     (dup,) = found
     assert "already defined at catalog/zz-MY301-duplicate-name.yaml:1" in dup.message
+
+
+KEY_SHAPES = {
+    "an OpenAI API key": ("sk-proj-", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", 40),
+    "an Anthropic API key": ("sk-ant-api03-", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 40),
+    "an AWS access key id": ("AKIA", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16),
+    "a Google API key": ("AIza", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", 35),
+}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(kind=st.sampled_from(sorted(KEY_SHAPES)), data=st.data(),
+       field=st.sampled_from(["description", "display_name", "vendor"]))
+def test_any_provider_key_anywhere_is_found_and_never_echoed(kind, data, field):
+    prefix, alphabet, size = KEY_SHAPES[kind]
+    body = data.draw(st.text(alphabet, min_size=size, max_size=size).filter(
+        lambda t: any(c.isdigit() for c in t)))
+    key = prefix + body
+    doc = Document("Model", "m", "models.yaml", 3, 1,
+                   {"kind": "Model", "name": "m", "type": "chat", field: f"see {key} here"},
+                   {(field,): (7, 1)})
+    (found,) = scan_secrets([doc])
+    assert (found.code, found.line) == ("MY502", 7) and kind in found.message
+    shown = found.text() + found.github()
+    assert all(key[i:i + 8] not in shown for i in range(len(key) - 7))

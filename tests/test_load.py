@@ -237,3 +237,18 @@ def test_file_is_shown_relative_to_the_working_directory(tmp_path, monkeypatch):
 def test_missing_catalog_is_a_diagnostic(tmp_path):
     docs, diags = load_catalog(tmp_path / "nope")
     assert docs == [] and only(diags, "MY100")
+
+
+def test_control_character_is_refused_with_its_line(in_fixtures):
+    d = only(load_one("control_char.yaml")[1], "MY101")
+    assert (d.file, d.line, d.col) == ("control_char.yaml", 3, 19)
+    assert "#x0007" in d.message
+
+
+@pytest.mark.parametrize("name, line, col", [("complex_key.yaml", 3, 3),
+                                             ("merge_list.yaml", 5, 3)])
+def test_keys_must_be_scalars_and_merges_must_be_mappings(in_fixtures, name, line, col):
+    docs, diags = load_one(name)
+    d = only(diags, "MY110")
+    assert (d.file, d.line, d.col) == (name, line, col)
+    assert docs == []

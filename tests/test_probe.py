@@ -40,7 +40,8 @@ def catalog(url: str) -> dict:
         providers=[provider("fake", base_url=url, auth=auth),
                    provider("nokey", base_url=url,
                             auth={"type": "bearer", "token": "${PROBE_MISSING_KEY}"}),
-                   provider("mock", protocol="mock")],
+                   provider("mock", protocol="mock"),
+                   provider("claude", protocol="anthropic", base_url=url)],
         models=[model("answers", order=1), model("errors", order=2),
                 model("stalls", order=3), model("gone", order=4),
                 model("keyless", order=5), model("embed", type="embedding", order=6),
@@ -56,7 +57,7 @@ def catalog(url: str) -> dict:
                   channel("gone@fake", "gone", "fake", upstream_model="up-gone"),
                   channel("keyless@nokey", "keyless", "nokey", upstream_model="up-keyless"),
                   channel("embed@fake", "embed", "fake", upstream_model="up-embed"),
-                  channel("voice@mock", "voice", "mock"),
+                  channel("voice@claude", "voice", "claude"),
                   channel("picture@fake", "picture", "fake", upstream_model="up-picture"),
                   channel("helper@fake", "helper", "fake", upstream_model="up-helper"),
                   channel("thinker@fake", "thinker", "fake", upstream_model="up-thinker"),
@@ -92,14 +93,14 @@ def test_each_channel_is_classified_usable_error_timeout_unsupported_or_unavaila
     assert {c: r.outcome for c, r in got.items()} == {
         "answers@fake": "usable", "answers@mock": "usable", "errors@fake": "error",
         "stalls@fake": "timeout", "gone@fake": "unsupported", "keyless@nokey": "unavailable",
-        "embed@fake": "usable", "voice@mock": "unsupported"}
+        "embed@fake": "usable", "voice@claude": "unsupported"}
     assert got["answers@fake"].latency_ms is not None and got["answers@fake"].code is None
     assert got["errors@fake"].code == "500" and "fake says 500" in got["errors@fake"].message
     assert got["stalls@fake"].message == "no answer within 0.5 s"
     assert got["gone@fake"].code == "model_not_found"
     assert "`up-gone` does not exist" in got["gone@fake"].message
     assert got["keyless@nokey"].message == "missing secret: set PROBE_MISSING_KEY"
-    assert "audio.speech" in got["voice@mock"].message
+    assert got["voice@claude"].message == "the anthropic adapter does not serve audio.speech"
     first = got["errors@fake"]
     assert (first.provider, first.protocol, first.upstream_model, first.type) == \
         ("fake", "openai", "up-errors", "chat")

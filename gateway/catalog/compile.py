@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.catalog.document import Document
-from gateway.catalog.link import Catalog, channel_price, link
+from gateway.catalog.link import Catalog, link
 from gateway.catalog.lint import lint, module_available
 from gateway.catalog.load import load_catalog
 from gateway.catalog.schema import validate_documents
@@ -204,7 +204,7 @@ def _channel(cat: Catalog, doc: Document, currency: str) -> dict[str, Any]:
     d = doc.data
     provider = cat.provider_of(doc)
     pdata = provider.data if provider else {}
-    ref = channel_price(cat, doc)
+    ref = cat.prices[doc.name]
     if ref.price is not None:
         book_currency = ref.book.data.get("currency") if ref.book else None
         price = _price(ref.price, ref.price.get("currency") or book_currency or currency)

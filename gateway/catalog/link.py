@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +28,20 @@ def where(doc: Document) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceRef:
+    """Where a channel's price comes from: `price` is the inline price or the book entry.
+
+    `named` says the channel names its book; `path` is the node to point at about it.
+    """
+
+    price: Mapping[str, Any] | None
+    source: str | None  # "inline", "book:NAME" or None
+    book: Document | None
+    named: bool
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """Linked documents: one per (kind, name), references checked, channels grouped by model.
 
@@ -41,6 +55,7 @@ class Catalog:
     aliases: Mapping[str, str]  # alias -> model name
     channels_of: Mapping[str, tuple[Document, ...]]  # model name -> channels naming it
     books_of: Mapping[str, tuple[Document, ...]]  # provider name -> its price books, by name
+    prices: Mapping[str, PriceRef]  # channel name -> where its price comes from
     dropped: frozenset[tuple[str, str]] = frozenset()
     dropped_channel_models: frozenset[str] = frozenset()
     models: Mapping[str, Document] = field(init=False)
@@ -85,12 +100,15 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = ()
     for name in sorted(by_kind["PriceBook"]):
         book = by_kind["PriceBook"][name]
         books_of.setdefault(book.data["provider"], []).append(book)
+    books = by_kind["PriceBook"]
+    prices = {name: _price_ref(ch, books, books_of) for name, ch in by_kind["Channel"].items()}
     cat = Catalog(
         by_kind=MappingProxyType({k: MappingProxyType(v) for k, v in by_kind.items()}),
         settings=settings[0] if settings else None,
         aliases=MappingProxyType(aliases),
         channels_of=MappingProxyType({m: tuple(cs) for m, cs in channels_of.items()}),
         books_of=MappingProxyType({p: tuple(bs) for p, bs in books_of.items()}),
+        prices=MappingProxyType(prices),
         dropped=frozenset((d.kind, d.name) for d in dropped),
         dropped_channel_models=frozenset(
             str(d.data.get("model")) for d in dropped if d.kind == "Channel"),
@@ -188,31 +206,18 @@ def _suggest(cat: Catalog, target: str, name: str) -> str:
     return f"define a {target} named {name!r} or fix the name"
 
 
-@dataclass(frozen=True, slots=True)
-class PriceRef:
-    """Where a channel's price comes from: `price` is the inline price or the book entry.
-
-    `named` says the channel names its book; `path` is the node to point at about it.
-    """
-
-    price: Mapping[str, Any] | None
-    source: str | None  # "inline", "book:NAME" or None
-    book: Document | None
-    named: bool
-    path: Path
-
-
-def channel_price(cat: Catalog, channel: Document) -> PriceRef:
+def _price_ref(channel: Document, books: Mapping[str, Document],
+               books_of: Mapping[str, Sequence[Document]]) -> PriceRef:
     """The price of a channel: inline, from its named book, or from a book of its provider."""
     price = channel.data.get("price")
     upstream = channel.data.get("upstream_model")
     if isinstance(price, Mapping) and "book" not in price:
         return PriceRef(price, "inline", None, False, ("price",))
     if isinstance(price, Mapping):
-        book = cat.price_books.get(price["book"])
+        book = books.get(price["book"])
         entry = None if book is None else book.data["prices"].get(upstream)
         return PriceRef(entry, f"book:{price['book']}", book, True, ("price", "book"))
-    for book in cat.books_of.get(channel.data["provider"], ()):
+    for book in books_of.get(channel.data["provider"], ()):
         if upstream in book.data["prices"]:
             return PriceRef(book.data["prices"][upstream], f"book:{book.name}", book, False,
                             ("upstream_model",))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
 from gateway.catalog.document import Document
-from gateway.catalog.link import Catalog, channel_price, diagnostic, where
+from gateway.catalog.link import Catalog, PriceRef, diagnostic, where
 from gateway.catalog.protocols import EXTRAS, SERVES
 from gateway.diagnostics import Diagnostic
 
@@ -176,40 +176,66 @@ def _inline_misfit(mtype: str, price: Mapping[str, Any]) -> str | None:
     return None
 
 
-def price_fits(cat: Catalog) -> Iterable[Diagnostic]:
-    """MY409-MY413: a channel's price exists, fits its model's type and comes from its provider."""
+def _priced(cat: Catalog) -> Iterator[tuple[Document, Document, PriceRef]]:
+    """(channel, model, price) of every channel whose model is known."""
     for ch in cat.channels.values():
         model = cat.model_of(ch)
-        if model is None:
-            continue
-        ref, mtype = channel_price(cat, ch), _mtype(model)
-        upstream = ch.data["upstream_model"]
-        if ref.source == "inline" and ref.price is not None:
-            problem = _inline_misfit(mtype, ref.price)
-            if problem:
-                yield diagnostic(ch, ("price", "unit"), "MY409", f"channel {ch.name!r}: {problem}",
-                                 "fix the inline price, or take it from a PriceBook: price: {book: NAME}")
-        elif ref.named and ref.book is not None and ref.price is None:
+        if model is not None:
+            yield ch, model, cat.prices[ch.name]
+
+
+def inline_price_fits(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY409: an inline price whose unit or amounts do not fit the model's type."""
+    for ch, model, ref in _priced(cat):
+        problem = _inline_misfit(_mtype(model), ref.price) \
+            if ref.source == "inline" and ref.price is not None else None
+        if problem:
+            yield diagnostic(ch, ("price", "unit"), "MY409", f"channel {ch.name!r}: {problem}",
+                             "fix the inline price, or take it from a PriceBook: price: {book: NAME}")
+
+
+def book_entry_exists(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY410: the price book a channel names has no entry for its upstream model."""
+    for ch, _, ref in _priced(cat):
+        if ref.named and ref.book is not None and ref.price is None:
+            upstream = ch.data["upstream_model"]
             yield diagnostic(ch, ref.path, "MY410",
                              f"price book {ref.book.name!r} has no entry for {upstream!r}",
                              f"add prices.{upstream} to the book at {where(ref.book)}, "
                              "or fix upstream_model")
-        if ref.book is not None and ref.price is not None and ref.price["type"] != mtype:
+
+
+def book_entry_type(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY411: the book entry a channel's price comes from is for another model type."""
+    for ch, model, ref in _priced(cat):
+        if ref.book is not None and ref.price is not None and ref.price["type"] != _mtype(model):
             yield diagnostic(ch, ref.path, "MY411",
-                             f"price book {ref.book.name!r} prices {upstream!r} as "
-                             f"{ref.price['type']}, but model {model.name!r} is {mtype}",
+                             f"price book {ref.book.name!r} prices {ch.data['upstream_model']!r} "
+                             f"as {ref.price['type']}, but model {model.name!r} is {_mtype(model)}",
                              "point the channel at the right upstream_model or price book")
+
+
+def price_missing(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY412: a channel of a public model with no price: its usage cannot be costed."""
+    for ch, model, ref in _priced(cat):
+        # With an unknown provider, the provider is the finding (MY305), not the price.
+        if ref.source is None and model.data.get("visibility", "public") == "public" \
+                and cat.provider_of(ch) is not None:
+            yield diagnostic(ch, ("name",), "MY412",
+                             f"channel {ch.name!r} of public model {model.name!r} has no price",
+                             f"add price: to the channel, or an entry {ch.data['upstream_model']!r} "
+                             f"to a PriceBook of provider {ch.data['provider']!r}; usage is not "
+                             "costed until then")
+
+
+def foreign_price_book(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY413: a channel priced from the book of another provider than its own."""
+    for ch, _, ref in _priced(cat):
         if ref.book is not None and ref.book.data["provider"] != ch.data["provider"]:
             yield diagnostic(ch, ref.path, "MY413",
                              f"price book {ref.book.name!r} belongs to provider "
                              f"{ref.book.data['provider']!r}, not {ch.data['provider']!r}",
                              "use a price book of the channel's own provider, or an inline price")
-        if ref.source is None and model.data.get("visibility", "public") == "public" \
-                and cat.provider_of(ch) is not None:
-            yield diagnostic(ch, ("name",), "MY412",
-                             f"channel {ch.name!r} of public model {model.name!r} has no price",
-                             f"add price: to the channel, or an entry {upstream!r} to a PriceBook "
-                             f"of provider {ch.data['provider']!r}; usage is not costed until then")
 
 
 def module_available(module: str) -> bool:
@@ -242,7 +268,8 @@ def base_url_required(cat: Catalog) -> Iterable[Diagnostic]:
 RULES: tuple[Rule, ...] = (
     capability_applies, native_tool_applies, protocol_serves_type, native_tool_spelling,
     model_without_active_channel, owner_required, protected_needs_org, zero_weight_class,
-    price_fits, base_url_required,
+    inline_price_fits, book_entry_exists, book_entry_type, price_missing, foreign_price_book,
+    base_url_required,
 )
 
 

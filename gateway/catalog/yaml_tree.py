@@ -151,7 +151,7 @@ class Builder:
     def _mapping(self, node: MappingNode, path: NodePath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         positions = self.positions
-        merges: list[Node] = []
+        merges: list[tuple[Node, Node]] = []
         for key_node, value_node in node.value:
             if key_node.__class__ is ScalarNode and key_node.tag == IMPLICIT \
                     and key_node.value != "<<":  # the common case, kept inline for speed
@@ -160,7 +160,7 @@ class Builder:
                 key = self._key(key_node)
             mark = key_node.start_mark
             if key is _MERGE:
-                merges.append(value_node)
+                merges.append((key_node, value_node))
             elif key in result:
                 self._duplicate(key, key_node, positions[(*path, key)])
             elif value_node.__class__ is ScalarNode:
@@ -173,8 +173,8 @@ class Builder:
                     result[key] = _scalar(value_node)
             else:
                 result[key] = self.build(value_node, (*path, key), depth, mark)
-        for merge in merges:
-            self._merge(merge, path, depth, result)
+        for merge_key, merge in merges:
+            self._merge(merge_key, merge, path, depth, result)
         return result
 
     def _key(self, node: Node) -> Any:
@@ -189,13 +189,14 @@ class Builder:
             return _MERGE
         return value
 
-    def _merge(self, node: Node, path: NodePath, depth: int, result: dict[str, Any]) -> None:
+    def _merge(self, merge_key: Node, node: Node, path: NodePath, depth: int,
+               result: dict[str, Any]) -> None:
         """`<<: *defaults` (or a list of them) adds the keys not written out, like safe_load."""
         sources = node.value if isinstance(node, SequenceNode) else [node]
         own_positions, cut = self.positions, len(path)
         for source in sources:
             if not isinstance(source, MappingNode):
-                raise Refusal("MY110", source.start_mark, "`<<` merges only mappings",
+                raise Refusal("MY110", merge_key.start_mark, "`<<` merges only mappings",
                               "point `<<` at an anchored mapping (or a list of them)")
             self.positions = {}
             try:

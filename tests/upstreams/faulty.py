@@ -36,6 +36,13 @@ class FaultyOpenAI(FakeOpenAI):
         self.active_streams = 0
         self.streams_closed = 0  # response streams that ended, completely or not
 
+    def reset(self) -> None:
+        """Forget what was received and scripted, so one fake can serve many tests."""
+        with self._lock:
+            self._script.clear()
+        self.requests.clear()
+        self.disconnects = 0
+
     def times(self, model: str | None = None) -> list[float]:
         """Arrival times of the requests (for one upstream model, if given)."""
         chosen = self.requests if model is None else self.requests_for(model)

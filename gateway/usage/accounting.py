@@ -1,0 +1,141 @@
+"""What each request used and cost: measured from the answer, logged and counted off the path.
+
+The proxy calls `meter(...)` once per request, feeds streamed chunks to `StreamMeter.observe`,
+and calls `Accountant.finish(...)` when the answer is complete (or failed). Usage comes from
+the upstream's own report where there is one; otherwise from the documented estimate (one
+token per four characters) and is marked `estimated`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.catalog.snapshot import Channel, Model, NativeTool
+from gateway.usage import metrics
+from gateway.usage.log import UsageLog
+from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
+
+
+@dataclass(slots=True)
+class Meter:
+    """Timing and usage of one request, filled in as the answer goes out."""
+
+    endpoint: str
+    requested_model: str
+    body: Mapping[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+    first_chunk: float | None = None
+    reported: Mapping[str, Any] | None = None  # the upstream's usage object, if it sent one
+    output_chars: int = 0
+    tool_calls: dict[str, int] = field(default_factory=dict)
+
+    def observe(self, chunk: Mapping[str, Any]) -> None:
+        """One streamed chunk: remember usage, count output for the estimate."""
+        if self.first_chunk is None:
+            self.first_chunk = time.perf_counter()
+        usage = chunk.get("usage")
+        if usage:
+            self.reported = usage
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            for key in ("content", "reasoning_content"):
+                text = delta.get(key)
+                if isinstance(text, str):
+                    self.output_chars += len(text)
+            for call in delta.get("tool_calls") or ():
+                args = (call.get("function") or {}).get("arguments")
+                if isinstance(args, str):
+                    self.output_chars += len(args)
+
+    def observe_reply(self, body: Mapping[str, Any] | None) -> None:
+        if body is not None and body.get("usage"):
+            self.reported = body["usage"]
+
+    def usage(self, reply_body: Mapping[str, Any] | None = None) -> Usage:
+        """Usage of the request, by endpoint."""
+        reported = usage_from_openai(self.reported)
+        tools = dict((self.reported or {}).get("native_tool_calls") or {})
+        if self.endpoint in ("chat", "embeddings"):
+            if reported is not None:
+                return _with_tools(reported, tools)
+            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
+                         output_tokens=(self.output_chars + 3) // 4, estimated=True)
+        if self.endpoint in ("images.generations", "images.edits"):
+            count = len((reply_body or {}).get("data") or ()) or int(self.body.get("n") or 1)
+            size = str(self.body.get("size") or "auto")
+            quality = str(self.body.get("quality") or "standard")
+            return Usage(images=((size, quality, count),))
+        if self.endpoint == "audio.speech":
+            return Usage(characters=len(str(self.body.get("input") or "")))
+        if self.endpoint == "audio.transcriptions":
+            duration = (reply_body or {}).get("duration")
+            if duration is not None:
+                return Usage(audio_seconds=Decimal(str(duration)))
+            return Usage(estimated=True)
+        return Usage()
+
+
+def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
+    if not tools:
+        return usage
+    return Usage(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+                 usage.output_tokens, usage.reasoning_tokens, tool_calls=dict(tools))
+
+
+def _prompt_text(body: Mapping[str, Any]) -> str:
+    """The text of the request used for the input estimate (never logged)."""
+    if "input" in body:
+        value = body["input"]
+        return value if isinstance(value, str) else " ".join(map(str, value))
+    parts: list[str] = []
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return " ".join(parts)
+
+
+class Accountant:
+    """Turns finished requests into a cost, a usage log line and metrics."""
+
+    def __init__(self, log: UsageLog, *, metrics_enabled: bool = True) -> None:
+        self.log = log
+        self.metrics_enabled = metrics_enabled
+
+    def finish(self, meter: Meter, *, request_id: str, consumer: str, model: Model | None,
+               channel: Channel | None, upstream: str | None, attempts: int, status: int,
+               error_code: str | None, native_tools: Mapping[str, NativeTool],
+               reply_body: Mapping[str, Any] | None = None) -> Cost | None:
+        ended = time.perf_counter()
+        usage = meter.usage(reply_body) if status < 400 else Usage()
+        cost = cost_of(usage, channel.price, native_tools) if channel and status < 400 else None
+        latency = ended - meter.started
+        ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
+        model_name = model.name if model else "-"
+        channel_name = channel.name if channel else "-"
+        if self.metrics_enabled:
+            metrics.observe_request(model_name, channel_name, status, latency, ttft, {
+                "input": usage.input_tokens, "cached_input": usage.cached_input_tokens,
+                "output": usage.output_tokens, "reasoning": usage.reasoning_tokens},
+                cost.amount if cost else None, cost.currency if cost else None)
+        if self.log.enabled:
+            self.log.record({
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "request_id": request_id, "consumer": consumer, "model": model_name,
+                "requested_model": meter.requested_model, "channel": channel and channel.name,
+                "provider": channel and channel.provider, "upstream_model": upstream,
+                "endpoint": meter.endpoint, "stream": bool(meter.body.get("stream")),
+                "attempts": attempts, "status": status, "error_code": error_code,
+                "latency_ms": round(latency * 1000, 2),
+                "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
+                "usage": usage.as_dict(), "cost": cost.text() if cost else None,
+                "currency": cost.currency if cost else None,
+            })
+        return cost

@@ -1,0 +1,473 @@
+"""The proxy answers malformed, hostile and overreaching requests with an OpenAI 4xx, never upstream.
+
+Every case goes through a real proxy on loopback as raw bytes (the SDK would refuse to send
+most of them) and must give: a 4xx, an OpenAI error body, and no request at the fake
+upstream. Hypothesis generates the wrong-type cases from valid base requests (derandomized,
+so CI runs the same cases every time); the tables hold the hostile JSON, sizes, headers,
+look-alike model names and attempts to choose the upstream. The last test checks that at
+least MIN_CASES requests were sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import (
+    KEY_ALICE,
+    channel,
+    consumer,
+    fake_upstream,
+    model,
+    provider,
+    running_proxy,
+    snapshot_dict,
+)
+from tests.upstreams.openai_like import FakeOpenAI
+
+MIN_CASES = 2000
+LIMIT = 64 * 1024  # the catalog's max_request_bytes, small so oversized cases stay cheap
+SENT = {"cases": 0}
+HYPOTHESIS = settings(max_examples=500, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=[HealthCheck.too_slow])
+CHAT, EMBEDDINGS = "/v1/chat/completions", "/v1/embeddings"
+USER = {"role": "user", "content": "hi"}
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+BASE_CHAT: dict[str, Any] = {
+    "model": "gpt-test", "messages": [USER], "max_tokens": 10, "temperature": 0.5, "top_p": 1,
+    "n": 1, "stop": ["END"], "stream": False, "tools": [TOOL], "tool_choice": "auto",
+    "response_format": {"type": "text"}, "user": "u-1", "seed": 7, "presence_penalty": 0,
+    "frequency_penalty": 0, "logprobs": False, "parallel_tool_calls": True}
+BASE_PARTS: dict[str, Any] = {"model": "gpt-test", "stream": True,
+                              "stream_options": {"include_usage": True},
+                              "messages": [{"role": "user", "content": [
+                                  {"type": "text", "text": "hi"}]}]}
+BASE_EMBEDDINGS: dict[str, Any] = {"model": "embed", "input": ["hello"],
+                                   "encoding_format": "float", "dimensions": 4, "user": "u-1"}
+
+JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
+NUMBER = ("integer", "number")
+# Field path -> the JSON types OpenAI accepts there ("number" includes integers).
+CHAT_FIELDS: dict[tuple, tuple[str, ...]] = {
+    ("model",): ("string",), ("messages",): ("array",), ("messages", 0): ("object",),
+    ("messages", 0, "role"): ("string",), ("messages", 0, "content"): ("string", "array"),
+    ("tools",): ("array",), ("tools", 0): ("object",), ("tools", 0, "type"): ("string",),
+    ("tools", 0, "function"): ("object",), ("tools", 0, "function", "name"): ("string",),
+    ("tool_choice",): ("string", "object"), ("stream",): ("boolean", "null"),
+    ("max_tokens",): ("integer", "null"), ("max_completion_tokens",): ("integer", "null"),
+    ("temperature",): (*NUMBER, "null"), ("top_p",): (*NUMBER, "null"),
+    ("n",): ("integer", "null"), ("stop",): ("string", "array", "null"),
+    ("response_format",): ("object",), ("response_format", "type"): ("string",),
+    ("user",): ("string",), ("seed",): ("integer", "null"),
+    ("presence_penalty",): (*NUMBER, "null"), ("frequency_penalty",): (*NUMBER, "null"),
+    ("logprobs",): ("boolean", "null"), ("top_logprobs",): ("integer", "null"),
+    ("parallel_tool_calls",): ("boolean",), ("logit_bias",): ("object", "null"),
+    ("reasoning_effort",): ("string", "null"), ("metadata",): ("object", "null"),
+}
+PARTS_FIELDS: dict[tuple, tuple[str, ...]] = {
+    ("stream_options",): ("object", "null"), ("stream_options", "include_usage"): ("boolean",),
+    ("messages", 0, "content", 0): ("object",), ("messages", 0, "content", 0, "type"): ("string",),
+    ("messages", 0, "content", 0, "text"): ("string",),
+}
+EMBEDDING_FIELDS: dict[tuple, tuple[str, ...]] = {
+    ("model",): ("string",), ("input",): ("string", "array"),
+    ("input", 0): ("string", "integer", "array"), ("encoding_format",): ("string",),
+    ("dimensions",): ("integer",), ("user",): ("string",),
+}
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                    st.floats(allow_nan=False, allow_infinity=False))
+VALUES = {
+    "null": st.none(), "boolean": st.booleans(),
+    "integer": st.integers(-(2**70), 2**70),
+    "number": st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f)),
+    "string": st.text(max_size=12), "array": st.lists(scalars, max_size=3),
+    "object": st.dictionaries(st.text(max_size=6), scalars, max_size=3),
+}
+
+
+@dataclass
+class Gate:
+    """The proxy under attack, the fake upstream behind it, and a client for raw requests."""
+
+    url: str
+    fake: FakeOpenAI
+    http: httpx.Client
+
+
+def hostile_catalog(upstream_url: str) -> dict:
+    """A chat and an embedding model, both over the recording fake upstream."""
+    return snapshot_dict(
+        settings={"max_request_bytes": LIMIT},
+        providers=[provider("fake", base_url=upstream_url,
+                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})],
+        models=[model("gpt-test", aliases=["gpt"], capabilities=[
+                    "streaming", "tools", "image_input", "json_schema", "json_object"]),
+                model("embed", type="embedding", capabilities=[])],
+        channels=[channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt"),
+                  channel("fake-embed", "embed", "fake", upstream_model="up-embed")],
+        consumers=[consumer("alice", KEY_ALICE)])
+
+
+@pytest.fixture(scope="module")
+def gate() -> Iterator[Gate]:
+    with fake_upstream() as (fake, url), \
+            running_proxy(hostile_catalog(url), environ={"MY_FAKE_KEY": "s"}) as (proxy_url, _), \
+            httpx.Client(base_url=proxy_url, timeout=10) as http:
+        yield Gate(proxy_url, fake, http)
+
+
+def post(gate: Gate, body: bytes | Iterable[bytes], path: str = CHAT,
+         headers: list[tuple[str, str]] | None = None) -> httpx.Response:
+    """POST raw bytes (an iterable is sent chunked, without Content-Length)."""
+    sent = headers if headers is not None else [("authorization", f"Bearer {KEY_ALICE}")]
+    return gate.http.post(path, content=body,
+                          headers=[("content-type", "application/json"), *sent])
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=False).encode()
+
+
+def reached(gate: Gate) -> int:
+    """How many requests reached the upstream since the last call (and forget them)."""
+    count = len(gate.fake.requests)
+    gate.fake.requests.clear()
+    return count
+
+
+def problem(gate: Gate, response: httpx.Response) -> str | None:
+    """Why the answer is not a clean refusal, or None (counts the case)."""
+    SENT["cases"] += 1
+    if reached(gate):
+        return f"{response.status_code}: reached the upstream"
+    if not 400 <= response.status_code < 500:
+        return f"{response.status_code}: {response.text[:200]}"
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code}: not an OpenAI error body: {response.text[:200]}"
+    if not (isinstance(error, dict) and isinstance(error.get("message"), str)
+            and isinstance(error.get("type"), str) and "param" in error and "code" in error):
+        return f"{response.status_code}: not an OpenAI error body: {error!r:.200}"
+    return None
+
+
+def assert_refused(gate: Gate, cases: Iterable[tuple[str, Any]], send: Any) -> None:
+    """Send every case; fail listing every case that was not refused cleanly."""
+    failures = []
+    for label, case in cases:
+        why = problem(gate, send(case))
+        if why is not None:
+            failures.append(f"{label}: {why}")
+    assert not failures, "\n".join(failures)
+
+
+def replaced(base: dict, path: tuple, value: Any) -> dict:
+    out = copy.deepcopy(base)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return out
+
+
+def wrong_values(fields: dict[tuple, tuple[str, ...]]) -> st.SearchStrategy:
+    """(path, value) with a value of a JSON type the field does not accept."""
+    pairs = [(path, kind) for path, ok in fields.items() for kind in JSON_TYPES if kind not in ok]
+    return st.sampled_from(pairs).flatmap(
+        lambda pair: st.tuples(st.just(pair[0]), VALUES[pair[1]]))
+
+
+# ----- the base requests are valid: every refusal below is about the one change -----
+
+@pytest.mark.parametrize(("path", "base"), [(CHAT, BASE_CHAT), (CHAT, BASE_PARTS),
+                                            (EMBEDDINGS, BASE_EMBEDDINGS)])
+def test_base_requests_reach_the_upstream(gate, path, base):
+    response = post(gate, encode(base), path)
+    assert response.status_code == 200, response.text
+    assert len(gate.fake.requests) == 1
+    gate.fake.requests.clear()
+
+
+# ----- wrong types, one field at a time -----
+
+@HYPOTHESIS
+@given(case=wrong_values(CHAT_FIELDS))
+def test_chat_field_of_wrong_type_is_refused(gate, case):
+    path, value = case
+    assert problem(gate, post(gate, encode(replaced(BASE_CHAT, path, value)))) is None, case
+
+
+@settings(HYPOTHESIS, max_examples=250)
+@given(case=wrong_values(PARTS_FIELDS))
+def test_stream_and_content_part_of_wrong_type_is_refused(gate, case):
+    path, value = case
+    assert problem(gate, post(gate, encode(replaced(BASE_PARTS, path, value)))) is None, case
+
+
+@settings(HYPOTHESIS, max_examples=300)
+@given(case=wrong_values(EMBEDDING_FIELDS))
+def test_embeddings_field_of_wrong_type_is_refused(gate, case):
+    path, value = case
+    body = encode(replaced(BASE_EMBEDDINGS, path, value))
+    assert problem(gate, post(gate, body, EMBEDDINGS)) is None, case
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("messages",), []), (("messages", 0, "role"), "wizard"), (("messages", 0), {}),
+    (("messages", 0, "content"), None), (("tool_choice",), "sometimes"), (("n",), 0),
+    (("max_tokens",), -1), (("temperature",), -1), (("stop",), [1, 2]),
+    (("messages", 0, "content"), [{"type": "text", "text": 5}]),
+])
+def test_chat_field_with_impossible_value_is_refused(gate, path, value):
+    assert problem(gate, post(gate, encode(replaced(BASE_CHAT, path, value)))) is None
+
+
+# ----- malformed and hostile JSON -----
+
+def test_every_truncation_of_a_valid_body_is_refused(gate):
+    body = encode(BASE_CHAT)
+    assert_refused(gate, ((f"cut at {n}", body[:n]) for n in range(len(body))),
+                   lambda cut: post(gate, cut))
+
+
+DEEP = 10_000
+HOSTILE_BODIES: dict[str, bytes] = {
+    "empty": b"",
+    "whitespace": b"  \n",
+    "array": b"[]", "string": b'"hi"', "number": b"1", "null": b"null", "true": b"true",
+    "utf-8 BOM": b"\xef\xbb\xbf" + encode(BASE_CHAT),
+    "utf-16": json.dumps(BASE_CHAT).encode("utf-16"),
+    "invalid utf-8 in a string": encode(BASE_CHAT).replace(b'"hi"', b'"\xff\xfe"'),
+    "overlong utf-8": encode(BASE_CHAT).replace(b'"hi"', b'"\xc0\xaf"'),
+    "utf-8 encoded surrogate": encode(BASE_CHAT).replace(b'"hi"', b'"\xed\xa0\x80"'),
+    "lone surrogate escape in content": encode(BASE_CHAT).replace(b'"hi"', b'"\\ud800"'),
+    "lone surrogate escape in model": encode(BASE_CHAT).replace(b'"gpt-test"', b'"\\udfff"'),
+    "NaN temperature": encode(BASE_CHAT).replace(b'"temperature": 0.5', b'"temperature": NaN'),
+    "Infinity temperature": encode(BASE_CHAT).replace(b"0.5", b"Infinity"),
+    "-Infinity top_p": encode(BASE_CHAT).replace(b'"top_p": 1', b'"top_p": -Infinity'),
+    "NaN max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10', b'"max_tokens": NaN'),
+    "1e400 max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10', b'"max_tokens": 1e400'),
+    "1e400 temperature": encode(BASE_CHAT).replace(b"0.5", b"1e400"),
+    "5000-digit max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10',
+                                                       b'"max_tokens": ' + b"9" * 5000),
+    "2**64 max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10',
+                                                  b'"max_tokens": 18446744073709551616'),
+    "deep arrays at top": b"[" * DEEP + b"]" * DEEP,
+    "deep objects at top": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    "deep arrays in messages": encode(BASE_CHAT).replace(
+        b'"messages": [', b'"messages": [' + b"[" * DEEP + b"]" * DEEP + b","),
+    "deep objects in metadata": encode(BASE_CHAT)[:-1] + b', "metadata": '
+    + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}",
+    "duplicate model, bad last": encode(BASE_CHAT)[:-1] + b', "model": "nope"}',
+    "duplicate model, good last": b'{"model": "nope", ' + encode(BASE_CHAT)[1:],
+    "duplicate stream": encode(BASE_CHAT)[:-1] + b', "stream": true}',
+    "duplicate messages": encode(BASE_CHAT)[:-1] + b', "messages": []}',
+    "trailing garbage": encode(BASE_CHAT) + b"x",
+    "two objects": encode(BASE_CHAT) + encode(BASE_CHAT),
+    "trailing comma": encode(BASE_CHAT)[:-1] + b",}",
+    "single quotes": encode(BASE_CHAT).replace(b'"', b"'"),
+    "comment": b"/* hi */" + encode(BASE_CHAT),
+    "NUL byte": encode(BASE_CHAT).replace(b'"hi"', b'"h\x00i"'),
+}
+
+
+def test_hostile_json_is_refused(gate):
+    assert sys.getrecursionlimit() < DEEP  # the nesting must be deeper than Python recurses
+    assert_refused(gate, HOSTILE_BODIES.items(), lambda body: post(gate, body))
+    assert_refused(gate, HOSTILE_BODIES.items(), lambda body: post(gate, body, EMBEDDINGS))
+
+
+# ----- sizes -----
+
+def big_body(size: int) -> bytes:
+    body = encode(replaced(BASE_CHAT, ("messages", 0, "content"), "x" * size))
+    assert len(body) > LIMIT
+    return body
+
+
+def chunks_of(body: bytes, size: int = 8192) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+def test_oversized_bodies_are_refused_with_413(gate):
+    cases = [("content-length, just over", lambda: post(gate, big_body(LIMIT))),
+             ("content-length, 4 MiB", lambda: post(gate, big_body(4 << 20))),
+             ("chunked, just over", lambda: post(gate, chunks_of(big_body(LIMIT)))),
+             ("chunked, 4 MiB", lambda: post(gate, chunks_of(big_body(4 << 20)))),
+             ("chunked, one big chunk", lambda: post(gate, iter([big_body(LIMIT * 2)])))]
+    for label, send in cases:
+        response = send()
+        assert response.status_code == 413, label
+        assert problem(gate, response) is None, label
+
+
+def raw_exchange(gate: Gate, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """Send a hand-made request; return the status, headers and body (bounded read)."""
+    host, port = gate.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"\r\n" + body)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < _expected_size(data):
+            more = sock.recv(65536)
+            if not more:
+                break
+            data += more
+    header_block, _, rest = data.partition(b"\r\n\r\n")
+    lines = header_block.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split(" ")[1]), headers, rest
+
+
+def _expected_size(data: bytes) -> int:
+    head, _, _ = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(head) + 4 + int(line.split(b":")[1])
+    return len(data) + 1
+
+
+def request_head(*headers: str, length: int | None = None, key: str | None = KEY_ALICE) -> bytes:
+    lines = [f"POST {CHAT} HTTP/1.1", "host: 127.0.0.1", "connection: close",
+             "content-type: application/json", *headers]
+    if key is not None:
+        lines.append(f"authorization: Bearer {key}")
+    if length is not None:
+        lines.append(f"content-length: {length}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+VALID = encode(BASE_CHAT)
+N = len(VALID)
+FRAMING_CASES: dict[str, tuple[bytes, bytes]] = {
+    "two different content-lengths": (request_head(f"content-length: {N - 1}", length=N), VALID),
+    "negative content-length": (request_head("content-length: -1"), VALID),
+    "non-numeric content-length": (request_head("content-length: 12abc"), VALID),
+    "content-length above the limit": (request_head(length=100 * LIMIT), VALID),
+    "header value of 64 KiB": (request_head("x-big: " + "a" * 65536, length=N), VALID),
+    "authorization of 64 KiB": (request_head(length=N, key="k" * 65536), VALID),
+    "2,000 headers": (request_head(*(f"x-h{i}: {'v' * 40}" for i in range(2000)), length=N),
+                      VALID),
+    "NUL in the authorization": (request_head(length=N, key=KEY_ALICE + "\x00"), VALID),
+    "space before the colon": (request_head(f"authorization : Bearer {KEY_ALICE}", length=N,
+                                            key=None), VALID),
+}
+
+
+@pytest.mark.parametrize("label", FRAMING_CASES)
+def test_broken_framing_and_huge_headers_never_pass(gate, label):
+    """The HTTP server may refuse some of these itself, with a plain 400 and no OpenAI body."""
+    head, body = FRAMING_CASES[label]
+    status, headers, answer = raw_exchange(gate, head, body)
+    SENT["cases"] += 1
+    assert reached(gate) == 0
+    assert 400 <= status < 500, (status, answer[:200])
+    if "x-request-id" in headers:  # answered by the proxy, not the HTTP server: OpenAI's shape
+        assert set(json.loads(answer)["error"]) >= {"message", "type", "param", "code"}
+
+
+AUTH = f"Bearer {KEY_ALICE}"
+DUPLICATE_HEADERS: dict[str, list[tuple[str, str]]] = {
+    "two authorizations, valid first": [("authorization", AUTH), ("authorization", "Bearer x")],
+    "two authorizations, valid last": [("authorization", "Bearer x"), ("authorization", AUTH)],
+    "two equal authorizations": [("authorization", AUTH), ("authorization", AUTH)],
+    "two x-api-keys, valid first": [("x-api-key", KEY_ALICE), ("x-api-key", "x")],
+    "authorization of 8 KiB": [("authorization", "Bearer " + "k" * 8192)],
+    "basic scheme": [("authorization", "Basic " + KEY_ALICE)],
+    "bearer without key": [("authorization", "Bearer")],
+    "two keys in one authorization": [("authorization", AUTH + " " + KEY_ALICE)],
+    "two destinations": [("authorization", AUTH), ("x-modelyard-data-destination", "overseas"),
+                         ("x-modelyard-data-destination", "protected")],
+}
+
+
+@pytest.mark.parametrize("label", DUPLICATE_HEADERS)
+def test_duplicated_or_odd_credentials_are_refused(gate, label):
+    assert problem(gate, post(gate, VALID, headers=DUPLICATE_HEADERS[label])) is None
+
+
+# ----- look-alike model names and attempts to choose the upstream -----
+
+LOOK_ALIKES = [
+    "gpt-test ", " gpt-test", "gpt-test\n", "gpt-test\t", "GPT-TEST", "Gpt-test", "gpt-Test",
+    "gpt\u2010test", "gpt\u2013test", "gpt-t\u0435st", "g\u0440t-test", "\uff47\uff50\uff54-test",
+    "gpt-test\u200b", "\u200bgpt-test", "gpt\u200d-test", "gpt-test\ufeff", "gpt-test\u00a0",
+    "gpt-test\x00", "gpt-te\u0301st", "gpt-test/../gpt-test", "../gpt-test", "./gpt-test",
+    "gpt-test/", "/gpt-test", "models/gpt-test", "openai/gpt-test", "fake/up-gpt",
+    "gpt-test:latest", "gpt-latest", "gpt ", "GPT", "gpt2", "gpt-test@fake-gpt",
+    "gpt-test#fake-gpt", "fake-gpt", "up-gpt", "gpt-test%20", "gpt%2Dtest", "embed ", "EMBED",
+    "", "*", "gpt*", "gpt-test\\", "gpt-test?", "gpt-test,embed",
+]
+
+
+def test_look_alike_model_names_are_not_found(gate):
+    assert_refused(gate, ((repr(n), n) for n in LOOK_ALIKES),
+                   lambda name: post(gate, encode(replaced(BASE_CHAT, ("model",), name))))
+    assert_refused(gate, ((repr(n), n) for n in LOOK_ALIKES),
+                   lambda name: post(gate, encode(replaced(BASE_EMBEDDINGS, ("model",), name)),
+                                     EMBEDDINGS))
+
+
+UPSTREAM_CHOICES: dict[str, tuple[tuple, Any]] = {
+    "api_base": (("api_base",), "http://127.0.0.1:9/v1"),
+    "base_url": (("base_url",), "http://127.0.0.1:9/v1"),
+    "api_key": (("api_key",), "sk-mine"),
+    "api_version": (("api_version",), "2024-01-01"),
+    "custom_llm_provider": (("custom_llm_provider",), "openai"),
+    "extra_headers": (("extra_headers",), {"authorization": "Bearer sk-mine"}),
+    "headers": (("headers",), {"x-target": "elsewhere"}),
+    "user_config": (("user_config",), {"model_list": [{"model_name": "gpt-test"}]}),
+    "litellm_params": (("litellm_params",), {"api_base": "http://127.0.0.1:9"}),
+    "model_list": (("model_list",), []),
+    "fallbacks": (("fallbacks",), ["other"]),
+    "provider": (("provider",), "fake"),
+    "channel": (("channel",), "fake-gpt"),
+    "upstream_model": (("upstream_model",), "up-gpt"),
+    "deployment_id": (("deployment_id",), "d1"),
+    "azure_endpoint": (("azure_endpoint",), "http://127.0.0.1:9"),
+    "aws_region_name": (("aws_region_name",), "us-east-1"),
+    "mock_response": (("mock_response",), "hi"),
+    "metadata.channel": (("metadata",), {"channel": "fake-gpt"}),
+    "metadata.api_base": (("metadata",), {"api_base": "http://127.0.0.1:9"}),
+    "metadata.provider": (("metadata",), {"provider": "fake"}),
+}
+CHANNEL_HEADERS = {"x-modelyard-channel": "fake-gpt", "x-modelyard-provider": "fake"}
+
+
+@pytest.mark.parametrize("label", UPSTREAM_CHOICES)
+@pytest.mark.parametrize(("path", "base"), [(CHAT, BASE_CHAT), (EMBEDDINGS, BASE_EMBEDDINGS)])
+def test_client_cannot_choose_the_upstream_in_the_body(gate, label, path, base):
+    field, value = UPSTREAM_CHOICES[label]
+    response = post(gate, encode(replaced(base, field, value)), path)
+    assert problem(gate, response) is None
+
+
+@pytest.mark.parametrize("name", CHANNEL_HEADERS)
+def test_client_cannot_choose_the_channel_by_header(gate, name):
+    headers = [("authorization", AUTH), (name, CHANNEL_HEADERS[name])]
+    assert problem(gate, post(gate, VALID, headers=headers)) is None
+
+
+def test_corpus_sent_at_least_two_thousand_cases(request):
+    ran = [item for item in request.session.items if item.module is sys.modules[__name__]]
+    if len(ran) < EXPECTED_TESTS:
+        pytest.skip("only part of the corpus was selected")
+    assert SENT["cases"] >= MIN_CASES
+
+
+EXPECTED_TESTS = 0  # set below, once every test above is defined
+EXPECTED_TESTS = 1 + sum(
+    len(getattr(value, "pytestmark", [None])) and 1 for name, value in dict(globals()).items()
+    if name.startswith("test_") and name != "test_corpus_sent_at_least_two_thousand_cases")
