@@ -8,9 +8,11 @@ order means something stay as written: aliases and model properties (shown in th
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -97,6 +99,24 @@ def compile_documents(docs: Iterable[Document]) -> dict[str, Any]:
 
 def compile_catalog(cat: Catalog) -> dict[str, Any]:
     """The snapshot's JSON form (see snapshot.SNAPSHOT_FORMAT) of a linked catalog."""
+    with _gc_paused():
+        return _compile(cat)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Compile allocates many small objects and makes no reference cycles; the cyclic
+    collector's passes over a large catalog's live objects cost a third of its time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(cat: Catalog) -> dict[str, Any]:
     settings = _settings(cat.settings)
     currency = settings["currency"]
     channels = {name: _channel(cat, ch, currency) for name, ch in sorted(cat.channels.items())}
