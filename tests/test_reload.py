@@ -163,6 +163,8 @@ def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
                 before = holder.refusals
                 publish(path, good.replace(b'"up-v', b'"UP-v'))
                 wait_for(lambda before=before: holder.refusals > before)
+                refusal = httpx.get(f"{url}/readyz").json()["last_reload_error"]
+                assert "digest" in refusal["message"]
             else:
                 publish(path, good)
                 published.add(n)

@@ -116,8 +116,9 @@ def test_all_attempts_rate_limited_answers_429(upstream):
     fake.push({"status": 429, "retry_after": "5"}, model="a")
     data = routed_catalog(url, channels=[channel("a", "m", "fake")])
     with running_proxy(data, environ=ENV) as (proxy, _):
-        with pytest.raises(openai.RateLimitError):
+        with pytest.raises(openai.RateLimitError) as limited:
             client(proxy).chat.completions.create(model="m", messages=USER)
+        assert limited.value.response.headers["retry-after"] == "5"
         with pytest.raises(openai.APIStatusError) as info:  # held back by Retry-After
             client(proxy).chat.completions.create(model="m", messages=USER)
     assert info.value.status_code == 503 and info.value.code == "circuit_open"
@@ -283,3 +284,20 @@ def test_missing_secret_makes_channel_unavailable_never_sent_without_auth(upstre
             client(proxy).chat.completions.create(model="only-keyless", messages=USER)
     assert info.value.status_code == 503 and "missing_secret" in info.value.body["message"]
     assert fake.requests == []
+
+
+def test_client_leaving_mid_stream_cancels_the_upstream_stream(upstream):
+    fake, url = upstream
+    fake.push({"stall": "body"}, model="a")
+    data = routed_catalog(url, first_byte_timeout_s=30, channels=[channel("a", "m", "fake")])
+    with running_proxy(data, environ=ENV) as (proxy, _):
+        with httpx.stream("POST", f"{proxy}/v1/chat/completions", timeout=5,
+                          headers={"Authorization": f"Bearer {KEY_ALICE}"},
+                          json={"model": "m", "messages": USER, "stream": True}) as answer:
+            first = next(answer.iter_bytes())
+        assert first.startswith(b"data: ")
+        deadline = time.monotonic() + 5
+        while fake.disconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert served_by(proxy)[0] == "a"  # the half-finished stream left no trial or lock
+    assert fake.disconnects == 1

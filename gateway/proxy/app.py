@@ -20,6 +20,14 @@ from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
 log = logging.getLogger("modelyard.proxy")
 
 
+#: The images and audio endpoints (gateway/proxy/media.py) by path.
+MEDIA_PATHS = {
+    "/v1/images/generations": "images.generations",
+    "/v1/images/edits": "images.edits",
+    "/v1/audio/speech": "audio.speech",
+    "/v1/audio/transcriptions": "audio.transcriptions",
+}
+
 
 class InternalError(ProxyError):
     """An unexpected failure inside the proxy (500)."""
@@ -97,7 +105,13 @@ class ProxyApp:
             return await h.list_models(ex, loaded, consumer)
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
             return await h.get_model(ex, loaded, consumer)
-        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models"):
+        if path in MEDIA_PATHS and method == "POST":
+            from gateway.proxy import media  # images and audio: kept off the chat import path
+
+            await media.handle(h, ex, loaded, consumer, MEDIA_PATHS[path])
+            return None
+        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models") or \
+                path in MEDIA_PATHS:
             raise InvalidRequest(f"method {method} is not allowed on {path}",
                                  code="method_not_allowed")
         raise UnknownURL(f"Unknown request URL: {method} {path}")

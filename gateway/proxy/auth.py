@@ -18,16 +18,25 @@ ANONYMOUS = Consumer(name="anonymous", status="active", key_sha256=(), owner=Non
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The API key of a request: `Authorization: Bearer KEY`, else `x-api-key: KEY`."""
-    api_key = None
+    """The API key of a request: `Authorization: Bearer KEY`, else `x-api-key: KEY`.
+
+    A header given twice is refused: which copy counts would depend on who reads it.
+    """
+    bearer = api_key = None
+    seen: set[bytes] = set()
     for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+        if name == b"authorization" or name == b"x-api-key":
+            if name in seen:
+                raise AuthenticationFailed(f"{name.decode()} was sent more than once")
+            seen.add(name)
+            text = value.decode("latin-1").strip()
+            if name == b"x-api-key":
+                api_key = text or None
+                continue
+            scheme, _, token = text.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-        elif name == b"x-api-key":
-            api_key = value.decode("latin-1").strip() or None
-    return api_key
+                bearer = token.strip()
+    return bearer or api_key
 
 
 def authenticate(snapshot: Snapshot, headers: list[tuple[bytes, bytes]]) -> Consumer:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.catalog.snapshot import DATA_DESTINATIONS, Consumer, Model
 from gateway.errors import InvalidRequest, ModelNotFound, NotReady, ProxyError, UpstreamError
-from gateway.proxy import auth, policy
+from gateway.proxy import auth, policy, validate
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import listed_models, resolve
@@ -25,6 +25,17 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("modelyard.proxy")
 
 JSON = b"application/json"
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 32 * 1024
+
+
+class HeadersTooLarge(ProxyError):
+    """Too many or too large request headers (431)."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "request_headers_too_large"
+
 DESTINATION_HEADER = b"x-modelyard-data-destination"
 
 
@@ -98,6 +109,32 @@ class DisconnectWatch:
         self._watcher.cancel()
 
 
+def inference_headers(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, str | None]:
+    """Content-Length and the data destination narrowing; x-modelyard-* is the proxy's own."""
+    length: int | None = None
+    destination: str | None = None
+    if len(headers) > MAX_HEADERS:
+        raise HeadersTooLarge(f"more than {MAX_HEADERS} request headers")
+    size = 0
+    for name, raw in headers:
+        size += len(name) + len(raw)
+        if name == b"content-length":
+            length = int(raw) if raw.isdigit() else None
+        elif name.startswith(b"x-modelyard-"):
+            field = name.decode("latin-1")
+            if name != DESTINATION_HEADER:
+                raise InvalidRequest(f"request header {field} is reserved for the proxy's "
+                                     "answers", param=field, code="reserved_header")
+            value = raw.decode("latin-1").strip().lower()
+            if destination is not None or value not in DATA_DESTINATIONS:
+                raise InvalidRequest(f"{field} must be given once, as one of "
+                                     f"{', '.join(DATA_DESTINATIONS)}", param=field)
+            destination = value
+    if size > MAX_HEADER_BYTES:
+        raise HeadersTooLarge(f"request headers are larger than {MAX_HEADER_BYTES} bytes")
+    return length, destination
+
+
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
     headers = [(b"x-modelyard-attempts", str(outcome.attempts).encode())]
     if outcome.channel is not None:
@@ -154,27 +191,16 @@ class Handlers:
     async def routed(self, ex: Exchange, loaded: Loaded, consumer: Consumer,
                      endpoint: str) -> tuple[Routed, tuple[str, ...]]:
         """Read the body and take the request through resolve and policy."""
-        limit = loaded.snapshot.settings.max_request_bytes
-        length = ex.header(b"content-length")
+        length, destination = inference_headers(ex.headers)
         body = parse_json_object(await read_body(
-            ex.receive, limit, int(length) if length and length.isdigit() else None))
+            ex.receive, loaded.snapshot.settings.max_request_bytes, length))
+        (validate.check_chat if endpoint == "chat" else validate.check_embeddings)(body)
         if "model" not in body:
             raise InvalidRequest("`model` is required", param="model")
         model = resolve(loaded.snapshot, body["model"], consumer)
         decision = policy.apply(loaded.snapshot, model, body, endpoint)
-        return Routed(endpoint, decision.body, model, consumer, self.max_destination(ex),
+        return Routed(endpoint, decision.body, model, consumer, destination,
                       decision.native_tools, ex.request_id), decision.dropped_tools
-
-    @staticmethod
-    def max_destination(ex: Exchange) -> str | None:
-        raw = ex.header(DESTINATION_HEADER)
-        if raw is None:
-            return None
-        value = raw.decode("latin-1").strip().lower()
-        if value not in DATA_DESTINATIONS:
-            raise InvalidRequest(f"x-modelyard-data-destination must be one of "
-                                 f"{', '.join(DATA_DESTINATIONS)}", param="x-modelyard-data-destination")
-        return value
 
     async def inference(self, ex: Exchange, loaded: Loaded, consumer: Consumer,
                         endpoint: str) -> None:
@@ -262,6 +288,7 @@ async def relay(send: Send, streaming: Streaming, keep_usage: bool
     """
     batch: list = [streaming.first]
     ready = asyncio.Event()
+    ready.set()  # the first chunk goes out at once, with nothing waiting behind it
     pump = asyncio.get_running_loop().create_task(_pump(streaming.rest, batch, ready))
     out = bytearray()
     try:

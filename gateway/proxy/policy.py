@@ -15,7 +15,8 @@ UPSTREAM_FIELDS = frozenset({
     "azure_ad_token", "deployment_id", "organization", "extra_headers", "headers",
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region_name",
     "vertex_project", "vertex_location", "vertex_credentials", "litellm_params", "model_list",
-    "fallbacks", "mock_response", "provider", "upstream_model", "channel",
+    "fallbacks", "mock_response", "provider", "upstream_model", "channel", "user_config",
+    "router_settings", "api_type", "region_name",
 })
 
 #: The model type each endpoint serves.
@@ -48,7 +49,10 @@ def _has_image(messages: list) -> bool:
 
 
 def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
-    forbidden = UPSTREAM_FIELDS.intersection(body)
+    forbidden: set[str] = set(UPSTREAM_FIELDS.intersection(body))
+    metadata = body.get("metadata")
+    if not forbidden and isinstance(metadata, dict):
+        forbidden = {f"metadata.{k}" for k in UPSTREAM_FIELDS.intersection(metadata)}
     if forbidden:
         name = sorted(forbidden)[0]
         raise InvalidRequest(f"`{name}` may not be set: upstreams come only from the catalog",

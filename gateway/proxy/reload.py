@@ -61,6 +61,8 @@ def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loa
 class SnapshotFile:
     """A compiled snapshot file, deployed by atomic rename; watched through its directory."""
 
+    recursive = False
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.watch_path = path.parent
@@ -74,6 +76,8 @@ class SnapshotFile:
 
 class CatalogDir:
     """A catalog directory compiled in-process."""
+
+    recursive = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -158,7 +162,7 @@ class Holder:
 
         source = self._source()
         async for changes in awatch(source.watch_path, stop_event=stop,
-                                    debounce=DEBOUNCE_MS, step=30, recursive=True):
+                                    debounce=DEBOUNCE_MS, step=30, recursive=source.recursive):
             if any(source.relevant(path) for _, path in changes):
                 await self.reload_async()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool
@@ -19,7 +20,15 @@ from gateway.errors import (
     UpstreamProtocolError,
 )
 from gateway.proxy import conversation
-from gateway.proxy.adapters.base import Adapter, Call, Deadline, Reply, UpstreamHTTP, adapter_class
+from gateway.proxy.adapters.base import (
+    Adapter,
+    Call,
+    Deadline,
+    Reply,
+    UploadFile,
+    UpstreamHTTP,
+    adapter_class,
+)
 from gateway.proxy.breaker import Breakers, CircuitBreaker
 from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
 from gateway.proxy.reload import Loaded
@@ -40,6 +49,7 @@ class Routed:
     max_destination: str | None
     native_tools: Mapping[str, NativeTool]
     request_id: str
+    files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
 
 
 @dataclass(slots=True)
@@ -153,6 +163,8 @@ class Router:
                 breaker.release()
                 raise
         if last is not None:
+            if last.retry_after:  # the client's SDK backs off by it instead of guessing
+                last.headers["retry-after"] = str(math.ceil(last.retry_after))
             raise last
         raise CircuitOpen(f"every channel of model `{routed.model.name}` has an open circuit")
 
@@ -164,7 +176,7 @@ class Router:
             provider=loaded.snapshot.providers[channel.provider],
             secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
-            request_id=routed.request_id)
+            files=routed.files, request_id=routed.request_id)
 
 
 def _nothing_available(model: Model, plan: RoutePlan) -> NoChannelAvailable:

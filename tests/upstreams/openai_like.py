@@ -69,11 +69,15 @@ class FakeOpenAI:
 
     async def _stall(self, request: Request) -> None:
         end = time.monotonic() + MAX_STALL_S
-        while not self._released.is_set() and time.monotonic() < end:
-            if await request.is_disconnected():
-                self.disconnects += 1
-                return
-            await asyncio.sleep(0.02)
+        try:
+            while not self._released.is_set() and time.monotonic() < end:
+                if await request.is_disconnected():
+                    self.disconnects += 1
+                    return
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:  # a streaming response is cancelled on disconnect
+            self.disconnects += 1
+            raise
 
     async def _begin(self, request: Request) -> tuple[dict, dict, Response | None]:
         """Record the request and apply the behaviours that happen before an answer."""

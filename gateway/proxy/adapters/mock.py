@@ -63,11 +63,20 @@ class MockAdapter(Adapter):
     """Answers chat with an echo naming the channel's upstream model; embeds by hashing."""
 
     protocol = "mock"
-    endpoints = frozenset({"chat", "embeddings"})
+    endpoints = frozenset({"chat", "embeddings", "images.generations", "images.edits",
+                           "audio.speech", "audio.transcriptions"})
 
     async def send(self, call: Call) -> Reply:
         if call.endpoint == "embeddings":
             return Reply(body=self._embeddings(call))
+        if call.endpoint != "chat":  # images and audio: adapters/mock_media.py
+            from gateway.proxy.adapters import mock_media
+
+            if call.endpoint == "audio.speech":
+                return mock_media.speech_reply(call)
+            if call.endpoint == "audio.transcriptions":
+                return mock_media.transcription_reply(call)
+            return mock_media.image_reply(call)
         text = answer_text(call)
         return Reply(body={
             "id": f"chatcmpl-mock-{call.request_id}", "object": "chat.completion",

@@ -20,8 +20,12 @@ PATHS: Mapping[str, str] = {
     "chat": "/chat/completions",
     "embeddings": "/embeddings",
     "images.generations": "/images/generations",
+    "images.edits": "/images/edits",
     "audio.speech": "/audio/speech",
+    "audio.transcriptions": "/audio/transcriptions",
 }
+#: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
+MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -128,6 +132,10 @@ class OpenAIAdapter(Adapter):
         return response
 
     async def send(self, call: Call) -> Reply:
+        if call.endpoint in MEDIA:
+            from gateway.proxy.adapters import openai_media
+
+            return await openai_media.send(self, call)
         response = await self._post(call)
         if not response.headers.get("content-type", "").startswith("application/json"):
             return Reply(content=await response.read(),
