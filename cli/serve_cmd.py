@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ def serve(
         "acts as an anonymous consumer with the public scope."),
     log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Log level."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request line."),
+    usage_log: str = typer.Option(
+        "off", "--usage-log", help="Usage log, one JSON line per request: a file path, - for "
+        "stdout, or off."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -52,10 +56,13 @@ def serve(
         os.environ["MODELYARD_SNAPSHOT" if snapshot is not None else "MODELYARD_CATALOG"] = \
             str(source.resolve())
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
+        os.environ["MODELYARD_USAGE_LOG"] = usage_log
+        # Prometheus counters of every worker go to files in one directory, read at scrape.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
         return
     from gateway.proxy.app import create_app
 
     app = create_app(catalog=None if snapshot is not None else source, snapshot=snapshot,
-                     no_auth=no_auth)
+                     no_auth=no_auth, usage_log=usage_log)
     uvicorn.run(app, **options)

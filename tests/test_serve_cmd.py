@@ -108,3 +108,18 @@ def test_both_sources_or_a_missing_one_exit_2(tmp_path):
     assert both.exit_code == 2
     missing = runner.invoke(app, ["serve", "--snapshot", str(tmp_path / "none.json")])
     assert missing.exit_code == 2
+
+
+def test_metrics_add_up_across_two_workers(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELYARD_METRICS_KEY", "scrape-token-5678")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(canonical_json(build(write_catalog(tmp_path / "c", 4)).snapshot))
+    with serving("--snapshot", str(path), "--workers", "2") as (url, _, _):
+        for _ in range(10):
+            answer(url)
+        text = httpx.get(f"{url}/metrics",
+                         headers={"Authorization": "Bearer scrape-token-5678"}).text
+    total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.startswith("modelyard_requests_total{") and 'model="echo"' in line)
+    assert total == 10

@@ -51,8 +51,11 @@ class ProxyApp:
     """
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
-                 rng: random.Random | None = None, http: Any = None) -> None:
+                 rng: random.Random | None = None, http: Any = None,
+                 usage_log: str | None = None) -> None:
         from gateway.proxy.router import Router
+        from gateway.usage.accounting import Accountant
+        from gateway.usage.log import UsageLog
 
         if http is None:
             from gateway.proxy.upstream_http import AiohttpUpstream
@@ -62,7 +65,9 @@ class ProxyApp:
         self.watch = watch
         self.http = http
         self.router = Router(http, holder.breakers, rng)
-        self.handlers = Handlers(holder, self.router, no_auth=no_auth)
+        self.usage_log = UsageLog(usage_log)
+        self.handlers = Handlers(holder, self.router, no_auth=no_auth,
+                                 accountant=Accountant(self.usage_log))
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -95,6 +100,10 @@ class ProxyApp:
             return await h.healthz(ex)
         if path == "/readyz":
             return await h.readyz(ex)
+        if path == "/metrics" and method == "GET":
+            from gateway.proxy.admin import serve_metrics
+
+            return await serve_metrics(h, ex)
         loaded = h.loaded()
         consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
         if path == "/v1/chat/completions" and method == "POST":
@@ -154,6 +163,7 @@ class ProxyApp:
         close = getattr(self.http, "aclose", None)
         if close is not None:
             await close()
+        self.usage_log.close()
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -167,7 +177,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
-               rng: random.Random | None = None) -> ProxyApp:
+               rng: random.Random | None = None, usage_log: str | None = None) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
     if holder is None:
         source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
@@ -177,7 +187,7 @@ def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
         from gateway.proxy.auth import warn_no_auth
 
         warn_no_auth()
-    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng)
+    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log)
 
 
 def app_from_env() -> ProxyApp:
@@ -186,4 +196,5 @@ def app_from_env() -> ProxyApp:
     catalog = os.environ.get("MODELYARD_CATALOG")
     return create_app(catalog=Path(catalog) if catalog else None,
                       snapshot=Path(snapshot) if snapshot else None,
-                      no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1")
+                      no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
+                      usage_log=os.environ.get("MODELYARD_USAGE_LOG"))

@@ -17,6 +17,8 @@ from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import listed_models, resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
+from gateway.usage.accounting import Accountant, Meter
+from gateway.usage.log import UsageLog
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -147,10 +149,28 @@ def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> list[tup
 class Handlers:
     """The endpoints over one holder (the snapshot) and one router (channels and breakers)."""
 
-    def __init__(self, holder: Holder, router: Router, *, no_auth: bool = False) -> None:
+    def __init__(self, holder: Holder, router: Router, *, no_auth: bool = False,
+                 accountant: Accountant | None = None) -> None:
         self.holder = holder
         self.router = router
         self.no_auth = no_auth
+        self.accountant = accountant or Accountant(UsageLog(None))
+
+    def account(self, meter: Meter, routed: Routed, outcome: Outcome, status: int,
+                error_code: str | None = None,
+                reply_body: Mapping[str, Any] | None = None) -> list[tuple[bytes, bytes]]:
+        """Record the finished request; the cost headers to send, when it has a cost."""
+        channel = outcome.channel
+        cost = self.accountant.finish(
+            meter, request_id=routed.request_id, consumer=routed.consumer.name,
+            model=routed.model, channel=channel,
+            upstream=channel.upstream_model if channel else None, attempts=outcome.attempts,
+            status=status, error_code=error_code, native_tools=routed.native_tools,
+            reply_body=reply_body)
+        if cost is None:
+            return []
+        return [(b"x-modelyard-cost", cost.text().encode()),
+                (b"x-modelyard-currency", cost.currency.encode())]
 
     def loaded(self) -> Loaded:
         loaded = self.holder.current
@@ -206,33 +226,49 @@ class Handlers:
                         endpoint: str) -> None:
         routed, dropped = await self.routed(ex, loaded, consumer, endpoint)
         outcome = Outcome()
+        meter = Meter(endpoint, str(routed.body.get("model")), routed.body)
+        accounted = False
         watch = DisconnectWatch(ex.receive)
         try:
             if endpoint == "chat" and routed.body.get("stream"):
                 streaming = await self.router.open_stream(loaded, routed, outcome)
-                await self.stream(ex, routed, streaming, routing_headers(outcome, dropped), watch)
+                status, code = await self.stream(ex, routed, streaming,
+                                                 routing_headers(outcome, dropped), watch, meter)
+                accounted = True
+                self.account(meter, routed, outcome, status, code)
                 return
             reply = await self.router.send(loaded, routed, outcome)
             watch.close()
+            meter.observe_reply(reply.body)
+            accounted = True
+            cost_headers = self.account(meter, routed, outcome, reply.status,
+                                        reply_body=reply.body)
             if reply.body is not None:
                 body, content_type = dumps(reply.body), JSON
             else:
                 body, content_type = reply.content or b"", reply.content_type.encode()
-            await ex.respond(reply.status, body, routing_headers(outcome, dropped), content_type)
+            await ex.respond(reply.status, body, routing_headers(outcome, dropped) + cost_headers,
+                             content_type)
         except ProxyError as error:
+            if not accounted:
+                accounted = True
+                self.account(meter, routed, outcome, error.status, error.code)
             error.headers.update({k.decode(): v.decode()
                                   for k, v in routing_headers(outcome, dropped)})
             raise
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if watch.gone and task is not None and task.uncancel() == 0:
+                if not accounted:
+                    self.account(meter, routed, outcome, 499, "client_closed_request")
                 return  # the client left; its upstream request is cancelled with this task
             raise
         finally:
             watch.close()
 
     async def stream(self, ex: Exchange, routed: Routed, streaming: Streaming,
-                     headers: list[tuple[bytes, bytes]], watch: DisconnectWatch) -> None:
+                     headers: list[tuple[bytes, bytes]], watch: DisconnectWatch,
+                     meter: Meter) -> tuple[int, str | None]:
         """Send the stream; after the first byte, an upstream failure ends it with an error event."""
         keep_usage = bool((routed.body.get("stream_options") or {}).get("include_usage"))
         breaker = streaming.breaker
@@ -241,11 +277,12 @@ class Handlers:
             await ex.send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                 (b"x-request-id", ex.request_id.encode()), *headers]})
-            tail, error = await relay(ex.send, streaming, keep_usage)
+            tail, error = await relay(ex.send, streaming, keep_usage, meter)
         except BaseException:
             breaker.release()
             raise
         watch.close()
+        status, code = 200, None
         if error is None:
             breaker.success()
             tail += DONE
@@ -259,7 +296,9 @@ class Handlers:
                 body = {"message": "the stream failed", "type": "server_error", "param": None,
                         "code": "stream_failed"}
             tail += sse_event({"error": body})
+            status, code = getattr(error, "status", 500), body.get("code")
         await ex.send({"type": "http.response.body", "body": bytes(tail), "more_body": False})
+        return status, code
 
 
 _END = object()
@@ -279,7 +318,7 @@ async def _pump(chunks: AsyncIterator[Mapping[str, Any]], batch: list, ready: as
         ready.set()
 
 
-async def relay(send: Send, streaming: Streaming, keep_usage: bool
+async def relay(send: Send, streaming: Streaming, keep_usage: bool, meter: Meter | None = None
                 ) -> tuple[bytearray, Exception | None]:
     """Relay chunks, one write per burst: chunks decoded from one upstream read go together.
 
@@ -302,6 +341,8 @@ async def relay(send: Send, streaming: Streaming, keep_usage: bool
                     return out, None
                 if isinstance(item, Exception):
                     return out, item
+                if meter is not None:
+                    meter.observe(item)
                 if not keep_usage and not item.get("choices") and "usage" in item:
                     continue  # asked for by the proxy, not by the client
                 out += sse_event(item)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from decimal import Decimal
@@ -35,7 +34,8 @@ CIRCUIT = Gauge("modelyard_circuit_state", "Circuit state per channel: 0 closed,
                 ["channel"], multiprocess_mode="max")
 SNAPSHOT = Gauge("modelyard_snapshot_info", "The snapshot being served (value 1), by digest.",
                  ["digest"], multiprocess_mode="max")
-RELOADS = Counter("modelyard_reloads", "Snapshot reloads, by result (ok or error).", ["result"])
+RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by result (ok or refused).",
+                ["result"], multiprocess_mode="max")
 
 
 def observe_request(model: str, channel: str, status: int, seconds: float,
@@ -57,11 +57,14 @@ def set_circuit(channel: str, state: str) -> None:
     CIRCUIT.labels(channel).set(CIRCUIT_STATES[state])
 
 
-def set_snapshot(digest: str, previous: str | None) -> None:
-    if previous and previous != digest:
-        with contextlib.suppress(KeyError):
-            SNAPSHOT.remove(previous)
+def set_snapshot(digest: str, reloads: int, refusals: int) -> None:
+    """The snapshot being served (one series, the current digest) and the reload counts."""
+    for labels in list(SNAPSHOT._metrics):  # only the current digest stays exported
+        if labels != (digest,):
+            SNAPSHOT.remove(*labels)
     SNAPSHOT.labels(digest).set(1)
+    RELOADS.labels("ok").set(reloads)
+    RELOADS.labels("refused").set(refusals)
 
 
 def exposition() -> tuple[bytes, str]:
