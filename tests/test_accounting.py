@@ -7,12 +7,23 @@ import random
 import time
 
 import httpx
+import openai
 import pytest
 
 from gateway.proxy.app import ProxyApp
 from gateway.usage.log import FIELDS
-from tests.conftest import (ENV, KEY_ALICE, KEY_SERVICE, channel, client, consumer, holder_of,
-                            model, provider, snapshot_dict)
+from tests.conftest import (
+    ENV,
+    KEY_ALICE,
+    KEY_SERVICE,
+    channel,
+    client,
+    consumer,
+    holder_of,
+    model,
+    provider,
+    snapshot_dict,
+)
 from tests.upstreams.server import serve_asgi
 
 PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "2.50", "output": "10"}
@@ -106,7 +117,7 @@ def test_failed_request_is_logged_with_its_status_and_no_cost(served):
     fake, log_path, start = served
     fake.push({"status": 400, "error": {"message": "bad", "type": "invalid_request_error"}})
     app, server = start()
-    with server as url, pytest.raises(Exception):
+    with server as url, pytest.raises(openai.BadRequestError):
         client(url).chat.completions.create(model="gpt-test", messages=HI)
     app.usage_log.close()
     (line,) = read_log(log_path, 1)
