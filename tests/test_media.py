@@ -7,6 +7,7 @@ import base64
 import io
 import random
 import threading
+import time
 import wave
 from collections.abc import Callable, Iterator
 
@@ -42,20 +43,24 @@ PICTURE = bytes(RNG.randrange(256) for _ in range(30_000)) + b"\r\n--\r\n\r\n"
 AUDIO = wav(0.5, b"\x10")
 
 
-def media_catalog(upstream_url: str) -> dict:
+def media_catalog(upstream_url: str, **settings: float) -> dict:
     """One model per media type on the fake upstream and one on the mock, plus a chat model."""
     def pair(name: str, kind: str, props: dict) -> list[dict]:
         return [model(name, type=kind, properties=props, capabilities=[]),
                 model(f"mock-{name}", type=kind, properties=props, capabilities=[])]
     return snapshot_dict(
+        settings=settings,
         providers=[provider("fake", base_url=upstream_url,
                             auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}),
-                   provider("mock", protocol="mock")],
+                   provider("mock", protocol="mock"),
+                   provider("volc", protocol="volcengine", base_url="http://127.0.0.1:9/v3")],
         models=[*pair("painter", "image-generation", IMAGE_PROPS),
                 *pair("editor", "image-edit", {**IMAGE_PROPS, "max_images": 4}),
                 *pair("voice", "speech", SPEECH_PROPS),
                 *pair("scribe", "transcription", SCRIBE_PROPS),
                 model("chatty"),
+                model("mixed-editor", type="image-edit", capabilities=[]),
+                model("volc-scribe", type="transcription", capabilities=[]),
                 model("bob-painter", type="image-generation", visibility="private",
                       owner={"type": "person", "code": "bob"}, capabilities=[])],
         channels=[channel("fake-painter", "painter", "fake", upstream_model="up-dalle"),
@@ -68,6 +73,10 @@ def media_catalog(upstream_url: str) -> dict:
                   *[channel(f"mock-{n}", f"mock-{n}", "mock", upstream_model=f"mock-{n}-v1")
                     for n in ("painter", "editor", "voice", "scribe")],
                   channel("mock-chatty", "chatty", "mock"),
+                  # volcengine serves no image edits or transcriptions: never tried for them
+                  channel("volc-editor", "mixed-editor", "volc", priority="high"),
+                  channel("mock-mixed-editor", "mixed-editor", "mock", priority="low"),
+                  channel("volc-scribe", "volc-scribe", "volc"),
                   channel("mock-bob", "bob-painter", "mock")],
         consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)])
 
@@ -220,6 +229,22 @@ def test_speech_is_streamed_through_as_it_arrives_with_the_voice_mapped(media):
     assert audio == speech_audio("up-tts", "onyx", "mp3")
     assert last(fake, "/v1/audio/speech")["body"] == {"model": "up-tts", "voice": "onyx",
                                                       "input": "Once upon a time"}
+
+
+def test_client_leaving_mid_speech_closes_the_upstream_stream(media):
+    url, fake = media
+    fake.speech_gate = gate = threading.Event()
+    fake.speech_finished.clear()
+    fake.speech_abandoned.clear()
+    try:
+        with client(url).audio.speech.with_streaming_response.create(
+                model="voice", voice="alloy", input="a long story") as response:
+            assert next(response.iter_bytes())
+        # Leaving the block closes the connection with the rest of the audio unread.
+        assert fake.speech_abandoned.wait(5) and not fake.speech_finished.is_set()
+    finally:
+        gate.set()
+        fake.speech_gate = None
 
 
 def test_unknown_voice_is_refused_listing_the_offered_voices(media):
@@ -375,3 +400,41 @@ def test_upstream_failure_before_any_audio_fails_over_to_the_next_channel(media)
     assert response.headers["x-modelyard-channel"] == "mock-voice-backup"
     assert response.headers["x-modelyard-attempts"] == "2"
     assert response.content.startswith(b"\xff\xfb")  # the mock's MP3 frames
+
+
+def test_speech_that_outlasts_the_total_deadline_is_cut_rather_than_completed():
+    fake = FakeOpenAIMedia()
+    fake.speech_gate = gate = threading.Event()  # never opened: the upstream stalls mid-audio
+    with serve_asgi(fake.app) as fake_url:
+        catalog = media_catalog(f"{fake_url}/v1", total_timeout_s=1.0)
+        try:
+            with running_proxy(catalog, environ=ENV) as (url, _app):
+                started = time.monotonic()
+                with client(url).audio.speech.with_streaming_response.create(
+                        model="voice", voice="alloy", input="hi") as response:
+                    chunks = response.iter_bytes()
+                    assert next(chunks)
+                    with pytest.raises(Exception, match="without sending complete message body"):
+                        b"".join(chunks)  # the SDK's transport reports the cut
+                assert time.monotonic() - started < 3
+        finally:
+            gate.set()
+            fake.release()
+
+
+def test_channels_whose_protocol_lacks_the_endpoint_are_passed_over(media):
+    url, _ = media
+    response = client(url).images.with_raw_response.edit(
+        model="mixed-editor", prompt="p", image=("a.png", PNG, "image/png"))
+    assert response.headers["x-modelyard-channel"] == "mock-mixed-editor"
+    assert response.headers["x-modelyard-attempts"] == "1"
+
+
+def test_a_model_without_a_channel_serving_the_endpoint_is_unavailable(media):
+    url, _ = media
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).audio.transcriptions.create(model="volc-scribe",
+                                                file=("a.wav", AUDIO, "audio/wav"))
+    assert caught.value.status_code == 503
+    assert caught.value.body["code"] == "no_channel_available"
+    assert "serves audio transcriptions" in caught.value.body["message"]

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
+import time
 from typing import TYPE_CHECKING, Any
 
 from gateway.catalog.snapshot import Consumer, Model
-from gateway.errors import InvalidRequest, NoChannelAvailable, ProxyError
+from gateway.errors import DeadlineExceeded, InvalidRequest, NoChannelAvailable, ProxyError
 from gateway.proxy import media_policy, multipart
 from gateway.proxy.adapters.base import Reply, UploadFile
 from gateway.proxy.body import parse_json_object, read_body
-from gateway.proxy.handlers import JSON, DisconnectWatch, Exchange, dumps, routing_headers
+from gateway.proxy.handlers import (
+    JSON,
+    DisconnectWatch,
+    Exchange,
+    dumps,
+    inference_headers,
+    routing_headers,
+)
 from gateway.proxy.media_usage import media_usage
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
@@ -27,13 +34,6 @@ from gateway.usage.pricing import Usage
 if TYPE_CHECKING:
     from gateway.proxy.handlers import Handlers
 
-#: The media endpoints by request path.
-PATHS: Mapping[str, str] = {
-    "/v1/images/generations": "images.generations",
-    "/v1/images/edits": "images.edits",
-    "/v1/audio/speech": "audio.speech",
-    "/v1/audio/transcriptions": "audio.transcriptions",
-}
 MULTIPART = frozenset({"images.edits", "audio.transcriptions"})
 #: Room for the form fields around an upload of the largest allowed size.
 FORM_OVERHEAD = 64 * 1024
@@ -52,12 +52,10 @@ def body_limit(loaded: Loaded, endpoint: str) -> int:
     return limit
 
 
-async def read_request(ex: Exchange, loaded: Loaded, endpoint: str
+async def read_request(ex: Exchange, loaded: Loaded, endpoint: str, length: int | None
                        ) -> tuple[dict[str, Any], dict[str, UploadFile]]:
     """The request's fields and uploaded files (none for the JSON endpoints)."""
-    length = ex.header(b"content-length")
-    raw = await read_body(ex.receive, body_limit(loaded, endpoint),
-                          int(length) if length and length.isdigit() else None)
+    raw = await read_body(ex.receive, body_limit(loaded, endpoint), length)
     if endpoint not in MULTIPART:
         return parse_json_object(raw), {}
     content_type = (ex.header(b"content-type") or b"").decode("latin-1")
@@ -76,21 +74,28 @@ def check_channels(router: Router, loaded: Loaded, model: Model, endpoint: str) 
 async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Consumer,
                  endpoint: str) -> Usage | None:
     """Answer one media request; returns what it used (None when it failed)."""
-    fields, files = await read_request(ex, loaded, endpoint)
+    length, destination = inference_headers(ex.headers)
+    fields, files = await read_request(ex, loaded, endpoint, length)
     if "model" not in fields:
         raise InvalidRequest("`model` is required", param="model")
     model = resolve(loaded.snapshot, fields["model"], consumer)
     body = media_policy.apply(model, endpoint, fields, files)
     check_channels(handlers.router, loaded, model, endpoint)
-    routed = Routed(endpoint, body, model, consumer, handlers.max_destination(ex), {},
-                    ex.request_id, files=files)
+    routed = Routed(endpoint, body, model, consumer, destination, {}, ex.request_id,
+                    files=files)
     outcome = Outcome()
+    expires_at = time.monotonic() + loaded.snapshot.settings.total_timeout_s
     watch = DisconnectWatch(ex.receive)
     try:
         reply = await handlers.router.send(loaded, routed, outcome)
         reply = dataclasses.replace(reply, usage=media_usage(endpoint, model, body, files,
                                                              reply))
-        await respond(ex, reply, routing_headers(outcome))
+        try:
+            # The router bounds the wait for the first byte; this bounds the whole answer.
+            async with asyncio.timeout_at(expires_at):
+                await respond(ex, reply, routing_headers(outcome))
+        except TimeoutError:
+            raise DeadlineExceeded("the request's total deadline ran out") from None
         return reply.usage
     except ProxyError as error:
         error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})

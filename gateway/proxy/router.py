@@ -140,6 +140,8 @@ class Router:
                 break
             if time.monotonic() >= expires_at:
                 raise DeadlineExceeded("the request's total deadline ran out")
+            if routed.endpoint not in self.adapter(channel.protocol).endpoints:
+                continue  # e.g. an image model's channel on a protocol without image edits
             breaker = self.breakers.get(loaded.breaker_keys[channel.name], settings.breaker)
             if not breaker.acquire():  # opened by a concurrent request since planning
                 continue

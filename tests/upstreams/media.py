@@ -57,6 +57,7 @@ class FakeOpenAIMedia(FakeOpenAI):
         super().__init__(name)
         self.speech_gate: threading.Event | None = None
         self.speech_finished = threading.Event()
+        self.speech_abandoned = threading.Event()  # the proxy hung up before the audio ended
         self.app.router.routes.extend([
             Route("/v1/images/generations", self._generations, methods=["POST"]),
             Route("/v1/images/edits", self._edits, methods=["POST"]),
@@ -101,11 +102,15 @@ class FakeOpenAIMedia(FakeOpenAI):
         gate = self.speech_gate
 
         async def chunks():
-            for i, part in enumerate(parts):
-                if i == 1 and gate is not None:
-                    await asyncio.to_thread(gate.wait, GATE_WAIT_S)
-                yield part
-            self.speech_finished.set()
+            try:
+                for i, part in enumerate(parts):
+                    if i == 1 and gate is not None:
+                        await asyncio.to_thread(gate.wait, GATE_WAIT_S)
+                    yield part
+                self.speech_finished.set()
+            finally:
+                if not self.speech_finished.is_set():
+                    self.speech_abandoned.set()
         return StreamingResponse(chunks(), media_type="audio/mpeg")
 
     async def _transcriptions(self, request: Request) -> Response:

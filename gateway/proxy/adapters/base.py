@@ -14,9 +14,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool, Provider
+
+if TYPE_CHECKING:
+    from gateway.usage.pricing import Usage
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
@@ -64,12 +67,15 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A complete (non-streamed) answer in OpenAI's shape: JSON body, or raw bytes (speech)."""
+    """A complete (non-streamed) answer in OpenAI's shape: JSON body, or raw bytes, or bytes
+    still arriving (`chunks`: speech audio relayed as the upstream sends it)."""
 
     body: Mapping[str, Any] | None = None
     content: bytes | None = None
     content_type: str = "application/json"
     status: int = 200
+    chunks: AsyncIterator[bytes] | None = None
+    usage: Usage | None = None  # what the request used, when the proxy measured it (media)
 
 
 class UpstreamResponse(Protocol):

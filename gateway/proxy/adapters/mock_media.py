@@ -15,7 +15,7 @@ import struct
 import time
 import wave
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.proxy.adapters.base import Call, Reply, UploadFile
@@ -143,11 +143,3 @@ def transcription_reply(call: Call) -> Reply:
                           "compression_ratio": 1.0, "no_speech_prob": 0.0}]})
     return Reply(body={"text": text})
 
-
-#: The mock's answer for each media endpoint.
-ANSWERS: Mapping[str, Callable[[Call], Reply]] = {
-    "images.generations": image_reply,
-    "images.edits": image_reply,
-    "audio.speech": speech_reply,
-    "audio.transcriptions": transcription_reply,
-}

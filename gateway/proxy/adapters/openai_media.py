@@ -19,13 +19,7 @@ from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 if TYPE_CHECKING:
     from gateway.proxy.adapters.openai import OpenAIAdapter
 
-#: Endpoint -> path below the provider's base_url.
-PATHS: Mapping[str, str] = {
-    "images.generations": "/images/generations",
-    "images.edits": "/images/edits",
-    "audio.speech": "/audio/speech",
-    "audio.transcriptions": "/audio/transcriptions",
-}
+#: Endpoints whose upstream request is multipart/form-data (paths: the adapter's PATHS).
 MULTIPART = frozenset({"images.edits", "audio.transcriptions"})
 
 
