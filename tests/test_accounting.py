@@ -151,3 +151,26 @@ def test_a_scraper_token_from_the_environment_opens_metrics(served, monkeypatch)
         ok = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer scrape-token-1234"})
         wrong = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer scrape-token-9999"})
     assert ok.status_code == 200 and wrong.status_code == 401
+
+
+def test_image_generation_is_priced_per_image_by_size_and_quality(upstream, tmp_path):
+    fake, url = upstream
+    data = snapshot_dict(
+        providers=[provider("mock", protocol="mock")],
+        models=[model("painter", type="image-generation", capabilities=[],
+                      properties={"sizes": ["1024x1024"], "qualities": ["standard", "hd"]})],
+        channels=[channel("mock-painter", "painter", "mock", upstream_model="mock-image",
+                          price={"currency": "USD", "unit": "per_image",
+                                 "images": {"1024x1024": {"standard": "0.04", "hd": "0.08"}}},
+                          price_source="inline")],
+        consumers=[consumer("alice", KEY_ALICE)])
+    log_path = tmp_path / "usage.jsonl"
+    app = ProxyApp(holder_of(data, ENV), usage_log=str(log_path))
+    with serve_asgi(app) as proxy_url:
+        answer = client(proxy_url).images.with_raw_response.generate(
+            model="painter", prompt="a cat", n=2, quality="hd", size="1024x1024")
+    assert answer.headers["x-modelyard-cost"] == "0.16"
+    app.usage_log.close()
+    (line,) = read_log(log_path, 1)
+    assert line["usage"]["images"] == [{"size": "1024x1024", "quality": "hd", "count": 2}]
+    assert line["endpoint"] == "images.generations"

@@ -19,6 +19,7 @@ from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
 from gateway.usage.accounting import Accountant, Meter
 from gateway.usage.log import UsageLog
+from gateway.usage.pricing import Usage
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -158,7 +159,7 @@ class Handlers:
 
     def account(self, meter: Meter, routed: Routed, outcome: Outcome, status: int,
                 error_code: str | None = None,
-                reply_body: Mapping[str, Any] | None = None) -> list[tuple[bytes, bytes]]:
+                usage: Usage | None = None) -> list[tuple[bytes, bytes]]:
         """Record the finished request; the cost headers to send, when it has a cost."""
         channel = outcome.channel
         cost = self.accountant.finish(
@@ -166,7 +167,7 @@ class Handlers:
             model=routed.model, channel=channel,
             upstream=channel.upstream_model if channel else None, attempts=outcome.attempts,
             status=status, error_code=error_code, native_tools=routed.native_tools,
-            reply_body=reply_body)
+            usage=usage)
         if cost is None:
             return []
         return [(b"x-modelyard-cost", cost.text().encode()),
@@ -241,8 +242,7 @@ class Handlers:
             watch.close()
             meter.observe_reply(reply.body)
             accounted = True
-            cost_headers = self.account(meter, routed, outcome, reply.status,
-                                        reply_body=reply.body)
+            cost_headers = self.account(meter, routed, outcome, reply.status)
             if reply.body is not None:
                 body, content_type = dumps(reply.body), JSON
             else:

@@ -29,6 +29,7 @@ from gateway.proxy.media_usage import media_usage
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed, Router
+from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
 
 if TYPE_CHECKING:
@@ -84,20 +85,26 @@ async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Con
     routed = Routed(endpoint, body, model, consumer, destination, {}, ex.request_id,
                     files=files)
     outcome = Outcome()
+    meter = Meter(endpoint, str(fields["model"]), body)
     expires_at = time.monotonic() + loaded.snapshot.settings.total_timeout_s
     watch = DisconnectWatch(ex.receive)
+    accounted = False
     try:
         reply = await handlers.router.send(loaded, routed, outcome)
         reply = dataclasses.replace(reply, usage=media_usage(endpoint, model, body, files,
                                                              reply))
+        accounted = True
+        cost_headers = handlers.account(meter, routed, outcome, reply.status, usage=reply.usage)
         try:
             # The router bounds the wait for the first byte; this bounds the whole answer.
             async with asyncio.timeout_at(expires_at):
-                await respond(ex, reply, routing_headers(outcome))
+                await respond(ex, reply, routing_headers(outcome) + cost_headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
         return reply.usage
     except ProxyError as error:
+        if not accounted:
+            handlers.account(meter, routed, outcome, error.status, error.code)
         error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
         raise
     except asyncio.CancelledError:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool
@@ -56,8 +55,8 @@ class Meter:
         if body is not None and body.get("usage"):
             self.reported = body["usage"]
 
-    def usage(self, reply_body: Mapping[str, Any] | None = None) -> Usage:
-        """Usage of the request, by endpoint."""
+    def usage(self) -> Usage:
+        """Usage of a chat or embeddings request (media endpoints measure their own)."""
         reported = usage_from_openai(self.reported)
         tools = dict((self.reported or {}).get("native_tool_calls") or {})
         if self.endpoint in ("chat", "embeddings"):
@@ -65,18 +64,6 @@ class Meter:
                 return _with_tools(reported, tools)
             return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
                          output_tokens=(self.output_chars + 3) // 4, estimated=True)
-        if self.endpoint in ("images.generations", "images.edits"):
-            count = len((reply_body or {}).get("data") or ()) or int(self.body.get("n") or 1)
-            size = str(self.body.get("size") or "auto")
-            quality = str(self.body.get("quality") or "standard")
-            return Usage(images=((size, quality, count),))
-        if self.endpoint == "audio.speech":
-            return Usage(characters=len(str(self.body.get("input") or "")))
-        if self.endpoint == "audio.transcriptions":
-            duration = (reply_body or {}).get("duration")
-            if duration is not None:
-                return Usage(audio_seconds=Decimal(str(duration)))
-            return Usage(estimated=True)
         return Usage()
 
 
@@ -112,9 +99,13 @@ class Accountant:
     def finish(self, meter: Meter, *, request_id: str, consumer: str, model: Model | None,
                channel: Channel | None, upstream: str | None, attempts: int, status: int,
                error_code: str | None, native_tools: Mapping[str, NativeTool],
-               reply_body: Mapping[str, Any] | None = None) -> Cost | None:
+               usage: Usage | None = None) -> Cost | None:
+        """`usage` is given by endpoints that measure it themselves (images, audio)."""
         ended = time.perf_counter()
-        usage = meter.usage(reply_body) if status < 400 else Usage()
+        if status >= 400:
+            usage = Usage()
+        elif usage is None:
+            usage = meter.usage()
         cost = cost_of(usage, channel.price, native_tools) if channel and status < 400 else None
         latency = ended - meter.started
         ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
