@@ -37,6 +37,8 @@ def serve(
     usage_log: str = typer.Option(
         "off", "--usage-log", help="Usage log, one JSON line per request: a file path, - for "
         "stdout, or off."),
+    metrics: bool = typer.Option(True, "--metrics/--no-metrics",
+                                 help="Count requests, tokens and cost for /metrics."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -57,6 +59,7 @@ def serve(
             str(source.resolve())
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
         os.environ["MODELYARD_USAGE_LOG"] = usage_log
+        os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
         # Prometheus counters of every worker go to files in one directory, read at scrape.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
@@ -64,5 +67,5 @@ def serve(
     from gateway.proxy.app import create_app
 
     app = create_app(catalog=None if snapshot is not None else source, snapshot=snapshot,
-                     no_auth=no_auth, usage_log=usage_log)
+                     no_auth=no_auth, usage_log=usage_log, metrics=metrics)
     uvicorn.run(app, **options)

@@ -52,7 +52,7 @@ class ProxyApp:
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None) -> None:
+                 usage_log: str | None = None, metrics: bool = True) -> None:
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
@@ -67,7 +67,7 @@ class ProxyApp:
         self.router = Router(http, holder.breakers, rng)
         self.usage_log = UsageLog(usage_log)
         self.handlers = Handlers(holder, self.router, no_auth=no_auth,
-                                 accountant=Accountant(self.usage_log))
+                                 accountant=Accountant(self.usage_log, metrics_enabled=metrics))
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -177,7 +177,8 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
-               rng: random.Random | None = None, usage_log: str | None = None) -> ProxyApp:
+               rng: random.Random | None = None, usage_log: str | None = None,
+               metrics: bool = True) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
     if holder is None:
         source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
@@ -187,7 +188,8 @@ def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
         from gateway.proxy.auth import warn_no_auth
 
         warn_no_auth()
-    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log)
+    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
+                    metrics=metrics)
 
 
 def app_from_env() -> ProxyApp:
@@ -197,4 +199,5 @@ def app_from_env() -> ProxyApp:
     return create_app(catalog=Path(catalog) if catalog else None,
                       snapshot=Path(snapshot) if snapshot else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
-                      usage_log=os.environ.get("MODELYARD_USAGE_LOG"))
+                      usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
+                      metrics=os.environ.get("MODELYARD_METRICS") != "0")
