@@ -15,20 +15,11 @@ from urllib.parse import quote
 
 from gateway.errors import UpstreamStatusError
 from gateway.proxy.adapters.base import Call, UpstreamResponse
-from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
+from gateway.proxy.adapters.openai import PATHS, OpenAIAdapter, parse_retry_after
 
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"
-
-PATHS: Mapping[str, str] = {
-    "chat": "/chat/completions",
-    "embeddings": "/embeddings",
-    "images.generations": "/images/generations",
-    "images.edits": "/images/edits",
-    "audio.speech": "/audio/speech",
-    "audio.transcriptions": "/audio/transcriptions",
-}
 
 
 def api_version(call: Call) -> str:
