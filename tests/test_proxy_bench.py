@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import openai
@@ -45,6 +46,17 @@ def test_bench_catalog_documents_follow_the_schemas(tmp_path: Path) -> None:
     for doc in docs:
         errors = [e.message for e in _validator(doc["kind"]).iter_errors(doc)]
         assert errors == [], (doc["kind"], doc["name"], errors)
+
+
+def test_bench_catalog_compiles_without_findings_into_two_streaming_models(tmp_path: Path
+                                                                         ) -> None:
+    from gateway.catalog.compile import build
+
+    result = build(bench_catalog.write_catalog(tmp_path, "http://127.0.0.1:8080"))
+    assert result.diagnostics == ()
+    models = {m["name"]: m for m in result.snapshot["models"]}
+    assert set(models) == {bench_catalog.PLAIN_MODEL, bench_catalog.STREAM_MODEL}
+    assert all("streaming" in m["capabilities"] for m in models.values())
 
 
 def test_bench_catalog_keeps_secrets_as_references_and_key_as_digest(tmp_path: Path) -> None:
@@ -141,3 +153,37 @@ def test_passthrough_forwards_plain_and_streamed_chat_with_the_upstream_key(
     assert answer.choices[0].message.content == "Hello from the benchmark upstream, one word at a time."
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
     assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]
+
+
+def test_best_round_keeps_the_fastest_round_and_the_least_cpu_of_any_round() -> None:
+    from benchmarks.proxy_bench import _better
+
+    slow_lean = replace(_point(800, 2.0), cpu_us=500.0)
+    fast_heavy = replace(_point(1000, 1.0), cpu_us=700.0)
+    best = _better(_better(None, slow_lean), fast_heavy)
+    assert (best.rps, best.p50_ms, best.cpu_us) == (1000, 1.0, 500.0)
+
+
+def test_profile_summary_splits_own_and_inclusive_time_and_leaves_other_threads_out() -> None:
+    from benchmarks.proxy.profile import summarize
+
+    collapsed = "\n".join([
+        "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9);loads (json/__init__.py:3) 3",
+        "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9) 1",
+        "Thread._bootstrap (threading.py:1);WorkerThread.run (anyio/_backends/_asyncio.py:2) 4",
+    ])
+    text = summarize(collapsed, focus="gateway/", top=5, cpu_us=400.0)
+    assert "4 samples of the event loop thread (4 in other threads, left out)" in text
+    own, inclusive = text.split("inclusive time")
+    assert "75.0%    300.0 us/req  json/__init__.py:loads" in own
+    assert "100.0%    400.0 us/req  gateway/proxy/handlers.py:inference" in inclusive
+    assert "uvicorn" not in inclusive
+
+
+def test_process_cpu_and_memory_are_read_from_proc_for_a_live_process() -> None:
+    import os
+
+    from benchmarks.proxy import procs
+
+    assert procs.cpu_s(os.getpid()) > 0
+    assert 1 < procs.rss_mb(os.getpid()) < 10_000

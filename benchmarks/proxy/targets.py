@@ -82,9 +82,15 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         yield Endpoint({m: url for m in MODES}, pid=proc.pid, ready_s=ready)
 
 
-def serve_command(catalog: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "cli.main", "serve", "--catalog", str(catalog),
+def serve_command(source: Path, port: int) -> list[str]:
+    """`modelyard serve` with one worker on a catalog directory or a snapshot file."""
+    flag = "--snapshot" if source.is_file() else "--catalog"
+    return [sys.executable, "-m", "cli.main", "serve", flag, str(source),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
+def compile_command(catalog: Path, output: Path) -> list[str]:
+    return [sys.executable, "-m", "cli.main", "compile", str(catalog), "--output", str(output)]
 
 
 def smoke_check(url: str, mode: str) -> None:
