@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalog_cmds, diff_cmd, import_cmd, route_cmd, serve_cmd
+from cli import catalog_cmds, diff_cmd, import_cmd, probe_cmd, route_cmd, serve_cmd, status_cmd
 
 app = typer.Typer(
     name="modelyard",
@@ -20,6 +20,8 @@ app.command("models")(catalog_cmds.models)
 app.command("serve")(serve_cmd.serve)
 app.command("route")(route_cmd.route)
 app.command("diff")(diff_cmd.diff)
+app.command("probe")(probe_cmd.probe)
+app.command("status")(status_cmd.status)
 app.add_typer(import_cmd.app, name="import")
 
 if __name__ == "__main__":

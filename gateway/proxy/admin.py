@@ -42,3 +42,13 @@ def _collect_state(h: Handlers, loaded: Loaded) -> None:
     status = h.holder.status()
     metrics.set_snapshot(loaded.snapshot.digest, status.get("reloads", 0),
                          status.get("refusals", 0))
+
+
+async def serve_status(h: Handlers, ex: Exchange) -> None:
+    """Every model and channel with status, circuit, recent success rate, latency, last error."""
+    from gateway.proxy.handlers import dumps
+    from gateway.proxy.status import status_of
+
+    loaded = h.loaded()
+    _require_admin(h, ex, loaded, metrics_key=False)
+    await ex.respond(200, dumps(status_of(h.holder, h.router.stats)))

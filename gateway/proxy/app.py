@@ -104,6 +104,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_metrics
 
             return await serve_metrics(h, ex)
+        if path == "/admin/status" and method == "GET":
+            from gateway.proxy.admin import serve_status
+
+            return await serve_status(h, ex)
         loaded = h.loaded()
         consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
         if path == "/v1/chat/completions" and method == "POST":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import time
@@ -16,6 +17,7 @@ from gateway.errors import (
     CircuitOpen,
     DeadlineExceeded,
     NoChannelAvailable,
+    ProxyError,
     UpstreamError,
     UpstreamProtocolError,
 )
@@ -32,6 +34,7 @@ from gateway.proxy.adapters.base import (
 from gateway.proxy.breaker import Breakers, CircuitBreaker
 from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
 from gateway.proxy.reload import Loaded
+from gateway.usage.stats import Stats
 
 T = TypeVar("T")
 Chunks = AsyncIterator[Mapping[str, Any]]
@@ -77,6 +80,7 @@ class Router:
                  rng: random.Random | None = None) -> None:
         self.http = http
         self.breakers = breakers
+        self.stats = Stats()  # recent health per channel, for /admin/status
         self.rng = rng or random.Random()
         self._adapters: dict[str, Adapter] = {}
 
@@ -130,7 +134,7 @@ class Router:
                         attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:
         plan = self.plan(loaded, routed)
         if plan.empty:
-            raise _nothing_available(routed.model, plan)
+            raise self._retry_after(loaded, plan, _nothing_available(routed.model, plan))
         settings = loaded.snapshot.settings
         expires_at = time.monotonic() + settings.total_timeout_s
         budget = 1 + settings.retry_budget
@@ -148,18 +152,29 @@ class Router:
             outcome.attempts += 1
             outcome.channel = channel
             call = self._call(loaded, routed, channel, expires_at)
+            started = time.monotonic()
             try:
                 async with asyncio.timeout_at(expires_at):
-                    return await attempt(call, breaker)
+                    result = await attempt(call, breaker)
+                self.stats.success(channel.name, time.monotonic() - started)
+                return result
             except TimeoutError:
                 breaker.failure()
+                self.stats.failure(channel.name, time.monotonic() - started, "deadline_exceeded",
+                                   None)
                 raise DeadlineExceeded("the request's total deadline ran out") from None
             except UpstreamError as error:
+                if error.retry_after is not None and not math.isfinite(error.retry_after):
+                    error.retry_after = None  # `inf` would hold the channel forever
                 if not error.retryable:
                     # The upstream is alive and said no: the client's request is at fault.
                     breaker.success()
+                    self.stats.success(channel.name, time.monotonic() - started)
+                    _scrub(error, call.secrets)
                     raise
                 breaker.failure(error.retry_after)
+                self.stats.failure(channel.name, time.monotonic() - started,
+                                   error.code or "upstream_error", error.message)
                 last = error
             except BaseException:
                 breaker.release()
@@ -168,7 +183,18 @@ class Router:
             if last.retry_after:  # the client's SDK backs off by it instead of guessing
                 last.headers["retry-after"] = str(math.ceil(last.retry_after))
             raise last
-        raise CircuitOpen(f"every channel of model `{routed.model.name}` has an open circuit")
+        raise self._retry_after(loaded, plan, CircuitOpen(
+            f"every channel of model `{routed.model.name}` has an open circuit"))
+
+    def _retry_after(self, loaded: Loaded, plan: RoutePlan, error: ProxyError) -> ProxyError:
+        """Tell a client refused for open circuits when the first channel comes back."""
+        if isinstance(error, CircuitOpen):
+            channels = [c for c, reason in plan.excluded if reason in UNHEALTHY]
+            channels += [c for _, members in plan.groups for c, _ in members]
+            breakers = [self.breakers.peek(loaded.breaker_keys[c.name]) for c in channels]
+            wait = min((b.seconds_until_available() for b in breakers if b), default=1.0)
+            error.headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return error
 
     def _call(self, loaded: Loaded, routed: Routed, channel: Channel, expires_at: float) -> Call:
         settings = loaded.snapshot.settings
@@ -179,6 +205,18 @@ class Router:
             secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
             files=routed.files, request_id=routed.request_id)
+
+
+def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:
+    """Mask the channel's own credentials in an upstream error passed to the client: some
+    upstreams echo the key they were sent."""
+    values = [v for k, v in secrets.items() if k not in ("type", "header") and len(v) >= 8]
+    if error.upstream_body is None or not values:
+        return
+    text = json.dumps(error.upstream_body)
+    for value in values:
+        text = text.replace(json.dumps(value)[1:-1], "***")
+    error.upstream_body = json.loads(text)
 
 
 def _nothing_available(model: Model, plan: RoutePlan) -> NoChannelAvailable:
