@@ -9,8 +9,17 @@ import openai
 import pytest
 
 from gateway.proxy.app import ProxyApp
-from tests.conftest import (ENV, KEY_ALICE, channel, client, consumer, holder_of, model,
-                            provider, snapshot_dict)
+from tests.conftest import (
+    ENV,
+    KEY_ALICE,
+    channel,
+    client,
+    consumer,
+    holder_of,
+    model,
+    provider,
+    snapshot_dict,
+)
 from tests.upstreams.server import serve_asgi
 
 KEY_OPS = "ops-key-0123456789"
