@@ -193,3 +193,34 @@ def test_status_command_exits_1_when_nothing_listens() -> None:
 
 def test_status_command_rejects_a_url_without_scheme() -> None:
     assert invoke("--url", "127.0.0.1:8080").exit_code == 2
+
+
+# ----- through the real proxy -----
+
+def test_status_command_through_the_proxy_shows_recorded_outcomes(upstream) -> None:
+    import openai
+
+    from tests.conftest import KEY_ALICE, client, consumer, running_proxy
+
+    fake, url = upstream
+    data = snapshot_dict(
+        settings={"retry_budget": 0},
+        providers=[provider("fake", base_url=url)], models=[model("m")],
+        channels=[channel("m@fake", "m", "fake", upstream_model="up-m")],
+        consumers=[consumer("ops", ADMIN_KEY, scopes=["public", "admin"]),
+                   consumer("alice", KEY_ALICE)])
+    with running_proxy(data) as (proxy_url, _app):
+        sdk = client(proxy_url, KEY_ALICE)
+        sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        fake.push(500)
+        with pytest.raises(openai.APIStatusError):
+            sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        refused = invoke("--url", proxy_url, "--key", KEY_ALICE)
+        shown = invoke("--url", proxy_url, "--key", ADMIN_KEY, "--format", "json")
+    assert refused.exit_code == 1 and "403" in refused.output
+    assert shown.exit_code == 0, shown.output
+    row = json.loads(shown.output)["models"][0]["channels"][0]
+    assert row["name"] == "m@fake"
+    assert row["recent"]["requests"] == 2 and row["recent"]["success_rate"] == 0.5
+    assert row["last_error"]["code"] == "upstream_error"
+    assert row["circuit"]["state"] == "closed" and row["recent"]["p50_ms"] is not None
