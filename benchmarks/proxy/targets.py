@@ -16,7 +16,9 @@ from pathlib import Path
 from benchmarks.proxy import bench_catalog, procs, upstream
 
 REPO = Path(__file__).resolve().parent.parent.parent
-TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard")
+#: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
+#: both off, so the pair shows what accounting costs.
+TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard", "modelyard-no-accounting")
 MODES = ("plain", "stream")
 PASSTHROUGH_APPS = {"bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
                     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
@@ -63,16 +65,18 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
     port = procs.free_port()
     env = env_with({"BENCH_UPSTREAM_URL": nginx_root,
                 bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
-    if target == "modelyard":
+    if target.startswith("modelyard"):
         catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
         cmd = serve_command(catalog, port)
+        cmd += ["--no-metrics"] if target == "modelyard-no-accounting" else \
+            ["--usage-log", str(work / "usage.jsonl")]
     else:
         loop, http = uvicorn_impl()
         cmd = [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS[target], "--host",
                "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
                "--log-level", "warning", "--loop", loop, "--http", http]
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
-        if target == "modelyard":
+        if target.startswith("modelyard"):
             ready = procs.wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc,
                                     timeout_s=READY_TIMEOUT_S)
         else:
