@@ -62,6 +62,11 @@ class CircuitBreaker:
     def success(self) -> None:
         self.state, self.failures, self.openings, self.trial = CLOSED, 0, 0, False
 
+    def seconds_until_available(self) -> float:
+        """How long until a request may go through again (0 once half-open or closed)."""
+        until = max(self.hold_until, self.open_until if self.state == OPEN else 0.0)
+        return max(0.0, until - self._clock())
+
     def release(self) -> None:
         """The request ended without saying anything about the channel's health."""
         self.trial = False
@@ -71,6 +76,8 @@ class CircuitBreaker:
         self.trial = False
         if retry_after:
             self.hold_until = max(self.hold_until, now + retry_after)
+        if self.state == OPEN:
+            return  # a request sent before it opened: this ejection already counts it
         self.failures += 1
         if self.state == HALF_OPEN or self.failures >= self.settings.failure_threshold:
             cooldown = min(self.settings.cooldown_s * 2 ** self.openings,

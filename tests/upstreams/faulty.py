@@ -1,7 +1,8 @@
 """A fault-injecting fake OpenAI upstream: FakeOpenAI plus the faults real upstreams show.
 
 Behaviours added to FakeOpenAI's (pushed the same way, for every request or per upstream
-model): {"invalid_json": True} (a 200 whose JSON body is unreadable), {"stall": "body"} on a
+model): {"invalid_json": True} (a 200 whose JSON body is unreadable), {"html": True} (a 200
+HTML error page, as a load balancer in front of an upstream sends), {"stall": "body"} on a
 plain request (half a JSON body, then silence), {"malformed_chunk": N} (the stream's N-th
 event is not JSON), {"no_done": True} (a complete stream without `data: [DONE]`),
 {"end_after": N} (the stream ends cleanly after N events, before the answer did),
@@ -55,6 +56,8 @@ class FaultyOpenAI(FakeOpenAI):
         return body, behaviour, early
 
     def _chat_answer(self, request: Request, body: dict, behaviour: dict) -> Response:
+        if behaviour.get("html"):
+            return Response(b"<html><body>502 Bad Gateway</body></html>", media_type="text/html")
         if behaviour.get("invalid_json"):
             return Response(b'{"id": "chatcmpl-fake", "choices": [', media_type="application/json")
         if behaviour.get("stall") == "body" and not body.get("stream"):
@@ -95,9 +98,13 @@ def faulty_upstream(name: str = "fake") -> Iterator[tuple[FaultyOpenAI, str]]:
             fake.release()
 
 
+_HELD: list[socket.socket] = []  # bound, never listening: the ports stay refused and unused
+
+
 def refused_url() -> str:
-    """A loopback base URL where nothing listens, so every connection is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    """A loopback base URL where nothing listens, so every connection is refused; the port
+    stays bound for the life of the process, so no later server can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
