@@ -17,7 +17,7 @@ from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import render as render_diagnostics
 from gateway.usage.probe import ProbeReport, ProbeResult, ProbeSelectionError, run, select
 
-#: Exit codes, documented in docs/readme/probe-status.md.
+#: Exit codes, documented in docs/probe-status.md.
 EXIT_OK, EXIT_NO_USABLE_CHANNEL, EXIT_USAGE = 0, 1, 2
 
 STYLES = {"usable": "green", "error": "red", "timeout": "red", "unsupported": "yellow",

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-#: Exit codes, documented in docs/readme/probe-status.md.
+#: Exit codes, documented in docs/probe-status.md.
 EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2
 CIRCUIT_STYLES = {"closed": "green", "half_open": "yellow", "open": "red"}
 

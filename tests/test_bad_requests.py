@@ -321,10 +321,15 @@ def raw_exchange(gate: Gate, head: bytes, body: bytes = b"") -> tuple[int, dict[
         sock.sendall(head + b"\r\n" + body)
         data = b""
         while b"\r\n\r\n" not in data or len(data) < _expected_size(data):
-            more = sock.recv(65536)
+            try:
+                more = sock.recv(65536)
+            except ConnectionResetError:  # the server refused and closed before reading it all
+                more = b""
             if not more:
                 break
             data += more
+    if not data:
+        return 0, {}, b""
     header_block, _, rest = data.partition(b"\r\n\r\n")
     lines = header_block.decode("latin-1").split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
@@ -373,7 +378,9 @@ def test_broken_framing_and_huge_headers_never_pass(gate, label):
     status, headers, answer = raw_exchange(gate, head, body)
     SENT["cases"] += 1
     assert reached(gate) == 0
-    assert 400 <= status < 500, (status, answer[:200])
+    # 0: the HTTP server reset the connection before its 400 could be read (a huge head it
+    # refused while the client was still sending): refused all the same.
+    assert status == 0 or 400 <= status < 500, (status, answer[:200])
     if "x-request-id" in headers:  # answered by the proxy, not the HTTP server: OpenAI's shape
         assert set(json.loads(answer)["error"]) >= {"message", "type", "param", "code"}
 

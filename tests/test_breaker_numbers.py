@@ -1,7 +1,7 @@
 """The circuit breaker to the numbers: threshold, cooldown growth, cap, jitter, one probe, holds.
 
 Unit tests drive `Breakers` with an injected clock; proxy tests inject the same clock into
-the proxy's breakers and count what reaches the fake upstream. docs/readme/resilience.md
+the proxy's breakers and count what reaches the fake upstream. docs/resilience.md
 states each number tested here.
 """
 

@@ -202,7 +202,7 @@ def test_upstream_client_error_goes_back_as_is_and_is_never_retried(clean, statu
 @pytest.mark.parametrize("status", [401, 403])
 def test_upstream_refusing_the_channel_credentials_is_a_502_that_fails_over(clean, status,
                                                                              channels):
-    # Documented: the catalog's credentials are at fault, not the client's (docs/readme/adapters-more.md).
+    # Documented: the catalog's credentials are at fault, not the client's (docs/providers.md).
     fake, proxy, _ = clean
     fake.push(status, model="a")
     result = ask(proxy, f"m{channels}", stream=False)

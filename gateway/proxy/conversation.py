@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 from gateway.proxy.adapters.base import Adapter, Call, Reply
+from gateway.proxy.chunk import as_dict
 from gateway.proxy.options import batching, reasoning, simulate_tools
 
 
@@ -53,14 +54,22 @@ def finish(call: Call, reply: Reply) -> Reply:
     return reply if body is reply.body else dataclasses.replace(reply, body=body)
 
 
-async def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
-                        ) -> AsyncGenerator[dict[str, Any], None]:
+def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
+                  ) -> AsyncIterator[Mapping[str, Any]]:
     """The stream chunks as the client should see them (`call` is the call before `prepare`).
 
-    The options edit chunks in place: adapters yield fresh dicts for every chunk.
+    With no option to apply, the adapter's own iterator (one hop less per chunk, and
+    `RawChunk`s stay bytes). The options edit chunks in place, so they get dicts.
     """
-    chain = [cast(AsyncIterator[dict], chunks)]  # the whole chain, closed outermost first
     mode = _reasoning(call)
+    if mode == "passthrough" and not _simulating(call):
+        return chunks
+    return _shaped(call, mode, chunks)
+
+
+async def _shaped(call: Call, mode: str, chunks: AsyncIterator[Mapping[str, Any]]
+                  ) -> AsyncGenerator[dict[str, Any], None]:
+    chain = [chunks, _dicts(chunks)]  # the whole chain, closed outermost first
     if mode == "split":
         chain.append(reasoning.split_stream(chain[-1]))
     if _simulating(call):
@@ -75,3 +84,8 @@ async def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
             aclose = getattr(stage, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+async def _dicts(chunks: AsyncIterator[Mapping[str, Any]]) -> AsyncGenerator[dict[str, Any], None]:
+    async for chunk in chunks:
+        yield as_dict(chunk)

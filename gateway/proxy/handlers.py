@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalog.snapshot import DATA_DESTINATIONS, Consumer, Model
-from gateway.errors import InvalidRequest, ModelNotFound, NotReady, ProxyError, UpstreamError
+from gateway.errors import (
+    DeadlineExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    NotReady,
+    ProxyError,
+    UpstreamError,
+)
 from gateway.proxy import auth, policy, validate
 from gateway.proxy.body import parse_json_object, read_body
+from gateway.proxy.chunk import RawChunk
 from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import listed_models, resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
@@ -86,9 +94,16 @@ class Exchange:
 
 
 class DisconnectWatch:
-    """Cancels the request's task when the client goes away, so its upstream call stops."""
+    """Cancels the request's task when the client goes away, so its upstream call stops.
 
-    __slots__ = ("active", "gone", "_task", "_watcher")
+    The watcher task starts only after `START_AFTER_S`: most answers are done sooner, and a
+    timer costs far less than a task created and cancelled for every request. A client that
+    leaves earlier is noticed then (uvicorn keeps the disconnect for the next receive).
+    """
+
+    START_AFTER_S = 0.05
+
+    __slots__ = ("active", "gone", "_task", "_receive", "_timer", "_watcher")
 
     def __init__(self, receive: Receive) -> None:
         self.active = True
@@ -96,7 +111,13 @@ class DisconnectWatch:
         task = asyncio.current_task()
         assert task is not None  # always called from a request's task
         self._task = task
-        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        self._receive = receive
+        self._watcher: asyncio.Task | None = None
+        self._timer = asyncio.get_running_loop().call_later(self.START_AFTER_S, self._start)
+
+    def _start(self) -> None:
+        if self.active:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(self._receive))
 
     async def _watch(self, receive: Receive) -> None:
         while True:
@@ -109,7 +130,9 @@ class DisconnectWatch:
 
     def close(self) -> None:
         self.active = False
-        self._watcher.cancel()
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
 
 
 def inference_headers(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, str | None]:
@@ -277,7 +300,12 @@ class Handlers:
             await ex.send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                 (b"x-request-id", ex.request_id.encode()), *headers]})
-            tail, error = await relay(ex.send, streaming, keep_usage, meter)
+            try:
+                async with asyncio.timeout_at(streaming.call.deadline.expires_at):
+                    tail, error = await relay(ex.send, streaming, keep_usage, meter)
+            except TimeoutError:  # the total deadline covers the whole stream
+                tail = bytearray()
+                error = DeadlineExceeded("the request's total deadline ran out")
         except BaseException:
             breaker.release()
             raise
@@ -343,7 +371,11 @@ async def relay(send: Send, streaming: Streaming, keep_usage: bool, meter: Meter
                     return out, item
                 if meter is not None:
                     meter.observe(item)
-                if not keep_usage and not item.get("choices") and "usage" in item:
+                if type(item) is RawChunk:
+                    if item.plain or keep_usage or not _usage_only(item.data):
+                        out += b"data: " + item.raw + b"\n\n"  # the upstream's bytes as they are
+                    continue
+                if not keep_usage and _usage_only(item):
                     continue  # asked for by the proxy, not by the client
                 out += sse_event(item)
             if out:
@@ -351,6 +383,11 @@ async def relay(send: Send, streaming: Streaming, keep_usage: bool, meter: Meter
                 out.clear()
     finally:
         pump.cancel()
+
+
+def _usage_only(chunk: Mapping[str, Any]) -> bool:
+    """The usage chunk the proxy asked for with `stream_options.include_usage`."""
+    return not chunk.get("choices") and "usage" in chunk
 
 
 def model_object(model: Model) -> Mapping[str, Any]:

@@ -14,54 +14,67 @@ class SSEDecoder:
 
     Lines are split on LF (a CR before it is dropped), so a multi-byte character or a CRLF
     split across two reads is handled: nothing is decoded until its line is complete.
+    `feed_raw` gives the data as the upstream's bytes, for relaying without a decode.
     """
 
     __slots__ = ("_buffer", "_data", "_event")
 
     def __init__(self) -> None:
         self._buffer = b""
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
-        self._buffer += chunk
-        events: list[tuple[str | None, str]] = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                return events
-            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
-            event = self._line(raw[:-1] if raw.endswith(b"\r") else raw)
-            if event is not None:
-                events.append(event)
+        return [(event, data.decode("utf-8", errors="replace"))
+                for event, data in self.feed_raw(chunk)]
+
+    def feed_raw(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        """Like `feed`, with each event's data as bytes."""
+        buffer = self._buffer + chunk if self._buffer else chunk
+        events: list[tuple[str | None, bytes]] = []
+        find = buffer.find
+        pos = 0
+        # One pass with a moving start: slicing the rest of the buffer per line would copy
+        # it once for every line of a large read.
+        while (end := find(b"\n", pos)) >= 0:
+            line = buffer[pos:end]
+            pos = end + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.startswith(b"data:"):
+                self._data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+            elif not line:
+                if self._data:
+                    data = self._data
+                    events.append((self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                    self._data = []
+                self._event = None
+            elif line == b"data":
+                self._data.append(b"")
+            else:
+                self._field(line)
+        self._buffer = buffer[pos:]
+        return events
+
+    def _field(self, line: bytes) -> None:
+        if line.startswith(b":"):
+            return  # a comment (keep-alive)
+        name, _, value = line.partition(b":")
+        if name == b"event":
+            self._event = (value[1:] if value.startswith(b" ") else value).decode(
+                "utf-8", errors="replace")
 
     def flush(self) -> list[tuple[str | None, str]]:
         """Events still pending when the stream ends without a final blank line."""
-        events = self.feed(b"\n") if self._buffer else []
+        return [(event, data.decode("utf-8", errors="replace"))
+                for event, data in self.flush_raw()]
+
+    def flush_raw(self) -> list[tuple[str | None, bytes]]:
+        events = self.feed_raw(b"\n") if self._buffer else []
         if self._data:
-            events.append((self._event, "\n".join(self._data)))
+            events.append((self._event, b"\n".join(self._data)))
             self._data, self._event = [], None
         return events
-
-    def _line(self, raw: bytes) -> tuple[str | None, str] | None:
-        if not raw:
-            if not self._data:
-                self._event = None
-                return None
-            event = (self._event, "\n".join(self._data))
-            self._data, self._event = [], None
-            return event
-        line = raw.decode("utf-8", errors="replace")
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        return None
 
 
 async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None, str]]:
@@ -72,6 +85,21 @@ async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None
             yield event
     for event in decoder.flush():
         yield event
+
+
+async def decode_raw(chunks: AsyncIterator[bytes]
+                     ) -> AsyncIterator[list[tuple[bytes, bool]]]:
+    """The events of each read together (one hop per read, not per event): each event's
+    data as bytes, and whether a blank line ended it (False for an event the stream's end
+    cut off, which may be incomplete)."""
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        events = decoder.feed_raw(chunk)
+        if events:
+            yield [(data, True) for _event, data in events]
+    events = decoder.flush_raw()
+    if events:
+        yield [(data, False) for _event, data in events]
 
 
 def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:

@@ -12,6 +12,7 @@ import asyncio
 import json as jsonlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,9 +22,21 @@ from gateway.errors import UpstreamConnectError, UpstreamProtocolError, Upstream
 from gateway.proxy.adapters.base import Deadline
 from gateway.proxy.sse import decode
 
+# One encoder for the process: json.dumps with non-default arguments builds one per call.
+_encode = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
 
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "upstream"
+
+@lru_cache(maxsize=_CACHE_LIMIT)
+def _split(url: str) -> tuple[str, str]:
+    """The host named in messages and the origin a session serves, parsed once per URL."""
+    parts = urlsplit(url)
+    return parts.hostname or "upstream", f"{parts.scheme}://{parts.netloc}"
+
+
+@lru_cache(maxsize=_CACHE_LIMIT)
+def _timeout(connect_s: float, first_byte_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=first_byte_s)
 
 
 @contextmanager
@@ -90,9 +103,7 @@ class AiohttpUpstream:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._limit = limit_per_host
 
-    def _session(self, url: str) -> aiohttp.ClientSession:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+    def _session(self, origin: str) -> aiohttp.ClientSession:
         session = self._sessions.get(origin)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit,
@@ -105,19 +116,19 @@ class AiohttpUpstream:
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       deadline: Deadline, json: Any = None, data: bytes | None = None,
                       form: Mapping[str, Any] | None = None) -> AiohttpResponse:
-        host = _host(url)
-        timeout = aiohttp.ClientTimeout(total=None, connect=deadline.connect_s,
-                                        sock_read=deadline.first_byte_s)
+        host, origin = _split(url)
+        timeout = _timeout(deadline.connect_s, deadline.first_byte_s)
         body: Any = data
-        send_headers = dict(headers)
+        send_headers = headers
         if json is not None:
-            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
-            send_headers.setdefault("Content-Type", "application/json")
+            body = _encode(json).encode()
+            if "Content-Type" not in headers:
+                send_headers = {**headers, "Content-Type": "application/json"}
         elif form is not None:
             body = _form_data(form)
         with _mapped(host, "before answering"):
             async with asyncio.timeout(deadline.remaining() or 0.001):
-                response = await self._session(url).request(
+                response = await self._session(origin).request(
                     method, url, data=body, headers=send_headers, timeout=timeout,
                     allow_redirects=False)
         return AiohttpResponse(response, host)

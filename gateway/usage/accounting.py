@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool
+from gateway.proxy.chunk import RawChunk
 from gateway.usage import metrics
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
+
+#: Plain chunks kept for a late output estimate before they are counted right away.
+PENDING_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -32,14 +35,30 @@ class Meter:
     reported: Mapping[str, Any] | None = None  # the upstream's usage object, if it sent one
     output_chars: int = 0
     tool_calls: dict[str, int] = field(default_factory=dict)
+    pending: list[RawChunk] = field(default_factory=list)  # plain chunks not yet counted
+    pending_bytes: int = 0
 
     def observe(self, chunk: Mapping[str, Any]) -> None:
         """One streamed chunk: remember usage, count output for the estimate."""
         if self.first_chunk is None:
             self.first_chunk = time.perf_counter()
+        if isinstance(chunk, RawChunk):
+            if chunk.plain:  # no usage in it: parsed only if the estimate is ever needed
+                if self.reported is None:
+                    self.pending.append(chunk)
+                    self.pending_bytes += len(chunk.raw)
+                    if self.pending_bytes > PENDING_BYTES:
+                        self._count_pending()
+                return
+            chunk = chunk.data
         usage = chunk.get("usage")
         if usage:
             self.reported = usage
+            self.pending.clear()
+            self.pending_bytes = 0
+        self._count(chunk)
+
+    def _count(self, chunk: Mapping[str, Any]) -> None:
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             for key in ("content", "reasoning_content"):
@@ -51,12 +70,20 @@ class Meter:
                 if isinstance(args, str):
                     self.output_chars += len(args)
 
+    def _count_pending(self) -> None:
+        for chunk in self.pending:
+            self._count(chunk.data)
+        self.pending.clear()
+        self.pending_bytes = 0
+
     def observe_reply(self, body: Mapping[str, Any] | None) -> None:
         if body is not None and body.get("usage"):
             self.reported = body["usage"]
 
     def usage(self) -> Usage:
         """Usage of a chat or embeddings request (media endpoints measure their own)."""
+        if self.pending:
+            self._count_pending()
         reported = usage_from_openai(self.reported)
         tools = dict((self.reported or {}).get("native_tool_calls") or {})
         if self.endpoint in ("chat", "embeddings"):
@@ -118,7 +145,7 @@ class Accountant:
                 cost.amount if cost else None, cost.currency if cost else None)
         if self.log.enabled:
             self.log.record({
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "time": time.time(),  # formatted by the log's writer thread
                 "request_id": request_id, "consumer": consumer, "model": model_name,
                 "requested_model": meter.requested_model, "channel": channel and channel.name,
                 "provider": channel and channel.provider, "upstream_model": upstream,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -38,19 +39,66 @@ RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by 
                 ["result"], multiprocess_mode="max")
 
 
+class _Children:
+    """The request metrics' children of one (model, channel): `.labels()` formats and locks
+    on every call, so each child is looked up once and kept."""
+
+    __slots__ = ("model", "channel", "latency", "ttft", "requests", "tokens", "cost")
+
+    def __init__(self, model: str, channel: str) -> None:
+        self.model, self.channel = model, channel
+        self.latency = LATENCY.labels(model)
+        self.ttft = TTFT.labels(model)
+        self.requests: dict[int, Any] = {}
+        self.tokens: dict[str, Any] = {}
+        self.cost: dict[str, Any] = {}
+
+    def request(self, status: int) -> Any:
+        child = self.requests.get(status)
+        if child is None:
+            child = self.requests[status] = REQUESTS.labels(self.model, self.channel, str(status))
+        return child
+
+    def token(self, kind: str) -> Any:
+        child = self.tokens.get(kind)
+        if child is None:
+            child = self.tokens[kind] = TOKENS.labels(self.model, self.channel, kind)
+        return child
+
+    def currency(self, currency: str) -> Any:
+        child = self.cost.get(currency)
+        if child is None:
+            child = self.cost[currency] = COST.labels(self.model, self.channel, currency)
+        return child
+
+
+_CHILDREN: dict[tuple[str, str], _Children] = {}
+_CHILDREN_LIMIT = 10_000  # (model, channel) pairs kept; beyond it, lookups go uncached
+
+
+def _children(model: str, channel: str) -> _Children:
+    children = _CHILDREN.get((model, channel))
+    if children is None:
+        children = _Children(model, channel)
+        if len(_CHILDREN) < _CHILDREN_LIMIT:
+            _CHILDREN[model, channel] = children
+    return children
+
+
 def observe_request(model: str, channel: str, status: int, seconds: float,
                     ttft_seconds: float | None, tokens: Mapping[str, int],
                     cost: Decimal | None, currency: str | None) -> None:
     """Record one finished request."""
-    REQUESTS.labels(model, channel, str(status)).inc()
-    LATENCY.labels(model).observe(seconds)
+    children = _children(model, channel)
+    children.request(status).inc()
+    children.latency.observe(seconds)
     if ttft_seconds is not None:
-        TTFT.labels(model).observe(ttft_seconds)
+        children.ttft.observe(ttft_seconds)
     for kind, count in tokens.items():
         if count:
-            TOKENS.labels(model, channel, kind).inc(count)
+            children.token(kind).inc(count)
     if cost and currency:
-        COST.labels(model, channel, currency).inc(float(cost))
+        children.currency(currency).inc(float(cost))
 
 
 def set_circuit(channel: str, state: str) -> None:

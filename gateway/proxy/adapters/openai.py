@@ -15,6 +15,8 @@ from typing import Any
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy.chunk import RawChunk
+from gateway.proxy.sse import decode_raw
 
 PATHS: Mapping[str, str] = {
     "chat": "/chat/completions",
@@ -137,35 +139,87 @@ class OpenAIAdapter(Adapter):
 
             return await openai_media.send(self, call)
         response = await self._post(call)
-        if not response.headers.get("content-type", "").startswith("application/json"):
-            return Reply(content=await response.read(),
-                         content_type=response.headers.get("content-type", ""))
-        data = await response.json()
+        data = await response.json()  # an HTML error page with a 200 is a protocol error
         if not isinstance(data, dict):
             raise UpstreamProtocolError("upstream answered JSON that is not an object")
         return Reply(body=self.shape_reply(call, data))
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        """Chunks as `RawChunk`s (the upstream's bytes, renamed) where the base `shape_chunk`
+        applies; as shaped dicts where a subclass shapes chunks itself or bytes will not do."""
         response = await self._post(call)
+        fast = type(self).shape_chunk is OpenAIAdapter.shape_chunk
+        rename = _Rename(call.channel.upstream_model, call.body["model"])
         finished = False
         try:
-            async for _event, data in response.iter_sse():
-                if data == "[DONE]":
-                    return
-                try:
-                    chunk = json.loads(data)
-                except ValueError as exc:
-                    raise UpstreamProtocolError("upstream sent an unreadable event") from exc
-                if not isinstance(chunk, dict) or "error" in chunk:
-                    raise UpstreamProtocolError("upstream ended its stream with an error")
-                if not finished:
-                    for choice in chunk.get("choices") or ():
-                        finished = finished or bool(choice.get("finish_reason"))
-                yield self.shape_chunk(call, chunk)
+            async for events in decode_raw(response.iter_bytes()):
+                for data, complete in events:
+                    if data == b"[DONE]":
+                        return
+                    chunk = rename.fast_chunk(data) if fast and complete else None
+                    if chunk is None:
+                        parsed = _parse_chunk(data)
+                        chunk = self.shape_chunk(call, parsed)
+                    elif chunk.plain:
+                        yield chunk
+                        continue
+                    else:
+                        parsed = chunk.data
+                    if not finished:
+                        for choice in parsed.get("choices") or ():
+                            finished = finished or bool(choice.get("finish_reason"))
+                    yield chunk
             if not finished:  # some upstreams omit [DONE]; a stream without an end was cut
                 raise UpstreamProtocolError("upstream stream ended before the answer did")
         finally:
             await response.close()
+
+
+def _parse_chunk(data: bytes) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise UpstreamProtocolError("upstream sent an unreadable event") from exc
+    if not isinstance(chunk, dict) or "error" in chunk:
+        raise UpstreamProtocolError("upstream ended its stream with an error")
+    return chunk
+
+
+def _set(data: bytes, key: bytes) -> bool:
+    """Whether the quoted key occurs with a value other than `null` (one `key:null` is how
+    OpenAI sends usage and finish_reason in chunks that carry neither)."""
+    at = data.find(key)
+    if at < 0:
+        return False
+    end = at + len(key)
+    return data[end:end + 5] != b":null" or data.find(key, end) >= 0
+
+
+class _Rename:
+    """The stream fast path: the upstream's event bytes relayed as they are, with the model
+    name swapped by a bytes replace; only events that can end or meter the stream parsed."""
+
+    __slots__ = ("needle", "replacement")
+
+    def __init__(self, upstream_model: str, client_model: str) -> None:
+        dump = json.JSONEncoder(ensure_ascii=False).encode
+        self.needle = b'"model":' + dump(upstream_model).encode()
+        self.replacement = b'"model":' + dump(client_model).encode()
+
+    def fast_chunk(self, data: bytes) -> RawChunk | None:
+        """The event as a RawChunk, or None when it must be parsed and shaped as a dict."""
+        if not (data.startswith(b"{") and data.endswith(b"}")) or b'"error"' in data:
+            return None
+        needle = self.needle
+        if needle != self.replacement:
+            at = data.find(needle)
+            if at < 0 or data.find(needle, at + len(needle)) >= 0:
+                return None  # compact `"model":"..."` not found once: let json do it
+            data = data[:at] + self.replacement + data[at + len(needle):]
+        if (_set(data, b'"finish_reason"') or (b'"usage"' in data and (
+                _set(data, b'"usage"') or b'"choices":[{' not in data))):
+            return RawChunk(data, _parse_chunk(data))
+        return RawChunk(data, None, True)
 
 
 ADAPTER = OpenAIAdapter

@@ -1,0 +1,50 @@
+"""A streamed chunk carried as the JSON bytes to send, parsed only when someone reads it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+class RawChunk(Mapping[str, Any]):
+    """One `chat.completion.chunk` as JSON bytes ready to relay, readable as a mapping.
+
+    `plain` says the producer checked that the chunk carries nothing but choice deltas
+    (no usage, no finish reason, no error): a consumer looking for those may skip it
+    without parsing. `data` is parsed on first use and must not be edited: whoever needs
+    to change a chunk takes `dict(chunk.data)`-style copies or works on plain dicts.
+    """
+
+    __slots__ = ("raw", "plain", "_data")
+
+    def __init__(self, raw: bytes, data: dict[str, Any] | None = None,
+                 plain: bool = False) -> None:
+        self.raw = raw
+        self.plain = plain
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.raw)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"RawChunk({self.raw!r})"
+
+
+def as_dict(chunk: Mapping[str, Any]) -> dict[str, Any]:
+    """A chunk as a dict its consumer may edit in place."""
+    if isinstance(chunk, RawChunk):
+        return chunk.data
+    return chunk  # type: ignore[return-value]  # adapters yield fresh dicts

@@ -1,0 +1,166 @@
+"""The stream fast path relays the upstream's event bytes and gives what the dict path gives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from gateway.proxy.adapters.openai import OpenAIAdapter
+from gateway.proxy.chunk import RawChunk
+from gateway.proxy.conversation import finish_stream
+from gateway.proxy.handlers import relay
+from gateway.proxy.router import Streaming
+from gateway.proxy.sse import SSEDecoder
+from gateway.proxy.upstream_http import AiohttpUpstream
+from gateway.usage.accounting import Meter
+from tests.adapter_support import make_call
+from tests.upstreams.server import serve_asgi
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+WORDS = ["Héllo", ' "quoted"', " wörld 中文", " \\ back", "", " end."]
+
+
+class DictPath(OpenAIAdapter):
+    """The same adapter with its own shape_chunk, which turns the fast path off."""
+
+    def shape_chunk(self, call, chunk):
+        return super().shape_chunk(call, chunk)
+
+
+def events(*, compact: bool = True, usage: bool = True, null_usage: bool = False) -> bytes:
+    """An OpenAI-like stream: role, words, finish, optional usage chunk, [DONE]."""
+    def chunk(choices: list[dict], extra: dict | None = None) -> bytes:
+        body: dict[str, Any] = {"id": "c-1", "object": "chat.completion.chunk", "created": 1,
+                                "model": "up-1", "choices": choices}
+        if null_usage:
+            body["usage"] = None
+        body.update(extra or {})
+        text = (json.dumps(body, separators=(",", ":"), ensure_ascii=False) if compact
+                else json.dumps(body))
+        return b"data: " + text.encode() + b"\n\n"
+    out = chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                  "finish_reason": None}])
+    for word in WORDS:
+        out += chunk([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
+    out += chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    if usage:
+        out += chunk([], {"usage": USAGE})
+    return out + b"data: [DONE]\n\n"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    state = {"body": b""}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        body = state["body"]
+        for at in range(0, len(body), 97):  # reads that end mid-event
+            await send({"type": "http.response.body", "body": body[at:at + 97],
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    with serve_asgi(app) as url:
+        yield state, url
+
+
+def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: bool,
+                  options: dict | None = None, error_ok: bool = False
+                  ) -> tuple[bytes, list, Meter]:
+    """What relay sends to the client, the chunks behind it, and the meter it filled."""
+    call = make_call({"messages": [{"role": "user", "content": "hi"}], "stream": True},
+                     protocol="openai", base_url=url, secrets={}, upstream_model="up-1",
+                     options=options)
+    meter = Meter("chat", "m", call.body)
+    seen: list = []
+
+    async def main() -> bytes:
+        http = AiohttpUpstream()
+        sent = bytearray()
+
+        async def send(message):
+            sent.extend(message["body"])
+
+        async def watched(chunks):
+            async for chunk in chunks:
+                seen.append(chunk)
+                yield chunk
+        try:
+            chunks = watched(finish_stream(call, adapter_class(http).stream(call)))
+            first = await anext(chunks)
+            tail, error = await relay(send, Streaming(first, chunks, call, None), keep_usage,
+                                      meter)
+            if error is not None:
+                assert error_ok, error
+                return repr(error).encode()
+            return bytes(sent + tail)
+        finally:
+            await http.aclose()
+    return asyncio.run(main()), seen, meter
+
+
+def parsed(raw: bytes) -> list:
+    decoder = SSEDecoder()
+    return [json.loads(data) for _, data in decoder.feed(raw) + decoder.flush()]
+
+
+@pytest.mark.parametrize("keep_usage", [True, False])
+@pytest.mark.parametrize("usage", [True, False])
+def test_compact_upstream_gives_the_same_bytes_on_both_paths(upstream, keep_usage, usage):
+    state, url = upstream
+    state["body"] = events(usage=usage)
+    fast, chunks, fast_meter = through_proxy(url, OpenAIAdapter, keep_usage=keep_usage)
+    slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
+    assert fast == slow
+    assert all(c["model"] == "m" for c in parsed(fast))
+    assert sum(type(c) is RawChunk and c.plain for c in chunks) == len(WORDS) + 1
+    assert fast_meter.usage() == slow_meter.usage()
+    assert fast_meter.usage().estimated is not usage
+    assert ('"usage"' in fast.decode()) is (usage and keep_usage)
+
+
+@pytest.mark.parametrize("compact,null_usage", [(False, False), (True, True), (False, True)])
+def test_other_upstream_spellings_give_the_same_events(upstream, compact, null_usage):
+    state, url = upstream
+    state["body"] = events(compact=compact, null_usage=null_usage)
+    for keep_usage in (True, False):
+        fast, _, fast_meter = through_proxy(url, OpenAIAdapter, keep_usage=keep_usage)
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
+        assert parsed(fast) == parsed(slow)
+        assert fast_meter.usage() == slow_meter.usage()
+
+
+def test_options_that_edit_chunks_still_apply(upstream):
+    state, url = upstream
+    state["body"] = events().replace(b"H\xc3\xa9llo", b"<think>why</think>H\xc3\xa9llo")
+    fast, _, _ = through_proxy(url, OpenAIAdapter, keep_usage=True,
+                               options={"reasoning": "split"})
+    slow, _, _ = through_proxy(url, DictPath, keep_usage=True, options={"reasoning": "split"})
+    assert fast == slow
+    assert "reasoning_content" in fast.decode() and "<think>" not in fast.decode()
+
+
+def test_unreadable_event_still_ends_the_stream_with_an_error(upstream):
+    state, url = upstream
+    state["body"] = events().replace(b'"finish_reason":"stop"', b'"finish_reason":stop')
+    sent, _, _ = through_proxy(url, OpenAIAdapter, keep_usage=True, error_ok=True)
+    assert sent.startswith(b"UpstreamProtocolError") and b"unreadable" in sent
+
+
+def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
+    from gateway.usage import accounting
+
+    monkeypatch.setattr(accounting, "PENDING_BYTES", 200)
+    meter = Meter("chat", "m", {"messages": []})
+    raw = json.dumps({"choices": [{"index": 0, "delta": {"content": "abcd"}}]}).encode()
+    for _ in range(10):
+        meter.observe(RawChunk(raw, None, True))
+        assert meter.pending_bytes <= 200 + len(raw)
+    assert meter.usage().output_tokens == 10 and meter.usage().estimated
