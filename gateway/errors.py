@@ -75,6 +75,20 @@ class ModelNotFound(ProxyError):
     code = "model_not_found"
 
 
+class UnknownURL(ProxyError):
+    """No endpoint at this path (404)."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "unknown_url"
+
+
+class InternalError(ProxyError):
+    """An unexpected failure inside the proxy (500); the message names the request id."""
+
+    code = "internal_error"
+
+
 class RequestTooLarge(ProxyError):
     """The request body exceeds the configured limit (413)."""
 

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import InvalidRequest, ProxyError
+from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
@@ -27,20 +27,6 @@ MEDIA_PATHS = {
     "/v1/audio/speech": "audio.speech",
     "/v1/audio/transcriptions": "audio.transcriptions",
 }
-
-
-class InternalError(ProxyError):
-    """An unexpected failure inside the proxy (500)."""
-
-    code = "internal_error"
-
-
-class UnknownURL(ProxyError):
-    """No endpoint at this path (404)."""
-
-    status = 404
-    type = "invalid_request_error"
-    code = "unknown_url"
 
 
 class ProxyApp:
