@@ -29,7 +29,7 @@ import yaml
 from benchmarks.proxy import procs
 
 REPO = Path(__file__).resolve().parent.parent
-CLIENT_KEY = "sk-soak-client-0123456789"
+CLIENT_KEY = "soak-client-key-0123456789"
 STREAM_EVENTS = 20
 #: A loopback address where nothing listens (fixed for the process: channel identity).
 DEAD_URL = f"http://127.0.0.1:{procs.free_port()}/v1"

@@ -11,10 +11,10 @@ import yaml
 from benchmarks.proxy.upstream import PLAIN_PREFIX, STREAM_PREFIX
 
 #: The key the load generator sends to modelyard; the catalog holds only its digest.
-CLIENT_KEY = "sk-bench-client-0123456789"
+CLIENT_KEY = "bench-client-key-0123456789"
 #: Environment variable holding the upstream key that modelyard resolves at load time.
 UPSTREAM_KEY_ENV = "BENCH_UPSTREAM_KEY"
-UPSTREAM_KEY = "sk-bench-upstream-0123456789"
+UPSTREAM_KEY = "bench-upstream-key-0123456789"
 
 #: Model names of the two request shapes; each has its own provider, so nginx can tell them
 #: apart by path (it cannot read the JSON body).

@@ -27,13 +27,16 @@ from benchmarks.proxy.targets import MODES, TARGETS, request_body, smoke_check, 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 def _where(frame: str) -> str:
     """`function (file:line)` -> `file:function`, the file cut to its package-relative path."""
     m = _FRAME.match(frame.strip())
     if not m:
         return frame.strip()
     path = m["file"]
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", f"{REPO_ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{path}:{m['func']}"
