@@ -60,7 +60,7 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY411": (ERROR, "the price book entry is for another model type"),
     "MY412": (WARNING, "a channel of a public model has no price"),
     "MY413": (WARNING, "a channel takes its price from another provider's price book"),
-    "MY414": (ERROR, "a protocol's optional dependency is not installed"),
+    "MY414": (WARNING, "a protocol's optional dependency is not installed: its channels are unavailable"),
     "MY415": (ERROR, "a provider lacks the base_url its protocol needs"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),

@@ -251,7 +251,7 @@ def extras_installed(cat: Catalog, has_module: Callable[[str], bool] = module_av
         if extra and provider.name in used and not has_module(extra[0]):
             yield diagnostic(provider, ("protocol",), "MY414",
                              f"protocol {provider.data['protocol']} of provider {provider.name!r} "
-                             f"needs {extra[0]}, which is not installed", extra[1])
+                             f"needs {extra[0]}, which is not installed: its channels stay unavailable", extra[1])
 
 
 def base_url_required(cat: Catalog) -> Iterable[Diagnostic]:
