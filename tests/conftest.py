@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,16 @@ from tests.upstreams.server import serve_asgi
 KEY_ALICE = "sk-alice-0123456789"
 KEY_BOB = "sk-bob-0123456789"
 KEY_SERVICE = "sk-service-0123456789"
+
+
+def poll(condition: Callable[[], Any], timeout: float = 5.0) -> float:
+    """Seconds until `condition()` held, polled every 10 ms; fails after `timeout` seconds."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not reached within {timeout} s")
+        time.sleep(0.01)
+    return time.monotonic() - start
 
 
 def key_digest(key: str) -> str:

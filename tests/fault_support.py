@@ -11,7 +11,16 @@ from typing import Any
 import openai
 
 from gateway.proxy.app import ProxyApp
-from tests.conftest import KEY_ALICE, channel, client, consumer, model, provider, snapshot_dict
+from tests.conftest import (
+    KEY_ALICE,
+    channel,
+    client,
+    consumer,
+    model,
+    poll,
+    provider,
+    snapshot_dict,
+)
 from tests.upstreams.faulty import refused_url
 
 USER = [{"role": "user", "content": "hi"}]
@@ -102,10 +111,6 @@ class LoopSpy:
 
 def settle(condition: Callable[[], bool], within: float = 1.0) -> float:
     """Seconds until `condition()` held (polled), or fail after `within` seconds."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < within, "not within the bound"
-        time.sleep(0.01)
-    return time.monotonic() - start
+    return poll(condition, within)
 
 

@@ -15,7 +15,16 @@ from gateway.catalog.snapshot import Snapshot, canonical_json
 from gateway.proxy.app import ProxyApp
 from gateway.proxy.breaker import OPEN, Breakers
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
-from tests.conftest import KEY_ALICE, channel, client, consumer, model, provider, snapshot_dict
+from tests.conftest import (
+    KEY_ALICE,
+    channel,
+    client,
+    consumer,
+    model,
+    poll,
+    provider,
+    snapshot_dict,
+)
 from tests.upstreams.server import serve_asgi
 
 USER = [{"role": "user", "content": "hello"}]
@@ -33,15 +42,6 @@ def publish(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def wait_for(condition, timeout: float = 5.0) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-    return time.monotonic() - start
 
 
 def test_half_written_or_broken_snapshot_is_refused_and_old_one_kept(tmp_path):
@@ -103,18 +103,18 @@ def served_file(tmp_path):
 
 def test_new_snapshot_is_served_within_a_second(served_file):
     path, holder, url = served_file
-    wait_for(lambda: holder.current is not None)
+    poll(lambda: holder.current is not None)
     publish(path, canonical_json(versioned(1)))
-    took = wait_for(lambda: "up-v1" in client(url).chat.completions.create(
+    took = poll(lambda: "up-v1" in client(url).chat.completions.create(
         model="m", messages=USER).choices[0].message.content)
     assert took < 1.0
 
 
 def test_readyz_shows_a_refused_snapshot_while_the_old_one_serves(served_file):
     path, holder, url = served_file
-    wait_for(lambda: holder.current is not None)
+    poll(lambda: holder.current is not None)
     path.write_bytes(b'{"schema_version": 1, "digest": "tru')
-    wait_for(lambda: holder.refusals >= 1)
+    poll(lambda: holder.refusals >= 1)
     ready = httpx.get(f"{url}/readyz")
     assert ready.status_code == 200
     assert "JSON" in ready.json()["last_reload_error"]["message"] or \
@@ -125,7 +125,7 @@ def test_readyz_shows_a_refused_snapshot_while_the_old_one_serves(served_file):
 
 def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
     path, holder, url = served_file
-    wait_for(lambda: holder.current is not None)
+    poll(lambda: holder.current is not None)
     published = {0}
     failures: list[BaseException] = []
     answers: list[tuple[str, str]] = []
@@ -158,17 +158,17 @@ def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
             if n % 5 == 0:  # written in place, stopped half-way
                 before = holder.refusals
                 path.write_bytes(good[: len(good) // 2])
-                wait_for(lambda before=before: holder.refusals > before)
+                poll(lambda before=before: holder.refusals > before)
             elif n % 5 == 3:  # broken: a digest that does not match
                 before = holder.refusals
                 publish(path, good.replace(b'"up-v', b'"UP-v'))
-                wait_for(lambda before=before: holder.refusals > before)
+                poll(lambda before=before: holder.refusals > before)
                 refusal = httpx.get(f"{url}/readyz").json()["last_reload_error"]
                 assert "digest" in refusal["message"]
             else:
                 publish(path, good)
                 published.add(n)
-                wait_for(lambda good=good: holder.current.snapshot.digest
+                poll(lambda good=good: holder.current.snapshot.digest
                          == json.loads(good)["digest"])
             time.sleep(0.02)  # let requests run on this version
     finally:
@@ -186,8 +186,8 @@ def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
 
 def test_sdk_sees_no_error_during_refused_reload(served_file):
     path, holder, url = served_file
-    wait_for(lambda: holder.current is not None)
+    poll(lambda: holder.current is not None)
     path.write_bytes(b"garbage")
-    wait_for(lambda: holder.refusals >= 1)
+    poll(lambda: holder.refusals >= 1)
     reply = client(url).chat.completions.create(model="m", messages=USER)
     assert reply.choices[0].message.content == "Mock answer from up-v0: hello"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
-from tests.conftest import client, write_catalog
+from tests.conftest import client, poll, write_catalog
 from tests.upstreams.server import free_port
 
 USER = [{"role": "user", "content": "hi"}]
@@ -58,15 +58,6 @@ def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
 def answer(url: str) -> str:
     return client(url).chat.completions.create(model="echo", messages=USER).choices[0] \
         .message.content
-
-
-def poll(condition, timeout: float = 5.0) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-    return time.monotonic() - start
 
 
 def test_serve_catalog_reloads_on_edit_refuses_broken_edit_and_obeys_sighup(tmp_path):
