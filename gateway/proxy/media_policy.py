@@ -25,6 +25,11 @@ ENDPOINT_TYPES: Mapping[str, str] = {
     "audio.transcriptions": "transcription",
 }
 
+#: Endpoints a model of another type serves too when it has the capability: (type, capability).
+ALSO_SERVED_BY: Mapping[str, tuple[str, str]] = {
+    "images.edits": ("image-generation", "image_edit"),
+}
+
 Files = Mapping[str, UploadFile]
 
 
@@ -41,6 +46,22 @@ def _one_of(model: Model, body: Mapping[str, Any], name: str, prop: str, what: s
     raise InvalidRequest(f"{what} `{value}` is not offered by model `{model.name}`; "
                          f"choose one of: {_offered(offered)}", param=name,
                          code=f"unsupported_{name}")
+
+
+def _check_type(model: Model, endpoint: str) -> None:
+    """400 unless the model's type serves the endpoint, or its capability lets it."""
+    wanted = ENDPOINT_TYPES[endpoint]
+    if model.type == wanted:
+        return
+    also = ALSO_SERVED_BY.get(endpoint)
+    if also is not None and model.type == also[0]:
+        if also[1] in model.capabilities:
+            return
+        raise InvalidRequest(f"model `{model.name}` is a {model.type} model without capability "
+                             f"`{also[1]}`, so it serves no {endpoint.replace('.', ' ')}",
+                             param="model", code="model_type_mismatch")
+    raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a {wanted} "
+                         "model", param="model", code="model_type_mismatch")
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
@@ -124,10 +145,7 @@ def apply(model: Model, endpoint: str, body: Mapping[str, Any], files: Files) ->
         name = sorted(forbidden)[0]
         raise InvalidRequest(f"`{name}` may not be set: upstreams come only from the catalog",
                              param=name, code="upstream_override_not_allowed")
-    wanted = ENDPOINT_TYPES[endpoint]
-    if model.type != wanted:
-        raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a {wanted} "
-                             "model", param="model", code="model_type_mismatch")
+    _check_type(model, endpoint)
     if endpoint != "audio.speech" and body.get("stream") not in (None, False, "false"):
         raise InvalidRequest(f"`stream` is not supported on {endpoint.replace('.', ' ')}",
                              param="stream")

@@ -2,8 +2,9 @@
 
 The upstream model named in the request picks a failure (`overloaded`, `rate-limited`,
 `bad-request`, `stream-error`); otherwise the conversation picks the answer: a tool result
-gets the weather answer, tools get the documented tool_use answer, an image gets a
-description, thinking gets the documented 27 * 453 stream, anything else gets "Hello!".
+gets the weather answer, web search gets the documented search answers, tools get the
+documented tool_use answer, an image gets a description, thinking gets the documented
+27 * 453 stream, anything else gets "Hello!".
 """
 
 from __future__ import annotations
@@ -53,6 +54,28 @@ IMAGE_MESSAGE = {
     "content": [{"type": "text", "text": "This image shows an ant, specifically a close-up "
                  "view of an ant."}],
     "usage": {"input_tokens": 1551, "output_tokens": 71},
+}
+
+
+# The documented web search answer (web search tool guide), citations left out.
+WEB_SEARCH_MESSAGE = {
+    "id": "msg_a930390d3a", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
+    "content": [
+        {"type": "text", "text": "I'll search for when Claude Shannon was born."},
+        {"type": "server_tool_use", "id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
+         "name": "web_search", "input": {"query": "claude shannon birth date"}},
+        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
+         "content": [{"type": "web_search_result", "title": "Claude Shannon - Wikipedia",
+                      "url": "https://en.wikipedia.org/wiki/Claude_Shannon",
+                      "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5LTQ1NGUtODgxNC1k...",
+                      "page_age": "April 30, 2025"}]},
+        {"type": "text", "text": "Based on the search results, "},
+        {"type": "text", "text": "Claude Shannon was born on April 30, 1916, in Petoskey, "
+         "Michigan"},
+    ],
+    "usage": {"input_tokens": 6039, "output_tokens": 931,
+              "server_tool_use": {"web_search_requests": 1}},
 }
 
 
@@ -206,7 +229,7 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     if "image" in kinds:
         return IMAGE_MESSAGE, HELLO_STREAM
     if any(tool.get("type", "").startswith("web_search_") for tool in body.get("tools", ())):
-        return HELLO_MESSAGE, WEB_SEARCH_STREAM
+        return WEB_SEARCH_MESSAGE, WEB_SEARCH_STREAM
     if body.get("tools"):
         return TOOL_USE_MESSAGE, TOOL_USE_STREAM
     if body.get("thinking"):

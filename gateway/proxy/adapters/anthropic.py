@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
+from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters import anthropic_messages as am
 from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
@@ -20,6 +23,9 @@ ERROR_STATUS: Mapping[str, int] = {
     "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
     "api_error": 500, "overloaded_error": 529,
 }
+
+_NO_NATIVES: Mapping[str, NativeTool] = MappingProxyType({})
+_TOOL_VERSION = re.compile(r"_\d{8}$")  # web_search_20250305 -> web_search
 
 
 def build_request(call: Call, *, stream: bool) -> dict[str, Any]:
@@ -83,13 +89,44 @@ def url(call: Call) -> str:
     return f"{base.removesuffix('/v1')}/v1/messages"
 
 
-def usage_of(usage: Mapping[str, Any]) -> dict[str, Any]:
-    return am.openai_usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0,
-                           usage.get("cache_read_input_tokens") or 0,
-                           usage.get("cache_creation_input_tokens") or 0)
+def usage_of(usage: Mapping[str, Any],
+             natives: Mapping[str, NativeTool] = _NO_NATIVES) -> dict[str, Any]:
+    """OpenAI usage, with the server tools Anthropic ran as `native_tool_calls`."""
+    out = am.openai_usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0,
+                          usage.get("cache_read_input_tokens") or 0,
+                          usage.get("cache_creation_input_tokens") or 0)
+    if calls := native_tool_calls(usage.get("server_tool_use"), natives):
+        out["native_tool_calls"] = calls
+    return out
 
 
-def to_openai(message: Mapping[str, Any], *, model: str, created: int) -> dict[str, Any]:
+def native_tool_calls(counts: Any, natives: Mapping[str, NativeTool]) -> dict[str, int]:
+    """Anthropic's server tool counts (`web_search_requests`: 2) by catalog native tool name.
+
+    Anthropic counts under its own tool name; the requested native tool whose Anthropic
+    spelling carries that name is the one billed. A count no requested tool explains keeps
+    Anthropic's name, so the usage log still shows it though nothing prices it.
+    """
+    if not isinstance(counts, Mapping):
+        return {}
+    names = {_anthropic_name(tool.spellings["anthropic"]): name
+             for name, tool in natives.items() if "anthropic" in tool.spellings}
+    out: dict[str, int] = {}
+    for key, count in counts.items():
+        if not key.endswith("_requests") or not isinstance(count, int) or count <= 0:
+            continue
+        upstream = key.removesuffix("_requests")
+        name = names.get(upstream, upstream)
+        out[name] = out.get(name, 0) + count
+    return out
+
+
+def _anthropic_name(spelling: Mapping[str, Any]) -> str:
+    return spelling.get("name") or _TOOL_VERSION.sub("", str(spelling.get("type", "")))
+
+
+def to_openai(message: Mapping[str, Any], *, model: str, created: int,
+              natives: Mapping[str, NativeTool] = _NO_NATIVES) -> dict[str, Any]:
     """An OpenAI chat.completion from an Anthropic message."""
     text, reasoning, calls = [], [], []
     for block in message.get("content") or ():
@@ -105,7 +142,7 @@ def to_openai(message: Mapping[str, Any], *, model: str, created: int) -> dict[s
     return am.completion(id=message.get("id", ""), model=model, created=created,
                          text="".join(text), reasoning="".join(reasoning), tool_calls=calls,
                          stop_reason=message.get("stop_reason"),
-                         usage=usage_of(message.get("usage") or {}))
+                         usage=usage_of(message.get("usage") or {}, natives))
 
 
 def stream_error(error: Mapping[str, Any], provider: str) -> UpstreamStatusError:
@@ -114,7 +151,8 @@ def stream_error(error: Mapping[str, Any], provider: str) -> UpstreamStatusError
 
 
 async def to_chunks(events: AsyncIterator[tuple[str | None, str]], *, model: str, created: int,
-                    provider: str) -> AsyncIterator[dict[str, Any]]:
+                    provider: str, natives: Mapping[str, NativeTool] = _NO_NATIVES,
+                    ) -> AsyncIterator[dict[str, Any]]:
     """OpenAI chunks from Anthropic's server-sent events."""
     writer: am.ChunkWriter | None = None
     usage: dict[str, Any] = {}
@@ -135,7 +173,7 @@ async def to_chunks(events: AsyncIterator[tuple[str | None, str]], *, model: str
         if writer is None:
             continue  # ping, or an event type added after this adapter was written
         if kind == "message_stop":
-            writer.usage = usage_of(usage)
+            writer.usage = usage_of(usage, natives)
             for last in writer.finish():
                 yield last
             return
@@ -197,13 +235,15 @@ class AnthropicAdapter(Adapter):
     async def send(self, call: Call) -> Reply:
         response = await self._post(call, stream=False)
         message = await response.json()
-        return Reply(body=to_openai(message, model=call.body["model"], created=int(time.time())))
+        return Reply(body=to_openai(message, model=call.body["model"], created=int(time.time()),
+                                    natives=call.native_tools))
 
     async def stream(self, call: Call) -> AsyncIterator[dict[str, Any]]:
         response = await self._post(call, stream=True)
         try:
             async for chunk in to_chunks(response.iter_sse(), model=call.body["model"],
-                                         created=int(time.time()), provider=call.provider.name):
+                                         created=int(time.time()), provider=call.provider.name,
+                                         natives=call.native_tools):
                 yield chunk
         finally:
             await response.close()

@@ -80,7 +80,9 @@ class AzureOpenAIAdapter(OpenAIAdapter):
                 if chunk.get("choices") or chunk.get("usage"):
                     yield chunk
         finally:
-            await chunks.aclose()
+            aclose = getattr(chunks, "aclose", None)  # typed an iterator; it is a generator
+            if aclose is not None:
+                await aclose()
 
     async def raise_for_status(self, response: UpstreamResponse) -> None:
         status = response.status
