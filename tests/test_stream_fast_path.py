@@ -1,4 +1,5 @@
-"""The stream fast path relays the upstream's event bytes and gives what the dict path gives."""
+"""The fast paths relay the upstream's bytes (stream events, plain answers) and give what
+the dict path gives."""
 
 from __future__ import annotations
 
@@ -60,9 +61,10 @@ def upstream():
             return
         while (await receive()).get("more_body"):
             pass
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
         body = state["body"]
+        kind = b"application/json" if body.startswith(b"{") else b"text/event-stream"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", kind)]})
         for at in range(0, len(body), 97):  # reads that end mid-event
             await send({"type": "http.response.body", "body": body[at:at + 97],
                         "more_body": True})
@@ -164,3 +166,54 @@ def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
         meter.observe(RawChunk(raw, None, True))
         assert meter.pending_bytes <= 200 + len(raw)
     assert meter.usage().output_tokens == 10 and meter.usage().estimated
+
+
+def plain_through_adapter(url: str, adapter_class: type[OpenAIAdapter]):
+    call = make_call({"messages": [{"role": "user", "content": "hi"}]}, protocol="openai",
+                     base_url=url, secrets={}, upstream_model="up-1")
+
+    async def main():
+        http = AiohttpUpstream()
+        try:
+            return await adapter_class(http).send(call)
+        finally:
+            await http.aclose()
+    return asyncio.run(main())
+
+
+ANSWER = {"id": "c-1", "object": "chat.completion", "created": 1, "model": "up-1",
+          "choices": [{"index": 0, "message": {"role": "assistant", "content": 'say "model":'},
+                       "finish_reason": "stop"}], "usage": USAGE}
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(ANSWER, separators=(",", ":"), ensure_ascii=False),  # compact
+    json.dumps(ANSWER, indent=2),  # pretty, as OpenAI sends it
+])
+def test_plain_answers_are_relayed_as_the_upstreams_bytes_renamed(upstream, text):
+    state, url = upstream
+    state["body"] = text.encode()
+    reply = plain_through_adapter(url, OpenAIAdapter)
+    assert reply.raw is not None and reply.raw == text.encode().replace(b'"up-1"', b'"m"')
+    assert json.loads(reply.raw) == reply.body and reply.body["model"] == "m"
+
+
+def test_plain_answers_naming_the_model_twice_are_encoded_again(upstream):
+    state, url = upstream
+    state["body"] = json.dumps({**ANSWER, "extra": {"model": "up-1"}}).encode()
+    reply = plain_through_adapter(url, OpenAIAdapter)
+    assert reply.raw is None and reply.body["model"] == "m"
+    assert reply.body["extra"] == {"model": "up-1"}
+    assert plain_through_adapter(url, DictPath).body == reply.body
+
+
+def test_options_that_edit_answers_drop_the_upstreams_bytes(upstream):
+    from gateway.proxy.conversation import finish
+
+    state, url = upstream
+    state["body"] = json.dumps(ANSWER).replace("say", "<think>why</think>say").encode()
+    call = make_call({"messages": []}, protocol="openai", base_url=url, secrets={},
+                     upstream_model="up-1", options={"reasoning": "split"})
+    shaped = finish(call, plain_through_adapter(url, OpenAIAdapter))
+    assert shaped.raw is None
+    assert shaped.body["choices"][0]["message"]["reasoning_content"] == "why"

@@ -36,3 +36,22 @@ def test_full_queue_drops_instead_of_blocking(tmp_path):
     log.close()
     written = len((tmp_path / "u.jsonl").read_text().splitlines())
     assert written + log.dropped == 10_000
+
+
+def test_lines_are_json_whatever_the_values_and_times_match_datetime():
+    import random
+    from datetime import UTC, datetime
+
+    from gateway.usage.log import _line, _time
+
+    rng = random.Random(7)
+    for when in [0.0, 1.9999996, 1_700_000_000.9996] + [rng.uniform(0, 4e9) for _ in range(2000)]:
+        assert _time(when) == datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
+    entry = {"time": 1_700_000_000.25, "request_id": "r", "requested_model": 'a"b\\c\n\u2028é',
+             "stream": False, "attempts": 0, "latency_ms": 0.1, "ttft_ms": None,
+             "usage": {"input_tokens": 1, "estimated": True}, "unknown": "left out"}
+    assert json.loads(_line(entry)) == {
+        "time": "2023-11-14T22:13:20.250+00:00", "request_id": "r",
+        "requested_model": 'a"b\\c\n\u2028é', "stream": False, "attempts": 0,
+        "latency_ms": 0.1, "usage": {"input_tokens": 1, "estimated": True}}
+    assert _line({}) == "{}\n"

@@ -156,13 +156,19 @@ class ProxyApp:
         self.usage_log.close()
 
 
+#: Request ids need to be unique, not secret: a generator seeded once from the OS, rather
+#: than a getrandom system call (and a release of the GIL) for every request.
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # no twin sequences
+
+
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
             text = value.decode()
             if text.replace("-", "").replace("_", "").isalnum():
                 return text
-    return os.urandom(12).hex()
+    return f"{_ids.getrandbits(96):024x}"
 
 
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,

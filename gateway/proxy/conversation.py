@@ -51,7 +51,7 @@ def finish(call: Call, reply: Reply) -> Reply:
         body = simulate_tools.finish_reply(call.body, body)
     if mode == "merge":
         body = reasoning.merge_reply(body)
-    return reply if body is reply.body else dataclasses.replace(reply, body=body)
+    return reply if body is reply.body else dataclasses.replace(reply, body=body, raw=None)
 
 
 def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
@@ -69,7 +69,7 @@ def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
 
 async def _shaped(call: Call, mode: str, chunks: AsyncIterator[Mapping[str, Any]]
                   ) -> AsyncGenerator[dict[str, Any], None]:
-    chain = [chunks, _dicts(chunks)]  # the whole chain, closed outermost first
+    chain: list[AsyncIterator[dict[str, Any]]] = [_dicts(chunks)]
     if mode == "split":
         chain.append(reasoning.split_stream(chain[-1]))
     if _simulating(call):
@@ -80,7 +80,9 @@ async def _shaped(call: Call, mode: str, chunks: AsyncIterator[Mapping[str, Any]
         async for chunk in chain[-1]:
             yield chunk
     finally:
-        for stage in reversed(chain):
+        # the whole chain, the adapter's own stream included, closed outermost first
+        stages: list[AsyncIterator[Any]] = [*reversed(chain), chunks]
+        for stage in stages:
             aclose = getattr(stage, "aclose", None)
             if aclose is not None:
                 await aclose()

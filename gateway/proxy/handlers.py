@@ -266,7 +266,9 @@ class Handlers:
             meter.observe_reply(reply.body)
             accounted = True
             cost_headers = self.account(meter, routed, outcome, reply.status)
-            if reply.body is not None:
+            if reply.raw is not None:
+                body, content_type = reply.raw, JSON
+            elif reply.body is not None:
                 body, content_type = dumps(reply.body), JSON
             else:
                 body, content_type = reply.content or b"", reply.content_type.encode()

@@ -80,11 +80,14 @@ class SSEDecoder:
 async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None, str]]:
     """Decode an async byte stream into SSE events."""
     decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
+    try:
+        async for chunk in chunks:
+            for event in decoder.feed(chunk):
+                yield event
+        for event in decoder.flush():
             yield event
-    for event in decoder.flush():
-        yield event
+    finally:
+        await aclose(chunks)
 
 
 async def decode_raw(chunks: AsyncIterator[bytes]
@@ -93,13 +96,28 @@ async def decode_raw(chunks: AsyncIterator[bytes]
     data as bytes, and whether a blank line ended it (False for an event the stream's end
     cut off, which may be incomplete)."""
     decoder = SSEDecoder()
-    async for chunk in chunks:
-        events = decoder.feed_raw(chunk)
+    try:
+        async for chunk in chunks:
+            events = decoder.feed_raw(chunk)
+            if events:
+                yield [(data, True) for _event, data in events]
+        events = decoder.flush_raw()
         if events:
-            yield [(data, True) for _event, data in events]
-    events = decoder.flush_raw()
-    if events:
-        yield [(data, False) for _event, data in events]
+            yield [(data, False) for _event, data in events]
+    finally:
+        await aclose(chunks)
+
+
+async def aclose(iterator: AsyncIterator[Any]) -> None:
+    """Close an async generator left before its end, now rather than when it is collected.
+
+    A generator collected unfinished is closed by the event loop's finaliser hook: a task and
+    a wake-up of the loop through its self-pipe for every stream a consumer stopped reading
+    (at `[DONE]`, say). Iterators that are not generators have nothing to close.
+    """
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:

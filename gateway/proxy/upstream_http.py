@@ -8,7 +8,6 @@ may carry credentials (query keys, userinfo) and must never reach a client or a 
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -117,7 +116,10 @@ class AiohttpUpstream:
                       deadline: Deadline, json: Any = None, data: bytes | None = None,
                       form: Mapping[str, Any] | None = None) -> AiohttpResponse:
         host, origin = _split(url)
-        timeout = _timeout(deadline.connect_s, deadline.first_byte_s)
+        # aiohttp's own timers bound the attempt by the total deadline too: no third timer.
+        remaining = deadline.remaining() or 0.001
+        timeout = _timeout(min(deadline.connect_s, remaining),
+                           min(deadline.first_byte_s, remaining))
         body: Any = data
         send_headers = headers
         if json is not None:
@@ -127,10 +129,9 @@ class AiohttpUpstream:
         elif form is not None:
             body = _form_data(form)
         with _mapped(host, "before answering"):
-            async with asyncio.timeout(deadline.remaining() or 0.001):
-                response = await self._session(origin).request(
-                    method, url, data=body, headers=send_headers, timeout=timeout,
-                    allow_redirects=False)
+            response = await self._session(origin).request(
+                method, url, data=body, headers=send_headers, timeout=timeout,
+                allow_redirects=False)
         return AiohttpResponse(response, host)
 
     async def aclose(self) -> None:

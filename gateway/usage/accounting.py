@@ -8,6 +8,8 @@ token per four characters) and is marked `estimated`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,26 +136,40 @@ class Accountant:
         elif usage is None:
             usage = meter.usage()
         cost = cost_of(usage, channel.price, native_tools) if channel and status < 400 else None
-        latency = ended - meter.started
-        ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
-        model_name = model.name if model else "-"
-        channel_name = channel.name if channel else "-"
-        if self.metrics_enabled:
-            metrics.observe_request(model_name, channel_name, status, latency, ttft, {
-                "input": usage.input_tokens, "cached_input": usage.cached_input_tokens,
-                "output": usage.output_tokens, "reasoning": usage.reasoning_tokens},
-                cost.amount if cost else None, cost.currency if cost else None)
-        if self.log.enabled:
-            self.log.record({
-                "time": time.time(),  # formatted by the log's writer thread
-                "request_id": request_id, "consumer": consumer, "model": model_name,
-                "requested_model": meter.requested_model, "channel": channel and channel.name,
-                "provider": channel and channel.provider, "upstream_model": upstream,
-                "endpoint": meter.endpoint, "stream": bool(meter.body.get("stream")),
-                "attempts": attempts, "status": status, "error_code": error_code,
-                "latency_ms": round(latency * 1000, 2),
-                "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
-                "usage": usage.as_dict(), "cost": cost.text() if cost else None,
-                "currency": cost.currency if cost else None,
-            })
+        if self.metrics_enabled or self.log.enabled:
+            record = (meter, request_id, consumer, model, channel, upstream, attempts, status,
+                      error_code, usage, cost, ended - meter.started, time.time())
+            try:  # after the answer has gone out: off the request's latency
+                asyncio.get_running_loop().call_soon(self._record, record)
+            except RuntimeError:  # no event loop: called from plain code
+                self._record(record)
         return cost
+
+    def _record(self, record: tuple[Any, ...]) -> None:
+        """Metrics and the usage log line of one finished request."""
+        meter, channel, status, usage, cost, latency = (record[0], record[4], record[7],
+                                                        record[9], record[10], record[11])
+        if self.metrics_enabled:
+            ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
+            metrics.observe_request(record[3].name if record[3] else "-",
+                                    channel.name if channel else "-", status, latency, ttft,
+                                    usage, cost)
+        if self.log.enabled:
+            self.log.record(functools.partial(_log_entry, record))
+
+
+def _log_entry(record: tuple[Any, ...]) -> dict[str, Any]:
+    """The usage log line of a request, built on the log's writer thread."""
+    (meter, request_id, consumer, model, channel, upstream, attempts, status, error_code,
+     usage, cost, latency, when) = record
+    ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
+    return {
+        "time": when, "request_id": request_id, "consumer": consumer,
+        "model": model.name if model else "-", "requested_model": meter.requested_model,
+        "channel": channel and channel.name, "provider": channel and channel.provider,
+        "upstream_model": upstream, "endpoint": meter.endpoint,
+        "stream": bool(meter.body.get("stream")), "attempts": attempts, "status": status,
+        "error_code": error_code, "latency_ms": round(latency * 1000, 2),
+        "ttft_ms": None if ttft is None else round(ttft * 1000, 2), "usage": usage.as_dict(),
+        "cost": cost.text() if cost else None, "currency": cost.currency if cost else None,
+    }

@@ -6,8 +6,8 @@ import collections
 import json
 import sys
 import threading
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 #: Fields of a usage log line, in the order they are written. Never prompt text, never keys.
@@ -42,7 +42,9 @@ class UsageLog:
     def enabled(self) -> bool:
         return self._thread is not None
 
-    def record(self, entry: Mapping[str, Any]) -> None:
+    def record(self, entry: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+        """Queue an entry, or a function that builds it on the writer thread (so the request
+        path only queues it)."""
         if self._thread is None:
             return
         if len(self._pending) >= self._max:
@@ -69,18 +71,57 @@ class UsageLog:
         assert self._stream is not None
         pending, lines = self._pending, []
         while pending:
-            lines.append(_line(pending.popleft()))
+            entry = pending.popleft()
+            lines.append(_line(entry() if callable(entry) else entry))
         if lines:
             self._stream.write("".join(lines))
             self._stream.flush()
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_string = json.encoder.encode_basestring  # a str as a JSON string, in C
+_KEYS = {name: f',"{name}":' for name in FIELDS}
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
+def _time(when: float) -> str:
+    """Epoch seconds as ISO 8601 UTC with milliseconds; the seconds part formatted once."""
+    second = int(when)
+    milliseconds = round((when - second) * 1e6) // 1000  # as datetime: round to µs, cut
+    if milliseconds > 999:  # rounds up into the next second
+        second, milliseconds = second + 1, 0
+    if _second[0] != second:
+        _second[:] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{milliseconds:03d}+00:00"
 
 
 def _line(entry: Mapping[str, Any]) -> str:
-    ordered = {k: entry[k] for k in FIELDS if entry.get(k) is not None}
-    when = ordered.get("time")
-    if isinstance(when, float):  # epoch seconds from the request path, formatted here
-        ordered["time"] = datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
-    return _encode(ordered) + "\n"
+    """One JSON line: the known fields in FIELDS order, None values left out.
+
+    Written out field by field (strings through the C escaper): a third of what building an
+    ordered dict and encoding it costs, and this runs once for every request.
+    """
+    parts = ["{"]
+    for name in FIELDS:
+        value = entry.get(name)
+        if value is None:
+            continue
+        kind = type(value)
+        if name == "time" and kind is float:  # epoch seconds from the request path
+            value, kind = _time(value), str
+        parts.append(_KEYS[name])
+        if kind is str:
+            parts.append(_string(value))
+        elif kind is int:
+            parts.append(str(value))
+        elif kind is bool:
+            parts.append("true" if value else "false")
+        elif kind is float:
+            parts.append(repr(value))
+        else:
+            parts.append(_encode(value))
+    if len(parts) == 1:
+        return "{}\n"
+    parts[1] = parts[1][1:]  # no comma before the first field
+    parts.append("}\n")
+    return "".join(parts)

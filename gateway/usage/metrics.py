@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,6 +13,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+if TYPE_CHECKING:
+    from gateway.usage.pricing import Cost, Usage
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -86,19 +87,19 @@ def _children(model: str, channel: str) -> _Children:
 
 
 def observe_request(model: str, channel: str, status: int, seconds: float,
-                    ttft_seconds: float | None, tokens: Mapping[str, int],
-                    cost: Decimal | None, currency: str | None) -> None:
+                    ttft_seconds: float | None, usage: Usage, cost: Cost | None) -> None:
     """Record one finished request."""
     children = _children(model, channel)
     children.request(status).inc()
     children.latency.observe(seconds)
     if ttft_seconds is not None:
         children.ttft.observe(ttft_seconds)
-    for kind, count in tokens.items():
+    for kind, count in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),
+                        ("output", usage.output_tokens), ("reasoning", usage.reasoning_tokens)):
         if count:
             children.token(kind).inc(count)
-    if cost and currency:
-        children.currency(currency).inc(float(cost))
+    if cost is not None and cost.amount:
+        children.currency(cost.currency).inc(float(cost.amount))
 
 
 def set_circuit(channel: str, state: str) -> None:

@@ -71,6 +71,7 @@ class Reply:
     still arriving (`chunks`: speech audio relayed as the upstream sends it)."""
 
     body: Mapping[str, Any] | None = None
+    raw: bytes | None = None  # `body` as JSON bytes (the upstream's, relayed); None once changed
     content: bytes | None = None
     content_type: str = "application/json"
     status: int = 200

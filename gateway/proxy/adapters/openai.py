@@ -12,11 +12,12 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
 from gateway.proxy.chunk import RawChunk
-from gateway.proxy.sse import decode_raw
+from gateway.proxy.sse import aclose, decode_raw
 
 PATHS: Mapping[str, str] = {
     "chat": "/chat/completions",
@@ -139,9 +140,18 @@ class OpenAIAdapter(Adapter):
 
             return await openai_media.send(self, call)
         response = await self._post(call)
-        data = await response.json()  # an HTML error page with a 200 is a protocol error
+        raw = await response.read()
+        try:
+            data = json.loads(raw)  # an HTML error page with a 200 is a protocol error
+        except ValueError:
+            raise UpstreamProtocolError(f"upstream {_host(call)} answered invalid JSON") from None
         if not isinstance(data, dict):
             raise UpstreamProtocolError("upstream answered JSON that is not an object")
+        if type(self).shape_reply is OpenAIAdapter.shape_reply and raw.startswith(b"{"):
+            # The answer relayed as the upstream's bytes, the model name swapped, when the
+            # swap is unambiguous; otherwise encoded again from the shaped dict.
+            renamed = _Rename(call.channel.upstream_model, call.body["model"]).swap(raw)
+            return Reply(body=self.shape_reply(call, data), raw=renamed)
         return Reply(body=self.shape_reply(call, data))
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
@@ -151,20 +161,22 @@ class OpenAIAdapter(Adapter):
         fast = type(self).shape_chunk is OpenAIAdapter.shape_chunk
         rename = _Rename(call.channel.upstream_model, call.body["model"])
         finished = False
+        reads = decode_raw(response.iter_bytes())
         try:
-            async for events in decode_raw(response.iter_bytes()):
+            async for events in reads:
                 for data, complete in events:
                     if data == b"[DONE]":
                         return
-                    chunk = rename.fast_chunk(data) if fast and complete else None
-                    if chunk is None:
+                    raw = rename.fast_chunk(data) if fast and complete else None
+                    if raw is not None and raw.plain:
+                        yield raw
+                        continue
+                    chunk: Mapping[str, Any]
+                    if raw is None:
                         parsed = _parse_chunk(data)
                         chunk = self.shape_chunk(call, parsed)
-                    elif chunk.plain:
-                        yield chunk
-                        continue
                     else:
-                        parsed = chunk.data
+                        chunk, parsed = raw, raw.data
                     if not finished:
                         for choice in parsed.get("choices") or ():
                             finished = finished or bool(choice.get("finish_reason"))
@@ -172,6 +184,7 @@ class OpenAIAdapter(Adapter):
             if not finished:  # some upstreams omit [DONE]; a stream without an end was cut
                 raise UpstreamProtocolError("upstream stream ended before the answer did")
         finally:
+            await aclose(reads)
             await response.close()
 
 
@@ -195,27 +208,45 @@ def _set(data: bytes, key: bytes) -> bool:
     return data[end:end + 5] != b":null" or data.find(key, end) >= 0
 
 
-class _Rename:
-    """The stream fast path: the upstream's event bytes relayed as they are, with the model
-    name swapped by a bytes replace; only events that can end or meter the stream parsed."""
+def _host(call: Call) -> str:
+    return urlsplit(call.provider.base_url or "").hostname or "upstream"
 
-    __slots__ = ("needle", "replacement")
+
+_dump = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class _Rename:
+    """The fast path: the upstream's bytes relayed as they are, with the model name swapped
+    by a bytes replace; of stream events, only those that can end or meter the stream parsed."""
+
+    __slots__ = ("upstream", "client")
 
     def __init__(self, upstream_model: str, client_model: str) -> None:
-        dump = json.JSONEncoder(ensure_ascii=False).encode
-        self.needle = b'"model":' + dump(upstream_model).encode()
-        self.replacement = b'"model":' + dump(client_model).encode()
+        self.upstream = _dump(upstream_model).encode()
+        self.client = _dump(client_model).encode()
+
+    def swap(self, data: bytes) -> bytes | None:
+        """`data` with the model named as the client asked, or None unless `"model": <name>`
+        occurs exactly once (compact, or with the one space pretty-printers put there)."""
+        if self.upstream == self.client:
+            return data
+        for key in (b'"model":', b'"model": '):
+            needle = key + self.upstream
+            at = data.find(needle)
+            if at >= 0:
+                if data.find(needle, at + len(needle)) >= 0:
+                    return None
+                return data[:at] + key + self.client + data[at + len(needle):]
+        return None
 
     def fast_chunk(self, data: bytes) -> RawChunk | None:
         """The event as a RawChunk, or None when it must be parsed and shaped as a dict."""
         if not (data.startswith(b"{") and data.endswith(b"}")) or b'"error"' in data:
             return None
-        needle = self.needle
-        if needle != self.replacement:
-            at = data.find(needle)
-            if at < 0 or data.find(needle, at + len(needle)) >= 0:
-                return None  # compact `"model":"..."` not found once: let json do it
-            data = data[:at] + self.replacement + data[at + len(needle):]
+        swapped = self.swap(data)
+        if swapped is None:
+            return None  # `"model":"..."` not found once: let json do it
+        data = swapped
         if (_set(data, b'"finish_reason"') or (b'"usage"' in data and (
                 _set(data, b'"usage"') or b'"choices":[{' not in data))):
             return RawChunk(data, _parse_chunk(data))

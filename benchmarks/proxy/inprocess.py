@@ -1,0 +1,170 @@
+"""CPU per request of the proxy's own code: the ASGI app driven in-process, no sockets.
+
+The upstream seam is replaced by one that answers at once with the benchmark upstream's
+canned bodies, and requests are handed to the app as ASGI calls, so what is measured is the
+proxy's own work per request (auth, resolve, policy, routing, adapter, accounting, answer)
+and none of the server's, the client's or the kernel's. Far steadier than the socket
+benchmark on a noisy machine: use it to compare changes, and the socket benchmark for
+figures.
+
+    python3 -m benchmarks.proxy.inprocess                  # plain and stream, both setups
+    python3 -m benchmarks.proxy.inprocess --profile plain  # cProfile of plain, accounting on
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import os
+import pstats
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from benchmarks.proxy import bench_catalog, upstream
+from benchmarks.proxy.targets import request_body
+from gateway.proxy.adapters.base import Deadline
+from gateway.proxy.app import ProxyApp, create_app
+from gateway.proxy.sse import decode
+
+ROOT = "http://127.0.0.1:9"  # never contacted: the seam below answers instead
+
+
+class CannedResponse:
+    """An upstream answer already in memory, shaped like `UpstreamResponse`."""
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        self.status = 200
+        self.headers = {"Content-Type": content_type}
+        self._body = body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def json(self) -> Any:
+        import json
+
+        return json.loads(self._body)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    def iter_sse(self) -> AsyncIterator[tuple[str | None, str]]:
+        return decode(self.iter_bytes())
+
+    async def close(self) -> None:
+        return None
+
+
+class CannedUpstream:
+    """`UpstreamHTTP` answering every request with the canned plain or streamed body."""
+
+    def __init__(self) -> None:
+        self.plain = upstream.chat_completion().encode()
+        self.stream = upstream.chat_stream().encode()
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      deadline: Deadline, json: Any = None, data: bytes | None = None,
+                      form: Mapping[str, Any] | None = None) -> CannedResponse:
+        if upstream.STREAM_PREFIX + upstream.CHAT_PATH in url:
+            return CannedResponse(self.stream, "text/event-stream")
+        return CannedResponse(self.plain, "application/json")
+
+
+def build_app(work: Path, accounting: bool) -> ProxyApp:
+    os.environ[bench_catalog.UPSTREAM_KEY_ENV] = bench_catalog.UPSTREAM_KEY
+    catalog = bench_catalog.write_catalog(work / "catalog", ROOT)
+    app = create_app(catalog=catalog, watch=False,
+                     usage_log=str(work / "usage.jsonl") if accounting else None,
+                     metrics=accounting)
+    app.http = app.router.http = CannedUpstream()
+    return app
+
+
+async def drive(app: ProxyApp, mode: str, count: int) -> float:
+    """Send `count` requests one after another; CPU seconds per request."""
+    body = request_body(mode)
+    headers = [(b"host", b"127.0.0.1"), (b"authorization",
+                                         b"Bearer " + bench_catalog.CLIENT_KEY.encode()),
+               (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+             "headers": headers, "query_string": b"", "http_version": "1.1"}
+    request = {"type": "http.request", "body": body, "more_body": False}
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return request
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    gc.collect()
+    started = time.process_time()
+    for _ in range(count):
+        await app(scope, receive, send)
+        await asyncio.sleep(0)  # let the loop run its timers and callbacks, as a server's does
+    spent = time.process_time() - started
+    if set(statuses) != {200}:
+        raise SystemExit(f"{mode}: answers other than 200: {sorted(set(statuses))}")
+    return spent / count
+
+
+async def measure(rounds: int, count: int) -> dict[tuple[str, str], float]:
+    best: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        apps = {}
+        for setup, accounting in (("accounting", True), ("no-accounting", False)):
+            apps[setup] = build_app(Path(tmp) / setup, accounting)
+            await apps[setup].startup()
+        for _ in range(rounds):  # interleaved, so background load falls on every setup
+            for setup, app in apps.items():
+                for mode in ("plain", "stream"):
+                    await drive(app, mode, count // 10)  # warm-up
+                    spent = await drive(app, mode, count)
+                    key = (setup, mode)
+                    best[key] = min(best.get(key, spent), spent)
+        for app in apps.values():
+            await app.shutdown()
+    return best
+
+
+async def profile(mode: str, count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(Path(tmp), accounting=True)
+        await app.startup()
+        await drive(app, mode, count // 10)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await drive(app, mode, count)
+        profiler.disable()
+        await app.shutdown()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000, help="requests per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="measurements; the best is kept")
+    parser.add_argument("--profile", choices=("plain", "stream"), help="cProfile one mode")
+    args = parser.parse_args()
+    if args.profile:
+        asyncio.run(profile(args.profile, args.count))
+        return
+    best = asyncio.run(measure(args.rounds, args.count))
+    print("| setup | mode | CPU µs/request |\n|---|---|---:|")
+    for (setup, mode), spent in best.items():
+        print(f"| {setup} | {mode} | {spent * 1e6:.1f} |")
+    for mode in ("plain", "stream"):
+        on, off = best[("accounting", mode)], best[("no-accounting", mode)]
+        print(f"accounting adds {(on - off) * 1e6:.1f} µs ({(on / off - 1) * 100:.1f}%) "
+              f"to {mode} requests")
+
+
+if __name__ == "__main__":
+    main()
