@@ -159,7 +159,7 @@ class Accountant:
 
 
 def _log_entry(record: tuple[Any, ...]) -> dict[str, Any]:
-    """The usage log line of a request, built on the log's writer thread."""
+    """The usage log line of a request, built when the log writes its batch."""
     (meter, request_id, consumer, model, channel, upstream, attempts, status, error_code,
      usage, cost, latency, when) = record
     ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started

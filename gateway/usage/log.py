@@ -1,7 +1,8 @@
-"""The usage log: one JSON line per request, written by a background thread off the request path."""
+"""The usage log: one JSON line per request, written in batches off the request path."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import sys
@@ -16,66 +17,72 @@ FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel
           "latency_ms", "ttft_ms", "usage", "cost", "currency")
 
 class UsageLog:
-    """Queue entries on the request path; a daemon thread serialises and writes them.
+    """Queue entries on the request path; write them in batches after the answers went out.
 
     `target` is a file path (appended to), "-" for stdout, or None/"off" for no log. A full
     queue drops the entry and counts it rather than slowing requests down.
+
+    Every `INTERVAL_S` one callback on the event loop turns what piled up into text and
+    writes it in one call. No thread on purpose: a second thread running Python beside a
+    busy event loop contends for the GIL at each of the loop's system calls, and on a small
+    machine those hand-offs cost several times the formatting itself (measured with
+    benchmarks/proxy/inprocess.py). A batch is one write to the page cache or a pipe every
+    100 ms, where uvicorn's own access log writes a line for every request.
     """
 
-    #: How often the writer wakes to write what piled up: requests never wake it themselves
-    #: (a wake-up per request costs the event loop a lock, a notify and a GIL hand-off).
     INTERVAL_S = 0.1
 
     def __init__(self, target: str | None, *, max_queue: int = 100_000) -> None:
         self.dropped = 0
         self._max = max_queue
         self._pending: collections.deque[Any] = collections.deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._armed = False
+        self._lock = threading.Lock()  # close() may come from another thread
         self._stream: TextIO | None = None
         if target and target != "off":
             self._stream = sys.stdout if target == "-" else open(target, "a", encoding="utf-8")  # noqa: SIM115
-            self._thread = threading.Thread(target=self._run, name="usage-log", daemon=True)
-            self._thread.start()
 
     @property
     def enabled(self) -> bool:
-        return self._thread is not None
+        return self._stream is not None
 
     def record(self, entry: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
-        """Queue an entry, or a function that builds it on the writer thread (so the request
-        path only queues it)."""
-        if self._thread is None:
+        """Queue an entry, or a function that builds it when the batch is written (so the
+        request path only queues it)."""
+        if self._stream is None:
             return
         if len(self._pending) >= self._max:
             self.dropped += 1
             return
-        self._pending.append(entry)  # atomic under the GIL: no lock on the request path
+        self._pending.append(entry)
+        if not self._armed:
+            try:
+                asyncio.get_running_loop().call_later(self.INTERVAL_S, self.flush)
+                self._armed = True
+            except RuntimeError:  # no event loop: written now
+                self.flush()
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued, then stop the writer."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join(timeout)
-        self._thread = None
-        if self._stream is not None and self._stream is not sys.stdout:
-            self._stream.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL_S):
-            self._write()
-        self._write()
-
-    def _write(self) -> None:
-        assert self._stream is not None
+    def flush(self) -> None:
+        """Write what is queued."""
+        self._armed = False
         pending, lines = self._pending, []
-        while pending:
-            entry = pending.popleft()
-            lines.append(_line(entry() if callable(entry) else entry))
-        if lines:
-            self._stream.write("".join(lines))
-            self._stream.flush()
+        with self._lock:
+            while pending:
+                entry = pending.popleft()
+                lines.append(_line(entry() if callable(entry) else entry))
+            if lines and self._stream is not None:
+                self._stream.write("".join(lines))
+                self._stream.flush()
+
+    def close(self) -> None:
+        """Write what is queued, then stop logging."""
+        if self._stream is None:
+            return
+        self.flush()
+        with self._lock:
+            if self._stream is not sys.stdout:
+                self._stream.close()
+            self._stream = None
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
