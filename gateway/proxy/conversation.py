@@ -8,7 +8,7 @@ from the answer alone), reasoning is merged back into content last.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 from gateway.proxy.adapters.base import Adapter, Call, Reply
@@ -33,10 +33,10 @@ def prepare(call: Call) -> Call:
     return call
 
 
-async def send(adapter: Adapter, call: Call) -> Reply:
+def send(adapter: Adapter, call: Call) -> Awaitable[Reply]:
     """The adapter's answer to a prepared call, in several upstream requests if the channel's
     `batch_size` says so (embeddings)."""
-    return await batching.send_batched(adapter, call)
+    return batching.send_batched(adapter, call)
 
 
 def finish(call: Call, reply: Reply) -> Reply:

@@ -9,8 +9,7 @@ may carry credentials (query keys, userinfo) and must never reach a client or a 
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,21 +37,22 @@ def _timeout(connect_s: float, first_byte_s: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=first_byte_s)
 
 
-@contextmanager
-def _mapped(host: str, phase: str) -> Iterator[None]:
-    """Translate aiohttp and timeout errors into our upstream errors."""
-    try:
-        yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamTimeout(f"upstream {host} timed out {phase}") from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise UpstreamProtocolError(f"upstream {host} sent a broken body") from exc
-    except (aiohttp.ClientConnectionError, OSError) as exc:
+#: What aiohttp raises that `_mapped` turns into our upstream errors.
+_CLIENT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
+
+
+def _mapped(exc: BaseException, host: str, phase: str) -> Exception:
+    """The upstream error for an aiohttp or timeout error (a function, not a context manager:
+    this sits on every request, and a generator-based one costs a few µs each time)."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamTimeout(f"upstream {host} timed out {phase}")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamProtocolError(f"upstream {host} sent a broken body")
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
         if phase == "reading the body":
-            raise UpstreamProtocolError(f"upstream {host} closed the connection mid-body") from exc
-        raise UpstreamConnectError(f"could not connect to upstream {host}") from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamProtocolError(f"upstream {host} answered something unreadable") from exc
+            return UpstreamProtocolError(f"upstream {host} closed the connection mid-body")
+        return UpstreamConnectError(f"could not connect to upstream {host}")
+    return UpstreamProtocolError(f"upstream {host} answered something unreadable")
 
 
 class AiohttpResponse:
@@ -68,8 +68,9 @@ class AiohttpResponse:
 
     async def read(self) -> bytes:
         try:
-            with _mapped(self._host, "reading the body"):
-                return await self._response.read()
+            return await self._response.read()
+        except _CLIENT_ERRORS as exc:
+            raise _mapped(exc, self._host, "reading the body") from exc
         finally:
             self._response.release()
 
@@ -82,9 +83,10 @@ class AiohttpResponse:
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         try:
-            with _mapped(self._host, "reading the body"):
-                async for chunk in self._response.content.iter_any():
-                    yield chunk
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except _CLIENT_ERRORS as exc:
+            raise _mapped(exc, self._host, "reading the body") from exc
         finally:
             self._response.release()
 
@@ -128,10 +130,12 @@ class AiohttpUpstream:
                 send_headers = {**headers, "Content-Type": "application/json"}
         elif form is not None:
             body = _form_data(form)
-        with _mapped(host, "before answering"):
+        try:
             response = await self._session(origin).request(
                 method, url, data=body, headers=send_headers, timeout=timeout,
                 allow_redirects=False)
+        except _CLIENT_ERRORS as exc:
+            raise _mapped(exc, host, "before answering") from exc
         return AiohttpResponse(response, host)
 
     async def aclose(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from gateway.proxy.adapters.base import Adapter, Call, Reply
@@ -48,15 +48,20 @@ def join(replies: Sequence[Reply], batches: Sequence[Sequence[Any]]) -> Reply:
                        "usage": usage})
 
 
-async def send_batched(adapter: Adapter, call: Call) -> Reply:
-    """Answer an embeddings call through `adapter`, in batches when the channel asks for it.
+def send_batched(adapter: Adapter, call: Call) -> Awaitable[Reply]:
+    """Answer an embeddings call through `adapter`, in batches when the channel asks for it
+    (a plain function: a call that fits in one request costs no extra coroutine).
 
     Batches go out concurrently (at most CONCURRENCY at a time); if any fails, the whole
     call fails with that error, like a single request would.
     """
     batches = batches_of(call)
     if batches is None:
-        return await adapter.send(call)
+        return adapter.send(call)
+    return _send_batches(adapter, call, batches)
+
+
+async def _send_batches(adapter: Adapter, call: Call, batches: list[list[Any]]) -> Reply:
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(batch: list[Any]) -> Reply:
