@@ -122,6 +122,19 @@ def test_report_compares_with_direct_latency_and_bare_aiohttp_throughput() -> No
     assert "RSS (catalog/): 61 MB (target < 100 MB): met" in checks
 
 
+def test_report_says_what_accounting_adds_to_the_p50() -> None:
+    points = {("modelyard", "plain", 1): _point(800, 1.05),
+              ("modelyard-no-accounting", "plain", 1): _point(820, 1.0),
+              ("modelyard", "stream", 16): _point(1000, 11.0),
+              ("modelyard-no-accounting", "stream", 16): _point(1100, 10.0)}
+    checks = report.check_targets(points, [])
+    assert "usage log + metrics, plain, concurrency 1: +5.0% p50 (target < 5%): MISSED" in checks
+    assert "usage log + metrics, stream, concurrency 16: +10.0% p50 (target < 5%): MISSED" in checks
+    points[("modelyard", "plain", 1)] = _point(800, 1.04)
+    assert ("usage log + metrics, plain, concurrency 1: +4.0% p50 (target < 5%): met"
+            in report.check_targets(points, []))
+
+
 def _fake_upstream(seen: list[str]) -> Starlette:
     async def plain(request: Request) -> Response:
         seen.append(request.headers["authorization"])

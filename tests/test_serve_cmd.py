@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
+from gateway.usage.metrics import FLUSH_INTERVAL_S
 from tests.conftest import client, poll, write_catalog
 from tests.upstreams.server import free_port
 
@@ -106,11 +107,14 @@ def test_metrics_add_up_across_two_workers(tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     path = tmp_path / "snapshot.json"
     path.write_bytes(canonical_json(build(write_catalog(tmp_path / "c", 4)).snapshot))
+    def total(text: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("modelyard_requests_total{") and 'model="echo"' in line)
+
     with serving("--snapshot", str(path), "--workers", "2") as (url, _, _):
         for _ in range(10):
             answer(url)
-        text = httpx.get(f"{url}/metrics",
-                         headers={"Authorization": "Bearer scrape-token-5678"}).text
-    total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                if line.startswith("modelyard_requests_total{") and 'model="echo"' in line)
-    assert total == 10
+        # each worker exports what it counted within FLUSH_INTERVAL_S (the scraped one at once)
+        waited = poll(lambda: total(httpx.get(f"{url}/metrics", headers={
+            "Authorization": "Bearer scrape-token-5678"}).text) == 10, timeout=10)
+    assert waited < FLUSH_INTERVAL_S + 2

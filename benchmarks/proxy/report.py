@@ -14,6 +14,7 @@ from benchmarks.proxy.load import Point
 DIRECT = "direct"
 BARE_AIOHTTP = "bare-aiohttp"
 MODELYARD = "modelyard"
+NO_ACCOUNTING = "modelyard-no-accounting"
 
 #: The targets of one uvicorn worker (issue 4): added p50 at concurrency 1, share of the bare
 #: aiohttp pass-through's throughput at concurrency 16 and 64, memory, start time.
@@ -21,6 +22,8 @@ ADDED_P50_MS = {"plain": 1.0, "stream": 1.5}
 THROUGHPUT_SHARE = {"plain": 0.70, "stream": 0.60}
 RSS_LIMIT_MB = 100.0
 READY_LIMIT_S = 1.5
+#: What the usage log and metrics may add to modelyard's p50 (issue 7).
+ACCOUNTING_SHARE = 0.05
 
 Key = tuple[str, str, int]  # (target, mode, concurrency)
 
@@ -90,6 +93,16 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup]) -> list[
             if p.cpu_us and bare.cpu_us:
                 # What the share would be if the server's CPU were the only limit.
                 line += f"; by CPU per request {100 * bare.cpu_us / p.cpu_us:.0f}%"
+            lines.append(line)
+    for (target, mode, conc), p in points.items():
+        bare = points.get((NO_ACCOUNTING, mode, conc))
+        if target == MODELYARD and bare:
+            added = p.p50_ms / bare.p50_ms - 1
+            line = (f"usage log + metrics, {mode}, concurrency {conc}: {100 * added:+.1f}% p50 "
+                    f"(target < {100 * ACCOUNTING_SHARE:.0f}%): "
+                    f"{_verdict(added < ACCOUNTING_SHARE)}")
+            if p.cpu_us and bare.cpu_us:
+                line += f"; CPU per request {100 * (p.cpu_us / bare.cpu_us - 1):+.1f}%"
             lines.append(line)
     for s in startups:
         median, worst = statistics.median(s.ready_s), max(s.ready_s)

@@ -16,6 +16,7 @@ from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
+from gateway.usage import metrics
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -154,6 +155,7 @@ class ProxyApp:
         if close is not None:
             await close()
         self.usage_log.close()
+        metrics.flush()  # in multiprocess mode, what this worker counted stays in its files
 
 
 #: Request ids need to be unique, not secret: a generator seeded once from the OS, rather

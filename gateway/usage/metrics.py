@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +43,24 @@ RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by 
                 ["result"], multiprocess_mode="max")
 
 
-class _Children:
-    """The request metrics' children of one (model, channel): `.labels()` formats and locks
-    on every call, so each child is looked up once and kept."""
+#: How often what requests added is moved into the exported metrics (and before a scrape).
+FLUSH_INTERVAL_S = 1.0
+_BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histograms' upper bounds, +Inf included
+_TOKEN_KINDS = ("input", "cached_input", "output", "reasoning")
 
-    __slots__ = ("model", "channel", "latency", "ttft", "requests", "tokens", "cost")
+
+class _Children:
+    """The request metrics of one (model, channel): counts added up here per request, moved
+    into prometheus-client's children by `flush`.
+
+    Each prometheus-client update takes a lock and checks its arguments; five of them per
+    request were most of what metrics cost. Adding to plain numbers here and flushing once a
+    second (and before every scrape) does the same work once per interval instead.
+    """
+
+    __slots__ = ("model", "channel", "latency", "ttft", "requests", "tokens", "cost",
+                 "statuses", "latency_counts", "latency_sum", "ttft_counts", "ttft_sum",
+                 "token_counts", "amounts")
 
     def __init__(self, model: str, channel: str) -> None:
         self.model, self.channel = model, channel
@@ -53,53 +69,103 @@ class _Children:
         self.requests: dict[int, Any] = {}
         self.tokens: dict[str, Any] = {}
         self.cost: dict[str, Any] = {}
+        self._reset()
 
-    def request(self, status: int) -> Any:
-        child = self.requests.get(status)
+    def _reset(self) -> None:
+        self.statuses: dict[int, int] = {}
+        self.latency_counts = [0] * len(_BOUNDS)
+        self.latency_sum = 0.0
+        self.ttft_counts = [0] * len(_BOUNDS)
+        self.ttft_sum = 0.0
+        self.token_counts = [0, 0, 0, 0]
+        self.amounts: dict[str, float] = {}
+
+    def add(self, status: int, seconds: float, ttft_seconds: float | None, usage: Usage,
+            cost: Cost | None) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.latency_counts[bisect.bisect_left(_BOUNDS, seconds)] += 1
+        self.latency_sum += seconds
+        if ttft_seconds is not None:
+            self.ttft_counts[bisect.bisect_left(_BOUNDS, ttft_seconds)] += 1
+            self.ttft_sum += ttft_seconds
+        counts = self.token_counts
+        counts[0] += usage.input_tokens
+        counts[1] += usage.cached_input_tokens
+        counts[2] += usage.output_tokens
+        counts[3] += usage.reasoning_tokens
+        if cost is not None and cost.amount:
+            self.amounts[cost.currency] = self.amounts.get(cost.currency, 0.0) + float(cost.amount)
+
+    def flush(self) -> None:
+        statuses, latency, latency_sum, ttft, ttft_sum, tokens, amounts = (
+            self.statuses, self.latency_counts, self.latency_sum, self.ttft_counts,
+            self.ttft_sum, self.token_counts, self.amounts)
+        self._reset()
+        for status, count in statuses.items():
+            self._child(self.requests, REQUESTS, str(status), status).inc(count)
+        _add_to_histogram(self.latency, latency, latency_sum)
+        _add_to_histogram(self.ttft, ttft, ttft_sum)
+        for kind, count in zip(_TOKEN_KINDS, tokens, strict=True):
+            if count:
+                self._child(self.tokens, TOKENS, kind, kind).inc(count)
+        for currency, amount in amounts.items():
+            self._child(self.cost, COST, currency, currency).inc(amount)
+
+    def _child(self, cache: dict[Any, Any], metric: Counter, label: str, key: Any) -> Any:
+        child = cache.get(key)
         if child is None:
-            child = self.requests[status] = REQUESTS.labels(self.model, self.channel, str(status))
+            child = cache[key] = metric.labels(self.model, self.channel, label)
         return child
 
-    def token(self, kind: str) -> Any:
-        child = self.tokens.get(kind)
-        if child is None:
-            child = self.tokens[kind] = TOKENS.labels(self.model, self.channel, kind)
-        return child
 
-    def currency(self, currency: str) -> Any:
-        child = self.cost.get(currency)
-        if child is None:
-            child = self.cost[currency] = COST.labels(self.model, self.channel, currency)
-        return child
+def _add_to_histogram(child: Any, counts: list[int], total: float) -> None:
+    """Add counts per bucket to a histogram child. prometheus-client keeps a value per bucket
+    (not cumulated) and one for the sum; observe() adds 1 to one bucket and the amount to the
+    sum, which is what this does in bulk."""
+    if not any(counts):
+        return
+    for bucket, count in zip(child._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+    child._sum.inc(total)
 
 
 _CHILDREN: dict[tuple[str, str], _Children] = {}
-_CHILDREN_LIMIT = 10_000  # (model, channel) pairs kept; beyond it, lookups go uncached
-
-
-def _children(model: str, channel: str) -> _Children:
-    children = _CHILDREN.get((model, channel))
-    if children is None:
-        children = _Children(model, channel)
-        if len(_CHILDREN) < _CHILDREN_LIMIT:
-            _CHILDREN[model, channel] = children
-    return children
+_CHILDREN_LIMIT = 10_000  # (model, channel) pairs kept; beyond it, flushed at once
+_DIRTY: set[_Children] = set()
+_armed_on: asyncio.AbstractEventLoop | None = None  # the loop whose timer will flush
 
 
 def observe_request(model: str, channel: str, status: int, seconds: float,
                     ttft_seconds: float | None, usage: Usage, cost: Cost | None) -> None:
-    """Record one finished request."""
-    children = _children(model, channel)
-    children.request(status).inc()
-    children.latency.observe(seconds)
-    if ttft_seconds is not None:
-        children.ttft.observe(ttft_seconds)
-    for kind, count in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),
-                        ("output", usage.output_tokens), ("reasoning", usage.reasoning_tokens)):
-        if count:
-            children.token(kind).inc(count)
-    if cost is not None and cost.amount:
-        children.currency(cost.currency).inc(float(cost.amount))
+    """Record one finished request (exported at the next flush)."""
+    global _armed_on
+    children = _CHILDREN.get((model, channel))
+    if children is None:
+        children = _Children(model, channel)
+        if len(_CHILDREN) >= _CHILDREN_LIMIT:
+            children.add(status, seconds, ttft_seconds, usage, cost)
+            children.flush()
+            return
+        _CHILDREN[model, channel] = children
+    children.add(status, seconds, ttft_seconds, usage, cost)
+    _DIRTY.add(children)
+    if _armed_on is None or _armed_on.is_closed():
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: exported now
+            flush()
+            return
+        loop.call_later(FLUSH_INTERVAL_S, flush)
+        _armed_on = loop
+
+
+def flush() -> None:
+    """Move what requests added into the exported metrics."""
+    global _armed_on
+    _armed_on = None
+    while _DIRTY:
+        _DIRTY.pop().flush()
 
 
 def set_circuit(channel: str, state: str) -> None:
@@ -118,6 +184,7 @@ def set_snapshot(digest: str, reloads: int, refusals: int) -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text of this process, or of all workers in multiprocess mode."""
+    flush()
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         from prometheus_client import multiprocess

@@ -1,0 +1,74 @@
+"""Request metrics are added up per (model, channel) and exported exactly, at the latest a
+flush interval later, and at once before a scrape."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
+
+from gateway.usage import metrics
+from gateway.usage.pricing import Cost, Usage
+
+
+def test_bulk_histogram_counts_equal_observing_one_by_one():
+    rng = random.Random(3)
+    values = [rng.choice([0.0, 0.005, 0.0051, 1.0, 200.0]) or rng.uniform(0, 150)
+              for _ in range(500)]
+    one, bulk = CollectorRegistry(), CollectorRegistry()
+    by_one = Histogram("t", "t", ["m"], buckets=metrics.LATENCY_BUCKETS, registry=one).labels("a")
+    in_bulk = Histogram("t", "t", ["m"], buckets=metrics.LATENCY_BUCKETS, registry=bulk).labels("a")
+    counts = [0] * len(metrics._BOUNDS)
+    for value in values:
+        by_one.observe(value)
+        counts[metrics.bisect.bisect_left(metrics._BOUNDS, value)] += 1
+    metrics._add_to_histogram(in_bulk, counts, sum(values))
+    strip = lambda text: [line for line in text.decode().splitlines() if "_created" not in line]  # noqa: E731
+    assert strip(generate_latest(one)) == strip(generate_latest(bulk))
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_requests_are_exported_exactly_after_a_flush():
+    usage = Usage(input_tokens=7, cached_input_tokens=2, output_tokens=5, reasoning_tokens=1)
+    cost = Cost(Decimal("0.000125"), "USD")
+    for status in (200, 200, 200, 502):
+        metrics.observe_request("m-exact", "c-exact", status, 0.02, 0.004,
+                                usage if status == 200 else Usage(),
+                                cost if status == 200 else None)
+    metrics.exposition()  # flushes first
+    labels = {"model": "m-exact", "channel": "c-exact"}
+    assert sample("modelyard_requests_total", status="200", **labels) == 3
+    assert sample("modelyard_requests_total", status="502", **labels) == 1
+    assert sample("modelyard_tokens_total", kind="input", **labels) == 21
+    assert sample("modelyard_tokens_total", kind="cached_input", **labels) == 6
+    assert sample("modelyard_tokens_total", kind="reasoning", **labels) == 3
+    assert abs(sample("modelyard_cost_total", currency="USD", **labels) - 0.000375) < 1e-12
+    assert sample("modelyard_request_duration_seconds_count", model="m-exact") == 4
+    assert sample("modelyard_request_duration_seconds_bucket", model="m-exact", le="0.025") == 4
+    assert sample("modelyard_request_duration_seconds_bucket", model="m-exact", le="0.01") == 0
+    assert sample("modelyard_time_to_first_token_seconds_bucket", model="m-exact",
+                  le="0.005") == 4
+
+
+def test_a_running_loop_flushes_within_the_interval_without_a_scrape(monkeypatch):
+    monkeypatch.setattr(metrics, "FLUSH_INTERVAL_S", 0.05)
+
+    async def main() -> list[float | None]:
+        metrics.observe_request("m-timer", "c-timer", 200, 0.5, None, Usage(), None)
+        seen = [sample("modelyard_requests_total", model="m-timer", channel="c-timer",
+                       status="200")]
+        await asyncio.sleep(0.2)
+        seen.append(sample("modelyard_requests_total", model="m-timer", channel="c-timer",
+                           status="200"))
+        return seen
+
+    assert asyncio.run(main()) == [None, 1.0]
+    # the loop is gone: the next request arms a timer on the next loop, or flushes at once
+    metrics.observe_request("m-timer", "c-timer", 200, 0.5, None, Usage(), None)
+    assert sample("modelyard_requests_total", model="m-timer", channel="c-timer",
+                  status="200") == 2.0
