@@ -26,6 +26,7 @@ from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import listed_models, resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
+from gateway.proxy.timeout import timeout_at
 from gateway.usage.accounting import Accountant, Meter
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Usage
@@ -352,7 +353,7 @@ class Handlers:
                 (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                 (b"x-request-id", ex.request_id.encode()), *headers]})
             try:
-                async with asyncio.timeout_at(streaming.call.deadline.expires_at):
+                with timeout_at(streaming.call.deadline.expires_at):
                     tail, error = await relay(ex.send, streaming, keep_usage, meter)
             except TimeoutError:  # the total deadline covers the whole stream
                 tail = bytearray()

@@ -29,6 +29,7 @@ from gateway.proxy.media_usage import media_usage
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed, Router
+from gateway.proxy.timeout import timeout_at
 from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
 
@@ -97,7 +98,7 @@ async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Con
         cost_headers = handlers.account(meter, routed, outcome, reply.status, usage=reply.usage)
         try:
             # The router bounds the wait for the first byte; this bounds the whole answer.
-            async with asyncio.timeout_at(expires_at):
+            with timeout_at(expires_at):
                 await respond(ex, reply, routing_headers(outcome) + cost_headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None

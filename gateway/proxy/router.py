@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import random
@@ -34,6 +33,7 @@ from gateway.proxy.adapters.base import (
 from gateway.proxy.breaker import Breakers, CircuitBreaker
 from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
 from gateway.proxy.reload import Loaded
+from gateway.proxy.timeout import timeout_at
 from gateway.usage.stats import Stats
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ class Router:
             call = self._call(loaded, routed, channel, expires_at)
             started = time.monotonic()
             try:
-                async with asyncio.timeout_at(expires_at):
+                with timeout_at(expires_at):
                     result = await attempt(call, breaker)
                 self.stats.success(channel.name, time.monotonic() - started)
                 return result

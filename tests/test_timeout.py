@@ -1,0 +1,75 @@
+"""The hot path's timeout_at behaves like asyncio.timeout_at."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.proxy.timeout import timeout_at
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_the_block_is_cut_at_the_deadline_with_a_timeout_error():
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError), timeout_at(started + 0.05):
+            await asyncio.sleep(5)
+        return loop.time() - started
+    assert 0.04 <= run(main()) < 1
+
+
+def test_a_block_done_in_time_is_left_alone_and_its_timer_cancelled():
+    async def main() -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        with timeout_at(loop.time() + 5) as cutoff:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        return ("expired" if cutoff.expired else "in time"), asyncio.current_task().cancelling()
+    assert run(main()) == ("in time", 0)
+
+
+def test_a_deadline_already_past_cuts_at_the_first_wait():
+    async def main() -> None:
+        with timeout_at(asyncio.get_running_loop().time() - 1):
+            await asyncio.sleep(1)
+    with pytest.raises(TimeoutError):
+        run(main())
+
+
+def test_a_cancellation_from_elsewhere_stays_a_cancellation():
+    async def body(entered: asyncio.Event) -> None:
+        with timeout_at(asyncio.get_running_loop().time() + 5):
+            entered.set()
+            await asyncio.sleep(5)
+
+    async def main() -> None:
+        entered = asyncio.Event()
+        task = asyncio.create_task(body(entered))
+        await entered.wait()
+        task.cancel()
+        await task
+    with pytest.raises(asyncio.CancelledError):
+        run(main())
+
+
+def test_an_outer_cancellation_after_expiry_is_not_swallowed():
+    async def body() -> None:
+        task = asyncio.current_task()
+        with timeout_at(asyncio.get_running_loop().time() + 0.01):
+            task.cancel()  # someone else cancels too, before the deadline fires
+            await asyncio.sleep(1)
+
+    async def main() -> None:
+        await asyncio.create_task(body())
+    with pytest.raises(asyncio.CancelledError):
+        run(main())
+
+
+def test_outside_a_task_it_says_so():
+    with pytest.raises(RuntimeError, match="inside a task"):
+        timeout_at(0)
