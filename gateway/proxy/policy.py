@@ -23,7 +23,7 @@ UPSTREAM_FIELDS = frozenset({
 ENDPOINT_TYPES = {"chat": "chat", "embeddings": "embedding"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Decision:
     """The request body as it goes to routing, and what policy took out of it."""
 

@@ -41,7 +41,7 @@ Chunks = AsyncIterator[Mapping[str, Any]]
 UNHEALTHY = ("circuit_open", "retry_after")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Routed:
     """A request ready for routing: policy applied, model resolved."""
 

@@ -28,7 +28,7 @@ _PER: Mapping[str, Decimal] = MappingProxyType({
 CHARS_PER_TOKEN = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Usage:
     """What one request used. Token counts follow OpenAI: input includes cached input and
     output includes reasoning tokens."""
@@ -85,7 +85,7 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Cost:
     amount: Decimal
     currency: str

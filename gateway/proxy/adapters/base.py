@@ -26,7 +26,7 @@ ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.
              "audio.transcriptions")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Deadline:
     """Timeouts of one attempt, bounded by the request's total deadline (monotonic seconds)."""
 
@@ -45,7 +45,7 @@ class UploadFile:
     content_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Call:
     """One upstream attempt as the adapter sees it."""
 
@@ -65,7 +65,7 @@ class Call:
         return bool(self.body.get("stream"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Reply:
     """A complete (non-streamed) answer in OpenAI's shape: JSON body, or raw bytes, or bytes
     still arriving (`chunks`: speech audio relayed as the upstream sends it)."""
