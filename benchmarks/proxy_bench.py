@@ -31,6 +31,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks.proxy import bench_catalog, load, procs, report, upstream  # noqa: E402
 from benchmarks.proxy.targets import (  # noqa: E402
+    DEFAULT_TARGETS,
     MODES,
     READY_TIMEOUT_S,
     TARGETS,
@@ -46,14 +47,17 @@ from benchmarks.proxy.targets import (  # noqa: E402
 
 
 def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path,
-            notes: list[str]) -> dict[report.Key, load.Point]:
+            notes: list[str]) -> tuple[dict[report.Key, load.Point], list[report.Round]]:
     """Measure every mode, concurrency and target, targets interleaved point by point.
 
     Interleaving puts every target under the same background load; with several rounds each
-    point keeps its best round (the one least disturbed by the rest of the machine).
+    point keeps its best round (the one least disturbed by the rest of the machine), and
+    every round is kept too, for ratios taken within a round.
     """
     points: dict[report.Key, load.Point] = {}
+    rounds: list[report.Round] = []
     for round_ in range(args.rounds):
+        rounds.append({})
         for mode in args.modes:
             script = load.write_script(work / f"{mode}.lua", request_body(mode),
                                        bench_catalog.CLIENT_KEY)
@@ -69,12 +73,13 @@ def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path
                         continue
                     points[(target, mode, conc)] = _better(points.get((target, mode, conc)),
                                                            point)
+                    rounds[-1][(target, mode, conc)] = point
                     print(f"  round {round_ + 1} {target:13} {mode:6} c={conc:<3} "
                           f"{point.rps:8,.0f} req/s  p50 {point.p50_ms:6.2f} ms  "
                           f"p99 {point.p99_ms:6.2f} ms  cpu/req {point.cpu_us or 0:5.0f} us  "
                           f"errors {point.errors}",
                           file=sys.stderr, flush=True)
-    return {k: points[k] for k in sorted(points, key=_order(args))}
+    return {k: points[k] for k in sorted(points, key=_order(args))}, rounds
 
 
 def _better(best: load.Point | None, point: load.Point) -> load.Point:
@@ -171,7 +176,7 @@ def run(args: argparse.Namespace) -> str:
             upstream.nginx_command(work / "nginx", nginx_port), log=work / "nginx.log"))
         procs.wait_port(nginx_port, timeout_s=10, proc=nginx)
         endpoints = start_all(args, work, f"http://127.0.0.1:{nginx_port}", stack, notes)
-        points = measure(endpoints, args, work, notes)
+        points, rounds = measure(endpoints, args, work, notes)
         if "modelyard" in endpoints:
             mine = endpoints["modelyard"]
             startups.append(report.Startup("bench catalog, after the load", [mine.ready_s],
@@ -179,7 +184,7 @@ def run(args: argparse.Namespace) -> str:
         stack.close()  # stop every server before timing modelyard's starts
         if "modelyard" in args.only and args.start_runs:
             startups += measure_startups(work, args.start_runs, notes)
-    return report.render(points, startups, notes)
+    return report.render(points, startups, notes, rounds)
 
 
 def measure_startups(work: Path, runs: int, notes: list[str]) -> list[report.Startup]:
@@ -221,7 +226,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default=[1, 16, 64],
                         type=lambda s: [int(c) for c in s.split(",")],
                         help="open connections per point, comma separated")
-    parser.add_argument("--only", default=list(TARGETS), type=_csv(TARGETS),
+    parser.add_argument("--only", default=list(DEFAULT_TARGETS), type=_csv(TARGETS),
                         help="targets to measure, comma separated")
     parser.add_argument("--modes", default=list(MODES), type=_csv(MODES))
     parser.add_argument("--rounds", type=int, default=1,

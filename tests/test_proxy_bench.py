@@ -200,3 +200,17 @@ def test_process_cpu_and_memory_are_read_from_proc_for_a_live_process() -> None:
 
     assert procs.cpu_s(os.getpid()) > 0
     assert 1 < procs.rss_mb(os.getpid()) < 10_000
+
+
+def test_with_several_rounds_ratios_are_medians_of_each_rounds_ratio() -> None:
+    def round_(bare_rps: float, mine_rps: float) -> dict:
+        return {("bare-aiohttp", "plain", 16): _point(bare_rps, 6.0),
+                ("modelyard", "plain", 16): _point(mine_rps, 8.0)}
+    rounds = [round_(2000, 1500), round_(1000, 800), round_(3000, 1800)]  # 75%, 80%, 60%
+    best = {("bare-aiohttp", "plain", 16): _point(3000, 6.0),
+            ("modelyard", "plain", 16): _point(1500, 8.0)}  # best of each: 50%
+    checks = report.check_targets(best, [], rounds)
+    assert ("throughput, plain, concurrency 16: 75% of bare aiohttp (median of 3 rounds) "
+            "(target >= 70%): met") in checks
+    assert ("throughput, plain, concurrency 16: 50% of bare aiohttp (target >= 70%): MISSED"
+            in report.check_targets(best, [], rounds[:1]))

@@ -26,6 +26,7 @@ READY_LIMIT_S = 1.5
 ACCOUNTING_SHARE = 0.05
 
 Key = tuple[str, str, int]  # (target, mode, concurrency)
+Round = dict[Key, Point]  # every point of one round
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,22 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def check_targets(points: Mapping[Key, Point], startups: list[Startup]) -> list[str]:
+def _ratio(points: Mapping[Key, Point], rounds: list[Round], mine: Key, other: Key,
+           value: str) -> tuple[float, str]:
+    """`value` of `mine` over that of `other`: the median of the per-round ratios when there
+    are several rounds (each round measures the two back to back, so the machine's swings
+    largely cancel), else the ratio of the kept points."""
+    ratios = [getattr(r[mine], value) / getattr(r[other], value) for r in rounds
+              if mine in r and other in r and getattr(r[mine], value) and getattr(r[other], value)]
+    if len(ratios) > 1:
+        return statistics.median(ratios), f" (median of {len(ratios)} rounds)"
+    return getattr(points[mine], value) / getattr(points[other], value), ""
+
+
+def check_targets(points: Mapping[Key, Point], startups: list[Startup],
+                  rounds: list[Round] | None = None) -> list[str]:
     """One line per target of modelyard that this run measured, saying met or MISSED."""
+    rounds = rounds or []
     lines = []
     for mode, limit in ADDED_P50_MS.items():
         mine, direct = points.get((MODELYARD, mode, 1)), points.get((DIRECT, mode, 1))
@@ -87,22 +102,30 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup]) -> list[
     for (target, mode, conc), p in points.items():
         bare = points.get((BARE_AIOHTTP, mode, conc))
         if target == MODELYARD and conc > 1 and bare:
-            share, want = p.rps / bare.rps, THROUGHPUT_SHARE[mode]
+            share, how = _ratio(points, rounds, (target, mode, conc), (BARE_AIOHTTP, mode, conc),
+                                "rps")
+            want = THROUGHPUT_SHARE[mode]
             line = (f"throughput, {mode}, concurrency {conc}: {100 * share:.0f}% of bare "
-                    f"aiohttp (target >= {100 * want:.0f}%): {_verdict(share >= want)}")
+                    f"aiohttp{how} (target >= {100 * want:.0f}%): {_verdict(share >= want)}")
             if p.cpu_us and bare.cpu_us:
                 # What the share would be if the server's CPU were the only limit.
-                line += f"; by CPU per request {100 * bare.cpu_us / p.cpu_us:.0f}%"
+                cpu, _ = _ratio(points, rounds, (BARE_AIOHTTP, mode, conc), (target, mode, conc),
+                                "cpu_us")
+                line += f"; by CPU per request {100 * cpu:.0f}%"
             lines.append(line)
     for (target, mode, conc), p in points.items():
         bare = points.get((NO_ACCOUNTING, mode, conc))
         if target == MODELYARD and bare:
-            added = p.p50_ms / bare.p50_ms - 1
-            line = (f"usage log + metrics, {mode}, concurrency {conc}: {100 * added:+.1f}% p50 "
-                    f"(target < {100 * ACCOUNTING_SHARE:.0f}%): "
+            ratio, how = _ratio(points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc),
+                                "p50_ms")
+            added = ratio - 1
+            line = (f"usage log + metrics, {mode}, concurrency {conc}: {100 * added:+.1f}% p50"
+                    f"{how} (target < {100 * ACCOUNTING_SHARE:.0f}%): "
                     f"{_verdict(added < ACCOUNTING_SHARE)}")
             if p.cpu_us and bare.cpu_us:
-                line += f"; CPU per request {100 * (p.cpu_us / bare.cpu_us - 1):+.1f}%"
+                cpu, _ = _ratio(points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc),
+                                "cpu_us")
+                line += f"; CPU per request {100 * (cpu - 1):+.1f}%"
             lines.append(line)
     for s in startups:
         median, worst = statistics.median(s.ready_s), max(s.ready_s)
@@ -114,12 +137,13 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup]) -> list[
     return lines
 
 
-def render(points: Mapping[Key, Point], startups: list[Startup], setup: list[str]) -> str:
+def render(points: Mapping[Key, Point], startups: list[Startup], setup: list[str],
+           rounds: list[Round] | None = None) -> str:
     """The whole report: machine, setup notes, the table, modelyard's targets."""
     parts = ["## Proxy benchmark", "", f"Machine: {machine()}", ""]
     parts += [f"- {line}" for line in setup]
     parts += ["", table(points), ""]
-    checks = check_targets(points, startups)
+    checks = check_targets(points, startups, rounds)
     if checks:
         parts += ["modelyard against its targets (one worker):", ""]
         parts += [f"- {line}" for line in checks]

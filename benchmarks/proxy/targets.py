@@ -17,8 +17,19 @@ from benchmarks.proxy import bench_catalog, procs, upstream
 
 REPO = Path(__file__).resolve().parent.parent.parent
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
-#: both off, so the pair shows what accounting costs.
-TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard", "modelyard-no-accounting")
+#: both off, so the pair shows what accounting costs (the -only targets split it up; they
+#: run only when named).
+TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard", "modelyard-no-accounting",
+           "modelyard-log-only", "modelyard-metrics-only")
+DEFAULT_TARGETS = TARGETS[:5]
+#: How each modelyard target accounts: usage log and metrics both on (as deployed), one of
+#: them, or neither; the differences say what each costs.
+ACCOUNTING_FLAGS = {
+    "modelyard": ["--usage-log", "{log}"],
+    "modelyard-no-accounting": ["--no-metrics"],
+    "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
+    "modelyard-metrics-only": [],
+}
 MODES = ("plain", "stream")
 PASSTHROUGH_APPS = {"bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
                     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
@@ -68,8 +79,8 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
     if target.startswith("modelyard"):
         catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
         cmd = serve_command(catalog, port)
-        cmd += ["--no-metrics"] if target == "modelyard-no-accounting" else \
-            ["--usage-log", str(work / "usage.jsonl")]
+        cmd += [flag.format(log=work / f"{target}-usage.jsonl")
+                for flag in ACCOUNTING_FLAGS[target]]
     else:
         loop, http = uvicorn_impl()
         cmd = [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS[target], "--host",
