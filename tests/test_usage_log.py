@@ -55,3 +55,23 @@ def test_lines_are_json_whatever_the_values_and_times_match_datetime():
         "requested_model": 'a"b\\c\n\u2028é', "stream": False, "attempts": 0,
         "latency_ms": 0.1, "usage": {"input_tokens": 1, "estimated": True}}
     assert _line({}) == "{}\n"
+
+
+def test_the_proxys_line_builder_writes_what_the_generic_one_writes():
+    import random
+
+    from gateway.usage.log import _line, request_line
+
+    rng = random.Random(11)
+    texts = ["gpt-4o", 'a"b', "back\\slash", "é中文", "line\nbreak", "\u2028", ""]
+    for _ in range(500):
+        maybe = lambda value: None if rng.random() < 0.3 else value  # noqa: E731
+        values = [rng.uniform(0, 4e9), rng.choice(texts), rng.choice(texts), rng.choice(texts),
+                  rng.choice(texts), maybe(rng.choice(texts)), maybe(rng.choice(texts)),
+                  maybe(rng.choice(texts)), rng.choice(["chat", "embeddings"]),
+                  rng.random() < 0.5, rng.randint(0, 3), rng.choice([200, 429, 502]),
+                  maybe(rng.choice(texts)), round(rng.uniform(0, 9e4), 2),
+                  maybe(round(rng.uniform(0, 9e4), 2)),
+                  rng.choice([{}, {"input_tokens": 3, "estimated": True}]),
+                  maybe("0.000125"), maybe("USD")]
+        assert request_line(*values) == _line(dict(zip(FIELDS, values, strict=True)))

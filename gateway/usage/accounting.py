@@ -18,7 +18,7 @@ from typing import Any
 from gateway.catalog.snapshot import Channel, Model, NativeTool
 from gateway.proxy.chunk import RawChunk
 from gateway.usage import metrics
-from gateway.usage.log import UsageLog
+from gateway.usage.log import UsageLog, request_line
 from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
 
 #: Plain chunks kept for a late output estimate before they are counted right away.
@@ -155,21 +155,17 @@ class Accountant:
                                     channel.name if channel else "-", status, latency, ttft,
                                     usage, cost)
         if self.log.enabled:
-            self.log.record(functools.partial(_log_entry, record))
+            self.log.record(functools.partial(_log_line, record))
 
 
-def _log_entry(record: tuple[Any, ...]) -> dict[str, Any]:
+def _log_line(record: tuple[Any, ...]) -> str:
     """The usage log line of a request, built when the log writes its batch."""
     (meter, request_id, consumer, model, channel, upstream, attempts, status, error_code,
      usage, cost, latency, when) = record
     ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started
-    return {
-        "time": when, "request_id": request_id, "consumer": consumer,
-        "model": model.name if model else "-", "requested_model": meter.requested_model,
-        "channel": channel and channel.name, "provider": channel and channel.provider,
-        "upstream_model": upstream, "endpoint": meter.endpoint,
-        "stream": bool(meter.body.get("stream")), "attempts": attempts, "status": status,
-        "error_code": error_code, "latency_ms": round(latency * 1000, 2),
-        "ttft_ms": None if ttft is None else round(ttft * 1000, 2), "usage": usage.as_dict(),
-        "cost": cost.text() if cost else None, "currency": cost.currency if cost else None,
-    }
+    return request_line(
+        when, request_id, consumer, model.name if model else "-", meter.requested_model,
+        channel and channel.name, channel and channel.provider, upstream, meter.endpoint,
+        bool(meter.body.get("stream")), attempts, status, error_code, round(latency * 1000, 2),
+        None if ttft is None else round(ttft * 1000, 2), usage.as_dict(),
+        cost.text() if cost else None, cost.currency if cost else None)
