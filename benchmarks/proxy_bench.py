@@ -240,8 +240,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 120 or not all(1 <= c <= 1024 for c in args.concurrency):
         parser.error("duration must be 1-120 s and concurrency 1-1024")
-    if not 1 <= args.rounds <= 5 or not 0 <= args.start_runs <= 10:
-        parser.error("rounds must be 1-5 and start runs 0-10")
+    if not 1 <= args.rounds <= 15 or not 0 <= args.start_runs <= 10:
+        parser.error("rounds must be 1-15 and start runs 0-10")
     return args
 
 

@@ -38,6 +38,7 @@ def clean(bench) -> tuple[FaultyOpenAI, str, ProxyApp]:
     fake, _, app = bench
     fake.reset()
     app.holder.breakers.retain(())  # every circuit closed, no Retry-After held
+    app.router.stats.retain(())  # no recent outcomes
     return bench
 
 
@@ -100,7 +101,7 @@ def answer_of(channel_name: str, stream: bool) -> str:
 
 
 def check_fault(bench, fault: Fault, channels: int, stream: bool) -> None:
-    fake, proxy, _ = bench
+    fake, proxy, app = bench
     name = f"{'r' if fault.refused else 'm'}{channels}"
     fault.push(fake)
     result = ask(proxy, name, stream=stream)
@@ -111,6 +112,9 @@ def check_fault(bench, fault: Fault, channels: int, stream: bool) -> None:
         # Headers went out with the first chunk: no failover, no repeated text, an error event.
         assert (result.status, result.mid_stream_error, result.code) == (200, True, fault.code)
         assert result.text == fault.mid_stream and len(fake.requests) == 1
+        # /admin/status shows the break: the channel's last error is this one
+        last = app.router.stats.view(f"{name}-a").last_error
+        assert last is not None and last.code == fault.code
     elif fault.status is None or channels > 1:
         served = "a" if fault.status is None else "b"
         assert (result.status, result.mid_stream_error, result.text) == \

@@ -191,3 +191,18 @@ def test_sdk_sees_no_error_during_refused_reload(served_file):
     poll(lambda: holder.refusals >= 1)
     reply = client(url).chat.completions.create(model="m", messages=USER)
     assert reply.choices[0].message.content == "Mock answer from up-v0: hello"
+
+
+def test_a_reload_forgets_the_recent_health_of_channels_it_removed():
+    from tests.conftest import channel, holder_of, model, provider, snapshot_dict
+
+    def data(*names: str) -> dict:
+        return snapshot_dict(providers=[provider("p")], models=[model("m")],
+                             channels=[channel(n, "m", "p") for n in names])
+    holder = holder_of(data("keep", "drop"))
+    app = ProxyApp(holder, watch=False)
+    for name in ("keep", "drop"):
+        app.router.stats.success(name, 0.01)
+    holder.install(Snapshot.from_dict(data("keep")))
+    assert app.router.stats.view("keep").requests == 1
+    assert app.router.stats.view("drop").requests == 0

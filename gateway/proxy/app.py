@@ -52,6 +52,8 @@ class ProxyApp:
         self.watch = watch
         self.http = http
         self.router = Router(http, holder.breakers, rng)
+        # Recent health of channels that left the catalog is forgotten with them.
+        holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
         self.usage_log = UsageLog(usage_log)
         self.handlers = Handlers(holder, self.router, no_auth=no_auth,
                                  accountant=Accountant(self.usage_log, metrics_enabled=metrics))

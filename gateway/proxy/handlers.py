@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -369,6 +370,11 @@ class Handlers:
         else:
             if isinstance(error, UpstreamError):
                 breaker.failure()
+                # The attempt counted as a success when its first chunk came; the channel's
+                # recent health (and last error) must show that it broke off after all.
+                self.router.stats.failure(streaming.call.channel.name,
+                                          time.perf_counter() - meter.started,
+                                          error.code or "upstream_error", error.message)
                 body = error.body()["error"]
             else:
                 log.error("stream failed: %r", error)

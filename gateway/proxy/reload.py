@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,7 @@ class Holder:
         self.last_error_at: float | None = None
         self.reloads = 0
         self.refusals = 0
+        self.on_install: list[Callable[[Loaded], None]] = []  # told of every new snapshot
         self._lock = asyncio.Lock()
 
     def install(self, snapshot: Snapshot) -> Loaded:
@@ -121,6 +122,8 @@ class Holder:
         self.current = loaded  # the swap: one reference assignment
         self.last_error = self.last_error_at = None
         self.reloads += 1
+        for listener in self.on_install:
+            listener(loaded)
         log.info("serving snapshot %s", snapshot.digest[:12])
         return loaded
 

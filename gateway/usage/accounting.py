@@ -9,7 +9,6 @@ token per four characters) and is marked `estimated`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,11 +154,13 @@ class Accountant:
                                     channel.name if channel else "-", status, latency, ttft,
                                     usage, cost)
         if self.log.enabled:
-            self.log.record(functools.partial(_log_line, record))
+            # Formatted now, after the answer went out, rather than at the batch: a record
+            # kept until then would keep the request's body alive and tire the collector.
+            self.log.record(_log_line(record))
 
 
 def _log_line(record: tuple[Any, ...]) -> str:
-    """The usage log line of a request, built when the log writes its batch."""
+    """The usage log line of a request."""
     (meter, request_id, consumer, model, channel, upstream, attempts, status, error_code,
      usage, cost, latency, when) = record
     ttft = None if meter.first_chunk is None else meter.first_chunk - meter.started

@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 #: Fields of a usage log line, in the order they are written. Never prompt text, never keys.
@@ -17,13 +17,13 @@ FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel
           "latency_ms", "ttft_ms", "usage", "cost", "currency")
 
 class UsageLog:
-    """Queue entries on the request path; write them in batches after the answers went out.
+    """Queue lines (or entries to format) after the answers went out; write them in batches.
 
     `target` is a file path (appended to), "-" for stdout, or None/"off" for no log. A full
     queue drops the entry and counts it rather than slowing requests down.
 
-    Every `INTERVAL_S` one callback on the event loop turns what piled up into text and
-    writes it in one call. No thread on purpose: a second thread running Python beside a
+    Every `INTERVAL_S` one callback on the event loop writes what piled up in one call. No
+    thread on purpose: a second thread running Python beside a
     busy event loop contends for the GIL at each of the loop's system calls, and on a small
     machine those hand-offs cost several times the formatting itself (measured with
     benchmarks/proxy/inprocess.py). A batch is one write to the page cache or a pipe every
@@ -46,9 +46,8 @@ class UsageLog:
     def enabled(self) -> bool:
         return self._stream is not None
 
-    def record(self, entry: Mapping[str, Any] | Callable[[], Mapping[str, Any] | str]) -> None:
-        """Queue an entry, or a function that builds it (or its line, from `request_line`)
-        when the batch is written, so the request path only queues it."""
+    def record(self, entry: Mapping[str, Any] | str) -> None:
+        """Queue an entry, or its line as built by `request_line`."""
         if self._stream is None:
             return
         if len(self._pending) >= self._max:
@@ -69,8 +68,6 @@ class UsageLog:
         with self._lock:
             while pending:
                 entry = pending.popleft()
-                if callable(entry):
-                    entry = entry()
                 lines.append(entry if type(entry) is str else _line(entry))
             if lines and self._stream is not None:
                 self._stream.write("".join(lines))
