@@ -50,7 +50,8 @@ def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path
             notes: list[str]) -> tuple[dict[report.Key, load.Point], list[report.Round]]:
     """Measure every mode, concurrency and target, targets interleaved point by point.
 
-    Interleaving puts every target under the same background load; with several rounds each
+    Interleaving puts every target under the same background load, and each round starts
+    with the next target, so none is always measured first; with several rounds each
     point keeps its best round (the one least disturbed by the rest of the machine), and
     every round is kept too, for ratios taken within a round.
     """
@@ -62,7 +63,9 @@ def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path
             script = load.write_script(work / f"{mode}.lua", request_body(mode),
                                        bench_catalog.CLIENT_KEY)
             for conc in args.concurrency:
-                for target in [t for t in args.only if t in endpoints]:
+                targets = [t for t in args.only if t in endpoints]
+                turn = round_ % len(targets) if targets else 0
+                for target in targets[turn:] + targets[:turn]:  # each round starts elsewhere
                     url = endpoints[target].urls[mode]
                     try:
                         point = _measure_point(url, script, conc, args, warm=round_ == 0,
