@@ -63,6 +63,9 @@ class Refusal(Exception):
         self.code, self.mark, self.message, self.hint = code, mark, message, hint
 
 
+_NESTING_REFUSED = "maximum nesting depth"
+
+
 def too_deep(data: bytes) -> bool:
     """Whether collections nest deeper than MAX_DEPTH, found without building anything.
 
@@ -82,8 +85,10 @@ def too_deep(data: bytes) -> bool:
                     return True
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return False  # composing reports the syntax error with its place
+    except yaml.YAMLError as exc:
+        # libyaml 0.2.6 and later refuse such nesting themselves (from 1,000 levels on);
+        # any other syntax error is reported by composing, with its place.
+        return _NESTING_REFUSED in str(exc)
     return False
 
 
@@ -100,6 +105,10 @@ def compose(data: bytes) -> Iterator[Node | Diagnostic]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if _NESTING_REFUSED in problem:
+            yield Diagnostic("", line, col, "MY109", ERROR,
+                             f"nesting deeper than {MAX_DEPTH} levels", "flatten the document")
+            return
         yield Diagnostic("", line, col, "MY102", ERROR, f"YAML syntax error: {problem}",
                          "fix the YAML at this place (indentation, quotes, brackets)")
     except yaml.reader.ReaderError as exc:
