@@ -133,6 +133,11 @@ def _line(entry: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+#: Escaped (consumer … endpoint) fragments of recent lines: the same few repeat.
+_fragments: dict[tuple[Any, ...], str] = {}
+_FRAGMENTS_KEPT = 4096
+
+
 def request_line(when: float, request_id: str, consumer: str, model: str, requested_model: str,
                  channel: str | None, provider: str | None, upstream_model: str | None,
                  endpoint: str, stream: bool, attempts: int, status: int,
@@ -141,24 +146,46 @@ def request_line(when: float, request_id: str, consumer: str, model: str, reques
     """The line `_line` writes for an entry of these fields, built in one formatting step:
     the proxy writes one for every request (tests hold the two to the same output)."""
     q = _string
-    line = (f'{{"time":"{_time(when)}","request_id":{q(request_id)},"consumer":{q(consumer)},'
-            f'"model":{q(model)},"requested_model":{q(requested_model)}')
-    if channel is not None:
-        line += f',"channel":{q(channel)}'
-    if provider is not None:
-        line += f',"provider":{q(provider)}'
-    if upstream_model is not None:
-        line += f',"upstream_model":{q(upstream_model)}'
-    line += (f',"endpoint":{q(endpoint)},"stream":{"true" if stream else "false"},'
-             f'"attempts":{attempts:d},"status":{status:d}')
+    key = (consumer, model, requested_model, channel, provider, upstream_model, endpoint)
+    middle = _fragments.get(key)
+    if middle is None:
+        middle = (f',"consumer":{q(consumer)},"model":{q(model)},'
+                  f'"requested_model":{q(requested_model)}')
+        if channel is not None:
+            middle += f',"channel":{q(channel)}'
+        if provider is not None:
+            middle += f',"provider":{q(provider)}'
+        if upstream_model is not None:
+            middle += f',"upstream_model":{q(upstream_model)}'
+        middle += f',"endpoint":{q(endpoint)}'
+        if len(_fragments) >= _FRAGMENTS_KEPT:
+            _fragments.clear()
+        _fragments[key] = middle
+    line = (f'{{"time":"{_time(when)}","request_id":{q(request_id)}{middle},'
+            f'"stream":{"true" if stream else "false"},"attempts":{attempts:d},'
+            f'"status":{status:d}')
     if error_code is not None:
         line += f',"error_code":{q(error_code)}'
     line += f',"latency_ms":{latency_ms!r}'
     if ttft_ms is not None:
         line += f',"ttft_ms":{ttft_ms!r}'
-    line += f',"usage":{_encode(usage)}'
+    line += f',"usage":{_usage(usage)}'
     if cost is not None:
         line += f',"cost":{q(cost)}'
     if currency is not None:
         line += f',"currency":{q(currency)}'
     return line + "}\n"
+
+
+def _usage(usage: Mapping[str, Any]) -> str:
+    """The usage object: counts (and `estimated`) written directly, anything else encoded."""
+    parts = []
+    for name, value in usage.items():
+        kind = type(value)
+        if kind is int:
+            parts.append(f'"{name}":{value:d}')
+        elif kind is bool:
+            parts.append(f'"{name}":{"true" if value else "false"}')
+        else:
+            return _encode(usage)
+    return "{" + ",".join(parts) + "}"
