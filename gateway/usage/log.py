@@ -17,7 +17,7 @@ FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel
           "latency_ms", "ttft_ms", "usage", "cost", "currency")
 
 class UsageLog:
-    """Queue lines (or entries to format) after the answers went out; write them in batches.
+    """Queue lines after the answers went out; write them in batches.
 
     `target` is a file path (appended to), "-" for stdout, or None/"off" for no log. A full
     queue drops the entry and counts it rather than slowing requests down.
@@ -35,7 +35,7 @@ class UsageLog:
     def __init__(self, target: str | None, *, max_queue: int = 100_000) -> None:
         self.dropped = 0
         self._max = max_queue
-        self._pending: collections.deque[Any] = collections.deque()
+        self._pending: collections.deque[str] = collections.deque()
         self._armed = False
         self._lock = threading.Lock()  # close() may come from another thread
         self._stream: TextIO | None = None
@@ -46,14 +46,14 @@ class UsageLog:
     def enabled(self) -> bool:
         return self._stream is not None
 
-    def record(self, entry: Mapping[str, Any] | str) -> None:
-        """Queue an entry, or its line as built by `request_line`."""
+    def record(self, line: str) -> None:
+        """Queue a line built by `request_line`."""
         if self._stream is None:
             return
         if len(self._pending) >= self._max:
             self.dropped += 1
             return
-        self._pending.append(entry)
+        self._pending.append(line)
         if not self._armed:
             try:
                 asyncio.get_running_loop().call_later(self.INTERVAL_S, self.flush)
@@ -67,8 +67,7 @@ class UsageLog:
         pending, lines = self._pending, []
         with self._lock:
             while pending:
-                entry = pending.popleft()
-                lines.append(entry if type(entry) is str else _line(entry))
+                lines.append(pending.popleft())
             if lines and self._stream is not None:
                 self._stream.write("".join(lines))
                 self._stream.flush()
@@ -86,7 +85,6 @@ class UsageLog:
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _string = json.encoder.encode_basestring  # a str as a JSON string, in C
-_KEYS = {name: f',"{name}":' for name in FIELDS}
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 
@@ -101,38 +99,6 @@ def _time(when: float) -> str:
     return f"{_second[1]}.{milliseconds:03d}+00:00"
 
 
-def _line(entry: Mapping[str, Any]) -> str:
-    """One JSON line: the known fields in FIELDS order, None values left out.
-
-    Written out field by field (strings through the C escaper): a third of what building an
-    ordered dict and encoding it costs, and this runs once for every request.
-    """
-    parts = ["{"]
-    for name in FIELDS:
-        value = entry.get(name)
-        if value is None:
-            continue
-        kind = type(value)
-        if name == "time" and kind is float:  # epoch seconds from the request path
-            value, kind = _time(value), str
-        parts.append(_KEYS[name])
-        if kind is str:
-            parts.append(_string(value))
-        elif kind is int:
-            parts.append(str(value))
-        elif kind is bool:
-            parts.append("true" if value else "false")
-        elif kind is float:
-            parts.append(repr(value))
-        else:
-            parts.append(_encode(value))
-    if len(parts) == 1:
-        return "{}\n"
-    parts[1] = parts[1][1:]  # no comma before the first field
-    parts.append("}\n")
-    return "".join(parts)
-
-
 #: Escaped (consumer … endpoint) fragments of recent lines: the same few repeat.
 _fragments: dict[tuple[Any, ...], str] = {}
 _FRAGMENTS_KEPT = 4096
@@ -143,8 +109,8 @@ def request_line(when: float, request_id: str, consumer: str, model: str, reques
                  endpoint: str, stream: bool, attempts: int, status: int,
                  error_code: str | None, latency_ms: float, ttft_ms: float | None,
                  usage: Mapping[str, Any], cost: str | None, currency: str | None) -> str:
-    """The line `_line` writes for an entry of these fields, built in one formatting step:
-    the proxy writes one for every request (tests hold the two to the same output)."""
+    """The usage log line of one request: FIELDS in order, None values left out, built in
+    one formatting step (this runs for every request)."""
     q = _string
     key = (consumer, model, requested_model, channel, provider, upstream_model, endpoint)
     middle = _fragments.get(key)
