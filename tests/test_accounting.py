@@ -76,7 +76,7 @@ def test_plain_answer_carries_its_exact_cost_and_is_logged(served):
     # fake upstream: 5 prompt tokens, 4 completion tokens -> 5 * 2.50 + 4 * 10 = 52.5 per 1M
     assert answer.headers["x-modelyard-cost"] == "0.0000525"
     assert answer.headers["x-modelyard-currency"] == "USD"
-    app.usage_log.close()
+    app.accountant.close()
     (line,) = read_log(log_path, 1)
     assert set(line) <= set(FIELDS)
     assert line["usage"] == {"input_tokens": 5, "output_tokens": 4}
@@ -94,7 +94,7 @@ def test_streamed_usage_is_read_from_the_stream_even_when_the_client_did_not_ask
         chunks = list(client(url).chat.completions.create(model="gpt-test", messages=HI,
                                                           stream=True))
     assert all(c.usage is None for c in chunks)
-    app.usage_log.close()
+    app.accountant.close()
     (line,) = read_log(log_path, 1)
     assert line["usage"] == {"input_tokens": 5, "output_tokens": 4}
     assert line["cost"] == "0.0000525" and line["stream"] is True
@@ -106,7 +106,7 @@ def test_stream_without_upstream_usage_is_estimated_and_marked(served):
     app, server = start(stream_usage=False)
     with server as url:
         list(client(url).chat.completions.create(model="gpt-test", messages=HI, stream=True))
-    app.usage_log.close()
+    app.accountant.close()
     (line,) = read_log(log_path, 1)
     assert line["usage"]["estimated"] is True
     # "hi" -> 1 input token; "fake answer from up-gpt" (23 characters) -> 6 output tokens
@@ -119,7 +119,7 @@ def test_failed_request_is_logged_with_its_status_and_no_cost(served):
     app, server = start()
     with server as url, pytest.raises(openai.BadRequestError):
         client(url).chat.completions.create(model="gpt-test", messages=HI)
-    app.usage_log.close()
+    app.accountant.close()
     (line,) = read_log(log_path, 1)
     assert line["status"] == 400 and "cost" not in line
 
@@ -170,7 +170,7 @@ def test_image_generation_is_priced_per_image_by_size_and_quality(upstream, tmp_
         answer = client(proxy_url).images.with_raw_response.generate(
             model="painter", prompt="a cat", n=2, quality="hd", size="1024x1024")
     assert answer.headers["x-modelyard-cost"] == "0.16"
-    app.usage_log.close()
+    app.accountant.close()
     (line,) = read_log(log_path, 1)
     assert line["usage"]["images"] == [{"size": "1024x1024", "quality": "hd", "count": 2}]
     assert line["endpoint"] == "images.generations"

@@ -9,7 +9,10 @@ from decimal import Decimal
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 
+from gateway.catalog.snapshot import Model
 from gateway.usage import metrics
+from gateway.usage.accounting import Accountant, Meter
+from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Cost, Usage
 
 
@@ -55,20 +58,36 @@ def test_requests_are_exported_exactly_after_a_flush():
                   le="0.005") == 4
 
 
-def test_a_running_loop_flushes_within_the_interval_without_a_scrape(monkeypatch):
-    monkeypatch.setattr(metrics, "FLUSH_INTERVAL_S", 0.05)
+def finish(accountant: Accountant, model: Model) -> None:
+    accountant.finish(Meter("chat", model.name, {}), request_id="r", consumer="c", model=model,
+                      channel=None, upstream=None, attempts=1, status=200, error_code=None,
+                      native_tools={})
+
+
+def test_a_running_loop_exports_within_the_interval_without_a_scrape(monkeypatch):
+    monkeypatch.setattr(Accountant, "INTERVAL_S", 0.05)
+    accountant, model = Accountant(UsageLog(None)), Model.from_dict({"name": "m-timer", "type": "chat"})
+    count = lambda: sample("modelyard_requests_total", model="m-timer", channel="-",  # noqa: E731
+                           status="200")
 
     async def main() -> list[float | None]:
-        metrics.observe_request("m-timer", "c-timer", 200, 0.5, None, Usage(), None)
-        seen = [sample("modelyard_requests_total", model="m-timer", channel="c-timer",
-                       status="200")]
+        finish(accountant, model)
+        seen = [count()]
         await asyncio.sleep(0.2)
-        seen.append(sample("modelyard_requests_total", model="m-timer", channel="c-timer",
-                           status="200"))
-        return seen
+        return [*seen, count()]
 
     assert asyncio.run(main()) == [None, 1.0]
-    # the loop is gone: the next request arms a timer on the next loop, or flushes at once
-    metrics.observe_request("m-timer", "c-timer", 200, 0.5, None, Usage(), None)
-    assert sample("modelyard_requests_total", model="m-timer", channel="c-timer",
-                  status="200") == 2.0
+    # the loop is gone: the next request arms a timer on the next loop, or is counted at once
+    finish(accountant, model)
+    assert count() == 2.0
+
+
+def test_a_batch_too_large_is_counted_at_once():
+    accountant, model = Accountant(UsageLog(None)), Model.from_dict({"name": "m-batch", "type": "chat"})
+
+    async def main() -> float | None:
+        for _ in range(Accountant.MAX_PENDING):
+            finish(accountant, model)
+        return sample("modelyard_requests_total", model="m-batch", channel="-", status="200")
+
+    assert asyncio.run(main()) == Accountant.MAX_PENDING

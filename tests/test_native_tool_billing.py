@@ -50,7 +50,7 @@ def priced(upstream, tmp_path) -> Iterator[tuple[openai.OpenAI, Any]]:
     app = ProxyApp(holder_of(data, {"ANTHROPIC_API_KEY": fake.API_KEY}), usage_log=str(log_path))
     with serve_asgi(app) as proxy_url:
         yield client(proxy_url), log_path
-    app.usage_log.close()
+    app.accountant.close()
 
 
 SEARCH_TOOLS: Any = [{"type": "web_search"}]

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
-from gateway.usage.metrics import FLUSH_INTERVAL_S
+from gateway.usage.accounting import Accountant
 from tests.conftest import client, poll, write_catalog
 from tests.upstreams.server import free_port
 
@@ -114,7 +114,7 @@ def test_metrics_add_up_across_two_workers(tmp_path, monkeypatch):
     with serving("--snapshot", str(path), "--workers", "2") as (url, _, _):
         for _ in range(10):
             answer(url)
-        # each worker exports what it counted within FLUSH_INTERVAL_S (the scraped one at once)
+        # each worker exports what it counted within Accountant.INTERVAL_S (the scraped one at once)
         waited = poll(lambda: total(httpx.get(f"{url}/metrics", headers={
             "Authorization": "Bearer scrape-token-5678"}).text) == 10, timeout=10)
-    assert waited < FLUSH_INTERVAL_S + 2
+    assert waited < Accountant.INTERVAL_S + 2

@@ -75,12 +75,18 @@ class CannedUpstream:
         return CannedResponse(self.plain, "application/json")
 
 
-def build_app(work: Path, accounting: bool) -> ProxyApp:
+#: What each setup turns on: (usage log, metrics).
+SETUPS = {"accounting": (True, True), "log-only": (True, False), "metrics-only": (False, True),
+          "no-accounting": (False, False)}
+
+
+def build_app(work: Path, setup: str) -> ProxyApp:
+    usage_log, metrics = SETUPS[setup]
     os.environ[bench_catalog.UPSTREAM_KEY_ENV] = bench_catalog.UPSTREAM_KEY
     catalog = bench_catalog.write_catalog(work / "catalog", ROOT)
     app = create_app(catalog=catalog, watch=False,
-                     usage_log=str(work / "usage.jsonl") if accounting else None,
-                     metrics=accounting)
+                     usage_log=str(work / "usage.jsonl") if usage_log else None,
+                     metrics=metrics)
     app.http = app.router.http = CannedUpstream()
     return app
 
@@ -115,12 +121,12 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     return spent / count
 
 
-async def measure(rounds: int, count: int) -> dict[tuple[str, str], float]:
+async def measure(rounds: int, count: int, setups: list[str]) -> dict[tuple[str, str], float]:
     best: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         apps = {}
-        for setup, accounting in (("accounting", True), ("no-accounting", False)):
-            apps[setup] = build_app(Path(tmp) / setup, accounting)
+        for setup in setups:
+            apps[setup] = build_app(Path(tmp) / setup, setup)
             await apps[setup].startup()
         for _ in range(rounds):  # interleaved, so background load falls on every setup
             for setup, app in apps.items():
@@ -136,7 +142,7 @@ async def measure(rounds: int, count: int) -> dict[tuple[str, str], float]:
 
 async def profile(mode: str, count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        app = build_app(Path(tmp), accounting=True)
+        app = build_app(Path(tmp), "accounting")
         await app.startup()
         await drive(app, mode, count // 10)
         profiler = cProfile.Profile()
@@ -152,18 +158,22 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000, help="requests per measurement")
     parser.add_argument("--rounds", type=int, default=5, help="measurements; the best is kept")
     parser.add_argument("--profile", choices=("plain", "stream"), help="cProfile one mode")
+    parser.add_argument("--split", action="store_true",
+                        help="also measure the usage log and the metrics on their own")
     args = parser.parse_args()
     if args.profile:
         asyncio.run(profile(args.profile, args.count))
         return
-    best = asyncio.run(measure(args.rounds, args.count))
+    setups = list(SETUPS) if args.split else ["accounting", "no-accounting"]
+    best = asyncio.run(measure(args.rounds, args.count, setups))
     print("| setup | mode | CPU µs/request |\n|---|---|---:|")
     for (setup, mode), spent in best.items():
         print(f"| {setup} | {mode} | {spent * 1e6:.1f} |")
-    for mode in ("plain", "stream"):
-        on, off = best[("accounting", mode)], best[("no-accounting", mode)]
-        print(f"accounting adds {(on - off) * 1e6:.1f} µs ({(on / off - 1) * 100:.1f}%) "
-              f"to {mode} requests")
+    for setup in setups[:-1]:
+        for mode in ("plain", "stream"):
+            on, off = best[(setup, mode)], best[("no-accounting", mode)]
+            print(f"{setup} adds {(on - off) * 1e6:.1f} µs ({(on / off - 1) * 100:.1f}%) "
+                  f"to {mode} requests")
 
 
 if __name__ == "__main__":

@@ -80,9 +80,14 @@ def _ratio(points: Mapping[Key, Point], rounds: list[Round], mine: Key, other: K
            value: str) -> tuple[float, str]:
     """`value` of `mine` over that of `other`: the median of the per-round ratios when there
     are several rounds (each round measures the two back to back, so the machine's swings
-    largely cancel), else the ratio of the kept points."""
+    largely cancel), else the ratio of the kept points. From four rounds on, the text also
+    gives the middle half of the ratios, to show how far the rounds disagree."""
     ratios = [getattr(r[mine], value) / getattr(r[other], value) for r in rounds
               if mine in r and other in r and getattr(r[mine], value) and getattr(r[other], value)]
+    if len(ratios) >= 4:
+        low, _, high = statistics.quantiles(ratios, n=4)
+        return statistics.median(ratios), (f" (median of {len(ratios)} rounds, middle half "
+                                           f"{low:.2f}–{high:.2f})")
     if len(ratios) > 1:
         return statistics.median(ratios), f" (median of {len(ratios)} rounds)"
     return getattr(points[mine], value) / getattr(points[other], value), ""

@@ -30,6 +30,7 @@ async def serve_metrics(h: Handlers, ex: Exchange) -> None:
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=True)
     _collect_state(h, loaded)
+    h.accountant.drain()  # the requests of the last moments too
     body, content_type = metrics.exposition()
     await ex.respond(200, body, content_type=content_type.encode())
 

@@ -16,7 +16,6 @@ from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
-from gateway.usage import metrics
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -54,9 +53,8 @@ class ProxyApp:
         self.router = Router(http, holder.breakers, rng)
         # Recent health of channels that left the catalog is forgotten with them.
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
-        self.usage_log = UsageLog(usage_log)
-        self.handlers = Handlers(holder, self.router, no_auth=no_auth,
-                                 accountant=Accountant(self.usage_log, metrics_enabled=metrics))
+        self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics)
+        self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -156,8 +154,8 @@ class ProxyApp:
         close = getattr(self.http, "aclose", None)
         if close is not None:
             await close()
-        self.usage_log.close()
-        metrics.flush()  # in multiprocess mode, what this worker counted stays in its files
+        # In multiprocess mode, what this worker counted stays in its files.
+        self.accountant.close()
 
 
 #: Request ids need to be unique, not secret: a generator seeded once from the OS, rather

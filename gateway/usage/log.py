@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import json
 import sys
 import threading
@@ -17,26 +15,18 @@ FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel
           "latency_ms", "ttft_ms", "usage", "cost", "currency")
 
 class UsageLog:
-    """Queue lines after the answers went out; write them in batches.
+    """Where usage log lines go: `target` is a file path (appended to), "-" for stdout, or
+    None/"off" for no log.
 
-    `target` is a file path (appended to), "-" for stdout, or None/"off" for no log. A full
-    queue drops the entry and counts it rather than slowing requests down.
-
-    Every `INTERVAL_S` one callback on the event loop writes what piled up in one call. No
-    thread on purpose: a second thread running Python beside a
-    busy event loop contends for the GIL at each of the loop's system calls, and on a small
-    machine those hand-offs cost several times the formatting itself (measured with
-    benchmarks/proxy/inprocess.py). A batch is one write to the page cache or a pipe every
-    100 ms, where uvicorn's own access log writes a line for every request.
+    Lines come in batches (see `Accountant`), each batch one write to the page cache or a
+    pipe, where uvicorn's own access log writes a line for every request. Written from the
+    event loop rather than a thread on purpose: a second thread running Python beside a busy
+    loop contends for the GIL at each of the loop's system calls, and on a small machine
+    those hand-offs cost several times the formatting itself (measured with
+    benchmarks/proxy/inprocess.py).
     """
 
-    INTERVAL_S = 0.1
-
-    def __init__(self, target: str | None, *, max_queue: int = 100_000) -> None:
-        self.dropped = 0
-        self._max = max_queue
-        self._pending: collections.deque[str] = collections.deque()
-        self._armed = False
+    def __init__(self, target: str | None) -> None:
         self._lock = threading.Lock()  # close() may come from another thread
         self._stream: TextIO | None = None
         if target and target != "off":
@@ -46,39 +36,17 @@ class UsageLog:
     def enabled(self) -> bool:
         return self._stream is not None
 
-    def record(self, line: str) -> None:
-        """Queue a line built by `request_line`."""
-        if self._stream is None:
-            return
-        if len(self._pending) >= self._max:
-            self.dropped += 1
-            return
-        self._pending.append(line)
-        if not self._armed:
-            try:
-                asyncio.get_running_loop().call_later(self.INTERVAL_S, self.flush)
-                self._armed = True
-            except RuntimeError:  # no event loop: written now
-                self.flush()
-
-    def flush(self) -> None:
-        """Write what is queued."""
-        self._armed = False
-        pending, lines = self._pending, []
+    def write(self, lines: list[str]) -> None:
+        """Write lines built by `request_line`."""
         with self._lock:
-            while pending:
-                lines.append(pending.popleft())
             if lines and self._stream is not None:
                 self._stream.write("".join(lines))
                 self._stream.flush()
 
     def close(self) -> None:
-        """Write what is queued, then stop logging."""
-        if self._stream is None:
-            return
-        self.flush()
+        """Stop logging; what was written stays."""
         with self._lock:
-            if self._stream is not sys.stdout:
+            if self._stream is not None and self._stream is not sys.stdout:
                 self._stream.close()
             self._stream = None
 

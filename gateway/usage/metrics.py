@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import math
 import os
@@ -43,8 +42,6 @@ RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by 
                 ["result"], multiprocess_mode="max")
 
 
-#: How often what requests added is moved into the exported metrics (and before a scrape).
-FLUSH_INTERVAL_S = 1.0
 _BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histograms' upper bounds, +Inf included
 _TOKEN_KINDS = ("input", "cached_input", "output", "reasoning")
 
@@ -54,8 +51,8 @@ class _Children:
     into prometheus-client's children by `flush`.
 
     Each prometheus-client update takes a lock and checks its arguments; five of them per
-    request were most of what metrics cost. Adding to plain numbers here and flushing once a
-    second (and before every scrape) does the same work once per interval instead.
+    request were most of what metrics cost. Adding to plain numbers here and flushing after
+    each batch of requests (and before every scrape) does that work once per batch instead.
     """
 
     __slots__ = ("model", "channel", "latency", "ttft", "requests", "tokens", "cost",
@@ -133,13 +130,12 @@ def _add_to_histogram(child: Any, counts: list[int], total: float) -> None:
 _CHILDREN: dict[tuple[str, str], _Children] = {}
 _CHILDREN_LIMIT = 10_000  # (model, channel) pairs kept; beyond it, flushed at once
 _DIRTY: set[_Children] = set()
-_armed_on: asyncio.AbstractEventLoop | None = None  # the loop whose timer will flush
 
 
 def observe_request(model: str, channel: str, status: int, seconds: float,
                     ttft_seconds: float | None, usage: Usage, cost: Cost | None) -> None:
-    """Record one finished request (exported at the next flush)."""
-    global _armed_on
+    """Record one finished request; exported at the next `flush` (the `Accountant` flushes
+    after each batch, the exposition before it renders)."""
     children = _CHILDREN.get((model, channel))
     if children is None:
         children = _Children(model, channel)
@@ -150,20 +146,10 @@ def observe_request(model: str, channel: str, status: int, seconds: float,
         _CHILDREN[model, channel] = children
     children.add(status, seconds, ttft_seconds, usage, cost)
     _DIRTY.add(children)
-    if _armed_on is None or _armed_on.is_closed():
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: exported now
-            flush()
-            return
-        loop.call_later(FLUSH_INTERVAL_S, flush)
-        _armed_on = loop
 
 
 def flush() -> None:
     """Move what requests added into the exported metrics."""
-    global _armed_on
-    _armed_on = None
     while _DIRTY:
         _DIRTY.pop().flush()
 

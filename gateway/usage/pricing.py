@@ -89,10 +89,14 @@ def estimate_tokens(text: str) -> int:
 class Cost:
     amount: Decimal
     currency: str
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def text(self) -> str:
-        """Plain decimal notation, never an exponent: "0.000125"."""
-        return format(self.amount.normalize(), "f") if self.amount else "0"
+        """Plain decimal notation, never an exponent: "0.000125" (formatted once: the header
+        and the usage log both need it)."""
+        if self._text is None:
+            self._text = format(self.amount.normalize(), "f") if self.amount else "0"
+        return self._text
 
 
 def cost_of(usage: Usage, price: Price | None,
