@@ -69,3 +69,31 @@ def test_status_without_a_key_is_refused(upstream):
         client(proxy_url, "wrong-key").models.list()
     with serve_asgi(app) as proxy_url:
         assert httpx.get(f"{proxy_url}/admin/status").status_code == 401
+
+
+def test_metrics_count_every_upstream_attempt_the_failed_over_ones_too(upstream):
+    fake, url = upstream
+    fake.push(503)
+    app = ProxyApp(holder_of(catalog(url), ENV), rng=random.Random(1))
+
+    def attempts(proxy_url: str) -> dict[tuple[str, str], float]:
+        text = httpx.get(f"{proxy_url}/metrics",
+                         headers={"Authorization": f"Bearer {KEY_OPS}"}).text
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("modelyard_upstream_attempts_total{"):
+                labels, value = line.rsplit(" ", 1)
+                channel_name = labels.split('channel="')[1].split('"')[0]
+                outcome = labels.split('outcome="')[1].split('"')[0]
+                counts[channel_name, outcome] = float(value)
+        return counts
+
+    with serve_asgi(app) as proxy_url:
+        before = attempts(proxy_url)
+        answer = client(proxy_url).chat.completions.with_raw_response.create(
+            model="gpt-test", messages=HI)
+        after = attempts(proxy_url)
+    assert answer.headers["x-modelyard-channel"] == "mock-gpt"
+    added = {key: after[key] - before.get(key, 0.0) for key in after}
+    assert {key: n for key, n in added.items() if n} == {("fake-gpt", "failure"): 1.0,
+                                                         ("mock-gpt", "success"): 1.0}

@@ -58,3 +58,10 @@ def test_search_is_case_insensitive_over_name_display_name_alias_vendor_descript
 ])
 def test_filters_select_exactly_the_matching_models(snapshot, query, expected):
     assert names(snapshot, **query) == expected
+
+
+def test_image_edit_type_also_lists_image_generation_models_that_edit():
+    bundled = Snapshot.from_dict(build(Path(__file__).parent.parent / "catalog").snapshot)
+    assert names(bundled, type="image-generation") == ["dall-e-3", "gpt-image-1"]
+    # gpt-image-1 has the image_edit capability, dall-e-3 has not
+    assert names(bundled, type="image-edit") == ["gpt-image-1"]

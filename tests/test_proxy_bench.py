@@ -214,3 +214,19 @@ def test_with_several_rounds_ratios_are_medians_of_each_rounds_ratio() -> None:
             "(target >= 70%): met") in checks
     assert ("throughput, plain, concurrency 16: 50% of bare aiohttp (target >= 70%): MISSED"
             in report.check_targets(best, [], rounds[:1]))
+
+
+def test_side_by_side_overhead_is_the_median_slice_ratio_with_its_middle_half() -> None:
+    from benchmarks import accounting_bench
+
+    args = accounting_bench.parse_args(["--slices", "5", "--concurrency", "16"])
+    ratios = [1.10, 0.98, 1.02, 1.03, 1.01]  # one disturbed slice; the median leaves it out
+    pairs = {("plain", 16): [accounting_bench.Pair(replace(_point(1000, 10 * r), cpu_us=500 * r),
+                                                  replace(_point(1000, 10.0), cpu_us=500))
+                             for r in ratios]}
+    text = accounting_bench.render(pairs, args)
+    assert "| plain | 16 | +2.0% | -0.5% to +6.5% | +2.0% | 1,000 / 1,000 | 0 |" in text
+    assert "usage log + metrics, plain, concurrency 16: +2.0% p50 (target < 5%): met" in text
+    control = accounting_bench.render(pairs, accounting_bench.parse_args(["--control"]))
+    assert "twin of itself" in control and "target" not in control
+

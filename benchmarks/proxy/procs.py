@@ -138,3 +138,11 @@ def rss_mb(pid: int) -> float:
                 if line.startswith("VmRSS:"):
                     total_kb += int(line.split()[1])
     return total_kb * 1024 / 1e6
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Keep a process, its descendants and every thread of each on `cpus`."""
+    for p in _tree(pid):
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(int(task.name), cpus)

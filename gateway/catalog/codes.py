@@ -62,6 +62,7 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY413": (WARNING, "a channel takes its price from another provider's price book"),
     "MY414": (WARNING, "a protocol's optional dependency is not installed: its channels are unavailable"),
     "MY415": (ERROR, "a provider lacks the base_url its protocol needs"),
+    "MY416": (WARNING, "an image model that edits images has a channel whose protocol cannot"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),
     "MY502": (ERROR, "a string looks like a provider API key"),

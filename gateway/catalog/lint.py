@@ -80,6 +80,25 @@ def protocol_serves_type(cat: Catalog) -> Iterable[Diagnostic]:
                              f"use a provider whose protocol serves {_mtype(model)}: {able}")
 
 
+def protocol_edits_images(cat: Catalog) -> Iterable[Diagnostic]:
+    """MY416: an image model with the image_edit capability has a channel whose protocol
+    cannot edit images; edits skip that channel (generations still use it)."""
+    for ch in cat.channels.values():
+        model, provider = cat.model_of(ch), cat.provider_of(ch)
+        if model is None or provider is None or _mtype(model) != "image-generation" or \
+                "image_edit" not in (model.data.get("capabilities") or ()):
+            continue
+        protocol = provider.data["protocol"]
+        if "image-edit" not in SERVES[protocol]:
+            able = ", ".join(sorted(p for p, types in SERVES.items() if "image-edit" in types))
+            yield diagnostic(ch, ("provider",), "MY416",
+                             f"model {model.name!r} edits images (capability image_edit), but "
+                             f"provider {provider.name!r} speaks {protocol}, which cannot: "
+                             "image edits skip this channel",
+                             f"serve edits through a provider whose protocol edits images "
+                             f"({able}), or drop image_edit from the model")
+
+
 def native_tool_spelling(cat: Catalog) -> Iterable[Diagnostic]:
     """MY404: a model allows a native tool that one of its channels' protocols cannot carry."""
     tools = cat.kind("NativeTool")
@@ -266,7 +285,8 @@ def base_url_required(cat: Catalog) -> Iterable[Diagnostic]:
 
 
 RULES: tuple[Rule, ...] = (
-    capability_applies, native_tool_applies, protocol_serves_type, native_tool_spelling,
+    capability_applies, native_tool_applies, protocol_serves_type, protocol_edits_images,
+    native_tool_spelling,
     model_without_active_channel, owner_required, protected_needs_org, zero_weight_class,
     inline_price_fits, book_entry_exists, book_entry_type, price_missing, foreign_price_book,
     base_url_required,

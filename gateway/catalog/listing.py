@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gateway.catalog.protocols import ALSO_SERVED_BY
 from gateway.catalog.snapshot import Model, Snapshot
 
 
@@ -32,7 +33,9 @@ class ModelRow:
 class ModelQuery:
     """What to show: `search` is a case-insensitive substring of name, display name, aliases,
     vendor or description; every other field, when set, must match exactly (vendor ignoring
-    case; protocol: the model has a channel on a provider of that protocol)."""
+    case; protocol: the model has a channel on a provider of that protocol; type: models of
+    another type that serve it too, such as image generation models with image_edit for
+    image-edit)."""
 
     search: str | None = None
     status: str | None = None
@@ -51,7 +54,7 @@ def list_models(snapshot: Snapshot, query: ModelQuery | None = None) -> list[Mod
 def _matches(snapshot: Snapshot, model: Model, q: ModelQuery) -> bool:
     if q.status and model.status != q.status:
         return False
-    if q.type and model.type != q.type:
+    if q.type and model.type != q.type and not _also_serves(model, q.type):
         return False
     if q.visibility and model.visibility != q.visibility:
         return False
@@ -65,6 +68,12 @@ def _matches(snapshot: Snapshot, model: Model, q: ModelQuery) -> bool:
                     *model.aliases)
         return any(needle in text.casefold() for text in haystack)
     return True
+
+
+def _also_serves(model: Model, wanted: str) -> bool:
+    """An image generation model with image_edit is listed among the image-edit models."""
+    also = ALSO_SERVED_BY.get(wanted)
+    return also is not None and model.type == also[0] and also[1] in model.capabilities
 
 
 def _row(snapshot: Snapshot, model: Model) -> ModelRow:

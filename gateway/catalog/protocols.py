@@ -20,6 +20,12 @@ SERVES: Mapping[str, frozenset[str]] = MappingProxyType({
     "dashscope": frozenset({"chat", "embedding"}),
 })
 
+#: Types a model of another type serves too when it has a capability:
+#: wanted type -> (model type, capability).
+ALSO_SERVED_BY: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "image-edit": ("image-generation", "image_edit"),
+})
+
 #: Protocols whose adapter needs an optional extra, and the pip command that brings it.
 EXTRAS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "bedrock": ("botocore", "pip install 'modelyard[bedrock]'"),

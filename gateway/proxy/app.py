@@ -53,7 +53,8 @@ class ProxyApp:
         self.router = Router(http, holder.breakers, rng)
         # Recent health of channels that left the catalog is forgotten with them.
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
-        self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics)
+        self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
+                                     stats=self.router.stats)
         self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None

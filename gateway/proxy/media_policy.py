@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from gateway.catalog.protocols import ALSO_SERVED_BY
 from gateway.catalog.snapshot import Model
 from gateway.errors import InvalidRequest, RequestTooLarge
 from gateway.proxy.adapters.base import UploadFile
@@ -23,11 +24,6 @@ ENDPOINT_TYPES: Mapping[str, str] = {
     "images.edits": "image-edit",
     "audio.speech": "speech",
     "audio.transcriptions": "transcription",
-}
-
-#: Endpoints a model of another type serves too when it has the capability: (type, capability).
-ALSO_SERVED_BY: Mapping[str, tuple[str, str]] = {
-    "images.edits": ("image-generation", "image_edit"),
 }
 
 Files = Mapping[str, UploadFile]
@@ -53,7 +49,7 @@ def _check_type(model: Model, endpoint: str) -> None:
     wanted = ENDPOINT_TYPES[endpoint]
     if model.type == wanted:
         return
-    also = ALSO_SERVED_BY.get(endpoint)
+    also = ALSO_SERVED_BY.get(wanted)
     if also is not None and model.type == also[0]:
         if also[1] in model.capabilities:
             return

@@ -19,6 +19,7 @@ from gateway.proxy.chunk import RawChunk
 from gateway.usage import metrics
 from gateway.usage.log import UsageLog, request_line
 from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
+from gateway.usage.stats import Stats
 
 #: Plain chunks kept for a late output estimate before they are counted right away.
 PENDING_BYTES = 256 * 1024
@@ -131,9 +132,11 @@ class Accountant:
     INTERVAL_S = 0.1
     MAX_PENDING = 10_000  # records kept before a batch is written at once
 
-    def __init__(self, log: UsageLog, *, metrics_enabled: bool = True) -> None:
+    def __init__(self, log: UsageLog, *, metrics_enabled: bool = True,
+                 stats: Stats | None = None) -> None:
         self.log = log
         self.metrics_enabled = metrics_enabled
+        self.stats = stats  # the upstream attempts of every channel, for their metric
         self._pending: list[tuple[Any, ...]] = []
         self._armed_on: asyncio.AbstractEventLoop | None = None  # the loop that will drain
 
@@ -182,6 +185,8 @@ class Accountant:
             for r in records:
                 observe(r[3], r[5].name if r[5] else "-", r[10], r[12], r[13], r[14], r[15])
             metrics.flush()
+            if self.stats is not None:
+                metrics.add_attempts(self.stats.take_attempts())
         if self.log.enabled:
             self.log.write([_log_line(r) for r in records])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -24,7 +25,9 @@ CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 REQUESTS = Counter("modelyard_requests", "Requests answered, by model, channel and status.",
                    ["model", "channel", "status"])
-ATTEMPTS = Counter("modelyard_upstream_attempts", "Upstream attempts, by channel and outcome.",
+ATTEMPTS = Counter("modelyard_upstream_attempts",
+                   "Upstream attempts, by channel and outcome (success or failure); failed "
+                   "attempts a request failed over from count here, not in modelyard_requests.",
                    ["channel", "outcome"])
 LATENCY = Histogram("modelyard_request_duration_seconds", "Time to the last byte, by model.",
                     ["model"], buckets=LATENCY_BUCKETS)
@@ -152,6 +155,16 @@ def flush() -> None:
     """Move what requests added into the exported metrics."""
     while _DIRTY:
         _DIRTY.pop().flush()
+
+
+def add_attempts(counts: Iterable[tuple[str, int, int]]) -> None:
+    """Count upstream attempts: (channel, successes, failures), as `Stats.take_attempts`
+    gives them."""
+    for channel, successes, failures in counts:
+        if successes:
+            ATTEMPTS.labels(channel, "success").inc(successes)
+        if failures:
+            ATTEMPTS.labels(channel, "failure").inc(failures)
 
 
 def set_circuit(channel: str, state: str) -> None:

@@ -6,6 +6,7 @@ API for the request path (call once per upstream attempt, after it ends):
     stats.success(channel_name, latency_s)
     stats.failure(channel_name, latency_s, code, message)   # message is sanitised here
     stats.view(channel_name) -> ChannelStats         # for /admin/status (read side)
+    stats.take_attempts() -> [(channel, successes, failures)]  # new since the last take
     stats.retain(channel_names)                      # after a reload: forget removed channels
 
 Each channel keeps a ring of its last `size` outcomes; recording is O(1) and allocates
@@ -47,7 +48,7 @@ class ChannelStats:
 class _Ring:
     """The last `size` outcomes of one channel in parallel preallocated lists."""
 
-    __slots__ = ("at", "ok", "latency", "next", "count", "last_error")
+    __slots__ = ("at", "ok", "latency", "next", "count", "last_error", "successes", "failures")
 
     def __init__(self, size: int) -> None:
         self.at = [0.0] * size
@@ -56,8 +57,13 @@ class _Ring:
         self.next = 0
         self.count = 0
         self.last_error: LastError | None = None
+        self.successes = self.failures = 0  # since the last `Stats.take_attempts`
 
     def add(self, at: float, ok: bool, latency_s: float) -> None:
+        if ok:
+            self.successes += 1
+        else:
+            self.failures += 1
         i = self.next
         self.at[i], self.ok[i], self.latency[i] = at, ok, latency_s
         self.next = (i + 1) % len(self.at)
@@ -113,6 +119,15 @@ class Stats:
                 failures += 1
         rate = None if requests == 0 else (requests - failures) / requests
         return ChannelStats(requests, failures, rate, _median_ms(latencies), ring.last_error)
+
+    def take_attempts(self) -> list[tuple[str, int, int]]:
+        """(channel, successes, failures) since the last call, for channels with any."""
+        taken = []
+        for name, ring in self._rings.items():
+            if ring.successes or ring.failures:
+                taken.append((name, ring.successes, ring.failures))
+                ring.successes = ring.failures = 0
+        return taken
 
     def retain(self, channels: Iterable[str]) -> None:
         """Forget channels that no longer exist."""
