@@ -230,3 +230,15 @@ def test_side_by_side_overhead_is_the_median_slice_ratio_with_its_middle_half() 
     control = accounting_bench.render(pairs, accounting_bench.parse_args(["--control"]))
     assert "twin of itself" in control and "target" not in control
 
+
+
+def test_in_process_overhead_is_the_median_of_slice_by_slice_differences() -> None:
+    from benchmarks.proxy import inprocess
+
+    on = [110e-6, 112e-6, 150e-6, 111e-6, 109e-6]  # one disturbed slice
+    off = [100e-6, 101e-6, 100e-6, 102e-6, 99e-6]
+    spent = {("accounting", "plain"): on, ("no-accounting", "plain"): off,
+             ("accounting", "stream"): on, ("no-accounting", "stream"): off}
+    text = inprocess.report(spent, ["accounting", "no-accounting"])
+    assert "| accounting | plain | 111.0 |" in text and "| no-accounting | plain | 100.0 |" in text
+    assert "accounting adds 10.0 µs (10.0%; middle half of slices 9.5 to 30.5 µs) to plain" in text

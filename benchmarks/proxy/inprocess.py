@@ -8,6 +8,7 @@ benchmark on a noisy machine: use it to compare changes, and the socket benchmar
 figures.
 
     python3 -m benchmarks.proxy.inprocess                  # plain and stream, both setups
+    python3 -m benchmarks.proxy.inprocess --split          # the usage log and metrics apart
     python3 -m benchmarks.proxy.inprocess --profile plain  # cProfile of plain, accounting on
 """
 
@@ -19,6 +20,7 @@ import cProfile
 import gc
 import os
 import pstats
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -115,29 +117,37 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     for _ in range(count):
         await app(scope, receive, send)
         await asyncio.sleep(0)  # let the loop run its timers and callbacks, as a server's does
+    app.accountant.drain()  # this slice's usage log lines and metrics, not the next one's
     spent = time.process_time() - started
     if set(statuses) != {200}:
         raise SystemExit(f"{mode}: answers other than 200: {sorted(set(statuses))}")
     return spent / count
 
 
-async def measure(rounds: int, count: int, setups: list[str]) -> dict[tuple[str, str], float]:
-    best: dict[tuple[str, str], float] = {}
+async def measure(slices: int, count: int, setups: list[str]
+                  ) -> dict[tuple[str, str], list[float]]:
+    """CPU seconds per request of every setup and mode, `slices` times each.
+
+    The setups take turns in short slices (each slice starting with the next setup), so a
+    swing of the machine's speed, which moves a whole run by 10% here, falls on all of them.
+    """
+    spent: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         apps = {}
         for setup in setups:
             apps[setup] = build_app(Path(tmp) / setup, setup)
             await apps[setup].startup()
-        for _ in range(rounds):  # interleaved, so background load falls on every setup
-            for setup, app in apps.items():
-                for mode in ("plain", "stream"):
-                    await drive(app, mode, count // 10)  # warm-up
-                    spent = await drive(app, mode, count)
-                    key = (setup, mode)
-                    best[key] = min(best.get(key, spent), spent)
+        for mode in ("plain", "stream"):
+            for app in apps.values():
+                await drive(app, mode, count)  # warm-up
+            for turn in range(slices):
+                order = setups[turn % len(setups):] + setups[:turn % len(setups)]
+                for setup in order:
+                    spent.setdefault((setup, mode), []).append(
+                        await drive(apps[setup], mode, count))
         for app in apps.values():
             await app.shutdown()
-    return best
+    return spent
 
 
 async def profile(mode: str, count: int) -> None:
@@ -155,25 +165,35 @@ async def profile(mode: str, count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=5000, help="requests per measurement")
-    parser.add_argument("--rounds", type=int, default=5, help="measurements; the best is kept")
+    parser.add_argument("--count", type=int, default=500, help="requests per slice")
+    parser.add_argument("--slices", type=int, default=40, help="slices per setup and mode")
     parser.add_argument("--profile", choices=("plain", "stream"), help="cProfile one mode")
     parser.add_argument("--split", action="store_true",
                         help="also measure the usage log and the metrics on their own")
     args = parser.parse_args()
     if args.profile:
-        asyncio.run(profile(args.profile, args.count))
+        asyncio.run(profile(args.profile, args.count * 20))
         return
     setups = list(SETUPS) if args.split else ["accounting", "no-accounting"]
-    best = asyncio.run(measure(args.rounds, args.count, setups))
-    print("| setup | mode | CPU µs/request |\n|---|---|---:|")
-    for (setup, mode), spent in best.items():
-        print(f"| {setup} | {mode} | {spent * 1e6:.1f} |")
+    print(report(asyncio.run(measure(args.slices, args.count, setups)), setups))
+
+
+def report(spent: dict[tuple[str, str], list[float]], setups: list[str]) -> str:
+    """Median CPU per request of each setup; what each adds to no-accounting as the median
+    of slice-by-slice differences (a slice and the no-accounting one right next to it)."""
+    lines = ["| setup | mode | CPU µs/request (median slice) |", "|---|---|---:|"]
+    lines += [f"| {setup} | {mode} | {statistics.median(times) * 1e6:.1f} |"
+              for (setup, mode), times in spent.items()]
     for setup in setups[:-1]:
         for mode in ("plain", "stream"):
-            on, off = best[(setup, mode)], best[("no-accounting", mode)]
-            print(f"{setup} adds {(on - off) * 1e6:.1f} µs ({(on / off - 1) * 100:.1f}%) "
-                  f"to {mode} requests")
+            pairs = zip(spent[(setup, mode)], spent[("no-accounting", mode)], strict=True)
+            added = sorted(on - off for on, off in pairs)
+            base = statistics.median(spent[("no-accounting", mode)])
+            low, mid, high = statistics.quantiles(added, n=4)
+            lines.append(f"{setup} adds {statistics.median(added) * 1e6:.1f} µs "
+                         f"({statistics.median(added) / base * 100:.1f}%; middle half of slices "
+                         f"{low * 1e6:.1f} to {high * 1e6:.1f} µs) to {mode} requests")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
