@@ -28,7 +28,6 @@ import argparse
 import concurrent.futures
 import contextlib
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.proxy import bench_catalog, load, procs, report, upstream  # noqa: E402
+from benchmarks.proxy import bench_catalog, load, procs, report  # noqa: E402
 from benchmarks.proxy.targets import (  # noqa: E402
     MODES,
     Endpoint,
@@ -159,11 +158,7 @@ def run(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="modelyard-acct-") as tmp, \
             contextlib.ExitStack() as stack:
         work = Path(tmp)
-        nginx_port = procs.free_port()
-        nginx = stack.enter_context(procs.running(
-            upstream.nginx_command(work / "nginx", nginx_port), log=work / "nginx.log"))
-        procs.wait_port(nginx_port, timeout_s=10, proc=nginx)
-        root = f"http://127.0.0.1:{nginx_port}"
+        root = stack.enter_context(procs.nginx_upstream(work))
         # Two halves, the servers started in one order and then the other, so whatever
         # favours the first (or second) started weighs on both sides alike.
         for half, first in enumerate((0, 1)):
@@ -213,17 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the servers
-    if args.nice:
-        try:
-            os.nice(args.nice)  # inherited by nginx, wrk and the servers
-        except PermissionError:
-            sys.exit(f"--nice {args.nice} needs root")
-    text = run(args)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return procs.report_main(args.nice, args.out, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.proxy import bench_catalog, load, procs, report, upstream  # noqa: E402
+from benchmarks.proxy import bench_catalog, load, procs, report  # noqa: E402
 from benchmarks.proxy.targets import (  # noqa: E402
     DEFAULT_TARGETS,
     MODES,
@@ -174,11 +172,8 @@ def run(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-") as tmp, \
             contextlib.ExitStack() as stack:
         work = Path(tmp)
-        nginx_port = procs.free_port()
-        nginx = stack.enter_context(procs.running(
-            upstream.nginx_command(work / "nginx", nginx_port), log=work / "nginx.log"))
-        procs.wait_port(nginx_port, timeout_s=10, proc=nginx)
-        endpoints = start_all(args, work, f"http://127.0.0.1:{nginx_port}", stack, notes)
+        root = stack.enter_context(procs.nginx_upstream(work))
+        endpoints = start_all(args, work, root, stack, notes)
         points, rounds = measure(endpoints, args, work, notes)
         if "modelyard" in endpoints:
             mine = endpoints["modelyard"]
@@ -250,18 +245,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # A SIGTERM must unwind through the finally blocks that stop the servers.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.nice:
-        try:
-            os.nice(args.nice)  # inherited by nginx, wrk and the servers
-        except PermissionError:
-            sys.exit(f"--nice {args.nice} needs root")
-    text = run(args)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return procs.report_main(args.nice, args.out, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 APT_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
@@ -146,3 +146,33 @@ def pin(pid: int, cpus: set[int]) -> None:
         for task in Path(f"/proc/{p}/task").glob("*"):
             with contextlib.suppress(OSError, ValueError):
                 os.sched_setaffinity(int(task.name), cpus)
+
+
+@contextlib.contextmanager
+def nginx_upstream(work: Path) -> Iterator[str]:
+    """nginx serving the canned answers (see `upstream`) from `work`; yields its root URL."""
+    from benchmarks.proxy import upstream
+
+    port = free_port()
+    with running(upstream.nginx_command(work / "nginx", port), log=work / "nginx.log") as proc:
+        wait_port(port, timeout_s=10, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+
+
+def report_main(nice: int, out: Path | None, run: Callable[[], str]) -> int:
+    """Run a benchmark at niceness `nice`, print its report and write it to `out`.
+
+    A SIGTERM unwinds through the finally blocks that stop the servers; the niceness is
+    inherited by nginx, wrk and the servers.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if nice:
+        try:
+            os.nice(nice)
+        except PermissionError:
+            sys.exit(f"--nice {nice} needs root")
+    text = run()
+    print(text)
+    if out:
+        out.write_text(text)
+    return 0

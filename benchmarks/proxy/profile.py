@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.proxy import bench_catalog, load, procs, upstream
+from benchmarks.proxy import bench_catalog, load, procs
 from benchmarks.proxy.targets import MODES, TARGETS, request_body, smoke_check, start_target
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -90,11 +90,8 @@ def profile(args: argparse.Namespace, work: Path) -> str:
     procs.ensure_tools()
     spy = _py_spy()
     with contextlib.ExitStack() as stack:
-        port = procs.free_port()
-        nginx = stack.enter_context(procs.running(
-            upstream.nginx_command(work / "nginx", port), log=work / "nginx.log"))
-        procs.wait_port(port, timeout_s=10, proc=nginx)
-        endpoint = stack.enter_context(start_target(args.target, work, f"http://127.0.0.1:{port}"))
+        root = stack.enter_context(procs.nginx_upstream(work))
+        endpoint = stack.enter_context(start_target(args.target, work, root))
         url = endpoint.urls[args.mode]
         smoke_check(url, args.mode)
         script = load.write_script(work / "load.lua", request_body(args.mode),
