@@ -12,6 +12,14 @@ from gateway.catalog.snapshot import Snapshot
 from gateway.proxy.adapters.base import Call, Deadline
 from tests.conftest import KEY_ALICE, channel, consumer, model, provider, snapshot_dict
 
+#: A 1x1 PNG as a data URL, for image input.
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNk"
+         "YAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+#: The weather tool of Anthropic's tool use documentation.
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather in a given location",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
+                   "required": ["location"]}}}
 WEB_SEARCH = {"name": "web_search", "description": "search", "applies_to": ["chat"],
               "spellings": {"anthropic": {"type": "web_search_20250305", "name": "web_search",
                                           "max_uses": 5},

@@ -16,7 +16,7 @@ import pytest
 from gateway.errors import InvalidRequest, UpstreamProtocolError
 from gateway.proxy.adapters import gemini, gemini_convert
 from gateway.proxy.sse import decode
-from tests.adapter_support import aiter, assemble, make_call
+from tests.adapter_support import PIXEL, aiter, assemble, make_call
 from tests.conftest import (
     KEY_ALICE,
     client,
@@ -32,8 +32,6 @@ from tests.upstreams.server import serve_asgi
 
 KEY = "AIza-test-gemini-key"
 SECRETS = {"type": "header", "header": "x-goog-api-key", "value": KEY}
-PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNk"
-         "YAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
 WEATHER = {"type": "function", "function": {
     "name": "get_current_temperature", "description": "Gets the current temperature.",
     "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
