@@ -96,7 +96,10 @@ class MockAdapter(Adapter):
             yield {**base, "choices": [{"index": 0, "delta": {"content": text[start:start + size]},
                                         "finish_reason": None}]}
         yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        if (call.body.get("stream_options") or {}).get("include_usage"):
+        # Like an OpenAI channel, which the proxy asks for usage in every stream unless the
+        # channel sets stream_usage: false; clients that did not ask never see this chunk.
+        if (call.channel.options.get("stream_usage", True)
+                or (call.body.get("stream_options") or {}).get("include_usage")):
             yield {**base, "choices": [], "usage": _usage(call, text)}
 
     def _embeddings(self, call: Call) -> dict[str, Any]:
