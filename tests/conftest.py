@@ -165,10 +165,12 @@ def holder_of(data: dict, environ: dict | None = None, **kw: Any) -> Holder:
 
 @contextmanager
 def running_proxy(data: dict | Holder, *, environ: dict | None = None, seed: int = 1,
-                  no_auth: bool = False) -> Iterator[tuple[str, ProxyApp]]:
-    """The proxy on loopback serving `data` (a snapshot dict, or a prepared holder)."""
+                  no_auth: bool = False, usage_log: str | None = None
+                  ) -> Iterator[tuple[str, ProxyApp]]:
+    """The proxy on loopback serving `data` (a snapshot dict, or a prepared holder), writing
+    its usage log to `usage_log` when given."""
     holder = data if isinstance(data, Holder) else holder_of(data, environ)
-    app = ProxyApp(holder, no_auth=no_auth, rng=random.Random(seed))
+    app = ProxyApp(holder, no_auth=no_auth, rng=random.Random(seed), usage_log=usage_log)
     with serve_asgi(app) as url:
         yield url, app
 
