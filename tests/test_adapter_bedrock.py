@@ -18,7 +18,7 @@ from gateway.errors import (
 )
 from gateway.proxy.adapters import bedrock, bedrock_eventstream
 from gateway.proxy.upstream_http import AiohttpUpstream
-from tests.adapter_support import assemble, make_call, pieces, proxy_catalog
+from tests.adapter_support import PIXEL, assemble, make_call, pieces, proxy_catalog
 from tests.conftest import client, running_proxy
 from tests.upstreams import bedrock as fake
 from tests.upstreams.server import serve_asgi
@@ -28,8 +28,6 @@ AUTH = {"type": "sigv4", "region": fake.REGION, "service": "bedrock",
         "access_key_id": "${AWS_ACCESS_KEY_ID}", "secret_access_key": "${AWS_SECRET_ACCESS_KEY}"}
 SECRETS = {**AUTH, "access_key_id": fake.ACCESS_KEY_ID,
            "secret_access_key": fake.SECRET_ACCESS_KEY}
-PIXEL_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVO"
-             "RK5CYII=")
 TOP_SONG_TOOL = {"type": "function", "function": {
     "name": "top_song", "description": "Get the most popular song played on a radio station.",
     "parameters": {"type": "object", "properties": {"sign": {"type": "string"}},
@@ -90,9 +88,9 @@ def test_converse_request_has_system_inference_config_and_merged_turns():
 
 def test_images_are_sent_as_bytes_with_their_format():
     body = bedrock.build_request(call({"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL_B64}"}}]}]}))
+        {"type": "image_url", "image_url": {"url": PIXEL}}]}]}))
     assert body["messages"][0]["content"] == [
-        {"image": {"format": "png", "source": {"bytes": PIXEL_B64}}}]
+        {"image": {"format": "png", "source": {"bytes": PIXEL.split(",", 1)[1]}}}]
 
 
 def test_image_urls_are_refused_because_converse_takes_bytes_only():
@@ -389,7 +387,7 @@ def test_sdk_image_input(sdk):
     api, received = sdk
     answer = api.chat.completions.create(model="claude", messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in this image?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL_B64}"}}]}])
+        {"type": "image_url", "image_url": {"url": PIXEL}}]}])
     assert answer.choices[0].message.content == fake.IMAGE_TEXT
     assert received[-1]["body"]["messages"][0]["content"][1]["image"]["format"] == "png"
 
