@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openai
@@ -37,6 +37,15 @@ def edit(api: openai.OpenAI, name: str) -> bytes:
     return base64.b64decode(answer.data[0].b64_json)
 
 
+def refusal(request: Callable[[openai.OpenAI, str], bytes], api: openai.OpenAI,
+            name: str) -> dict:
+    """The body of the type mismatch a request to model `name` is refused with."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        request(api, name)
+    assert caught.value.body["code"] == "model_type_mismatch"
+    return caught.value.body
+
+
 @pytest.fixture(scope="module")
 def api() -> Iterator[openai.OpenAI]:
     """The proxy over three mock image models: one generates, one edits, one does both."""
@@ -58,16 +67,11 @@ def test_a_generation_model_with_image_edit_serves_generations_and_edits(api):
 
 
 def test_a_generation_model_without_image_edit_refuses_edits_naming_the_capability(api):
-    with pytest.raises(openai.BadRequestError) as caught:
-        edit(api, "painter")
-    assert caught.value.body["code"] == "model_type_mismatch"
-    assert "image_edit" in caught.value.body["message"]
+    assert "image_edit" in refusal(edit, api, "painter")["message"]
 
 
 def test_an_edit_model_still_refuses_generations(api):
-    with pytest.raises(openai.BadRequestError) as caught:
-        generate(api, "editor")
-    assert caught.value.body["code"] == "model_type_mismatch"
+    refusal(generate, api, "editor")
     assert edit(api, "editor").startswith(b"\x89PNG")
 
 
@@ -91,6 +95,4 @@ def test_bundled_gpt_image_1_generates_and_edits_through_the_mock_provider(bundl
 
 
 def test_bundled_dall_e_3_still_refuses_edits(bundled):
-    with pytest.raises(openai.BadRequestError) as caught:
-        edit(bundled, "dall-e-3")
-    assert caught.value.body["code"] == "model_type_mismatch"
+    refusal(edit, bundled, "dall-e-3")
