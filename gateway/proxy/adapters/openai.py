@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -150,7 +151,7 @@ class OpenAIAdapter(Adapter):
         if type(self).shape_reply is OpenAIAdapter.shape_reply and raw.startswith(b"{"):
             # The answer relayed as the upstream's bytes, the model name swapped, when the
             # swap is unambiguous; otherwise encoded again from the shaped dict.
-            renamed = _Rename(call.channel.upstream_model, call.body["model"]).swap(raw)
+            renamed = _rename(call.channel.upstream_model, call.body["model"]).swap(raw)
             return Reply(body=self.shape_reply(call, data), raw=renamed)
         return Reply(body=self.shape_reply(call, data))
 
@@ -159,7 +160,7 @@ class OpenAIAdapter(Adapter):
         applies; as shaped dicts where a subclass shapes chunks itself or bytes will not do."""
         response = await self._post(call)
         fast = type(self).shape_chunk is OpenAIAdapter.shape_chunk
-        rename = _Rename(call.channel.upstream_model, call.body["model"])
+        rename = _rename(call.channel.upstream_model, call.body["model"])
         finished = False
         reads = decode_raw(response.iter_bytes())
         try:
@@ -213,6 +214,12 @@ def _host(call: Call) -> str:
 
 
 _dump = json.JSONEncoder(ensure_ascii=False).encode
+
+
+@functools.lru_cache(maxsize=1024)
+def _rename(upstream_model: str, client_model: str) -> _Rename:
+    """The rename of one (upstream, client) model pair, encoded once: the same few repeat."""
+    return _Rename(upstream_model, client_model)
 
 
 class _Rename:
