@@ -9,7 +9,7 @@ from typing import Any
 from gateway.review.diff import EntityChange
 
 #: The change classes, in the order every output lists them.
-CATEGORIES = ("breaking", "routing", "pricing", "security", "other")
+CATEGORIES = ("breaking", "security", "routing", "pricing", "other")
 
 #: Version of the JSON output; bumped only on an incompatible change of its shape.
 JSON_VERSION = 1
