@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gateway.diagnostics import Diagnostic
 from gateway.review.diff import EntityChange
+
+if TYPE_CHECKING:  # impact builds on pricing, which makes findings
+    from gateway.review.impact import ConsumerImpact
 
 #: The change classes, in the order every output lists them.
 CATEGORIES = ("breaking", "security", "routing", "pricing", "other")
@@ -50,6 +54,8 @@ class Review:
     head: Side
     changes: tuple[EntityChange, ...]
     findings: tuple[Finding, ...]
+    impacts: tuple[ConsumerImpact, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # the head's validation warnings
 
     def of(self, category: str) -> list[Finding]:
         return [f for f in self.findings if f.category == category]
