@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -59,9 +60,10 @@ def diff(
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from None
     if head is None:
-        new = type(new)(f"{Path(catalog_path).as_posix()} (working tree)", new.snapshot)
+        new = dataclasses.replace(new, label=f"{Path(catalog_path).as_posix()} (working tree)")
     review = review_snapshots(old.snapshot, new.snapshot, base_label=old.label,
-                              head_label=new.label)
+                              head_label=new.label, warnings=new.warnings,
+                              defaulted=new.defaulted)
     if format is Format.json:
         print(render_json(review))
     elif format is Format.markdown:

@@ -15,7 +15,7 @@ from typing import Any
 from gateway.catalog.snapshot import Channel, Consumer, Model, Snapshot
 from gateway.proxy.plan import plan_route
 from gateway.proxy.resolve import usable
-from gateway.review.pricing import amounts
+from gateway.review.pricing import amounts, unit_label
 from gateway.review.renames import Renames
 
 
@@ -59,7 +59,8 @@ class ModelImpact:
 
     @property
     def verdict(self) -> str:
-        """gained, lost, degraded (only mock or zero-priced left), restored, rerouted."""
+        """gained, lost, degraded (only mock or zero-priced left), restored, rerouted (shares
+        or destinations changed)."""
         if self.before is None:
             return "gained"
         if self.after is None or not self.after.routes:
@@ -108,7 +109,7 @@ def _price(channel: Channel) -> tuple[str, bool]:
     if all(float(v) == 0 for v in flat.values()):
         return "free", False
     text = ", ".join(f"{k} {v}" for k, v in flat.items())
-    return f"{text} {channel.price.currency} {channel.price.unit}", True
+    return f"{text} {channel.price.currency} {unit_label(channel.price.unit)}", True
 
 
 def is_real(channel: Channel) -> bool:
@@ -210,11 +211,15 @@ def _model_impact(name: str, consumer: Consumer, head: Consumer, old: Snapshot, 
         before = Access(before.model, tuple(
             dataclasses.replace(r, channel=renames.new_channel(r.channel))
             for r in before.routes), before.excluded)
-    if before is not None and after is not None and before.routes == after.routes:
-        return None
+    if before is not None and after is not None and _routing(before) == _routing(after):
+        return None  # a price alone changed: the pricing section tells it once, not per consumer
     lost_aliases = tuple(a for a in _aliases(old, old_name)
                          if after is None or new.resolve_name(a) is None)
     return ModelImpact(name, before, after, lost_aliases)
+
+
+def _routing(access: Access) -> list[tuple[str, float, str, bool]]:
+    return [(r.channel, r.share, r.data_destination, r.real) for r in access.routes]
 
 
 def impact_by_model(impacts: Iterable[ConsumerImpact], verdicts: set[str]
