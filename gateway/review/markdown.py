@@ -43,9 +43,9 @@ def subject(f: Finding) -> str:
     return f"{f.kind.replace('_', ' ')} `{f.name}`"
 
 
-def _bullet(text: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent="- ", subsequent_indent="  ",
-                         break_on_hyphens=False) or ["-"]
+def _bullet(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent + "- ",
+                         subsequent_indent=indent + "  ", break_on_hyphens=False) or ["-"]
 
 
 def _md_finding(f: Finding) -> list[str]:
@@ -175,12 +175,20 @@ def _md_warnings(review: Review) -> list[str]:
     return _details(f"Validation warnings ({len(review.warnings)})", [*body, ""], True)
 
 
+def _raw(value: Any) -> str:
+    """A raw value in one short cell: long texts are named, not repeated (the Other section
+    shows their text diff)."""
+    text = "—" if value is None else str(value)
+    return f"`{text}`" if len(text) <= 40 else f"({len(text)} characters)"
+
+
 def _md_raw(review: Review) -> list[str]:
     body = []
     for change in review.changes:
         body.append(f"- {change.kind.replace('_', ' ')} `{change.name}` {change.action}")
         for f in change.masked_fields():
-            body.append(f"  - `{f['path']}`: `{f['before']}` → `{f['after']}`")
+            body += _bullet(f"`{f['path']}`: {_raw(f['before'])} → {_raw(f['after'])}",
+                            indent="  ")
     return _details(f"Raw field changes ({len(review.changes)} entities)", [*body, ""])
 
 
