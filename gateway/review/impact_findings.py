@@ -32,7 +32,7 @@ def impact_findings(impacts: Iterable[ConsumerImpact], changes: Iterable[EntityC
                 key = (model.name, verdict, reason, model.aliases if verdict == "lost" else ())
                 groups.setdefault(key, []).append(impact.consumer)
     findings = []
-    for (model, verdict, reason, aliases), consumers in groups.items():
+    for (name, verdict, reason, aliases), consumers in groups.items():
         who = f"consumer{'s' if len(consumers) > 1 else ''} {_names(consumers)}"
         message = f"{_WORDS[verdict]} {who}"
         if aliases:
@@ -40,7 +40,7 @@ def impact_findings(impacts: Iterable[ConsumerImpact], changes: Iterable[EntityC
         if reason:
             message += f": {reason}"
         category = "security" if verdict == "gained" else "breaking"
-        findings.append(Finding(category, "model", model, message,
+        findings.append(Finding(category, "model", name, message,
                                 {"impact": verdict, "consumers": consumers,
                                  "aliases": list(aliases), "reason": reason or None}))
     return findings
