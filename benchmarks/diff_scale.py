@@ -30,17 +30,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.catalog.compile import build, write_snapshot
-from gateway.review import review_snapshots
 import yaml
 
-from gateway.review.importers.litellm import import_litellm, sanitize_name
+from gateway.catalog.compile import build, write_snapshot
+from gateway.review import review_snapshots
+from gateway.review.importers.litellm import ImportResult, import_litellm
 from gateway.review.importers.yamlout import write_files
 from gateway.review.render import render_json, render_markdown
 from gateway.review.sides import load_side
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MAP = REPO.parent / "shared" / "data" / "litellm_model_prices.json"
+#: ../shared/data from a checkout beside `shared`; one level more from a worktree under wt/.
+DEFAULT_MAP = next((p for p in (REPO.parent / "shared" / "data" / "litellm_model_prices.json",
+                                REPO.parent.parent / "shared" / "data" /
+                                "litellm_model_prices.json") if p.is_file()),
+                   REPO.parent / "shared" / "data" / "litellm_model_prices.json")
 TARGET_S = 2.0
 
 
@@ -81,22 +85,16 @@ def consumers(models: list[str], seed: int = 7, tightened: int | None = None) ->
     return out
 
 
-def compiled_import(data: dict[str, Any], root: Path, tightened: int | None = None
-                    ) -> dict[str, Any]:
-    files = import_litellm(data, with_models=True, active=True).files
-    write_files(files, root)
-    common = sorted(k for k in data if k != "sample_spec")
+def compiled_import(result: ImportResult, root: Path, pool: list[str],
+                    tightened: int | None = None) -> dict[str, Any]:
+    """The import compiled with the 50 consumers; allow-lists drawn from `pool`."""
+    write_files(result.files, root)
     (root / "consumers.yaml").write_text(yaml.safe_dump_all(
-        [d for d in consumers([_name(k) for k in common[:2000:10]], tightened=tightened)],
-        sort_keys=False))
+        consumers(pool, tightened=tightened), sort_keys=False))
     result = build(root)
     if result.snapshot is None:
         sys.exit("import does not compile:\n" + "\n".join(d.text() for d in result.diagnostics))
     return result.snapshot
-
-
-def _name(key: str) -> str:
-    return sanitize_name(key)
 
 
 def every_price_raised(data: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +133,12 @@ def main() -> int:
         sys.exit(f"{args.map} not found: pass the LiteLLM price map with --map PATH")
     data = json.loads(args.map.read_bytes())
     with tempfile.TemporaryDirectory() as tmp:
-        old = compiled_import(data, Path(tmp) / "old")
-        new = compiled_import(newer_map(data), Path(tmp) / "new")
-        worst = compiled_import(every_price_raised(data), Path(tmp) / "worst", tightened=1)
+        imports = [import_litellm(d, with_models=True, active=True)
+                   for d in (data, newer_map(data), every_price_raised(data))]
+        pool = sorted(set.intersection(*(set(i.models) for i in imports)))
+        old = compiled_import(imports[0], Path(tmp) / "old", pool)
+        new = compiled_import(imports[1], Path(tmp) / "new", pool)
+        worst = compiled_import(imports[2], Path(tmp) / "worst", pool, tightened=1)
         write_snapshot(old, Path(tmp) / "old.json")
         write_snapshot(new, Path(tmp) / "new.json")
         review_s, review = best_of(args.repeat, lambda: review_snapshots(old, new))

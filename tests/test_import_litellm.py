@@ -150,8 +150,9 @@ def test_conflicting_duplicate_entries_are_named():
 
 
 def test_reimport_prunes_files_and_reports_models_gone_from_the_map(tmp_path):
-    from cli.main import app
     from typer.testing import CliRunner
+
+    from cli.main import app
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(json.dumps(OLD))
     new.write_text(json.dumps({k: v for k, v in NEW.items()

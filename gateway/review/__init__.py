@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import Diagnostic
 from gateway.review.classify import Context, classify
 from gateway.review.diff import EntityChange, FieldChange, diff_snapshots
@@ -13,7 +12,7 @@ from gateway.review.findings import CATEGORIES, JSON_VERSION, Finding, Review, S
 from gateway.review.impact import ConsumerImpact, consumer_impact
 from gateway.review.impact_findings import impact_findings
 from gateway.review.renames import apply_renames
-from gateway.review.routing import routing_findings, touched_models
+from gateway.review.routing import restricted, routing_findings, touched_models
 
 __all__ = ["CATEGORIES", "JSON_VERSION", "ConsumerImpact", "EntityChange", "FieldChange",
            "Finding", "Review", "Side", "review_snapshots"]
@@ -31,8 +30,11 @@ def review_snapshots(base: Mapping[str, Any], head: Mapping[str, Any], *,
     if not changes:
         return Review(*sides, (), (), (), tuple(warnings))
     changes, renamed = apply_renames(changes, base, head)
-    old, new = Snapshot.from_dict(base), Snapshot.from_dict(head)
     touched = touched_models(changes, renamed)
+    # A changed consumer is checked against every model; otherwise only touched ones matter.
+    every = any(c.kind == "consumer" and c.action == "changed" for c in changes)
+    old = restricted(base, None if every else [*touched, *renamed.models.values()])
+    new = restricted(head, None if every else touched)
     impacts = consumer_impact(old, new, touched, renamed)
     ctx = Context(base, head, dict(defaulted or {}), renamed)
     findings = (classify(changes, ctx) + routing_findings(old, new, touched, renamed)

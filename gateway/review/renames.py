@@ -32,21 +32,27 @@ class Renames:
         return next((n for n, o in self.channels.items() if o == old), old)
 
 
-def _pairs(snapshot: Mapping[str, Any], model: str) -> dict[tuple[str, str], str]:
-    """(provider, upstream model) -> channel name of `model`'s channels."""
-    return {(c["provider"], c["upstream_model"]): n
-            for n, c in snapshot.get("channels", {}).items() if c["model"] == model}
+Pairs = dict[str, dict[tuple[str, str], str]]
 
 
-def _match(removed: EntityChange, added: list[EntityChange], base: Mapping[str, Any],
-           head: Mapping[str, Any]) -> EntityChange | None:
+def _pairs(snapshot: Mapping[str, Any], models: set[str]) -> Pairs:
+    """model -> (provider, upstream model) -> channel name, for the channels of `models`."""
+    out: Pairs = {m: {} for m in models}
+    for name, c in snapshot.get("channels", {}).items():
+        if c["model"] in out:
+            out[c["model"]][(c["provider"], c["upstream_model"])] = name
+    return out
+
+
+def _match(removed: EntityChange, added: list[EntityChange], head: Mapping[str, Any],
+           old_pairs: Pairs, new_pairs: Pairs) -> EntityChange | None:
     aliases = head.get("aliases", {})
     for candidate in added:
         if aliases.get(removed.name) == candidate.name:
             return candidate
-    old_pairs = _pairs(base, removed.name)
+    mine = old_pairs[removed.name]
     for candidate in added:
-        if (old_pairs and _pairs(head, candidate.name).keys() == old_pairs.keys()
+        if (mine and new_pairs[candidate.name].keys() == mine.keys()
                 and (removed.before or {}).get("type") == (candidate.after or {}).get("type")):
             return candidate
     return None
@@ -64,20 +70,25 @@ def apply_renames(changes: list[EntityChange], base: Mapping[str, Any],
     """`changes` with each recognised rename folded into `renamed` changes, and the renames."""
     by_key = {(c.kind, c.name): c for c in changes}
     added = [c for c in changes if c.kind == "model" and c.action == "added"]
+    gone = [c for c in changes if c.kind == "model" and c.action == "removed"]
+    if not added or not gone:
+        return changes, Renames()
+    old_pairs = _pairs(base, {c.name for c in gone})
+    new_pairs = _pairs(head, {c.name for c in added})
     models: dict[str, str] = {}
     channels: dict[str, str] = {}
     replaced: dict[tuple[str, str], EntityChange | None] = {}
-    for removed in (c for c in changes if c.kind == "model" and c.action == "removed"):
-        match = _match(removed, [a for a in added if a.name not in models], base, head)
+    for removed in gone:
+        match = _match(removed, [a for a in added if a.name not in models], head, old_pairs,
+                       new_pairs)
         if match is None:
             continue
         models[match.name] = removed.name
         replaced[("model", removed.name)] = None
         replaced[("model", match.name)] = _renamed("model", match.name, removed.before or {},
                                                    match.after or {})
-        new_pairs = _pairs(head, match.name)
-        for pair, old_channel in _pairs(base, removed.name).items():
-            new_channel = new_pairs.get(pair)
+        for pair, old_channel in old_pairs[removed.name].items():
+            new_channel = new_pairs[match.name].get(pair)
             old_change, new_change = (by_key.get(("channel", old_channel)),
                                       by_key.get(("channel", new_channel or "")))
             if new_channel is None or old_change is None or new_change is None:

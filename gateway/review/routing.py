@@ -3,7 +3,7 @@ the failover order, before and after, as the proxy's route planner computes them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gateway.catalog.snapshot import Snapshot
@@ -16,18 +16,55 @@ from gateway.review.renames import Renames
 RouteView = dict[str, Any]
 
 
+#: Fields that never change who may call a model or where its requests go (a price matters
+#: only when it turns zero or stops being zero: see `_routing_change`).
+_COSMETIC = {"description", "display_name", "vendor", "docs_url", "order", "tags", "properties",
+             "capabilities", "native_tools", "system_prompt", "options", "upstream_model",
+             "price", "price_source", "type"}
+
+
+def _free(side: Mapping[str, Any] | None) -> bool:
+    price = (side or {}).get("price")
+    return price is not None and not any(
+        v not in ("0", 0) for k, v in price.items() if k not in ("currency", "unit", "images"))
+
+
+def _routing_change(change: EntityChange) -> bool:
+    if change.action != "changed":
+        return True
+    if any(f.path[0] not in _COSMETIC for f in change.fields):
+        return True
+    return change.kind == "channel" and _free(change.before) != _free(change.after)
+
+
 def touched_models(changes: list[EntityChange], renames: Renames | None = None) -> list[str]:
-    """Models whose own entry, any of whose channels (on either side) or aliases changed; a
-    renamed model under its new name."""
+    """Models whose access or routes may differ: their entry (beyond cosmetic fields), a
+    channel's routing (on either side) or an alias changed; a renamed model under its new
+    name. A price change alone touches nothing here: the pricing section tells it."""
     names: set[str] = set()
     for change in changes:
+        if not _routing_change(change):
+            continue
         if change.kind == "model":
             names.add(change.name)
-        elif change.kind == "channel" or change.kind == "alias":
+        elif change.kind in ("channel", "alias"):
             names.update(side["model"] for side in (change.before, change.after) if side)
     if renames is not None:
         names.difference_update(renames.models.values())
     return sorted(names)
+
+
+def restricted(snapshot: Mapping[str, Any], models: Iterable[str] | None) -> Snapshot:
+    """The snapshot cut down to `models` (None: all), their channels and providers, with every
+    consumer and alias: what planning their routes and checking access read, built without
+    converting thousands of untouched models (the sides were verified when loaded)."""
+    if models is None:
+        return Snapshot.from_dict(snapshot, verify_digest=False)
+    wanted = set(models)
+    kept = [m for m in snapshot.get("models", ()) if m["name"] in wanted]
+    channels = {c: snapshot["channels"][c] for m in kept for c in m.get("channels", ())}
+    return Snapshot.from_dict({**snapshot, "models": kept, "channels": channels},
+                              verify_digest=False)
 
 
 def _share(probability: float) -> float:
