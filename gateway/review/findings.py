@@ -56,6 +56,7 @@ class Review:
     findings: tuple[Finding, ...]
     impacts: tuple[ConsumerImpact, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()  # the head's validation warnings
+    cost: Mapping[str, Any] | None = None  # monthly cost impact, see gateway.review.cost
 
     def of(self, category: str) -> list[Finding]:
         return [f for f in self.findings if f.category == category]

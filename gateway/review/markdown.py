@@ -9,7 +9,7 @@ per-consumer impact, validation warnings, and the raw field changes, each collap
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -192,12 +192,29 @@ def _md_raw(review: Review) -> list[str]:
     return _details(f"Raw field changes ({len(review.changes)} entities)", [*body, ""])
 
 
+def cost_lines(cost: Mapping[str, Any]) -> list[str]:
+    """The monthly cost change in total, then per model, largest change first."""
+    head = (f"**Monthly cost** (from {cost['days']} days of traffic): {cost['before']} → "
+            f"{cost['after']} {cost['currency']} ({_signed(cost['change'])})")
+    rows = sorted(cost["models"], key=lambda r: -abs(Decimal(r["change"])))
+    body = ["| Model | Before | After | Change |", "|---|--:|--:|--:|"]
+    body += [f"| `{r['model']}` | {r['before'] or '—'} | {r['after'] or '—'} | "
+             f"{_signed(r['change'])} |" for r in rows]
+    return [head, "", *(_details(f"Cost per model ({len(rows)})", body) if rows else [])]
+
+
+def _signed(value: str) -> str:
+    return value if value.startswith("-") else f"+{value}"
+
+
 def render_markdown(review: Review) -> str:
     """The pull-request comment, whole; split it with `gateway.review.comment.split_comment`."""
     counts = review.counts()
     lines = [MARKER, f"### {verdict(review)}", "",
              f"`{review.base.label}` {_digest(review.base.digest)} → `{review.head.label}` "
              f"{_digest(review.head.digest)}", ""]
+    if review.cost is not None:
+        lines += cost_lines(review.cost)
     if review.warnings:
         lines += _md_warnings(review)
     if not review.findings:

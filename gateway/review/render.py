@@ -6,6 +6,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -44,6 +45,7 @@ def to_json(review: Review) -> dict[str, Any]:
         "findings": [f.to_json() for f in review.findings],
         "impact": [i.to_json() for i in review.impacts],
         "warnings": [d.text() for d in review.warnings],
+        "cost": review.cost,
         "changes": [{"kind": c.kind, "name": c.name, "action": c.action,
                      "fields": c.masked_fields()} for c in review.changes],
     }
@@ -88,6 +90,13 @@ def render_text(review: Review, console: Console) -> None:
     """Print the review for a terminal: a summary line, then each class's findings."""
     console.print(Text(f"{review.base.label} → {review.head.label}", style="bold"))
     console.print(Text(verdict(review)))
+    if review.cost is not None:
+        cost = review.cost
+        console.print(Text(f"monthly cost (from {cost['days']} days of traffic): "
+                           f"{cost['before']} → {cost['after']} {cost['currency']}"))
+        for row in sorted(cost["models"], key=lambda r: -abs(Decimal(r["change"]))):
+            console.print(Text(f"  {row['model']}: {row['before'] or '—'} → "
+                               f"{row['after'] or '—'} ({row['change']})"))
     for warning in review.warnings:
         console.print(Text(f"warning: {warning.text()}", style="yellow"))
     if not review.findings:
