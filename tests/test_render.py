@@ -103,7 +103,7 @@ def test_no_change_says_so(tmp_path):
 def test_json_has_the_documented_keys(tmp_path):
     data = json.loads(render_json(multi_change(tmp_path)))
     assert list(data) == ["format", "version", "base", "head", "verdict", "summary", "findings",
-                          "impact", "warnings", "changes"]
+                          "impact", "warnings", "cost", "changes"]
     assert (data["format"], data["version"]) == ("modelyard-diff", 1)
     assert list(data["summary"]) == ["breaking", "security", "routing", "pricing", "other"]
     assert set(data["base"]) == {"label", "digest"}
