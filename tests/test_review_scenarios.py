@@ -3,6 +3,9 @@ run through `modelyard diff` the way the CI gate runs it (exit 1 on breaking or 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.review_support import catalog_repo, found, gate, pull_request, setter
@@ -164,3 +167,28 @@ def test_widening_visibility_is_security(repo):
     assert code == 1
     assert "model alice-finetune: visibility widened: private → public" in \
         found(report, "security")
+
+
+def test_channel_losing_its_price_is_a_pricing_finding_and_its_warning_is_shown(repo):
+    pull_request(repo, "unpriced", ("PriceBook", "openai-list",
+                                    lambda d: d["prices"].pop("gpt-4o-mini")))
+    code, report = gate(repo)
+    assert code == 0
+    assert "channel gpt-4o-mini@openai: price removed" in found(report, "pricing")
+    assert any("MY412" in w and "gpt-4o-mini@openai" in w for w in report["warnings"])
+    done = subprocess.run([sys.executable, "-m", "cli.main", "diff", "main", "HEAD", "--format",
+                           "markdown"], cwd=repo, capture_output=True, text=True, check=True)
+    assert "Validation warnings (" in done.stdout and "MY412" in done.stdout
+
+
+def test_rename_without_the_old_name_kept_pairs_channels_and_is_breaking(repo):
+    moved = [("Channel", c, setter(model="o3-mini-v2"))
+             for c in ("o3-mini@openai", "o3-mini@azure-openai", "o3-mini@mock")]
+    pull_request(repo, "rename-hard", ("Model", "o3-mini", setter(name="o3-mini-v2")), *moved)
+    code, report = gate(repo)
+    assert code == 1
+    assert found(report, "breaking")[0] == (
+        "model o3-mini-v2: model renamed: `o3-mini` → `o3-mini-v2`; requests for `o3-mini` "
+        "now fail (keep it as an alias to avoid that)")
+    assert report["summary"]["pricing"] == 0
+    assert not any("model removed" in line for line in found(report, "breaking"))
