@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.review.findings import CATEGORIES, JSON_VERSION, Finding, Review
+from gateway.review.impact import Access
 from gateway.review.markdown import (
     MARKER,
     TITLES,
@@ -119,3 +120,18 @@ def render_text(review: Review, console: Console) -> None:
                 console.print(Text(f"• {_plain(subject(f))}: {_plain(f.message)}"))
                 if f.detail.get("text_diff"):
                     console.print(Text(textwrap.indent(f.detail["text_diff"], "    ")))
+    if review.impacts:
+        console.rule(Text(f"Per-consumer impact ({len(review.impacts)})"))
+        for impact in review.impacts:
+            console.print(Text(f"{impact.consumer} (max {impact.max_data_destination})",
+                               style="bold"))
+            for m in impact.models:
+                console.print(Text(f"  {m.name}: {m.verdict}: {_routes(m.before)} ⇒ "
+                                   f"{_routes(m.after)}"))
+
+
+def _routes(access: Access | None) -> str:
+    if access is None:
+        return "not usable"
+    return ", ".join(f"{r.channel} {r.share:g}% ({r.data_destination})"
+                     for r in access.routes) or "no channel"
