@@ -156,3 +156,31 @@ def test_ordinary_values_are_shown(value):
 def test_text_diffs_are_wrapped_for_reading():
     diff = text_diff("short", "x " * 200)
     assert max(len(line) for line in diff.splitlines()) <= 101  # the +/- sign and 100 columns
+
+
+def test_split_comment_keeps_breaking_and_security_and_points_to_the_rest(tmp_path):
+    from gateway.review.comment import split_comment
+    text = render_markdown(multi_change(tmp_path))
+    parts = split_comment(text, limit=700, max_parts=1, rest_url="https://ci.example/run/1")
+    essential = [p for p in parts if p.essential]
+    assert essential and all(len(p.body) <= 700 for p in parts)
+    kept = " ".join(p.body for p in parts)
+    assert "Breaking (2)" in kept and "Security (3)" in kept
+    assert "alias retargeted" in kept and "secret reference changed" in kept
+    assert "Pricing (1)" not in kept and "Other (1)" not in kept
+    assert "[the full diff](https://ci.example/run/1)" in parts[-1].body
+    for part in parts:
+        assert part.body.startswith(MARKER)
+        assert part.body.count("<details") == part.body.count("</details>")
+
+
+def test_split_comment_reopens_a_table_cut_in_the_middle(tmp_path):
+    from gateway.review.comment import split_comment
+    rows = "\n".join(f"| `c{i}` | {i} |" for i in range(200))
+    text = f"{MARKER}\n<details>\n<summary><b>Pricing (200)</b></summary>\n\n| Channel | Price |\n|---|--:|\n{rows}\n\n</details>\n"
+    parts = split_comment(text, limit=1500, max_parts=50)
+    assert len(parts) > 2
+    for part in parts[1:]:
+        assert "| Channel | Price |\n|---|--:|" in part.body
+        assert "Pricing (200) (continued)" in part.body
+    assert sum(p.body.count("| `c") for p in parts) == 200
