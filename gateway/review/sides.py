@@ -90,11 +90,17 @@ def _compile(root: Path, label: str, shown: str, shown_as: tuple[Path, str] | No
 
 def _defaulted(root: Path) -> dict[str, list[str]]:
     """Providers whose `data_destination` was left to the default (the snapshot always has one,
-    so only the documents tell)."""
-    docs, _ = load_catalog(root)
-    names = sorted(d.name for d in docs
-                   if d.kind == "Provider" and "data_destination" not in d.data)
-    return {"defaulted_destination": names}
+    so only the documents tell). Only files that mention a Provider are read again."""
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    names = []
+    for path in files:
+        if b"Provider" not in path.read_bytes():
+            continue
+        docs, _ = load_catalog(path)
+        names += [d.name for d in docs
+                  if d.kind == "Provider" and "data_destination" not in d.data]
+    return {"defaulted_destination": sorted(names)}
 
 
 def _relabel(diagnostics: Iterable[Diagnostic], shown_as: tuple[Path, str] | None
