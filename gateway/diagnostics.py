@@ -34,9 +34,15 @@ class Diagnostic:
         return f"::{level} file={self.file},line={self.line},col={self.col},title={self.code}::{msg}"
 
 
+def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Files that could not be read (MY1xx) first: what follows may stem from them; then by
+    file, line, column and code."""
+    return sorted(diagnostics, key=lambda d: (not d.code.startswith("MY1"), d))
+
+
 def render(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
-    """Render sorted diagnostics as text, json or github annotations."""
-    items = sorted(diagnostics)
+    """Render ordered diagnostics as text, json or github annotations."""
+    items = ordered(diagnostics)
     if fmt == "json":
         return json.dumps([asdict(d) for d in items], indent=2)
     if fmt == "github":

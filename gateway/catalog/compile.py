@@ -21,11 +21,12 @@ from typing import Any
 from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, link
 from gateway.catalog.lint import lint, module_available
-from gateway.catalog.load import load_catalog
+from gateway.catalog.load import read_catalog
+from gateway.catalog.salvage import Lost
 from gateway.catalog.schema import validate_documents
 from gateway.catalog.secrets import scan_secrets
 from gateway.catalog.snapshot import PRIORITIES, SCHEMA_VERSION, canonical_json, digest_of
-from gateway.diagnostics import ERROR, Diagnostic, has_errors
+from gateway.diagnostics import ERROR, Diagnostic, has_errors, ordered
 
 DEFAULT_CURRENCY = "USD"
 TIMEOUT_DEFAULTS: Mapping[str, int] = {"connect_timeout_s": 5, "first_byte_timeout_s": 60,
@@ -47,25 +48,27 @@ class BuildResult:
 def build(root: Path, *, strict: bool = False) -> BuildResult:
     """Load, validate and compile the catalog at `root`; no snapshot on errors
     (or on warnings too, under `strict`)."""
-    docs, loaded = load_catalog(Path(root))
+    loaded = read_catalog(Path(root))
+    docs = loaded.documents
     schema = validate_documents(docs)
-    cat, checked = check_documents(docs, schema)
-    found = tuple(sorted(set(loaded + schema + checked)))
+    cat, checked = check_documents(docs, schema, lost=loaded.lost)
+    found = tuple(ordered(set(loaded.diagnostics + schema + checked)))
     if has_errors(found, strict):
         return BuildResult(found, None)
     return BuildResult(found, compile_catalog(cat))
 
 
 def check_documents(docs: Sequence[Document], schema_diagnostics: Iterable[Diagnostic], *,
-                    has_module: Callable[[str], bool] = module_available
-                    ) -> tuple[Catalog, list[Diagnostic]]:
+                    has_module: Callable[[str], bool] = module_available,
+                    lost: Iterable[Lost] = ()) -> tuple[Catalog, list[Diagnostic]]:
     """Link and lint the documents without schema errors; scan all of them for secrets.
 
-    `has_module` says whether an optional dependency is importable (tests pretend).
+    `has_module` says whether an optional dependency is importable (tests pretend); `lost`
+    names the documents of files that failed to load, so nothing cascades from them.
     """
     bad = _with_errors(docs, schema_diagnostics)
     good = [d for d in docs if id(d) not in bad]
-    cat, diags = link(good, dropped=[d for d in docs if id(d) in bad])
+    cat, diags = link(good, dropped=[d for d in docs if id(d) in bad], lost=lost)
     diags.extend(lint(cat, has_module=has_module))
     prefixes = cat.settings.data.get("env_prefixes", ()) if cat.settings else ()
     diags.extend(scan_secrets(docs, prefixes))

@@ -126,7 +126,7 @@ def model_without_active_channel(cat: Catalog) -> Iterable[Diagnostic]:
     for model in cat.models.values():
         if not _active(model) or model.data.get("visibility", "public") not in ("public", "internal"):
             continue
-        if model.name in cat.dropped_channel_models:
+        if model.name in cat.dropped_channel_models or cat.incomplete:
             continue
         channels = cat.channels_of.get(model.name, ())
         # A channel with a broken provider reference is reported there, not here again.
