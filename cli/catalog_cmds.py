@@ -101,7 +101,7 @@ def models(
     snapshot = _built(catalog, strict=False)
     query = ModelQuery(search=search, status=_value(status), protocol=_value(protocol),
                        vendor=vendor, type=_value(type), visibility=_value(visibility))
-    rows = list_models(Snapshot.from_dict(snapshot), query)
+    rows = list_models(Snapshot.from_compiled(snapshot), query)
     if format is ListFormat.json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
     else:

@@ -41,7 +41,7 @@ def _load(catalog: Path | None, snapshot: Path | None) -> Snapshot:
         typer.echo(render([d for d in result.diagnostics if d.severity == "error"], "text"),
                    err=True)
         raise typer.Exit(1)
-    return Snapshot.from_dict(result.snapshot)
+    return Snapshot.from_compiled(result.snapshot)
 
 
 def route(

@@ -1,7 +1,7 @@
 """The one table of diagnostic codes: stable identifiers, severity, and what each means.
 
 Ranges: MY1xx loading files, MY2xx schema, MY3xx references and names, MY4xx semantic
-lints, MY5xx secrets. Codes are never reused; a retired code stays listed.
+lints, MY5xx secrets, MY6xx the compiled snapshot. Codes are never reused; a retired code stays listed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY109": (ERROR, "collections nest too deeply"),
     "MY110": (ERROR, "a mapping key is not a scalar, or `<<` merges something not a mapping"),
     "MY111": (ERROR, "aliases expand too far or refer to themselves"),
+    "MY112": (ERROR, "aliases repeat too many characters of text"),
     # --- MY2xx: schema ---
     "MY201": (ERROR, "unknown document kind"),
     "MY202": (ERROR, "unknown field"),
@@ -68,6 +69,8 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY502": (ERROR, "a string looks like a provider API key"),
     "MY503": (ERROR, "an ${ENV} reference is outside Settings.env_prefixes"),
     "MY504": (ERROR, "a consumer key is not a lowercase sha256 hex digest"),
+    # --- MY6xx: the compiled snapshot ---
+    "MY601": (ERROR, "the compiled snapshot is over the size limit"),
 })
 
 __all__ = ["CODES", "ERROR", "WARNING"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,15 +26,18 @@ from gateway.catalog.load import read_catalog
 from gateway.catalog.salvage import Lost
 from gateway.catalog.schema import validate_documents
 from gateway.catalog.secrets import scan_secrets
-from gateway.catalog.snapshot import PRIORITIES, SCHEMA_VERSION, canonical_json, digest_of
+from gateway.catalog.snapshot import (
+    BREAKER_DEFAULTS,
+    DEFAULT_CURRENCY,
+    DEFAULT_DESTINATION,
+    MAX_SNAPSHOT_BYTES,
+    PRIORITIES,
+    SCHEMA_VERSION,
+    TIMEOUT_DEFAULTS,
+    canonical_json,
+)
 from gateway.diagnostics import ERROR, Diagnostic, has_errors, ordered
 
-DEFAULT_CURRENCY = "USD"
-TIMEOUT_DEFAULTS: Mapping[str, int] = {"connect_timeout_s": 5, "first_byte_timeout_s": 60,
-                                       "total_timeout_s": 300, "retry_budget": 2,
-                                       "max_request_bytes": 8 * 1024 * 1024}
-BREAKER_DEFAULTS: Mapping[str, int] = {"failure_threshold": 5, "cooldown_s": 30,
-                                       "max_cooldown_s": 300}
 _PRICE_META = ("type", "currency", "unit", "images")
 
 
@@ -55,7 +59,16 @@ def build(root: Path, *, strict: bool = False) -> BuildResult:
     found = tuple(ordered(set(loaded.diagnostics + schema + checked)))
     if has_errors(found, strict):
         return BuildResult(found, None)
-    return BuildResult(found, compile_catalog(cat))
+    with _gc_paused():
+        snapshot, size = _compile(cat)
+    if size > MAX_SNAPSHOT_BYTES:
+        too_big = Diagnostic(str(root), 0, 0, "MY601", ERROR,
+                             f"the compiled snapshot is {size:,} bytes, over the limit of "
+                             f"{MAX_SNAPSHOT_BYTES:,}",
+                             "look for long texts repeated through YAML aliases or merges, "
+                             "or split the catalog")
+        return BuildResult((*found, too_big), None)
+    return BuildResult(found, snapshot)
 
 
 def check_documents(docs: Sequence[Document], schema_diagnostics: Iterable[Diagnostic], *,
@@ -103,7 +116,7 @@ def compile_documents(docs: Iterable[Document]) -> dict[str, Any]:
 def compile_catalog(cat: Catalog) -> dict[str, Any]:
     """The snapshot's JSON form (see snapshot.SNAPSHOT_FORMAT) of a linked catalog."""
     with _gc_paused():
-        return _compile(cat)
+        return _compile(cat)[0]
 
 
 @contextmanager
@@ -119,7 +132,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _compile(cat: Catalog) -> dict[str, Any]:
+def _compile(cat: Catalog) -> tuple[dict[str, Any], int]:
+    """The snapshot and the size of its canonical JSON, both from one serialisation."""
     settings = _settings(cat.settings)
     currency = settings["currency"]
     channels = {name: _channel(cat, ch, currency) for name, ch in sorted(cat.channels.items())}
@@ -140,8 +154,9 @@ def _compile(cat: Catalog) -> dict[str, Any]:
         "aliases": dict(sorted(cat.aliases.items())),
         "consumers": [_consumer(c) for _, c in sorted(cat.kind("Consumer").items())],
     }
-    body["digest"] = digest_of(body)
-    return body
+    payload = canonical_json(body)
+    body["digest"] = hashlib.sha256(payload).hexdigest()
+    return body, len(payload) + len(',"digest":""') + 64
 
 
 def write_snapshot(snapshot: Mapping[str, Any], path: Path | str) -> None:
@@ -187,7 +202,7 @@ def _provider(doc: Document) -> dict[str, Any]:
     d = doc.data
     return {"name": doc.name, "protocol": d["protocol"], "base_url": d.get("base_url"),
             "auth": dict(d.get("auth") or {"type": "none"}),
-            "data_destination": d.get("data_destination", "overseas"),
+            "data_destination": d.get("data_destination", DEFAULT_DESTINATION),
             "headers": dict(d.get("headers", {}))}
 
 
@@ -239,7 +254,7 @@ def _channel(cat: Catalog, doc: Document, currency: str) -> dict[str, Any]:
         "priority": d.get("priority", "normal"), "weight": d.get("weight", 1),
         "status": d.get("status", "active"),
         "data_destination": d.get("data_destination") or pdata.get("data_destination")
-        or "overseas",
+        or DEFAULT_DESTINATION,
         "owner": dict(d["owner"]) if d.get("owner") else None,
         "options": dict(d.get("options", {})),
         "price": price, "price_source": ref.source if price is not None else None,
@@ -263,6 +278,6 @@ def _consumer(doc: Document) -> dict[str, Any]:
         "key_sha256": sorted(d["key_sha256"]),
         "owner": dict(d["owner"]) if d.get("owner") else None,
         "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", ("public",))),
-        "max_data_destination": d.get("max_data_destination", "overseas"),
+        "max_data_destination": d.get("max_data_destination", DEFAULT_DESTINATION),
         "models": None if models is None else sorted(models),
     }

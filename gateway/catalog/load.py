@@ -28,7 +28,7 @@ from gateway.diagnostics import ERROR, Diagnostic
 CATALOG_SUFFIXES = (".yaml", ".yml")
 #: Codes after which some or all of a file's documents are missing from the catalog.
 LOSING_CODES = frozenset({"MY100", "MY101", "MY102", "MY104", "MY105", "MY106", "MY107",
-                          "MY108", "MY109", "MY110", "MY111"})
+                          "MY108", "MY109", "MY110", "MY111", "MY112"})
 
 
 @dataclass(slots=True)
@@ -177,21 +177,23 @@ def _load_file(path: Path, file: str, max_file_bytes: int,
         refuse("MY109", 1, 1, f"nesting deeper than {MAX_DEPTH} levels",
                "flatten the document")
         return
+    aliases = b"*" in data  # without one, no node can be met twice
     for item in compose(data):
         if isinstance(item, Diagnostic):
             refuse(item.code, item.line, item.col, item.message, item.hint)
         else:
-            doc = _document(item, file, diagnostics)
+            doc = _document(item, file, diagnostics, aliases)
             if doc is not None:
                 documents.append(doc)
 
 
-def _document(root: Node, file: str, diagnostics: list[Diagnostic]) -> Document | None:
+def _document(root: Node, file: str, diagnostics: list[Diagnostic],
+              aliases: bool = True) -> Document | None:
     """Build one document, or report why it cannot be one; empty documents are skipped."""
     if isinstance(root, ScalarNode) and root.tag == IMPLICIT and root.value == "" \
             and not root.style:
         return None
-    builder = Builder(file, diagnostics)
+    builder = Builder(file, diagnostics, aliases=aliases)
     try:
         data = builder.build(root, ())
     except Refusal as refusal:

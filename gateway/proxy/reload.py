@@ -101,7 +101,7 @@ class CatalogDir:
             first = errors[0].text() if errors else "compile produced no snapshot"
             raise CatalogError(f"catalog has {len(errors)} error(s); first: {first}",
                                tuple(result.diagnostics))
-        return Snapshot.from_dict(result.snapshot)
+        return Snapshot.from_compiled(result.snapshot)
 
 
 class Holder:
