@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gateway.diagnostics import ERROR, WARNING
+from gateway.diagnostics import ERROR, NOTICE, WARNING
 
 #: code -> (default severity, one-line title shown in the README table)
 CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
@@ -64,6 +64,10 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY414": (WARNING, "a protocol's optional dependency is not installed: its channels are unavailable"),
     "MY415": (ERROR, "a provider lacks the base_url its protocol needs"),
     "MY416": (WARNING, "an image model that edits images has a channel whose protocol cannot"),
+    "MY417": (WARNING, "a base_url points at a link-local, unspecified or multicast address, or spells an IP address unusually"),
+    "MY418": (WARNING, "a base_url sends requests over plain http to a public host"),
+    "MY419": (NOTICE, "a base_url points at the proxy's own machine or a private network"),
+    "MY420": (ERROR, "an extra header is a framing header (Host, Content-Length, Transfer-Encoding, Connection...) or holds a line break"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),
     "MY502": (ERROR, "a string looks like a provider API key"),
@@ -73,4 +77,4 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY601": (ERROR, "the compiled snapshot is over the size limit"),
 })
 
-__all__ = ["CODES", "ERROR", "WARNING"]
+__all__ = ["CODES", "ERROR", "NOTICE", "WARNING"]
