@@ -20,7 +20,7 @@ import pytest
 from gateway.catalog.compile import build
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.reload import CatalogDir, Holder
-from tests.conftest import client, running_proxy, write_catalog
+from tests.conftest import client, poll, running_proxy, write_catalog
 
 LAUGHS = "\n".join([
     "kind: Capability", "name: laughs", "applies_to: [chat]",
@@ -158,14 +158,14 @@ class Served:
     def wait_for(self, field: str, value: int | str) -> dict:
         """Poll /readyz (bounded) until `field` reaches `value` (a count) or differs from it
         (a digest)."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            status = self.ready()
-            now = status[field]
-            if (now >= value) if isinstance(value, int) else (now != value):
-                return status
-            time.sleep(0.02)
-        raise AssertionError(f"/readyz never moved {field} past {value}: {self.ready()}")
+        seen: list[dict] = []
+
+        def reached() -> bool:
+            seen.append(self.ready())
+            now = seen[-1][field]
+            return (now >= value) if isinstance(value, int) else (now != value)
+        poll(reached, timeout=10)
+        return seen[-1]
 
 
 @pytest.fixture
