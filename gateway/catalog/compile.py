@@ -28,11 +28,15 @@ from gateway.catalog.schema import validate_documents
 from gateway.catalog.secrets import scan_secrets
 from gateway.catalog.snapshot import (
     BREAKER_DEFAULTS,
+    CHANNEL_DEFAULTS,
+    CONSUMER_DEFAULTS,
     DEFAULT_CURRENCY,
     DEFAULT_DESTINATION,
     MAX_SNAPSHOT_BYTES,
+    MODEL_DEFAULTS,
     PRIORITIES,
     SCHEMA_VERSION,
+    SYSTEM_OWNER,
     TIMEOUT_DEFAULTS,
     canonical_json,
 )
@@ -226,10 +230,10 @@ def _model(doc: Document, mine: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": doc.name, "display_name": d.get("display_name", doc.name),
         "vendor": d.get("vendor"), "description": d.get("description"),
-        "docs_url": d.get("docs_url"), "type": d["type"], "status": d.get("status", "active"),
-        "visibility": d.get("visibility", "public"),
-        "owner": dict(d.get("owner") or {"type": "system", "code": "platform"}),
-        "order": d.get("order", 1000), "aliases": list(d.get("aliases", ())),
+        "docs_url": d.get("docs_url"), "type": d["type"],
+        **{k: d.get(k, v) for k, v in MODEL_DEFAULTS.items()},
+        "owner": dict(d.get("owner") or SYSTEM_OWNER),
+        "aliases": list(d.get("aliases", ())),
         "tags": sorted(d.get("tags", ())), "properties": dict(d.get("properties", {})),
         "capabilities": sorted(d.get("capabilities", ())),
         "native_tools": sorted(d.get("native_tools", ())),
@@ -251,8 +255,7 @@ def _channel(cat: Catalog, doc: Document, currency: str) -> dict[str, Any]:
     return {
         "name": doc.name, "model": d["model"], "provider": d["provider"],
         "protocol": pdata.get("protocol"), "upstream_model": d["upstream_model"],
-        "priority": d.get("priority", "normal"), "weight": d.get("weight", 1),
-        "status": d.get("status", "active"),
+        **{k: d.get(k, v) for k, v in CHANNEL_DEFAULTS.items()},
         "data_destination": d.get("data_destination") or pdata.get("data_destination")
         or DEFAULT_DESTINATION,
         "owner": dict(d["owner"]) if d.get("owner") else None,
@@ -274,10 +277,10 @@ def _consumer(doc: Document) -> dict[str, Any]:
     d = doc.data
     models = d.get("models")
     return {
-        "name": doc.name, "status": d.get("status", "active"),
+        "name": doc.name, "status": d.get("status", CONSUMER_DEFAULTS["status"]),
         "key_sha256": sorted(d["key_sha256"]),
         "owner": dict(d["owner"]) if d.get("owner") else None,
-        "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", ("public",))),
+        "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
         "max_data_destination": d.get("max_data_destination", DEFAULT_DESTINATION),
         "models": None if models is None else sorted(models),
     }

@@ -33,6 +33,13 @@ TIMEOUT_DEFAULTS: Mapping[str, int] = MappingProxyType({
     "retry_budget": 2, "max_request_bytes": 8 * 1024 * 1024})
 BREAKER_DEFAULTS: Mapping[str, int] = MappingProxyType({
     "failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300})
+SYSTEM_OWNER: Mapping[str, str] = MappingProxyType({"type": "system", "code": "platform"})
+MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "status": "active", "visibility": "public", "order": 1000})
+CHANNEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "priority": "normal", "weight": 1, "status": "active"})
+CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "status": "active", "scopes": ("public",)})
 #: A compiled snapshot larger than this is refused by compile and by the proxy: the 4,381
 #: model catalog generated from LiteLLM's price map compiles to 8.9 MB.
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
@@ -181,7 +188,8 @@ class Channel:
     def from_dict(cls, d: Mapping[str, Any]) -> Channel:
         return cls(
             d["name"], d["model"], d["provider"], d["protocol"], d["upstream_model"],
-            d.get("priority", "normal"), d.get("weight", 1), d.get("status", "active"),
+            d.get("priority", CHANNEL_DEFAULTS["priority"]),
+            d.get("weight", CHANNEL_DEFAULTS["weight"]), d.get("status", CHANNEL_DEFAULTS["status"]),
             d["data_destination"], Owner.from_dict(d.get("owner")),
             MappingProxyType(dict(d.get("options", {}))), Price.from_dict(d.get("price")),
             d.get("price_source"),
@@ -212,8 +220,10 @@ class Model:
     def from_dict(cls, d: Mapping[str, Any]) -> Model:
         return cls(
             d["name"], d.get("display_name") or d["name"], d.get("vendor"), d.get("description"),
-            d.get("docs_url"), d["type"], d.get("status", "active"), d.get("visibility", "public"),
-            Owner.from_dict(d.get("owner")) or Owner("system", "platform"), d.get("order", 1000),
+            d.get("docs_url"), d["type"], d.get("status", MODEL_DEFAULTS["status"]),
+            d.get("visibility", MODEL_DEFAULTS["visibility"]),
+            Owner.from_dict(d.get("owner")) or Owner(**SYSTEM_OWNER),
+            d.get("order", MODEL_DEFAULTS["order"]),
             tuple(d.get("aliases", ())), tuple(d.get("tags", ())),
             MappingProxyType(dict(d.get("properties", {}))), frozenset(d.get("capabilities", ())),
             frozenset(d.get("native_tools", ())), d.get("system_prompt"),
@@ -240,9 +250,9 @@ class Consumer:
     def from_dict(cls, d: Mapping[str, Any]) -> Consumer:
         models = d.get("models")
         return cls(
-            d["name"], d.get("status", "active"), tuple(d["key_sha256"]),
+            d["name"], d.get("status", CONSUMER_DEFAULTS["status"]), tuple(d["key_sha256"]),
             Owner.from_dict(d.get("owner")), frozenset(d.get("orgs", ())),
-            frozenset(d.get("scopes", ("public",))), d.get("max_data_destination", DEFAULT_DESTINATION),
+            frozenset(d.get("scopes", CONSUMER_DEFAULTS["scopes"])), d.get("max_data_destination", DEFAULT_DESTINATION),
             None if models is None else frozenset(models),
         )
 
