@@ -155,7 +155,7 @@ def test_unreadable_event_still_ends_the_stream_with_an_error(upstream):
 
 
 def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
-    from gateway.usage import accounting
+    from gateway.proxy import meter as accounting
 
     monkeypatch.setattr(accounting, "PENDING_BYTES", 200)
     meter = Meter("chat", "m", {"messages": []})
