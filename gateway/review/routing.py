@@ -59,12 +59,11 @@ def restricted(snapshot: Mapping[str, Any], models: Iterable[str] | None) -> Sna
     consumer and alias: what planning their routes and checking access read, built without
     converting thousands of untouched models (the sides were verified when loaded)."""
     if models is None:
-        return Snapshot.from_dict(snapshot, verify_digest=False)
+        return Snapshot.from_compiled(snapshot)
     wanted = set(models)
     kept = [m for m in snapshot.get("models", ()) if m["name"] in wanted]
     channels = {c: snapshot["channels"][c] for m in kept for c in m.get("channels", ())}
-    return Snapshot.from_dict({**snapshot, "models": kept, "channels": channels},
-                              verify_digest=False)
+    return Snapshot.from_compiled({**snapshot, "models": kept, "channels": channels})
 
 
 def _share(probability: float) -> float:
