@@ -247,3 +247,16 @@ def test_description_and_display_order_are_other(tmp_path):
     review = review_pair(tmp_path, ("Model", "big", setter(order=5, description="Hard questions.")))
     assert [f.message for f in review.of("other")] == ["description changed", "order: `10` → `5`"]
     assert {f.category for f in review.findings} == {"other"}
+
+
+def test_framing_header_in_a_snapshot_is_security():
+    """`validate` refuses framing headers (MY420); a snapshot compiled before that rule, or
+    edited, still has its framing header reported by the diff."""
+    def side(headers):
+        return snapshot_dict(providers=[provider("p", base_url="https://api.example.com/v1",
+                                                 headers=headers)],
+                             models=[model("m")], channels=[channel("c", "m", "p")])
+    review = review_snapshots(side({}), side({"Transfer-Encoding": "chunked"}))
+    assert [f.message for f in review.of("security")] == [
+        "header `Transfer-Encoding` frames the HTTP message: sent upstream as given, it can "
+        "split or redirect requests"]

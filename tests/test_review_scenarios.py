@@ -129,15 +129,6 @@ def test_risky_upstream_url_is_security(repo, url, risk):
     assert any(risk in line for line in found(report, "security")), found(report, "security")
 
 
-def test_framing_header_is_security(repo):
-    pull_request(repo, "framing", ("Provider", "openai", lambda d: d["headers"].update(
-        {"Transfer-Encoding": "chunked"})))
-    code, report = gate(repo)
-    assert code == 1
-    assert any("header `Transfer-Encoding` frames the HTTP message" in line
-               for line in found(report, "security"))
-
-
 def test_removing_env_prefixes_is_security(repo):
     pull_request(repo, "no-prefixes", ("Settings", "settings", lambda d: d.pop("env_prefixes")))
     code, report = gate(repo)
