@@ -28,6 +28,10 @@ def serve(
         "rename), or an http(s) URL, polled with If-None-Match."),
     poll_interval: float = typer.Option(
         10.0, "--poll-interval", min=0.1, help="Seconds between polls of a --snapshot URL."),
+    shutdown_grace: float = typer.Option(
+        0.0, "--shutdown-grace", min=0, help="Seconds after SIGTERM during which /readyz "
+        "answers 503 but new connections are still accepted, so a load balancer probing "
+        "readiness moves traffic away first (Kubernetes: a few readiness periods)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
@@ -82,7 +86,8 @@ def serve(
                      no_auth=no_auth, usage_log=usage_log, metrics=metrics,
                      poll_interval_s=poll_interval)
     # SIGTERM drains (see gateway/proxy/server.py) and the process then exits 0.
-    server = DrainingServer(uvicorn.Config(app, **options), on_drain=app.begin_drain)
+    server = DrainingServer(uvicorn.Config(app, **options), on_drain=app.begin_drain,
+                            grace_s=shutdown_grace)
     server.run()
     if not server.started:
         raise typer.Exit(3)  # uvicorn's startup-failure code: the port, say, was taken

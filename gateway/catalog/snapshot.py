@@ -33,7 +33,7 @@ SNAPSHOT_FORMAT = """
                "breaker": {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300},
                "env_prefixes": [str], "internal_tasks": {task: model},
                "server": {"header_timeout_s", "body_timeout_s", "keepalive_timeout_s",
-                          "max_connections", "shutdown_grace_s", "shutdown_deadline_s"}
+                          "max_connections", "shutdown_deadline_s"}
                           (only when the Settings document has a `server` block)},
   "providers": {name: {"name", "protocol", "base_url": str|null, "auth": {"type", ...${ENV} refs},
                        "data_destination": str, "headers": {}}},
@@ -91,8 +91,7 @@ class ServerSettings:
     body_timeout_s: float = 60.0  # the whole request body must arrive within this after the head
     keepalive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 1000  # connections beyond this get 503 and are closed
-    shutdown_grace_s: float = 5.0  # after SIGTERM: not ready, but still accepting connections
-    shutdown_deadline_s: float = 60.0  # then requests and streams in flight get this long
+    shutdown_deadline_s: float = 60.0  # after SIGTERM, what is in flight gets this long
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,14 +154,18 @@ class DrainingServer(uvicorn.Server):
     """uvicorn's server, draining on SIGTERM or SIGINT and then exiting 0.
 
     At the signal `on_drain` runs (the proxy's /readyz turns 503) while connections are still
-    accepted for `shutdown_grace_s`, so load balancers move traffic away; then the listening
-    socket closes and requests and streams in flight get `shutdown_deadline_s` to finish.
-    A second signal ends the grace period at once; a second SIGINT also stops waiting.
+    accepted for `grace_s`, so load balancers that probe readiness move traffic away; then
+    the listening socket closes and requests and streams in flight get the Settings'
+    `shutdown_deadline_s` to finish. The grace period belongs to the environment (how often
+    its load balancer probes), not to the catalog: it is a `serve` option. A second signal
+    ends the grace period at once; a second SIGINT also stops waiting.
     """
 
-    def __init__(self, config: uvicorn.Config, on_drain: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, on_drain: Callable[[], None],
+                 grace_s: float = 0.0) -> None:
         super().__init__(config)
         self.on_drain = on_drain
+        self.grace_s = grace_s
         self.drain_started: float | None = None
 
     def _settings(self) -> ServerSettings:
@@ -174,7 +178,7 @@ class DrainingServer(uvicorn.Server):
             self.drain_started = time.monotonic()
             self.on_drain()
             log.info("%s: draining; new connections refused in %.1f s",
-                     signal.Signals(sig).name, self._settings().shutdown_grace_s)
+                     signal.Signals(sig).name, self.grace_s)
             return
         self.should_exit = True
         if sig == signal.SIGINT:
@@ -182,7 +186,7 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         started = self.drain_started
-        if started is not None and time.monotonic() - started >= self._settings().shutdown_grace_s:
+        if started is not None and time.monotonic() - started >= self.grace_s:
             self.should_exit = True
         return await super().on_tick(counter)
 
