@@ -1,0 +1,200 @@
+"""`modelyard serve` against misbehaving clients, over raw sockets on loopback: request
+smuggling, idle and slow connections, too many connections, percent-encoded paths."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.catalog.compile import build
+from gateway.catalog.snapshot import canonical_json
+from tests.conftest import KEY_ALICE, key_digest
+from tests.test_rollout import replica
+
+HEADER_S, BODY_S, KEEPALIVE_S, MAX_CONNECTIONS = 2.0, 1.0, 1.0, 100
+KEY_ADMIN = "sk-admin-0123456789"
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """The proxy process with short server deadlines: (host, port)."""
+    root = tmp_path_factory.mktemp("guarded")
+    (root / "catalog.yaml").write_text(f"""\
+kind: Settings
+name: settings
+server: {{header_timeout_s: {HEADER_S}, body_timeout_s: {BODY_S},
+         keepalive_timeout_s: {KEEPALIVE_S}, max_connections: {MAX_CONNECTIONS}}}
+---
+kind: Provider
+name: mock
+protocol: mock
+auth: {{type: none}}
+data_destination: protected
+---
+kind: Model
+name: echo
+display_name: Echo
+type: chat
+status: active
+visibility: public
+---
+kind: Channel
+name: echo@mock
+model: echo
+provider: mock
+upstream_model: echo
+price: {{currency: USD, unit: per_million_tokens, input: "0", output: "0"}}
+---
+kind: Consumer
+name: alice
+owner: {{type: person, code: alice}}
+key_sha256: [{key_digest(KEY_ALICE)}]
+scopes: [public]
+---
+kind: Consumer
+name: ops
+owner: {{type: person, code: ops}}
+key_sha256: [{key_digest(KEY_ADMIN)}]
+scopes: [public, admin]
+""")
+    result = build(root)
+    assert result.snapshot is not None, [d.text() for d in result.diagnostics]
+    path = Path(root / "snapshot.json")
+    path.write_bytes(canonical_json(result.snapshot))
+    with replica(str(path)) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        yield host, int(port)
+
+
+def connect(proxy: tuple[str, int]) -> socket.socket:
+    sock = socket.create_connection(proxy, timeout=10)
+    return sock
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 10) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and the seconds it took."""
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    out = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        out += data
+    return out, time.monotonic() - start
+
+
+def is_closed(sock: socket.socket) -> bool:
+    """Whether the server closed `sock` (without waiting)."""
+    sock.setblocking(False)
+    try:
+        while sock.recv(65536):  # a 408 may come first
+            pass
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def answers(data: bytes) -> int:
+    return data.count(b"HTTP/1.1 ")
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(proxy):
+    sock = connect(proxy)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + HEALTH)
+    data, _ = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 400 ") and b"connection: close" in data.lower()
+    assert b"ambiguous_framing" in data
+    assert answers(data) == 1  # the request smuggled behind it is never answered
+
+
+def test_two_pipelined_requests_are_both_answered(proxy):
+    """The control for the test above: the server does answer a second request."""
+    sock = connect(proxy)
+    sock.sendall(HEALTH + HEALTH.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    data, _ = read_until_closed(sock)
+    assert answers(data) == 2
+
+
+def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(proxy):
+    idle = [connect(proxy) for _ in range(40)]
+    loris = [connect(proxy) for _ in range(20)]
+    slow_body = [connect(proxy) for _ in range(10)]
+    for sock in slow_body:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                     + KEY_ALICE.encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 1000
+    start, sent = time.monotonic(), 0
+    trickling = loris + slow_body
+    while time.monotonic() - start < HEADER_S + 5:
+        for sock in trickling:  # one byte each every 50 ms: never idle, never complete
+            try:
+                sock.sendall(head[sent:sent + 1] if sock in loris else b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        sent += 1
+        if all(is_closed(s) for s in idle + trickling):
+            break
+        for sock in trickling:
+            sock.setblocking(True)
+        time.sleep(0.05)  # the trickle's pace, not a wait for the server
+    took = time.monotonic() - start
+    assert all(is_closed(s) for s in idle + trickling), "connections still open"
+    assert took < HEADER_S + 2.5
+
+
+def test_slow_body_gets_408_in_openai_shape(proxy):
+    sock = connect(proxy)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                 + KEY_ALICE.encode() + b"\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100\r\n\r\n{\"mo")
+    data, took = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 408 ") and b'"code":"request_timeout"' in data
+    assert BODY_S - 0.2 < took < BODY_S + 2
+
+
+def test_slow_head_gets_408_and_idle_keepalive_is_closed(proxy):
+    sock = connect(proxy)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+    data, took = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 408 ") and HEADER_S - 0.2 < took < HEADER_S + 2
+    sock = connect(proxy)
+    sock.sendall(HEALTH)
+    data, took = read_until_closed(sock)
+    assert answers(data) == 1 and took < KEEPALIVE_S + 2
+
+
+def test_connections_over_the_limit_get_503_and_are_closed(proxy):
+    held = [connect(proxy) for _ in range(MAX_CONNECTIONS)]
+    try:
+        extra = connect(proxy)
+        data, _ = read_until_closed(extra)
+        assert data.startswith(b"HTTP/1.1 503 ") and b"server_overloaded" in data
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_percent_encoded_slash_does_not_reach_the_admin_endpoint(proxy):
+    def get(path: str) -> bytes:
+        sock = connect(proxy)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_ADMIN}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        return read_until_closed(sock)[0]
+
+    assert get("/admin/status").startswith(b"HTTP/1.1 200 ")
+    for spelling in ("/admin%2fstatus", "/admin%2Fstatus", "/%61dmin/status", "/v1%2fmodels"):
+        data = get(spelling)
+        assert data.startswith(b"HTTP/1.1 404 ") and b"unknown_url" in data, spelling
