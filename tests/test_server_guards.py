@@ -3,6 +3,7 @@ smuggling, idle and slow connections, too many connections, percent-encoded path
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -140,10 +141,8 @@ def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(proxy):
     trickling = loris + slow_body
     while time.monotonic() - start < HEADER_S + 5:
         for sock in trickling:  # one byte each every 50 ms: never idle, never complete
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(head[sent:sent + 1] if sock in loris else b" ")
-            except (BrokenPipeError, ConnectionResetError):
-                pass
         sent += 1
         if all(is_closed(s) for s in idle + trickling):
             break
