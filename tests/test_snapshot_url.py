@@ -126,3 +126,17 @@ def test_serve_sources_by_the_form_of_the_argument(tmp_path):
     assert isinstance(snapshot_source(str(tmp_path / "s.json"), None), SnapshotFile)
     with pytest.raises(ValueError):
         SnapshotURL("https://cdn.example/s.json", 0)
+
+
+def test_a_host_without_etags_reloads_only_when_the_body_changes():
+    host = SnapshotHost(canonical_json(versioned(1)))
+    host.etag_enabled = False
+    with serve_asgi(host.app, interface="asgi3") as host_url:
+        holder = Holder(SnapshotURL(f"{host_url}/snapshot.json", POLL_S), environ={})
+        with serve_asgi(ProxyApp(holder)) as url:
+            poll(lambda: holder.current is not None)
+            poll(lambda: host.answers[200] >= 4)
+            assert holder.reloads == 1 and host.answers[304] == 0
+            host.publish(canonical_json(versioned(2)))
+            poll(lambda: "up-v2" in served_model(url))
+            assert holder.reloads == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -57,6 +58,7 @@ class SnapshotURL:
         self.etag: str | None = None
         self._pending: bytes | SnapshotFetchError | None = None
         self._last_error: str | None = None
+        self._last_body: bytes | None = None  # sha256 of the last body handed over
 
     def __repr__(self) -> str:
         return f"SnapshotURL({redacted(self.url)!r})"
@@ -67,28 +69,36 @@ class SnapshotURL:
         if isinstance(pending, SnapshotFetchError):
             raise pending
         if pending is None:
-            with httpx.Client(timeout=FETCH_TIMEOUT_S) as http:
-                pending = self._fetch_sync(http)
+            try:
+                with httpx.Client(timeout=FETCH_TIMEOUT_S) as http:
+                    pending = self._fetch_sync(http)
+            except SnapshotFetchError as error:
+                self._last_error = str(error)  # the polls after it need not say it again
+                raise
+            self._last_body = hashlib.sha256(pending).digest()
         return Snapshot.from_bytes(pending)
 
     def _fetch_sync(self, http: httpx.Client) -> bytes:
         try:
             with http.stream("GET", self.url) as response:
-                return self._body(response, response.iter_bytes())
+                self._expect_200(response)
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    self._append(body, chunk)
+                self.etag = response.headers.get("etag")
+                return bytes(body)
         except httpx.HTTPError as error:
             raise SnapshotFetchError(self._describe(error)) from None
 
-    def _body(self, response: httpx.Response, chunks: object) -> bytes:
+    def _expect_200(self, response: httpx.Response) -> None:
         if response.status_code != 200:
             raise SnapshotFetchError(f"{redacted(self.url)} answered {response.status_code}")
-        body = bytearray()
-        for chunk in chunks:  # type: ignore[attr-defined]
-            body += chunk
-            if len(body) > MAX_SNAPSHOT_BYTES:
-                raise SnapshotFetchError(f"{redacted(self.url)} is larger than "
-                                         f"{MAX_SNAPSHOT_BYTES} bytes")
-        self.etag = response.headers.get("etag")
-        return bytes(body)
+
+    def _append(self, body: bytearray, chunk: bytes) -> None:
+        body += chunk
+        if len(body) > MAX_SNAPSHOT_BYTES:
+            raise SnapshotFetchError(f"{redacted(self.url)} is larger than "
+                                     f"{MAX_SNAPSHOT_BYTES} bytes")
 
     def _describe(self, error: httpx.HTTPError) -> str:
         # httpx puts the full URL (query and credentials too) into some messages: not ours.
@@ -111,17 +121,16 @@ class SnapshotURL:
                 if response.status_code == 304:
                     self._last_error = None
                     return False
-                if response.status_code != 200:
-                    raise SnapshotFetchError(
-                        f"{redacted(self.url)} answered {response.status_code}")
+                self._expect_200(response)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_SNAPSHOT_BYTES:
-                        raise SnapshotFetchError(f"{redacted(self.url)} is larger than "
-                                                 f"{MAX_SNAPSHOT_BYTES} bytes")
-                self.etag = response.headers.get("etag")
-                self._pending, self._last_error = bytes(body), None
+                    self._append(body, chunk)
+                self.etag, self._last_error = response.headers.get("etag"), None
+                # A host without ETags sends the same body on every poll: no reload for it.
+                seen = hashlib.sha256(body).digest()
+                if seen == self._last_body:
+                    return False
+                self._pending, self._last_body = bytes(body), seen
                 return True
         except (httpx.HTTPError, SnapshotFetchError) as error:
             message = self._describe(error) if isinstance(error, httpx.HTTPError) else str(error)

@@ -18,6 +18,7 @@ class SnapshotHost:
         self._lock = threading.Lock()
         self.answers = {200: 0, 304: 0}
         self.status: int | None = None
+        self.etag_enabled = True  # False: a plain host that sends every body in full
         self.publish(body)
 
     def publish(self, body: bytes) -> str:
@@ -35,10 +36,12 @@ class SnapshotHost:
             return
         with self._lock:
             body, etag = self.body, self.etag
-        status, headers = 200, [(b"etag", etag.encode()), (b"content-type", b"application/json")]
+        status, headers = 200, [(b"content-type", b"application/json")]
+        if self.etag_enabled:
+            headers.append((b"etag", etag.encode()))
         if self.status is not None or scope["path"] != "/snapshot.json":
             status, body, headers = self.status or 404, b"no", []
-        elif (b"if-none-match", etag.encode()) in scope["headers"]:
+        elif self.etag_enabled and (b"if-none-match", etag.encode()) in scope["headers"]:
             status, body = 304, b""
         if status in self.answers:
             self.answers[status] += 1
