@@ -92,13 +92,18 @@ class _WatchedPath:
 
 
 class SnapshotFile(_WatchedPath):
-    """A compiled snapshot file, deployed by atomic rename; watched through its directory."""
+    """A compiled snapshot file, deployed by atomic rename; watched through its directory.
+
+    A Kubernetes ConfigMap volume updates in place another way: the kubelet writes a new
+    timestamped directory and swaps the `..data` symlink to it; `snapshot.json` itself is a
+    symlink through `..data` and never changes, so the swap is what counts as a change.
+    """
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, path.parent)
 
     def relevant(self, changed: str) -> bool:
-        return Path(changed).name == self.path.name
+        return Path(changed).name in (self.path.name, "..data")
 
     def read(self) -> Snapshot:
         return Snapshot.from_bytes(self.path.read_bytes())
