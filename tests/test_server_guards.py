@@ -3,18 +3,22 @@ smuggling, idle and slow connections, too many connections, percent-encoded path
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.catalog.compile import build
-from gateway.catalog.snapshot import canonical_json
+from gateway.catalog.snapshot import ServerSettings, canonical_json
+from gateway.proxy.server import GuardedH11Protocol
 from tests.conftest import KEY_ALICE, key_digest
 from tests.test_rollout import replica
+from tests.upstreams.server import serve_asgi
 
 HEADER_S, BODY_S, KEEPALIVE_S, MAX_CONNECTIONS = 2.0, 1.0, 1.0, 100
 KEY_ADMIN = "sk-admin-0123456789"
@@ -197,3 +201,48 @@ def test_a_percent_encoded_slash_does_not_reach_the_admin_endpoint(proxy):
     for spelling in ("/admin%2fstatus", "/admin%2Fstatus", "/%61dmin/status", "/v1%2fmodels"):
         data = get(spelling)
         assert data.startswith(b"HTTP/1.1 404 ") and b"unknown_url" in data, spelling
+
+
+class EchoSocket:
+    """A WebSocket echo app with very short server deadlines."""
+
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(header_timeout_s=0.3, body_timeout_s=0.3, keepalive_timeout_s=5)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            await send({"type": "websocket.send", "text": message["text"]})
+
+
+def test_a_websocket_outlives_the_http_deadlines_of_its_connection():
+    with serve_asgi(EchoSocket(), http=GuardedH11Protocol, interface="asgi3",
+                    lifespan="off") as url:
+        sock = connect(tuple(url.removeprefix("http://").split(":")))  # type: ignore[arg-type]
+        sock.sendall(HEALTH)  # a request first: the connection has an old cycle when it upgrades
+        answer = b""
+        while not answer.endswith(b"ok"):
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        key = base64.b64encode(b"0123456789abcdef")
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 101 ")
+        time.sleep(1.0)  # three head and body deadlines pass: what must not happen has had time
+        mask, text = b"\x01\x02\x03\x04", b"still here"
+        sock.sendall(bytes([0x81, 0x80 | len(text)]) + mask +
+                     bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+        sock.settimeout(5)
+        assert sock.recv(65536) == bytes([0x81, len(text)]) + text

@@ -76,6 +76,7 @@ class GuardedH11Protocol(H11Protocol):
         self.timeout_keep_alive = self.settings.keepalive_timeout_s  # type: ignore[assignment]
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str | None = None  # "head" or "body" while a deadline runs
+        self._upgraded = False  # a WebSocket now owns the connection: no deadlines here
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.settings.max_connections:
@@ -95,12 +96,19 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         self._follow(got_data=False)  # a pipelined request may have been parsed just now
 
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._upgraded = True
+        self._expect(None)
+        super().handle_websocket_upgrade(event)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._expect(None)
         super().connection_lost(exc)
 
     def _follow(self, *, got_data: bool) -> None:
         """Keep the deadline that fits what the connection now waits for from the client."""
+        if self._upgraded:
+            return
         state = self.conn.their_state
         if state is h11.IDLE:
             buffered = bool(self.conn.trailing_data[0])
