@@ -14,11 +14,13 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from gateway.catalog.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    import httpx  # imported when first used: file and catalog sources start without it
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -69,6 +71,8 @@ class SnapshotURL:
         if isinstance(pending, SnapshotFetchError):
             raise pending
         if pending is None:
+            import httpx
+
             try:
                 with httpx.Client(timeout=FETCH_TIMEOUT_S) as http:
                     pending = self._fetch_sync(http)
@@ -79,6 +83,8 @@ class SnapshotURL:
         return Snapshot.from_bytes(pending)
 
     def _fetch_sync(self, http: httpx.Client) -> bytes:
+        import httpx
+
         try:
             with http.stream("GET", self.url) as response:
                 self._expect_200(response)
@@ -106,6 +112,8 @@ class SnapshotURL:
 
     async def changes(self, stop: asyncio.Event) -> AsyncIterator[None]:
         """Poll until `stop`; yield when a new body (or a new kind of failure) is waiting."""
+        import httpx
+
         async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_S) as http:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -115,6 +123,8 @@ class SnapshotURL:
                     yield None
 
     async def _poll(self, http: httpx.AsyncClient) -> bool:
+        import httpx
+
         headers = {"if-none-match": self.etag} if self.etag else {}
         try:
             async with http.stream("GET", self.url, headers=headers) as response:
