@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -199,3 +200,21 @@ def _refuses_connections(url: str) -> bool:
         return True
     return False
 
+
+
+def test_a_stream_longer_than_the_shutdown_deadline_is_cut_and_the_process_exits_0(tmp_path):
+    with fake_upstream() as (fake, upstream_url):
+        path = tmp_path / "snapshot.json"
+        path.write_bytes(compiled(tmp_path, upstream_url, 1, deadline_s=1))
+        with replica(str(path)) as (url, proc):
+            fake.push({"stall": "body"})  # stalls up to 10 s, far past the 1 s deadline
+            stream = client(url).chat.completions.create(model="echo", messages=USER,
+                                                         stream=True)
+            assert next(iter(stream)).choices[0].delta.role == "assistant"
+            signalled = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=8) == 0
+            took = time.monotonic() - signalled
+            with pytest.raises(Exception):  # noqa: B017 - cut: the SDK sees the stream end early
+                list(stream)
+    assert 1 <= took < 4

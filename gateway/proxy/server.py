@@ -11,6 +11,7 @@ guards here close such connections; their numbers come from the snapshot's Setti
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import time
@@ -23,17 +24,29 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.catalog.snapshot import ServerSettings
+from gateway.errors import AmbiguousFraming, ProxyError, RequestTimeout, ServerOverloaded
 
 log = logging.getLogger("modelyard.proxy")
 
-_OVERLOADED = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-               b"connection: close\r\ncontent-length: 107\r\n\r\n"
-               b'{"error":{"message":"too many connections","type":"server_error",'
-               b'"param":null,"code":"server_overloaded"}}')
-_HEAD_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
-_AMBIGUOUS = (b'{"error":{"message":"a request may not carry both Content-Length and '
-              b'Transfer-Encoding","type":"invalid_request_error","param":null,'
-              b'"code":"ambiguous_framing"}}')
+
+def _json(error: ProxyError) -> bytes:
+    return json.dumps(error.body(), separators=(",", ":")).encode()
+
+
+def _raw_answer(error: ProxyError) -> bytes:
+    """A complete answer that closes the connection, written before h11 has a request."""
+    body = _json(error)
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n" % (error.status, _REASONS[error.status],
+                                                len(body))) + body
+
+
+_REASONS = {408: b"Request Timeout", 503: b"Service Unavailable"}
+_OVERLOADED = _raw_answer(ServerOverloaded("too many connections to this server; retry"))
+_HEAD_LATE = _raw_answer(RequestTimeout("the request head did not arrive in time"))
+_BODY_LATE = _json(RequestTimeout("the request body did not arrive in time"))
+_AMBIGUOUS = _json(AmbiguousFraming(
+    "a request may not carry both Content-Length and Transfer-Encoding"))
 
 
 def server_settings_of(app: Any) -> Callable[[], ServerSettings]:
@@ -135,7 +148,7 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
         if self.conn.trailing_data[0]:
-            self.transport.write(_HEAD_TIMEOUT)  # part of a head came: say why we hang up
+            self.transport.write(_HEAD_LATE)  # part of a head came: say why we hang up
         self.transport.close()
 
     def _body_late(self) -> None:
@@ -144,8 +157,7 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing() or cycle is None:
             return
         if not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
-            body = b'{"error":{"message":"the request body did not arrive in time",' \
-                   b'"type":"invalid_request_error","param":null,"code":"request_timeout"}}'
+            body = _BODY_LATE
             self.transport.write(self.conn.send(h11.Response(status_code=408, headers=[
                 (b"content-type", b"application/json"), (b"connection", b"close"),
                 (b"content-length", str(len(body)).encode())], reason=b"Request Timeout")))
