@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from gateway.catalog.snapshot import Snapshot
+# A larger body is refused as soon as its download passes the size (not read to the end).
+from gateway.catalog.snapshot import MAX_SNAPSHOT_BYTES, Snapshot
 
 if TYPE_CHECKING:
     import httpx  # imported when first used: file and catalog sources start without it
@@ -27,8 +28,6 @@ log = logging.getLogger("modelyard.proxy")
 DEFAULT_POLL_INTERVAL_S = 10.0
 #: Seconds one fetch may take, connect to last byte.
 FETCH_TIMEOUT_S = 10.0
-#: A larger body is refused unread: no snapshot of a real catalog comes near it.
-MAX_SNAPSHOT_BYTES = 128 * 1024 * 1024
 
 
 class SnapshotFetchError(OSError):
