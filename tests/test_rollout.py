@@ -182,7 +182,9 @@ def test_sigterm_during_50_streams_lets_all_finish_and_exits_0(fleet):
     assert on_victim >= 16
     victim.send_signal(signal.SIGTERM)
     # Not ready at once, though still accepting connections; after the grace period not.
-    assert httpx.get(f"{victim_url}/readyz", timeout=5).status_code == 503
+    ready = httpx.get(f"{victim_url}/readyz", timeout=5)
+    assert ready.status_code == 503 and ready.json()["draining"] is True
+    assert ready.headers["connection"] == "close"  # keep-alive clients go elsewhere
     poll(lambda: _refuses_connections(victim_url), timeout=GRACE_S + 5)
     assert victim.poll() is None  # still running: its streams are in flight
     fake.release()  # the upstream goes on: every stream must finish, the victim's included
