@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalog_cmds, diff_cmd, import_cmd, probe_cmd, route_cmd, serve_cmd, status_cmd
+from cli import (
+    catalog_cmds,
+    diff_cmd,
+    import_cmd,
+    probe_cmd,
+    route_cmd,
+    serve_cmd,
+    site_cmd,
+    status_cmd,
+)
 
 app = typer.Typer(
     name="modelyard",
@@ -22,6 +31,7 @@ app.command("route")(route_cmd.route)
 app.command("diff")(diff_cmd.diff)
 app.command("probe")(probe_cmd.probe)
 app.command("status")(status_cmd.status)
+app.command("site")(site_cmd.site)
 app.add_typer(import_cmd.app, name="import")
 
 if __name__ == "__main__":
