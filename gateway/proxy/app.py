@@ -28,6 +28,9 @@ MEDIA_PATHS = {
     "/v1/audio/transcriptions": "audio.transcriptions",
 }
 
+#: The status page and its endpoints (gateway/proxy/console.py).
+ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
+
 
 class ProxyApp:
     """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
@@ -96,6 +99,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_status
 
             return await serve_status(h, ex)
+        if path in ADMIN_UI_PATHS:
+            from gateway.proxy import console  # the status page: off the request path
+
+            return await console.handle(h, ex, method, path)
         loaded = h.loaded()
         consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
         if path == "/v1/chat/completions" and method == "POST":
