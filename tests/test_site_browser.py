@@ -162,7 +162,7 @@ def test_search_answers_within_100_ms_on_4000_models(page: Any,
              for v in site_view(Snapshot.from_dict(result.snapshot)).models]
     timings = {}
     for query in ("gpt", "claude", "g", "bedrock claude", "zzz-nothing", ""):
-        runs = [page.evaluate(SEARCH_TIMER, query) for _ in range(3)]
+        runs = [page.evaluate(SEARCH_TIMER, query) for _ in range(5)]
         timings[query] = statistics.median(ms for ms, _ in runs)
         needles = query.casefold().split()
         assert runs[0][1] == sum(all(n in text for n in needles) for _, text in texts)

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  var PAGE = 200;  // rows shown at once in the model list
+  var PAGE = 100;  // rows shown at once in the model list
 
   function words(text) {
     return text.toLowerCase().split(/\s+/).filter(Boolean);
