@@ -45,7 +45,10 @@ def serve(
         raise typer.BadParameter("give either --catalog or --snapshot, not both")
     source = snapshot if snapshot is not None else (catalog or Path("catalog"))
     if not source.exists():
-        typer.echo(f"error: {source} does not exist", err=True)
+        from cli.hints import no_catalog
+
+        typer.echo(no_catalog(source, "--snapshot FILE" if snapshot is not None
+                              else "--catalog PATH"), err=True)
         raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,9 +13,9 @@ from gateway.catalog.snapshot import Snapshot
 def load_source(source: Path) -> Snapshot:
     """A compiled snapshot (a .json file) or a catalog compiled now; exit 1/2 when neither."""
     if not source.exists():
-        typer.echo(f"error: {source} does not exist. Run this in the modelyard checkout, or "
-                   "name the catalog directory or a compiled snapshot: "
-                   "modelyard site PATH -o DIR", err=True)
+        from cli.hints import no_catalog
+
+        typer.echo(no_catalog(source, "`modelyard site PATH -o DIR`"), err=True)
         raise typer.Exit(2)
     if source.is_file() and source.suffix == ".json":
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -108,7 +108,7 @@ def audience(model: Model) -> str:
             "private": f"only its owner, {owner}"}.get(model.visibility, model.visibility)
 
 
-def expected_price(channels: tuple[ChannelView, ...]) -> ScaledPrice | None:
+def expected_price(channels: Sequence[ChannelView]) -> ScaledPrice | None:
     """What a request pays on average: first-choice channels' prices weighted by share.
 
     None when a first-choice channel is unpriced or the prices mix scales or currencies.
