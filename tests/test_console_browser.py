@@ -83,3 +83,18 @@ def test_probe_button_reports_error_for_a_failing_channel(status_page) -> None:
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector(\"tr[data-channel='mock-gpt'] "
                            ".probe-result\").textContent.startsWith('usable')")
+
+
+def test_filter_narrows_the_page_to_channels_with_problems(status_page) -> None:
+    page, fake, proxy_url = status_page
+    fake.push(503)
+    client(proxy_url).chat.completions.create(model="gpt-test", messages=HI)
+    page.wait_for_function("() => document.querySelector(\"tr[data-channel='fake-gpt']\")"
+                           ".dataset.health === 'bad'", timeout=REFRESH_S * 1000 + 1000)
+    page.get_by_label("Only channels with problems").check()
+    assert page.locator("tr[data-channel]:visible").evaluate_all(
+        "rows => rows.map(r => r.dataset.channel)") == ["fake-gpt"]
+    page.get_by_label("Only channels with problems").uncheck()
+    page.get_by_label("Filter").fill("mock")
+    assert page.locator("tr[data-channel]:visible").evaluate_all(
+        "rows => rows.map(r => r.dataset.channel)") == ["mock-gpt"]
