@@ -29,7 +29,8 @@ from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.reload import Loaded
 
 if TYPE_CHECKING:
-    from gateway.proxy.handlers import Exchange, Handlers
+    from gateway.proxy.exchange import Exchange
+    from gateway.proxy.pipeline import Pipeline
 
 #: The paths this module answers, and the method each takes.
 PATHS = {"/admin/ui": "GET", "/admin/ui/status": "GET", "/admin/probe": "POST"}
@@ -65,7 +66,7 @@ def console_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-def authorize(h: Handlers, loaded: Loaded, headers: list[tuple[bytes, bytes]], *,
+def authorize(h: Pipeline, loaded: Loaded, headers: list[tuple[bytes, bytes]], *,
               scraper_token: bool) -> None:
     """Let an admin consumer through (or the scraper token, where allowed); else 401/403."""
     if h.no_auth:  # no keys at all: like /admin/status, the anonymous consumer is no admin
@@ -87,7 +88,7 @@ def authorize(h: Handlers, loaded: Loaded, headers: list[tuple[bytes, bytes]], *
         raise PermissionDenied("this endpoint needs a key with the admin scope")
 
 
-async def handle(h: Handlers, ex: Exchange, method: str, path: str) -> None:
+async def handle(h: Pipeline, ex: Exchange, method: str, path: str) -> None:
     """Answer one of PATHS."""
     if method != PATHS[path]:
         raise InvalidRequest(f"method {method} is not allowed on {path}",
@@ -98,7 +99,7 @@ async def handle(h: Handlers, ex: Exchange, method: str, path: str) -> None:
         page = (resources.files("gateway.proxy") / "ui" / "status.html").read_bytes()
         await ex.respond(200, page, PAGE_HEADERS, content_type=b"text/html; charset=utf-8")
     elif path == "/admin/ui/status":
-        from gateway.proxy.handlers import dumps
+        from gateway.proxy.exchange import dumps
         from gateway.proxy.status import status_of
 
         await ex.respond(200, dumps(status_of(h.holder, h.router.stats)),
@@ -107,7 +108,7 @@ async def handle(h: Handlers, ex: Exchange, method: str, path: str) -> None:
         await _probe(h, ex, loaded)
 
 
-async def _probe(h: Handlers, ex: Exchange, loaded: Loaded) -> None:
+async def _probe(h: Pipeline, ex: Exchange, loaded: Loaded) -> None:
     from gateway.usage.probe import ProbeSelectionError, probe_one, select
 
     body = parse_json_object(await read_body(ex.receive, MAX_PROBE_BODY))
