@@ -27,7 +27,7 @@ def status_page(browser: Any, upstream) -> Iterator[tuple[Any, Any, str]]:
     app = ProxyApp(holder_of(catalog(url), ENV), rng=random.Random(1))
     with serve_asgi(app) as proxy_url:
         # The browser answers the page's Basic challenge, as a person typing the key would.
-        context = browser.new_context(viewport={"width": 1360, "height": 560},
+        context = browser.new_context(viewport={"width": 1360, "height": 330},
                                       http_credentials={"username": "ops", "password": KEY_OPS})
         try:
             page = context.new_page()
@@ -66,6 +66,10 @@ def test_a_channel_turns_red_within_one_refresh_after_its_upstream_fails(status_
     assert health(page, "mock-gpt") == "ok"
     color = page.evaluate(f"getComputedStyle(document.querySelector(\"{row}\")).backgroundColor")
     assert color == "rgb(255, 235, 233)"  # the red row
+    fake.push(500)  # for the screenshot: the probe of the red channel, and its answer
+    page.get_by_role("button", name="Probe fake-gpt").click()
+    page.wait_for_function("() => document.querySelector(\"tr[data-channel='fake-gpt'] "
+                           ".probe-result\").textContent.startsWith('error')")
     screenshot(page, "admin-ui")
 
 

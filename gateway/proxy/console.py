@@ -89,12 +89,12 @@ def authorize(h: Pipeline, loaded: Loaded, headers: list[tuple[bytes, bytes]], *
 
 
 async def handle(h: Pipeline, ex: Exchange, method: str, path: str) -> None:
-    """Answer one of PATHS."""
+    """Answer one of PATHS; who may ask is checked before anything else."""
+    loaded = h.loaded()
+    authorize(h, loaded, ex.headers, scraper_token=path != "/admin/probe")
     if method != PATHS[path]:
         raise InvalidRequest(f"method {method} is not allowed on {path}",
                              code="method_not_allowed")
-    loaded = h.loaded()
-    authorize(h, loaded, ex.headers, scraper_token=path != "/admin/probe")
     if path == "/admin/ui":
         page = (resources.files("gateway.proxy") / "ui" / "status.html").read_bytes()
         await ex.respond(200, page, PAGE_HEADERS, content_type=b"text/html; charset=utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 PAGES = (("index.html", "Models"), ("prices.html", "Prices"),
@@ -12,7 +13,12 @@ CURRENT = ' aria-current="page"'
 
 def e(value: object) -> str:
     """Text or attribute value, escaped for HTML."""
-    return escape("" if value is None else str(value), quote=True)
+    return _escaped("" if value is None else str(value))
+
+
+@lru_cache(maxsize=65536)  # names, types and providers repeat on thousands of pages
+def _escaped(text: str) -> str:
+    return escape(text, quote=True)
 
 
 def page(title: str, body: str, *, root: str, current: str | None, digest: str,
