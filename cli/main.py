@@ -26,7 +26,7 @@ app = typer.Typer(
     name="modelyard",
     help="Model management for LLM APIs, done as code.",
     epilog=f"Documentation: {DOCS}. Commands: docs/cli.md; catalog: docs/catalog.md; "
-           "proxy API: docs/proxy.md; diagnostic codes: docs/diagnostic-codes.md.",
+           "proxy API: docs/proxy.md; diagnostic codes: docs/diagnostics.md.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

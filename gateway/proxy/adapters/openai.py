@@ -226,8 +226,6 @@ class _Rename:
     def swap(self, data: bytes) -> bytes | None:
         """`data` with the model named as the client asked, or None unless `"model": <name>`
         occurs exactly once (compact, or with the one space pretty-printers put there)."""
-        if self.upstream == self.client:
-            return data
         for key in (b'"model":', b'"model": '):
             needle = key + self.upstream
             at = data.find(needle)
