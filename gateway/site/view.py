@@ -112,24 +112,27 @@ def expected_price(channels: Sequence[ChannelView]) -> ScaledPrice | None:
     """What a request pays on average: first-choice channels' prices weighted by share.
 
     None when a first-choice channel is unpriced or the prices mix scales or currencies.
+    Images: one line, the share-weighted cheapest image of each channel.
     """
-    chosen = [(v.share, v.price) for v in channels if v.share]
-    if not chosen or any(p is None for _, p in chosen):
+    chosen: list[tuple[Decimal, ScaledPrice]] = []
+    for view in channels:
+        if view.share:
+            if view.price is None:
+                return None
+            chosen.append((Decimal(str(view.share)), view.price))
+    if not chosen:
         return None
-    prices = [p for _, p in chosen if p is not None]
-    first = prices[0]
-    if any(p.scale != first.scale or p.currency != first.currency for p in prices):
+    first = chosen[0][1]
+    if any(p.scale != first.scale or p.currency != first.currency for _, p in chosen):
         return None
-    names = set.intersection(*(set(p.amounts) for p in prices))
-    amounts = {n: sum((Decimal(str(s)) * p.amounts[n] for s, p in chosen if p), Decimal(0))
-               for n in sorted(names)}
-    images = first.images if len(prices) == 1 else ()
-    if first.scale == "images" and len(prices) > 1:
-        cheapest = [min(q for *_, q in p.images) for p in prices if p.images]
-        if len(cheapest) == len(prices):
-            total = sum((Decimal(str(s)) * c for (s, _), c in zip(chosen, cheapest, strict=True)),
-                        Decimal(0))
-            images = (("any", "cheapest", total),)
+    if len(chosen) == 1:
+        return first
+    names = set.intersection(*(set(p.amounts) for _, p in chosen))
+    amounts = {n: sum((s * p.amounts[n] for s, p in chosen), Decimal(0)) for n in sorted(names)}
+    images: tuple[tuple[str, str, Decimal], ...] = ()
+    if all(p.images for _, p in chosen):
+        cheapest = sum((s * min(q for *_, q in p.images) for s, p in chosen), Decimal(0))
+        images = (("any size", "cheapest", cheapest),)
     return ScaledPrice(first.currency, first.scale, amounts, images)
 
 
