@@ -35,7 +35,11 @@ def bundled() -> Snapshot:
 
 
 def small() -> Snapshot:
-    return Snapshot.from_dict(snapshot_dict(
+    return Snapshot.from_dict(small_dict())
+
+
+def small_dict() -> dict:
+    return (snapshot_dict(
         providers=[provider("up", base_url="https://up.internal.example/v1",
                             auth={"type": "bearer", "token": "${UP_SECRET_KEY}"},
                             headers={"x-tenant": "tenant-7"}),
@@ -157,7 +161,7 @@ def test_expected_price_weights_first_choice_channels_by_share() -> None:
 
 def test_cli_builds_from_a_snapshot_file_and_explains_a_missing_catalog(tmp_path: Path) -> None:
     snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps(small().source))
+    snapshot.write_text(json.dumps(small_dict()))
     done = subprocess.run([sys.executable, "-m", "cli.main", "site", str(snapshot), "-o",
                            str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
