@@ -39,7 +39,7 @@ def small() -> Snapshot:
 
 
 def small_dict() -> dict:
-    return (snapshot_dict(
+    return snapshot_dict(
         providers=[provider("up", base_url="https://up.internal.example/v1",
                             auth={"type": "bearer", "token": "${UP_SECRET_KEY}"},
                             headers={"x-tenant": "tenant-7"}),
@@ -62,7 +62,7 @@ def small_dict() -> dict:
                   channel("team@mock", "team", "mock"), channel("helper@mock", "helper", "mock"),
                   channel("mine@mock", "mine", "mock"), channel("odd@mock", "odd/name:v1", "mock")],
         consumers=[consumer("alice", KEY_ALICE, orgs=["research"]),
-                   consumer("bob", "sk-bob-key-123456")]))
+                   consumer("bob", "sk-bob-key-123456")])
 
 
 def all_text(root: Path) -> str:
