@@ -17,7 +17,7 @@ from gateway.review.cost import UsageUnreadable, read_traffic
 from gateway.review.render import render_json, render_markdown, render_text
 from gateway.review.sides import SideDoesNotCompile, SideNotFound, load_side
 
-#: Exit codes, documented in the README ("Reviewing catalog changes").
+#: Exit codes, documented in docs/review.md.
 EXIT_OK, EXIT_FAILING_CLASS, EXIT_USAGE = 0, 1, 2
 
 
