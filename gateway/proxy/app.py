@@ -62,8 +62,24 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.http_request(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """WebSocket endpoints: the realtime sessions (gateway/proxy/realtime.py)."""
+        from gateway.proxy import realtime
+
+        request_id = _request_id(scope["headers"])
+        try:
+            if scope["path"] == realtime.PATH:
+                await realtime.serve(self.handlers, scope, receive, send, request_id)
+            else:
+                await realtime.refuse(scope, receive, send, request_id,
+                                      UnknownURL(f"Unknown WebSocket URL: {scope['path']}"))
+        except Exception:
+            log.exception("realtime session %s failed", request_id)
 
     async def http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]

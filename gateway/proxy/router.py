@@ -25,6 +25,7 @@ from gateway.proxy.adapters.base import (
     Adapter,
     Call,
     Deadline,
+    RealtimeUpstream,
     Reply,
     UploadFile,
     UpstreamHTTP,
@@ -128,6 +129,16 @@ class Router:
                 await chunks.aclose()
                 raise
             return Streaming(first, chunks, call, breaker)
+        return await self._failover(loaded, routed, outcome, attempt)
+
+    async def open_session(self, loaded: Loaded, routed: Routed, outcome: Outcome
+                           ) -> RealtimeUpstream:
+        """An open realtime session from the first channel that accepts one; failover and
+        breakers apply to the connect only, nothing is retried once it is open."""
+        async def attempt(call: Call, breaker: CircuitBreaker) -> RealtimeUpstream:
+            upstream = await self.adapter(call.channel.protocol).realtime_connect(call)
+            breaker.success()
+            return upstream
         return await self._failover(loaded, routed, outcome, attempt)
 
     async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,

@@ -16,7 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy.adapters.base import (
+    Adapter,
+    Call,
+    RealtimeUpstream,
+    Reply,
+    UpstreamResponse,
+)
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
 
@@ -28,6 +34,9 @@ PATHS: Mapping[str, str] = {
     "audio.speech": "/audio/speech",
     "audio.transcriptions": "/audio/transcriptions",
 }
+#: Endpoints that are not one HTTP request: realtime sessions (adapters/openai_realtime.py)
+#: and video jobs (adapters/openai_videos.py).
+SESSIONS = frozenset({"realtime", "videos"})
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
 
@@ -51,7 +60,7 @@ class OpenAIAdapter(Adapter):
     """Speaks the OpenAI API to any base_url; the request is already in OpenAI's shape."""
 
     protocol = "openai"
-    endpoints = frozenset(PATHS)
+    endpoints = frozenset(PATHS) | SESSIONS
 
     # ----- request shaping: the steps subclasses override -----
 
@@ -126,6 +135,18 @@ class OpenAIAdapter(Adapter):
             f"upstream answered {status}", status=(429 if status == 429 else 502)
             if retryable else status, retry_after=retry_after,
             body=None if retryable else self.error_body(status, raw), retryable=retryable)
+
+    # ----- realtime sessions -----
+
+    def realtime_url(self, call: Call) -> str:
+        from gateway.proxy.adapters import openai_realtime
+
+        return openai_realtime.openai_url(call)
+
+    async def realtime_connect(self, call: Call) -> RealtimeUpstream:
+        from gateway.proxy.adapters import openai_realtime
+
+        return await openai_realtime.connect(self, call)
 
     # ----- the seam -----
 

@@ -1,0 +1,273 @@
+"""Realtime sessions through the proxy: the official SDK's realtime client on one side, a
+fake OpenAI realtime upstream (or the mock) on the other."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+from tests.conftest import (
+    KEY_ALICE,
+    channel,
+    consumer,
+    model,
+    poll,
+    provider,
+    running_proxy,
+    snapshot_dict,
+)
+from tests.upstreams.realtime import FakeRealtime, serve_fake
+
+WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "4", "cached_input": "0.4",
+         "audio_input": "32", "cached_audio_input": "0.4", "output": "16",
+         "audio_output": "64", "session_hour": "0.36"}
+
+
+def catalog(urls: list[str], **settings: Any) -> dict:
+    """A realtime model over the fake upstreams in `urls` (tried in order) and the mock."""
+    providers = [provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${RT_KEY}"})
+                 for i, u in enumerate(urls)]
+    priorities = ["high", "normal", "low"]
+    return snapshot_dict(
+        settings={"system_prompt": "You work for Example Corp.", **settings},
+        providers=[*providers, provider("mock", protocol="mock")],
+        models=[model("voice", type="realtime", system_prompt="Keep answers short.",
+                      properties={"voices": ["alloy", "marin"]},
+                      capabilities=["tools"], native_tools=[]),
+                model("voice-mock", type="realtime"),
+                model("chatty")],
+        channels=[*(channel(f"rt{i}", "voice", f"up{i}", upstream_model="gpt-realtime-up",
+                            priority=priorities[i], price=PRICE) for i in range(len(urls))),
+                  channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime",
+                          price=PRICE),
+                  channel("chat-mock", "chatty", "mock")],
+        consumers=[consumer("alice", KEY_ALICE)])
+
+
+@contextmanager
+def setup(*fakes: FakeRealtime, usage_log: Path | None = None, **settings: Any
+          ) -> Iterator[tuple[str, list[FakeRealtime]]]:
+    with ExitStack() as stack:
+        urls = [stack.enter_context(serve_fake(f)) for f in fakes]
+        url, _app = stack.enter_context(running_proxy(
+            catalog(urls, **settings), environ={"RT_KEY": "upstream-secret"},
+            usage_log=str(usage_log) if usage_log else None))
+        yield url, list(fakes)
+
+
+def sdk(url: str, key: str = KEY_ALICE) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+
+
+async def until(conn: Any, kind: str) -> list[Any]:
+    """Events received up to and including the first of type `kind` (bounded wait)."""
+    seen = []
+    while True:
+        event = await asyncio.wait_for(conn.recv(), 5)
+        seen.append(event)
+        if event.type == kind:
+            return seen
+
+
+def log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_sdk_session_text_and_function_call_round_trip_priced(tmp_path: Path) -> None:
+    usage_log = tmp_path / "usage.jsonl"
+
+    async def talk(url: str) -> tuple[str, str, str]:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.session.update(session={
+                "type": "realtime", "instructions": "Speak like a pirate.", "tools": [WEATHER],
+                "output_modalities": ["text"], "audio": {"output": {"voice": "marin"}}})
+            updated = (await until(conn, "session.updated"))[-1]
+            await conn.conversation.item.create(item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
+            await conn.response.create()
+            events = await until(conn, "response.done")
+            call = next(e for e in events if e.type == "response.function_call_arguments.done")
+            await conn.conversation.item.create(item={
+                "type": "function_call_output", "call_id": call.call_id,
+                "output": json.dumps({"weather": "sunny"})})
+            await conn.response.create()
+            events = await until(conn, "response.done")
+            text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+            return updated.session.model, call.name, text
+
+    with setup(FakeRealtime(), usage_log=usage_log) as (url, (fake,)):
+        model_seen, called, text = asyncio.run(talk(url))
+        poll(lambda: fake.connections and fake.connections[0].closed_at is not None)
+        poll(lambda: len(log_lines(usage_log)) == 3)
+    assert (model_seen, called, text.strip()) == ("voice", "get_weather", "It is sunny.")
+    conn = fake.connections[0]
+    assert conn.headers["authorization"] == "Bearer upstream-secret"
+    assert "model=gpt-realtime-up" in conn.path
+    update = next(e for e in conn.events if e["type"] == "session.update")
+    assert update["session"]["instructions"] == (
+        "You work for Example Corp.\n\nKeep answers short.\n\nSpeak like a pirate.")
+    responses = [line for line in log_lines(usage_log) if line["usage"].get("input_tokens")]
+    assert len(responses) == 2
+    line = responses[0]
+    assert (line["endpoint"], line["model"], line["channel"], line["consumer"]) == (
+        "realtime", "voice", "rt0", "alice")
+    assert line["usage"] == {"input_tokens": 1000, "cached_input_tokens": 200,
+                             "output_tokens": 500, "audio_input_tokens": 600,
+                             "cached_audio_input_tokens": 100, "audio_output_tokens": 400}
+    # 300 text in × 4 + 500 audio in × 32 + 100 cached text × 0.4 + 100 cached audio × 0.4
+    # + 100 text out × 16 + 400 audio out × 64, per million tokens
+    assert line["cost"] == "0.04448"
+    session = [line for line in log_lines(usage_log) if "session_seconds" in line["usage"]]
+    assert len(session) == 1 and session[0]["request_id"] == line["request_id"]
+
+
+def test_instructions_sent_before_the_first_event_when_the_client_sets_none() -> None:
+    async def talk(url: str) -> None:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.response.create()
+            await until(conn, "response.done")
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        asyncio.run(talk(url))
+        events = fake.connections[0].events
+    assert [e["type"] for e in events] == ["session.update", "response.create"]
+    assert events[0]["session"] == {
+        "type": "realtime", "instructions": "You work for Example Corp.\n\nKeep answers short."}
+
+
+def test_voice_not_offered_is_refused_with_an_error_event_and_not_relayed() -> None:
+    async def talk(url: str) -> Any:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.session.update(session={"type": "realtime",
+                                               "audio": {"output": {"voice": "ash"}}})
+            return (await until(conn, "error"))[-1]
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        error = asyncio.run(talk(url))
+        events = fake.connections[0].events
+    assert error.error.code == "unsupported_voice"
+    assert "marin" in error.error.message
+    assert not any(e["type"] == "session.update" and "audio" in e["session"] for e in events)
+
+
+def test_refused_connect_fails_over_to_the_next_channel() -> None:
+    async def talk(url: str) -> str:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.response.create()
+            events = await until(conn, "response.done")
+            return "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+    with setup(FakeRealtime(refuse=503), FakeRealtime()) as (url, (refusing, healthy)):
+        text = asyncio.run(talk(url))
+    assert text.strip() == "Hello there."
+    assert refusing.refused == 1 and len(healthy.connections) == 1
+
+
+def test_client_disconnect_closes_the_upstream_within_100_ms() -> None:
+    async def talk(url: str) -> float:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        await asyncio.wait_for(ws.recv(), 5)  # session.created: the upstream is open
+        await ws.close()
+        return time.monotonic()
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        closed = asyncio.run(talk(url))
+        poll(lambda: fake.connections[0].closed_at is not None, timeout=2)
+        assert fake.connections[0].closed_at - closed < 0.1
+
+
+def test_browser_subprotocol_key_authenticates_and_realtime_is_chosen() -> None:
+    async def talk(url: str) -> tuple[str | None, str]:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
+                           subprotocols=["realtime", f"openai-insecure-api-key.{KEY_ALICE}"])
+        first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        await ws.close()
+        return ws.subprotocol, first["type"]
+
+    with setup() as (url, _):
+        assert asyncio.run(talk(url)) == ("realtime", "session.created")
+
+
+@pytest.mark.parametrize("path, headers, status", [
+    ("/v1/realtime?model=voice", {}, 401),
+    ("/v1/realtime?model=nope", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
+    ("/v1/realtime?model=chatty", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
+    ("/v1/realtime", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
+    ("/v1/elsewhere", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
+])
+def test_refused_upgrade_is_an_openai_shaped_http_error(path: str, headers: dict,
+                                                        status: int) -> None:
+    async def talk(url: str) -> InvalidStatus:
+        with pytest.raises(InvalidStatus) as info:
+            await connect(f"{url.replace('http', 'ws')}{path}", additional_headers=headers)
+        return info.value
+
+    with setup() as (url, _):
+        error = asyncio.run(talk(url))
+    assert error.response.status_code == status
+    assert "message" in json.loads(error.response.body)["error"]
+
+
+def test_mock_serves_text_audio_and_usage(tmp_path: Path) -> None:
+    usage_log = tmp_path / "usage.jsonl"
+
+    async def talk(url: str) -> list[Any]:
+        async with sdk(url).realtime.connect(model="voice-mock") as conn:
+            await conn.session.update(session={"type": "realtime",
+                                               "output_modalities": ["audio"]})
+            await conn.conversation.item.create(item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "hello mock"}]})
+            await conn.response.create()
+            return await until(conn, "response.done")
+
+    with setup(usage_log=usage_log) as (url, _):
+        events = asyncio.run(talk(url))
+        poll(lambda: usage_log.exists() and len(log_lines(usage_log)) == 2)
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "Mock answer from mock-realtime: hello mock"
+    audio = [e for e in events if e.type == "response.output_audio.delta"]
+    assert len(audio) == 1 and len(audio[0].delta) > 100
+    assert events[-1].response.usage.output_tokens > 0
+    line = log_lines(usage_log)[0]
+    assert line["usage"]["audio_output_tokens"] == 10 and line["cost"] != "0"
+
+
+def test_idle_session_is_closed_with_an_error_event() -> None:
+    async def talk(url: str) -> tuple[str, int | None]:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        events = [json.loads(m) async for m in ws]  # ends when the proxy closes
+        return events[-1]["error"]["code"], ws.close_code
+
+    with setup(FakeRealtime(), realtime_idle_timeout_s=0.3) as (url, (fake,)):
+        assert asyncio.run(talk(url)) == ("idle_timeout", 1000)
+        poll(lambda: fake.connections[0].closed_at is not None)
+
+
+def test_oversized_frame_ends_the_session() -> None:
+    async def talk(url: str) -> int | None:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 4096}))
+        with pytest.raises(ConnectionClosedError):
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        return ws.close_code
+
+    with setup(FakeRealtime(), realtime_max_frame_bytes=2048) as (url, _fakes):
+        assert asyncio.run(talk(url)) == 1009
