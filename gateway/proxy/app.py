@@ -38,7 +38,9 @@ class ProxyApp:
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None, metrics: bool = True) -> None:
+                 usage_log: str | None = None, metrics: bool = True,
+                 state_dir: Path | None = None) -> None:
+        from gateway.proxy.documents import open_documents
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
@@ -56,6 +58,7 @@ class ProxyApp:
         self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
                                      stats=self.router.stats)
         self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
+        self.documents = open_documents(state_dir)  # video jobs: which channel holds each
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -127,6 +130,10 @@ class ProxyApp:
 
             await media.handle(h, ex, loaded, consumer, MEDIA_PATHS[path])
             return None
+        if path == "/v1/videos" or path.startswith("/v1/videos/"):
+            from gateway.proxy import videos
+
+            return await videos.handle(h, ex, loaded, consumer, self.documents)
         if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models") or \
                 path in MEDIA_PATHS:
             raise InvalidRequest(f"method {method} is not allowed on {path}",
@@ -193,7 +200,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True) -> ProxyApp:
+               metrics: bool = True, state_dir: Path | None = None) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
     if holder is None:
         source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
@@ -204,14 +211,16 @@ def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
 
         warn_no_auth()
     return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics)
+                    metrics=metrics, state_dir=state_dir)
 
 
 def app_from_env() -> ProxyApp:
     """Factory for uvicorn workers: configuration comes from MODELYARD_* variables."""
     snapshot = os.environ.get("MODELYARD_SNAPSHOT")
     catalog = os.environ.get("MODELYARD_CATALOG")
-    return create_app(catalog=Path(catalog) if catalog else None,
+    state_dir = os.environ.get("MODELYARD_STATE_DIR")
+    return create_app(state_dir=Path(state_dir) if state_dir else None,
+                      catalog=Path(catalog) if catalog else None,
                       snapshot=Path(snapshot) if snapshot else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),

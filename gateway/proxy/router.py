@@ -141,6 +141,20 @@ class Router:
             return upstream
         return await self._failover(loaded, routed, outcome, attempt)
 
+    async def send_to(self, loaded: Loaded, routed: Routed, channel: Channel) -> Reply:
+        """One answer from `channel`, without failover: a follow-up about a job that channel
+        holds (a video's status or content); it says nothing about the channel's health."""
+        call = self._call(loaded, routed, channel,
+                          time.monotonic() + loaded.snapshot.settings.total_timeout_s)
+        try:
+            with timeout_at(call.deadline.expires_at):
+                return await self.adapter(channel.protocol).send(call)
+        except TimeoutError:
+            raise DeadlineExceeded("the request's total deadline ran out") from None
+        except UpstreamError as error:
+            _scrub(error, call.secrets)
+            raise
+
     async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,
                         attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:
         plan = self.plan(loaded, routed)

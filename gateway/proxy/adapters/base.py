@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
-             "audio.transcriptions", "realtime", "videos")
+             "audio.transcriptions", "realtime", "videos", "videos.retrieve", "videos.content",
+             "videos.delete")
+#: The video job endpoints: "videos" creates a job (routed with failover); the others ask
+#: the channel that created it, with the upstream's id in the body's `video_id`.
+VIDEO_ENDPOINTS = frozenset({"videos", "videos.retrieve", "videos.content", "videos.delete"})
 
 
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters.base import (
+    VIDEO_ENDPOINTS,
     Adapter,
     Call,
     RealtimeUpstream,
@@ -36,7 +37,7 @@ PATHS: Mapping[str, str] = {
 }
 #: Endpoints that are not one HTTP request: realtime sessions (adapters/openai_realtime.py)
 #: and video jobs (adapters/openai_videos.py).
-SESSIONS = frozenset({"realtime", "videos"})
+SESSIONS = frozenset({"realtime"}) | VIDEO_ENDPOINTS
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
 
@@ -161,6 +162,10 @@ class OpenAIAdapter(Adapter):
             from gateway.proxy.adapters import openai_media
 
             return await openai_media.send(self, call)
+        if call.endpoint in VIDEO_ENDPOINTS:
+            from gateway.proxy.adapters import openai_videos
+
+            return await openai_videos.send(self, call)
         response = await self._post(call)
         raw = await response.read()
         try:

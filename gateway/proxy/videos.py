@@ -1,0 +1,211 @@
+"""The video endpoints (the OpenAI Videos API): a job is created through routing, then
+bound to the channel that created it.
+
+`POST /v1/videos` routes like any request (failover before the job exists) and stores the
+job under an id of the proxy's own, mapped to its channel, the upstream's id and the
+consumer. Status, content and delete go to that channel only; a job of another consumer is
+a 404 like one that never existed. A job is billed once, per second of video (by size where
+the price says), when the proxy first sees it completed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from gateway.catalog.snapshot import Channel, Consumer
+from gateway.errors import (
+    InvalidRequest,
+    NoChannelAvailable,
+    NotFound,
+    ProxyError,
+    UnknownURL,
+)
+from gateway.proxy import multipart, video_policy
+from gateway.proxy.body import parse_json_object, read_body
+from gateway.proxy.documents import Documents
+from gateway.proxy.handlers import Exchange, dumps, inference_headers, routing_headers
+from gateway.proxy.media import check_channels, respond
+from gateway.proxy.reload import Loaded
+from gateway.proxy.resolve import resolve
+from gateway.proxy.router import Outcome, Routed
+from gateway.usage.accounting import Meter
+from gateway.usage.pricing import Usage
+
+if TYPE_CHECKING:
+    from gateway.proxy.handlers import Handlers
+
+PREFIX = "/v1/videos"
+COLLECTION = "videos"
+LIST_LIMIT, MAX_LIST_LIMIT = 20, 100
+
+
+async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Consumer,
+                 documents: Documents) -> None:
+    """Dispatch one request under /v1/videos."""
+    method, path = ex.scope["method"], ex.scope["path"]
+    parts = path[len(PREFIX):].strip("/").split("/") if path != PREFIX else []
+    jobs = Jobs(handlers, ex, loaded, consumer, documents)
+    if not parts:
+        if method == "POST":
+            return await jobs.create()
+        if method == "GET":
+            return await jobs.list()
+    elif len(parts) == 1 and parts[0]:
+        if method == "GET":
+            return await jobs.retrieve(parts[0])
+        if method == "DELETE":
+            return await jobs.delete(parts[0])
+    elif len(parts) == 2 and parts[1] == "content":
+        if method == "GET":
+            return await jobs.content(parts[0])
+    else:
+        raise UnknownURL(f"Unknown request URL: {method} {path}")
+    raise InvalidRequest(f"method {method} is not allowed on {path}", code="method_not_allowed")
+
+
+class Jobs:
+    """The video requests of one exchange."""
+
+    def __init__(self, handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Consumer,
+                 documents: Documents) -> None:
+        self.handlers, self.ex, self.loaded = handlers, ex, loaded
+        self.consumer, self.documents = consumer, documents
+
+    # ----- create and list -----
+
+    async def create(self) -> None:
+        ex, loaded = self.ex, self.loaded
+        length, destination = inference_headers(ex.headers)
+        raw = await read_body(ex.receive, loaded.snapshot.settings.max_request_bytes, length)
+        content_type = (ex.header(b"content-type") or b"").decode("latin-1")
+        if content_type.startswith("multipart/"):
+            fields, files = multipart.parse(raw, content_type)
+        else:
+            fields, files = parse_json_object(raw), {}
+        if "model" not in fields:
+            raise InvalidRequest("`model` is required", param="model")
+        model = resolve(loaded.snapshot, fields["model"], self.consumer)
+        body = video_policy.check(model, fields)
+        check_channels(self.handlers.router, loaded, model, "videos")
+        routed = Routed("videos", body, model, self.consumer, destination, {}, ex.request_id,
+                        files=files)
+        outcome = Outcome()
+        meter = Meter("videos", str(fields["model"]), body)
+        try:
+            reply = await self.handlers.router.send(loaded, routed, outcome)
+        except ProxyError as error:
+            self.handlers.account(meter, routed, outcome, error.status, error.code)
+            error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
+            raise
+        upstream = reply.body or {}
+        if not isinstance(upstream.get("id"), str) or outcome.channel is None:
+            raise NoChannelAvailable("the upstream answered a video job without an id")
+        video_id = f"video_{secrets.token_hex(16)}"
+        job = {"channel": outcome.channel.name, "model": model.name,
+               "requested_model": str(fields["model"]), "upstream_id": upstream["id"],
+               "billed": False, "video": {}}
+        video = self._save(video_id, job, upstream)
+        # The create itself costs nothing: the job is billed when it completes.
+        cost = self.handlers.account(meter, routed, outcome, reply.status, usage=Usage())
+        await ex.respond(200, dumps(video), routing_headers(outcome) + cost)
+
+    async def list(self) -> None:
+        query = parse_qs(self.ex.scope.get("query_string", b"").decode("latin-1"))
+        order = (query.get("order") or ["desc"])[0]
+        if order not in ("asc", "desc"):
+            raise InvalidRequest("`order` must be asc or desc", param="order")
+        raw_limit = (query.get("limit") or [str(LIST_LIMIT)])[0]
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
+            raise InvalidRequest(f"`limit` must be a number from 1 to {MAX_LIST_LIMIT}",
+                                 param="limit")
+        rows = self.documents.owned(COLLECTION, self.consumer.name)
+        if order == "desc":
+            rows.reverse()
+        after = (query.get("after") or [None])[0]
+        if after is not None:
+            keys = [key for key, _ in rows]
+            rows = rows[keys.index(after) + 1:] if after in keys else []
+        page = [job["video"] for _, job in rows[:int(raw_limit)]]
+        await self.ex.respond(200, dumps({
+            "object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(rows) > int(raw_limit)}))
+
+    # ----- a job's own requests, sent to its channel -----
+
+    async def retrieve(self, video_id: str) -> None:
+        job, channel, routed = self._bound(video_id, "videos.retrieve")
+        reply = await self.handlers.router.send_to(self.loaded, routed, channel)
+        video = self._save(video_id, job, reply.body or {})
+        await self.ex.respond(200, dumps(video), [(b"x-modelyard-channel",
+                                                   channel.name.encode())])
+
+    async def content(self, video_id: str) -> None:
+        job, channel, routed = self._bound(video_id, "videos.content")
+        query = parse_qs(self.ex.scope.get("query_string", b"").decode("latin-1"))
+        variant = (query.get("variant") or [None])[0]
+        if variant not in (None, "video", "thumbnail", "spritesheet"):
+            raise InvalidRequest("`variant` must be video, thumbnail or spritesheet",
+                                 param="variant")
+        routed.body = {**routed.body, "variant": variant}
+        reply = await self.handlers.router.send_to(self.loaded, routed, channel)
+        self._bill(video_id, job, {**job["video"], "status": "completed"})
+        await respond(self.ex, reply, [(b"x-modelyard-channel", channel.name.encode())])
+
+    async def delete(self, video_id: str) -> None:
+        _job, channel, routed = self._bound(video_id, "videos.delete")
+        await self.handlers.router.send_to(self.loaded, routed, channel)
+        self.documents.delete(COLLECTION, video_id)
+        await self.ex.respond(200, dumps({"id": video_id, "object": "video.deleted",
+                                          "deleted": True}))
+
+    # ----- the job store and billing -----
+
+    def _bound(self, video_id: str, endpoint: str) -> tuple[dict[str, Any], Channel, Routed]:
+        """The consumer's job, its channel and the call to make there; 404 for anyone else."""
+        found = self.documents.get(COLLECTION, video_id)
+        if found is None or found[0] != self.consumer.name:
+            raise NotFound(f"No video found with id '{video_id}'.", param="video_id",
+                           code="video_not_found")
+        job = found[1]
+        snapshot = self.loaded.snapshot
+        channel = snapshot.channels.get(job["channel"])
+        model = snapshot.resolve_name(job["model"])
+        if channel is None or model is None:
+            raise NoChannelAvailable(f"the channel that created video '{video_id}' is no "
+                                     "longer in the catalog")
+        body = {"model": job["requested_model"], "video_id": job["upstream_id"]}
+        return job, channel, Routed(endpoint, body, model, self.consumer, None, {},
+                                    self.ex.request_id)
+
+    def _save(self, video_id: str, job: dict[str, Any], upstream: Mapping[str, Any]
+              ) -> dict[str, Any]:
+        """Store the upstream's latest word on the job; bill it the first time it is done."""
+        video = {**upstream, "id": video_id, "model": job["requested_model"],
+                 "remixed_from_video_id": None}
+        job["video"] = video
+        if video.get("status") == "completed":
+            self._bill(video_id, job, video)
+        else:
+            self.documents.put(COLLECTION, video_id, self.consumer.name, job)
+        return video
+
+    def _bill(self, video_id: str, job: dict[str, Any], video: dict[str, Any]) -> None:
+        current = self.documents.get(COLLECTION, video_id)
+        if current is not None and current[1].get("billed"):
+            return
+        job["billed"] = True
+        self.documents.put(COLLECTION, video_id, self.consumer.name, job)
+        snapshot = self.loaded.snapshot
+        channel = snapshot.channels.get(job["channel"])
+        model = snapshot.resolve_name(job["model"])
+        seconds = str(video.get("seconds") or "0")
+        usage = Usage(video_seconds=Decimal(seconds) if seconds.isdigit() else Decimal(0),
+                      video_size=str(video.get("size") or ""))
+        routed = Routed("videos", {}, model, self.consumer, None, {}, video_id)  # type: ignore[arg-type]
+        meter = Meter("videos", job["requested_model"], {})
+        self.handlers.account(meter, routed, Outcome(channel, 1), 200, usage=usage)
