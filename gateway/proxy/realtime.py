@@ -22,18 +22,18 @@ from gateway.catalog.snapshot import Consumer
 from gateway.errors import AuthenticationFailed, InvalidRequest, ProxyError
 from gateway.proxy import auth
 from gateway.proxy.adapters.base import RealtimeUpstream
-from gateway.proxy.handlers import dumps, inference_headers, routing_headers
-from gateway.proxy.media import check_channels
+from gateway.proxy.exchange import dumps, inference_headers
+from gateway.proxy.pipeline import Pipeline, Ticket, routing_headers
 from gateway.proxy.realtime_policy import EventRefused, SessionPolicy
-from gateway.proxy.realtime_usage import response_done
+from gateway.proxy.realtime_usage import add, response_done
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
 from gateway.usage.accounting import Meter
-from gateway.usage.pricing import Usage
+from gateway.usage.pricing import Usage, cost_of
 
 if TYPE_CHECKING:
-    from gateway.proxy.handlers import Handlers, Receive, Scope, Send
+    from gateway.proxy.exchange import Receive, Scope, Send
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -116,28 +116,34 @@ class ClientSocket:
                 await self.send({"type": "websocket.close", "code": code})
 
 
-async def serve(handlers: Handlers, scope: Scope, receive: Receive, send: Send,
+async def serve(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send,
                 request_id: str) -> None:
-    """One realtime session, from the upgrade request to the last frame."""
+    """One realtime session, from the upgrade request to the last frame: the pipeline's
+    auth, resolve, admission gates, routing and accounting, around a relay of its own."""
     if (await receive())["type"] != "websocket.connect":
         return
     client = ClientSocket(scope, receive, send)
     routed: Routed | None = None
     outcome = Outcome()
+    tickets: list[Ticket] = []
     try:
-        loaded = handlers.loaded()
-        routed = _routed(handlers, loaded, scope, request_id)
-        check_channels(handlers.router, loaded, routed.model, "realtime")
-        upstream = await handlers.router.open_session(loaded, routed, outcome)
+        loaded = pipeline.loaded()
+        routed = _routed(pipeline, loaded, scope, request_id)
+        pipeline.check_serves(loaded, routed.model, "realtime")
+        for gate in pipeline.gates:
+            tickets.append(await gate.admit(routed))
+        upstream = await pipeline.router.open_session(loaded, routed, outcome)
     except ProxyError as error:
         if routed is not None:
-            handlers.account(Meter("realtime", routed.body["model"], {}), routed, outcome,
-                             error.status, error.code)
+            pipeline.record(routed, Meter("realtime", routed.body["model"], {}), outcome,
+                            error.status, error.code)
+        for ticket in tickets:
+            ticket.settle(error.status, Usage(), None)
         error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
         await client.deny(error, request_id)
         return
     policy = SessionPolicy(loaded.snapshot, routed.model, beta=bool(routed.body.get("beta")))
-    session = Session(handlers, loaded, routed, outcome, client, upstream, policy)
+    session = Session(pipeline, loaded, routed, outcome, client, upstream, policy, tickets)
     await session.run()
 
 
@@ -148,10 +154,10 @@ async def refuse(scope: Scope, receive: Receive, send: Send, request_id: str,
         await ClientSocket(scope, receive, send).deny(error, request_id)
 
 
-def _routed(handlers: Handlers, loaded: Loaded, scope: Scope, request_id: str) -> Routed:
+def _routed(pipeline: Pipeline, loaded: Loaded, scope: Scope, request_id: str) -> Routed:
     headers = scope["headers"]
     _, destination = inference_headers(headers)
-    consumer: Consumer = (auth.ANONYMOUS if handlers.no_auth
+    consumer: Consumer = (auth.ANONYMOUS if pipeline.no_auth
                           else auth.authenticate(loaded.snapshot, credentials(headers)))
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     names = query.get("model") or []
@@ -170,10 +176,12 @@ def _routed(handlers: Handlers, loaded: Loaded, scope: Scope, request_id: str) -
 class Session:
     """An open session: two relays and a watchdog, the first of them to end ends it."""
 
-    def __init__(self, handlers: Handlers, loaded: Loaded, routed: Routed, outcome: Outcome,
-                 client: ClientSocket, upstream: RealtimeUpstream, policy: SessionPolicy
-                 ) -> None:
-        self.handlers, self.routed, self.outcome = handlers, routed, outcome
+    def __init__(self, pipeline: Pipeline, loaded: Loaded, routed: Routed, outcome: Outcome,
+                 client: ClientSocket, upstream: RealtimeUpstream, policy: SessionPolicy,
+                 tickets: list[Ticket]) -> None:
+        self.pipeline, self.routed, self.outcome = pipeline, routed, outcome
+        self.tickets = tickets
+        self.total = Usage()  # of every response so far: what the admission gates settle
         self.client, self.upstream, self.policy = client, upstream, policy
         self.settings = loaded.snapshot.settings
         self.loop = asyncio.get_running_loop()
@@ -186,7 +194,10 @@ class Session:
     async def run(self) -> None:
         channel = self.outcome.channel
         try:
-            await self.client.accept(routing_headers(self.outcome) + [
+            headers = routing_headers(self.outcome)
+            for ticket in self.tickets:
+                headers += ticket.headers
+            await self.client.accept(headers + [
                 (b"x-request-id", self.routed.request_id.encode())])
             tasks = [asyncio.ensure_future(c) for c in
                      (self.from_client(), self.from_upstream(), self.watchdog())]
@@ -210,8 +221,16 @@ class Session:
                 code=ending).event()).decode())
         await self.client.close(1009 if ending == "frame_too_large" else 1000)
         seconds = Decimal(str(round(self.loop.time() - self.started, 3)))
-        self.handlers.account(self.meter, self.routed, self.outcome, 200, ENDINGS.get(ending),
-                              usage=Usage(session_seconds=seconds))
+        self.pipeline.record(self.routed, self.meter, self.outcome, 200, ENDINGS.get(ending),
+                             usage=Usage(session_seconds=seconds))
+        self.total.session_seconds = seconds
+        channel = self.outcome.channel
+        cost = cost_of(self.total, channel.price if channel else None)
+        for ticket in self.tickets:
+            try:
+                ticket.settle(200, self.total, cost)
+            except Exception:  # a gate's bookkeeping never costs the session its end
+                log.exception("settling realtime session %s failed", self.routed.request_id)
 
     def _too_large(self, text: str) -> bool:
         limit = self.settings.realtime_max_frame_bytes
@@ -273,7 +292,8 @@ class Session:
         asked = self.asked.pop(0) if self.asked else self.last
         meter = Meter("realtime", self.meter.requested_model, {})
         meter.started -= self.loop.time() - asked  # the response's time, from its request
-        self.handlers.account(meter, self.routed, self.outcome, 200, usage=usage)
+        self.pipeline.record(self.routed, meter, self.outcome, 200, usage=usage)
+        self.total = add(self.total, usage)
 
 
 def _renamer(upstream_model: str | None, client_model: str) -> Any:

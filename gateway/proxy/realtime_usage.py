@@ -53,3 +53,14 @@ def response_done(text: str) -> tuple[str | None, Usage] | None:
     return (rid if isinstance(rid, str) else None,
             usage_of(usage) if isinstance(usage, dict) else Usage())
 
+
+
+def add(total: Usage, more: Usage) -> Usage:
+    """The token counts of two realtime usages added up (a session's total)."""
+    return Usage(input_tokens=total.input_tokens + more.input_tokens,
+                 cached_input_tokens=total.cached_input_tokens + more.cached_input_tokens,
+                 output_tokens=total.output_tokens + more.output_tokens,
+                 audio_input_tokens=total.audio_input_tokens + more.audio_input_tokens,
+                 cached_audio_input_tokens=(total.cached_audio_input_tokens
+                                            + more.cached_audio_input_tokens),
+                 audio_output_tokens=total.audio_output_tokens + more.audio_output_tokens)

@@ -13,45 +13,37 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
-from gateway.catalog.snapshot import Channel, Consumer
-from gateway.errors import (
-    InvalidRequest,
-    NoChannelAvailable,
-    NotFound,
-    ProxyError,
-    UnknownURL,
-)
+from gateway.catalog.snapshot import Channel, Consumer, Model, Snapshot
+from gateway.errors import InvalidRequest, NoChannelAvailable, NotFound, UnknownURL
 from gateway.proxy import multipart, video_policy
+from gateway.proxy.adapters.base import Reply
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.documents import Documents
-from gateway.proxy.handlers import Exchange, dumps, inference_headers, routing_headers
-from gateway.proxy.media import check_channels, respond
+from gateway.proxy.exchange import Exchange, dumps
+from gateway.proxy.pipeline import Endpoint, Files, Pipeline, Prepared
+from gateway.proxy.relay import relay_bytes
 from gateway.proxy.reload import Loaded
-from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
 from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
-
-if TYPE_CHECKING:
-    from gateway.proxy.handlers import Handlers
 
 PREFIX = "/v1/videos"
 COLLECTION = "videos"
 LIST_LIMIT, MAX_LIST_LIMIT = 20, 100
 
 
-async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Consumer,
+async def handle(pipeline: Pipeline, ex: Exchange, loaded: Loaded, consumer: Consumer,
                  documents: Documents) -> None:
-    """Dispatch one request under /v1/videos."""
+    """Dispatch one request under /v1/videos; creating a job is the pipeline's."""
     method, path = ex.scope["method"], ex.scope["path"]
     parts = path[len(PREFIX):].strip("/").split("/") if path != PREFIX else []
-    jobs = Jobs(handlers, ex, loaded, consumer, documents)
+    jobs = Jobs(pipeline, ex, loaded, consumer, documents)
     if not parts:
         if method == "POST":
-            return await jobs.create()
+            return await pipeline.run(ex, loaded, consumer, endpoint(documents))
         if method == "GET":
             return await jobs.list()
     elif len(parts) == 1 and parts[0]:
@@ -67,51 +59,56 @@ async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Con
     raise InvalidRequest(f"method {method} is not allowed on {path}", code="method_not_allowed")
 
 
-class Jobs:
-    """The video requests of one exchange."""
+# ----- creating a job: an endpoint of the pipeline -----
 
-    def __init__(self, handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Consumer,
-                 documents: Documents) -> None:
-        self.handlers, self.ex, self.loaded = handlers, ex, loaded
-        self.consumer, self.documents = consumer, documents
+async def _read(ex: Exchange, loaded: Loaded, length: int | None
+                ) -> tuple[dict[str, Any], Files]:
+    """The SDK sends multipart/form-data (a reference image may come along); JSON works too."""
+    raw = await read_body(ex.receive, loaded.snapshot.settings.max_request_bytes, length)
+    content_type = (ex.header(b"content-type") or b"").decode("latin-1")
+    if content_type.startswith("multipart/"):
+        return multipart.parse(raw, content_type)
+    return parse_json_object(raw), {}
 
-    # ----- create and list -----
 
-    async def create(self) -> None:
-        ex, loaded = self.ex, self.loaded
-        length, destination = inference_headers(ex.headers)
-        raw = await read_body(ex.receive, loaded.snapshot.settings.max_request_bytes, length)
-        content_type = (ex.header(b"content-type") or b"").decode("latin-1")
-        if content_type.startswith("multipart/"):
-            fields, files = multipart.parse(raw, content_type)
-        else:
-            fields, files = parse_json_object(raw), {}
-        if "model" not in fields:
-            raise InvalidRequest("`model` is required", param="model")
-        model = resolve(loaded.snapshot, fields["model"], self.consumer)
-        body = video_policy.check(model, fields)
-        check_channels(self.handlers.router, loaded, model, "videos")
-        routed = Routed("videos", body, model, self.consumer, destination, {}, ex.request_id,
-                        files=files)
-        outcome = Outcome()
-        meter = Meter("videos", str(fields["model"]), body)
-        try:
-            reply = await self.handlers.router.send(loaded, routed, outcome)
-        except ProxyError as error:
-            self.handlers.account(meter, routed, outcome, error.status, error.code)
-            error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
-            raise
+def _prepare(snapshot: Snapshot, model: Model, fields: dict[str, Any], files: Files
+             ) -> Prepared:
+    return Prepared(video_policy.check(model, fields))
+
+
+def _unbilled(routed: Routed, reply: Reply) -> Usage:
+    return Usage()  # creating costs nothing: the job is billed when it completes
+
+
+def endpoint(documents: Documents) -> Endpoint:
+    """`POST /v1/videos` over the job store `documents`."""
+    def bind(routed: Routed, outcome: Outcome, reply: Reply) -> Reply:
+        """Store the new job under an id of the proxy's, bound to the channel that holds it."""
         upstream = reply.body or {}
         if not isinstance(upstream.get("id"), str) or outcome.channel is None:
             raise NoChannelAvailable("the upstream answered a video job without an id")
         video_id = f"video_{secrets.token_hex(16)}"
-        job = {"channel": outcome.channel.name, "model": model.name,
-               "requested_model": str(fields["model"]), "upstream_id": upstream["id"],
-               "billed": False, "video": {}}
-        video = self._save(video_id, job, upstream)
-        # The create itself costs nothing: the job is billed when it completes.
-        cost = self.handlers.account(meter, routed, outcome, reply.status, usage=Usage())
-        await ex.respond(200, dumps(video), routing_headers(outcome) + cost)
+        job = {"channel": outcome.channel.name, "model": routed.model.name,
+               "requested_model": str(routed.body["model"]), "upstream_id": upstream["id"],
+               "billed": False, "video": _view(video_id, str(routed.body["model"]), upstream)}
+        documents.put(COLLECTION, video_id, routed.consumer.name, job)
+        return Reply(body=job["video"], status=reply.status)
+    return Endpoint("videos", _prepare, read=_read, measure=_unbilled, finish=bind)
+
+
+def _view(video_id: str, requested_model: str, upstream: Mapping[str, Any]) -> dict[str, Any]:
+    """The upstream's video object as the client sees it: our id, the model it asked for."""
+    return {**upstream, "id": video_id, "model": requested_model,
+            "remixed_from_video_id": None}
+
+
+class Jobs:
+    """The requests about existing jobs of one exchange."""
+
+    def __init__(self, pipeline: Pipeline, ex: Exchange, loaded: Loaded, consumer: Consumer,
+                 documents: Documents) -> None:
+        self.pipeline, self.ex, self.loaded = pipeline, ex, loaded
+        self.consumer, self.documents = consumer, documents
 
     async def list(self) -> None:
         query = parse_qs(self.ex.scope.get("query_string", b"").decode("latin-1"))
@@ -139,7 +136,7 @@ class Jobs:
 
     async def retrieve(self, video_id: str) -> None:
         job, channel, routed = self._bound(video_id, "videos.retrieve")
-        reply = await self.handlers.router.send_to(self.loaded, routed, channel)
+        reply = await self.pipeline.router.send_to(self.loaded, routed, channel)
         video = self._save(video_id, job, reply.body or {})
         await self.ex.respond(200, dumps(video), [(b"x-modelyard-channel",
                                                    channel.name.encode())])
@@ -152,13 +149,18 @@ class Jobs:
             raise InvalidRequest("`variant` must be video, thumbnail or spritesheet",
                                  param="variant")
         routed.body = {**routed.body, "variant": variant}
-        reply = await self.handlers.router.send_to(self.loaded, routed, channel)
+        reply = await self.pipeline.router.send_to(self.loaded, routed, channel)
         self._bill(video_id, job, {**job["video"], "status": "completed"})
-        await respond(self.ex, reply, [(b"x-modelyard-channel", channel.name.encode())])
+        headers = [(b"x-modelyard-channel", channel.name.encode())]
+        if reply.chunks is not None:
+            await relay_bytes(self.ex, reply.status, reply.content_type, reply.chunks, headers)
+        else:
+            await self.ex.respond(reply.status, reply.content or b"", headers,
+                                  reply.content_type.encode())
 
     async def delete(self, video_id: str) -> None:
         _job, channel, routed = self._bound(video_id, "videos.delete")
-        await self.handlers.router.send_to(self.loaded, routed, channel)
+        await self.pipeline.router.send_to(self.loaded, routed, channel)
         self.documents.delete(COLLECTION, video_id)
         await self.ex.respond(200, dumps({"id": video_id, "object": "video.deleted",
                                           "deleted": True}))
@@ -185,8 +187,7 @@ class Jobs:
     def _save(self, video_id: str, job: dict[str, Any], upstream: Mapping[str, Any]
               ) -> dict[str, Any]:
         """Store the upstream's latest word on the job; bill it the first time it is done."""
-        video = {**upstream, "id": video_id, "model": job["requested_model"],
-                 "remixed_from_video_id": None}
+        video = _view(video_id, job["requested_model"], upstream)
         job["video"] = video
         if video.get("status") == "completed":
             self._bill(video_id, job, video)
@@ -208,4 +209,4 @@ class Jobs:
                       video_size=str(video.get("size") or ""))
         routed = Routed("videos", {}, model, self.consumer, None, {}, video_id)  # type: ignore[arg-type]
         meter = Meter("videos", job["requested_model"], {})
-        self.handlers.account(meter, routed, Outcome(channel, 1), 200, usage=usage)
+        self.pipeline.record(routed, meter, Outcome(channel, 1), 200, usage=usage)
