@@ -11,13 +11,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+from gateway.catalog.snapshot import Snapshot
 from tests.conftest import (
     KEY_ALICE,
+    KEY_SERVICE,
     channel,
     consumer,
     model,
@@ -53,7 +56,8 @@ def catalog(urls: list[str], **settings: Any) -> dict:
                   channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime",
                           price=PRICE),
                   channel("chat-mock", "chatty", "mock")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        consumers=[consumer("alice", KEY_ALICE),
+                   consumer("ops", KEY_SERVICE, scopes=["public", "admin"])])
 
 
 @contextmanager
@@ -271,3 +275,92 @@ def test_oversized_frame_ends_the_session() -> None:
 
     with setup(FakeRealtime(), realtime_max_frame_bytes=2048) as (url, _fakes):
         assert asyncio.run(talk(url)) == 1009
+
+
+def test_reload_does_not_cut_an_open_session() -> None:
+    async def talk(url: str, app: Any) -> tuple[str, int]:
+        async with sdk(url).realtime.connect(model="voice-mock") as conn:
+            await until(conn, "session.created")
+            app.holder.install(Snapshot.from_dict(catalog([])))  # voice-mock left out below
+            app.holder.install(Snapshot.from_dict(snapshot_dict(
+                providers=[provider("mock", protocol="mock")], models=[model("chatty")],
+                channels=[channel("chat-mock", "chatty", "mock")],
+                consumers=[consumer("alice", KEY_ALICE)])))
+            await conn.response.create()
+            events = await until(conn, "response.done")
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
+                          additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        return events[-1].response.status, refused.value.response.status_code
+
+    with ExitStack() as stack:
+        url, app = stack.enter_context(running_proxy(catalog([])))
+        assert asyncio.run(talk(url, app)) == ("completed", 404)
+
+
+def test_azure_realtime_deployment_url_and_key() -> None:
+    fake = FakeRealtime()
+
+    async def talk(url: str) -> None:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await until(conn, "session.created")
+
+    with serve_fake(fake) as base:
+        data = catalog([])
+        data = snapshot_dict(
+            providers=[provider("az", protocol="azure-openai", base_url=base[:-len("/v1")],
+                                auth={"type": "header", "header": "api-key",
+                                      "value": "${RT_KEY}"})],
+            models=[model("voice", type="realtime")],
+            channels=[channel("rt-az", "voice", "az", upstream_model="my-deployment")],
+            consumers=[consumer("alice", KEY_ALICE)])
+        with running_proxy(data, environ={"RT_KEY": "azure-secret"}) as (url, _app):
+            asyncio.run(talk(url))
+    conn = fake.connections[0]
+    assert conn.path == ("/openai/realtime?api-version=2025-04-01-preview"
+                         "&deployment=my-deployment")
+    assert conn.headers["api-key"] == "azure-secret"
+
+
+def test_beta_clients_get_the_beta_form_and_the_header_reaches_the_upstream() -> None:
+    async def talk(url: str, model_name: str) -> list[dict]:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model={model_name}",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}",
+                                               "OpenAI-Beta": "realtime=v1"})
+        await ws.send(json.dumps({"type": "response.create"}))
+        events = []
+        while not events or events[-1]["type"] != "response.done":
+            events.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        await ws.close()
+        return events
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        mock_events = asyncio.run(talk(url, "voice-mock"))
+        asyncio.run(talk(url, "voice"))
+    assert "response.text.delta" in [e["type"] for e in mock_events]
+    conn = fake.connections[0]
+    assert conn.headers["openai-beta"] == "realtime=v1"
+    assert conn.events[0] == {"type": "session.update", "event_id": "event_proxy_instructions",
+                              "session": {"instructions": "You work for Example Corp.\n\n"
+                                                          "Keep answers short."}}
+
+
+def test_audio_tokens_reach_the_metrics() -> None:
+    async def talk(url: str) -> None:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.response.create()
+            await until(conn, "response.done")
+
+    def tokens(url: str, kind: str) -> float:
+        text = httpx.get(f"{url}/metrics",
+                         headers={"Authorization": f"Bearer {KEY_SERVICE}"}).text
+        line = f'modelyard_tokens_total{{channel="rt0",kind="{kind}",model="voice"}} '
+        found = [float(x[len(line):]) for x in text.splitlines() if x.startswith(line)]
+        return found[0] if found else 0.0
+
+    with setup(FakeRealtime()) as (url, _fakes):
+        before = tokens(url, "audio_output"), tokens(url, "audio_input")
+        asyncio.run(talk(url))
+        poll(lambda: tokens(url, "audio_output") > before[0])
+        after = tokens(url, "audio_output"), tokens(url, "audio_input")
+    assert (after[0] - before[0], after[1] - before[1]) == (400, 600)
