@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import httpx
 import openai
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
 from gateway.catalog.snapshot import Snapshot
 from tests.conftest import (
@@ -49,7 +50,7 @@ def catalog(urls: list[str], **settings: Any) -> dict:
         models=[model("voice", type="realtime", system_prompt="Keep answers short.",
                       properties={"voices": ["alloy", "marin"]},
                       capabilities=["tools"], native_tools=[]),
-                model("voice-mock", type="realtime"),
+                model("voice-mock", type="realtime", capabilities=[]),
                 model("chatty")],
         channels=[*(channel(f"rt{i}", "voice", f"up{i}", upstream_model="gpt-realtime-up",
                             priority=priorities[i], price=PRICE) for i in range(len(urls))),
@@ -364,3 +365,56 @@ def test_audio_tokens_reach_the_metrics() -> None:
         poll(lambda: tokens(url, "audio_output") > before[0])
         after = tokens(url, "audio_output"), tokens(url, "audio_input")
     assert (after[0] - before[0], after[1] - before[1]) == (400, 600)
+
+
+def test_native_tools_not_allowed_are_dropped_from_session_update() -> None:
+    mcp = {"type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp"}
+
+    async def talk(url: str) -> None:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER, mcp]})
+            await until(conn, "session.updated")
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        asyncio.run(talk(url))
+    update = next(e for e in fake.connections[0].events if e["type"] == "session.update")
+    assert update["session"]["tools"] == [WEATHER]
+
+
+def test_function_tools_need_the_tools_capability() -> None:
+    async def talk(url: str) -> Any:
+        async with sdk(url).realtime.connect(model="voice-mock") as conn:
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+            return (await until(conn, "error"))[-1]
+
+    with setup() as (url, _):
+        error = asyncio.run(talk(url))
+    assert (error.error.code, error.error.param) == ("capability_not_supported",
+                                                     "session.tools")
+
+
+def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
+    usage_log = tmp_path / "usage.jsonl"
+
+    async def talk(url: str) -> str:
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        events = []
+        while True:  # keep the session busy: only its length can end it
+            await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+            try:
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 0.05)))
+            except TimeoutError:
+                continue
+            except ConnectionClosedOK:
+                return events[-1]["error"]["code"]
+
+    with setup(FakeRealtime(), usage_log=usage_log, realtime_max_session_s=0.4,
+               realtime_idle_timeout_s=0.2) as (url, _fakes):
+        assert asyncio.run(talk(url)) == "session_expired"
+        poll(lambda: usage_log.exists() and log_lines(usage_log))
+    line = log_lines(usage_log)[-1]
+    assert line["error_code"] == "session_expired"
+    seconds = Decimal(line["usage"]["session_seconds"])
+    assert Decimal("0.4") <= seconds < Decimal("2")
+    assert Decimal(line["cost"]) == seconds * Decimal("0.36") / 3600  # the session_hour price
