@@ -418,3 +418,47 @@ def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
     seconds = Decimal(line["usage"]["session_seconds"])
     assert Decimal("0.4") <= seconds < Decimal("2")
     assert Decimal(line["cost"]) == seconds * Decimal("0.36") / 3600  # the session_hour price
+
+
+class RecordingGate:
+    """An admission gate (the interface quotas implement) that admits and remembers."""
+
+    def __init__(self) -> None:
+        self.admitted: list[str] = []
+        self.settled: list[tuple[int, Any, Any]] = []
+
+    async def admit(self, routed: Any) -> Any:
+        self.admitted.append(routed.model.name)
+        gate = self
+
+        class Ticket:
+            headers = [(b"x-quota-remaining", b"7")]
+
+            def settle(self, status: int, usage: Any, cost: Any) -> None:
+                gate.settled.append((status, usage, cost))
+        return Ticket()
+
+
+def test_admission_gates_admit_the_connect_and_settle_the_session_total() -> None:
+    gate = RecordingGate()
+
+    async def talk(url: str) -> str:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            for _ in range(2):
+                await conn.response.create()
+                await until(conn, "response.done")
+        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        header = ws.response.headers["x-quota-remaining"]
+        await ws.close()
+        return header
+
+    with serve_fake(FakeRealtime()) as upstream, running_proxy(
+            catalog([upstream]), environ={"RT_KEY": "k"}) as (url, app):
+        app.pipeline.gates.append(gate)
+        header = asyncio.run(talk(url))
+        poll(lambda: len(gate.settled) == 2)
+    assert header == "7" and gate.admitted == ["voice", "voice"]
+    status, usage, cost = gate.settled[0]
+    assert (status, usage.input_tokens, usage.audio_output_tokens) == (200, 2000, 800)
+    assert cost.amount >= Decimal("0.08896")  # two responses' tokens, plus the open seconds

@@ -201,3 +201,14 @@ def test_unknown_video_path_and_method() -> None:
         headers = {"Authorization": f"Bearer {KEY_ALICE}"}
         assert httpx.get(f"{url}/v1/videos/a/b/c", headers=headers).status_code == 404
         assert httpx.put(f"{url}/v1/videos", headers=headers).status_code == 400
+
+
+def test_list_pages_through_the_consumers_jobs_newest_first() -> None:
+    with setup() as url:
+        sdk = client(url)
+        made = [sdk.videos.create(model="clips-mock", prompt=f"clip {i}").id for i in range(3)]
+        first = sdk.videos.list(limit=2)
+        every = [v.id for v in sdk.videos.list(limit=2)]  # the SDK follows `after`
+        oldest_first = [v.id for v in sdk.videos.list(order="asc")]
+    assert [v.id for v in first.data] == made[:0:-1] and first.has_more
+    assert every == made[::-1] and oldest_first == made

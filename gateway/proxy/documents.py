@@ -7,6 +7,7 @@ tests). Documents belong to an owner, so listing never reads another consumer's.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ class Documents(Protocol):
     def get(self, collection: str, key: str) -> tuple[str, dict[str, Any]] | None: ...
     def delete(self, collection: str, key: str) -> None: ...
     def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
-        """(key, document) of one owner, oldest first."""
+        """(key, document) of one owner, in the order they were first stored."""
         ...
 
 
@@ -33,11 +34,13 @@ class MemoryDocuments:
     """Documents of this process only."""
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[str, str], tuple[float, str, dict[str, Any]]] = {}
+        self._rows: dict[tuple[str, str], tuple[int, str, dict[str, Any]]] = {}
+        self._added = itertools.count()  # insertion order, kept when a document is replaced
 
     def put(self, collection: str, key: str, owner: str, document: Mapping[str, Any]) -> None:
-        created = self._rows.get((collection, key), (time.time(), owner, {}))[0]
-        self._rows[(collection, key)] = (created, owner, json.loads(json.dumps(document)))
+        old = self._rows.get((collection, key))
+        order = next(self._added) if old is None else old[0]
+        self._rows[(collection, key)] = (order, owner, json.loads(json.dumps(document)))
 
     def get(self, collection: str, key: str) -> tuple[str, dict[str, Any]] | None:
         row = self._rows.get((collection, key))
@@ -47,7 +50,7 @@ class MemoryDocuments:
         self._rows.pop((collection, key), None)
 
     def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
-        rows = sorted((created, key, doc) for (c, key), (created, o, doc) in self._rows.items()
+        rows = sorted((order, key, doc) for (c, key), (order, o, doc) in self._rows.items()
                       if c == collection and o == owner)
         return [(key, json.loads(json.dumps(doc))) for _, key, doc in rows]
 
@@ -67,7 +70,7 @@ class SqliteDocuments:
             "owner TEXT NOT NULL, created REAL NOT NULL, body TEXT NOT NULL, "
             "PRIMARY KEY (collection, key))")
         self._db.execute("CREATE INDEX IF NOT EXISTS documents_owner "
-                         "ON documents (collection, owner, created)")
+                         "ON documents (collection, owner)")
 
     def put(self, collection: str, key: str, owner: str, document: Mapping[str, Any]) -> None:
         with self._lock:
@@ -90,7 +93,7 @@ class SqliteDocuments:
     def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             rows = self._db.execute("SELECT key, body FROM documents WHERE collection = ? AND "
-                                    "owner = ? ORDER BY created, key",
+                                    "owner = ? ORDER BY rowid",
                                     (collection, owner)).fetchall()
         return [(key, json.loads(body)) for key, body in rows]
 
