@@ -462,3 +462,10 @@ def test_admission_gates_admit_the_connect_and_settle_the_session_total() -> Non
     status, usage, cost = gate.settled[0]
     assert (status, usage.input_tokens, usage.audio_output_tokens) == (200, 2000, 800)
     assert cost.amount >= Decimal("0.08896")  # two responses' tokens, plus the open seconds
+
+
+def test_plain_http_on_the_realtime_path_says_to_use_a_websocket() -> None:
+    with setup() as (url, _):
+        answer = httpx.get(f"{url}/v1/realtime?model=voice",
+                           headers={"Authorization": f"Bearer {KEY_ALICE}"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "websocket_required")

@@ -212,3 +212,15 @@ def test_list_pages_through_the_consumers_jobs_newest_first() -> None:
         oldest_first = [v.id for v in sdk.videos.list(order="asc")]
     assert [v.id for v in first.data] == made[:0:-1] and first.has_more
     assert every == made[::-1] and oldest_first == made
+
+
+def test_workers_built_from_the_environment_share_the_state_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.proxy.app import app_from_env
+    from tests.conftest import write_catalog
+
+    monkeypatch.setenv("MODELYARD_CATALOG", str(write_catalog(tmp_path / "catalog")))
+    monkeypatch.setenv("MODELYARD_STATE_DIR", str(tmp_path / "state"))
+    app = app_from_env()
+    assert isinstance(app.documents, SqliteDocuments)
+    assert app.documents.path == tmp_path / "state" / "documents.sqlite3"

@@ -122,6 +122,9 @@ class ProxyApp:
             return await models_api.list_models(ex, loaded, consumer)
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
             return await models_api.get_model(ex, loaded, consumer)
+        if path == "/v1/realtime":
+            raise InvalidRequest("/v1/realtime is a WebSocket endpoint: connect with "
+                                 "`Upgrade: websocket`", code="websocket_required")
         if path == "/v1/videos" or path.startswith("/v1/videos/"):
             from gateway.proxy import videos
 

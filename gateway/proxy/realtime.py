@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from gateway.catalog.snapshot import Consumer
@@ -187,7 +188,7 @@ class Session:
         self.loop = asyncio.get_running_loop()
         self.started = self.last = self.loop.time()
         self.meter = Meter("realtime", str(routed.body["model"]), {})
-        self.asked: list[float] = []  # perf_counter of response.create events not yet done
+        self.asked: list[float] = []  # loop time of each response.create not yet done
         self.rename = _renamer(outcome.channel.upstream_model if outcome.channel else None,
                                str(routed.body["model"]))
 
@@ -202,7 +203,7 @@ class Session:
             tasks = [asyncio.ensure_future(c) for c in
                      (self.from_client(), self.from_upstream(), self.watchdog())]
             try:
-                done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -296,7 +297,7 @@ class Session:
         self.total = add(self.total, usage)
 
 
-def _renamer(upstream_model: str | None, client_model: str) -> Any:
+def _renamer(upstream_model: str | None, client_model: str) -> Callable[[str], str]:
     """Session events name the model as the client asked for it, never the upstream's."""
     def rename(text: str) -> str:
         try:
