@@ -401,11 +401,16 @@ def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
                            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
         events = []
         while True:  # keep the session busy: only its length can end it
-            await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
             try:
+                await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
                 events.append(json.loads(await asyncio.wait_for(ws.recv(), 0.05)))
             except TimeoutError:
                 continue
+            except ConnectionClosedOK:
+                break
+        while True:  # what arrived before the close
+            try:
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 1)))
             except ConnectionClosedOK:
                 return events[-1]["error"]["code"]
 

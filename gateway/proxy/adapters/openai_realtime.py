@@ -14,7 +14,7 @@ from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters.base import Call, HandshakeRefused, RealtimeUpstream
 
 if TYPE_CHECKING:
-    from gateway.proxy.adapters.openai import OpenAIAdapter
+    from gateway.proxy.adapters.openai import OpenAICompatible
 
 #: The header that selects the beta form of the protocol; relayed when the client sends it.
 BETA_HEADER = "OpenAI-Beta"
@@ -35,7 +35,7 @@ def openai_url(call: Call) -> str:
             f"?model={quote(call.channel.upstream_model, safe='')}")
 
 
-async def connect(adapter: OpenAIAdapter, call: Call) -> RealtimeUpstream:
+async def connect(adapter: OpenAICompatible, call: Call) -> RealtimeUpstream:
     """The upstream session of a realtime call, or an UpstreamError."""
     headers = adapter.headers(call)
     beta = call.body.get("beta")
@@ -49,6 +49,6 @@ async def connect(adapter: OpenAIAdapter, call: Call) -> RealtimeUpstream:
                                deadline=call.deadline,
                                max_frame_bytes=int(call.body.get("max_frame_bytes") or 0))
     except HandshakeRefused as refused:
-        await adapter.raise_for_status(refused)  # type: ignore[arg-type]
+        await adapter.raise_for_status(refused, call)  # type: ignore[arg-type]
         raise UpstreamProtocolError(f"upstream answered the upgrade with status "
                                     f"{refused.status}") from None

@@ -15,20 +15,20 @@ from gateway.proxy.adapters.base import Call, Reply
 from gateway.proxy.adapters.openai_media import form_fields, relayed
 
 if TYPE_CHECKING:
-    from gateway.proxy.adapters.openai import OpenAIAdapter
+    from gateway.proxy.adapters.openai import OpenAICompatible
 
 #: Fields of a create request the upstream gets (the client's model name is replaced).
 CREATE_FIELDS = ("prompt", "seconds", "size")
 
 
-def _url(adapter: OpenAIAdapter, call: Call, suffix: str = "") -> str:
+def _url(adapter: OpenAICompatible, call: Call, suffix: str = "") -> str:
     base = (call.provider.base_url or "").rstrip("/") + "/videos"
     if call.endpoint == "videos":
         return base
     return f"{base}/{quote(str(call.body['video_id']), safe='')}{suffix}"
 
 
-async def send(adapter: OpenAIAdapter, call: Call) -> Reply:
+async def send(adapter: OpenAICompatible, call: Call) -> Reply:
     """Answer a video call through an OpenAI-like upstream."""
     headers = adapter.headers(call)
     method, data, url = "GET", None, _url(adapter, call)
@@ -46,7 +46,7 @@ async def send(adapter: OpenAIAdapter, call: Call) -> Reply:
                                                   if variant else "")
     response = await adapter.http.request(method, url, headers=headers, deadline=call.deadline,
                                           data=data)
-    await adapter.raise_for_status(response)
+    await adapter.raise_for_status(response, call)
     if call.endpoint == "videos.content":
         return Reply(chunks=await relayed(response),
                      content_type=response.headers.get("content-type") or "video/mp4")
