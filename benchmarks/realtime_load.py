@@ -153,6 +153,7 @@ scopes: [public]
 
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="realtime-bench-"))
+    load_before = os.getloadavg()[0]  # other work on the machine shows in every figure
     upstream_port, proxy_port = procs.free_port(), procs.free_port()
     catalog(work / "catalog", upstream_port)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -191,6 +192,9 @@ def run(args: argparse.Namespace) -> dict:
             "added_p50_ms": round(p["p50_ms"] - d["p50_ms"], 2),
             "added_p99_ms": round(p["p99_ms"] - d["p99_ms"], 2),
             "proxy_cpu_s": round(cpu, 1),
+            # Each event crosses the proxy twice (client → upstream, echo → client).
+            "proxy_cpu_us_per_frame": round(cpu * 1e6 / max(1, 2 * p["events"]), 1),
+            "load_average": {"before": load_before, "after": os.getloadavg()[0]},
             "rss_mb": {"idle": round(idle_mb, 1), "peak": round(max(samples, default=0), 1),
                        "after": round(after_mb, 1),
                        "per_session_kb": round((max(samples, default=idle_mb) - idle_mb)
