@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from gateway.proxy.adapters import mock_media
 from gateway.proxy.adapters.mock_video import mp4
 from gateway.proxy.app import ProxyApp
 from gateway.proxy.documents import SqliteDocuments
@@ -34,6 +35,7 @@ from tests.conftest import (
 from tests.upstreams.server import serve_asgi
 from tests.upstreams.videos import FakeVideos
 
+PIXEL = mock_media.png(b"\x10\x80\xf0", side=1)
 PRICE = {"currency": "USD", "unit": "per_second", "video": "0.10",
          "videos": {"1280x720": "0.30"}}
 
@@ -94,7 +96,8 @@ def test_sdk_create_poll_download_against_fake_billed_per_second_by_size(tmp_pat
     with setup(fake, usage_log=usage_log) as url:
         sdk = client(url)
         video = sdk.videos.create(model="clips", prompt="a red kite", seconds="8",
-                                  size="1280x720")
+                                  size="1280x720",
+                                  input_reference=("kite.png", PIXEL, "image/png"))
         states = until_completed(sdk, video.id)
         content = sdk.videos.download_content(video.id).content
         poll(lambda: any(line["cost"] not in (None, "0") for line in log_lines(usage_log)))
@@ -107,6 +110,7 @@ def test_sdk_create_poll_download_against_fake_billed_per_second_by_size(tmp_pat
     assert create["fields"] == {"prompt": "a red kite", "seconds": "8", "size": "1280x720",
                                 "model": "sora-up"}
     assert create["authorization"] == "Bearer upstream-secret"
+    assert create["files"] == [("kite.png", "image/png", PIXEL)]  # the reference, unchanged
     billed = [line for line in log_lines(usage_log) if line["usage"].get("video_seconds")]
     assert len(billed) == 1
     assert billed[0]["usage"] == {"video_seconds": "8", "video_size": "1280x720"}

@@ -47,7 +47,8 @@ class FakeVideos:
 
     async def create(self, request: Request) -> Response:
         fields, files = read_form(await request.body(), request.headers["content-type"])
-        self._record(request, fields=fields, files=sorted(files))
+        self._record(request, fields=fields,
+                     files=[f for name in sorted(files) for f in files[name]])
         if self.refuse_create:
             return JSONResponse({"error": {"message": "busy", "type": "server_error"}},
                                 status_code=self.refuse_create)
