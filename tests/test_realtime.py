@@ -474,3 +474,19 @@ def test_plain_http_on_the_realtime_path_says_to_use_a_websocket() -> None:
         answer = httpx.get(f"{url}/v1/realtime?model=voice",
                            headers={"Authorization": f"Bearer {KEY_ALICE}"})
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "websocket_required")
+
+
+def test_a_later_update_without_instructions_leaves_the_sessions_alone() -> None:
+    async def talk(url: str) -> None:
+        async with sdk(url).realtime.connect(model="voice") as conn:
+            await conn.session.update(session={"type": "realtime", "instructions": "Pirate."})
+            await until(conn, "session.updated")
+            await conn.session.update(session={"type": "realtime",
+                                               "audio": {"output": {"voice": "alloy"}}})
+            await until(conn, "session.updated")
+
+    with setup(FakeRealtime()) as (url, (fake,)):
+        asyncio.run(talk(url))
+    first, second = (e["session"] for e in fake.connections[0].events)
+    assert first["instructions"].endswith("Keep answers short.\n\nPirate.")
+    assert "instructions" not in second

@@ -68,7 +68,8 @@ class SessionPolicy:
         if kind == "session.update" and isinstance(event.get("session"), dict):
             session = dict(event["session"])
             self._check(session, event, "session")
-            session["instructions"] = self._instructions(session.get("instructions"))
+            if "instructions" in session or not self.instructed:  # else the session's stay
+                session["instructions"] = self._instructions(session.get("instructions"))
             self.instructed = True
             return [_encode({**event, "session": session})]
         if kind == "response.create" and isinstance(event.get("response"), dict):
