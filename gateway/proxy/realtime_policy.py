@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalog.snapshot import Model, Snapshot
@@ -50,7 +50,6 @@ class SessionPolicy:
     beta: bool = False
     prompts: str | None = None
     instructed: bool = False  # the session has been given the system prompts
-    dropped_tools: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.prompts = system_prompts(self.snapshot, self.model)
@@ -59,11 +58,11 @@ class SessionPolicy:
     def client_frame(self, text: str) -> list[str]:
         """The frames to send upstream for one client frame (raises EventRefused)."""
         if not any(name in text for name in _WATCHED):
-            return self._first(text, None)
+            return self._first(text)
         try:
             event = json.loads(text)
         except ValueError:
-            return self._first(text, None)  # the upstream answers malformed events itself
+            return self._first(text)  # the upstream answers malformed events itself
         kind = event.get("type") if isinstance(event, dict) else None
         if kind == "session.update" and isinstance(event.get("session"), dict):
             session = dict(event["session"])
@@ -77,10 +76,10 @@ class SessionPolicy:
             self._check(response, event, "response")
             if "instructions" in response:  # replaces the session's for this response
                 response["instructions"] = self._instructions(response["instructions"])
-            return self._first(_encode({**event, "response": response}), event)
-        return self._first(text, event)
+            return self._first(_encode({**event, "response": response}))
+        return self._first(text)
 
-    def _first(self, text: str, event: Any) -> list[str]:
+    def _first(self, text: str) -> list[str]:
         """`text`, preceded by the system prompts if the session has not had them yet."""
         if self.instructed:
             return [text]
@@ -118,7 +117,6 @@ class SessionPolicy:
                                code="capability_not_supported", event_id=event_id)
         decision = filter_native_tools(config, self.model, self.snapshot)
         if decision.dropped_tools:
-            self.dropped_tools.extend(decision.dropped_tools)
             config.clear()
             config.update(decision.body)
 
