@@ -490,3 +490,25 @@ def test_a_later_update_without_instructions_leaves_the_sessions_alone() -> None
     first, second = (e["session"] for e in fake.connections[0].events)
     assert first["instructions"].endswith("Keep answers short.\n\nPirate.")
     assert "instructions" not in second
+
+
+def test_upstream_websockets_do_not_queue_behind_the_per_host_request_limit() -> None:
+    from gateway.proxy.adapters.base import Deadline
+    from gateway.proxy.upstream_http import AiohttpUpstream
+
+    async def open_two(base: str) -> int:
+        http = AiohttpUpstream(limit_per_host=1)
+        url = base.replace("http", "ws") + "/realtime?model=x"
+        deadline = Deadline(2, 2, time.monotonic() + 5)
+        try:
+            sockets = [await http.websocket(url, headers={}, deadline=deadline,
+                                            max_frame_bytes=0) for _ in range(2)]
+            firsts = [json.loads(await s.receive() or "{}") for s in sockets]
+            for s in sockets:
+                await s.close()
+            return sum(f.get("type") == "session.created" for f in firsts)
+        finally:
+            await http.aclose()
+
+    with serve_fake(FakeRealtime()) as base:
+        assert asyncio.run(open_two(base)) == 2

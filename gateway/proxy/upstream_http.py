@@ -110,6 +110,8 @@ class AiohttpResponse:
         self._response.close()
 
 
+#: The key of the session that opens every upstream WebSocket.
+_WS_POOL = "websockets"
 #: No receive timeout (the realtime relay keeps its own idle timer); a short close handshake.
 _WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
 
@@ -147,7 +149,11 @@ class AiohttpUpstream:
     def _session(self, origin: str) -> aiohttp.ClientSession:
         session = self._sessions.get(origin)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit,
+            # A WebSocket holds its connection for the whole session: those get a pool of
+            # their own without a per-host limit, so sessions never queue behind each other
+            # or behind requests to the same upstream.
+            per_host = 0 if origin == _WS_POOL else self._limit
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host,
                                              ttl_dns_cache=300)
             session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
                                             cookie_jar=aiohttp.DummyCookieJar())
@@ -181,10 +187,10 @@ class AiohttpUpstream:
     async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
                         max_frame_bytes: int) -> AiohttpWebSocket:
         """A WebSocket to `url`, opened within the connect timeout (and the deadline)."""
-        host, origin = _split(url)
+        host, _origin = _split(url)
         wait = min(deadline.connect_s, deadline.remaining() or 0.001)
         try:
-            ws = await asyncio.wait_for(self._session(origin).ws_connect(
+            ws = await asyncio.wait_for(self._session(_WS_POOL).ws_connect(
                 url, headers=headers, max_msg_size=max_frame_bytes, autoping=True,
                 compress=0, timeout=_WS_TIMEOUT), wait)
         except aiohttp.WSServerHandshakeError as exc:
