@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -67,7 +68,7 @@ def _event_id(raw: str) -> str:
 
 
 async def session(url: str, headers: dict[str, str], rate: float, duration: float,
-                  tally: Tally, start_at: float) -> None:
+                  tally: Tally, start_at: float, phase: float) -> None:
     from websockets.asyncio.client import connect
 
     sent_at: dict[str, float] = {}
@@ -83,7 +84,7 @@ async def session(url: str, headers: dict[str, str], rate: float, duration: floa
 
             reader = asyncio.ensure_future(receive())
             loop = asyncio.get_running_loop()
-            await asyncio.sleep(max(0.0, start_at - loop.time()))
+            await asyncio.sleep(max(0.0, start_at + phase / rate - loop.time()))
             began, interval, n = loop.time(), 1 / rate, 0
             while loop.time() - began < duration:
                 event_id = f"e{n}"
@@ -105,10 +106,12 @@ async def session(url: str, headers: dict[str, str], rate: float, duration: floa
 async def load(url: str, headers: dict[str, str], sessions: int, rate: float,
                duration: float) -> Tally:
     tally = Tally()
-    # Sessions open over the first second and start sending together after that.
+    # Sessions open first, then send at their own phase of the period (seeded, the same in
+    # both runs): independent clients do not send in lockstep.
     start_at = asyncio.get_running_loop().time() + max(2.0, sessions / 100)
-    await asyncio.gather(*(session(url, headers, rate, duration, tally, start_at)
-                           for _ in range(sessions)))
+    phases = random.Random(7)
+    await asyncio.gather(*(session(url, headers, rate, duration, tally, start_at,
+                                   phases.random()) for _ in range(sessions)))
     return tally
 
 
@@ -211,8 +214,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="events per second per session")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sending")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of the benchmark and what it starts (negative: root)")
     args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)  # inherited by the upstream and the proxy
     figures = run(args)
+    figures["nice"] = args.nice
     text = json.dumps(figures, indent=2)
     print(text)
     if args.out:
