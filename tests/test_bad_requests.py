@@ -527,7 +527,7 @@ def mixed_body(path: str, stream: bool, content: Any, ascii_only: bool) -> tuple
     return body, 200
 
 
-@settings(HYPOTHESIS, max_examples=2500)
+@settings(HYPOTHESIS, max_examples=5000)
 @given(case=MIXED)
 def test_generated_text_with_escapes_and_surrogates_is_served_or_refused_never_5xx(gate, case):
     body, expected = mixed_body(*case)

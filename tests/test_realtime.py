@@ -512,3 +512,22 @@ def test_upstream_websockets_do_not_queue_behind_the_per_host_request_limit() ->
 
     with serve_fake(FakeRealtime()) as base:
         assert asyncio.run(open_two(base)) == 2
+
+
+def test_model_without_a_channel_whose_protocol_serves_realtime_is_503() -> None:
+    data = snapshot_dict(providers=[provider("claude", protocol="anthropic",
+                                             base_url="http://127.0.0.1:9")],
+                         models=[model("voice", type="realtime")],
+                         channels=[channel("voice@claude", "voice", "claude")],
+                         consumers=[consumer("alice", KEY_ALICE)])
+
+    async def talk(url: str) -> InvalidStatus:
+        with pytest.raises(InvalidStatus) as info:
+            await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                          additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        return info.value
+
+    with running_proxy(data) as (url, _app):
+        error = asyncio.run(talk(url))
+    assert error.response.status_code == 503
+    assert "realtime" in json.loads(error.response.body)["error"]["message"]

@@ -24,13 +24,13 @@ from gateway.errors import AuthenticationFailed, InvalidRequest, ProxyError
 from gateway.proxy import auth
 from gateway.proxy.adapters.base import RealtimeUpstream
 from gateway.proxy.exchange import dumps, inference_headers
+from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Pipeline, Ticket, routing_headers
 from gateway.proxy.realtime_policy import EventRefused, SessionPolicy
 from gateway.proxy.realtime_usage import add, response_done
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
-from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage, cost_of
 
 if TYPE_CHECKING:
@@ -130,7 +130,6 @@ async def serve(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send,
     try:
         loaded = pipeline.loaded()
         routed = _routed(pipeline, loaded, scope, request_id)
-        pipeline.check_serves(loaded, routed.model, "realtime")
         for gate in pipeline.gates:
             tickets.append(await gate.admit(routed))
         upstream = await pipeline.router.open_session(loaded, routed, outcome)

@@ -23,11 +23,11 @@ from gateway.proxy.adapters.base import Reply
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.documents import Documents
 from gateway.proxy.exchange import Exchange, dumps
+from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Endpoint, Files, Pipeline, Prepared
 from gateway.proxy.relay import relay_bytes
 from gateway.proxy.reload import Loaded
 from gateway.proxy.router import Outcome, Routed
-from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
 
 PREFIX = "/v1/videos"
