@@ -3,6 +3,7 @@ against the mock; jobs bound to their channel and consumer, billed per second wh
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import struct
@@ -18,7 +19,7 @@ import pytest
 from gateway.proxy.adapters import mock_media
 from gateway.proxy.adapters.mock_video import mp4
 from gateway.proxy.app import ProxyApp
-from gateway.proxy.documents import SqliteDocuments
+from gateway.proxy.documents import SQLiteDocuments
 from tests.conftest import (
     KEY_ALICE,
     KEY_BOB,
@@ -196,8 +197,9 @@ def test_jobs_in_the_state_directory_survive_a_restart(tmp_path: Path) -> None:
             video = client(url).videos.create(model="clips", prompt="kept")
         with serve_asgi(ProxyApp(holder, state_dir=tmp_path)) as url:
             assert client(url).videos.retrieve(video.id).status == "in_progress"
-    owner, job = SqliteDocuments(tmp_path).get("videos", video.id)  # type: ignore[misc]
-    assert owner == "alice" and job["channel"] == "v0"
+    job = asyncio.run(SQLiteDocuments(tmp_path / "documents.sqlite3").get(
+        "videos", video.id, owner="alice"))
+    assert job is not None and job["channel"] == "v0" and job["upstream_id"] in fake.jobs
 
 
 def test_unknown_video_path_and_method() -> None:
@@ -226,5 +228,5 @@ def test_workers_built_from_the_environment_share_the_state_directory(
     monkeypatch.setenv("MODELYARD_CATALOG", str(write_catalog(tmp_path / "catalog")))
     monkeypatch.setenv("MODELYARD_STATE_DIR", str(tmp_path / "state"))
     app = app_from_env()
-    assert isinstance(app.documents, SqliteDocuments)
+    assert isinstance(app.documents, SQLiteDocuments)
     assert app.documents.path == tmp_path / "state" / "documents.sqlite3"

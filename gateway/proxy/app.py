@@ -174,6 +174,7 @@ class ProxyApp:
             await close()
         # In multiprocess mode, what this worker counted stays in its files.
         self.accountant.close()
+        await self.documents.aclose()
 
 
 #: Request ids need to be unique, not secret: a generator seeded once from the OS, rather

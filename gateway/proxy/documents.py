@@ -1,8 +1,10 @@
-"""Small JSON documents the proxy must remember across requests (video jobs), by key.
+"""Small JSON documents the proxy must remember across requests (video jobs), by owner.
 
-One interface, `Documents`, with two stores: SQLite in the state directory (shared by the
-workers of one machine, kept across restarts) and memory (one process, for development and
-tests). Documents belong to an owner, so listing never reads another consumer's.
+The interface, `DocumentStore`, is the one of the shared state package being built for
+quotas (gateway/state/documents.py): async, owner-scoped, with a lifetime. A document read
+by someone who does not own it looks exactly like a missing one. Two stores here: SQLite in
+the state directory (shared by the workers of one machine, kept across restarts) and
+memory (one process, for development and tests).
 """
 
 from __future__ import annotations
@@ -17,91 +19,121 @@ from pathlib import Path
 from typing import Any, Protocol
 
 FILE_NAME = "documents.sqlite3"
+Document = dict[str, Any]
 
 
-class Documents(Protocol):
-    """A keyed store of JSON documents in named collections."""
+class DocumentStore(Protocol):
+    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
+                  ttl_s: float) -> None: ...
 
-    def put(self, collection: str, key: str, owner: str, document: Mapping[str, Any]) -> None: ...
-    def get(self, collection: str, key: str) -> tuple[str, dict[str, Any]] | None: ...
-    def delete(self, collection: str, key: str) -> None: ...
-    def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
-        """(key, document) of one owner, in the order they were first stored."""
+    async def get(self, collection: str, id: str, *, owner: str) -> Document | None: ...
+
+    async def delete(self, collection: str, id: str, *, owner: str) -> bool: ...
+
+    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
+        """The owner's documents, newest first (by when each was first stored)."""
         ...
+
+    async def aclose(self) -> None: ...
+
+
+def _copy(document: Mapping[str, Any]) -> Document:
+    return json.loads(json.dumps(document))
 
 
 class MemoryDocuments:
     """Documents of this process only."""
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[str, str], tuple[int, str, dict[str, Any]]] = {}
-        self._added = itertools.count()  # insertion order, kept when a document is replaced
+        # (collection, id) -> (insertion number, owner, expires, document)
+        self._rows: dict[tuple[str, str], tuple[int, str, float, Document]] = {}
+        self._added = itertools.count()
 
-    def put(self, collection: str, key: str, owner: str, document: Mapping[str, Any]) -> None:
-        old = self._rows.get((collection, key))
-        order = next(self._added) if old is None else old[0]
-        self._rows[(collection, key)] = (order, owner, json.loads(json.dumps(document)))
+    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
+                  ttl_s: float) -> None:
+        old = self._rows.get((collection, id))
+        order = next(self._added) if old is None else old[0]  # a replaced one keeps its place
+        self._rows[(collection, id)] = (order, owner, time.time() + ttl_s, _copy(document))
 
-    def get(self, collection: str, key: str) -> tuple[str, dict[str, Any]] | None:
-        row = self._rows.get((collection, key))
-        return None if row is None else (row[1], json.loads(json.dumps(row[2])))
+    def _live(self, collection: str, id: str, owner: str) -> Document | None:
+        row = self._rows.get((collection, id))
+        if row is None or row[1] != owner or row[2] <= time.time():
+            return None
+        return row[3]
 
-    def delete(self, collection: str, key: str) -> None:
-        self._rows.pop((collection, key), None)
+    async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
+        document = self._live(collection, id, owner)
+        return None if document is None else _copy(document)
 
-    def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
-        rows = sorted((order, key, doc) for (c, key), (order, o, doc) in self._rows.items()
-                      if c == collection and o == owner)
-        return [(key, json.loads(json.dumps(doc))) for _, key, doc in rows]
+    async def delete(self, collection: str, id: str, *, owner: str) -> bool:
+        if self._live(collection, id, owner) is None:
+            return False
+        del self._rows[(collection, id)]
+        return True
+
+    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
+        now = time.time()
+        rows = sorted(((order, doc) for (c, _), (order, o, expires, doc) in self._rows.items()
+                       if c == collection and o == owner and expires > now),
+                      key=lambda row: row[0], reverse=True)
+        return [_copy(doc) for _, doc in rows[:limit]]
+
+    async def aclose(self) -> None:
+        self._rows.clear()
 
 
-class SqliteDocuments:
-    """Documents in one SQLite file (WAL mode: workers read while one writes)."""
+class SQLiteDocuments:
+    """Documents in one SQLite file (WAL: the workers of a machine share it). The queries
+    are single-row lookups on the primary key or a short owner index scan: run inline."""
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / FILE_NAME
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=5,
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=5,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, key TEXT NOT NULL, "
-            "owner TEXT NOT NULL, created REAL NOT NULL, body TEXT NOT NULL, "
-            "PRIMARY KEY (collection, key))")
+            "CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, id TEXT NOT NULL, "
+            "owner TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL, "
+            "expires REAL NOT NULL, PRIMARY KEY (collection, id))")
         self._db.execute("CREATE INDEX IF NOT EXISTS documents_owner "
                          "ON documents (collection, owner)")
 
-    def put(self, collection: str, key: str, owner: str, document: Mapping[str, Any]) -> None:
+    def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, key) "
-                "DO UPDATE SET body = excluded.body, owner = excluded.owner",
-                (collection, key, owner, time.time(), json.dumps(document)))
+            return self._db.execute(sql, args).fetchall()
 
-    def get(self, collection: str, key: str) -> tuple[str, dict[str, Any]] | None:
-        with self._lock:
-            row = self._db.execute("SELECT owner, body FROM documents WHERE collection = ? "
-                                   "AND key = ?", (collection, key)).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]))
+    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
+                  ttl_s: float) -> None:
+        now = time.time()
+        self._run("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) "
+                  "DO UPDATE SET owner = excluded.owner, body = excluded.body, "
+                  "expires = excluded.expires",
+                  (collection, id, owner, json.dumps(document), now, now + ttl_s))
 
-    def delete(self, collection: str, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM documents WHERE collection = ? AND key = ?",
-                             (collection, key))
+    async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
+        rows = self._run("SELECT body FROM documents WHERE collection = ? AND id = ? AND "
+                         "owner = ? AND expires > ?", (collection, id, owner, time.time()))
+        return json.loads(rows[0][0]) if rows else None
 
-    def owned(self, collection: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
-        with self._lock:
-            rows = self._db.execute("SELECT key, body FROM documents WHERE collection = ? AND "
-                                    "owner = ? ORDER BY rowid",
-                                    (collection, owner)).fetchall()
-        return [(key, json.loads(body)) for key, body in rows]
+    async def delete(self, collection: str, id: str, *, owner: str) -> bool:
+        rows = self._run("DELETE FROM documents WHERE collection = ? AND id = ? AND owner = ? "
+                         "AND expires > ? RETURNING id", (collection, id, owner, time.time()))
+        return bool(rows)
 
-    def close(self) -> None:
+    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
+        now = time.time()
+        self._run("DELETE FROM documents WHERE expires <= ?", (now,))
+        rows = self._run("SELECT body FROM documents WHERE collection = ? AND owner = ? "
+                         "ORDER BY rowid DESC LIMIT ?", (collection, owner, limit))
+        return [json.loads(body) for (body,) in rows]
+
+    async def aclose(self) -> None:
         with self._lock:
             self._db.close()
 
 
-def open_documents(state_dir: Path | None) -> Documents:
+def open_documents(state_dir: Path | None) -> DocumentStore:
     """SQLite under `state_dir`, or memory when the proxy runs without one."""
-    return MemoryDocuments() if state_dir is None else SqliteDocuments(state_dir)
+    return MemoryDocuments() if state_dir is None else SQLiteDocuments(state_dir / FILE_NAME)

@@ -131,7 +131,7 @@ class Endpoint:
     error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]] = openai_error_body
     #: Sees the reply with the channel that gave it, before it is measured and answered: an
     #: endpoint that keeps state about what a channel holds (video jobs) records it here.
-    finish: Callable[[Routed, Outcome, Reply], Reply] | None = None
+    finish: Callable[[Routed, Outcome, Reply], Awaitable[Reply]] | None = None
 
 
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> Headers:
@@ -227,7 +227,7 @@ class Pipeline:
     async def _answer(self, ex: Exchange, req: _Request, endpoint: Endpoint,
                       reply: Reply) -> None:
         if endpoint.finish is not None:
-            reply = endpoint.finish(req.routed, req.outcome, reply)
+            reply = await endpoint.finish(req.routed, req.outcome, reply)
         usage = None
         if endpoint.measure is not None:
             usage = endpoint.measure(req.routed, reply)

@@ -21,7 +21,7 @@ from gateway.errors import InvalidRequest, NoChannelAvailable, NotFound, Unknown
 from gateway.proxy import multipart, video_policy
 from gateway.proxy.adapters.base import Reply
 from gateway.proxy.body import parse_json_object, read_body
-from gateway.proxy.documents import Documents
+from gateway.proxy.documents import DocumentStore
 from gateway.proxy.exchange import Exchange, dumps
 from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Endpoint, Files, Pipeline, Prepared
@@ -33,10 +33,14 @@ from gateway.usage.pricing import Usage
 PREFIX = "/v1/videos"
 COLLECTION = "videos"
 LIST_LIMIT, MAX_LIST_LIMIT = 20, 100
+MAX_LISTED = 1000  # a consumer's jobs a list pages through
+#: How long the proxy remembers a job: past this its id is unknown (404). Upstreams keep
+#: generated videos for about a day; the record of which channel holds one outlives that.
+JOB_TTL_S = 7 * 24 * 3600
 
 
 async def handle(pipeline: Pipeline, ex: Exchange, loaded: Loaded, consumer: Consumer,
-                 documents: Documents) -> None:
+                 documents: DocumentStore) -> None:
     """Dispatch one request under /v1/videos; creating a job is the pipeline's."""
     method, path = ex.scope["method"], ex.scope["path"]
     parts = path[len(PREFIX):].strip("/").split("/") if path != PREFIX else []
@@ -80,9 +84,9 @@ def _unbilled(routed: Routed, reply: Reply) -> Usage:
     return Usage()  # creating costs nothing: the job is billed when it completes
 
 
-def endpoint(documents: Documents) -> Endpoint:
+def endpoint(documents: DocumentStore) -> Endpoint:
     """`POST /v1/videos` over the job store `documents`."""
-    def bind(routed: Routed, outcome: Outcome, reply: Reply) -> Reply:
+    async def bind(routed: Routed, outcome: Outcome, reply: Reply) -> Reply:
         """Store the new job under an id of the proxy's, bound to the channel that holds it."""
         upstream = reply.body or {}
         if not isinstance(upstream.get("id"), str) or outcome.channel is None:
@@ -91,7 +95,8 @@ def endpoint(documents: Documents) -> Endpoint:
         job = {"channel": outcome.channel.name, "model": routed.model.name,
                "requested_model": str(routed.body["model"]), "upstream_id": upstream["id"],
                "billed": False, "video": _view(video_id, str(routed.body["model"]), upstream)}
-        documents.put(COLLECTION, video_id, routed.consumer.name, job)
+        await documents.put(COLLECTION, video_id, owner=routed.consumer.name, document=job,
+                            ttl_s=JOB_TTL_S)
         return Reply(body=job["video"], status=reply.status)
     return Endpoint("videos", _prepare, read=_read, measure=_unbilled, finish=bind)
 
@@ -106,7 +111,7 @@ class Jobs:
     """The requests about existing jobs of one exchange."""
 
     def __init__(self, pipeline: Pipeline, ex: Exchange, loaded: Loaded, consumer: Consumer,
-                 documents: Documents) -> None:
+                 documents: DocumentStore) -> None:
         self.pipeline, self.ex, self.loaded = pipeline, ex, loaded
         self.consumer, self.documents = consumer, documents
 
@@ -119,14 +124,15 @@ class Jobs:
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
             raise InvalidRequest(f"`limit` must be a number from 1 to {MAX_LIST_LIMIT}",
                                  param="limit")
-        rows = self.documents.owned(COLLECTION, self.consumer.name)
-        if order == "desc":
+        rows = [job["video"] for job in await self.documents.list(
+            COLLECTION, owner=self.consumer.name, limit=MAX_LISTED)]
+        if order == "asc":
             rows.reverse()
         after = (query.get("after") or [None])[0]
         if after is not None:
-            keys = [key for key, _ in rows]
-            rows = rows[keys.index(after) + 1:] if after in keys else []
-        page = [job["video"] for _, job in rows[:int(raw_limit)]]
+            ids = [video["id"] for video in rows]
+            rows = rows[ids.index(after) + 1:] if after in ids else []
+        page = rows[:int(raw_limit)]
         await self.ex.respond(200, dumps({
             "object": "list", "data": page, "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None,
@@ -135,14 +141,14 @@ class Jobs:
     # ----- a job's own requests, sent to its channel -----
 
     async def retrieve(self, video_id: str) -> None:
-        job, channel, routed = self._bound(video_id, "videos.retrieve")
+        job, channel, routed = await self._bound(video_id, "videos.retrieve")
         reply = await self.pipeline.router.send_to(self.loaded, routed, channel)
-        video = self._save(video_id, job, reply.body or {})
+        video = await self._save(video_id, job, reply.body or {})
         await self.ex.respond(200, dumps(video), [(b"x-modelyard-channel",
                                                    channel.name.encode())])
 
     async def content(self, video_id: str) -> None:
-        job, channel, routed = self._bound(video_id, "videos.content")
+        job, channel, routed = await self._bound(video_id, "videos.content")
         query = parse_qs(self.ex.scope.get("query_string", b"").decode("latin-1"))
         variant = (query.get("variant") or [None])[0]
         if variant not in (None, "video", "thumbnail", "spritesheet"):
@@ -150,7 +156,7 @@ class Jobs:
                                  param="variant")
         routed.body = {**routed.body, "variant": variant}
         reply = await self.pipeline.router.send_to(self.loaded, routed, channel)
-        self._bill(video_id, job, {**job["video"], "status": "completed"})
+        await self._bill(video_id, job, {**job["video"], "status": "completed"})
         headers = [(b"x-modelyard-channel", channel.name.encode())]
         if reply.chunks is not None:
             await relay_bytes(self.ex, reply.status, reply.content_type, reply.chunks, headers)
@@ -159,21 +165,21 @@ class Jobs:
                                   reply.content_type.encode())
 
     async def delete(self, video_id: str) -> None:
-        _job, channel, routed = self._bound(video_id, "videos.delete")
+        _job, channel, routed = await self._bound(video_id, "videos.delete")
         await self.pipeline.router.send_to(self.loaded, routed, channel)
-        self.documents.delete(COLLECTION, video_id)
+        await self.documents.delete(COLLECTION, video_id, owner=self.consumer.name)
         await self.ex.respond(200, dumps({"id": video_id, "object": "video.deleted",
                                           "deleted": True}))
 
     # ----- the job store and billing -----
 
-    def _bound(self, video_id: str, endpoint: str) -> tuple[dict[str, Any], Channel, Routed]:
+    async def _bound(self, video_id: str, endpoint: str
+                     ) -> tuple[dict[str, Any], Channel, Routed]:
         """The consumer's job, its channel and the call to make there; 404 for anyone else."""
-        found = self.documents.get(COLLECTION, video_id)
-        if found is None or found[0] != self.consumer.name:
+        job = await self.documents.get(COLLECTION, video_id, owner=self.consumer.name)
+        if job is None:
             raise NotFound(f"No video found with id '{video_id}'.", param="video_id",
                            code="video_not_found")
-        job = found[1]
         snapshot = self.loaded.snapshot
         channel = snapshot.channels.get(job["channel"])
         model = snapshot.resolve_name(job["model"])
@@ -184,23 +190,28 @@ class Jobs:
         return job, channel, Routed(endpoint, body, model, self.consumer, None, {},
                                     self.ex.request_id)
 
-    def _save(self, video_id: str, job: dict[str, Any], upstream: Mapping[str, Any]
-              ) -> dict[str, Any]:
+    async def _save(self, video_id: str, job: dict[str, Any], upstream: Mapping[str, Any]
+                    ) -> dict[str, Any]:
         """Store the upstream's latest word on the job; bill it the first time it is done."""
         video = _view(video_id, job["requested_model"], upstream)
         job["video"] = video
         if video.get("status") == "completed":
-            self._bill(video_id, job, video)
+            await self._bill(video_id, job, video)
         else:
-            self.documents.put(COLLECTION, video_id, self.consumer.name, job)
+            await self._put(video_id, job)
         return video
 
-    def _bill(self, video_id: str, job: dict[str, Any], video: dict[str, Any]) -> None:
-        current = self.documents.get(COLLECTION, video_id)
-        if current is not None and current[1].get("billed"):
+    async def _put(self, video_id: str, job: dict[str, Any]) -> None:
+        await self.documents.put(COLLECTION, video_id, owner=self.consumer.name, document=job,
+                                 ttl_s=JOB_TTL_S)
+
+    async def _bill(self, video_id: str, job: dict[str, Any], video: dict[str, Any]) -> None:
+        current = await self.documents.get(COLLECTION, video_id, owner=self.consumer.name)
+        if current is not None and current.get("billed"):
+            await self._put(video_id, {**job, "billed": True})  # the latest word, billed before
             return
         job["billed"] = True
-        self.documents.put(COLLECTION, video_id, self.consumer.name, job)
+        await self._put(video_id, job)
         snapshot = self.loaded.snapshot
         channel = snapshot.channels.get(job["channel"])
         model = snapshot.resolve_name(job["model"])
