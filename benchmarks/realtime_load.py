@@ -35,6 +35,7 @@ SEND_TYPE, ECHO_TYPE = '"input_audio_buffer.append"', '"response.output_audio.de
 
 # ----- the echo upstream (its own process) -----
 
+
 def run_upstream(port: int) -> None:
     from websockets.asyncio.server import serve
 
@@ -51,6 +52,7 @@ def run_upstream(port: int) -> None:
 
 # ----- the load -----
 
+
 @dataclass
 class Tally:
     rtts: list[float] = field(default_factory=list)
@@ -64,17 +66,26 @@ def _event_id(raw: str) -> str:
     in both runs, and the less it spends the more the difference says about the proxy."""
     start = raw.find('"event_id":') + len('"event_id":')
     start = raw.index('"', start) + 1
-    return raw[start:raw.index('"', start)]
+    return raw[start : raw.index('"', start)]
 
 
-async def session(url: str, headers: dict[str, str], rate: float, duration: float,
-                  tally: Tally, start_at: float, phase: float) -> None:
+async def session(
+    url: str,
+    headers: dict[str, str],
+    rate: float,
+    duration: float,
+    tally: Tally,
+    start_at: float,
+    phase: float,
+) -> None:
     from websockets.asyncio.client import connect
 
     sent_at: dict[str, float] = {}
     try:
-        async with connect(url, additional_headers=headers, max_size=None,
-                           compression=None, open_timeout=30) as ws:
+        async with connect(
+            url, additional_headers=headers, max_size=None, compression=None, open_timeout=30
+        ) as ws:
+
             async def receive() -> None:
                 async for raw in ws:
                     at = time.perf_counter()
@@ -89,8 +100,11 @@ async def session(url: str, headers: dict[str, str], rate: float, duration: floa
             while loop.time() - began < duration:
                 event_id = f"e{n}"
                 sent_at[event_id] = time.perf_counter()
-                await ws.send(json.dumps({"type": "input_audio_buffer.append",
-                                          "event_id": event_id, "audio": AUDIO}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "input_audio_buffer.append", "event_id": event_id, "audio": AUDIO}
+                    )
+                )
                 tally.sent += 1
                 n += 1
                 await asyncio.sleep(max(0.0, began + n * interval - loop.time()))
@@ -103,24 +117,33 @@ async def session(url: str, headers: dict[str, str], rate: float, duration: floa
         tally.errors.append(f"{type(error).__name__}: {error}")
 
 
-async def load(url: str, headers: dict[str, str], sessions: int, rate: float,
-               duration: float) -> Tally:
+async def load(
+    url: str, headers: dict[str, str], sessions: int, rate: float, duration: float
+) -> Tally:
     tally = Tally()
     # Sessions open first, then send at their own phase of the period (seeded, the same in
     # both runs): independent clients do not send in lockstep.
     start_at = asyncio.get_running_loop().time() + max(2.0, sessions / 100)
     phases = random.Random(7)
-    await asyncio.gather(*(session(url, headers, rate, duration, tally, start_at,
-                                   phases.random()) for _ in range(sessions)))
+    await asyncio.gather(
+        *(
+            session(url, headers, rate, duration, tally, start_at, phases.random())
+            for _ in range(sessions)
+        )
+    )
     return tally
 
 
 def summary(tally: Tally, duration: float) -> dict[str, float]:
     rtts = sorted(tally.rtts)
-    return {"events": len(rtts), "events_per_s": round(len(rtts) / duration, 1),
-            "p50_ms": round(percentile(rtts, 50) * 1000, 2),
-            "p99_ms": round(percentile(rtts, 99) * 1000, 2),
-            "lost": tally.lost, "errors": len(tally.errors)}
+    return {
+        "events": len(rtts),
+        "events_per_s": round(len(rtts) / duration, 1),
+        "p50_ms": round(percentile(rtts, 50) * 1000, 2),
+        "p99_ms": round(percentile(rtts, 99) * 1000, 2),
+        "lost": tally.lost,
+        "errors": len(tally.errors),
+    }
 
 
 def catalog(root: Path, upstream_port: int) -> None:
@@ -160,15 +183,40 @@ def run(args: argparse.Namespace) -> dict:
     upstream_port, proxy_port = procs.free_port(), procs.free_port()
     catalog(work / "catalog", upstream_port)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    with procs.running([sys.executable, "-m", "benchmarks.realtime_load", "upstream",
-                        str(upstream_port)], log=work / "upstream.log", env=env) as upstream, \
-            procs.running([sys.executable, "-m", "cli.main", "serve", "--catalog",
-                           str(work / "catalog"), "--port", str(proxy_port), "--log-level",
-                           "warning"], log=work / "proxy.log", env=env) as proxy:
+    with (
+        procs.running(
+            [sys.executable, "-m", "benchmarks.realtime_load", "upstream", str(upstream_port)],
+            log=work / "upstream.log",
+            env=env,
+        ) as upstream,
+        procs.running(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "serve",
+                "--catalog",
+                str(work / "catalog"),
+                "--port",
+                str(proxy_port),
+                "--log-level",
+                "warning",
+            ],
+            log=work / "proxy.log",
+            env=env,
+        ) as proxy,
+    ):
         procs.wait_port(upstream_port, timeout_s=30, proc=upstream)
         procs.wait_http(f"http://127.0.0.1:{proxy_port}/readyz", timeout_s=60, proc=proxy)
-        direct = asyncio.run(load(f"ws://127.0.0.1:{upstream_port}/v1/realtime?model=x", {},
-                                  args.sessions, args.rate, args.duration))
+        direct = asyncio.run(
+            load(
+                f"ws://127.0.0.1:{upstream_port}/v1/realtime?model=x",
+                {},
+                args.sessions,
+                args.rate,
+                args.duration,
+            )
+        )
         idle_mb = procs.rss_mb(proxy.pid)
         samples: list[float] = []
         cpu_before = procs.cpu_s(proxy.pid)
@@ -178,31 +226,47 @@ def run(args: argparse.Namespace) -> dict:
                 while True:
                     samples.append(procs.rss_mb(proxy.pid))
                     await asyncio.sleep(1)
+
             sampler = asyncio.ensure_future(sample())
             try:
-                return await load(f"ws://127.0.0.1:{proxy_port}/v1/realtime?model=rt",
-                                  {"Authorization": f"Bearer {KEY}"}, args.sessions,
-                                  args.rate, args.duration)
+                return await load(
+                    f"ws://127.0.0.1:{proxy_port}/v1/realtime?model=rt",
+                    {"Authorization": f"Bearer {KEY}"},
+                    args.sessions,
+                    args.rate,
+                    args.duration,
+                )
             finally:
                 sampler.cancel()
+
         proxied = asyncio.run(sampled())
         cpu = procs.cpu_s(proxy.pid) - cpu_before
         time.sleep(1)
         after_mb = procs.rss_mb(proxy.pid)
     d, p = summary(direct, args.duration), summary(proxied, args.duration)
-    return {"machine": machine(), "sessions": args.sessions, "rate": args.rate,
-            "duration_s": args.duration, "direct": d, "proxied": p,
-            "added_p50_ms": round(p["p50_ms"] - d["p50_ms"], 2),
-            "added_p99_ms": round(p["p99_ms"] - d["p99_ms"], 2),
-            "proxy_cpu_s": round(cpu, 1),
-            # Each event crosses the proxy twice (client → upstream, echo → client).
-            "proxy_cpu_us_per_frame": round(cpu * 1e6 / max(1, 2 * p["events"]), 1),
-            "load_average": {"before": load_before, "after": os.getloadavg()[0]},
-            "rss_mb": {"idle": round(idle_mb, 1), "peak": round(max(samples, default=0), 1),
-                       "after": round(after_mb, 1),
-                       "per_session_kb": round((max(samples, default=idle_mb) - idle_mb)
-                                               * 1000 / args.sessions, 1)},
-            "first_errors": (direct.errors + proxied.errors)[:3]}
+    return {
+        "machine": machine(),
+        "sessions": args.sessions,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "direct": d,
+        "proxied": p,
+        "added_p50_ms": round(p["p50_ms"] - d["p50_ms"], 2),
+        "added_p99_ms": round(p["p99_ms"] - d["p99_ms"], 2),
+        "proxy_cpu_s": round(cpu, 1),
+        # Each event crosses the proxy twice (client → upstream, echo → client).
+        "proxy_cpu_us_per_frame": round(cpu * 1e6 / max(1, 2 * p["events"]), 1),
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+        "rss_mb": {
+            "idle": round(idle_mb, 1),
+            "peak": round(max(samples, default=0), 1),
+            "after": round(after_mb, 1),
+            "per_session_kb": round(
+                (max(samples, default=idle_mb) - idle_mb) * 1000 / args.sessions, 1
+            ),
+        },
+        "first_errors": (direct.errors + proxied.errors)[:3],
+    }
 
 
 def main() -> int:
@@ -214,8 +278,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="events per second per session")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sending")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    parser.add_argument("--nice", type=int, default=0,
-                        help="niceness of the benchmark and what it starts (negative: root)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the benchmark and what it starts (negative: root)",
+    )
     args = parser.parse_args()
     if args.nice:
         os.nice(args.nice)  # inherited by the upstream and the proxy

@@ -39,6 +39,7 @@ def test_documents_are_owner_scoped_newest_first_and_expire(store: DocumentStore
         assert await store.get("videos", "a", owner="alice") is None
         assert await store.get("other", "a", owner="alice") == {"n": "elsewhere"}
         await store.aclose()
+
     asyncio.run(scenario())
 
 
@@ -50,4 +51,5 @@ def test_sqlite_documents_survive_a_reopen(tmp_path: Path) -> None:
         await first.put("videos", "v1", owner="alice", document={"channel": "c"}, ttl_s=DAY)
         await first.aclose()
         return await SQLiteDocuments(path).get("videos", "v1", owner="alice")
+
     assert asyncio.run(scenario()) == {"channel": "c"}

@@ -32,43 +32,82 @@ from tests.conftest import (
 )
 from tests.upstreams.realtime import FakeRealtime, serve_fake
 
-WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
-PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "4", "cached_input": "0.4",
-         "audio_input": "32", "cached_audio_input": "0.4", "output": "16",
-         "audio_output": "64", "session_hour": "0.36"}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+PRICE = {
+    "currency": "USD",
+    "unit": "per_million_tokens",
+    "input": "4",
+    "cached_input": "0.4",
+    "audio_input": "32",
+    "cached_audio_input": "0.4",
+    "output": "16",
+    "audio_output": "64",
+    "session_hour": "0.36",
+}
 
 
 def catalog(urls: list[str], **settings: Any) -> dict:
     """A realtime model over the fake upstreams in `urls` (tried in order) and the mock."""
-    providers = [provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${RT_KEY}"})
-                 for i, u in enumerate(urls)]
+    providers = [
+        provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${RT_KEY}"})
+        for i, u in enumerate(urls)
+    ]
     priorities = ["high", "normal", "low"]
     return snapshot_dict(
         settings={"system_prompt": "You work for Example Corp.", **settings},
         providers=[*providers, provider("mock", protocol="mock")],
-        models=[model("voice", type="realtime", system_prompt="Keep answers short.",
-                      properties={"voices": ["alloy", "marin"]},
-                      capabilities=["tools"], native_tools=[]),
-                model("voice-mock", type="realtime", capabilities=[]),
-                model("chatty")],
-        channels=[*(channel(f"rt{i}", "voice", f"up{i}", upstream_model="gpt-realtime-up",
-                            priority=priorities[i], price=PRICE) for i in range(len(urls))),
-                  channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime",
-                          price=PRICE),
-                  channel("chat-mock", "chatty", "mock")],
-        consumers=[consumer("alice", KEY_ALICE),
-                   consumer("ops", KEY_SERVICE, scopes=["public", "admin"])])
+        models=[
+            model(
+                "voice",
+                type="realtime",
+                system_prompt="Keep answers short.",
+                properties={"voices": ["alloy", "marin"]},
+                capabilities=["tools"],
+                native_tools=[],
+            ),
+            model("voice-mock", type="realtime", capabilities=[]),
+            model("chatty"),
+        ],
+        channels=[
+            *(
+                channel(
+                    f"rt{i}",
+                    "voice",
+                    f"up{i}",
+                    upstream_model="gpt-realtime-up",
+                    priority=priorities[i],
+                    price=PRICE,
+                )
+                for i in range(len(urls))
+            ),
+            channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime", price=PRICE),
+            channel("chat-mock", "chatty", "mock"),
+        ],
+        consumers=[
+            consumer("alice", KEY_ALICE),
+            consumer("ops", KEY_SERVICE, scopes=["public", "admin"]),
+        ],
+    )
 
 
 @contextmanager
-def setup(*fakes: FakeRealtime, usage_log: Path | None = None, **settings: Any
-          ) -> Iterator[tuple[str, list[FakeRealtime]]]:
+def setup(
+    *fakes: FakeRealtime, usage_log: Path | None = None, **settings: Any
+) -> Iterator[tuple[str, list[FakeRealtime]]]:
     with ExitStack() as stack:
         urls = [stack.enter_context(serve_fake(f)) for f in fakes]
-        url, _app = stack.enter_context(running_proxy(
-            catalog(urls, **settings), environ={"RT_KEY": "upstream-secret"},
-            usage_log=str(usage_log) if usage_log else None))
+        url, _app = stack.enter_context(
+            running_proxy(
+                catalog(urls, **settings),
+                environ={"RT_KEY": "upstream-secret"},
+                usage_log=str(usage_log) if usage_log else None,
+            )
+        )
         yield url, list(fakes)
 
 
@@ -95,19 +134,33 @@ def test_sdk_session_text_and_function_call_round_trip_priced(tmp_path: Path) ->
 
     async def talk(url: str) -> tuple[str, str, str]:
         async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.session.update(session={
-                "type": "realtime", "instructions": "Speak like a pirate.", "tools": [WEATHER],
-                "output_modalities": ["text"], "audio": {"output": {"voice": "marin"}}})
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "instructions": "Speak like a pirate.",
+                    "tools": [WEATHER],
+                    "output_modalities": ["text"],
+                    "audio": {"output": {"voice": "marin"}},
+                }
+            )
             updated = (await until(conn, "session.updated"))[-1]
-            await conn.conversation.item.create(item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
+            await conn.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "Weather in Paris?"}],
+                }
+            )
             await conn.response.create()
             events = await until(conn, "response.done")
             call = next(e for e in events if e.type == "response.function_call_arguments.done")
-            await conn.conversation.item.create(item={
-                "type": "function_call_output", "call_id": call.call_id,
-                "output": json.dumps({"weather": "sunny"})})
+            await conn.conversation.item.create(
+                item={
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": json.dumps({"weather": "sunny"}),
+                }
+            )
             await conn.response.create()
             events = await until(conn, "response.done")
             text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
@@ -123,15 +176,25 @@ def test_sdk_session_text_and_function_call_round_trip_priced(tmp_path: Path) ->
     assert "model=gpt-realtime-up" in conn.path
     update = next(e for e in conn.events if e["type"] == "session.update")
     assert update["session"]["instructions"] == (
-        "You work for Example Corp.\n\nKeep answers short.\n\nSpeak like a pirate.")
+        "You work for Example Corp.\n\nKeep answers short.\n\nSpeak like a pirate."
+    )
     responses = [line for line in log_lines(usage_log) if line["usage"].get("input_tokens")]
     assert len(responses) == 2
     line = responses[0]
     assert (line["endpoint"], line["model"], line["channel"], line["consumer"]) == (
-        "realtime", "voice", "rt0", "alice")
-    assert line["usage"] == {"input_tokens": 1000, "cached_input_tokens": 200,
-                             "output_tokens": 500, "audio_input_tokens": 600,
-                             "cached_audio_input_tokens": 100, "audio_output_tokens": 400}
+        "realtime",
+        "voice",
+        "rt0",
+        "alice",
+    )
+    assert line["usage"] == {
+        "input_tokens": 1000,
+        "cached_input_tokens": 200,
+        "output_tokens": 500,
+        "audio_input_tokens": 600,
+        "cached_audio_input_tokens": 100,
+        "audio_output_tokens": 400,
+    }
     # 300 text in × 4 + 500 audio in × 32 + 100 cached text × 0.4 + 100 cached audio × 0.4
     # + 100 text out × 16 + 400 audio out × 64, per million tokens
     assert line["cost"] == "0.04448"
@@ -150,14 +213,17 @@ def test_instructions_sent_before_the_first_event_when_the_client_sets_none() ->
         events = fake.connections[0].events
     assert [e["type"] for e in events] == ["session.update", "response.create"]
     assert events[0]["session"] == {
-        "type": "realtime", "instructions": "You work for Example Corp.\n\nKeep answers short."}
+        "type": "realtime",
+        "instructions": "You work for Example Corp.\n\nKeep answers short.",
+    }
 
 
 def test_voice_not_offered_is_refused_with_an_error_event_and_not_relayed() -> None:
     async def talk(url: str) -> Any:
         async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.session.update(session={"type": "realtime",
-                                               "audio": {"output": {"voice": "ash"}}})
+            await conn.session.update(
+                session={"type": "realtime", "audio": {"output": {"voice": "ash"}}}
+            )
             return (await until(conn, "error"))[-1]
 
     with setup(FakeRealtime()) as (url, (fake,)):
@@ -183,8 +249,10 @@ def test_refused_connect_fails_over_to_the_next_channel() -> None:
 
 def test_client_disconnect_closes_the_upstream_within_100_ms() -> None:
     async def talk(url: str) -> float:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         await asyncio.wait_for(ws.recv(), 5)  # session.created: the upstream is open
         await ws.close()
         return time.monotonic()
@@ -197,8 +265,10 @@ def test_client_disconnect_closes_the_upstream_within_100_ms() -> None:
 
 def test_browser_subprotocol_key_authenticates_and_realtime_is_chosen() -> None:
     async def talk(url: str) -> tuple[str | None, str]:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
-                           subprotocols=["realtime", f"openai-insecure-api-key.{KEY_ALICE}"])
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
+            subprotocols=["realtime", f"openai-insecure-api-key.{KEY_ALICE}"],
+        )
         first = json.loads(await asyncio.wait_for(ws.recv(), 5))
         await ws.close()
         return ws.subprotocol, first["type"]
@@ -207,15 +277,19 @@ def test_browser_subprotocol_key_authenticates_and_realtime_is_chosen() -> None:
         assert asyncio.run(talk(url)) == ("realtime", "session.created")
 
 
-@pytest.mark.parametrize("path, headers, status", [
-    ("/v1/realtime?model=voice", {}, 401),
-    ("/v1/realtime?model=nope", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
-    ("/v1/realtime?model=chatty", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
-    ("/v1/realtime", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
-    ("/v1/elsewhere", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
-])
-def test_refused_upgrade_is_an_openai_shaped_http_error(path: str, headers: dict,
-                                                        status: int) -> None:
+@pytest.mark.parametrize(
+    "path, headers, status",
+    [
+        ("/v1/realtime?model=voice", {}, 401),
+        ("/v1/realtime?model=nope", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
+        ("/v1/realtime?model=chatty", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
+        ("/v1/realtime", {"Authorization": f"Bearer {KEY_ALICE}"}, 400),
+        ("/v1/elsewhere", {"Authorization": f"Bearer {KEY_ALICE}"}, 404),
+    ],
+)
+def test_refused_upgrade_is_an_openai_shaped_http_error(
+    path: str, headers: dict, status: int
+) -> None:
     async def talk(url: str) -> InvalidStatus:
         with pytest.raises(InvalidStatus) as info:
             await connect(f"{url.replace('http', 'ws')}{path}", additional_headers=headers)
@@ -232,11 +306,14 @@ def test_mock_serves_text_audio_and_usage(tmp_path: Path) -> None:
 
     async def talk(url: str) -> list[Any]:
         async with sdk(url).realtime.connect(model="voice-mock") as conn:
-            await conn.session.update(session={"type": "realtime",
-                                               "output_modalities": ["audio"]})
-            await conn.conversation.item.create(item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "hello mock"}]})
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["audio"]})
+            await conn.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hello mock"}],
+                }
+            )
             await conn.response.create()
             return await until(conn, "response.done")
 
@@ -254,8 +331,10 @@ def test_mock_serves_text_audio_and_usage(tmp_path: Path) -> None:
 
 def test_idle_session_is_closed_with_an_error_event() -> None:
     async def talk(url: str) -> tuple[str, int | None]:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         events = [json.loads(m) async for m in ws]  # ends when the proxy closes
         return events[-1]["error"]["code"], ws.close_code
 
@@ -266,8 +345,10 @@ def test_idle_session_is_closed_with_an_error_event() -> None:
 
 def test_oversized_frame_ends_the_session() -> None:
     async def talk(url: str) -> int | None:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 4096}))
         with pytest.raises(ConnectionClosedError):
             while True:
@@ -283,15 +364,23 @@ def test_reload_does_not_cut_an_open_session() -> None:
         async with sdk(url).realtime.connect(model="voice-mock") as conn:
             await until(conn, "session.created")
             app.holder.install(Snapshot.from_dict(catalog([])))  # voice-mock left out below
-            app.holder.install(Snapshot.from_dict(snapshot_dict(
-                providers=[provider("mock", protocol="mock")], models=[model("chatty")],
-                channels=[channel("chat-mock", "chatty", "mock")],
-                consumers=[consumer("alice", KEY_ALICE)])))
+            app.holder.install(
+                Snapshot.from_dict(
+                    snapshot_dict(
+                        providers=[provider("mock", protocol="mock")],
+                        models=[model("chatty")],
+                        channels=[channel("chat-mock", "chatty", "mock")],
+                        consumers=[consumer("alice", KEY_ALICE)],
+                    )
+                )
+            )
             await conn.response.create()
             events = await until(conn, "response.done")
         with pytest.raises(InvalidStatus) as refused:
-            await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
-                          additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+            await connect(
+                f"{url.replace('http', 'ws')}/v1/realtime?model=voice-mock",
+                additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+            )
         return events[-1].response.status, refused.value.response.status_code
 
     with ExitStack() as stack:
@@ -309,25 +398,34 @@ def test_azure_realtime_deployment_url_and_key() -> None:
     with serve_fake(fake) as base:
         data = catalog([])
         data = snapshot_dict(
-            providers=[provider("az", protocol="azure-openai", base_url=base[:-len("/v1")],
-                                auth={"type": "header", "header": "api-key",
-                                      "value": "${RT_KEY}"})],
+            providers=[
+                provider(
+                    "az",
+                    protocol="azure-openai",
+                    base_url=base[: -len("/v1")],
+                    auth={"type": "header", "header": "api-key", "value": "${RT_KEY}"},
+                )
+            ],
             models=[model("voice", type="realtime")],
             channels=[channel("rt-az", "voice", "az", upstream_model="my-deployment")],
-            consumers=[consumer("alice", KEY_ALICE)])
+            consumers=[consumer("alice", KEY_ALICE)],
+        )
         with running_proxy(data, environ={"RT_KEY": "azure-secret"}) as (url, _app):
             asyncio.run(talk(url))
     conn = fake.connections[0]
-    assert conn.path == ("/openai/realtime?api-version=2025-04-01-preview"
-                         "&deployment=my-deployment")
+    assert conn.path == ("/openai/realtime?api-version=2025-04-01-preview&deployment=my-deployment")
     assert conn.headers["api-key"] == "azure-secret"
 
 
 def test_beta_clients_get_the_beta_form_and_the_header_reaches_the_upstream() -> None:
     async def talk(url: str, model_name: str) -> list[dict]:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model={model_name}",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}",
-                                               "OpenAI-Beta": "realtime=v1"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model={model_name}",
+            additional_headers={
+                "Authorization": f"Bearer {KEY_ALICE}",
+                "OpenAI-Beta": "realtime=v1",
+            },
+        )
         await ws.send(json.dumps({"type": "response.create"}))
         events = []
         while not events or events[-1]["type"] != "response.done":
@@ -341,9 +439,11 @@ def test_beta_clients_get_the_beta_form_and_the_header_reaches_the_upstream() ->
     assert "response.text.delta" in [e["type"] for e in mock_events]
     conn = fake.connections[0]
     assert conn.headers["openai-beta"] == "realtime=v1"
-    assert conn.events[0] == {"type": "session.update", "event_id": "event_proxy_instructions",
-                              "session": {"instructions": "You work for Example Corp.\n\n"
-                                                          "Keep answers short."}}
+    assert conn.events[0] == {
+        "type": "session.update",
+        "event_id": "event_proxy_instructions",
+        "session": {"instructions": "You work for Example Corp.\n\nKeep answers short."},
+    }
 
 
 def test_audio_tokens_reach_the_metrics() -> None:
@@ -353,10 +453,9 @@ def test_audio_tokens_reach_the_metrics() -> None:
             await until(conn, "response.done")
 
     def tokens(url: str, kind: str) -> float:
-        text = httpx.get(f"{url}/metrics",
-                         headers={"Authorization": f"Bearer {KEY_SERVICE}"}).text
+        text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {KEY_SERVICE}"}).text
         line = f'modelyard_tokens_total{{channel="rt0",kind="{kind}",model="voice"}} '
-        found = [float(x[len(line):]) for x in text.splitlines() if x.startswith(line)]
+        found = [float(x[len(line) :]) for x in text.splitlines() if x.startswith(line)]
         return found[0] if found else 0.0
 
     with setup(FakeRealtime()) as (url, _fakes):
@@ -389,16 +488,17 @@ def test_function_tools_need_the_tools_capability() -> None:
 
     with setup() as (url, _):
         error = asyncio.run(talk(url))
-    assert (error.error.code, error.error.param) == ("capability_not_supported",
-                                                     "session.tools")
+    assert (error.error.code, error.error.param) == ("capability_not_supported", "session.tools")
 
 
 def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
     usage_log = tmp_path / "usage.jsonl"
 
     async def talk(url: str) -> str:
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         events = []
         while True:  # keep the session busy: only its length can end it
             try:
@@ -414,8 +514,9 @@ def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
             except ConnectionClosedOK:
                 return events[-1]["error"]["code"]
 
-    with setup(FakeRealtime(), usage_log=usage_log, realtime_max_session_s=0.4,
-               realtime_idle_timeout_s=0.2) as (url, _fakes):
+    with setup(
+        FakeRealtime(), usage_log=usage_log, realtime_max_session_s=0.4, realtime_idle_timeout_s=0.2
+    ) as (url, _fakes):
         assert asyncio.run(talk(url)) == "session_expired"
         poll(lambda: usage_log.exists() and log_lines(usage_log))
     line = log_lines(usage_log)[-1]
@@ -441,6 +542,7 @@ class RecordingGate:
 
             def settle(self, status: int, usage: Any, cost: Any) -> None:
                 gate.settled.append((status, usage, cost))
+
         return Ticket()
 
 
@@ -452,14 +554,18 @@ def test_admission_gates_admit_the_connect_and_settle_the_session_total() -> Non
             for _ in range(2):
                 await conn.response.create()
                 await until(conn, "response.done")
-        ws = await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                           additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        ws = await connect(
+            f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+            additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         header = ws.response.headers["x-quota-remaining"]
         await ws.close()
         return header
 
-    with serve_fake(FakeRealtime()) as upstream, running_proxy(
-            catalog([upstream]), environ={"RT_KEY": "k"}) as (url, app):
+    with (
+        serve_fake(FakeRealtime()) as upstream,
+        running_proxy(catalog([upstream]), environ={"RT_KEY": "k"}) as (url, app),
+    ):
         app.pipeline.gates.append(gate)
         header = asyncio.run(talk(url))
         poll(lambda: len(gate.settled) == 2)
@@ -471,8 +577,9 @@ def test_admission_gates_admit_the_connect_and_settle_the_session_total() -> Non
 
 def test_plain_http_on_the_realtime_path_says_to_use_a_websocket() -> None:
     with setup() as (url, _):
-        answer = httpx.get(f"{url}/v1/realtime?model=voice",
-                           headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        answer = httpx.get(
+            f"{url}/v1/realtime?model=voice", headers={"Authorization": f"Bearer {KEY_ALICE}"}
+        )
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "websocket_required")
 
 
@@ -481,8 +588,9 @@ def test_a_later_update_without_instructions_leaves_the_sessions_alone() -> None
         async with sdk(url).realtime.connect(model="voice") as conn:
             await conn.session.update(session={"type": "realtime", "instructions": "Pirate."})
             await until(conn, "session.updated")
-            await conn.session.update(session={"type": "realtime",
-                                               "audio": {"output": {"voice": "alloy"}}})
+            await conn.session.update(
+                session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}}
+            )
             await until(conn, "session.updated")
 
     with setup(FakeRealtime()) as (url, (fake,)):
@@ -501,8 +609,10 @@ def test_upstream_websockets_do_not_queue_behind_the_per_host_request_limit() ->
         url = base.replace("http", "ws") + "/realtime?model=x"
         deadline = Deadline(2, 2, time.monotonic() + 5)
         try:
-            sockets = [await http.websocket(url, headers={}, deadline=deadline,
-                                            max_frame_bytes=0) for _ in range(2)]
+            sockets = [
+                await http.websocket(url, headers={}, deadline=deadline, max_frame_bytes=0)
+                for _ in range(2)
+            ]
             firsts = [json.loads(await s.receive() or "{}") for s in sockets]
             for s in sockets:
                 await s.close()
@@ -515,16 +625,19 @@ def test_upstream_websockets_do_not_queue_behind_the_per_host_request_limit() ->
 
 
 def test_model_without_a_channel_whose_protocol_serves_realtime_is_503() -> None:
-    data = snapshot_dict(providers=[provider("claude", protocol="anthropic",
-                                             base_url="http://127.0.0.1:9")],
-                         models=[model("voice", type="realtime")],
-                         channels=[channel("voice@claude", "voice", "claude")],
-                         consumers=[consumer("alice", KEY_ALICE)])
+    data = snapshot_dict(
+        providers=[provider("claude", protocol="anthropic", base_url="http://127.0.0.1:9")],
+        models=[model("voice", type="realtime")],
+        channels=[channel("voice@claude", "voice", "claude")],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
     async def talk(url: str) -> InvalidStatus:
         with pytest.raises(InvalidStatus) as info:
-            await connect(f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
-                          additional_headers={"Authorization": f"Bearer {KEY_ALICE}"})
+            await connect(
+                f"{url.replace('http', 'ws')}/v1/realtime?model=voice",
+                additional_headers={"Authorization": f"Bearer {KEY_ALICE}"},
+            )
         return info.value
 
     with running_proxy(data) as (url, _app):

@@ -37,36 +37,68 @@ from tests.upstreams.server import serve_asgi
 from tests.upstreams.videos import FakeVideos
 
 PIXEL = mock_media.png(b"\x10\x80\xf0", side=1)
-PRICE = {"currency": "USD", "unit": "per_second", "video": "0.10",
-         "videos": {"1280x720": "0.30"}}
+PRICE = {"currency": "USD", "unit": "per_second", "video": "0.10", "videos": {"1280x720": "0.30"}}
 
 
 def catalog(urls: list[str]) -> dict:
     priorities = ["high", "normal"]
     return snapshot_dict(
-        providers=[*(provider(f"up{i}", base_url=u, auth={"type": "bearer",
-                                                          "token": "${VID_KEY}"})
-                     for i, u in enumerate(urls)), provider("mock", protocol="mock")],
-        models=[model("clips", type="video-generation", capabilities=[],
-                      properties={"sizes": ["1280x720", "720x1280"], "durations_s": [4, 8]}),
-                model("clips-mock", type="video-generation", capabilities=[]),
-                model("chatty")],
-        channels=[*(channel(f"v{i}", "clips", f"up{i}", upstream_model="sora-up",
-                            priority=priorities[i], price=PRICE) for i in range(len(urls))),
-                  channel("v-mock", "clips-mock", "mock", upstream_model="mock-sora",
-                          price=PRICE, options={"mock_video_delay_s": 0.2}),
-                  channel("chat-mock", "chatty", "mock")],
-        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)])
+        providers=[
+            *(
+                provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${VID_KEY}"})
+                for i, u in enumerate(urls)
+            ),
+            provider("mock", protocol="mock"),
+        ],
+        models=[
+            model(
+                "clips",
+                type="video-generation",
+                capabilities=[],
+                properties={"sizes": ["1280x720", "720x1280"], "durations_s": [4, 8]},
+            ),
+            model("clips-mock", type="video-generation", capabilities=[]),
+            model("chatty"),
+        ],
+        channels=[
+            *(
+                channel(
+                    f"v{i}",
+                    "clips",
+                    f"up{i}",
+                    upstream_model="sora-up",
+                    priority=priorities[i],
+                    price=PRICE,
+                )
+                for i in range(len(urls))
+            ),
+            channel(
+                "v-mock",
+                "clips-mock",
+                "mock",
+                upstream_model="mock-sora",
+                price=PRICE,
+                options={"mock_video_delay_s": 0.2},
+            ),
+            channel("chat-mock", "chatty", "mock"),
+        ],
+        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)],
+    )
 
 
 @contextmanager
-def setup(*fakes: FakeVideos, usage_log: Path | None = None, state_dir: Path | None = None
-          ) -> Iterator[str]:
+def setup(
+    *fakes: FakeVideos, usage_log: Path | None = None, state_dir: Path | None = None
+) -> Iterator[str]:
     with ExitStack() as stack:
         urls = [f"{stack.enter_context(serve_asgi(f.app))}/v1" for f in fakes]
         holder = holder_of(catalog(urls), {"VID_KEY": "upstream-secret"})
-        app = ProxyApp(holder, rng=random.Random(1), usage_log=str(usage_log) if usage_log
-                       else None, state_dir=state_dir)
+        app = ProxyApp(
+            holder,
+            rng=random.Random(1),
+            usage_log=str(usage_log) if usage_log else None,
+            state_dir=state_dir,
+        )
         yield stack.enter_context(serve_asgi(app))
 
 
@@ -80,9 +112,9 @@ def boxes(data: bytes) -> dict[bytes, bytes]:
     """Top-level ISO BMFF boxes by type (read independently of the proxy's writer)."""
     out, at = {}, 0
     while at < len(data):
-        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
         assert size >= 8 and at + size <= len(data), "box runs past the end"
-        out[kind] = data[at + 8:at + size]
+        out[kind] = data[at + 8 : at + size]
         at += size
     return out
 
@@ -96,9 +128,13 @@ def test_sdk_create_poll_download_against_fake_billed_per_second_by_size(tmp_pat
     fake = FakeVideos()
     with setup(fake, usage_log=usage_log) as url:
         sdk = client(url)
-        video = sdk.videos.create(model="clips", prompt="a red kite", seconds="8",
-                                  size="1280x720",
-                                  input_reference=("kite.png", PIXEL, "image/png"))
+        video = sdk.videos.create(
+            model="clips",
+            prompt="a red kite",
+            seconds="8",
+            size="1280x720",
+            input_reference=("kite.png", PIXEL, "image/png"),
+        )
         states = until_completed(sdk, video.id)
         content = sdk.videos.download_content(video.id).content
         poll(lambda: any(line["cost"] not in (None, "0") for line in log_lines(usage_log)))
@@ -108,8 +144,12 @@ def test_sdk_create_poll_download_against_fake_billed_per_second_by_size(tmp_pat
     (upstream_id,) = fake.jobs
     assert content == mp4(8, 1280, 720, upstream_id.encode())  # the fake's bytes, relayed
     create = fake.requests[0]
-    assert create["fields"] == {"prompt": "a red kite", "seconds": "8", "size": "1280x720",
-                                "model": "sora-up"}
+    assert create["fields"] == {
+        "prompt": "a red kite",
+        "seconds": "8",
+        "size": "1280x720",
+        "model": "sora-up",
+    }
     assert create["authorization"] == "Bearer upstream-secret"
     assert create["files"] == [("kite.png", "image/png", PIXEL)]  # the reference, unchanged
     billed = [line for line in log_lines(usage_log) if line["usage"].get("video_seconds")]
@@ -122,8 +162,7 @@ def test_sdk_against_the_mock_gets_a_valid_mp4(tmp_path: Path) -> None:
     usage_log = tmp_path / "usage.jsonl"
     with setup(usage_log=usage_log) as url:
         sdk = client(url)
-        video = sdk.videos.create(model="clips-mock", prompt="waves", seconds="4",
-                                  size="1792x1024")
+        video = sdk.videos.create(model="clips-mock", prompt="waves", seconds="4", size="1792x1024")
         until_completed(sdk, video.id)
         data = sdk.videos.download_content(video.id).content
         poll(lambda: any(line["usage"].get("video_seconds") for line in log_lines(usage_log)))
@@ -144,9 +183,11 @@ def test_job_of_another_consumer_is_not_found_and_not_listed() -> None:
     with setup(fake) as url:
         mine = client(url).videos.create(model="clips", prompt="mine")
         other = client(url, KEY_BOB)
-        for call in (lambda: other.videos.retrieve(mine.id),
-                     lambda: other.videos.download_content(mine.id),
-                     lambda: other.videos.delete(mine.id)):
+        for call in (
+            lambda: other.videos.retrieve(mine.id),
+            lambda: other.videos.download_content(mine.id),
+            lambda: other.videos.delete(mine.id),
+        ):
             with pytest.raises(openai.NotFoundError):
                 call()
         assert [v.id for v in other.videos.list()] == []
@@ -168,12 +209,16 @@ def test_create_fails_over_and_the_job_stays_bound_to_its_channel() -> None:
     assert deleted.deleted and deleted.id == video.id
 
 
-@pytest.mark.parametrize("fields, param", [
-    ({"size": "1024x1792"}, "size"), ({"seconds": "12"}, "seconds"),
-    ({"seconds": "four"}, "seconds"), ({"prompt": ""}, "prompt"),
-])
-def test_sizes_and_seconds_the_model_does_not_offer_are_refused(fields: dict,
-                                                                param: str) -> None:
+@pytest.mark.parametrize(
+    "fields, param",
+    [
+        ({"size": "1024x1792"}, "size"),
+        ({"seconds": "12"}, "seconds"),
+        ({"seconds": "four"}, "seconds"),
+        ({"prompt": ""}, "prompt"),
+    ],
+)
+def test_sizes_and_seconds_the_model_does_not_offer_are_refused(fields: dict, param: str) -> None:
     fake = FakeVideos()
     with setup(fake) as url:
         with pytest.raises(openai.BadRequestError) as info:
@@ -197,8 +242,9 @@ def test_jobs_in_the_state_directory_survive_a_restart(tmp_path: Path) -> None:
             video = client(url).videos.create(model="clips", prompt="kept")
         with serve_asgi(ProxyApp(holder, state_dir=tmp_path)) as url:
             assert client(url).videos.retrieve(video.id).status == "in_progress"
-    job = asyncio.run(SQLiteDocuments(tmp_path / "documents.sqlite3").get(
-        "videos", video.id, owner="alice"))
+    job = asyncio.run(
+        SQLiteDocuments(tmp_path / "documents.sqlite3").get("videos", video.id, owner="alice")
+    )
     assert job is not None and job["channel"] == "v0" and job["upstream_id"] in fake.jobs
 
 
@@ -221,7 +267,8 @@ def test_list_pages_through_the_consumers_jobs_newest_first() -> None:
 
 
 def test_workers_built_from_the_environment_share_the_state_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gateway.proxy.app import app_from_env
     from tests.conftest import write_catalog
 

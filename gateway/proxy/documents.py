@@ -23,8 +23,9 @@ Document = dict[str, Any]
 
 
 class DocumentStore(Protocol):
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None: ...
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None: ...
 
     async def get(self, collection: str, id: str, *, owner: str) -> Document | None: ...
 
@@ -49,8 +50,9 @@ class MemoryDocuments:
         self._rows: dict[tuple[str, str], tuple[int, str, float, Document]] = {}
         self._added = itertools.count()
 
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None:
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None:
         old = self._rows.get((collection, id))
         order = next(self._added) if old is None else old[0]  # a replaced one keeps its place
         self._rows[(collection, id)] = (order, owner, time.time() + ttl_s, _copy(document))
@@ -73,9 +75,15 @@ class MemoryDocuments:
 
     async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
         now = time.time()
-        rows = sorted(((order, doc) for (c, _), (order, o, expires, doc) in self._rows.items()
-                       if c == collection and o == owner and expires > now),
-                      key=lambda row: row[0], reverse=True)
+        rows = sorted(
+            (
+                (order, doc)
+                for (c, _), (order, o, expires, doc) in self._rows.items()
+                if c == collection and o == owner and expires > now
+            ),
+            key=lambda row: row[0],
+            reverse=True,
+        )
         return [_copy(doc) for _, doc in rows[:limit]]
 
     async def aclose(self) -> None:
@@ -90,43 +98,56 @@ class SQLiteDocuments:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=5,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=5, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, id TEXT NOT NULL, "
             "owner TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL, "
-            "expires REAL NOT NULL, PRIMARY KEY (collection, id))")
-        self._db.execute("CREATE INDEX IF NOT EXISTS documents_owner "
-                         "ON documents (collection, owner)")
+            "expires REAL NOT NULL, PRIMARY KEY (collection, id))"
+        )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS documents_owner ON documents (collection, owner)"
+        )
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None:
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None:
         now = time.time()
-        self._run("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) "
-                  "DO UPDATE SET owner = excluded.owner, body = excluded.body, "
-                  "expires = excluded.expires",
-                  (collection, id, owner, json.dumps(document), now, now + ttl_s))
+        self._run(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) "
+            "DO UPDATE SET owner = excluded.owner, body = excluded.body, "
+            "expires = excluded.expires",
+            (collection, id, owner, json.dumps(document), now, now + ttl_s),
+        )
 
     async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
-        rows = self._run("SELECT body FROM documents WHERE collection = ? AND id = ? AND "
-                         "owner = ? AND expires > ?", (collection, id, owner, time.time()))
+        rows = self._run(
+            "SELECT body FROM documents WHERE collection = ? AND id = ? AND "
+            "owner = ? AND expires > ?",
+            (collection, id, owner, time.time()),
+        )
         return json.loads(rows[0][0]) if rows else None
 
     async def delete(self, collection: str, id: str, *, owner: str) -> bool:
-        rows = self._run("DELETE FROM documents WHERE collection = ? AND id = ? AND owner = ? "
-                         "AND expires > ? RETURNING id", (collection, id, owner, time.time()))
+        rows = self._run(
+            "DELETE FROM documents WHERE collection = ? AND id = ? AND owner = ? "
+            "AND expires > ? RETURNING id",
+            (collection, id, owner, time.time()),
+        )
         return bool(rows)
 
     async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
         now = time.time()
         self._run("DELETE FROM documents WHERE expires <= ?", (now,))
-        rows = self._run("SELECT body FROM documents WHERE collection = ? AND owner = ? "
-                         "ORDER BY rowid DESC LIMIT ?", (collection, owner, limit))
+        rows = self._run(
+            "SELECT body FROM documents WHERE collection = ? AND owner = ? "
+            "ORDER BY rowid DESC LIMIT ?",
+            (collection, owner, limit),
+        )
         return [json.loads(body) for (body,) in rows]
 
     async def aclose(self) -> None:

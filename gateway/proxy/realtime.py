@@ -44,22 +44,33 @@ KEY_SUBPROTOCOL = "openai-insecure-api-key."
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SUBPROTOCOL = "realtime"  # chosen when offered, as OpenAI does; the key is never echoed
 #: How a session ended -> the usage log's error code (None: an ordinary end).
-ENDINGS = {"client_closed": None, "upstream_closed": None, "idle_timeout": "idle_timeout",
-           "session_expired": "session_expired", "frame_too_large": "frame_too_large"}
+ENDINGS = {
+    "client_closed": None,
+    "upstream_closed": None,
+    "idle_timeout": "idle_timeout",
+    "session_expired": "session_expired",
+    "frame_too_large": "frame_too_large",
+}
 _SESSION_EVENTS = ('"session.created"', '"session.updated"')
 
 
 def subprotocols(headers: list[tuple[bytes, bytes]]) -> list[str]:
-    return [p.strip() for name, value in headers if name == b"sec-websocket-protocol"
-            for p in value.decode("latin-1").split(",") if p.strip()]
+    return [
+        p.strip()
+        for name, value in headers
+        if name == b"sec-websocket-protocol"
+        for p in value.decode("latin-1").split(",")
+        if p.strip()
+    ]
 
 
 def credentials(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The headers auth reads: the key from a subprotocol when no header carries one."""
     if any(name in (b"authorization", b"x-api-key") for name, _ in headers):
         return headers
-    keys = [p[len(KEY_SUBPROTOCOL):] for p in subprotocols(headers)
-            if p.startswith(KEY_SUBPROTOCOL)]
+    keys = [
+        p[len(KEY_SUBPROTOCOL) :] for p in subprotocols(headers) if p.startswith(KEY_SUBPROTOCOL)
+    ]
     if len(keys) > 1:
         raise AuthenticationFailed("the API key subprotocol was sent more than once")
     return [(b"authorization", b"Bearer " + keys[0].encode("latin-1"))] if keys else headers
@@ -84,22 +95,31 @@ class ClientSocket:
         """Refuse the upgrade with the error as an HTTP answer (a bare close without the
         ASGI extension for that)."""
         if "websocket.http.response" not in self.scope.get("extensions", {}):
-            await self.send({"type": "websocket.close", "code": 1008 if error.status < 500
-                             else 1011})
+            await self.send(
+                {"type": "websocket.close", "code": 1008 if error.status < 500 else 1011}
+            )
             return
         body = dumps(error.body())
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode()),
-                   (b"x-request-id", request_id.encode()),
-                   *((k.lower().encode(), str(v).encode()) for k, v in error.headers.items())]
-        await self.send({"type": "websocket.http.response.start", "status": error.status,
-                         "headers": headers})
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+            *((k.lower().encode(), str(v).encode()) for k, v in error.headers.items()),
+        ]
+        await self.send(
+            {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+        )
         await self.send({"type": "websocket.http.response.body", "body": body})
 
     async def accept(self, headers: list[tuple[bytes, bytes]]) -> None:
         offered = subprotocols(self.scope["headers"])
-        await self.send({"type": "websocket.accept", "headers": headers,
-                         "subprotocol": SUBPROTOCOL if SUBPROTOCOL in offered else None})
+        await self.send(
+            {
+                "type": "websocket.accept",
+                "headers": headers,
+                "subprotocol": SUBPROTOCOL if SUBPROTOCOL in offered else None,
+            }
+        )
         self.open = True
 
     async def send_text(self, text: str) -> bool:
@@ -117,8 +137,9 @@ class ClientSocket:
                 await self.send({"type": "websocket.close", "code": code})
 
 
-async def serve(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send,
-                request_id: str) -> None:
+async def serve(
+    pipeline: Pipeline, scope: Scope, receive: Receive, send: Send, request_id: str
+) -> None:
     """One realtime session, from the upgrade request to the last frame: the pipeline's
     auth, resolve, admission gates, routing and accounting, around a relay of its own."""
     if (await receive())["type"] != "websocket.connect":
@@ -135,8 +156,13 @@ async def serve(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send,
         upstream = await pipeline.router.open_session(loaded, routed, outcome)
     except ProxyError as error:
         if routed is not None:
-            pipeline.record(routed, Meter("realtime", routed.body["model"], {}), outcome,
-                            error.status, error.code)
+            pipeline.record(
+                routed,
+                Meter("realtime", routed.body["model"], {}),
+                outcome,
+                error.status,
+                error.code,
+            )
         for ticket in tickets:
             ticket.settle(error.status, Usage(), None)
         error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
@@ -147,8 +173,9 @@ async def serve(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send,
     await session.run()
 
 
-async def refuse(scope: Scope, receive: Receive, send: Send, request_id: str,
-                 error: ProxyError) -> None:
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, request_id: str, error: ProxyError
+) -> None:
     """Answer an upgrade request with an error, without opening anything."""
     if (await receive())["type"] == "websocket.connect":
         await ClientSocket(scope, receive, send).deny(error, request_id)
@@ -157,28 +184,46 @@ async def refuse(scope: Scope, receive: Receive, send: Send, request_id: str,
 def _routed(pipeline: Pipeline, loaded: Loaded, scope: Scope, request_id: str) -> Routed:
     headers = scope["headers"]
     _, destination = inference_headers(headers)
-    consumer: Consumer = (auth.ANONYMOUS if pipeline.no_auth
-                          else auth.authenticate(loaded.snapshot, credentials(headers)))
+    consumer: Consumer = (
+        auth.ANONYMOUS
+        if pipeline.no_auth
+        else auth.authenticate(loaded.snapshot, credentials(headers))
+    )
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     names = query.get("model") or []
     if len(names) != 1 or not names[0]:
-        raise InvalidRequest("`model` is required once in the query: /v1/realtime?model=NAME",
-                             param="model")
+        raise InvalidRequest(
+            "`model` is required once in the query: /v1/realtime?model=NAME", param="model"
+        )
     model = resolve(loaded.snapshot, names[0], consumer)
     if model.type != "realtime":
-        raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a realtime "
-                             "model", param="model", code="model_type_mismatch")
-    connect = {"model": names[0], "beta": beta_header(headers),
-               "max_frame_bytes": loaded.snapshot.settings.realtime_max_frame_bytes}
+        raise InvalidRequest(
+            f"model `{model.name}` is a {model.type} model, not a realtime model",
+            param="model",
+            code="model_type_mismatch",
+        )
+    connect = {
+        "model": names[0],
+        "beta": beta_header(headers),
+        "max_frame_bytes": loaded.snapshot.settings.realtime_max_frame_bytes,
+    }
     return Routed("realtime", connect, model, consumer, destination, {}, request_id)
 
 
 class Session:
     """An open session: two relays and a watchdog, the first of them to end ends it."""
 
-    def __init__(self, pipeline: Pipeline, loaded: Loaded, routed: Routed, outcome: Outcome,
-                 client: ClientSocket, upstream: RealtimeUpstream, policy: SessionPolicy,
-                 tickets: list[Ticket]) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        loaded: Loaded,
+        routed: Routed,
+        outcome: Outcome,
+        client: ClientSocket,
+        upstream: RealtimeUpstream,
+        policy: SessionPolicy,
+        tickets: list[Ticket],
+    ) -> None:
         self.pipeline, self.routed, self.outcome = pipeline, routed, outcome
         self.tickets = tickets
         self.total = Usage()  # of every response so far: what the admission gates settle
@@ -188,8 +233,9 @@ class Session:
         self.started = self.last = self.loop.time()
         self.meter = Meter("realtime", str(routed.body["model"]), {})
         self.asked: list[float] = []  # loop time of each response.create not yet done
-        self.rename = _renamer(outcome.channel.upstream_model if outcome.channel else None,
-                               str(routed.body["model"]))
+        self.rename = _renamer(
+            outcome.channel.upstream_model if outcome.channel else None, str(routed.body["model"])
+        )
 
     async def run(self) -> None:
         channel = self.outcome.channel
@@ -197,10 +243,11 @@ class Session:
             headers = routing_headers(self.outcome)
             for ticket in self.tickets:
                 headers += ticket.headers
-            await self.client.accept(headers + [
-                (b"x-request-id", self.routed.request_id.encode())])
-            tasks = [asyncio.ensure_future(c) for c in
-                     (self.from_client(), self.from_upstream(), self.watchdog())]
+            await self.client.accept(headers + [(b"x-request-id", self.routed.request_id.encode())])
+            tasks = [
+                asyncio.ensure_future(c)
+                for c in (self.from_client(), self.from_upstream(), self.watchdog())
+            ]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -211,18 +258,32 @@ class Session:
         finally:
             await self.upstream.close()  # at once: the upstream bills an open session
         await self._end(ending)
-        log.debug("realtime session %s on %s ended: %s", self.routed.request_id,
-                  channel and channel.name, ending)
+        log.debug(
+            "realtime session %s on %s ended: %s",
+            self.routed.request_id,
+            channel and channel.name,
+            ending,
+        )
 
     async def _end(self, ending: str) -> None:
         if ending in ("idle_timeout", "session_expired", "frame_too_large"):
-            await self.client.send_text(dumps(EventRefused(
-                f"the session ended: {ending.replace('_', ' ')}", param=None,
-                code=ending).event()).decode())
+            await self.client.send_text(
+                dumps(
+                    EventRefused(
+                        f"the session ended: {ending.replace('_', ' ')}", param=None, code=ending
+                    ).event()
+                ).decode()
+            )
         await self.client.close(1009 if ending == "frame_too_large" else 1000)
         seconds = Decimal(str(round(self.loop.time() - self.started, 3)))
-        self.pipeline.record(self.routed, self.meter, self.outcome, 200, ENDINGS.get(ending),
-                             usage=Usage(session_seconds=seconds))
+        self.pipeline.record(
+            self.routed,
+            self.meter,
+            self.outcome,
+            200,
+            ENDINGS.get(ending),
+            usage=Usage(session_seconds=seconds),
+        )
         self.total.session_seconds = seconds
         channel = self.outcome.channel
         cost = cost_of(self.total, channel.price if channel else None)
@@ -298,6 +359,7 @@ class Session:
 
 def _renamer(upstream_model: str | None, client_model: str) -> Callable[[str], str]:
     """Session events name the model as the client asked for it, never the upstream's."""
+
     def rename(text: str) -> str:
         try:
             event = json.loads(text)
@@ -308,4 +370,5 @@ def _renamer(upstream_model: str | None, client_model: str) -> Callable[[str], s
             session["model"] = client_model
             return dumps(event).decode()
         return text
+
     return rename

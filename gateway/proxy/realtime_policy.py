@@ -24,16 +24,25 @@ _WATCHED = ('"session.update"', '"response.create"')
 class EventRefused(Exception):
     """A client event the model may not take; answered with an `error` event, not relayed."""
 
-    def __init__(self, message: str, *, param: str | None, code: str,
-                 event_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None, code: str, event_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message, self.param, self.code, self.event_id = message, param, code, event_id
 
     def event(self) -> dict[str, Any]:
         """The `error` server event of the protocol."""
-        return {"type": "error", "event_id": f"event_proxy_{self.code}", "error": {
-            "type": "invalid_request_error", "code": self.code, "message": self.message,
-            "param": self.param, "event_id": self.event_id}}
+        return {
+            "type": "error",
+            "event_id": f"event_proxy_{self.code}",
+            "error": {
+                "type": "invalid_request_error",
+                "code": self.code,
+                "message": self.message,
+                "param": self.param,
+                "event_id": self.event_id,
+            },
+        }
 
 
 def system_prompts(snapshot: Snapshot, model: Model) -> str | None:
@@ -87,8 +96,11 @@ class SessionPolicy:
         session: dict[str, Any] = {"instructions": self.prompts}
         if not self.beta:
             session["type"] = "realtime"
-        update = {"type": "session.update", "event_id": "event_proxy_instructions",
-                  "session": session}
+        update = {
+            "type": "session.update",
+            "event_id": "event_proxy_instructions",
+            "session": session,
+        }
         return [_encode(update), text]
 
     def _instructions(self, client: Any) -> str | None:
@@ -104,17 +116,26 @@ class SessionPolicy:
         voice, path = _voice(config)
         voices = self.model.properties.get("voices")
         if voice is not None and voices and voice not in voices:
-            raise EventRefused(f"voice `{voice}` is not offered by model `{self.model.name}`; "
-                               f"choose one of: {', '.join(voices)}", param=f"{where}.{path}",
-                               code="unsupported_voice", event_id=event_id)
+            raise EventRefused(
+                f"voice `{voice}` is not offered by model `{self.model.name}`; "
+                f"choose one of: {', '.join(voices)}",
+                param=f"{where}.{path}",
+                code="unsupported_voice",
+                event_id=event_id,
+            )
         tools = config.get("tools")
         if not isinstance(tools, list):
             return
-        if any(isinstance(t, dict) and t.get("type") == "function" for t in tools) \
-                and "tools" not in self.model.capabilities:
-            raise EventRefused(f"model `{self.model.name}` does not support tool calling "
-                               "(capability `tools`)", param=f"{where}.tools",
-                               code="capability_not_supported", event_id=event_id)
+        if (
+            any(isinstance(t, dict) and t.get("type") == "function" for t in tools)
+            and "tools" not in self.model.capabilities
+        ):
+            raise EventRefused(
+                f"model `{self.model.name}` does not support tool calling (capability `tools`)",
+                param=f"{where}.tools",
+                code="capability_not_supported",
+                event_id=event_id,
+            )
         decision = filter_native_tools(config, self.model, self.snapshot)
         if decision.dropped_tools:
             config.clear()

@@ -27,12 +27,14 @@ def usage_of(usage: Mapping[str, Any]) -> Usage:
     inputs = usage.get("input_token_details") or {}
     outputs = usage.get("output_token_details") or {}
     cached_details = inputs.get("cached_tokens_details") if isinstance(inputs, Mapping) else None
-    return Usage(input_tokens=_int(usage, "input_tokens"),
-                 cached_input_tokens=_int(inputs, "cached_tokens"),
-                 output_tokens=_int(usage, "output_tokens"),
-                 audio_input_tokens=_int(inputs, "audio_tokens"),
-                 cached_audio_input_tokens=_int(cached_details, "audio_tokens"),
-                 audio_output_tokens=_int(outputs, "audio_tokens"))
+    return Usage(
+        input_tokens=_int(usage, "input_tokens"),
+        cached_input_tokens=_int(inputs, "cached_tokens"),
+        output_tokens=_int(usage, "output_tokens"),
+        audio_input_tokens=_int(inputs, "audio_tokens"),
+        cached_audio_input_tokens=_int(cached_details, "audio_tokens"),
+        audio_output_tokens=_int(outputs, "audio_tokens"),
+    )
 
 
 def response_done(text: str) -> tuple[str | None, Usage] | None:
@@ -50,17 +52,21 @@ def response_done(text: str) -> tuple[str | None, Usage] | None:
         return None, Usage()
     usage = response.get("usage")
     rid = response.get("id")
-    return (rid if isinstance(rid, str) else None,
-            usage_of(usage) if isinstance(usage, dict) else Usage())
-
+    return (
+        rid if isinstance(rid, str) else None,
+        usage_of(usage) if isinstance(usage, dict) else Usage(),
+    )
 
 
 def add(total: Usage, more: Usage) -> Usage:
     """The token counts of two realtime usages added up (a session's total)."""
-    return Usage(input_tokens=total.input_tokens + more.input_tokens,
-                 cached_input_tokens=total.cached_input_tokens + more.cached_input_tokens,
-                 output_tokens=total.output_tokens + more.output_tokens,
-                 audio_input_tokens=total.audio_input_tokens + more.audio_input_tokens,
-                 cached_audio_input_tokens=(total.cached_audio_input_tokens
-                                            + more.cached_audio_input_tokens),
-                 audio_output_tokens=total.audio_output_tokens + more.audio_output_tokens)
+    return Usage(
+        input_tokens=total.input_tokens + more.input_tokens,
+        cached_input_tokens=total.cached_input_tokens + more.cached_input_tokens,
+        output_tokens=total.output_tokens + more.output_tokens,
+        audio_input_tokens=total.audio_input_tokens + more.audio_input_tokens,
+        cached_audio_input_tokens=(
+            total.cached_audio_input_tokens + more.cached_audio_input_tokens
+        ),
+        audio_output_tokens=total.audio_output_tokens + more.audio_output_tokens,
+    )

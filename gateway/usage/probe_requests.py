@@ -39,8 +39,9 @@ def smallest_request(model: Model) -> ProbeRequest | None:
     if model.type == "chat":
         # Reasoning models refuse max_tokens; every adapter reads either name.
         limit = "max_completion_tokens" if "reasoning" in model.capabilities else "max_tokens"
-        return ProbeRequest("chat", {**base, "messages": [{"role": "user", "content": PROBE_TEXT}],
-                                     limit: 1}, {})
+        return ProbeRequest(
+            "chat", {**base, "messages": [{"role": "user", "content": PROBE_TEXT}], limit: 1}, {}
+        )
     if model.type == "embedding":
         return ProbeRequest("embeddings", {**base, "input": PROBE_TEXT}, {})
     if model.type == "speech":
@@ -54,8 +55,7 @@ def smallest_request(model: Model) -> ProbeRequest | None:
         return ProbeRequest("images.generations", {**base, "prompt": "a dot", "n": 1}, {})
     if model.type == "image-edit":
         image = UploadFile("probe.png", _tiny_png(), "image/png")
-        return ProbeRequest("images.edits", {**base, "prompt": "a dot", "n": 1},
-                            {"image": image})
+        return ProbeRequest("images.edits", {**base, "prompt": "a dot", "n": 1}, {"image": image})
     if model.type == "realtime":
         return ProbeRequest("realtime", {**base, "max_frame_bytes": 16 * 1024 * 1024}, {})
     if model.type == "video-generation":
@@ -72,4 +72,5 @@ def _tiny_png() -> bytes:
     import base64
 
     return base64.b64decode(  # 1x1 white pixel
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC"
+    )

@@ -14,8 +14,12 @@ from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters.base import Adapter, Call
 
 #: The cheapest response a realtime model can give.
-RESPONSE_CREATE = json.dumps({"type": "response.create", "response": {
-    "instructions": "Answer with one word.", "max_output_tokens": 16}})
+RESPONSE_CREATE = json.dumps(
+    {
+        "type": "response.create",
+        "response": {"instructions": "Answer with one word.", "max_output_tokens": 16},
+    }
+)
 
 
 class ProbeFailed(UpstreamProtocolError):
@@ -38,8 +42,10 @@ async def realtime(adapter: Adapter, call: Call) -> None:
             if kind == "response.done":
                 response = event.get("response") or {}
                 if response.get("status") in ("failed", "cancelled"):
-                    raise _failed((response.get("status_details") or {}).get("error"),
-                                  f"the response ended {response.get('status')}")
+                    raise _failed(
+                        (response.get("status_details") or {}).get("error"),
+                        f"the response ended {response.get('status')}",
+                    )
                 return
     finally:
         await upstream.close()
@@ -59,8 +65,9 @@ async def video(adapter: Adapter, call: Call) -> None:
 def _follow_up(call: Call, video_id: str) -> Call:
     from dataclasses import replace
 
-    return replace(call, endpoint="videos.retrieve",
-                   body={"model": call.body["model"], "video_id": video_id})
+    return replace(
+        call, endpoint="videos.retrieve", body={"model": call.body["model"], "video_id": video_id}
+    )
 
 
 def _failed(error: Any, fallback: str) -> ProbeFailed:

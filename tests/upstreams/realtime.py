@@ -25,12 +25,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 #: The usage of every response: what the tests price.
-USAGE = {"total_tokens": 1500, "input_tokens": 1000, "output_tokens": 500,
-         "input_token_details": {"text_tokens": 400, "audio_tokens": 600, "image_tokens": 0,
-                                 "cached_tokens": 200,
-                                 "cached_tokens_details": {"text_tokens": 100,
-                                                           "audio_tokens": 100}},
-         "output_token_details": {"text_tokens": 100, "audio_tokens": 400}}
+USAGE = {
+    "total_tokens": 1500,
+    "input_tokens": 1000,
+    "output_tokens": 500,
+    "input_token_details": {
+        "text_tokens": 400,
+        "audio_tokens": 600,
+        "image_tokens": 0,
+        "cached_tokens": 200,
+        "cached_tokens_details": {"text_tokens": 100, "audio_tokens": 100},
+    },
+    "output_token_details": {"text_tokens": 100, "audio_tokens": 400},
+}
 
 
 @dataclass
@@ -49,29 +56,37 @@ class FakeRealtime:
         self.connections: list[Connection] = []
         self.refused = 0
 
-    def process_request(self, connection: ServerConnection, request: Request
-                        ) -> Response | None:
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.refuse is None:
             return None
         self.refused += 1
         body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
-        return Response(self.refuse, HTTPStatus(self.refuse).phrase,
-                        Headers({"Content-Type": "application/json",
-                                 "Content-Length": str(len(body))}), body)
+        return Response(
+            self.refuse,
+            HTTPStatus(self.refuse).phrase,
+            Headers({"Content-Type": "application/json", "Content-Length": str(len(body))}),
+            body,
+        )
 
     async def handler(self, ws: ServerConnection) -> None:
         request = ws.request
         assert request is not None
         record = Connection(request.path, {k.lower(): v for k, v in request.headers.raw_items()})
         self.connections.append(record)
-        session: dict[str, Any] = {"type": "realtime", "id": "sess_fake", "instructions": "",
-                                   "tools": [], "model": _model(request.path)}
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "id": "sess_fake",
+            "instructions": "",
+            "tools": [],
+            "model": _model(request.path),
+        }
         items: list[dict[str, Any]] = []
         counter = iter(range(1, 1_000_000))
 
         async def emit(kind: str, **fields: Any) -> None:
-            await ws.send(json.dumps({"type": kind, "event_id": f"event_{next(counter)}",
-                                      **fields}))
+            await ws.send(
+                json.dumps({"type": kind, "event_id": f"event_{next(counter)}", **fields})
+            )
 
         try:
             await emit("session.created", session=session)
@@ -101,25 +116,46 @@ def _model(path: str) -> str:
     return (parse_qs(urlsplit(path).query).get("model") or ["?"])[0]
 
 
-async def _respond(emit: Any, session: dict[str, Any], items: list[dict[str, Any]],
-                   n: int) -> None:
+async def _respond(emit: Any, session: dict[str, Any], items: list[dict[str, Any]], n: int) -> None:
     rid = f"resp_{n}"
-    await emit("response.created", response={"id": rid, "object": "realtime.response",
-                                             "status": "in_progress", "output": []})
+    await emit(
+        "response.created",
+        response={"id": rid, "object": "realtime.response", "status": "in_progress", "output": []},
+    )
     tools = [t for t in session.get("tools") or () if t.get("type") == "function"]
     answered = any(i.get("type") == "function_call_output" for i in items)
     if tools and not answered:
-        item = {"id": f"item_call_{n}", "type": "function_call", "status": "completed",
-                "name": tools[0]["name"], "call_id": f"call_{n}",
-                "arguments": '{"city":"Paris"}'}
-        await emit("response.output_item.added", response_id=rid, output_index=0,
-                   item={**item, "arguments": "", "status": "in_progress"})
-        await emit("response.function_call_arguments.delta", response_id=rid,
-                   item_id=item["id"], output_index=0, call_id=item["call_id"],
-                   delta=item["arguments"])
-        await emit("response.function_call_arguments.done", response_id=rid,
-                   item_id=item["id"], output_index=0, call_id=item["call_id"],
-                   name=item["name"], arguments=item["arguments"])
+        item = {
+            "id": f"item_call_{n}",
+            "type": "function_call",
+            "status": "completed",
+            "name": tools[0]["name"],
+            "call_id": f"call_{n}",
+            "arguments": '{"city":"Paris"}',
+        }
+        await emit(
+            "response.output_item.added",
+            response_id=rid,
+            output_index=0,
+            item={**item, "arguments": "", "status": "in_progress"},
+        )
+        await emit(
+            "response.function_call_arguments.delta",
+            response_id=rid,
+            item_id=item["id"],
+            output_index=0,
+            call_id=item["call_id"],
+            delta=item["arguments"],
+        )
+        await emit(
+            "response.function_call_arguments.done",
+            response_id=rid,
+            item_id=item["id"],
+            output_index=0,
+            call_id=item["call_id"],
+            name=item["name"],
+            arguments=item["arguments"],
+        )
         output = [item]
     else:
         said = [i.get("output") for i in items if i.get("type") == "function_call_output"]
@@ -129,11 +165,25 @@ async def _respond(emit: Any, session: dict[str, Any], items: list[dict[str, Any
         for word in text.split(" "):
             await emit("response.output_text.delta", **where, delta=word + " ")
         await emit("response.output_text.done", **where, text=text)
-        output = [{"id": iid, "type": "message", "role": "assistant", "status": "completed",
-                   "content": [{"type": "output_text", "text": text}]}]
-    await emit("response.done", response={"id": rid, "object": "realtime.response",
-                                          "status": "completed", "output": output,
-                                          "usage": USAGE})
+        output = [
+            {
+                "id": iid,
+                "type": "message",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text}],
+            }
+        ]
+    await emit(
+        "response.done",
+        response={
+            "id": rid,
+            "object": "realtime.response",
+            "status": "completed",
+            "output": output,
+            "usage": USAGE,
+        },
+    )
 
 
 @contextmanager
@@ -144,8 +194,9 @@ def serve_fake(fake: FakeRealtime) -> Iterator[str]:
     stop: dict[str, Any] = {}
 
     async def main() -> None:
-        async with serve(fake.handler, "127.0.0.1", 0, process_request=fake.process_request,
-                         max_size=None) as server:
+        async with serve(
+            fake.handler, "127.0.0.1", 0, process_request=fake.process_request, max_size=None
+        ) as server:
             stop["event"] = asyncio.Event()
             stop["port"] = next(iter(server.sockets)).getsockname()[1]
             ready.set()

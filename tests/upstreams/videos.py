@@ -28,36 +28,65 @@ class FakeVideos:
         self.name = name
         self.jobs: dict[str, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[
-            Route("/v1/videos", self.create, methods=["POST"]),
-            Route("/v1/videos/{video_id}", self.retrieve, methods=["GET"]),
-            Route("/v1/videos/{video_id}", self.delete, methods=["DELETE"]),
-            Route("/v1/videos/{video_id}/content", self.content, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/videos", self.create, methods=["POST"]),
+                Route("/v1/videos/{video_id}", self.retrieve, methods=["GET"]),
+                Route("/v1/videos/{video_id}", self.delete, methods=["DELETE"]),
+                Route("/v1/videos/{video_id}/content", self.content, methods=["GET"]),
+            ]
+        )
 
     def _record(self, request: Request, **more: Any) -> None:
-        self.requests.append({"method": request.method, "path": request.url.path,
-                              "query": dict(request.query_params),
-                              "authorization": request.headers.get("authorization"), **more})
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "authorization": request.headers.get("authorization"),
+                **more,
+            }
+        )
 
     def _missing(self, video_id: str) -> Response:
-        return JSONResponse({"error": {"message": f"Video {video_id} not found",
-                                       "type": "invalid_request_error", "param": None,
-                                       "code": "not_found"}}, status_code=404)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": f"Video {video_id} not found",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "not_found",
+                }
+            },
+            status_code=404,
+        )
 
     async def create(self, request: Request) -> Response:
         fields, files = read_form(await request.body(), request.headers["content-type"])
-        self._record(request, fields=fields,
-                     files=[f for name in sorted(files) for f in files[name]])
+        self._record(
+            request, fields=fields, files=[f for name in sorted(files) for f in files[name]]
+        )
         if self.refuse_create:
-            return JSONResponse({"error": {"message": "busy", "type": "server_error"}},
-                                status_code=self.refuse_create)
+            return JSONResponse(
+                {"error": {"message": "busy", "type": "server_error"}},
+                status_code=self.refuse_create,
+            )
         video_id = f"video_{self.name}_{len(self.jobs) + 1}"
-        job = {"id": video_id, "object": "video", "model": fields["model"], "status": "queued",
-               "progress": 0, "created_at": int(time.time()), "completed_at": None,
-               "expires_at": None, "error": None, "prompt": fields["prompt"],
-               "remixed_from_video_id": None, "seconds": fields.get("seconds", "4"),
-               "size": fields.get("size", "720x1280")}
+        job = {
+            "id": video_id,
+            "object": "video",
+            "model": fields["model"],
+            "status": "queued",
+            "progress": 0,
+            "created_at": int(time.time()),
+            "completed_at": None,
+            "expires_at": None,
+            "error": None,
+            "prompt": fields["prompt"],
+            "remixed_from_video_id": None,
+            "seconds": fields.get("seconds", "4"),
+            "size": fields.get("size", "720x1280"),
+        }
         self.jobs[video_id] = job
         return JSONResponse(job)
 
@@ -91,5 +120,6 @@ class FakeVideos:
 
         async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(data), 100):
-                yield data[start:start + 100]
+                yield data[start : start + 100]
+
         return StreamingResponse(chunks(), media_type="video/mp4")

@@ -40,20 +40,39 @@ def mp4(seconds: int, width: int, height: int, seed: bytes = b"") -> bytes:
     samples (players show nothing; parsers see a valid file of that length and size)."""
     duration = seconds * TIMESCALE
     ftyp = _box(b"ftyp", b"isom", struct.pack(">I", 0x200), b"isom", b"iso2", b"mp41")
-    mvhd = _full(b"mvhd", 0, struct.pack(">IIII", 0, 0, TIMESCALE, duration),
-                 struct.pack(">IH", 0x10000, 0x100), bytes(10), _MATRIX, bytes(24),
-                 struct.pack(">I", 2))
-    tkhd = _full(b"tkhd", 3, struct.pack(">IIII", 0, 0, 1, 0), struct.pack(">I", duration),
-                 bytes(8), struct.pack(">hhhH", 0, 0, 0, 0), _MATRIX,
-                 struct.pack(">II", width << 16, height << 16))
-    mdhd = _full(b"mdhd", 0, struct.pack(">IIII", 0, 0, TIMESCALE, duration),
-                 struct.pack(">HH", 0x55C4, 0))  # language "und"
+    mvhd = _full(
+        b"mvhd",
+        0,
+        struct.pack(">IIII", 0, 0, TIMESCALE, duration),
+        struct.pack(">IH", 0x10000, 0x100),
+        bytes(10),
+        _MATRIX,
+        bytes(24),
+        struct.pack(">I", 2),
+    )
+    tkhd = _full(
+        b"tkhd",
+        3,
+        struct.pack(">IIII", 0, 0, 1, 0),
+        struct.pack(">I", duration),
+        bytes(8),
+        struct.pack(">hhhH", 0, 0, 0, 0),
+        _MATRIX,
+        struct.pack(">II", width << 16, height << 16),
+    )
+    mdhd = _full(
+        b"mdhd", 0, struct.pack(">IIII", 0, 0, TIMESCALE, duration), struct.pack(">HH", 0x55C4, 0)
+    )  # language "und"
     hdlr = _full(b"hdlr", 0, bytes(4), b"vide", bytes(12), b"VideoHandler\0")
     dref = _full(b"dref", 0, struct.pack(">I", 1), _full(b"url ", 1))
-    stbl = _box(b"stbl", _full(b"stsd", 0, struct.pack(">I", 0)),
-                _full(b"stts", 0, struct.pack(">I", 0)), _full(b"stsc", 0, struct.pack(">I", 0)),
-                _full(b"stsz", 0, struct.pack(">II", 0, 0)),
-                _full(b"stco", 0, struct.pack(">I", 0)))
+    stbl = _box(
+        b"stbl",
+        _full(b"stsd", 0, struct.pack(">I", 0)),
+        _full(b"stts", 0, struct.pack(">I", 0)),
+        _full(b"stsc", 0, struct.pack(">I", 0)),
+        _full(b"stsz", 0, struct.pack(">II", 0, 0)),
+        _full(b"stco", 0, struct.pack(">I", 0)),
+    )
     minf = _box(b"minf", _full(b"vmhd", 1, bytes(8)), _box(b"dinf", dref), stbl)
     trak = _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, minf))
     return ftyp + _box(b"moov", mvhd, trak) + _box(b"mdat", hashlib.sha256(seed).digest())
@@ -74,25 +93,42 @@ def _parse(video_id: str) -> tuple[int, str, str] | None:
 def _object(call: Call, video_id: str) -> dict[str, Any]:
     parsed = _parse(video_id)
     if parsed is None:
-        raise UpstreamStatusError("no such video", status=404, retryable=False, body={
-            "error": {"message": f"video {video_id} not found", "type": "invalid_request_error",
-                      "param": None, "code": "not_found"}})
+        raise UpstreamStatusError(
+            "no such video",
+            status=404,
+            retryable=False,
+            body={
+                "error": {
+                    "message": f"video {video_id} not found",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "not_found",
+                }
+            },
+        )
     created_ms, seconds, size = parsed
     delay = float(call.channel.options.get("mock_video_delay_s", DELAY_S))
     elapsed = time.time() - created_ms / 1000
     done = elapsed >= delay
-    return {"id": video_id, "object": "video", "model": call.channel.upstream_model,
-            "status": "completed" if done else "in_progress",
-            "progress": 100 if done else int(100 * elapsed / delay) if delay else 0,
-            "created_at": created_ms // 1000,
-            "completed_at": (created_ms // 1000 + int(delay)) if done else None,
-            "expires_at": None, "error": None, "remixed_from_video_id": None,
-            "seconds": seconds, "size": size}
+    return {
+        "id": video_id,
+        "object": "video",
+        "model": call.channel.upstream_model,
+        "status": "completed" if done else "in_progress",
+        "progress": 100 if done else int(100 * elapsed / delay) if delay else 0,
+        "created_at": created_ms // 1000,
+        "completed_at": (created_ms // 1000 + int(delay)) if done else None,
+        "expires_at": None,
+        "error": None,
+        "remixed_from_video_id": None,
+        "seconds": seconds,
+        "size": size,
+    }
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), CONTENT_CHUNK):
-        yield data[start:start + CONTENT_CHUNK]
+        yield data[start : start + CONTENT_CHUNK]
 
 
 def reply(call: Call) -> Reply:
@@ -102,21 +138,38 @@ def reply(call: Call) -> Reply:
         seconds = str(body.get("seconds") or DEFAULT_SECONDS)
         size = str(body.get("size") or DEFAULT_SIZE)
         video_id = _job_id(int(time.time() * 1000), seconds, size, str(body.get("prompt")))
-        return Reply(body={**_object(call, video_id), "status": "queued", "progress": 0,
-                           "prompt": body.get("prompt")})
+        return Reply(
+            body={
+                **_object(call, video_id),
+                "status": "queued",
+                "progress": 0,
+                "prompt": body.get("prompt"),
+            }
+        )
     video = _object(call, str(body.get("video_id")))
     if call.endpoint == "videos.delete":
         return Reply(body={"id": video["id"], "object": "video.deleted", "deleted": True})
     if call.endpoint == "videos.content":
         if video["status"] != "completed":
-            raise UpstreamStatusError("video not ready", status=404, retryable=False, body={
-                "error": {"message": "the video is not ready yet", "param": None,
-                          "type": "invalid_request_error", "code": "video_not_ready"}})
+            raise UpstreamStatusError(
+                "video not ready",
+                status=404,
+                retryable=False,
+                body={
+                    "error": {
+                        "message": "the video is not ready yet",
+                        "param": None,
+                        "type": "invalid_request_error",
+                        "code": "video_not_ready",
+                    }
+                },
+            )
         if body.get("variant") not in (None, "video"):  # thumbnail, spritesheet: a still
             from gateway.proxy.adapters.mock_media import png
 
-            return Reply(content=png(hashlib.sha256(video["id"].encode()).digest()),
-                         content_type="image/png")
+            return Reply(
+                content=png(hashlib.sha256(video["id"].encode()).digest()), content_type="image/png"
+            )
         width, height = (int(n) for n in video["size"].split("x"))
         data = mp4(int(video["seconds"]), width, height, video["id"].encode())
         return Reply(chunks=_chunks(data), content_type="video/mp4")

@@ -24,15 +24,17 @@ def ws_base(base_url: str | None) -> str:
     """An http(s) base URL as the ws(s) URL of the same place."""
     base = (base_url or "").rstrip("/")
     if base.startswith("https://"):
-        return "wss://" + base[len("https://"):]
+        return "wss://" + base[len("https://") :]
     if base.startswith("http://"):
-        return "ws://" + base[len("http://"):]
+        return "ws://" + base[len("http://") :]
     return base
 
 
 def openai_url(call: Call) -> str:
-    return (f"{ws_base(call.provider.base_url)}/realtime"
-            f"?model={quote(call.channel.upstream_model, safe='')}")
+    return (
+        f"{ws_base(call.provider.base_url)}/realtime"
+        f"?model={quote(call.channel.upstream_model, safe='')}"
+    )
 
 
 async def connect(adapter: OpenAICompatible, call: Call) -> RealtimeUpstream:
@@ -45,10 +47,14 @@ async def connect(adapter: OpenAICompatible, call: Call) -> RealtimeUpstream:
     if websocket is None:
         raise UpstreamProtocolError("this proxy's upstream client cannot open WebSockets")
     try:
-        return await websocket(adapter.realtime_url(call), headers=headers,
-                               deadline=call.deadline,
-                               max_frame_bytes=int(call.body.get("max_frame_bytes") or 0))
+        return await websocket(
+            adapter.realtime_url(call),
+            headers=headers,
+            deadline=call.deadline,
+            max_frame_bytes=int(call.body.get("max_frame_bytes") or 0),
+        )
     except HandshakeRefused as refused:
         await adapter.raise_for_status(refused, call)  # type: ignore[arg-type]
-        raise UpstreamProtocolError(f"upstream answered the upgrade with status "
-                                    f"{refused.status}") from None
+        raise UpstreamProtocolError(
+            f"upstream answered the upgrade with status {refused.status}"
+        ) from None

@@ -42,14 +42,18 @@ async def send(adapter: OpenAICompatible, call: Call) -> Reply:
         method = "DELETE"
     elif call.endpoint == "videos.content":
         variant = call.body.get("variant")
-        url = _url(adapter, call, "/content") + (f"?{urlencode({'variant': variant})}"
-                                                  if variant else "")
-    response = await adapter.http.request(method, url, headers=headers, deadline=call.deadline,
-                                          data=data)
+        url = _url(adapter, call, "/content") + (
+            f"?{urlencode({'variant': variant})}" if variant else ""
+        )
+    response = await adapter.http.request(
+        method, url, headers=headers, deadline=call.deadline, data=data
+    )
     await adapter.raise_for_status(response, call)
     if call.endpoint == "videos.content":
-        return Reply(chunks=await relayed(response),
-                     content_type=response.headers.get("content-type") or "video/mp4")
+        return Reply(
+            chunks=await relayed(response),
+            content_type=response.headers.get("content-type") or "video/mp4",
+        )
     body = await response.json()
     if not isinstance(body, dict):
         raise UpstreamProtocolError("upstream answered JSON that is not an object")
