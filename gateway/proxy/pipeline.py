@@ -129,6 +129,9 @@ class Endpoint:
     #: Usage the proxy measures itself from the reply (images, audio); None: from the meter.
     measure: Callable[[Routed, Reply], Usage] | None = None
     error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]] = openai_error_body
+    #: Sees the reply with the channel that gave it, before it is measured and answered: an
+    #: endpoint that keeps state about what a channel holds (video jobs) records it here.
+    finish: Callable[[Routed, Outcome, Reply], Awaitable[Reply]] | None = None
 
 
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> Headers:
@@ -223,6 +226,8 @@ class Pipeline:
 
     async def _answer(self, ex: Exchange, req: _Request, endpoint: Endpoint,
                       reply: Reply) -> None:
+        if endpoint.finish is not None:
+            reply = await endpoint.finish(req.routed, req.outcome, reply)
         usage = None
         if endpoint.measure is not None:
             usage = endpoint.measure(req.routed, reply)
@@ -241,6 +246,12 @@ class Pipeline:
                 await relay_bytes(ex, reply.status, reply.content_type, reply.chunks, headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
+
+    def record(self, routed: Routed, meter: Meter, outcome: Outcome, status: int,
+               error_code: str | None = None, usage: Usage | None = None) -> Headers:
+        """Account an exchange that does not end with `run`'s answer: each response of a
+        realtime session, a video job billed when it completes. The cost headers, if any."""
+        return self._account(_Request(routed, meter, outcome, ()), status, error_code, usage)
 
     def _account(self, req: _Request, status: int, error_code: str | None,
                  usage: Usage | None = None) -> Headers:

@@ -25,6 +25,7 @@ from gateway.proxy.adapters.base import (
     Adapter,
     Call,
     Deadline,
+    RealtimeUpstream,
     Reply,
     UploadFile,
     UpstreamHTTP,
@@ -130,6 +131,30 @@ class Router:
                 raise
             return Streaming(first, chunks, call, breaker)
         return await self._failover(loaded, routed, outcome, attempt)
+
+    async def open_session(self, loaded: Loaded, routed: Routed, outcome: Outcome
+                           ) -> RealtimeUpstream:
+        """An open realtime session from the first channel that accepts one; failover and
+        breakers apply to the connect only, nothing is retried once it is open."""
+        async def attempt(call: Call, breaker: CircuitBreaker) -> RealtimeUpstream:
+            upstream = await self.adapter(call.channel.protocol).realtime_connect(call)
+            breaker.success()
+            return upstream
+        return await self._failover(loaded, routed, outcome, attempt)
+
+    async def send_to(self, loaded: Loaded, routed: Routed, channel: Channel) -> Reply:
+        """One answer from `channel`, without failover: a follow-up about a job that channel
+        holds (a video's status or content); it says nothing about the channel's health."""
+        call = self._call(loaded, routed, channel,
+                          time.monotonic() + loaded.snapshot.settings.total_timeout_s)
+        try:
+            with timeout_at(call.deadline.expires_at):
+                return await self.adapter(channel.protocol).send(call)
+        except TimeoutError:
+            raise DeadlineExceeded("the request's total deadline ran out") from None
+        except UpstreamError as error:
+            _scrub(error, call.secrets)
+            raise
 
     async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,
                         attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:

@@ -19,6 +19,8 @@ from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_a
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"
+#: Realtime deployments are served by the preview API versions only, when no v1.
+REALTIME_API_VERSION = "2025-04-01-preview"
 
 
 def api_version(call: Call) -> str:
@@ -53,7 +55,20 @@ class AzureOpenAIAdapter(OpenAICompatible):
     """OpenAI-shaped requests to an Azure OpenAI resource."""
 
     protocol = "azure-openai"
-    endpoints = frozenset(PATHS)
+    endpoints = frozenset({*PATHS, "realtime"})
+
+    def realtime_url(self, call: Call) -> str:
+        """`/openai/realtime?api-version=…&deployment=…` (preview), or `/openai/v1/realtime`."""
+        from gateway.proxy.adapters.openai_realtime import ws_base
+
+        base = ws_base(call.provider.base_url).removesuffix("/openai")
+        deployment = quote(call.channel.upstream_model, safe="")
+        version = str(call.channel.options.get("realtime_api_version")
+                      or call.channel.options.get("api_version") or REALTIME_API_VERSION)
+        if version == V1:
+            return f"{base}/openai/v1/realtime?model={deployment}"
+        return (f"{base}/openai/realtime?api-version={quote(version, safe='')}"
+                f"&deployment={deployment}")
 
     def url(self, call: Call) -> str:
         base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
-             "audio.transcriptions")
+             "audio.transcriptions", "realtime", "videos", "videos.retrieve", "videos.content",
+             "videos.delete")
+#: The video job endpoints: "videos" creates a job (routed with failover); the others ask
+#: the channel that created it, with the upstream's id in the body's `video_id`.
+VIDEO_ENDPOINTS = frozenset({"videos", "videos.retrieve", "videos.content", "videos.delete"})
 
 
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
@@ -93,6 +97,28 @@ class UpstreamResponse(Protocol):
     async def close(self) -> None: ...
 
 
+class RealtimeUpstream(Protocol):
+    """An open upstream realtime session: JSON events as text frames, both ways."""
+
+    async def send(self, text: str) -> None: ...
+    async def receive(self) -> str | None: ...  # None once the upstream has closed
+    async def close(self) -> None: ...
+
+
+class HandshakeRefused(Exception):
+    """An upstream answered a WebSocket upgrade with a plain HTTP status instead; the adapter
+    turns it into an UpstreamError with the same status policy as any other answer."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+        super().__init__(f"upstream refused the upgrade with status {status}")
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def read(self) -> bytes:  # the UpstreamResponse reading raise_for_status needs
+        return self.body
+
+
 class UpstreamHTTP(Protocol):
     """The HTTP client seam. Transport errors arrive here already mapped to UpstreamError
     subclasses (connect error, timeout); statuses are not interpreted: adapters do that."""
@@ -100,6 +126,15 @@ class UpstreamHTTP(Protocol):
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       deadline: Deadline, json: Any = None, data: bytes | None = None,
                       form: Mapping[str, Any] | None = None) -> UpstreamResponse: ...
+
+
+class WebSocketOpener(Protocol):
+    """What an `UpstreamHTTP` also offers when it can open WebSockets (realtime sessions)."""
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
+                        max_frame_bytes: int) -> RealtimeUpstream:
+        """Open a WebSocket (raises HandshakeRefused for a non-101 answer)."""
+        ...
 
 
 class Adapter(ABC):
@@ -123,6 +158,11 @@ class Adapter(ABC):
         """
         raise NotImplementedError
         yield {}  # pragma: no cover - makes this an async generator
+
+    async def realtime_connect(self, call: Call) -> RealtimeUpstream:
+        """Open the upstream realtime session of a "realtime" call (protocols that list
+        "realtime" in `endpoints`); errors before it is open let the router fail over."""
+        raise NotImplementedError
 
 
 def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
