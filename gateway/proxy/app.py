@@ -28,6 +28,9 @@ MEDIA_PATHS = {
     "/v1/audio/transcriptions": "audio.transcriptions",
 }
 
+#: Paths of the client schemas other than chat (gateway/proxy/clients/routes.py).
+CLIENT_PREFIXES = ("/v1/messages", "/v1/responses")
+
 
 class ProxyApp:
     """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
@@ -96,6 +99,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_status
 
             return await serve_status(h, ex)
+        if path.startswith(CLIENT_PREFIXES):  # other client schemas: their own error shapes
+            from gateway.proxy.clients import routes
+
+            return await routes.dispatch(h, ex, method, path)
         loaded = h.loaded()
         consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
         if path == "/v1/chat/completions" and method == "POST":

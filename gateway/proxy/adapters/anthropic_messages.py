@@ -334,7 +334,8 @@ def upstream_error(provider: str, status: int, message: str, *,
     if status >= 500 or status == 408:
         mapped = {529: 503, 503: 503, 504: 504, 408: 504}.get(status, 502)
         return UpstreamStatusError(f"upstream {provider} failed: {message}", status=mapped,
-                                   retryable=True, retry_after=retry_after)
+                                   retryable=True, retry_after=retry_after,
+                                   upstream_status=status)
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                       "code": None}}
     return UpstreamStatusError(message, status=status, retryable=False, body=body)

@@ -10,6 +10,7 @@ knows routing. Adding a protocol is adding a module `gateway/proxy/adapters/<pro
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
-             "audio.transcriptions")
+             "audio.transcriptions", "messages.count_tokens")
 
 
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
@@ -45,6 +46,21 @@ class UploadFile:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A client's request in its own protocol, for adapters that take that protocol natively.
+
+    `protocol` names the client schema ("messages": Anthropic Messages, "responses": OpenAI
+    Responses, "messages.count_tokens"); `body` is the client's body after policy, its
+    `model` still the client's name; `headers` are the protocol headers to forward
+    (anthropic-version, anthropic-beta).
+    """
+
+    protocol: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Call:
     """One upstream attempt as the adapter sees it."""
@@ -59,6 +75,7 @@ class Call:
     deadline: Deadline
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
+    native: NativeRequest | None = None  # the client's own body, when it spoke another API
 
     @property
     def stream(self) -> bool:
@@ -77,6 +94,7 @@ class Reply:
     status: int = 200
     chunks: AsyncIterator[bytes] | None = None
     usage: Usage | None = None  # what the request used, when the proxy measured it (media)
+    native: bool = False  # `body` is in the client's own protocol (Call.native), not OpenAI's
 
 
 class UpstreamResponse(Protocol):
@@ -106,6 +124,9 @@ class Adapter(ABC):
 
     protocol: ClassVar[str]
     endpoints: ClassVar[frozenset[str]]  # the ENDPOINTS this protocol can serve
+    #: Client protocols (NativeRequest.protocol) this upstream takes as they are: a call
+    #: carrying one goes to `send_native` / `stream_native`, nothing lost in translation.
+    native: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, http: UpstreamHTTP) -> None:
         self.http = http
@@ -122,6 +143,40 @@ class Adapter(ABC):
         """
         raise NotImplementedError
         yield {}  # pragma: no cover - makes this an async generator
+
+    def takes_native(self, call: Call) -> bool:
+        """Whether `call` goes to this upstream in the client's own protocol."""
+        return call.native is not None and call.native.protocol in self.native
+
+    async def send_native(self, call: Call) -> Reply:
+        """Answer `call.native` in its own protocol: a Reply with `native=True`."""
+        raise NotImplementedError
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        """Yield the upstream's events of `call.native`'s protocol, as they come."""
+        raise NotImplementedError
+        yield  # pragma: no cover - makes this an async generator
+
+
+class NativeEvent:
+    """One server-sent event of a native stream: the event name and its JSON data, kept as
+    the upstream's bytes until someone reads `data`."""
+
+    __slots__ = ("event", "raw", "_data")
+
+    def __init__(self, event: str | None, raw: bytes, data: dict[str, Any] | None = None) -> None:
+        self.event = event
+        self.raw = raw
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.raw)
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"NativeEvent({self.event!r}, {self.raw!r})"
 
 
 def adapter_class(protocol: str) -> type[Adapter]:

@@ -125,7 +125,8 @@ class OpenAIAdapter(Adapter):
         raise UpstreamStatusError(
             f"upstream answered {status}", status=(429 if status == 429 else 502)
             if retryable else status, retry_after=retry_after,
-            body=None if retryable else self.error_body(status, raw), retryable=retryable)
+            body=None if retryable else self.error_body(status, raw), retryable=retryable,
+            upstream_status=status)
 
     # ----- the seam -----
 
