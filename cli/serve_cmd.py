@@ -39,6 +39,9 @@ def serve(
         "stdout, or off."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
+    state_dir: Path | None = typer.Option(
+        None, "--state-dir", help="Directory for the proxy's own state: stored responses of "
+        "/v1/responses (SQLite). Default: kept in memory, per process."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -61,6 +64,8 @@ def serve(
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
         os.environ["MODELYARD_USAGE_LOG"] = usage_log
         os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
+        if state_dir is not None:
+            os.environ["MODELYARD_STATE_DIR"] = str(state_dir.resolve())
         # Prometheus counters of every worker go to files in one directory, read at scrape.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
@@ -68,5 +73,6 @@ def serve(
     from gateway.proxy.app import create_app
 
     app = create_app(catalog=None if snapshot is not None else source, snapshot=snapshot,
-                     no_auth=no_auth, usage_log=usage_log, metrics=metrics)
+                     no_auth=no_auth, usage_log=usage_log, metrics=metrics,
+                     state_dir=None if state_dir is None else str(state_dir))
     uvicorn.run(app, **options)

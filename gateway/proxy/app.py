@@ -41,7 +41,8 @@ class ProxyApp:
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None, metrics: bool = True) -> None:
+                 usage_log: str | None = None, metrics: bool = True,
+                 state_dir: str | None = None) -> None:
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
@@ -59,6 +60,8 @@ class ProxyApp:
         self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
                                      stats=self.router.stats)
         self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
+        # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
+        self.handlers.state_dir = state_dir  # type: ignore[attr-defined]
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -184,7 +187,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True) -> ProxyApp:
+               metrics: bool = True, state_dir: str | None = None) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
     if holder is None:
         source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
@@ -195,7 +198,7 @@ def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
 
         warn_no_auth()
     return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics)
+                    metrics=metrics, state_dir=state_dir)
 
 
 def app_from_env() -> ProxyApp:
@@ -206,4 +209,5 @@ def app_from_env() -> ProxyApp:
                       snapshot=Path(snapshot) if snapshot else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
-                      metrics=os.environ.get("MODELYARD_METRICS") != "0")
+                      metrics=os.environ.get("MODELYARD_METRICS") != "0",
+                      state_dir=os.environ.get("MODELYARD_STATE_DIR"))

@@ -219,6 +219,26 @@ THINKING_MESSAGE = {
     "usage": {"input_tokens": 48, "output_tokens": 212},
 }
 
+def _text_stream(message: dict[str, Any]) -> bytes:
+    """A one-text-block message as the events that stream it."""
+    text = message["content"][0]["text"]
+    start = {**message, "content": [], "stop_reason": None,
+             "usage": {**message["usage"], "output_tokens": 1}}
+    return _sse([
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        *[_text(0, text[i:i + 16]) for i in range(0, len(text), 16)],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta",
+                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": message["usage"]["output_tokens"]}}),
+        ("message_stop", {"type": "message_stop"}),
+    ])
+
+
+WEATHER_STREAM = _text_stream(WEATHER_MESSAGE)
+
 # A stream cut by the documented overloaded error event.
 OVERLOADED_STREAM = HELLO_STREAM.split(b"event: content_block_stop")[0] + _sse([
     ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
@@ -243,7 +263,7 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     blocks = last["content"] if isinstance(last["content"], list) else []
     kinds = {block.get("type") for block in blocks}
     if "tool_result" in kinds:
-        return WEATHER_MESSAGE, HELLO_STREAM
+        return WEATHER_MESSAGE, WEATHER_STREAM
     if "image" in kinds:
         return IMAGE_MESSAGE, HELLO_STREAM
     if any(tool.get("type", "").startswith("web_search_") for tool in body.get("tools", ())):

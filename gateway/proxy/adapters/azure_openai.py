@@ -65,6 +65,15 @@ class AzureOpenAIAdapter(OpenAIAdapter):
         return (f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
                 f"?api-version={quote(version, safe='')}")
 
+    def responses_url(self, call: Call) -> str:
+        """Azure serves the Responses API under /openai/v1, or with a preview api-version;
+        either way the deployment goes in the body's `model`."""
+        base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
+        version = api_version(call)
+        if version == V1:
+            return f"{base}/openai/v1/responses"
+        return f"{base}/openai/responses?api-version={quote(version, safe='')}"
+
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)
         if api_version(call) != V1:

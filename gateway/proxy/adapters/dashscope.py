@@ -19,6 +19,7 @@ class DashScopeAdapter(OpenAIAdapter):
     """OpenAI-shaped requests to DashScope's compatible-mode/v1 endpoints."""
 
     protocol = "dashscope"
+    native = frozenset()  # no Responses API: translated through chat
     endpoints = OpenAIAdapter.endpoints & frozenset({"chat", "embeddings"})
 
     def shape_body(self, call: Call) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy.adapters.base import Adapter, Call, NativeEvent, Reply, UpstreamResponse
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
 
@@ -52,6 +52,7 @@ class OpenAIAdapter(Adapter):
 
     protocol = "openai"
     endpoints = frozenset(PATHS)
+    native = frozenset({"responses"})
 
     # ----- request shaping: the steps subclasses override -----
 
@@ -127,6 +128,61 @@ class OpenAIAdapter(Adapter):
             if retryable else status, retry_after=retry_after,
             body=None if retryable else self.error_body(status, raw), retryable=retryable,
             upstream_status=status)
+
+    # ----- the Responses API, passed through -----
+
+    def takes_native(self, call: Call) -> bool:
+        """Responses go through as they are unless the channel says its upstream does not
+        serve that API (`responses_api: false`, for OpenAI-compatible servers)."""
+        return super().takes_native(call) and \
+            call.channel.options.get("responses_api", True) is not False
+
+    def responses_url(self, call: Call) -> str:
+        return (call.provider.base_url or "").rstrip("/") + "/responses"
+
+    async def _post_native(self, call: Call, *, stream: bool) -> UpstreamResponse:
+        assert call.native is not None
+        body = dict(call.native.body)
+        body["model"] = call.channel.upstream_model
+        body["stream"] = stream
+        response = await self.http.request("POST", self.responses_url(call),
+                                           headers=self.headers(call), deadline=call.deadline,
+                                           json=body)
+        await self.raise_for_status(response)
+        return response
+
+    async def send_native(self, call: Call) -> Reply:
+        response = await self._post_native(call, stream=False)
+        try:
+            data = json.loads(await response.read())
+        except ValueError:
+            raise UpstreamProtocolError(f"upstream {_host(call)} answered invalid JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError("upstream answered JSON that is not an object")
+        return Reply(body=data, native=True)
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        """The upstream's Responses events; an `error` event or a failed response before the
+        first event lets the router fail over, after it ends the client's stream."""
+        response = await self._post_native(call, stream=True)
+        try:
+            async for name, data in response.iter_sse():
+                event = NativeEvent(name, data.encode())
+                try:
+                    kind = event.data.get("type")
+                except ValueError:
+                    raise UpstreamProtocolError("upstream sent an unreadable event") from None
+                if kind in ("error", "response.failed"):
+                    error = event.data.get("error") or \
+                        (event.data.get("response") or {}).get("error") or {}
+                    raise UpstreamStatusError(f"upstream failed: {error.get('message')}",
+                                              status=502, retryable=True)
+                yield event
+                if kind in ("response.completed", "response.incomplete"):
+                    return
+            raise UpstreamProtocolError("upstream stream ended before the response did")
+        finally:
+            await response.close()
 
     # ----- the seam -----
 

@@ -18,6 +18,7 @@ class VolcengineAdapter(OpenAIAdapter):
     """OpenAI-shaped requests to Ark's /api/v3 endpoints."""
 
     protocol = "volcengine"
+    native = frozenset()  # no Responses API: translated through chat
     endpoints = OpenAIAdapter.endpoints & frozenset({"chat", "embeddings",
                                                      "images.generations"})
 

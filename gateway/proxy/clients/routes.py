@@ -22,9 +22,9 @@ async def dispatch(handlers: Handlers, ex: Exchange, method: str, path: str) -> 
             return await messages.count_tokens(handlers, ex)
         error = _refusal(method, path, ("/v1/messages", "/v1/messages/count_tokens"))
         return await endpoint.respond_error(ex, messages.API, error)
-    from gateway.proxy.clients import responses
+    from gateway.proxy.clients import responses as responses_api
 
-    return await responses.dispatch(handlers, ex, method, path)
+    return await responses_api.dispatch(handlers, ex, method, path)
 
 
 def _refusal(method: str, path: str, known: tuple[str, ...]) -> InvalidRequest | UnknownURL:
