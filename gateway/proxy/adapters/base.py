@@ -13,7 +13,7 @@ import importlib
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -158,9 +158,9 @@ class Adapter(ABC):
         yield  # pragma: no cover - makes this an async generator
 
 
-class NativeEvent:
+class NativeEvent(Mapping[str, Any]):
     """One server-sent event of a native stream: the event name and its JSON data, kept as
-    the upstream's bytes until someone reads `data`."""
+    the upstream's bytes until someone reads `data` (readable as a mapping, like a chunk)."""
 
     __slots__ = ("event", "raw", "_data")
 
@@ -174,6 +174,15 @@ class NativeEvent:
         if self._data is None:
             self._data = json.loads(self.raw)
         return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
 
     def __repr__(self) -> str:
         return f"NativeEvent({self.event!r}, {self.raw!r})"

@@ -15,17 +15,19 @@ from gateway.errors import InvalidRequest, ProxyError, UpstreamError
 from gateway.proxy import policy, validate
 from gateway.proxy.adapters.anthropic import usage_of
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
-from gateway.proxy.clients import endpoint, messages_chat
-from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated
+from gateway.proxy.clients import messages_chat
+from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated, endpoint
 from gateway.proxy.clients.messages_stream import MessagesEncoder, NativeUsage, error_event
-from gateway.proxy.handlers import Exchange, dumps
+from gateway.proxy.exchange import Exchange, dumps, inference_headers
+from gateway.proxy.pipeline import read_json
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
 from gateway.usage.accounting import _prompt_text
 from gateway.usage.pricing import estimate_tokens
 
 if TYPE_CHECKING:
-    from gateway.proxy.handlers import Handlers
+    from gateway.proxy.app import ProxyApp
+    from gateway.proxy.pipeline import Pipeline
 
 #: Anthropic's error type for each status it answers with.
 ERROR_TYPES: Mapping[int, str] = {
@@ -52,12 +54,11 @@ def anthropic_status(error: ProxyError) -> int:
     return status
 
 
-def error_body(error: ProxyError, request_id: str) -> tuple[int, dict[str, Any]]:
+def error_body(error: ProxyError) -> tuple[int, dict[str, Any]]:
     status = anthropic_status(error)
     message = (error.body().get("error") or {}).get("message") or error.message
     kind = ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
-    return status, {"type": "error", "error": {"type": kind, "message": message},
-                    "request_id": request_id}
+    return status, {"type": "error", "error": {"type": kind, "message": message}}
 
 
 def with_policy(body: Mapping[str, Any], decision: policy.Decision, model: Model,
@@ -105,7 +106,7 @@ class NativeEncoder(StreamEncoder):
         return b""
 
     def fail(self, error: ProxyError) -> bytes:
-        _, body = error_body(error, "")
+        _, body = error_body(error)
         return error_event(body["error"]["type"], body["error"]["message"])
 
     def usage(self) -> Mapping[str, Any] | None:
@@ -125,7 +126,7 @@ class TranslatedEncoder(StreamEncoder):
         return self.writer.end()
 
     def fail(self, error: ProxyError) -> bytes:
-        _, body = error_body(error, "")
+        _, body = error_body(error)
         return error_event(body["error"]["type"], body["error"]["message"])
 
     def usage(self) -> Mapping[str, Any] | None:
@@ -135,8 +136,8 @@ class TranslatedEncoder(StreamEncoder):
 class MessagesAPI(ClientAPI):
     protocol = "messages"
 
-    async def translate(self, body: dict[str, Any], consumer: Consumer,
-                        snapshot: Snapshot) -> Translated:
+    def translate(self, body: dict[str, Any], consumer: Consumer,
+                  snapshot: Snapshot) -> Translated:
         return Translated(messages_chat.to_chat(body, snapshot.native_tools), body)
 
     def native(self, translated: Translated, decision: policy.Decision, snapshot: Snapshot,
@@ -146,20 +147,20 @@ class MessagesAPI(ClientAPI):
         translated.extra["natives"] = decision.native_tools
         return NativeRequest(self.protocol, body, forwarded_headers(ex))
 
-    def answer(self, reply: Reply, translated: Translated,
-               request_id: str) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    def answer(self, reply: Reply, translated: Translated
+               ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
         body = dict(reply.body or {})
         if reply.native:
             return body, usage_of(body.get("usage") or {}, _natives(translated))
         return messages_chat.to_message(body, translated.native["model"]), body.get("usage")
 
-    def encoder(self, translated: Translated, native: bool, request_id: str) -> StreamEncoder:
+    def encoder(self, translated: Translated, native: bool) -> StreamEncoder:
         if native:
             return NativeEncoder(_natives(translated))
         return TranslatedEncoder(translated.native["model"])
 
-    def error(self, error: ProxyError, request_id: str) -> tuple[int, dict[str, Any]]:
-        return error_body(error, request_id)
+    def error(self, error: ProxyError) -> tuple[int, Mapping[str, Any]]:
+        return error_body(error)
 
 
 def _natives(translated: Translated) -> Mapping[str, Any]:
@@ -169,40 +170,42 @@ def _natives(translated: Translated) -> Mapping[str, Any]:
 API = MessagesAPI()
 
 
-async def handle(handlers: Handlers, ex: Exchange) -> None:
-    await endpoint.serve(handlers, ex, API)
+async def handle(app: ProxyApp, ex: Exchange) -> None:
+    pipeline = app.pipeline
+    loaded = pipeline.loaded()
+    consumer = pipeline.consumer(loaded, ex)
+    await pipeline.run(ex, loaded, consumer, endpoint(API, ex, consumer))
 
 
-def counts_natively(handlers: Handlers, snapshot: Snapshot, model: Model) -> bool:
+def counts_natively(pipeline: Pipeline, snapshot: Snapshot, model: Model) -> bool:
     channels = snapshot.channels
-    return any("messages.count_tokens" in handlers.router.adapter(channels[name].protocol).native
+    return any("messages.count_tokens" in pipeline.router.adapter(channels[name].protocol).native
                for name in model.channels if name in channels)
 
 
-async def count_tokens(handlers: Handlers, ex: Exchange) -> None:
+async def count_tokens(app: ProxyApp, ex: Exchange) -> None:
     """Counted by an Anthropic channel when the model has one, else estimated (one token per
-    four characters of the prompt the model would see, the proxy's documented estimate)."""
-    try:
-        loaded = handlers.loaded()
-        consumer = handlers.consumer(loaded, ex)
-        body, destination = await endpoint.read_json(ex, loaded)
-        if not isinstance(body.get("model"), str):
-            raise InvalidRequest("model: Field required", param="model")
-        snapshot = loaded.snapshot
-        model = resolve(snapshot, body["model"], consumer)
-        chat = messages_chat.to_chat({"max_tokens": 1, **body}, snapshot.native_tools)
-        validate.check_chat(chat)
-        decision = policy.apply(snapshot, model, chat, "chat")
+    four characters of the prompt the model would see, the proxy's documented estimate).
+    Not an inference: nothing is accounted."""
+    pipeline = app.pipeline
+    loaded = pipeline.loaded()
+    consumer = pipeline.consumer(loaded, ex)
+    length, destination = inference_headers(ex.headers)
+    body, _ = await read_json(ex, loaded, length)
+    if not isinstance(body.get("model"), str):
+        raise InvalidRequest("model: Field required", param="model")
+    snapshot = loaded.snapshot
+    model = resolve(snapshot, body["model"], consumer)
+    chat = messages_chat.to_chat({"max_tokens": 1, **body}, snapshot.native_tools)
+    validate.check_chat(chat)
+    decision = policy.apply(snapshot, model, chat, "chat")
+    if counts_natively(pipeline, snapshot, model):
         native = NativeRequest("messages.count_tokens",
                                with_policy(body, decision, model, snapshot), forwarded_headers(ex))
         routed = Routed("messages.count_tokens", decision.body, model, consumer, destination,
                         decision.native_tools, ex.request_id, native=native)
-        if counts_natively(handlers, snapshot, model):
-            reply = await handlers.router.send(loaded, routed, Outcome())
-            answer = dict(reply.body or {})
-        else:
-            answer = {"input_tokens": estimate_tokens(_prompt_text(decision.body))}
-        await ex.respond(200, dumps(answer))
-    except ProxyError as error:
-        if not ex.started:
-            await endpoint.respond_error(ex, API, error)
+        reply = await pipeline.router.send(loaded, routed, Outcome())
+        answer = dict(reply.body or {})
+    else:
+        answer = {"input_tokens": estimate_tokens(_prompt_text(decision.body))}
+    await ex.respond(200, dumps(answer))

@@ -17,8 +17,7 @@ from gateway.catalog.snapshot import Consumer, Snapshot
 from gateway.errors import InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy import policy
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
-from gateway.proxy.clients import endpoint
-from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated
+from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated, endpoint
 from gateway.proxy.clients.response_store import ResponseStore, SqliteResponseStore
 from gateway.proxy.clients.responses_chat import (
     chat_usage,
@@ -29,10 +28,10 @@ from gateway.proxy.clients.responses_chat import (
     to_response,
 )
 from gateway.proxy.clients.responses_stream import EventWriter, ResponsesEncoder
-from gateway.proxy.handlers import Exchange, dumps
+from gateway.proxy.exchange import Exchange, dumps
 
 if TYPE_CHECKING:
-    from gateway.proxy.handlers import Handlers
+    from gateway.proxy.app import ProxyApp
 
 
 class NotFound(ProxyError):
@@ -117,8 +116,8 @@ class ResponsesAPI(ClientAPI):
     def __init__(self, store: ResponseStore) -> None:
         self.store = store
 
-    async def translate(self, body: dict[str, Any], consumer: Consumer,
-                        snapshot: Snapshot) -> Translated:
+    def translate(self, body: dict[str, Any], consumer: Consumer,
+                  snapshot: Snapshot) -> Translated:
         items = input_items(body)
         history: list[dict[str, Any]] = []
         previous = body.get("previous_response_id")
@@ -164,8 +163,8 @@ class ResponsesAPI(ClientAPI):
             response["store"] = client.get("store", True) is not False
         return fix
 
-    def answer(self, reply: Reply, translated: Translated,
-               request_id: str) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    def answer(self, reply: Reply, translated: Translated
+               ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
         body = dict(reply.body or {})
         if reply.native:
             self._fix(translated)(body)
@@ -174,13 +173,13 @@ class ResponsesAPI(ClientAPI):
         return (to_response(body, client, id=translated.extra["id"], model=client["model"]),
                 body.get("usage"))
 
-    def encoder(self, translated: Translated, native: bool, request_id: str) -> StreamEncoder:
+    def encoder(self, translated: Translated, native: bool) -> StreamEncoder:
         if native:
             return NativeEncoder(self._fix(translated))
         client = translated.extra["client"]
         return TranslatedEncoder(client, translated.extra["id"], client["model"])
 
-    def error(self, error: ProxyError, request_id: str) -> tuple[int, dict[str, Any]]:
+    def error(self, error: ProxyError) -> tuple[int, Mapping[str, Any]]:
         return error.status, error.body()
 
     def finished(self, translated: Translated, answer: Mapping[str, Any] | None) -> None:
@@ -190,42 +189,39 @@ class ResponsesAPI(ClientAPI):
         self.store.put(translated.consumer.name, dict(answer), translated.extra["conversation"])
 
 
-def api_of(handlers: Handlers) -> ResponsesAPI:
+def api_of(app: ProxyApp) -> ResponsesAPI:
     """The app's Responses API, over the store of its state directory."""
-    api = getattr(handlers, "responses_api", None)
-    if api is None:
-        store = SqliteResponseStore.in_dir(getattr(handlers, "state_dir", None))
-        api = handlers.responses_api = ResponsesAPI(store)  # type: ignore[attr-defined]
-    return api
+    if app.clients is None:
+        app.clients = ResponsesAPI(SqliteResponseStore.in_dir(app.state_dir))
+    return app.clients
 
 
-async def dispatch(handlers: Handlers, ex: Exchange, method: str, path: str) -> None:
-    api = api_of(handlers)
+async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
+    api = api_of(app)
+    ex.error_body = api.error
+    pipeline = app.pipeline
     if path == "/v1/responses":
-        if method == "POST":
-            return await endpoint.serve(handlers, ex, api)
-        return await endpoint.respond_error(ex, api, InvalidRequest(
-            f"method {method} is not allowed on {path}", code="method_not_allowed"))
-    try:
-        rest = path[len("/v1/responses/"):] if path.startswith("/v1/responses/") else ""
-        id, _, tail = rest.partition("/")
-        if not id or tail not in ("", "input_items") or \
-                (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):
-            raise UnknownURL(f"Unknown request URL: {method} {path}")
-        consumer = handlers.consumer(handlers.loaded(), ex)
-        if method == "DELETE":
-            if not api.store.delete(consumer.name, id):
-                raise _missing(id)
-            return await ex.respond(200, dumps({"id": id, "object": "response",
-                                                "deleted": True}))
-        stored = api.store.get(consumer.name, id)
-        if stored is None:
+        if method != "POST":
+            raise InvalidRequest(f"method {method} is not allowed on {path}",
+                                 code="method_not_allowed")
+        loaded = pipeline.loaded()
+        consumer = pipeline.consumer(loaded, ex)
+        return await pipeline.run(ex, loaded, consumer, endpoint(api, ex, consumer))
+    rest = path[len("/v1/responses/"):] if path.startswith("/v1/responses/") else ""
+    id, _, tail = rest.partition("/")
+    if not id or (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):
+        raise UnknownURL(f"Unknown request URL: {method} {path}")
+    consumer = pipeline.consumer(pipeline.loaded(), ex)
+    if method == "DELETE":
+        if not api.store.delete(consumer.name, id):
             raise _missing(id)
-        if tail == "":
-            return await ex.respond(200, dumps(stored.response))
-        return await ex.respond(200, dumps(item_list(stored.input, ex.scope)))
-    except ProxyError as error:
-        await endpoint.respond_error(ex, api, error)
+        return await ex.respond(200, dumps({"id": id, "object": "response", "deleted": True}))
+    stored = api.store.get(consumer.name, id)
+    if stored is None:
+        raise _missing(id)
+    if tail == "":
+        return await ex.respond(200, dumps(stored.response))
+    return await ex.respond(200, dumps(item_list(stored.input, ex.scope)))
 
 
 def _missing(id: str) -> NotFound:

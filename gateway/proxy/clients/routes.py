@@ -1,33 +1,38 @@
-"""The paths of the client schemas other than chat, and which handler answers each."""
+"""The paths of the client schemas other than chat, and which handler answers each.
+
+Each sets its error shape on the exchange first, so that every refusal (a missing key
+included) reaches the client in the shape its SDK reads.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from gateway.errors import InvalidRequest, UnknownURL
-from gateway.proxy.handlers import Exchange
+from gateway.proxy.exchange import Exchange
 
 if TYPE_CHECKING:
-    from gateway.proxy.handlers import Handlers
+    from gateway.proxy.app import ProxyApp
+
+MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 
 
-
-async def dispatch(handlers: Handlers, ex: Exchange, method: str, path: str) -> None:
+async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
     if path.startswith("/v1/messages"):
-        from gateway.proxy.clients import endpoint, messages
+        from gateway.proxy.clients import messages
 
+        ex.error_body = messages.API.error
         if path == "/v1/messages" and method == "POST":
-            return await messages.handle(handlers, ex)
+            return await messages.handle(app, ex)
         if path == "/v1/messages/count_tokens" and method == "POST":
-            return await messages.count_tokens(handlers, ex)
-        error = _refusal(method, path, ("/v1/messages", "/v1/messages/count_tokens"))
-        return await endpoint.respond_error(ex, messages.API, error)
+            return await messages.count_tokens(app, ex)
+        raise refusal(method, path, MESSAGES_PATHS)
     from gateway.proxy.clients import responses as responses_api
 
-    return await responses_api.dispatch(handlers, ex, method, path)
+    return await responses_api.dispatch(app, ex, method, path)
 
 
-def _refusal(method: str, path: str, known: tuple[str, ...]) -> InvalidRequest | UnknownURL:
+def refusal(method: str, path: str, known: tuple[str, ...]) -> InvalidRequest | UnknownURL:
     if path in known:
         return InvalidRequest(f"method {method} is not allowed on {path}",
                               code="method_not_allowed")
