@@ -155,3 +155,17 @@ def test_stream_blocks_open_and_close_in_anthropics_order():
                            "usage": {"input_tokens": 9, "output_tokens": 4,
                                      "cache_read_input_tokens": 0,
                                      "cache_creation_input_tokens": 0}}
+
+
+def test_text_relayed_from_the_upstreams_bytes_equals_text_written_from_parsed_chunks():
+    from gateway.proxy.chunk import RawChunk
+
+    texts = ["Hello", ' "quoted" ', "naïve \\ é", ""]
+    raw = [json.dumps(chunk({"content": t}), ensure_ascii=False, separators=(",", ":")).encode()
+           for t in texts]
+    fast, slow = MessagesEncoder("m"), MessagesEncoder("m")
+    first = chunk({"role": "assistant", "content": "Hi"})
+    out_fast = fast.feed(first) + b"".join(fast.feed(RawChunk(r, None, True)) for r in raw)
+    out_slow = slow.feed(first) + b"".join(slow.feed(json.loads(r)) for r in raw)
+    assert out_fast == out_slow
+    assert [e[1]["delta"]["text"] for e in events(out_fast)[3:]] == ["Hi", *texts[:3]]
