@@ -129,10 +129,8 @@ class UpstreamError(ProxyError):
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
                  body: dict[str, Any] | None = None, retryable: bool | None = None,
-                 upstream_status: int | None = None, **kw: Any) -> None:
+                 **kw: Any) -> None:
         super().__init__(message, **kw)
-        # What the upstream answered, before mapping (529 and 503 both say "overloaded").
-        self.upstream_status = upstream_status
         if status is not None:
             self.status = status
         if retryable is not None:

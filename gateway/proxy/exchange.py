@@ -39,13 +39,19 @@ class HeadersTooLarge(ProxyError):
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+_encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> bytes:
-    return _encode(value).encode()
+    try:
+        return _encode(value).encode()
+    except UnicodeEncodeError:  # a lone surrogate an upstream sent escaped: escaped again
+        return _encode_ascii(value).encode()
 
 
 def sse_event(value: Any) -> bytes:
     """One `data:` event (sse.encode_event without its per-call encoder)."""
-    return b"data: " + _encode(value).encode() + b"\n\n"
+    return b"data: " + dumps(value) + b"\n\n"
 
 
 def openai_error_body(error: ProxyError) -> tuple[int, Mapping[str, Any]]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway.catalog.snapshot import Consumer, Model, Snapshot
-from gateway.errors import InvalidRequest, ProxyError, UpstreamError
+from gateway.errors import InvalidRequest, ProxyError
 from gateway.proxy import policy, validate
 from gateway.proxy.adapters.anthropic import usage_of
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
@@ -38,16 +38,12 @@ ERROR_TYPES: Mapping[int, str] = {
 FORWARDED = (b"anthropic-version", b"anthropic-beta")
 
 
-#: Upstream statuses that say "overloaded" (Anthropic's 529, OpenAI's 503).
-OVERLOADED = frozenset({503, 529})
-
-
 def anthropic_status(error: ProxyError) -> int:
-    """Anthropic's status for our error: the last channel overloaded, or none left to take
-    the request (open circuits, 503), is 529 overloaded; other server errors are 500."""
+    """Anthropic's status for our error. 503 (the last channel tried was overloaded:
+    Anthropic's 529 or OpenAI's 503, see upstream_errors.py; or no channel is left with a
+    closed circuit) is 529 overloaded; other server errors are 500."""
     status = error.status
-    if status == 503 or (isinstance(error, UpstreamError)
-                         and error.upstream_status in OVERLOADED):
+    if status == 503:
         return 529
     if status >= 500 and status not in ERROR_TYPES:
         return 500
