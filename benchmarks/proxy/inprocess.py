@@ -141,7 +141,9 @@ async def measure(slices: int, count: int, setups: list[str],
         for mode in modes:
             for app in apps.values():
                 await drive(app, mode, count)  # warm-up
-            for turn in range(slices):
+        # Modes take turns too, so that they can be compared with each other as well.
+        for turn in range(slices):
+            for mode in modes:
                 order = setups[turn % len(setups):] + setups[:turn % len(setups)]
                 for setup in order:
                     spent.setdefault((setup, mode), []).append(

@@ -14,8 +14,10 @@ from gateway.proxy.chunk import RawChunk
 from gateway.proxy.clients.messages_chat import STOP_REASONS, anthropic_usage, message_id
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-#: A chunk whose one delta is text alone, with that text as the JSON string it came as.
-_TEXT_ONLY = re.compile(rb'"choices":\[\{"index":0,"delta":\{"content":("(?:[^"\\]|\\.)*")\}')
+#: A chunk whose one delta is text alone: where its text starts, as the JSON string it
+#: came as, and that string followed by the end of the delta.
+_TEXT_ONLY = b'"choices":[{"index":0,"delta":{"content":'
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(?=\})')
 _TEXT_DELTA = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
                b'"delta":{"type":"text_delta","text":%s}}\n\n')
 
@@ -23,6 +25,22 @@ _TEXT_DELTA = (b'event: content_block_delta\ndata: {"type":"content_block_delta"
 def event(name: str, data: Mapping[str, Any]) -> bytes:
     """One server-sent event as Anthropic writes it: the event name, then its JSON."""
     return b"event: " + name.encode() + b"\ndata: " + _encode(data).encode() + b"\n\n"
+
+
+# The events every stream has, written once (each is what `event` would write).
+PING = event("ping", {"type": "ping"})
+MESSAGE_STOP = event("message_stop", {"type": "message_stop"})
+_MESSAGE_START = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":%s,"type":"message",'
+    b'"role":"assistant","model":%s,"content":[],"stop_reason":null,"stop_sequence":null,'
+    b'"usage":{"input_tokens":0,"output_tokens":0}}}\n\n')
+_MESSAGE_DELTA = (
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"%s",'
+    b'"stop_sequence":null},"usage":{"input_tokens":%d,"output_tokens":%d,'
+    b'"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}}\n\n')
+_BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
+_TEXT_START = (b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,'
+               b'"content_block":{"type":"text","text":""}}\n\n')
 
 
 def error_event(kind: str, message: str) -> bytes:
@@ -50,9 +68,15 @@ class MessagesEncoder:
         if self.open == "text" and type(chunk) is RawChunk and chunk.plain:
             # The hot path: more text for the open text block, copied from the upstream's
             # bytes (already a JSON string) without parsing or encoding the chunk.
-            match = _TEXT_ONLY.search(chunk.raw)
-            if match is not None:
-                return _TEXT_DELTA % (self.index, match[1]) if match[1] != b'""' else b""
+            raw = chunk.raw
+            at = raw.find(_TEXT_ONLY)
+            if at >= 0:
+                match = _JSON_STRING.match(raw, at + len(_TEXT_ONLY))
+                if match is not None:
+                    text = match[0]
+                    return _TEXT_DELTA % (self.index, text) if text != b'""' else b""
+        if type(chunk) is RawChunk:
+            chunk = chunk.data
         out = bytearray()
         if not self.started:
             self.started = True
@@ -68,7 +92,7 @@ class MessagesEncoder:
                                     "thinking": delta["reasoning_content"]})
             if delta.get("content"):
                 out += self._block("text", {"type": "text", "text": ""})
-                out += self._delta({"type": "text_delta", "text": delta["content"]})
+                out += _TEXT_DELTA % (self.index, _encode(delta["content"]).encode())
             for call in delta.get("tool_calls") or ():
                 out += self._tool(call)
             if choice.get("finish_reason"):
@@ -83,17 +107,15 @@ class MessagesEncoder:
             out += self._start({})
         out += self._close()
         usage = anthropic_usage(self.usage)
-        out += event("message_delta", {"type": "message_delta", "delta": {
-            "stop_reason": self.stop_reason, "stop_sequence": None}, "usage": usage})
-        out += event("message_stop", {"type": "message_stop"})
+        out += _MESSAGE_DELTA % (self.stop_reason.encode(), usage["input_tokens"],
+                                 usage["output_tokens"], usage["cache_read_input_tokens"],
+                                 usage["cache_creation_input_tokens"])
+        out += MESSAGE_STOP
         return bytes(out)
 
     def _start(self, chunk: Mapping[str, Any]) -> bytes:
-        message: dict[str, Any] = {"id": message_id(chunk.get("id")), "type": "message", "role": "assistant",
-                   "model": self.model, "content": [], "stop_reason": None,
-                   "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
-        return (event("message_start", {"type": "message_start", "message": message})
-                + event("ping", {"type": "ping"}))
+        return _MESSAGE_START % (_encode(message_id(chunk.get("id"))).encode(),
+                                 _encode(self.model).encode()) + PING
 
     def _block(self, kind: str, start: Mapping[str, Any]) -> bytes:
         if self.open == kind:
@@ -101,6 +123,8 @@ class MessagesEncoder:
         out = self._close()
         self.index += 1
         self.open = kind
+        if kind == "text":
+            return out + _TEXT_START % self.index
         return out + event("content_block_start", {"type": "content_block_start",
                                                    "index": self.index, "content_block": start})
 
@@ -123,7 +147,7 @@ class MessagesEncoder:
         if self.open is None:
             return b""
         self.open = None
-        return event("content_block_stop", {"type": "content_block_stop", "index": self.index})
+        return _BLOCK_STOP % self.index
 
 
 class NativeUsage:
