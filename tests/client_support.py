@@ -50,12 +50,13 @@ def catalog(anthropic_url: str, openai_url: str, **settings: Any) -> dict[str, A
         return channel(name, model_name, "anthropic", upstream_model=upstream, priority=priority,
                        price=CLAUDE_PRICE, price_source="inline")
 
-    def gpt(name: str, model_name: str, upstream: str, priority: str = "normal") -> dict:
+    def gpt(name: str, model_name: str, upstream: str, priority: str = "normal",
+            **options: Any) -> dict:
         return channel(name, model_name, "openai", upstream_model=upstream, priority=priority,
-                       price=GPT_PRICE, price_source="inline")
+                       price=GPT_PRICE, price_source="inline", options=options)
 
     names = ["claude", "claude-failover", "claude-busy", "claude-cut", "gpt", "gpt-failover",
-             "gpt-busy"]
+             "gpt-busy", "gpt-compatible"]
     return snapshot_dict(
         settings=settings,
         providers=[provider("anthropic", protocol="anthropic", base_url=anthropic_url,
@@ -72,7 +73,8 @@ def catalog(anthropic_url: str, openai_url: str, **settings: Any) -> dict[str, A
                   gpt("gpt-c", "gpt", "gpt-4o"),
                   gpt("gpt-busy-c", "gpt-failover", "overloaded", "high"),
                   gpt("gpt-ok-c", "gpt-failover", "gpt-4o"),
-                  gpt("gpt-only-busy-c", "gpt-busy", "overloaded")],
+                  gpt("gpt-only-busy-c", "gpt-busy", "overloaded"),
+                  gpt("gpt-compatible-c", "gpt-compatible", "gpt-4o", responses_api=False)],
         consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)])
 
 

@@ -136,6 +136,14 @@ def test_retrieve_list_input_items_and_delete(api, served, target):
         api.responses.retrieve(created.id)
 
 
+def test_a_channel_without_the_responses_api_gets_it_translated(api, served):
+    response = api.responses.create(model="gpt-compatible", input="Hello", instructions="Hi.")
+    assert response.output_text == fake_openai.GREETING
+    last = served.openai.requests[-1]
+    assert last["path"] == "/v1/chat/completions"
+    assert last["body"]["messages"][0] == {"role": "system", "content": "Hi."}
+
+
 def test_store_false_keeps_nothing(api):
     created = api.responses.create(model=PASS_THROUGH, input="Hello", store=False)
     assert created.store is False
