@@ -20,6 +20,7 @@ from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated,
 from gateway.proxy.clients.messages_stream import MessagesEncoder, NativeUsage, error_event
 from gateway.proxy.exchange import Exchange, dumps, inference_headers
 from gateway.proxy.pipeline import read_json
+from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
 from gateway.usage.accounting import _prompt_text
@@ -166,11 +167,8 @@ def _natives(translated: Translated) -> Mapping[str, Any]:
 API = MessagesAPI()
 
 
-async def handle(app: ProxyApp, ex: Exchange) -> None:
-    pipeline = app.pipeline
-    loaded = pipeline.loaded()
-    consumer = pipeline.consumer(loaded, ex)
-    await pipeline.run(ex, loaded, consumer, endpoint(API, ex, consumer))
+async def handle(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
+    await app.pipeline.run(ex, loaded, consumer, endpoint(API, ex, consumer))
 
 
 def counts_natively(pipeline: Pipeline, snapshot: Snapshot, model: Model) -> bool:
@@ -179,13 +177,12 @@ def counts_natively(pipeline: Pipeline, snapshot: Snapshot, model: Model) -> boo
                for name in model.channels if name in channels)
 
 
-async def count_tokens(app: ProxyApp, ex: Exchange) -> None:
+async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded,
+                       consumer: Consumer) -> None:
     """Counted by an Anthropic channel when the model has one, else estimated (one token per
     four characters of the prompt the model would see, the proxy's documented estimate).
     Not an inference: nothing is accounted."""
     pipeline = app.pipeline
-    loaded = pipeline.loaded()
-    consumer = pipeline.consumer(loaded, ex)
     length, destination = inference_headers(ex.headers)
     body, _ = await read_json(ex, loaded, length)
     if not isinstance(body.get("model"), str):

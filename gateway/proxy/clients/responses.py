@@ -29,6 +29,7 @@ from gateway.proxy.clients.responses_chat import (
 )
 from gateway.proxy.clients.responses_stream import EventWriter, ResponsesEncoder
 from gateway.proxy.exchange import Exchange, dumps
+from gateway.proxy.reload import Loaded
 
 if TYPE_CHECKING:
     from gateway.proxy.app import ProxyApp
@@ -196,22 +197,18 @@ def api_of(app: ProxyApp) -> ResponsesAPI:
     return app.clients
 
 
-async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
+async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str, loaded: Loaded,
+                   consumer: Consumer) -> None:
     api = api_of(app)
-    ex.error_body = api.error
-    pipeline = app.pipeline
     if path == "/v1/responses":
         if method != "POST":
             raise InvalidRequest(f"method {method} is not allowed on {path}",
                                  code="method_not_allowed")
-        loaded = pipeline.loaded()
-        consumer = pipeline.consumer(loaded, ex)
-        return await pipeline.run(ex, loaded, consumer, endpoint(api, ex, consumer))
+        return await app.pipeline.run(ex, loaded, consumer, endpoint(api, ex, consumer))
     rest = path[len("/v1/responses/"):] if path.startswith("/v1/responses/") else ""
     id, _, tail = rest.partition("/")
     if not id or (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):
         raise UnknownURL(f"Unknown request URL: {method} {path}")
-    consumer = pipeline.consumer(pipeline.loaded(), ex)
     if method == "DELETE":
         if not api.store.delete(consumer.name, id):
             raise _missing(id)

@@ -18,18 +18,26 @@ MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 
 
 async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
+    """Every path here, known or not, needs a key first (in the error shape of its API)."""
+    pipeline = app.pipeline
     if path.startswith("/v1/messages"):
         from gateway.proxy.clients import messages
 
         ex.error_body = messages.API.error
+        loaded = pipeline.loaded()
+        consumer = pipeline.consumer(loaded, ex)
         if path == "/v1/messages" and method == "POST":
-            return await messages.handle(app, ex)
+            return await messages.handle(app, ex, loaded, consumer)
         if path == "/v1/messages/count_tokens" and method == "POST":
-            return await messages.count_tokens(app, ex)
+            return await messages.count_tokens(app, ex, loaded, consumer)
         raise refusal(method, path, MESSAGES_PATHS)
     from gateway.proxy.clients import responses as responses_api
 
-    return await responses_api.dispatch(app, ex, method, path)
+    api = responses_api.api_of(app)
+    ex.error_body = api.error
+    loaded = pipeline.loaded()
+    consumer = pipeline.consumer(loaded, ex)
+    return await responses_api.dispatch(app, ex, method, path, loaded, consumer)
 
 
 def refusal(method: str, path: str, known: tuple[str, ...]) -> InvalidRequest | UnknownURL:
