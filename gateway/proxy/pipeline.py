@@ -20,7 +20,6 @@ from gateway.catalog.snapshot import Consumer, Model, NativeTool, Snapshot
 from gateway.errors import (
     DeadlineExceeded,
     InvalidRequest,
-    NoChannelAvailable,
     NotReady,
     ProxyError,
     UpstreamError,
@@ -38,13 +37,14 @@ from gateway.proxy.exchange import (
     openai_error_body,
     sse_event,
 )
+from gateway.proxy.meter import Meter
 from gateway.proxy.relay import Encode, chat_encoder, relay, relay_bytes
 from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
 from gateway.proxy.timeout import timeout_at
-from gateway.usage.accounting import Accountant, Meter
+from gateway.usage.accounting import Accountant
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Cost, Usage
 
@@ -197,7 +197,6 @@ class Pipeline:
             raise InvalidRequest("`model` is required", param="model")
         model = resolve(loaded.snapshot, fields["model"], consumer)
         prepared = endpoint.prepare(loaded.snapshot, model, fields, files)
-        self._check_serves(loaded, model, endpoint.name)
         routed = Routed(endpoint.name, prepared.body, model, consumer, destination,
                         prepared.native_tools, ex.request_id, files=files,
                         native=prepared.native)
@@ -250,16 +249,6 @@ class Pipeline:
                 await relay_bytes(ex, reply.status, reply.content_type, reply.chunks, headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
-
-    def _check_serves(self, loaded: Loaded, model: Model, endpoint: str) -> None:
-        """503 unless some channel of `model` speaks a protocol whose adapter serves it."""
-        channels = loaded.snapshot.channels
-        for name in model.channels:
-            channel = channels.get(name)
-            if channel is not None and endpoint in self.router.adapter(channel.protocol).endpoints:
-                return
-        raise NoChannelAvailable(f"no channel of model `{model.name}` speaks a protocol that "
-                                 f"serves {endpoint.replace('.', ' ')}")
 
     def _account(self, req: _Request, status: int, error_code: str | None,
                  usage: Usage | None = None) -> Headers:
