@@ -21,9 +21,9 @@ from gateway.errors import ProxyError
 from gateway.proxy import policy, validate
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
 from gateway.proxy.exchange import JSON, Exchange, dumps
+from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Endpoint, Files, Prepared, StreamShape
 from gateway.proxy.router import Routed
-from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
 
 

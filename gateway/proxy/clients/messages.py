@@ -19,12 +19,11 @@ from gateway.proxy.clients import messages_chat
 from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated, endpoint
 from gateway.proxy.clients.messages_stream import MessagesEncoder, NativeUsage, error_event
 from gateway.proxy.exchange import Exchange, dumps, inference_headers
+from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import read_json
 from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed
-from gateway.usage.accounting import _prompt_text
-from gateway.usage.pricing import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.proxy.app import ProxyApp
@@ -200,5 +199,5 @@ async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded,
         reply = await pipeline.router.send(loaded, routed, Outcome())
         answer = dict(reply.body or {})
     else:
-        answer = {"input_tokens": estimate_tokens(_prompt_text(decision.body))}
+        answer = {"input_tokens": Meter("chat", "", decision.body).usage().input_tokens}
     await ex.respond(200, dumps(answer))
