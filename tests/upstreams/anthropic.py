@@ -258,7 +258,8 @@ def _error(status: int, kind: str, message: str, **headers: str) -> JSONResponse
                          "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}, status, headers)
 
 
-def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The answer to a Messages body, whole and as a stream."""
     last = body["messages"][-1]
     blocks = last["content"] if isinstance(last["content"], list) else []
     kinds = {block.get("type") for block in blocks}
@@ -289,7 +290,7 @@ def make_app(received: list[dict[str, Any]], *, api_key: str = API_KEY) -> Starl
         if model in _FAILURES:
             status, kind, message = _FAILURES[model]
             return _error(status, kind, message, **({"retry-after": "7"} if status == 429 else {}))
-        message, stream = _answer(body)
+        message, stream = answer(body)
         if model == "stream-error":
             stream = OVERLOADED_STREAM
         if body.get("stream"):

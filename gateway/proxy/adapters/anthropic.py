@@ -117,11 +117,13 @@ def native_request(call: Call, *, stream: bool) -> tuple[str, dict[str, str], di
     return url(call, NATIVE_PATHS[native.protocol]), out, body
 
 
-async def native_events(response: UpstreamResponse, call: Call) -> AsyncIterator[NativeEvent]:
-    """The upstream's events as they are, but for the model name in message_start (the
-    client sees the name it asked for) and errors, raised for the proxy to handle."""
+async def native_events(pairs: AsyncIterator[tuple[str | None, str]], call: Call
+                        ) -> AsyncIterator[NativeEvent]:
+    """The upstream's Messages events, (event name, JSON data) as they arrive, passed on as
+    they are but for the model name in message_start (the client sees the name it asked
+    for) and errors, raised for the proxy to handle."""
     model = call.body["model"]
-    async for name, data in response.iter_sse():
+    async for name, data in pairs:
         try:
             event = json.loads(data)
         except ValueError as exc:
@@ -324,7 +326,7 @@ class AnthropicAdapter(Adapter):
     async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
         response = await self._post_native(call, stream=True)
         try:
-            async for event in native_events(response, call):
+            async for event in native_events(response.iter_sse(), call):
                 yield event
         finally:
             await response.close()
