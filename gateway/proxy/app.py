@@ -24,7 +24,8 @@ from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
 
 log = logging.getLogger("modelyard.proxy")
 
-
+#: The status page and its endpoints (gateway/proxy/console.py).
+ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
 #: Paths of the client schemas other than chat (gateway/proxy/clients/routes.py).
 CLIENT_PREFIXES = ("/v1/messages", "/v1/responses")
 
@@ -114,6 +115,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_status
 
             return await serve_status(p, ex)
+        if path in ADMIN_UI_PATHS:
+            from gateway.proxy import console  # the status page: off the request path
+
+            return await console.handle(p, ex, method, path)
         if path.startswith(CLIENT_PREFIXES):  # other client schemas: their own error shapes
             from gateway.proxy.clients import routes
 
