@@ -47,7 +47,8 @@ def serve(
                                  help="Count requests, tokens and cost for /metrics."),
     state_dir: Path | None = typer.Option(
         None, "--state-dir", help="Directory for what the proxy must remember across requests "
-        "and restarts (video jobs, in SQLite); needed with --workers above 1. Default: memory."),
+        "and restarts (stored responses of /v1/responses, video jobs; SQLite files); needed "
+        "with --workers above 1. Default: memory."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:

@@ -30,7 +30,13 @@ ACCOUNTING_FLAGS = {
     "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
     "modelyard-metrics-only": [],
 }
-MODES = ("plain", "stream")
+#: messages-stream: an Anthropic Messages client streaming through modelyard's translation
+#: from the same chat stream (only modelyard targets serve it; its baseline is direct stream).
+MODES = ("plain", "stream", "messages-stream")
+CHAT_MODES = ("plain", "stream")
+#: The path of each mode on modelyard.
+MODE_PATHS = {"plain": "/v1/chat/completions", "stream": "/v1/chat/completions",
+              "messages-stream": "/v1/messages"}
 PASSTHROUGH_APPS = {"bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
                     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
 READY_TIMEOUT_S = 30.0
@@ -46,10 +52,10 @@ class Endpoint:
 
 
 def request_body(mode: str) -> bytes:
-    model = bench_catalog.STREAM_MODEL if mode == "stream" else bench_catalog.PLAIN_MODEL
+    model = bench_catalog.PLAIN_MODEL if mode == "plain" else bench_catalog.STREAM_MODEL
     body = {"model": model, "max_tokens": 16,
             "messages": [{"role": "user", "content": "Say hello in ten words."}]}
-    if mode == "stream":
+    if mode != "plain":
         body["stream"] = True
     return json.dumps(body).encode()
 
@@ -93,8 +99,12 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         else:
             procs.wait_port(port, timeout_s=READY_TIMEOUT_S, proc=proc)
             ready = None
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        yield Endpoint({m: url for m in MODES}, pid=proc.pid, ready_s=ready)
+        base = f"http://127.0.0.1:{port}"
+        if target.startswith("modelyard"):
+            urls = {m: base + path for m, path in MODE_PATHS.items()}
+        else:
+            urls = {m: base + MODE_PATHS[m] for m in CHAT_MODES}
+        yield Endpoint(urls, pid=proc.pid, ready_s=ready)
 
 
 def serve_command(source: Path, port: int) -> list[str]:
@@ -118,6 +128,7 @@ def smoke_check(url: str, mode: str) -> None:
             text = answer.read().decode()
     except urllib.error.HTTPError as err:
         raise RuntimeError(f"{mode}: HTTP {err.code}: {err.read()[:300]!r}") from None
-    ok = "data: [DONE]" in text if mode == "stream" else '"chat.completion"' in text
+    ok = {"plain": '"chat.completion"' in text, "stream": "data: [DONE]" in text,
+          "messages-stream": "event: message_stop" in text}[mode]
     if not ok:
         raise RuntimeError(f"{mode}: unexpected answer {text[:300]!r}")

@@ -26,6 +26,8 @@ log = logging.getLogger("modelyard.proxy")
 
 #: The status page and its endpoints (gateway/proxy/console.py).
 ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
+#: Paths of the client schemas other than chat (gateway/proxy/clients/routes.py).
+CLIENT_PREFIXES = ("/v1/messages", "/v1/responses")
 
 
 class ProxyApp:
@@ -60,6 +62,9 @@ class ProxyApp:
         self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
                                  accountant=self.accountant)
         self.documents = open_documents(state_dir)  # video jobs: which channel holds each
+        # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
+        self.state_dir = None if state_dir is None else str(state_dir)
+        self.clients: Any = None  # the client APIs, built on first use (clients/routes.py)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -132,6 +137,10 @@ class ProxyApp:
             from gateway.proxy import console  # the status page: off the request path
 
             return await console.handle(p, ex, method, path)
+        if path.startswith(CLIENT_PREFIXES):  # other client schemas: their own error shapes
+            from gateway.proxy.clients import routes
+
+            return await routes.dispatch(self, ex, method, path)
         endpoint = POST.get(path)
         if endpoint is not None:
             ex.error_body = endpoint.error_body

@@ -25,7 +25,7 @@ from gateway.errors import (
     UpstreamError,
 )
 from gateway.proxy import auth
-from gateway.proxy.adapters.base import Reply, UploadFile
+from gateway.proxy.adapters.base import NativeRequest, Reply, UploadFile
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.disconnect import DisconnectWatch
 from gateway.proxy.exchange import (
@@ -60,6 +60,9 @@ class Prepared:
     body: Mapping[str, Any]
     native_tools: Mapping[str, NativeTool] = field(default_factory=dict)
     dropped_tools: tuple[str, ...] = ()
+    #: The client's own body, for adapters that take its protocol natively (client schemas
+    #: other than chat: gateway/proxy/clients/).
+    native: NativeRequest | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +73,10 @@ class StreamShape:
     done: bytes = DONE
     error: Callable[[Mapping[str, Any]], bytes] = lambda body: sse_event({"error": body})
     content_type: bytes = b"text/event-stream"
+    #: The closing bytes written from what went through, instead of `done` and `error`:
+    #: called with the error that broke the stream off (None when complete) and the meter,
+    #: to which it may report the usage of a stream whose chunks are not OpenAI's.
+    finish: Callable[[Exception | None, Meter], bytes] | None = None
 
 
 class Ticket(Protocol):
@@ -194,7 +201,8 @@ class Pipeline:
         model = resolve(loaded.snapshot, fields["model"], consumer)
         prepared = endpoint.prepare(loaded.snapshot, model, fields, files)
         routed = Routed(endpoint.name, prepared.body, model, consumer, destination,
-                        prepared.native_tools, ex.request_id, files=files)
+                        prepared.native_tools, ex.request_id, files=files,
+                        native=prepared.native)
         req = _Request(routed, Meter(endpoint.name, str(fields["model"]), prepared.body),
                        Outcome(), prepared.dropped_tools)
         watch = DisconnectWatch(ex.receive)
@@ -301,9 +309,12 @@ class Pipeline:
             raise
         watch.close()
         status, code = 200, None
+        if shape.finish is not None:
+            tail += shape.finish(error, req.meter)
         if error is None:
             breaker.success()
-            tail += shape.done
+            if shape.finish is None:
+                tail += shape.done
         else:
             if isinstance(error, UpstreamError):
                 breaker.failure()
@@ -318,7 +329,8 @@ class Pipeline:
                 breaker.release()
                 body = {"message": "the stream failed", "type": "server_error", "param": None,
                         "code": "stream_failed"}
-            tail += shape.error(body)
+            if shape.finish is None:
+                tail += shape.error(body)
             status, code = getattr(error, "status", 500), body.get("code")
         await ex.send({"type": "http.response.body", "body": bytes(tail), "more_body": False})
         return status, code

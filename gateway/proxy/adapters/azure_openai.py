@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from gateway.proxy.adapters.base import Call, UpstreamResponse
 from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_after
+from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
@@ -51,7 +52,7 @@ def openai_error(status: int, error: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": out}
 
 
-class AzureOpenAIAdapter(OpenAICompatible):
+class AzureOpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     """OpenAI-shaped requests to an Azure OpenAI resource."""
 
     protocol = "azure-openai"
@@ -78,6 +79,15 @@ class AzureOpenAIAdapter(OpenAICompatible):
         deployment = quote(call.channel.upstream_model, safe="")
         return (f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
                 f"?api-version={quote(version, safe='')}")
+
+    def responses_url(self, call: Call) -> str:
+        """Azure serves the Responses API under /openai/v1, or with a preview api-version;
+        either way the deployment goes in the body's `model`."""
+        base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
+        version = api_version(call)
+        if version == V1:
+            return f"{base}/openai/v1/responses"
+        return f"{base}/openai/responses?api-version={quote(version, safe='')}"
 
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
              "audio.transcriptions", "realtime", "videos", "videos.retrieve", "videos.content",
-             "videos.delete")
+             "videos.delete", "messages.count_tokens")
 #: The video job endpoints: "videos" creates a job (routed with failover); the others ask
 #: the channel that created it, with the upstream's id in the body's `video_id`.
 VIDEO_ENDPOINTS = frozenset({"videos", "videos.retrieve", "videos.content", "videos.delete"})
@@ -50,6 +51,21 @@ class UploadFile:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A client's request in its own protocol, for adapters that take that protocol natively.
+
+    `protocol` names the client schema ("messages": Anthropic Messages, "responses": OpenAI
+    Responses, "messages.count_tokens"); `body` is the client's body after policy, its
+    `model` still the client's name; `headers` are the protocol headers to forward
+    (anthropic-version, anthropic-beta).
+    """
+
+    protocol: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Call:
     """One upstream attempt as the adapter sees it."""
@@ -64,6 +80,7 @@ class Call:
     deadline: Deadline
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
+    native: NativeRequest | None = None  # the client's own body, when it spoke another API
 
     @property
     def stream(self) -> bool:
@@ -82,6 +99,7 @@ class Reply:
     status: int = 200
     chunks: AsyncIterator[bytes] | None = None
     usage: Usage | None = None  # what the request used, when the proxy measured it (media)
+    native: bool = False  # `body` is in the client's own protocol (Call.native), not OpenAI's
 
 
 class UpstreamResponse(Protocol):
@@ -142,6 +160,9 @@ class Adapter(ABC):
 
     protocol: ClassVar[str]
     endpoints: ClassVar[frozenset[str]]  # the ENDPOINTS this protocol can serve
+    #: Client protocols (NativeRequest.protocol) this upstream takes as they are: a call
+    #: carrying one goes to `send_native` / `stream_native`, nothing lost in translation.
+    native: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, http: UpstreamHTTP) -> None:
         self.http = http
@@ -163,6 +184,49 @@ class Adapter(ABC):
         """Open the upstream realtime session of a "realtime" call (protocols that list
         "realtime" in `endpoints`); errors before it is open let the router fail over."""
         raise NotImplementedError
+
+    def takes_native(self, call: Call) -> bool:
+        """Whether `call` goes to this upstream in the client's own protocol."""
+        return call.native is not None and call.native.protocol in self.native
+
+    async def send_native(self, call: Call) -> Reply:
+        """Answer `call.native` in its own protocol: a Reply with `native=True`."""
+        raise NotImplementedError
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        """Yield the upstream's events of `call.native`'s protocol, as they come."""
+        raise NotImplementedError
+        yield  # pragma: no cover - makes this an async generator
+
+
+class NativeEvent(Mapping[str, Any]):
+    """One server-sent event of a native stream: the event name and its JSON data, kept as
+    the upstream's bytes until someone reads `data` (readable as a mapping, like a chunk)."""
+
+    __slots__ = ("event", "raw", "_data")
+
+    def __init__(self, event: str | None, raw: bytes, data: dict[str, Any] | None = None) -> None:
+        self.event = event
+        self.raw = raw
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.raw)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"NativeEvent({self.event!r}, {self.raw!r})"
 
 
 def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:

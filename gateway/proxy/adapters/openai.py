@@ -26,6 +26,7 @@ from gateway.proxy.adapters.base import (
     UpstreamResponse,
     auth_headers,
 )
+from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
 from gateway.proxy.upstream_errors import status_error
@@ -287,8 +288,9 @@ class _Rename:
         return RawChunk(data, None, True)
 
 
-class OpenAIAdapter(OpenAICompatible):
-    """OpenAI's own API (and any upstream that speaks it exactly)."""
+class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
+    """OpenAI's own API (and any upstream that speaks it exactly); the Responses API passed
+    through unless the channel sets `responses_api: false`."""
 
     protocol = "openai"
     endpoints = frozenset(PATHS) | SESSIONS
