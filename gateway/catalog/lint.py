@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, PriceRef, diagnostic, where
-from gateway.catalog.protocols import EXTRAS, SERVES
+from gateway.catalog.protocols import EXTRAS, SERVES, native_tool_spellings
 from gateway.diagnostics import Diagnostic
 
 Rule = Callable[[Catalog], Iterable[Diagnostic]]
@@ -114,11 +114,16 @@ def native_tool_spelling(cat: Catalog) -> Iterable[Diagnostic]:
                 continue
             spellings = tool.data.get("spellings", {})
             for protocol in sorted(set(by_protocol) - set(spellings)):
+                carried = native_tool_spellings(protocol)
+                if carried is None or name in carried:
+                    continue  # the protocol's adapter spells it
                 yield diagnostic(model, ("native_tools", i), "MY404",
-                                 f"native tool {name!r} has no spelling for protocol {protocol}, "
+                                 f"native tool {name!r} cannot be carried by protocol {protocol}, "
                                  f"used by channel(s) {', '.join(sorted(by_protocol[protocol]))}",
-                                 f"add spellings.{protocol} to NativeTool {name!r} "
-                                 f"({where(tool)}); until then the tool is dropped on them")
+                                 f"requests through them go without the tool (named in the "
+                                 f"x-modelyard-dropped-tools header); add spellings.{protocol} "
+                                 f"to NativeTool {name!r} ({where(tool)}) if the upstream has "
+                                 "it, or serve the model where the tool exists")
 
 
 def model_without_active_channel(cat: Catalog) -> Iterable[Diagnostic]:

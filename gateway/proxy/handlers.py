@@ -213,6 +213,7 @@ def inference_headers(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, s
 
 
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    dropped = (*dropped, *outcome.dropped_tools)
     headers = [(b"x-modelyard-attempts", str(outcome.attempts).encode())]
     if outcome.channel is not None:
         headers.append((b"x-modelyard-channel", outcome.channel.name.encode()))

@@ -59,6 +59,7 @@ class Call:
     deadline: Deadline
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
+    dropped_tools: tuple[str, ...] = ()  # native tools left out: the protocol cannot carry them
 
     @property
     def stream(self) -> bool:

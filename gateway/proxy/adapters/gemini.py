@@ -30,6 +30,13 @@ CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
+#: Native tools Gemini carries: entries of the request's `tools` list.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
+    "web_search": {"google_search": {}},
+    "code_execution": {"code_execution": {}},
+    "url_context": {"url_context": {}},
+}
+
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy import native_tools
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
 
@@ -30,6 +31,8 @@ PATHS: Mapping[str, str] = {
 }
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
+#: Native tools OpenAI's chat completions carry: request fields merged into the body.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {"web_search": {"web_search_options": {}}}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -81,6 +84,8 @@ class OpenAIAdapter(Adapter):
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = dict(call.body)
         body["model"] = call.channel.upstream_model
+        if call.endpoint == "chat" and call.native_tools:
+            body = native_tools.with_body_fields(body, call.native_tools, self.protocol)
         if (call.endpoint == "chat" and body.get("stream")
                 and call.channel.options.get("stream_usage", True)):
             body["stream_options"] = {**(body.get("stream_options") or {}),
