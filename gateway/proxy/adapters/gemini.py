@@ -13,7 +13,9 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
+from gateway.proxy.native_tools import spelling as native_spelling
 from gateway.proxy.adapters import gemini_convert as convert
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
@@ -115,8 +117,11 @@ class GeminiAdapter(OpenAIAdapter):
         if call.endpoint == "embeddings":
             return Reply(body=convert.embedding_list(
                 data, model=call.body["model"], encoding=call.body.get("encoding_format")))
-        return Reply(body=convert.completion(data, model=call.body["model"],
-                                             created=int(time.time())))
+        body = convert.completion(data, model=call.body["model"], created=int(time.time()))
+        calls = native_tool_calls(data, call.native_tools)
+        if calls and "usage" in body:
+            body["usage"]["native_tool_calls"] = calls
+        return Reply(body=body)
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
         response = await self._post(call)
@@ -126,6 +131,32 @@ class GeminiAdapter(OpenAIAdapter):
                 yield chunk
         finally:
             await response.close()
+
+
+def native_tool_calls(data: Mapping[str, Any], natives: Mapping[str, NativeTool]
+                      ) -> dict[str, int]:
+    """The native tools Gemini reports having used, by catalog name: a grounded answer
+    (`groundingMetadata` with search queries) is one search, each `executableCode` part one
+    code execution, `urlContextMetadata` one URL context call."""
+    used: dict[str, int] = {}
+    for candidate in data.get("candidates") or ():
+        if not isinstance(candidate, Mapping):
+            continue
+        if (candidate.get("groundingMetadata") or {}).get("webSearchQueries"):
+            used["google_search"] = 1
+        if candidate.get("urlContextMetadata"):
+            used["url_context"] = 1
+        parts = (candidate.get("content") or {}).get("parts") or ()
+        runs = sum(1 for p in parts if isinstance(p, Mapping) and "executableCode" in p)
+        if runs:
+            used["code_execution"] = used.get("code_execution", 0) + runs
+    out: dict[str, int] = {}
+    for name, tool in natives.items():
+        spelled = native_spelling(tool, "gemini") or {}
+        for key in spelled:
+            if key in used:
+                out[name] = used[key]
+    return out
 
 
 async def convert_events(events: AsyncIterator[tuple[str | None, str]],
