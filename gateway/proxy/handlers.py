@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.catalog.snapshot import DATA_DESTINATIONS, Consumer, Model
+from gateway.catalog.snapshot import DATA_DESTINATIONS, Consumer, Model, Snapshot
 from gateway.errors import (
     DeadlineExceeded,
     InvalidRequest,
@@ -20,7 +20,7 @@ from gateway.errors import (
     ProxyError,
     UpstreamError,
 )
-from gateway.proxy import auth, policy, validate
+from gateway.proxy import auth, model_info, policy, validate
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.reload import Holder, Loaded
@@ -271,7 +271,8 @@ class Handlers:
     # ----- models -----
 
     async def list_models(self, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
-        data = [model_object(m) for m in listed_models(loaded.snapshot, consumer)]
+        data = [model_object(m, loaded.snapshot, consumer)
+                for m in listed_models(loaded.snapshot, consumer)]
         await ex.respond(200, dumps({"object": "list", "data": data}))
 
     async def get_model(self, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
@@ -280,7 +281,7 @@ class Handlers:
         if model.visibility == "internal":  # usable by name in requests, never described
             raise ModelNotFound(f"The model `{name}` does not exist or you do not have access "
                                 "to it.", param="model")
-        await ex.respond(200, dumps(model_object(model)))
+        await ex.respond(200, dumps(model_object(model, loaded.snapshot, consumer)))
 
     # ----- inference -----
 
@@ -449,8 +450,13 @@ def _usage_only(chunk: Mapping[str, Any]) -> bool:
     return not chunk.get("choices") and "usage" in chunk
 
 
-def model_object(model: Model) -> Mapping[str, Any]:
-    """A model in the OpenAI list shape, with the catalog's descriptive fields beside it."""
-    return {"id": model.name, "object": "model", "created": 0, "owned_by": model.owner.code,
-            "display_name": model.display_name, "type": model.type, "vendor": model.vendor,
-            "description": model.description, "aliases": list(model.aliases)}
+def model_object(model: Model, snapshot: Snapshot | None = None,
+                 consumer: Consumer | None = None) -> Mapping[str, Any]:
+    """A model in the OpenAI list shape, with the catalog's descriptive fields beside it and,
+    given the snapshot, the extension fields (capabilities, properties, the consumer's price)."""
+    out = {"id": model.name, "object": "model", "created": 0, "owned_by": model.owner.code,
+           "display_name": model.display_name, "type": model.type, "vendor": model.vendor,
+           "description": model.description, "aliases": list(model.aliases)}
+    if snapshot is not None:
+        out.update(model_info.extension_fields(snapshot, model, consumer))
+    return out
