@@ -102,6 +102,7 @@ def _payload(part: Mapping[str, Any], where: str) -> None:
     if key == "image_url" and isinstance(value, str):
         return
     _typed(value, frozenset({OBJ}), f"{where}.{key}")
+    assert isinstance(value, dict)
     for name in fields:
         _typed(value.get(name), frozenset({STR}), f"{where}.{key}.{name}")
 

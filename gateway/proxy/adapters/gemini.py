@@ -15,10 +15,10 @@ from typing import Any
 
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
-from gateway.proxy.native_tools import spelling as native_spelling
 from gateway.proxy.adapters import gemini_convert as convert
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
+from gateway.proxy.native_tools import spelling as native_spelling
 
 #: Google RPC statuses to OpenAI error types, for the errors passed to the client.
 ERROR_TYPES: Mapping[str, str] = {

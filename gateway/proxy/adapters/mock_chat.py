@@ -78,8 +78,8 @@ def _wanted_tools(body: Mapping[str, Any], functions: list[Mapping[str, Any]]
         return []
     by_name = {f.get("name"): f for f in functions}
     if isinstance(choice, dict):
-        named = by_name.get((choice.get("function") or {}).get("name"))
-        return [named] if named else []
+        forced = by_name.get((choice.get("function") or {}).get("name"))
+        return [forced] if forced else []
     messages = body.get("messages") or []
     last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
     if last.get("role") == "user":

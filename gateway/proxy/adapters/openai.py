@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
 from gateway.proxy import native_tools
+from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
 
