@@ -415,17 +415,20 @@ _EXPLAINERS = {
 
 # --- prices: their shape depends on the unit and, in a price book, the model type ---
 
-_AMOUNTS = ("input", "output", "images", "characters", "audio", "video")
+_AMOUNTS = ("input", "output", "images", "characters", "audio", "video", "input_image",
+            "output_image", "call")
 _TOKEN_UNITS = "per_million_tokens or per_thousand_tokens"
 #: model type -> what its price needs, in words
 _TYPE_PRICES = {
     "chat": f"'input' and 'output' {_TOKEN_UNITS}",
-    "realtime": f"'input' and 'output' {_TOKEN_UNITS}",
+    "realtime": f"'input' and 'output' {_TOKEN_UNITS}, or 'audio' per_hour, or 'call' per_call",
     "embedding": f"'input' {_TOKEN_UNITS}, and no 'output'",
-    "image-generation": "unit per_image and 'images' by size and quality",
-    "image-edit": "unit per_image and 'images' by size and quality",
+    "image-generation": "unit per_image and 'images' by size and quality, or token prices "
+                        f"('input', 'input_image', 'output_image') {_TOKEN_UNITS}",
+    "image-edit": "unit per_image and 'images' by size and quality, or token prices "
+                  f"('input', 'input_image', 'output_image') {_TOKEN_UNITS}",
     "speech": "'characters' per_million_characters or per_thousand_characters",
-    "transcription": "'audio' per_second or per_minute",
+    "transcription": "'audio' per_second, per_minute or per_hour, or 'call' per_call",
     "video-generation": "'video' per_second",
 }
 #: unit -> what a price in it needs, in words
@@ -439,6 +442,8 @@ _UNIT_PRICES = {
 _UNIT_PRICES["per_thousand_tokens"] = _UNIT_PRICES["per_million_tokens"]
 _UNIT_PRICES["per_thousand_characters"] = _UNIT_PRICES["per_million_characters"]
 _UNIT_PRICES["per_minute"] = _UNIT_PRICES["per_second"]
+_UNIT_PRICES["per_hour"] = "'audio' and no other amounts"
+_UNIT_PRICES["per_call"] = "'call' (the price of one request) and no other amounts"
 
 
 def _price_root(doc: Document, path: NodePath) -> NodePath | None:

@@ -9,6 +9,7 @@ token per four characters) and is marked `estimated`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool
 from gateway.proxy.chunk import RawChunk
-from gateway.usage import metrics
+from gateway.usage import metrics, vision
 from gateway.usage.log import UsageLog, request_line
 from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
 from gateway.usage.stats import Stats
@@ -91,7 +92,8 @@ class Meter:
         if self.endpoint in ("chat", "embeddings"):
             if reported is not None:
                 return _with_tools(reported, tools)
-            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
+            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body))
+                         + vision.prompt_image_tokens(self.body),
                          output_tokens=(self.output_chars + 3) // 4, estimated=True)
         return Usage()
 
@@ -99,8 +101,7 @@ class Meter:
 def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
     if not tools:
         return usage
-    return Usage(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
-                 usage.output_tokens, usage.reasoning_tokens, tool_calls=dict(tools))
+    return dataclasses.replace(usage, tool_calls=dict(tools))
 
 
 def _prompt_text(body: Mapping[str, Any]) -> str:
@@ -114,7 +115,8 @@ def _prompt_text(body: Mapping[str, Any]) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping))
+            parts.extend(p["text"] for p in content
+                         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"])
     return " ".join(parts)
 
 
