@@ -107,6 +107,9 @@ def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
                              f"of model `{model.name}`", param="input", code="input_too_long")
     voice = body.get("voice")
     voices = model.properties.get("voices")
+    _one_of(model, body, "response_format", "formats", "audio format")
+    if voice is None:
+        return  # the channel's default_voice speaks (options/speech_defaults.py), or a 400
     if not isinstance(voice, str) or not voice:
         hint = f": one of {_offered(voices)}" if voices else ""
         raise InvalidRequest(f"`voice` is required{hint}", param="voice")
@@ -116,7 +119,6 @@ def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
                                  f"choose one of: {_offered(voices)}", param="voice",
                                  code="unsupported_voice")
         body["voice"] = voices[voice]
-    _one_of(model, body, "response_format", "formats", "audio format")
 
 
 def _transcription(body: dict[str, Any], files: Files, model: Model) -> None:
