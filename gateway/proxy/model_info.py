@@ -64,5 +64,7 @@ def extension_fields(snapshot: Snapshot, model: Model, consumer: Consumer | None
         "context_length": properties.get("context_tokens"),
         "supported_parameters": supported_parameters(model),
         "tags": list(model.tags),
+        "owner": {"type": model.owner.type, "code": model.owner.code,
+                  "name": model.owner.name or model.owner.code},
         "pricing": pricing(price_of(snapshot, model, consumer)),
     }
