@@ -65,7 +65,10 @@ class Fault:
 
 BEFORE_ANSWER = [
     Fault("status-500", 500, 502, "upstream_error"),
-    Fault("status-503", 503, 502, "upstream_error"),
+    Fault("status-503", 503, 503, "upstream_error"),
+    Fault("status-529-overloaded", 529, 503, "upstream_error"),
+    Fault("status-408", 408, 504, "upstream_error"),
+    Fault("redirect-302", 302, 502, "upstream_error"),
     Fault("connection-refused", None, 502, "upstream_connect_error", refused=True),
     Fault("429-retry-after-seconds", {"status": 429, "retry_after": "1"}, 429, "upstream_error"),
     Fault("429-retry-after-date", {"status": 429, "retry_after": DATE}, 429, "upstream_error"),
@@ -190,7 +193,7 @@ def test_retry_after_holds_only_the_channel_that_sent_it(clean):
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("status", [400, 404, 422])
+@pytest.mark.parametrize("status", [400, 403, 413, 422])
 def test_upstream_client_error_goes_back_as_is_and_is_never_retried(clean, status, stream,
                                                                    channels):
     fake, proxy, _ = clean
@@ -203,7 +206,7 @@ def test_upstream_client_error_goes_back_as_is_and_is_never_retried(clean, statu
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("status", [401, 404])
 def test_upstream_refusing_the_channel_credentials_is_a_502_that_fails_over(clean, status,
                                                                              channels):
     # Documented: the catalog's credentials are at fault, not the client's (docs/providers.md).
@@ -234,7 +237,8 @@ def test_every_upstream_failing_causes_no_retry_storm(clean, stream, concurrency
 
 # ----- budget and the last error -----
 
-@pytest.mark.parametrize(("failures", "status"), [((429, 500, 503), 502), ((500, 503, 429), 429),
+@pytest.mark.parametrize(("failures", "status"), [((429, 503, 500), 502), ((500, 503, 429), 429),
+                                                  ((500, 429, 503), 503),
                                                   ((500, 500, {"stall": "headers"}), 504)])
 def test_every_channel_failing_uses_the_whole_budget_and_answers_the_last_error(clean, failures,
                                                                                 status):

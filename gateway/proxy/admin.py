@@ -7,7 +7,8 @@ import os
 
 from gateway.errors import PermissionDenied
 from gateway.proxy import auth
-from gateway.proxy.handlers import Exchange, Handlers
+from gateway.proxy.exchange import Exchange, dumps
+from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import Loaded
 from gateway.usage import metrics
 
@@ -15,7 +16,7 @@ from gateway.usage import metrics
 METRICS_KEY_ENV = "MODELYARD_METRICS_KEY"
 
 
-def _require_admin(h: Handlers, ex: Exchange, loaded: Loaded, *, metrics_key: bool) -> None:
+def _require_admin(h: Pipeline, ex: Exchange, loaded: Loaded, *, metrics_key: bool) -> None:
     if metrics_key:
         expected = os.environ.get(METRICS_KEY_ENV)
         presented = auth.presented_key(ex.headers)
@@ -26,7 +27,7 @@ def _require_admin(h: Handlers, ex: Exchange, loaded: Loaded, *, metrics_key: bo
         raise PermissionDenied("this endpoint needs a key with the admin scope")
 
 
-async def serve_metrics(h: Handlers, ex: Exchange) -> None:
+async def serve_metrics(h: Pipeline, ex: Exchange) -> None:
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=True)
     _collect_state(h, loaded)
@@ -35,7 +36,7 @@ async def serve_metrics(h: Handlers, ex: Exchange) -> None:
     await ex.respond(200, body, content_type=content_type.encode())
 
 
-def _collect_state(h: Handlers, loaded: Loaded) -> None:
+def _collect_state(h: Pipeline, loaded: Loaded) -> None:
     """Gauges read at scrape time: circuit state per channel, the snapshot, reloads."""
     for name in loaded.snapshot.channels:
         breaker = h.router.breakers.peek(loaded.breaker_keys[name])
@@ -45,9 +46,8 @@ def _collect_state(h: Handlers, loaded: Loaded) -> None:
                          status.get("refusals", 0))
 
 
-async def serve_status(h: Handlers, ex: Exchange) -> None:
+async def serve_status(h: Pipeline, ex: Exchange) -> None:
     """Every model and channel with status, circuit, recent success rate, latency, last error."""
-    from gateway.proxy.handlers import dumps
     from gateway.proxy.status import status_of
 
     loaded = h.loaded()

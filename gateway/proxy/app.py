@@ -12,21 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
+from gateway.proxy import models_api
 from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
-from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
+from gateway.proxy.endpoints import POST
+from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
+from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
 
 log = logging.getLogger("modelyard.proxy")
-
-
-#: The images and audio endpoints (gateway/proxy/media.py) by path.
-MEDIA_PATHS = {
-    "/v1/images/generations": "images.generations",
-    "/v1/images/edits": "images.edits",
-    "/v1/audio/speech": "audio.speech",
-    "/v1/audio/transcriptions": "audio.transcriptions",
-}
 
 
 class ProxyApp:
@@ -55,7 +49,8 @@ class ProxyApp:
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
         self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
                                      stats=self.router.stats)
-        self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
+        self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
+                                 accountant=self.accountant)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -83,36 +78,32 @@ class ProxyApp:
                                                      f"request {ex.request_id}"))
 
     async def dispatch(self, ex: Exchange, method: str, path: str) -> None:
-        h = self.handlers
+        p = self.pipeline
         if path == "/healthz":
-            return await h.healthz(ex)
+            return await ex.respond(200, b'{"status":"ok"}')
         if path == "/readyz":
-            return await h.readyz(ex)
+            status = self.holder.status()
+            return await ex.respond(200 if status["ready"] else 503, dumps(status))
         if path == "/metrics" and method == "GET":
             from gateway.proxy.admin import serve_metrics
 
-            return await serve_metrics(h, ex)
+            return await serve_metrics(p, ex)
         if path == "/admin/status" and method == "GET":
             from gateway.proxy.admin import serve_status
 
-            return await serve_status(h, ex)
-        loaded = h.loaded()
-        consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
-        if path == "/v1/chat/completions" and method == "POST":
-            return await h.inference(ex, loaded, consumer, "chat")
-        if path == "/v1/embeddings" and method == "POST":
-            return await h.inference(ex, loaded, consumer, "embeddings")
+            return await serve_status(p, ex)
+        endpoint = POST.get(path)
+        if endpoint is not None:
+            ex.error_body = endpoint.error_body
+        loaded = p.loaded()
+        consumer = p.consumer(loaded, ex)  # every other path, known or not, needs a key
+        if endpoint is not None and method == "POST":
+            return await p.run(ex, loaded, consumer, endpoint)
         if method == "GET" and path == "/v1/models":
-            return await h.list_models(ex, loaded, consumer)
+            return await models_api.list_models(ex, loaded, consumer)
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
-            return await h.get_model(ex, loaded, consumer)
-        if path in MEDIA_PATHS and method == "POST":
-            from gateway.proxy import media  # images and audio: kept off the chat import path
-
-            await media.handle(h, ex, loaded, consumer, MEDIA_PATHS[path])
-            return None
-        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models") or \
-                path in MEDIA_PATHS:
+            return await models_api.get_model(ex, loaded, consumer)
+        if endpoint is not None or path == "/v1/models":
             raise InvalidRequest(f"method {method} is not allowed on {path}",
                                  code="method_not_allowed")
         raise UnknownURL(f"Unknown request URL: {method} {path}")
