@@ -98,3 +98,12 @@ def test_function_tools_travel_beside_the_native_spelling(proxied):
     assert sent["tools"][0]["functionDeclarations"][0]["name"] == "get_weather"
     assert sent["tools"][1:] == [{"google_search": {}}]
     assert answer.choices[0].message.tool_calls[0].function.name == "get_weather"
+
+
+def test_gemini_streamed_grounded_search_is_reported_in_the_usage(proxied):
+    url, _, gemini = proxied
+    chunks = list(client(url).chat.completions.create(
+        model="m-gemini", messages=ASK, tools=[{"type": "web_search"}],  # type: ignore[list-item]
+        stream=True, stream_options={"include_usage": True}))
+    assert gemini.requests[-1]["body"]["tools"] == [{"google_search": {}}]
+    assert chunks[-1].usage.native_tool_calls == {"web_search": 1}  # type: ignore[union-attr]

@@ -151,6 +151,8 @@ def stream_events(whole: dict[str, Any], pieces: int) -> list[dict[str, Any]]:
                                 "index": 0}
         if i == len(events) - 1:
             cand["finishReason"] = "STOP"
+            if "groundingMetadata" in candidate:  # grounding comes with the last event
+                cand["groundingMetadata"] = candidate["groundingMetadata"]
         out.append({"candidates": [cand], "usageMetadata": whole["usageMetadata"],
                     "modelVersion": whole["modelVersion"], "responseId": whole["responseId"]})
     return out

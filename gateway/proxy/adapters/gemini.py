@@ -123,7 +123,7 @@ class GeminiAdapter(OpenAICompatible):
             return Reply(body=convert.embedding_list(
                 data, model=call.body["model"], encoding=call.body.get("encoding_format")))
         body = convert.completion(data, model=call.body["model"], created=int(time.time()))
-        calls = native_tool_calls(data, call.native_tools)
+        calls = native_tool_calls(tools_used(data), call.native_tools)
         if calls and "usage" in body:
             body["usage"]["native_tool_calls"] = calls
         return Reply(body=body)
@@ -132,18 +132,18 @@ class GeminiAdapter(OpenAICompatible):
         response = await self._post(call)
         converter = convert.ChunkConverter(model=call.body["model"], created=int(time.time()))
         try:
-            async for chunk in convert_events(response.iter_sse(), converter):
+            async for chunk in convert_events(response.iter_sse(), converter, call.native_tools):
                 yield chunk
         finally:
             await response.close()
 
 
-def native_tool_calls(data: Mapping[str, Any], natives: Mapping[str, NativeTool]
-                      ) -> dict[str, int]:
-    """The native tools Gemini reports having used, by catalog name: a grounded answer
-    (`groundingMetadata` with search queries) is one search, each `executableCode` part one
-    code execution, `urlContextMetadata` one URL context call."""
-    used: dict[str, int] = {}
+def tools_used(data: Mapping[str, Any], used: dict[str, int] | None = None) -> dict[str, int]:
+    """Gemini's native tools used in one answer (or stream event), by Gemini's tool name,
+    added to `used`: a grounded answer (`groundingMetadata` with search queries) is one
+    search, each `executableCode` part one code execution, `urlContextMetadata` one URL
+    context call."""
+    used = {} if used is None else used
     for candidate in data.get("candidates") or ():
         if not isinstance(candidate, Mapping):
             continue
@@ -155,6 +155,12 @@ def native_tool_calls(data: Mapping[str, Any], natives: Mapping[str, NativeTool]
         runs = sum(1 for p in parts if isinstance(p, Mapping) and "executableCode" in p)
         if runs:
             used["code_execution"] = used.get("code_execution", 0) + runs
+    return used
+
+
+def native_tool_calls(used: Mapping[str, int], natives: Mapping[str, NativeTool]
+                      ) -> dict[str, int]:
+    """`used` (by Gemini's tool name) by the catalog's name of each requested native tool."""
     out: dict[str, int] = {}
     for name, tool in natives.items():
         spelled = native_spelling(tool, "gemini") or {}
@@ -165,8 +171,12 @@ def native_tool_calls(data: Mapping[str, Any], natives: Mapping[str, NativeTool]
 
 
 async def convert_events(events: AsyncIterator[tuple[str | None, str]],
-                         converter: convert.ChunkConverter) -> AsyncIterator[dict[str, Any]]:
-    """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut."""
+                         converter: convert.ChunkConverter,
+                         natives: Mapping[str, NativeTool] | None = None
+                         ) -> AsyncIterator[dict[str, Any]]:
+    """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut.
+    The native tools used (of `natives`) ride in the last chunk's usage."""
+    used: dict[str, int] = {}
     async for _event, data in events:
         try:
             event = json.loads(data)
@@ -174,11 +184,16 @@ async def convert_events(events: AsyncIterator[tuple[str | None, str]],
             raise UpstreamProtocolError("upstream gemini sent an unreadable event") from exc
         if not isinstance(event, dict) or "error" in event:
             raise UpstreamProtocolError("upstream gemini ended its stream with an error")
+        if natives:
+            tools_used(event, used)
         for chunk in converter.feed(event):
             yield chunk
     if not converter.finished:
         raise UpstreamProtocolError("upstream gemini stream ended before the answer did")
+    calls = native_tool_calls(used, natives or {})
     for chunk in converter.end():
+        if calls and chunk.get("usage"):
+            chunk["usage"]["native_tool_calls"] = calls
         yield chunk
 
 
