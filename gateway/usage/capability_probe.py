@@ -47,7 +47,7 @@ TOOL: Mapping[str, Any] = {"type": "function", "function": {
                    "required": ["zone"]}}}
 SCHEMA: Mapping[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}},
                              "required": ["answer"], "additionalProperties": False}
-PIXEL = "data:image/png;base64," + base64.b64encode(base._tiny_png()).decode()
+PIXEL = "data:image/png;base64," + base64.b64encode(base.tiny_png()).decode()
 
 
 class NotProven(Exception):
@@ -203,8 +203,8 @@ class _Channel:
     recorder: Any = None
 
     def _call(self, request: ProbeRequest) -> tuple[Adapter, Call]:
-        self.recorder = base._ErrorRecorder(self.http)
-        call = base._call(self.snapshot, self.target, request, self.secrets, self.timeout_s)
+        self.recorder = base.ErrorRecorder(self.http)
+        call = base.probe_call(self.snapshot, self.target, request, self.secrets, self.timeout_s)
         return self.cls(self.recorder), call
 
     async def send(self, request: ProbeRequest) -> Mapping[str, Any]:
@@ -271,8 +271,8 @@ async def probe_channel(snapshot: Snapshot, target: Target, http: Any, *,
         return CapabilityResult(model.name, ch.name, ch.protocol, capability, outcome, latency,
                                 code, message)
 
-    cls = base._adapter_class(ch.protocol)
-    secrets = base._resolve_secrets(snapshot, ch, environ)
+    cls = base.adapter_or_reason(ch.protocol)
+    secrets = base.resolve_secrets(snapshot, ch, environ)
     blocked = cls if isinstance(cls, tuple) else secrets if isinstance(secrets, tuple) else None
     if blocked is not None:
         return [result(c, *blocked) for c, _ in checks]
@@ -309,7 +309,7 @@ def _classify(error: BaseException, recorder: Any, timeout_s: float, values: Seq
         code, message = base.upstream_message(recorder.body)
         return (UNSUPPORTED, code or str(recorder.status),
                 sanitize(f"{recorder.status}: {message or error.message}", values))
-    return base._classify(error, recorder or base._ErrorRecorder(None),  # type: ignore[arg-type]
+    return base.classify(error, recorder or base.ErrorRecorder(None),  # type: ignore[arg-type]
                           timeout_s, values)
 
 
