@@ -57,7 +57,11 @@ def test_openai_chat_gets_web_search_options_and_names_what_it_cannot_carry(prox
     sent = upstream.requests_for("up-openai")[-1]["body"]
     assert sent["web_search_options"] == {} and "tools" not in sent
     assert answer.headers["x-modelyard-dropped-tools"] == "code_execution"
-    assert answer.parse().choices[0].message.content == "fake answer from up-openai"
+    reply = answer.parse()
+    assert reply.choices[0].message.content == "fake answer from up-openai"
+    # the answer cites the web: one search, billed at 0.01 beside 5 + 4 tokens at 1 per million
+    assert reply.usage.native_tool_calls == {"web_search": 1}  # type: ignore[union-attr]
+    assert answer.headers["x-modelyard-cost"] == "0.010009"
 
 
 def test_dashscope_gets_enable_search(proxied):

@@ -259,5 +259,27 @@ class OpenAIAdapter(OpenAICompatible):
 
     protocol = "openai"
 
+    async def send(self, call: Call) -> Reply:
+        reply = await super().send(call)
+        calls = searches(call, reply.body) if call.native_tools else {}
+        if calls and isinstance((reply.body or {}).get("usage"), dict):
+            body = dict(reply.body or {})
+            body["usage"] = {**body["usage"], "native_tool_calls": calls}
+            return Reply(body=body, status=reply.status)  # the bytes changed: encoded again
+        return reply
+
+
+def searches(call: Call, body: Mapping[str, Any] | None) -> dict[str, int]:
+    """One web search per answer that cites the web (`url_citation` annotations), the way
+    OpenAI's chat completions report a search, by the catalog name of the tool asked for."""
+    cited = any(a.get("type") == "url_citation"
+                for choice in (body or {}).get("choices") or ()
+                for a in ((choice.get("message") or {}).get("annotations") or ())
+                if isinstance(a, dict))
+    if not cited:
+        return {}
+    return {name: 1 for name, tool in call.native_tools.items()
+            if "web_search_options" in (native_tools.spelling(tool, "openai") or {})}
+
 
 ADAPTER = OpenAIAdapter
