@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.catalog.snapshot import Model, Snapshot
+from gateway.proxy.model_info import pricing
+from gateway.proxy.plan import plan_route
 
 
 def closest_names(snapshot: Snapshot, name: str, count: int = 3) -> list[str]:
@@ -23,9 +25,6 @@ def closest_names(snapshot: Snapshot, name: str, count: int = 3) -> list[str]:
 def model_detail(snapshot: Snapshot, model: Model,
                  status: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The model, its channels in static routing order, and (with `status`) their health."""
-    from gateway.proxy.model_info import pricing
-    from gateway.proxy.plan import plan_route
-
     plan = plan_route(snapshot, model, None, max_destination=None)
     shares = plan.first_choice_probabilities()
     groups = {c.name: g for g, members in plan.groups for c, _ in members}
