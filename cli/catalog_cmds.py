@@ -19,7 +19,7 @@ from gateway.catalog.detail import circuits
 from gateway.catalog.listing import ModelQuery, ModelRow, list_models
 from gateway.catalog.protocols import ALL_TYPES, SERVES
 from gateway.catalog.snapshot import Snapshot
-from gateway.diagnostics import ERROR, Diagnostic, has_errors, render
+from gateway.diagnostics import ERROR, NOTICE, Diagnostic, has_errors, render
 
 
 class DiagnosticFormat(StrEnum):
@@ -116,7 +116,7 @@ def models(
         if len(args) not in (2, 3):
             raise typer.BadParameter("use: models show NAME [CATALOG]")
         catalog = _catalog(args[2] if len(args) == 3 else "catalog")
-        snap = Snapshot.from_dict(_built(catalog, strict=False))
+        snap = Snapshot.from_compiled(_built(catalog, strict=False))
         live = _status(proxy, key) if proxy else None
         model_cmds.show(snap, args[1], live, format.value)
         return
@@ -125,7 +125,7 @@ def models(
     snapshot = _built(_catalog(args[0] if args else "catalog"), strict=False)
     query = ModelQuery(search=search, status=_value(status), protocol=_value(protocol),
                        vendor=vendor, type=_value(type), visibility=_value(visibility), tag=tag)
-    rows = list_models(Snapshot.from_dict(snapshot), query)
+    rows = list_models(Snapshot.from_compiled(snapshot), query)
     circuit = circuits(_status(proxy, key)) if proxy else None
     if format is ListFormat.json:
         typer.echo(json.dumps([{**r.as_dict(), **({"circuit": circuit.get(r.name)}
@@ -154,11 +154,13 @@ def _value(choice: Enum | None) -> str | None:
 
 def summary(diagnostics: Sequence[Diagnostic], catalog: Path) -> str:
     errors = sum(d.severity == ERROR for d in diagnostics)
-    warnings = len(diagnostics) - errors
+    notices = sum(d.severity == NOTICE for d in diagnostics)
+    warnings = len(diagnostics) - errors - notices
     if not diagnostics:
         return f"{catalog}: no problems found"
+    told = f", {notices} notice{'s' * (notices != 1)}" if notices else ""
     return (f"{catalog}: {errors} error{'s' * (errors != 1)}, "
-            f"{warnings} warning{'s' * (warnings != 1)}")
+            f"{warnings} warning{'s' * (warnings != 1)}{told}")
 
 
 def _built(catalog: Path, strict: bool) -> dict[str, Any]:

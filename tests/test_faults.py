@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from gateway.proxy.app import ProxyApp
-from tests.conftest import running_proxy
+from tests.conftest import poll, running_proxy
 from tests.fault_support import BUDGET, ENV, TOLERANCE_S, TOTAL_S, Result, ask, fault_catalog
 from tests.upstreams.faulty import FaultyOpenAI, faulty_upstream
 
@@ -145,14 +145,16 @@ def test_streamed_request_survives_fault_within_budget_and_deadline(clean, fault
 
 def wait_out_hold(proxy: str, model_name: str, stream: bool) -> tuple[Result, int]:
     """Ask until the model answers again (bounded): the final result and how many 503s came."""
-    held = 0
-    deadline = time.monotonic() + 4
-    while (result := ask(proxy, model_name, stream=stream)).status == 503 \
-            and time.monotonic() < deadline:
-        assert (result.code, result.attempts) == ("circuit_open", 0)
-        held += 1
-        time.sleep(0.05)
-    return result, held
+    results: list[Result] = []
+
+    def answered() -> bool:
+        results.append(ask(proxy, model_name, stream=stream))
+        if results[-1].status != 503:
+            return True
+        assert (results[-1].code, results[-1].attempts) == ("circuit_open", 0)
+        return False
+    poll(answered, timeout=4)
+    return results[-1], len(results) - 1
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])

@@ -104,16 +104,16 @@ def test_embeddings_go_in_one_upstream_request_up_to_2048_inputs(media):
 
 def test_tags_are_searched_and_filtered():
     by_search = json.loads(cli("models", "catalog", "--search", "retrieval", "--format",
-                               "json").output)
+                               "json").stdout)
     assert {r["name"] for r in by_search} >= {"text-embedding-3-small", "text-embedding-3-large"}
-    by_tag = json.loads(cli("models", "catalog", "--tag", "reasoning", "--format", "json").output)
+    by_tag = json.loads(cli("models", "catalog", "--tag", "reasoning", "--format", "json").stdout)
     assert by_tag and all("reasoning" in r["tags"] for r in by_tag)
 
 
 def test_models_show_gives_one_model_in_full():
     result = cli("models", "show", "chat-default", "catalog", "--format", "json")
     assert result.exit_code == 0, result.output
-    detail = json.loads(result.output)
+    detail = json.loads(result.stdout)
     assert detail["name"] == "gpt-4o-mini" and "tools" in detail["capabilities"]
     assert detail["properties"]["context_tokens"] == 128000
     shares = {c["name"]: c["route_share"] for c in detail["channels"]}
@@ -192,12 +192,12 @@ def test_models_show_and_list_carry_live_circuits(live):
         sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
     sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
     detail = json.loads(cli("models", "show", "chat", str(catalog), "--proxy", proxy, "--key",
-                            ADMIN_KEY, "--format", "json").output)
+                            ADMIN_KEY, "--format", "json").stdout)
     health = {c["name"]: (c["circuit"], c["success_rate"]) for c in detail["channels"]}
     assert health == {"chat@a": ("open", 0.0), "chat@b": ("closed", 1.0)}
     assert detail["owner"]["name"] == "Research team"
     listed = json.loads(cli("models", str(catalog), "--proxy", proxy, "--key", ADMIN_KEY,
-                            "--format", "json").output)
+                            "--format", "json").stdout)
     assert [(r["name"], r["circuit"]) for r in listed] == [("chat", "partly open (1/2)")]
     table = cli("models", str(catalog), "--proxy", proxy, "--key", ADMIN_KEY).output
     assert "circuit" in table and "partly open" in table

@@ -20,7 +20,6 @@ from gateway.catalog.snapshot import Consumer, Model, NativeTool, Snapshot
 from gateway.errors import (
     DeadlineExceeded,
     InvalidRequest,
-    NoChannelAvailable,
     NotReady,
     ProxyError,
     UpstreamError,
@@ -193,7 +192,6 @@ class Pipeline:
             raise InvalidRequest("`model` is required", param="model")
         model = resolve(loaded.snapshot, fields["model"], consumer)
         prepared = endpoint.prepare(loaded.snapshot, model, fields, files)
-        self._check_serves(loaded, model, endpoint.name)
         routed = Routed(endpoint.name, prepared.body, model, consumer, destination,
                         prepared.native_tools, ex.request_id, files=files)
         req = _Request(routed, Meter(endpoint.name, str(fields["model"]), prepared.body),
@@ -245,16 +243,6 @@ class Pipeline:
                 await relay_bytes(ex, reply.status, reply.content_type, reply.chunks, headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
-
-    def _check_serves(self, loaded: Loaded, model: Model, endpoint: str) -> None:
-        """503 unless some channel of `model` speaks a protocol whose adapter serves it."""
-        channels = loaded.snapshot.channels
-        for name in model.channels:
-            channel = channels.get(name)
-            if channel is not None and endpoint in self.router.adapter(channel.protocol).endpoints:
-                return
-        raise NoChannelAvailable(f"no channel of model `{model.name}` speaks a protocol that "
-                                 f"serves {endpoint.replace('.', ' ')}")
 
     def _account(self, req: _Request, status: int, error_code: str | None,
                  usage: Usage | None = None) -> Headers:

@@ -141,6 +141,7 @@ class Router:
         expires_at = time.monotonic() + settings.total_timeout_s
         budget = 1 + settings.retry_budget
         last: UpstreamError | None = None
+        serving = False  # some channel's protocol serves the endpoint
         for channel in ordered_attempts(plan, self.rng):
             if outcome.attempts >= budget:
                 break
@@ -148,6 +149,7 @@ class Router:
                 raise DeadlineExceeded("the request's total deadline ran out")
             if routed.endpoint not in self.adapter(channel.protocol).endpoints:
                 continue  # e.g. an image model's channel on a protocol without image edits
+            serving = True
             breaker = self.breakers.get(loaded.breaker_keys[channel.name], settings.breaker)
             if not breaker.acquire():  # opened by a concurrent request since planning
                 continue
@@ -185,6 +187,10 @@ class Router:
             except BaseException:
                 breaker.release()
                 raise
+        if not serving and outcome.attempts == 0:
+            raise NoChannelAvailable(f"no channel of model `{routed.model.name}` speaks a "
+                                     "protocol that serves "
+                                     f"{routed.endpoint.replace('.', ' ')}")
         if last is not None:
             if last.retry_after:  # the client's SDK backs off by it instead of guessing
                 last.headers["retry-after"] = str(math.ceil(last.retry_after))

@@ -91,6 +91,11 @@ def usage_from_openai(usage: Any) -> Usage | None:
     """
     if not usage or not isinstance(usage, Mapping):
         return None
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    if (type(prompt) is int and type(completion) is int and 0 <= prompt <= MAX_COUNT
+            and 0 <= completion <= MAX_COUNT and not usage.get("prompt_tokens_details")
+            and not usage.get("completion_tokens_details")):
+        return Usage(input_tokens=prompt, output_tokens=completion)  # the usual report
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
     if not isinstance(prompt_details, Mapping) or not isinstance(completion_details, Mapping):
