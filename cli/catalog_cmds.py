@@ -15,11 +15,11 @@ from rich.table import Table
 
 from cli import model_cmds
 from gateway.catalog.compile import build, snapshot_bytes, write_snapshot
-from gateway.catalog.detail import circuits
 from gateway.catalog.listing import ModelQuery, ModelRow, list_models
 from gateway.catalog.protocols import ALL_TYPES, SERVES
 from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import ERROR, NOTICE, Diagnostic, has_errors, render
+from gateway.proxy.model_detail import circuits
 
 
 class DiagnosticFormat(StrEnum):

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.catalog.detail import closest_names, model_detail
 from gateway.catalog.snapshot import Snapshot
+from gateway.proxy.model_detail import closest_names, model_detail
 
 
 def unknown_model(snapshot: Snapshot, name: str) -> typer.Exit:
