@@ -24,11 +24,13 @@ def unknown_model(snapshot: Snapshot, name: str) -> typer.Exit:
 def _price(price: dict[str, Any] | None) -> str:
     if price is None:
         return ""
-    amounts = ", ".join(f"{k} {v}" for k, v in price.items()
-                        if k not in ("currency", "unit", "images"))
+    amounts = ", ".join(
+        f"{k} {v}" for k, v in price.items() if k not in ("currency", "unit", "images")
+    )
     if price.get("images"):
-        amounts = ", ".join(f"{s} {q} {p}" for s, qs in price["images"].items()
-                            for q, p in qs.items())
+        amounts = ", ".join(
+            f"{s} {q} {p}" for s, qs in price["images"].items() for q, p in qs.items()
+        )
     return f"{amounts} {price['currency']} {price['unit'].replace('_', ' ')}"
 
 
@@ -42,24 +44,44 @@ def show(snapshot: Snapshot, name: str, status: dict[str, Any] | None, format: s
         return
     console = Console()
     owner = detail["owner"]
-    console.print(f"[bold]{detail['display_name']}[/] ({detail['name']}): {detail['type']}, "
-                  f"{detail['status']}, {detail['visibility']}, owner {owner['name']} "
-                  f"({owner['type']} {owner['code']})", highlight=False)
+    console.print(
+        f"[bold]{detail['display_name']}[/] ({detail['name']}): {detail['type']}, "
+        f"{detail['status']}, {detail['visibility']}, owner {owner['name']} "
+        f"({owner['type']} {owner['code']})",
+        highlight=False,
+    )
     for label in ("aliases", "tags", "capabilities", "native_tools"):
-        console.print(f"{label.replace('_', ' ')}: {', '.join(detail[label]) or '-'}",
-                      highlight=False)
+        console.print(
+            f"{label.replace('_', ' ')}: {', '.join(detail[label]) or '-'}", highlight=False
+        )
     for key, value in detail["properties"].items():
         console.print(f"{key}: {value}", highlight=False)
     table = Table(title="channels, in routing order")
-    columns = ["channel", "provider", "upstream model", "group", "weight", "status", "share",
-               "price"]
+    columns = [
+        "channel",
+        "provider",
+        "upstream model",
+        "group",
+        "weight",
+        "status",
+        "share",
+        "price",
+    ]
     if status is not None:
         columns += ["circuit", "success rate"]
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column == "channel")
     for c in detail["channels"]:
-        cells = [c["name"], c["provider"], c["upstream_model"], c["group"] or "-",
-                 str(c["weight"]), c["status"], f"{c['route_share']:.1%}", _price(c["price"])]
+        cells = [
+            c["name"],
+            c["provider"],
+            c["upstream_model"],
+            c["group"] or "-",
+            str(c["weight"]),
+            c["status"],
+            f"{c['route_share']:.1%}",
+            _price(c["price"]),
+        ]
         if status is not None:
             rate = c.get("success_rate")
             cells += [c.get("circuit") or "-", "-" if rate is None else f"{rate:.0%}"]

@@ -23,17 +23,42 @@ from tests.conftest import (
 from tests.upstreams.media import FakeOpenAIMedia
 from tests.upstreams.server import serve_asgi
 
-FULL = ["streaming", "tools", "image_input", "audio_input", "parallel_tool_calls",
-        "stream_function_call", "json_object", "json_schema", "prompt_cache"]
+FULL = [
+    "streaming",
+    "tools",
+    "image_input",
+    "audio_input",
+    "parallel_tool_calls",
+    "stream_function_call",
+    "json_object",
+    "json_schema",
+    "prompt_cache",
+]
 BASIC = ["streaming", "tools", "json_object"]
 USER: Any = [{"role": "user", "content": "hi"}]
-TOOL: Any = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}
-AUDIO: Any = [{"role": "user", "content": [
-    {"type": "text", "text": "what is said?"},
-    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]
-SCHEMA: Any = {"type": "json_schema", "json_schema": {"name": "a", "schema": {
-    "type": "object", "properties": {"x": {"type": "integer"}}}}}
+TOOL: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+AUDIO: Any = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is said?"},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        ],
+    }
+]
+SCHEMA: Any = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "a",
+        "schema": {"type": "object", "properties": {"x": {"type": "integer"}}},
+    },
+}
 LIMITS = {"max_input_tokens": 50, "context_tokens": 100, "max_output_tokens": 90}
 
 
@@ -43,19 +68,27 @@ def proxied() -> Iterator[tuple[str, FakeOpenAIMedia]]:
     with serve_asgi(fake.app) as url:
         data = snapshot_dict(
             providers=[provider("up", base_url=f"{url}/v1"), provider("mock", protocol="mock")],
-            models=[model("full", capabilities=FULL, properties=LIMITS),
-                    model("basic", capabilities=BASIC, properties=LIMITS),
-                    model("voice", type="speech", capabilities=[]),
-                    model("painter", type="image-generation", capabilities=[],
-                          properties={"styles": ["vivid", "natural"]}),
-                    model("embed", type="embedding", capabilities=[],
-                          properties={"dimensions": 256})],
-            channels=[channel("c-full", "full", "up", upstream_model="up-full"),
-                      channel("c-basic", "basic", "up", upstream_model="up-basic"),
-                      channel("c-voice", "voice", "up", upstream_model="up-voice"),
-                      channel("c-painter", "painter", "up", upstream_model="up-painter"),
-                      channel("c-embed", "embed", "mock", upstream_model="mock-embed")],
-            consumers=[consumer("alice", KEY_ALICE)])
+            models=[
+                model("full", capabilities=FULL, properties=LIMITS),
+                model("basic", capabilities=BASIC, properties=LIMITS),
+                model("voice", type="speech", capabilities=[]),
+                model(
+                    "painter",
+                    type="image-generation",
+                    capabilities=[],
+                    properties={"styles": ["vivid", "natural"]},
+                ),
+                model("embed", type="embedding", capabilities=[], properties={"dimensions": 256}),
+            ],
+            channels=[
+                channel("c-full", "full", "up", upstream_model="up-full"),
+                channel("c-basic", "basic", "up", upstream_model="up-basic"),
+                channel("c-voice", "voice", "up", upstream_model="up-voice"),
+                channel("c-painter", "painter", "up", upstream_model="up-painter"),
+                channel("c-embed", "embed", "mock", upstream_model="mock-embed"),
+            ],
+            consumers=[consumer("alice", KEY_ALICE)],
+        )
         with running_proxy(data) as (proxy, _):
             yield proxy, fake
 
@@ -75,15 +108,29 @@ def passed(proxied, name: str, **kw: Any) -> dict[str, Any]:
     return fake.requests[-1]["body"]
 
 
-@pytest.mark.parametrize(("kw", "capability"), [
-    ({"messages": AUDIO}, "audio_input"),
-    ({"tools": [TOOL], "parallel_tool_calls": True}, "parallel_tool_calls"),
-    ({"tools": [TOOL], "stream": True}, "stream_function_call"),
-    ({"response_format": SCHEMA}, "json_schema"),
-    ({"extra_body": {"prompt_cache_key": "tenant-1"}}, "prompt_cache"),
-    ({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}]}, "prompt_cache"),
-])
+@pytest.mark.parametrize(
+    ("kw", "capability"),
+    [
+        ({"messages": AUDIO}, "audio_input"),
+        ({"tools": [TOOL], "parallel_tool_calls": True}, "parallel_tool_calls"),
+        ({"tools": [TOOL], "stream": True}, "stream_function_call"),
+        ({"response_format": SCHEMA}, "json_schema"),
+        ({"extra_body": {"prompt_cache_key": "tenant-1"}}, "prompt_cache"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
+                        ],
+                    }
+                ]
+            },
+            "prompt_cache",
+        ),
+    ],
+)
 def test_missing_capability_is_refused_and_present_one_passes(proxied, kw, capability):
     error = refused(proxied, "basic", **kw)
     assert (error.code, error.param) == ("capability_not_supported", capability)
@@ -95,13 +142,16 @@ def test_missing_capability_is_refused_and_present_one_passes(proxied, kw, capab
 
 
 def test_json_object_passes_where_only_json_mode_is_declared(proxied):
-    assert passed(proxied, "basic", response_format={"type": "json_object"})[
-        "response_format"] == {"type": "json_object"}
+    assert passed(proxied, "basic", response_format={"type": "json_object"})["response_format"] == {
+        "type": "json_object"
+    }
 
 
 def test_parallel_tool_calls_false_needs_no_capability(proxied):
-    assert passed(proxied, "basic", tools=[TOOL], parallel_tool_calls=False)[
-        "parallel_tool_calls"] is False
+    assert (
+        passed(proxied, "basic", tools=[TOOL], parallel_tool_calls=False)["parallel_tool_calls"]
+        is False
+    )
 
 
 def test_prompt_surely_over_max_input_tokens_is_refused(proxied):
@@ -129,8 +179,9 @@ def test_speech_stream_without_streaming_is_refused(proxied):
     url, fake = proxied
     before = len(fake.requests)
     with pytest.raises(openai.BadRequestError) as info:
-        client(url).audio.speech.create(model="voice", voice="alloy", input="hi",
-                                        extra_body={"stream_format": "sse"})
+        client(url).audio.speech.create(
+            model="voice", voice="alloy", input="hi", extra_body={"stream_format": "sse"}
+        )
     assert (info.value.code, info.value.param) == ("capability_not_supported", "stream")
     assert len(fake.requests) == before
     client(url).audio.speech.create(model="voice", voice="alloy", input="hi")
@@ -148,28 +199,40 @@ def test_image_style_must_be_offered(proxied):
 
 # --- content parts and embeddings (robustness) ------------------------------------------------
 
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_content_part_with_non_string_text_is_a_400_on_the_mock_too(proxied, stream):
     url, _ = proxied
-    body = {"model": "embed", "messages": [{"role": "user", "content": [
-        {"type": "x", "text": 5}]}], "stream": stream}
+    body = {
+        "model": "embed",
+        "messages": [{"role": "user", "content": [{"type": "x", "text": 5}]}],
+        "stream": stream,
+    }
     for name in ("full", "basic"):
-        response = httpx.post(f"{url}/v1/chat/completions", json={**body, "model": name},
-                              headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={**body, "model": name},
+            headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
         assert response.status_code == 400, response.text
         assert response.json()["error"]["param"] == "messages[0].content[0].text"
 
 
-@pytest.mark.parametrize("part", [
-    {"type": "image_url", "image_url": {"url": 5}},
-    {"type": "image_url", "image_url": [1]},
-    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": None}},
-])
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "image_url", "image_url": {"url": 5}},
+        {"type": "image_url", "image_url": [1]},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": None}},
+    ],
+)
 def test_malformed_media_parts_are_a_400(proxied, part):
     url, _ = proxied
-    response = httpx.post(f"{url}/v1/chat/completions", json={
-        "model": "full", "messages": [{"role": "user", "content": [part]}]},
-        headers={"Authorization": f"Bearer {KEY_ALICE}"})
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "full", "messages": [{"role": "user", "content": [part]}]},
+        headers={"Authorization": f"Bearer {KEY_ALICE}"},
+    )
     assert response.status_code == 400, response.text
 
 

@@ -23,8 +23,9 @@ def llm() -> Iterator[ChatOpenAI]:
     snapshot = build(CATALOG).snapshot
     assert snapshot is not None
     with running_proxy(snapshot, environ={}, no_auth=True) as (url, _):
-        yield ChatOpenAI(model="gpt-4o-mini", base_url=f"{url}/v1", api_key="offline",
-                         max_retries=0, timeout=15)
+        yield ChatOpenAI(
+            model="gpt-4o-mini", base_url=f"{url}/v1", api_key="offline", max_retries=0, timeout=15
+        )
 
 
 @tool
@@ -49,8 +50,9 @@ def test_bind_tools_agent_loop_calls_the_tool_and_answers_its_result(llm):
             break
         for call in reply.tool_calls:
             assert call["name"] == "get_weather"
-            messages.append(ToolMessage(content=get_weather.invoke(call["args"]),
-                                        tool_call_id=call["id"]))
+            messages.append(
+                ToolMessage(content=get_weather.invoke(call["args"]), tool_call_id=call["id"])
+            )
     called = [m for m in messages if isinstance(m, ToolMessage)]
     assert len(called) == 1
     assert "21 degrees and sunny" in messages[-1].content

@@ -21,16 +21,39 @@ from tests.conftest import (
     snapshot_dict,
 )
 
-WEATHER_PARAMS = {"type": "object", "properties": {
-    "city": {"type": "string", "minLength": 2}, "unit": {"enum": ["c", "f"]},
-    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
-    "required": ["city", "unit", "days"], "additionalProperties": False}
-WEATHER: Any = {"type": "function", "function": {"name": "get_weather",
-                                                 "parameters": WEATHER_PARAMS}}
-TIME: Any = {"type": "function", "function": {"name": "get_time", "parameters": {
-    "type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
-CAPABILITIES = ["tools", "parallel_tool_calls", "streaming", "stream_function_call",
-                "json_object", "json_schema"]
+WEATHER_PARAMS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "minLength": 2},
+        "unit": {"enum": ["c", "f"]},
+        "days": {"type": "integer", "minimum": 1, "maximum": 7},
+    },
+    "required": ["city", "unit", "days"],
+    "additionalProperties": False,
+}
+WEATHER: Any = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": WEATHER_PARAMS},
+}
+TIME: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"type": "string"}},
+            "required": ["zone"],
+        },
+    },
+}
+CAPABILITIES = [
+    "tools",
+    "parallel_tool_calls",
+    "streaming",
+    "stream_function_call",
+    "json_object",
+    "json_schema",
+]
 PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "0", "output": "0"}
 
 
@@ -39,19 +62,36 @@ def sdk() -> Iterator[Any]:
     data = snapshot_dict(
         providers=[provider("mock", protocol="mock")],
         models=[model("agent", capabilities=CAPABILITIES, native_tools=["web_search"])],
-        channels=[channel("agent@mock", "agent", "mock", upstream_model="mock-chat",
-                          price=PRICE, price_source="inline")],
+        channels=[
+            channel(
+                "agent@mock",
+                "agent",
+                "mock",
+                upstream_model="mock-chat",
+                price=PRICE,
+                price_source="inline",
+            )
+        ],
         consumers=[consumer("alice", KEY_ALICE)],
-        native_tools={"web_search": {"name": "web_search", "description": None,
-                                     "applies_to": ["chat"], "spellings": {},
-                                     "price_per_call": "0.01", "currency": "USD"}})
+        native_tools={
+            "web_search": {
+                "name": "web_search",
+                "description": None,
+                "applies_to": ["chat"],
+                "spellings": {},
+                "price_per_call": "0.01",
+                "currency": "USD",
+            }
+        },
+    )
     with running_proxy(data) as (url, _):
         yield client(url)
 
 
 def ask(sdk: Any, text: str, **kw: Any) -> Any:
-    return sdk.chat.completions.create(model="agent",
-                                       messages=[{"role": "user", "content": text}], **kw)
+    return sdk.chat.completions.create(
+        model="agent", messages=[{"role": "user", "content": text}], **kw
+    )
 
 
 def test_required_tool_choice_gets_a_call_whose_arguments_follow_the_schema(sdk):
@@ -70,39 +110,68 @@ def test_auto_calls_the_tool_the_message_names_and_answers_otherwise(sdk):
 
 
 def test_named_tool_choice_and_parallel_calls(sdk):
-    forced = ask(sdk, "hi", tools=[WEATHER, TIME],
-                 tool_choice={"type": "function", "function": {"name": "get_time"}})
+    forced = ask(
+        sdk,
+        "hi",
+        tools=[WEATHER, TIME],
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
     assert [c.function.name for c in forced.choices[0].message.tool_calls] == ["get_time"]
     both = ask(sdk, "use get_weather and get_time", tools=[WEATHER, TIME])
-    assert [c.function.name for c in both.choices[0].message.tool_calls] == \
-        ["get_weather", "get_time"]
-    one = ask(sdk, "use get_weather and get_time", tools=[WEATHER, TIME],
-              parallel_tool_calls=False)
+    assert [c.function.name for c in both.choices[0].message.tool_calls] == [
+        "get_weather",
+        "get_time",
+    ]
+    one = ask(sdk, "use get_weather and get_time", tools=[WEATHER, TIME], parallel_tool_calls=False)
     assert len(one.choices[0].message.tool_calls) == 1
 
 
 def test_tool_result_is_answered_with_text(sdk):
     first = ask(sdk, "weather?", tools=[WEATHER], tool_choice="required")
     call = first.choices[0].message.tool_calls[0]
-    answer = sdk.chat.completions.create(model="agent", tools=[WEATHER], messages=[
-        {"role": "user", "content": "weather?"}, first.choices[0].message.model_dump(),
-        {"role": "tool", "tool_call_id": call.id, "content": "21 degrees and sunny"}])
-    assert answer.choices[0].message.content == \
-        "Mock answer from mock-chat: the tool returned 21 degrees and sunny"
+    answer = sdk.chat.completions.create(
+        model="agent",
+        tools=[WEATHER],
+        messages=[
+            {"role": "user", "content": "weather?"},
+            first.choices[0].message.model_dump(),
+            {"role": "tool", "tool_call_id": call.id, "content": "21 degrees and sunny"},
+        ],
+    )
+    assert (
+        answer.choices[0].message.content
+        == "Mock answer from mock-chat: the tool returned 21 degrees and sunny"
+    )
     assert answer.choices[0].finish_reason == "stop"
 
 
 def test_json_schema_answer_validates_and_json_object_parses(sdk):
-    schema = {"type": "object", "properties": {
-        "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"},
-                                             "minItems": 2},
-        "nested": {"$ref": "#/$defs/inner"}}, "required": ["name", "tags", "nested"],
-        "$defs": {"inner": {"type": "object", "properties": {"ok": {"type": "boolean"},
-                                                             "n": {"anyOf": [
-                                                                 {"type": "integer"},
-                                                                 {"type": "null"}]}}}}}
-    answer = ask(sdk, "describe", response_format={"type": "json_schema", "json_schema": {
-        "name": "thing", "schema": schema, "strict": True}})
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "nested": {"$ref": "#/$defs/inner"},
+        },
+        "required": ["name", "tags", "nested"],
+        "$defs": {
+            "inner": {
+                "type": "object",
+                "properties": {
+                    "ok": {"type": "boolean"},
+                    "n": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                },
+            }
+        },
+    }
+    answer = ask(
+        sdk,
+        "describe",
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "thing", "schema": schema, "strict": True},
+        },
+    )
     jsonschema.validate(json.loads(answer.choices[0].message.content), schema)
     mode = ask(sdk, "describe", response_format={"type": "json_object"})
     assert isinstance(json.loads(mode.choices[0].message.content), dict)
@@ -113,14 +182,18 @@ def test_n_max_tokens_and_stop(sdk):
     cut = ask(sdk, "one two three four five", max_tokens=3).choices[0]
     assert (cut.message.content, cut.finish_reason) == ("Mock answer from", "length")
     stopped = ask(sdk, "one two three", stop=["two"]).choices[0]
-    assert (stopped.message.content, stopped.finish_reason) == \
-        ("Mock answer from mock-chat: one ", "stop")
+    assert (stopped.message.content, stopped.finish_reason) == (
+        "Mock answer from mock-chat: one ",
+        "stop",
+    )
 
 
 def test_usage_counts_words_and_native_tool_calls(sdk):
     answer = sdk.chat.completions.with_raw_response.create(
-        model="agent", messages=[{"role": "user", "content": "news today"}],
-        tools=[{"type": "web_search"}])
+        model="agent",
+        messages=[{"role": "user", "content": "news today"}],
+        tools=[{"type": "web_search"}],
+    )
     body = answer.parse()
     assert body.usage.prompt_tokens == 2
     assert body.usage.completion_tokens == len(body.choices[0].message.content.split())
@@ -129,12 +202,21 @@ def test_usage_counts_words_and_native_tool_calls(sdk):
 
 
 def test_streamed_tool_call_arrives_in_pieces_with_usage(sdk):
-    chunks = list(sdk.chat.completions.create(
-        model="agent", messages=[{"role": "user", "content": "weather in Oslo"}],
-        tools=[WEATHER], tool_choice="required", stream=True,
-        stream_options={"include_usage": True}))
-    deltas = [c.choices[0].delta.tool_calls[0] for c in chunks
-              if c.choices and c.choices[0].delta.tool_calls]
+    chunks = list(
+        sdk.chat.completions.create(
+            model="agent",
+            messages=[{"role": "user", "content": "weather in Oslo"}],
+            tools=[WEATHER],
+            tool_choice="required",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    deltas = [
+        c.choices[0].delta.tool_calls[0]
+        for c in chunks
+        if c.choices and c.choices[0].delta.tool_calls
+    ]
     assert deltas[0].id and deltas[0].function.name == "get_weather"
     pieces = [d.function.arguments for d in deltas[1:]]
     assert len(pieces) >= 2 and all(d.id is None for d in deltas[1:])

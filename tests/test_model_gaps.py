@@ -41,45 +41,69 @@ def cli(*args: str) -> Any:
 
 # --- speech defaults and the embedding batch default, through the proxy ---------------------
 
+
 @pytest.fixture(scope="module")
 def media() -> Iterator[tuple[str, FakeOpenAIMedia]]:
     fake = FakeOpenAIMedia()
     with serve_asgi(fake.app) as url:
         data = snapshot_dict(
             providers=[provider("up", base_url=f"{url}/v1"), provider("mock", protocol="mock")],
-            models=[model("voice", type="speech", capabilities=[],
-                          properties={"voices": {"narrator": "onyx"}}),
-                    model("mock-voice", type="speech", capabilities=[]),
-                    model("bare-voice", type="speech", capabilities=[]),
-                    model("embed", type="embedding", capabilities=[])],
-            channels=[channel("c-voice", "voice", "up", upstream_model="up-tts",
-                              options={"default_voice": "shimmer", "default_format": "wav"}),
-                      channel("c-mock", "mock-voice", "mock", upstream_model="mock-speech",
-                              options={"default_voice": "alloy", "default_format": "wav",
-                                       "sample_rate": 16000}),
-                      channel("c-bare", "bare-voice", "up", upstream_model="up-bare"),
-                      channel("c-embed", "embed", "up", upstream_model="up-embed")],
-            consumers=[consumer("alice", KEY_ALICE)])
+            models=[
+                model(
+                    "voice",
+                    type="speech",
+                    capabilities=[],
+                    properties={"voices": {"narrator": "onyx"}},
+                ),
+                model("mock-voice", type="speech", capabilities=[]),
+                model("bare-voice", type="speech", capabilities=[]),
+                model("embed", type="embedding", capabilities=[]),
+            ],
+            channels=[
+                channel(
+                    "c-voice",
+                    "voice",
+                    "up",
+                    upstream_model="up-tts",
+                    options={"default_voice": "shimmer", "default_format": "wav"},
+                ),
+                channel(
+                    "c-mock",
+                    "mock-voice",
+                    "mock",
+                    upstream_model="mock-speech",
+                    options={
+                        "default_voice": "alloy",
+                        "default_format": "wav",
+                        "sample_rate": 16000,
+                    },
+                ),
+                channel("c-bare", "bare-voice", "up", upstream_model="up-bare"),
+                channel("c-embed", "embed", "up", upstream_model="up-embed"),
+            ],
+            consumers=[consumer("alice", KEY_ALICE)],
+        )
         with running_proxy(data) as (proxy, _):
             yield proxy, fake
 
 
 def test_speech_without_voice_or_format_takes_the_channels_defaults(media):
     url, fake = media
-    client(url).audio.speech.create(model="voice", input="hello",
-                                    voice=openai.NOT_GIVEN)  # type: ignore[arg-type]
+    client(url).audio.speech.create(model="voice", input="hello", voice=openai.NOT_GIVEN)  # type: ignore[arg-type]
     sent = fake.requests[-1]["body"]
     assert (sent["voice"], sent["response_format"]) == ("shimmer", "wav")
-    client(url).audio.speech.create(model="voice", input="hello", voice="narrator",
-                                    response_format="mp3")
+    client(url).audio.speech.create(
+        model="voice", input="hello", voice="narrator", response_format="mp3"
+    )
     sent = fake.requests[-1]["body"]
     assert (sent["voice"], sent["response_format"]) == ("onyx", "mp3")  # the client's win
 
 
 def test_speech_sample_rate_default_reaches_the_audio(media):
     url, _ = media
-    audio = client(url).audio.speech.create(model="mock-voice", input="hello there",
-                                            voice=openai.NOT_GIVEN)  # type: ignore[arg-type]
+    audio = client(url).audio.speech.create(
+        model="mock-voice", input="hello there", voice=openai.NOT_GIVEN
+    )  # type: ignore[arg-type]
     with wave.open(io.BytesIO(audio.content)) as reader:
         assert reader.getframerate() == 16000
 
@@ -88,8 +112,7 @@ def test_speech_without_voice_anywhere_is_a_400(media):
     url, fake = media
     before = len(fake.requests)
     with pytest.raises(openai.BadRequestError) as info:
-        client(url).audio.speech.create(model="bare-voice", input="hi",
-                                        voice=openai.NOT_GIVEN)  # type: ignore[arg-type]
+        client(url).audio.speech.create(model="bare-voice", input="hi", voice=openai.NOT_GIVEN)  # type: ignore[arg-type]
     assert info.value.param == "voice" and len(fake.requests) == before
 
 
@@ -102,9 +125,11 @@ def test_embeddings_go_in_one_upstream_request_up_to_2048_inputs(media):
 
 # --- catalog views -------------------------------------------------------------------------
 
+
 def test_tags_are_searched_and_filtered():
-    by_search = json.loads(cli("models", "catalog", "--search", "retrieval", "--format",
-                               "json").stdout)
+    by_search = json.loads(
+        cli("models", "catalog", "--search", "retrieval", "--format", "json").stdout
+    )
     assert {r["name"] for r in by_search} >= {"text-embedding-3-small", "text-embedding-3-large"}
     by_tag = json.loads(cli("models", "catalog", "--tag", "reasoning", "--format", "json").stdout)
     assert by_tag and all("reasoning" in r["tags"] for r in by_tag)
@@ -117,8 +142,11 @@ def test_models_show_gives_one_model_in_full():
     assert detail["name"] == "gpt-4o-mini" and "tools" in detail["capabilities"]
     assert detail["properties"]["context_tokens"] == 128000
     shares = {c["name"]: c["route_share"] for c in detail["channels"]}
-    assert shares == {"gpt-4o-mini@azure-openai": 1.0, "gpt-4o-mini@openai": 0.0,
-                      "gpt-4o-mini@mock": 0.0}
+    assert shares == {
+        "gpt-4o-mini@azure-openai": 1.0,
+        "gpt-4o-mini@openai": 0.0,
+        "gpt-4o-mini@mock": 0.0,
+    }
     assert detail["channels"][1]["price"]["input"] == "0.15"
     table = cli("models", "show", "alice-finetune", "catalog").output
     assert "Alice Liddell" in table and "alice-finetune@mock" in table
@@ -132,6 +160,7 @@ def test_misspelt_names_get_the_closest_suggestion():
 
 
 # --- live circuit state from a running proxy ----------------------------------------------
+
 
 @pytest.fixture
 def live(tmp_path) -> Iterator[tuple[Path, str, FakeOpenAIMedia]]:
@@ -191,13 +220,26 @@ def test_models_show_and_list_carry_live_circuits(live):
     with pytest.raises(openai.APIStatusError):
         sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
     sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
-    detail = json.loads(cli("models", "show", "chat", str(catalog), "--proxy", proxy, "--key",
-                            ADMIN_KEY, "--format", "json").stdout)
+    detail = json.loads(
+        cli(
+            "models",
+            "show",
+            "chat",
+            str(catalog),
+            "--proxy",
+            proxy,
+            "--key",
+            ADMIN_KEY,
+            "--format",
+            "json",
+        ).stdout
+    )
     health = {c["name"]: (c["circuit"], c["success_rate"]) for c in detail["channels"]}
     assert health == {"chat@a": ("open", 0.0), "chat@b": ("closed", 1.0)}
     assert detail["owner"]["name"] == "Research team"
-    listed = json.loads(cli("models", str(catalog), "--proxy", proxy, "--key", ADMIN_KEY,
-                            "--format", "json").stdout)
+    listed = json.loads(
+        cli("models", str(catalog), "--proxy", proxy, "--key", ADMIN_KEY, "--format", "json").stdout
+    )
     assert [(r["name"], r["circuit"]) for r in listed] == [("chat", "partly open (1/2)")]
     table = cli("models", str(catalog), "--proxy", proxy, "--key", ADMIN_KEY).output
     assert "circuit" in table and "partly open" in table

@@ -33,13 +33,29 @@ def catalog(base_url: str) -> dict:
     return snapshot_dict(
         providers=[provider("up", base_url=base_url)],
         models=[model("chat")],
-        channels=[channel("alice-high", "chat", "up", upstream_model="up-alice-high",
-                          priority="high", owner=ALICE),
-                  channel("alice-low", "chat", "up", upstream_model="up-alice-low",
-                          priority="low", owner=ALICE),
-                  channel("public-high", "chat", "up", upstream_model="up-public",
-                          priority="high", weight=5)],
-        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)])
+        channels=[
+            channel(
+                "alice-high",
+                "chat",
+                "up",
+                upstream_model="up-alice-high",
+                priority="high",
+                owner=ALICE,
+            ),
+            channel(
+                "alice-low",
+                "chat",
+                "up",
+                upstream_model="up-alice-low",
+                priority="low",
+                owner=ALICE,
+            ),
+            channel(
+                "public-high", "chat", "up", upstream_model="up-public", priority="high", weight=5
+            ),
+        ],
+        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)],
+    )
 
 
 @pytest.fixture
@@ -51,9 +67,12 @@ def proxied() -> Iterator[tuple[str, FakeOpenAI]]:
 
 def channels_used(proxy: str, key: str, n: int) -> Counter[str]:
     sdk = client(proxy, key)
-    return Counter(sdk.chat.completions.with_raw_response.create(
-        model="chat", messages=USER).headers["x-modelyard-channel"]  # type: ignore[arg-type]
-        for _ in range(n))
+    return Counter(
+        sdk.chat.completions.with_raw_response.create(model="chat", messages=USER).headers[
+            "x-modelyard-channel"
+        ]  # type: ignore[arg-type]
+        for _ in range(n)
+    )
 
 
 def test_owner_high_channel_takes_all_of_its_owners_traffic(proxied):
@@ -65,10 +84,11 @@ def test_owner_high_channel_takes_all_of_its_owners_traffic(proxied):
 def test_owner_fails_over_to_its_own_low_channel_before_public_ones(proxied):
     proxy, fake = proxied
     fake.push(503, model="up-alice-high")
-    answer = client(proxy).chat.completions.with_raw_response.create(model="chat",
-                                                                      messages=USER)  # type: ignore[arg-type]
-    assert (answer.headers["x-modelyard-channel"], answer.headers["x-modelyard-attempts"]) == \
-        ("alice-low", "2")
+    answer = client(proxy).chat.completions.with_raw_response.create(model="chat", messages=USER)  # type: ignore[arg-type]
+    assert (answer.headers["x-modelyard-channel"], answer.headers["x-modelyard-attempts"]) == (
+        "alice-low",
+        "2",
+    )
     assert [r["body"]["model"] for r in fake.requests] == ["up-alice-high", "up-alice-low"]
 
 
@@ -82,13 +102,23 @@ def test_route_command_shows_the_owner_first_order(tmp_path):
 
     path = tmp_path / "snapshot.json"
     path.write_bytes(canonical_json(catalog("http://127.0.0.1:9/v1")))
-    result = CliRunner().invoke(app, ["route", "chat", "--snapshot", str(path), "--consumer",
-                                      "alice", "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["route", "chat", "--snapshot", str(path), "--consumer", "alice", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     order = [(c["group"], c["channel"]) for c in json.loads(result.output)["candidates"]]
-    assert order == [("private-high", "alice-high"), ("private-low", "alice-low"),
-                     ("high", "public-high")]
-    table = CliRunner().invoke(app, ["route", "chat", "--snapshot", str(path), "--consumer",
-                                     "alice"], env={"COLUMNS": "200"})
-    assert table.output.index("alice-high") < table.output.index("alice-low") \
+    assert order == [
+        ("private-high", "alice-high"),
+        ("private-low", "alice-low"),
+        ("high", "public-high"),
+    ]
+    table = CliRunner().invoke(
+        app,
+        ["route", "chat", "--snapshot", str(path), "--consumer", "alice"],
+        env={"COLUMNS": "200"},
+    )
+    assert (
+        table.output.index("alice-high")
+        < table.output.index("alice-low")
         < table.output.index("public-high")
+    )

@@ -22,8 +22,9 @@ def closest_names(snapshot: Snapshot, name: str, count: int = 3) -> list[str]:
     return difflib.get_close_matches(name, known, n=count, cutoff=0.5)
 
 
-def model_detail(snapshot: Snapshot, model: Model,
-                 status: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def model_detail(
+    snapshot: Snapshot, model: Model, status: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The model, its channels in static routing order, and (with `status`) their health."""
     plan = plan_route(snapshot, model, None, max_destination=None)
     shares = plan.first_choice_probabilities()
@@ -32,27 +33,46 @@ def model_detail(snapshot: Snapshot, model: Model,
     channels = []
     for channel in snapshot.channels_of(model):
         row: dict[str, Any] = {
-            "name": channel.name, "provider": channel.provider, "protocol": channel.protocol,
-            "upstream_model": channel.upstream_model, "priority": channel.priority,
-            "weight": channel.weight, "status": channel.status,
+            "name": channel.name,
+            "provider": channel.provider,
+            "protocol": channel.protocol,
+            "upstream_model": channel.upstream_model,
+            "priority": channel.priority,
+            "weight": channel.weight,
+            "status": channel.status,
             "data_destination": channel.data_destination,
             "owner": None if channel.owner is None else channel.owner.code,
-            "price": pricing(channel.price), "group": groups.get(channel.name),
-            "route_share": round(shares.get(channel.name, 0.0), 6)}
+            "price": pricing(channel.price),
+            "group": groups.get(channel.name),
+            "route_share": round(shares.get(channel.name, 0.0), 6),
+        }
         if status is not None:
             health = live.get(channel.name) or {}
             row["circuit"] = (health.get("circuit") or {}).get("state")
             row["success_rate"] = (health.get("recent") or {}).get("success_rate")
             row["requests"] = (health.get("recent") or {}).get("requests")
         channels.append(row)
-    owner = {"type": model.owner.type, "code": model.owner.code,
-             "name": model.owner.name or model.owner.code}
-    return {"name": model.name, "display_name": model.display_name, "type": model.type,
-            "status": model.status, "visibility": model.visibility, "vendor": model.vendor,
-            "description": model.description, "owner": owner, "aliases": list(model.aliases),
-            "tags": list(model.tags), "properties": dict(model.properties),
-            "capabilities": sorted(model.capabilities),
-            "native_tools": sorted(model.native_tools), "channels": channels}
+    owner = {
+        "type": model.owner.type,
+        "code": model.owner.code,
+        "name": model.owner.name or model.owner.code,
+    }
+    return {
+        "name": model.name,
+        "display_name": model.display_name,
+        "type": model.type,
+        "status": model.status,
+        "visibility": model.visibility,
+        "vendor": model.vendor,
+        "description": model.description,
+        "owner": owner,
+        "aliases": list(model.aliases),
+        "tags": list(model.tags),
+        "properties": dict(model.properties),
+        "capabilities": sorted(model.capabilities),
+        "native_tools": sorted(model.native_tools),
+        "channels": channels,
+    }
 
 
 def _live_channels(status: Mapping[str, Any] | None, model: str) -> dict[str, Any]:
@@ -67,9 +87,17 @@ def circuits(status: Mapping[str, Any]) -> dict[str, str]:
     open), or `partly open (k/n)`."""
     out: dict[str, str] = {}
     for entry in status.get("models") or ():
-        states = [(c.get("circuit") or {}).get("state") for c in entry.get("channels") or ()
-                  if c.get("status") == "active"]
+        states = [
+            (c.get("circuit") or {}).get("state")
+            for c in entry.get("channels") or ()
+            if c.get("status") == "active"
+        ]
         opened = sum(s == "open" for s in states)
-        out[entry.get("name")] = ("closed" if not opened else "open" if opened == len(states)
-                                  else f"partly open ({opened}/{len(states)})")
+        out[entry.get("name")] = (
+            "closed"
+            if not opened
+            else "open"
+            if opened == len(states)
+            else f"partly open ({opened}/{len(states)})"
+        )
     return out

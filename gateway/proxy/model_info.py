@@ -21,8 +21,17 @@ PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "reasoning": ("reasoning_effort",),
     "prompt_cache": ("prompt_cache_key",),
 }
-CHAT_PARAMETERS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "n",
-                   "seed", "presence_penalty", "frequency_penalty")
+CHAT_PARAMETERS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+)
 
 
 def price_of(snapshot: Snapshot, model: Model, consumer: Consumer | None) -> Price | None:
@@ -39,8 +48,10 @@ def pricing(price: Price | None) -> dict[str, Any] | None:
     out: dict[str, Any] = {"currency": price.currency, "unit": price.unit}
     out.update({k: format(v, "f") for k, v in sorted(price.amounts.items())})
     if price.images:
-        out["images"] = {size: {q: format(p, "f") for q, p in qs.items()}
-                         for size, qs in sorted(price.images.items())}
+        out["images"] = {
+            size: {q: format(p, "f") for q, p in qs.items()}
+            for size, qs in sorted(price.images.items())
+        }
     return out
 
 
@@ -53,8 +64,7 @@ def supported_parameters(model: Model) -> list[str]:
     return sorted(found)
 
 
-def extension_fields(snapshot: Snapshot, model: Model, consumer: Consumer | None
-                     ) -> dict[str, Any]:
+def extension_fields(snapshot: Snapshot, model: Model, consumer: Consumer | None) -> dict[str, Any]:
     """The catalog's view of `model` for `consumer`, beside OpenAI's fields."""
     properties = dict(model.properties)
     return {
@@ -64,7 +74,10 @@ def extension_fields(snapshot: Snapshot, model: Model, consumer: Consumer | None
         "context_length": properties.get("context_tokens"),
         "supported_parameters": supported_parameters(model),
         "tags": list(model.tags),
-        "owner": {"type": model.owner.type, "code": model.owner.code,
-                  "name": model.owner.name or model.owner.code},
+        "owner": {
+            "type": model.owner.type,
+            "code": model.owner.code,
+            "name": model.owner.name or model.owner.code,
+        },
         "pricing": pricing(price_of(snapshot, model, consumer)),
     }

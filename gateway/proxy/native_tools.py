@@ -27,15 +27,19 @@ def spelling(tool: NativeTool, protocol: str) -> Mapping[str, Any] | None:
     return declared.get(tool.name)
 
 
-def for_protocol(body: Mapping[str, Any], natives: Mapping[str, NativeTool], protocol: str
-                 ) -> tuple[Mapping[str, Any], Mapping[str, NativeTool], tuple[str, ...]]:
+def for_protocol(
+    body: Mapping[str, Any], natives: Mapping[str, NativeTool], protocol: str
+) -> tuple[Mapping[str, Any], Mapping[str, NativeTool], tuple[str, ...]]:
     """(body, native tools) without the native tools `protocol` cannot carry, and their names."""
     dropped = tuple(sorted(n for n, t in natives.items() if spelling(t, protocol) is None))
     if not dropped:
         return body, natives, ()
     kept = {n: t for n, t in natives.items() if n not in dropped}
-    tools = [t for t in body.get("tools") or ()
-             if not (isinstance(t, Mapping) and t.get("type") in dropped)]
+    tools = [
+        t
+        for t in body.get("tools") or ()
+        if not (isinstance(t, Mapping) and t.get("type") in dropped)
+    ]
     out = dict(body)
     if tools:
         out["tools"] = tools
@@ -60,12 +64,12 @@ def split(body: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
 
 def spelled(natives: Mapping[str, NativeTool], protocol: str) -> list[Mapping[str, Any]]:
     """The spellings of the carried native tools, in name order."""
-    return [s for name in sorted(natives)
-            if (s := spelling(natives[name], protocol)) is not None]
+    return [s for name in sorted(natives) if (s := spelling(natives[name], protocol)) is not None]
 
 
-def with_body_fields(body: dict[str, Any], natives: Mapping[str, NativeTool],
-                     protocol: str) -> dict[str, Any]:
+def with_body_fields(
+    body: dict[str, Any], natives: Mapping[str, NativeTool], protocol: str
+) -> dict[str, Any]:
     """For protocols that switch native tools on with request fields (OpenAI chat's
     `web_search_options`, DashScope's `enable_search`): the native tool entries leave
     `tools` and their spellings are merged into the body."""

@@ -41,12 +41,24 @@ from gateway.usage.probe import (
 from gateway.usage.redact import sanitize
 
 FAILING = frozenset({UNSUPPORTED, ERROR, TIMEOUT})
-TOOL: Mapping[str, Any] = {"type": "function", "function": {
-    "name": "get_time", "description": "The current time in a time zone.",
-    "parameters": {"type": "object", "properties": {"zone": {"type": "string"}},
-                   "required": ["zone"]}}}
-SCHEMA: Mapping[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}},
-                             "required": ["answer"], "additionalProperties": False}
+TOOL: Mapping[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "The current time in a time zone.",
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"type": "string"}},
+            "required": ["zone"],
+        },
+    },
+}
+SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 PIXEL = "data:image/png;base64," + base64.b64encode(base.tiny_png()).decode()
 
 
@@ -85,20 +97,31 @@ class CapabilityReport:
         return {o: sum(r.outcome == o for r in self.results) for o in base.OUTCOMES}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": not self.failing, "counts": self.counts(),
-                "results": [r.as_dict() for r in self.results]}
+        return {
+            "ok": not self.failing,
+            "counts": self.counts(),
+            "results": [r.as_dict() for r in self.results],
+        }
 
 
 Send = Callable[[ProbeRequest], Awaitable[Mapping[str, Any]]]
 Stream = Callable[[ProbeRequest], Awaitable[list[dict[str, Any]]]]
 
 
-def _chat(model: str, content: Any = "What time is it in UTC?", *, after: Sequence[Any] = (),
-          **fields: Any) -> ProbeRequest:
+def _chat(
+    model: str,
+    content: Any = "What time is it in UTC?",
+    *,
+    after: Sequence[Any] = (),
+    **fields: Any,
+) -> ProbeRequest:
     fields.setdefault("max_tokens", 64)
     fields = {k: v for k, v in fields.items() if v is not None}
-    return ProbeRequest("chat", {"model": model, "messages": [
-        {"role": "user", "content": content}, *after], **fields}, {})
+    return ProbeRequest(
+        "chat",
+        {"model": model, "messages": [{"role": "user", "content": content}, *after], **fields},
+        {},
+    )
 
 
 def _message(answer: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,30 +134,47 @@ async def _tools(name: str, send: Send, stream: Stream) -> None:
     calls = _message(first).get("tool_calls") or []
     if not calls:
         raise NotProven("a forced function call was answered without a tool call")
-    second = _chat(name, tools=[TOOL], after=[
-        {"role": "assistant", "content": None, "tool_calls": calls[:1]},
-        {"role": "tool", "tool_call_id": calls[0].get("id"), "content": "12:00 UTC"}])
+    second = _chat(
+        name,
+        tools=[TOOL],
+        after=[
+            {"role": "assistant", "content": None, "tool_calls": calls[:1]},
+            {"role": "tool", "tool_call_id": calls[0].get("id"), "content": "12:00 UTC"},
+        ],
+    )
     if not _message(await send(second)).get("content"):
         raise NotProven("the tool result was answered without text")
 
 
 async def _parallel(name: str, send: Send, stream: Stream) -> None:
-    answer = await send(_chat(name, tools=[TOOL], tool_choice="required",
-                              parallel_tool_calls=True))
+    answer = await send(_chat(name, tools=[TOOL], tool_choice="required", parallel_tool_calls=True))
     if not _message(answer).get("tool_calls"):
         raise NotProven("no tool call with parallel_tool_calls")
 
 
 async def _image(name: str, send: Send, stream: Stream) -> None:
-    await send(_chat(name, [{"type": "text", "text": "What colour is this pixel?"},
-                            {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}}]))
+    await send(
+        _chat(
+            name,
+            [
+                {"type": "text", "text": "What colour is this pixel?"},
+                {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}},
+            ],
+        )
+    )
 
 
 async def _audio(name: str, send: Send, stream: Stream) -> None:
     wav = base64.b64encode(base.silent_wav(0.1)).decode()
-    await send(_chat(name, [{"type": "text", "text": "Is this audio silent?"},
-                            {"type": "input_audio", "input_audio": {"data": wav,
-                                                                    "format": "wav"}}]))
+    await send(
+        _chat(
+            name,
+            [
+                {"type": "text", "text": "Is this audio silent?"},
+                {"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}},
+            ],
+        )
+    )
 
 
 async def _streaming(name: str, send: Send, stream: Stream) -> None:
@@ -145,14 +185,16 @@ async def _streaming(name: str, send: Send, stream: Stream) -> None:
 
 async def _stream_tools(name: str, send: Send, stream: Stream) -> None:
     chunks = await stream(_chat(name, stream=True, tools=[TOOL], tool_choice="required"))
-    if not any((ch.get("delta") or {}).get("tool_calls")
-               for c in chunks for ch in c.get("choices") or ()):
+    if not any(
+        (ch.get("delta") or {}).get("tool_calls") for c in chunks for ch in c.get("choices") or ()
+    ):
         raise NotProven("the stream carried no tool call")
 
 
 async def _json_object(name: str, send: Send, stream: Stream) -> None:
-    answer = await send(_chat(name, "Answer in JSON: what is 2+2?",
-                              response_format={"type": "json_object"}))
+    answer = await send(
+        _chat(name, "Answer in JSON: what is 2+2?", response_format={"type": "json_object"})
+    )
     try:
         if not isinstance(json.loads(_message(answer).get("content") or ""), dict):
             raise ValueError
@@ -161,9 +203,16 @@ async def _json_object(name: str, send: Send, stream: Stream) -> None:
 
 
 async def _json_schema(name: str, send: Send, stream: Stream) -> None:
-    answer = await send(_chat(name, "What is 2+2?", response_format={
-        "type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA,
-                                               "strict": True}}))
+    answer = await send(
+        _chat(
+            name,
+            "What is 2+2?",
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True},
+            },
+        )
+    )
     try:
         jsonschema.validate(json.loads(_message(answer).get("content") or ""), SCHEMA)
     except (ValueError, jsonschema.ValidationError):
@@ -171,8 +220,7 @@ async def _json_schema(name: str, send: Send, stream: Stream) -> None:
 
 
 async def _reasoning(name: str, send: Send, stream: Stream) -> None:
-    await send(_chat(name, reasoning_effort="low", max_tokens=None,
-                     max_completion_tokens=256))
+    await send(_chat(name, reasoning_effort="low", max_tokens=None, max_completion_tokens=256))
 
 
 async def _prompt_cache(name: str, send: Send, stream: Stream) -> None:
@@ -181,14 +229,21 @@ async def _prompt_cache(name: str, send: Send, stream: Stream) -> None:
 
 #: Chat capabilities and the check that proves each.
 CHAT_CHECKS: Mapping[str, Callable[[str, Send, Stream], Awaitable[None]]] = {
-    "tools": _tools, "parallel_tool_calls": _parallel, "image_input": _image,
-    "audio_input": _audio, "streaming": _streaming, "stream_function_call": _stream_tools,
-    "json_object": _json_object, "json_schema": _json_schema, "reasoning": _reasoning,
+    "tools": _tools,
+    "parallel_tool_calls": _parallel,
+    "image_input": _image,
+    "audio_input": _audio,
+    "streaming": _streaming,
+    "stream_function_call": _stream_tools,
+    "json_object": _json_object,
+    "json_schema": _json_schema,
+    "reasoning": _reasoning,
     "prompt_cache": _prompt_cache,
 }
 
 
 # ----- one channel -----
+
 
 @dataclass(slots=True)
 class _Channel:
@@ -209,8 +264,9 @@ class _Channel:
 
     async def send(self, request: ProbeRequest) -> Mapping[str, Any]:
         adapter, call = self._call(request)
-        reply = conversation.finish(call, await conversation.send(
-            adapter, conversation.prepare(call)))
+        reply = conversation.finish(
+            call, await conversation.send(adapter, conversation.prepare(call))
+        )
         return reply.body or {}
 
     async def stream(self, request: ProbeRequest) -> list[dict[str, Any]]:
@@ -237,39 +293,50 @@ def _checks(target: Target) -> list[tuple[str, Callable[[_Channel], Awaitable[No
     return out
 
 
-def _chat_check(check: Callable[[str, Send, Stream], Awaitable[None]], name: str,
-                channel: _Channel) -> Awaitable[None]:
+def _chat_check(
+    check: Callable[[str, Send, Stream], Awaitable[None]], name: str, channel: _Channel
+) -> Awaitable[None]:
     return check(name, channel.send, channel.stream)
 
 
 async def _dimensions(name: str, dimensions: int, channel: _Channel) -> None:
-    answer = await channel.send(ProbeRequest("embeddings", {
-        "model": name, "input": base.PROBE_TEXT, "dimensions": dimensions}, {}))
+    answer = await channel.send(
+        ProbeRequest(
+            "embeddings", {"model": name, "input": base.PROBE_TEXT, "dimensions": dimensions}, {}
+        )
+    )
     got = len(((answer.get("data") or [{}])[0]).get("embedding") or ())
     if got != dimensions:
         raise NotProven(f"asked for {dimensions} dimensions, got {got}")
 
 
 async def _voice(name: str, voice: str, channel: _Channel) -> None:
-    adapter, call = channel._call(ProbeRequest("audio.speech", {
-        "model": name, "input": base.PROBE_TEXT, "voice": voice}, {}))
+    adapter, call = channel._call(
+        ProbeRequest("audio.speech", {"model": name, "input": base.PROBE_TEXT, "voice": voice}, {})
+    )
     reply = await adapter.send(call)
     if reply.chunks is not None:
         async for _ in reply.chunks:
             pass
 
 
-async def probe_channel(snapshot: Snapshot, target: Target, http: Any, *,
-                        environ: Mapping[str, str], timeout_s: float
-                        ) -> list[CapabilityResult]:
+async def probe_channel(
+    snapshot: Snapshot, target: Target, http: Any, *, environ: Mapping[str, str], timeout_s: float
+) -> list[CapabilityResult]:
     """Every declared capability of one channel, in capability order."""
     model, ch = target.model, target.channel
     checks = _checks(target)
 
-    def result(capability: str, outcome: str, code: str | None = None,
-               message: str | None = None, latency: float | None = None) -> CapabilityResult:
-        return CapabilityResult(model.name, ch.name, ch.protocol, capability, outcome, latency,
-                                code, message)
+    def result(
+        capability: str,
+        outcome: str,
+        code: str | None = None,
+        message: str | None = None,
+        latency: float | None = None,
+    ) -> CapabilityResult:
+        return CapabilityResult(
+            model.name, ch.name, ch.protocol, capability, outcome, latency, code, message
+        )
 
     cls = base.adapter_or_reason(ch.protocol)
     secrets = base.resolve_secrets(snapshot, ch, environ)
@@ -282,8 +349,7 @@ async def probe_channel(snapshot: Snapshot, target: Target, http: Any, *,
     out = []
     for capability, check in checks:
         if check is None:
-            out.append(result(capability, SKIPPED, "no_probe",
-                              f"no request proves {capability}"))
+            out.append(result(capability, SKIPPED, "no_probe", f"no request proves {capability}"))
             continue
         started = time.monotonic()
         try:
@@ -291,47 +357,72 @@ async def probe_channel(snapshot: Snapshot, target: Target, http: Any, *,
                 await check(channel)
         except Exception as error:  # noqa: BLE001 - every failure is a finding
             latency = round((time.monotonic() - started) * 1000, 1)
-            out.append(result(capability, *_classify(error, channel.recorder, timeout_s,
-                                                     values), latency))
+            out.append(
+                result(capability, *_classify(error, channel.recorder, timeout_s, values), latency)
+            )
             continue
-        out.append(result(capability, USABLE, latency=round(
-            (time.monotonic() - started) * 1000, 1)))
+        out.append(
+            result(capability, USABLE, latency=round((time.monotonic() - started) * 1000, 1))
+        )
     return out
 
 
-def _classify(error: BaseException, recorder: Any, timeout_s: float, values: Sequence[str]
-              ) -> tuple[str, str | None, str | None]:
+def _classify(
+    error: BaseException, recorder: Any, timeout_s: float, values: Sequence[str]
+) -> tuple[str, str | None, str | None]:
     """A 4xx from the upstream (or an answer that proves nothing) is `unsupported`."""
     if isinstance(error, NotProven):
         return UNSUPPORTED, "not_proven", str(error)
-    if isinstance(error, UpstreamError) and recorder is not None and recorder.status is not None \
-            and 400 <= recorder.status < 500 and recorder.status not in (401, 403, 429):
+    if (
+        isinstance(error, UpstreamError)
+        and recorder is not None
+        and recorder.status is not None
+        and 400 <= recorder.status < 500
+        and recorder.status not in (401, 403, 429)
+    ):
         code, message = base.upstream_message(recorder.body)
-        return (UNSUPPORTED, code or str(recorder.status),
-                sanitize(f"{recorder.status}: {message or error.message}", values))
-    return base.classify(error, recorder or base.ErrorRecorder(None),  # type: ignore[arg-type]
-                          timeout_s, values)
+        return (
+            UNSUPPORTED,
+            code or str(recorder.status),
+            sanitize(f"{recorder.status}: {message or error.message}", values),
+        )
+    return base.classify(
+        error,
+        recorder or base.ErrorRecorder(None),  # type: ignore[arg-type]
+        timeout_s,
+        values,
+    )
 
 
-async def probe_capabilities(snapshot: Snapshot, targets: Sequence[Target], http: Any, *,
-                             environ: Mapping[str, str], concurrency: int = 4,
-                             timeout_s: float = 20.0) -> CapabilityReport:
+async def probe_capabilities(
+    snapshot: Snapshot,
+    targets: Sequence[Target],
+    http: Any,
+    *,
+    environ: Mapping[str, str],
+    concurrency: int = 4,
+    timeout_s: float = 20.0,
+) -> CapabilityReport:
     """Every active target's capabilities, at most `concurrency` channels at once."""
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def bounded(target: Target) -> list[CapabilityResult]:
         async with gate:
-            return await probe_channel(snapshot, target, http, environ=environ,
-                                       timeout_s=timeout_s)
+            return await probe_channel(snapshot, target, http, environ=environ, timeout_s=timeout_s)
 
     active = [t for t in targets if t.channel.status == "active"]
     results = await asyncio.gather(*(bounded(t) for t in active))
     return CapabilityReport(tuple(r for rows in results for r in rows))
 
 
-def run_capabilities(snapshot: Snapshot, targets: Sequence[Target], *,
-                     environ: Mapping[str, str] | None = None, concurrency: int = 4,
-                     timeout_s: float = 20.0) -> CapabilityReport:
+def run_capabilities(
+    snapshot: Snapshot,
+    targets: Sequence[Target],
+    *,
+    environ: Mapping[str, str] | None = None,
+    concurrency: int = 4,
+    timeout_s: float = 20.0,
+) -> CapabilityReport:
     """`probe_capabilities` on a fresh pooled HTTP client, closed afterwards."""
     import os
 
@@ -340,9 +431,14 @@ def run_capabilities(snapshot: Snapshot, targets: Sequence[Target], *,
     async def main() -> CapabilityReport:
         http = AiohttpUpstream()
         try:
-            return await probe_capabilities(snapshot, targets, http,
-                                            environ=os.environ if environ is None else environ,
-                                            concurrency=concurrency, timeout_s=timeout_s)
+            return await probe_capabilities(
+                snapshot,
+                targets,
+                http,
+                environ=os.environ if environ is None else environ,
+                concurrency=concurrency,
+                timeout_s=timeout_s,
+            )
         finally:
             await http.aclose()
 

@@ -53,8 +53,10 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 def _webp_size(data: bytes) -> tuple[int, int] | None:
     chunk = data[12:16]
     if chunk == b"VP8X" and len(data) >= 30:
-        return (int.from_bytes(data[24:27], "little") + 1,
-                int.from_bytes(data[27:30], "little") + 1)
+        return (
+            int.from_bytes(data[24:27], "little") + 1,
+            int.from_bytes(data[27:30], "little") + 1,
+        )
     if chunk == b"VP8 " and len(data) >= 30:
         w, h = struct.unpack("<HH", data[26:30])
         return w & 0x3FFF, h & 0x3FFF
@@ -70,9 +72,9 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if data[at] != 0xFF:
             return None
         marker = data[at + 1]
-        length = int.from_bytes(data[at + 2:at + 4], "big")
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[at + 5:at + 9])
+            h, w = struct.unpack(">HH", data[at + 5 : at + 9])
             return w, h
         at += 2 + length
     return None
@@ -83,7 +85,7 @@ def _data_url_bytes(url: str) -> bytes | None:
     if not head.startswith("data:") or not head.endswith(";base64"):
         return None
     # Only the start is needed: 4 base64 characters per 3 bytes.
-    chunk = payload[:HEADER_BYTES // 3 * 4]
+    chunk = payload[: HEADER_BYTES // 3 * 4]
     try:
         return base64.b64decode(chunk + "=" * (-len(chunk) % 4))
     except (binascii.Error, ValueError):

@@ -8,8 +8,12 @@ from starlette.responses import JSONResponse, Response
 
 from tests.upstreams.openai_like import FakeOpenAI
 
-REFUSAL = {"message": "tools is not supported with this model.",
-           "type": "invalid_request_error", "param": "tools", "code": "unsupported_parameter"}
+REFUSAL = {
+    "message": "tools is not supported with this model.",
+    "type": "invalid_request_error",
+    "param": "tools",
+    "code": "unsupported_parameter",
+}
 
 
 class RefusingTools(FakeOpenAI):

@@ -29,8 +29,9 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p["text"] for p in content
-                        if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return " ".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     return ""
 
 
@@ -61,17 +62,23 @@ class Choice:
 
     def output_words(self) -> int:
         return words(self.content or "") + sum(
-            words(c["function"]["arguments"]) for c in self.tool_calls)
+            words(c["function"]["arguments"]) for c in self.tool_calls
+        )
 
 
 def _functions(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [t["function"] for t in body.get("tools") or ()
-            if isinstance(t, dict) and t.get("type") == "function"
-            and isinstance(t.get("function"), dict)]
+    return [
+        t["function"]
+        for t in body.get("tools") or ()
+        if isinstance(t, dict)
+        and t.get("type") == "function"
+        and isinstance(t.get("function"), dict)
+    ]
 
 
-def _wanted_tools(body: Mapping[str, Any], functions: list[Mapping[str, Any]]
-                  ) -> list[Mapping[str, Any]]:
+def _wanted_tools(
+    body: Mapping[str, Any], functions: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     """The functions this answer calls (none: answer in text)."""
     choice = body.get("tool_choice")
     if not functions or choice == "none":
@@ -95,13 +102,23 @@ def _call_id(call: Call, name: str, index: int) -> str:
     return f"call_mock{digest[:20]}"
 
 
-def _tool_calls(call: Call, functions: list[Mapping[str, Any]], choice: int
-                ) -> list[dict[str, Any]]:
+def _tool_calls(
+    call: Call, functions: list[Mapping[str, Any]], choice: int
+) -> list[dict[str, Any]]:
     subject = last_user_text(call.body.get("messages"))[:40] or "mock"
-    return [{"id": _call_id(call, str(f["name"]), choice * 100 + i), "type": "function",
-             "function": {"name": str(f["name"]), "arguments": json.dumps(
-                 mock_schema.instance(f.get("parameters") or {"type": "object"}, text=subject))}}
-            for i, f in enumerate(functions)]
+    return [
+        {
+            "id": _call_id(call, str(f["name"]), choice * 100 + i),
+            "type": "function",
+            "function": {
+                "name": str(f["name"]),
+                "arguments": json.dumps(
+                    mock_schema.instance(f.get("parameters") or {"type": "object"}, text=subject)
+                ),
+            },
+        }
+        for i, f in enumerate(functions)
+    ]
 
 
 def _text(call: Call) -> str:
@@ -125,11 +142,13 @@ def _structured(call: Call) -> str | None:
     subject = last_user_text(call.body.get("messages"))[:40] or "mock"
     if fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema") or {}
-        return json.dumps(mock_schema.instance(spec.get("schema") or {"type": "object"},
-                                               text=subject))
+        return json.dumps(
+            mock_schema.instance(spec.get("schema") or {"type": "object"}, text=subject)
+        )
     if fmt.get("type") == "json_object":
-        return json.dumps({"answer": f"Mock answer from {call.channel.upstream_model}",
-                           "question": subject})
+        return json.dumps(
+            {"answer": f"Mock answer from {call.channel.upstream_model}", "question": subject}
+        )
     return None
 
 
@@ -138,7 +157,7 @@ def _limit(text: str, body: Mapping[str, Any]) -> tuple[str, str]:
     stops = body.get("stop")
     for stop in [stops] if isinstance(stops, str) else stops or ():
         if stop and stop in text:
-            text = text[:text.index(stop)]
+            text = text[: text.index(stop)]
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and words(text) > limit:
         return " ".join(text.split()[:limit]), "length"
@@ -164,11 +183,17 @@ def choices(call: Call) -> list[Choice]:
 
 
 def usage(call: Call, answers: list[Choice]) -> dict[str, Any]:
-    prompt = sum(words(text_of(m.get("content"))) for m in call.body.get("messages") or ()
-                 if isinstance(m, dict))
+    prompt = sum(
+        words(text_of(m.get("content")))
+        for m in call.body.get("messages") or ()
+        if isinstance(m, dict)
+    )
     completion = sum(c.output_words() for c in answers)
-    out: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                           "total_tokens": prompt + completion}
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if call.native_tools:
         out["native_tool_calls"] = {name: 1 for name in sorted(call.native_tools)}
     return out
@@ -177,4 +202,4 @@ def usage(call: Call, answers: list[Choice]) -> dict[str, Any]:
 def pieces(text: str, count: int) -> list[str]:
     """`text` cut into at most `count` pieces (at least one, possibly empty)."""
     size = max(1, -(-len(text) // count))
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]

@@ -11,13 +11,20 @@ from collections.abc import Mapping
 from typing import Any
 
 MAX_DEPTH = 12
-_FORMATS = {"date": "2024-01-01", "date-time": "2024-01-01T00:00:00Z", "time": "00:00:00",
-            "email": "mock@example.com", "uri": "https://example.com/", "uuid":
-            "00000000-0000-4000-8000-000000000000", "ipv4": "127.0.0.1"}
+_FORMATS = {
+    "date": "2024-01-01",
+    "date-time": "2024-01-01T00:00:00Z",
+    "time": "00:00:00",
+    "email": "mock@example.com",
+    "uri": "https://example.com/",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "ipv4": "127.0.0.1",
+}
 
 
-def instance(schema: Any, *, text: str = "mock", root: Mapping[str, Any] | None = None,
-             depth: int = 0) -> Any:
+def instance(
+    schema: Any, *, text: str = "mock", root: Mapping[str, Any] | None = None, depth: int = 0
+) -> Any:
     """A value valid against `schema`; strings say `text` where the schema lets them."""
     if not isinstance(schema, Mapping) or depth > MAX_DEPTH:
         return None if schema is False else {}
@@ -31,14 +38,18 @@ def instance(schema: Any, *, text: str = "mock", root: Mapping[str, Any] | None 
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            options = [s for s in schema[key] if not (isinstance(s, Mapping)
-                                                      and s.get("type") == "null")]
+            options = [
+                s for s in schema[key] if not (isinstance(s, Mapping) and s.get("type") == "null")
+            ]
             return again((options or schema[key])[0])
     if schema.get("allOf"):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            part = _resolve(root, part["$ref"]) if isinstance(part, Mapping) and "$ref" in part \
+            part = (
+                _resolve(root, part["$ref"])
+                if isinstance(part, Mapping) and "$ref" in part
                 else part
+            )
             if isinstance(part, Mapping):
                 merged = _merge(merged, part)
         return again({**merged, **{k: v for k, v in schema.items() if k != "allOf"}})
@@ -79,7 +90,7 @@ def _typed(schema: Mapping[str, Any], kind: str, text: str, again: Any) -> Any:
     value = text or "mock"
     least, most = int(schema.get("minLength", 0)), schema.get("maxLength")
     value = value.ljust(least, ".")
-    return value if most is None else value[:int(most)]
+    return value if most is None else value[: int(most)]
 
 
 def _resolve(root: Mapping[str, Any], ref: str) -> Any:
@@ -87,8 +98,11 @@ def _resolve(root: Mapping[str, Any], ref: str) -> Any:
         return {}
     node: Any = root
     for key in filter(None, ref[1:].split("/")):
-        node = node.get(key.replace("~1", "/").replace("~0", "~")) \
-            if isinstance(node, Mapping) else None
+        node = (
+            node.get(key.replace("~1", "/").replace("~0", "~"))
+            if isinstance(node, Mapping)
+            else None
+        )
     return node if isinstance(node, Mapping) else {}
 
 

@@ -9,8 +9,11 @@ from gateway.errors import InvalidRequest
 from gateway.proxy.adapters.base import Call
 
 #: channel option -> request field it fills
-DEFAULTS = {"default_voice": "voice", "default_format": "response_format",
-            "sample_rate": "sample_rate"}
+DEFAULTS = {
+    "default_voice": "voice",
+    "default_format": "response_format",
+    "sample_rate": "sample_rate",
+}
 
 
 def applies(call: Call) -> bool:
