@@ -13,11 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import model_cmds
 from gateway.catalog.compile import build, snapshot_bytes, write_snapshot
 from gateway.catalog.listing import ModelQuery, ModelRow, list_models
 from gateway.catalog.protocols import ALL_TYPES, SERVES
 from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import ERROR, NOTICE, Diagnostic, has_errors, render
+from gateway.proxy.model_detail import circuits
 
 
 class DiagnosticFormat(StrEnum):
@@ -94,9 +96,18 @@ def compile_(
 
 
 def models(
-    catalog: Path = CatalogArg,
+    args: list[str] = typer.Argument(
+        None, metavar="[CATALOG] | show NAME [CATALOG]",
+        help="The catalog directory (default ./catalog); `show NAME` shows one model in full."),
     search: str | None = typer.Option(
-        None, "--search", "-s", help="Substring of name, display name, alias, vendor or description."),
+        None, "--search", "-s",
+        help="Substring of name, display name, alias, vendor, description or tag."),
+    tag: str | None = typer.Option(None, "--tag", help="Models carrying this tag."),
+    proxy: str | None = typer.Option(
+        None, "--proxy", help="A running proxy's URL: adds each model's circuit state (list) "
+        "or each channel's circuit and recent success rate (show), from /admin/status."),
+    key: str | None = typer.Option(None, "--key", envvar="MODELYARD_KEY",
+                                   help="A key with the admin scope, for --proxy."),
     # The choice enums are built from the vocabularies, hence the type: ignore.
     status: Status | None = typer.Option(None, "--status"),  # type: ignore[valid-type]
     protocol: Protocol | None = typer.Option(  # type: ignore[valid-type]
@@ -106,15 +117,44 @@ def models(
     visibility: Visibility | None = typer.Option(None, "--visibility"),  # type: ignore[valid-type]
     format: ListFormat = typer.Option(ListFormat.table, "--format"),
 ) -> None:
-    """List the catalog's models in display order, like the admin console."""
-    snapshot = _built(catalog, strict=False)
+    """List the catalog's models in display order, like the admin console; `models show NAME`
+    shows one model: properties, capabilities, native tools, channels with prices and route
+    shares (with --proxy: live circuit and success rate)."""
+    args = list(args or ())
+    if args[:1] == ["show"]:
+        if len(args) not in (2, 3):
+            raise typer.BadParameter("use: models show NAME [CATALOG]")
+        catalog = _catalog(args[2] if len(args) == 3 else "catalog")
+        snap = Snapshot.from_compiled(_built(catalog, strict=False))
+        live = _status(proxy, key) if proxy else None
+        model_cmds.show(snap, args[1], live, format.value)
+        return
+    if len(args) > 1:
+        raise typer.BadParameter("give at most one catalog directory")
+    snapshot = _built(_catalog(args[0] if args else "catalog"), strict=False)
     query = ModelQuery(search=search, status=_value(status), protocol=_value(protocol),
-                       vendor=vendor, type=_value(type), visibility=_value(visibility))
+                       vendor=vendor, type=_value(type), visibility=_value(visibility), tag=tag)
     rows = list_models(Snapshot.from_compiled(snapshot), query)
+    circuit = circuits(_status(proxy, key)) if proxy else None
     if format is ListFormat.json:
-        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        typer.echo(json.dumps([{**r.as_dict(), **({"circuit": circuit.get(r.name)}
+                                                   if circuit is not None else {})}
+                               for r in rows], indent=2, ensure_ascii=False))
     else:
-        Console().print(_table(rows))
+        Console().print(_table(rows, circuit))
+
+
+def _catalog(raw: str) -> Path:
+    path = Path(raw)
+    if not path.exists():
+        raise typer.BadParameter(f"catalog {raw} does not exist")
+    return path
+
+
+def _status(proxy: str, key: str | None) -> dict[str, Any]:
+    from cli.status_cmd import fetch_status
+
+    return fetch_status(proxy, key, 10.0)
 
 
 def _value(choice: Enum | None) -> str | None:
@@ -143,13 +183,19 @@ def _built(catalog: Path, strict: bool) -> dict[str, Any]:
     return result.snapshot
 
 
-def _table(rows: Sequence[ModelRow]) -> Table:
+def _table(rows: Sequence[ModelRow], circuit: dict[str, str] | None = None) -> Table:
     table = Table(title=f"{len(rows)} model{'s' * (len(rows) != 1)}")
-    for column in ("name", "display name", "type", "status", "vendor", "visibility",
-                   "channels", "aliases"):
+    columns = ["name", "display name", "type", "status", "vendor", "visibility", "channels",
+               "aliases", "tags"]
+    if circuit is not None:
+        columns.append("circuit")
+    for column in columns:
         # Names are what people copy from the list: never broken across lines.
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "channels"))
     for r in rows:
-        table.add_row(r.name, r.display_name, r.type, r.status, r.vendor or "", r.visibility,
-                      f"{r.active_channels}/{r.channels}", ", ".join(r.aliases))
+        cells = [r.name, r.display_name, r.type, r.status, r.vendor or "", r.visibility,
+                 f"{r.active_channels}/{r.channels}", ", ".join(r.aliases), ", ".join(r.tags)]
+        if circuit is not None:
+            cells.append(circuit.get(r.name) or "")
+        table.add_row(*cells)
     return table

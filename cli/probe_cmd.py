@@ -15,6 +15,7 @@ from rich.table import Table
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import render as render_diagnostics
+from gateway.usage.capability_probe import CapabilityReport, run_capabilities
 from gateway.usage.probe import ProbeReport, ProbeResult, ProbeSelectionError, run, select
 
 #: Exit codes, documented in docs/probe-status.md.
@@ -44,16 +45,24 @@ def probe(
     include_costly: bool = typer.Option(
         False, "--include-costly", help="Also probe image and video models (billed per call)."),
     format: Format = typer.Option(Format.table, "--format", help="table, json or markdown."),
+    capabilities: bool = typer.Option(
+        False, "--capabilities", help="Prove every declared capability of each channel with "
+        "the smallest request that shows it (tool calls, images, streams, JSON, ...)."),
 ) -> None:
     """Send the smallest real request each model type allows through every channel.
 
-    Exit 1 when a public active model has no usable channel among those probed, 2 on bad usage.
+    Exit 1 when a public active model has no usable channel among those probed (with
+    --capabilities: when a declared capability is unsupported, failed or timed out), 2 on
+    bad usage.
     """
     loaded = _load(catalog, snapshot)
     try:
         targets = select(loaded, models or (), all_models=all_models, channel=channel)
     except ProbeSelectionError as error:
         _usage(str(error))
+    if capabilities:
+        report_capabilities(run_capabilities(loaded, targets, concurrency=concurrency,
+                                             timeout_s=timeout), format)
     report = run(loaded, targets, concurrency=concurrency, timeout_s=timeout,
                  include_costly=include_costly)
     if format is Format.json:
@@ -64,6 +73,35 @@ def probe(
         console = Console()
         console.print(_table(report))
         console.print(summary(report))
+    raise typer.Exit(report.exit_code)
+
+
+def report_capabilities(report: CapabilityReport, format: Format) -> NoReturn:
+    """Print a capability report and exit with its code."""
+    if format is Format.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        raise typer.Exit(report.exit_code)
+    header = ("model", "channel", "protocol", "capability", "result", "ms", "message")
+    rows = [(r.model, r.channel, r.protocol, r.capability, r.outcome,
+             "" if r.latency_ms is None else f"{r.latency_ms:.0f}", r.message or "")
+            for r in report.results]
+    counts = ", ".join(f"{n} {o}" for o, n in report.counts().items() if n)
+    line = f"{len(report.results)} capability probe(s): {counts or 'none'}"
+    if format is Format.markdown:
+        typer.echo("\n".join(["## Capability probe", "", _cell(line), "",
+                               "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+                               *("| " + " | ".join(_cell(c) for c in row) + " |"
+                                 for row in rows)]))
+        raise typer.Exit(report.exit_code)
+    table = Table(title="capability probe")
+    for column in header:
+        table.add_column(column, overflow="fold", justify="right" if column == "ms" else "left")
+    for row in rows:
+        style = STYLES.get(row[4], "")
+        table.add_row(*row[:4], f"[{style}]{row[4]}[/{style}]", row[5], escape(row[6]))
+    console = Console()
+    console.print(table)
+    console.print(line)
     raise typer.Exit(report.exit_code)
 
 

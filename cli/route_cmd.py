@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.model_cmds import unknown_model
 from gateway.catalog.snapshot import DATA_DESTINATIONS, Snapshot
 from gateway.diagnostics import render
 from gateway.proxy.plan import plan_route
@@ -76,8 +77,7 @@ def route(
     snap = _load(catalog, snapshot)
     found = snap.resolve_name(model)
     if found is None:
-        typer.echo(f"error: no model or alias named {model!r}", err=True)
-        raise typer.Exit(1)
+        raise unknown_model(snap, model)
     who = None
     if consumer is not None:
         who = next((c for c in snap.consumers if c.name == consumer), None)

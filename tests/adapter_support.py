@@ -86,7 +86,8 @@ def proxy_catalog(protocol: str, base_url: str, auth: Mapping[str, str],
                   upstream_models: Mapping[str, str]) -> dict[str, Any]:
     """A snapshot with one model per entry of `upstream_models` (model -> upstream model), each
     served by one channel of one provider, and the consumer of `tests.conftest.KEY_ALICE`."""
-    capabilities = ["streaming", "tools", "image_input", "reasoning"]
+    capabilities = ["streaming", "tools", "image_input", "reasoning", "stream_function_call",
+                    "parallel_tool_calls"]
     return snapshot_dict(
         providers=[provider("up", protocol=protocol, base_url=base_url, auth=dict(auth))],
         models=[model(name, capabilities=capabilities, native_tools=["web_search"])

@@ -31,7 +31,8 @@ CLAUDE_PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "3", "
 GPT_PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "2.50", "output": "10",
              "cached_input": "1.25"}
 ENVIRON = {"ANTHROPIC_API_KEY": fake_anthropic.API_KEY, "OPENAI_API_KEY": OPENAI_KEY}
-CAPABILITIES = ["streaming", "tools", "image_input", "reasoning", "json_schema", "json_object"]
+CAPABILITIES = ["streaming", "tools", "image_input", "reasoning", "json_schema", "json_object",
+                "stream_function_call", "parallel_tool_calls"]
 
 
 @dataclass

@@ -53,7 +53,8 @@ def model(name: str, **kw: Any) -> dict[str, Any]:
            "docs_url": None, "type": "chat", "status": "active", "visibility": "public",
            "owner": {"type": "system", "code": "platform"}, "order": 100, "aliases": [],
            "tags": [], "properties": {},
-           "capabilities": ["streaming", "tools", "image_input", "json_schema", "json_object"],
+           "capabilities": ["streaming", "tools", "image_input", "json_schema", "json_object",
+                            "stream_function_call", "parallel_tool_calls"],
            "native_tools": [], "system_prompt": None}
     out.update(kw)
     return out

@@ -112,7 +112,8 @@ def hostile_catalog(upstream_url: str) -> dict:
         providers=[provider("fake", base_url=upstream_url,
                             auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})],
         models=[model("gpt-test", aliases=["gpt"], capabilities=[
-                    "streaming", "tools", "image_input", "json_schema", "json_object"]),
+                    "streaming", "tools", "image_input", "json_schema", "json_object",
+                    "parallel_tool_calls", "stream_function_call"]),
                 model("embed", type="embedding", capabilities=[])],
         channels=[channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt"),
                   channel("fake-embed", "embed", "fake", upstream_model="up-embed")],

@@ -43,7 +43,7 @@ def names(members) -> list[str]:
 
 def test_groups_put_own_private_channels_first_then_priority_classes(snap):
     plan = plan_route(snap, "chat", who(snap, "alice"), max_destination=None)
-    assert [g for g, _ in plan.groups] == ["private", "high", "normal", "low"]
+    assert [g for g, _ in plan.groups] == ["private-normal", "high", "normal", "low"]
     assert names(plan.groups[0][1]) == ["alice-own"]
     assert names(plan.groups[1][1]) == ["hi-a", "hi-b", "hi-zero"]
 
@@ -119,3 +119,21 @@ def test_group_of_only_fallbacks_shares_evenly():
     rng = random.Random(1)
     firsts = Counter(ordered_attempts(plan, rng)[0].name for _ in range(400))
     assert 150 < firsts["a"] < 250
+
+
+def test_own_channels_keep_their_priority_classes_ahead_of_public_ones():
+    snap = Snapshot.from_dict(snapshot_dict(
+        providers=[provider("p")], models=[model("chat")],
+        channels=[channel("own-low", "chat", "p", priority="low",
+                          owner={"type": "person", "code": "alice"}),
+                  channel("own-high", "chat", "p", priority="high",
+                          owner={"type": "person", "code": "alice"}),
+                  channel("public-high", "chat", "p", priority="high")],
+        consumers=[consumer("alice", KEY_ALICE)]))
+    plan = plan_route(snap, "chat", who(snap, "alice"), max_destination=None)
+    assert [(g, names(m)) for g, m in plan.groups] == [
+        ("private-high", ["own-high"]), ("private-low", ["own-low"]),
+        ("high", ["public-high"])]
+    orders = Counter(tuple(c.name for c in ordered_attempts(plan, random.Random(seed)))
+                     for seed in range(50))
+    assert orders == {("own-high", "own-low", "public-high"): 50}

@@ -55,7 +55,7 @@ def test_consumer_gets_private_channels_first_and_its_destination_limit(snapshot
     alice = json.loads(route("chat", "--snapshot", str(snapshot_file), "--consumer", "alice",
                              "--format", "json").output)
     assert alice["candidates"][0] == {**alice["candidates"][0], "channel": "mine",
-                                      "group": "private", "first_choice_probability": 1.0}
+                                      "group": "private-normal", "first_choice_probability": 1.0}
     bob = json.loads(route("chat", "--snapshot", str(snapshot_file), "--consumer", "bob",
                            "--format", "json").output)
     assert [c["channel"] for c in bob["candidates"]] == ["cn"]

@@ -19,7 +19,7 @@ def chat(**fields):
     chat(), chat(temperature=0, top_p=1, n=1, stop=["a"], stream=None, max_tokens=5),
     chat(messages=[{"role": "assistant", "content": None, "tool_calls": []}, USER]),
     chat(messages=[{"role": "user", "content": [{"type": "text", "text": "x"},
-                                                  {"type": "image_url", "image_url": {}}]}]),
+                                                  {"type": "image_url", "image_url": {"url": "u"}}]}]),
     chat(tools=[{"type": "web_search"}], tool_choice={"type": "function"}),
     chat(response_format={"type": "json_schema", "json_schema": {}}, extra_vendor_field=[1]),
 ])

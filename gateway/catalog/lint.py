@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, PriceRef, diagnostic, where
-from gateway.catalog.protocols import EXTRAS, SERVES
+from gateway.catalog.protocols import EXTRAS, SERVES, native_tool_spellings
 from gateway.catalog.upstream_rules import RULES as UPSTREAM_RULES
 from gateway.diagnostics import Diagnostic
 
@@ -17,16 +17,20 @@ Rule = Callable[[Catalog], Iterable[Diagnostic]]
 
 TOKEN_UNITS = ("per_million_tokens", "per_thousand_tokens")
 CHARACTER_UNITS = ("per_million_characters", "per_thousand_characters")
-#: model type -> (units allowed, amounts required, amounts not allowed) for an inline price
-PRICE_SHAPES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "chat": (TOKEN_UNITS, ("input", "output"), ()),
-    "realtime": (TOKEN_UNITS, ("input", "output"), ()),
-    "embedding": (TOKEN_UNITS, ("input",), ("output", "reasoning")),
-    "image-generation": (("per_image",), ("images",), ()),
-    "image-edit": (("per_image",), ("images",), ()),
-    "speech": (CHARACTER_UNITS, ("characters",), ()),
-    "transcription": (("per_second", "per_minute"), ("audio",), ()),
-    "video-generation": (("per_second",), ("video",), ()),
+_Shape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+#: model type -> the (units allowed, amounts required, amounts not allowed) an inline price
+#: may take, one triple per kind of price the type allows
+PRICE_SHAPES: Mapping[str, tuple[_Shape, ...]] = {
+    "chat": ((TOKEN_UNITS, ("input", "output"), ()),),
+    "realtime": ((TOKEN_UNITS, ("input", "output"), ()), (("per_hour",), ("audio",), ()),
+                 (("per_call",), ("call",), ())),
+    "embedding": ((TOKEN_UNITS, ("input",), ("output", "reasoning")),),
+    "image-generation": ((("per_image",), ("images",), ()), (TOKEN_UNITS, ("input",), ())),
+    "image-edit": ((("per_image",), ("images",), ()), (TOKEN_UNITS, ("input",), ())),
+    "speech": ((CHARACTER_UNITS, ("characters",), ()),),
+    "transcription": ((("per_second", "per_minute", "per_hour"), ("audio",), ()),
+                      (("per_call",), ("call",), ())),
+    "video-generation": ((("per_second",), ("video",), ()),),
 }
 #: protocols that carry any native tool as the request spells it, so need no spelling
 SPELLING_FREE = frozenset({"mock"})
@@ -115,11 +119,16 @@ def native_tool_spelling(cat: Catalog) -> Iterable[Diagnostic]:
                 continue
             spellings = tool.data.get("spellings", {})
             for protocol in sorted(set(by_protocol) - set(spellings)):
+                carried = native_tool_spellings(protocol)
+                if carried is None or name in carried:
+                    continue  # the protocol's adapter spells it
                 yield diagnostic(model, ("native_tools", i), "MY404",
-                                 f"native tool {name!r} has no spelling for protocol {protocol}, "
+                                 f"native tool {name!r} cannot be carried by protocol {protocol}, "
                                  f"used by channel(s) {', '.join(sorted(by_protocol[protocol]))}",
-                                 f"add spellings.{protocol} to NativeTool {name!r} "
-                                 f"({where(tool)}); until then the tool is dropped on them")
+                                 f"requests through them go without the tool (named in the "
+                                 f"x-modelyard-dropped-tools header); add spellings.{protocol} "
+                                 f"to NativeTool {name!r} ({where(tool)}) if the upstream has "
+                                 "it, or serve the model where the tool exists")
 
 
 def model_without_active_channel(cat: Catalog) -> Iterable[Diagnostic]:
@@ -184,9 +193,12 @@ def zero_weight_class(cat: Catalog) -> Iterable[Diagnostic]:
 
 
 def _inline_misfit(mtype: str, price: Mapping[str, Any]) -> str | None:
-    units, required, forbidden = PRICE_SHAPES[mtype]
-    if price["unit"] not in units:
+    shapes = PRICE_SHAPES[mtype]
+    fitting = [s for s in shapes if price["unit"] in s[0]]
+    if not fitting:
+        units = [u for s in shapes for u in s[0]]
         return f"unit {price['unit']} does not fit {mtype} models (use {' or '.join(units)})"
+    _, required, forbidden = fitting[0]
     missing = [a for a in required if a not in price]
     if missing:
         return f"a {mtype} price needs {' and '.join(required)}; {', '.join(missing)} missing"

@@ -22,17 +22,19 @@ class ModelRow:
     active_channels: int
     channels: int
     aliases: tuple[str, ...]
+    tags: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["aliases"] = list(self.aliases)
+        out["tags"] = list(self.tags)
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class ModelQuery:
     """What to show: `search` is a case-insensitive substring of name, display name, aliases,
-    vendor or description; every other field, when set, must match exactly (vendor ignoring
+    vendor, description or tags; `tag` one of the model's tags exactly; every other field, when set, must match exactly (vendor ignoring
     case; protocol: the model has a channel on a provider of that protocol; type: models of
     another type that serve it too, such as image generation models with image_edit for
     image-edit)."""
@@ -43,6 +45,7 @@ class ModelQuery:
     vendor: str | None = None
     type: str | None = None
     visibility: str | None = None
+    tag: str | None = None
 
 
 def list_models(snapshot: Snapshot, query: ModelQuery | None = None) -> list[ModelRow]:
@@ -62,10 +65,12 @@ def _matches(snapshot: Snapshot, model: Model, q: ModelQuery) -> bool:
         return False
     if q.protocol and all(c.protocol != q.protocol for c in snapshot.channels_of(model)):
         return False
+    if q.tag and q.tag not in model.tags:
+        return False
     if q.search:
         needle = q.search.casefold()
         haystack = (model.name, model.display_name, model.vendor or "", model.description or "",
-                    *model.aliases)
+                    *model.aliases, *model.tags)
         return any(needle in text.casefold() for text in haystack)
     return True
 
@@ -82,5 +87,5 @@ def _row(snapshot: Snapshot, model: Model) -> ModelRow:
         name=model.name, display_name=model.display_name, type=model.type, status=model.status,
         vendor=model.vendor, visibility=model.visibility,
         active_channels=sum(c.status == "active" for c in channels), channels=len(channels),
-        aliases=model.aliases,
+        aliases=model.aliases, tags=model.tags,
     )

@@ -15,17 +15,20 @@ def article(word: str) -> str:
 
 # --- prices: their shape depends on the unit and, in a price book, the model type ---
 
-AMOUNTS = ("input", "output", "images", "characters", "audio", "video")
+AMOUNTS = ("input", "output", "images", "characters", "audio", "video", "input_image",
+           "output_image", "call")
 TOKEN_UNITS = "per_million_tokens or per_thousand_tokens"
 #: model type -> what its price needs, in words
 TYPE_PRICES = {
     "chat": f"'input' and 'output' {TOKEN_UNITS}",
-    "realtime": f"'input' and 'output' {TOKEN_UNITS}",
+    "realtime": f"'input' and 'output' {TOKEN_UNITS}, or 'audio' per_hour, or 'call' per_call",
     "embedding": f"'input' {TOKEN_UNITS}, and no 'output'",
-    "image-generation": "unit per_image and 'images' by size and quality",
-    "image-edit": "unit per_image and 'images' by size and quality",
+    "image-generation": "unit per_image and 'images' by size and quality, or token prices "
+                        f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
+    "image-edit": "unit per_image and 'images' by size and quality, or token prices "
+                  f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
     "speech": "'characters' per_million_characters or per_thousand_characters",
-    "transcription": "'audio' per_second or per_minute",
+    "transcription": "'audio' per_second, per_minute or per_hour, or 'call' per_call",
     "video-generation": "'video' per_second",
 }
 #: unit -> what a price in it needs, in words
@@ -39,6 +42,8 @@ UNIT_PRICES = {
 UNIT_PRICES["per_thousand_tokens"] = UNIT_PRICES["per_million_tokens"]
 UNIT_PRICES["per_thousand_characters"] = UNIT_PRICES["per_million_characters"]
 UNIT_PRICES["per_minute"] = UNIT_PRICES["per_second"]
+UNIT_PRICES["per_hour"] = "'audio' and no other amounts"
+UNIT_PRICES["per_call"] = "'call' (the price of one request) and no other amounts"
 
 
 def price_root(doc: Document, path: NodePath) -> NodePath | None:

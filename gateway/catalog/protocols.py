@@ -30,3 +30,22 @@ ALSO_SERVED_BY: Mapping[str, tuple[str, str]] = MappingProxyType({
 EXTRAS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "bedrock": ("botocore", "pip install 'modelyard[bedrock]'"),
 })
+
+
+def native_tool_spellings(protocol: str) -> Mapping[str, Mapping[str, object]] | None:
+    """The native tools a protocol's adapter carries, by catalog tool name, in the protocol's
+    own spelling: its adapter module's `NATIVE_TOOLS` constant. None when the protocol
+    carries any native tool (the mock), {} when it has no adapter to ask.
+
+    Read from the adapter modules (imported on demand) so each protocol keeps its spellings
+    beside its conversion code.
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module(f"gateway.proxy.adapters.{protocol.replace('-', '_')}")
+    except ImportError:
+        return {}
+    if getattr(module, "CARRIES_ANY_NATIVE_TOOL", False):
+        return None
+    return getattr(module, "NATIVE_TOOLS", {})

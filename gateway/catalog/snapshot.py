@@ -62,7 +62,7 @@ SNAPSHOT_FORMAT = """
   "native_tools": {name: {"name", "description", "applies_to", "spellings": {protocol: {}},
                           "price_per_call": "0.01"|null, "currency": "USD"}},
   "models": [ {"name", "display_name", "vendor", "description", "docs_url", "type", "status",
-               "visibility", "owner": {"type", "code"}, "order", "aliases": [], "tags": [],
+               "visibility", "owner": {"type", "code", "name"?}, "order", "aliases": [], "tags": [],
                "properties": {}, "capabilities": [], "native_tools": [],
                "system_prompt": str|null,
                "channels": [channel names in static routing order]} ]   # display order
@@ -91,10 +91,11 @@ def digest_of(body: Mapping[str, Any]) -> str:
 class Owner:
     type: str
     code: str
+    name: str | None = field(default=None, compare=False)  # for display; code identifies
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Owner | None:
-        return None if d is None else cls(d["type"], d["code"])
+        return None if d is None else cls(d["type"], d["code"], d.get("name"))
 
 
 @dataclass(frozen=True, slots=True)

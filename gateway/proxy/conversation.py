@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.proxy.adapters.base import Adapter, Call, Reply
 from gateway.proxy.chunk import as_dict
-from gateway.proxy.options import batching, reasoning, simulate_tools
+from gateway.proxy.options import batching, reasoning, simulate_tools, speech_defaults
 
 
 def _simulating(call: Call) -> bool:
@@ -28,6 +28,8 @@ def _reasoning(call: Call) -> str:
 
 def prepare(call: Call) -> Call:
     """The call as the adapter should see it."""
+    if speech_defaults.applies(call):
+        return speech_defaults.prepare(call)
     if _simulating(call):
         return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body))
     return call

@@ -1,6 +1,7 @@
 """What an images or audio request may ask of a model, checked against the model's properties.
 
-Image sizes, qualities and counts (`sizes`, `qualities`, `max_images`); speech voices (the
+Image sizes, qualities, styles and counts (`sizes`, `qualities`, `styles`, `max_images`);
+speech streaming (capability `streaming`) and voices (the
 client's voice name mapped to the upstream's through `voices`), `formats` and
 `max_input_characters`; transcription `formats`, `languages` and `max_file_bytes`. A
 property the model does not set does not limit the request.
@@ -13,7 +14,7 @@ from typing import Any
 
 from gateway.catalog.protocols import ALSO_SERVED_BY
 from gateway.catalog.snapshot import Model
-from gateway.errors import InvalidRequest, RequestTooLarge
+from gateway.errors import CapabilityMissing, InvalidRequest, RequestTooLarge
 from gateway.proxy.adapters.base import UploadFile
 from gateway.proxy.multipart import field_name
 from gateway.proxy.policy import UPSTREAM_FIELDS
@@ -91,16 +92,24 @@ def _images(body: dict[str, Any], files: Files, model: Model, edit: bool) -> Non
     _count(body, model)
     _one_of(model, body, "size", "sizes", "size")
     _one_of(model, body, "quality", "qualities", "quality")
+    _one_of(model, body, "style", "styles", "style")
 
 
 def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
     text = _text(body, "input")
+    streamed = body.get("stream") not in (None, False, "false") or body.get("stream_format") == "sse"
+    if streamed and "streaming" not in model.capabilities:
+        raise CapabilityMissing(f"model `{model.name}` does not support streaming (capability "
+                                "`streaming`)", param="stream")
     limit = model.properties.get("max_input_characters")
     if limit is not None and len(text) > limit:
         raise InvalidRequest(f"`input` has {len(text)} characters, above the limit of {limit} "
                              f"of model `{model.name}`", param="input", code="input_too_long")
     voice = body.get("voice")
     voices = model.properties.get("voices")
+    _one_of(model, body, "response_format", "formats", "audio format")
+    if voice is None:
+        return  # the channel's default_voice speaks (options/speech_defaults.py), or a 400
     if not isinstance(voice, str) or not voice:
         hint = f": one of {_offered(voices)}" if voices else ""
         raise InvalidRequest(f"`voice` is required{hint}", param="voice")
@@ -110,7 +119,6 @@ def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
                                  f"choose one of: {_offered(voices)}", param="voice",
                                  code="unsupported_voice")
         body["voice"] = voices[voice]
-    _one_of(model, body, "response_format", "formats", "audio format")
 
 
 def _transcription(body: dict[str, Any], files: Files, model: Model) -> None:

@@ -57,6 +57,25 @@ def _transcription_seconds(reply: Reply, files: Mapping[str, UploadFile]) -> Usa
     return Usage(audio_seconds=seconds or Decimal(0), estimated=True)
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def image_tokens(reply: Mapping[str, Any] | None, images: tuple[tuple[str, str, int], ...]) -> Usage:
+    """Images by (size, quality), with the token counts that token-priced image models
+    (gpt-image-1) bill, from the upstream's `usage` (input text and image tokens, output
+    image tokens); models priced per image report none and need none."""
+    usage = (reply or {}).get("usage")
+    if isinstance(usage, Mapping):
+        details = usage.get("input_tokens_details")
+        details = details if isinstance(details, Mapping) else {}
+        output = _count(usage.get("output_tokens"))
+        return Usage(input_tokens=_count(usage.get("input_tokens")),
+                     input_image_tokens=_count(details.get("image_tokens")),
+                     output_tokens=output, output_image_tokens=output, images=images)
+    return Usage(images=images)
+
+
 def media_usage(endpoint: str, model: Model, body: Mapping[str, Any],
                 files: Mapping[str, UploadFile], reply: Reply) -> Usage:
     """Usage of a media request from what the client asked (`body` after policy) and got."""
@@ -64,7 +83,8 @@ def media_usage(endpoint: str, model: Model, body: Mapping[str, Any],
         data = (reply.body or {}).get("data")
         count = len(data) if isinstance(data, list) else int(body.get("n") or 1)
         quality = str(body.get("quality") or DEFAULT_QUALITY)
-        return Usage(images=((image_size(model, body), quality, count),))
+        images = ((image_size(model, body), quality, count),)
+        return image_tokens(reply.body, images)
     if endpoint == "audio.speech":
         return Usage(characters=len(str(body.get("input") or "")))
     if endpoint == "audio.transcriptions":

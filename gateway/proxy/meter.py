@@ -1,14 +1,17 @@
 """What one request used, measured as its answer goes out: timing, and the upstream's usage
-report or the documented estimate (one token per four characters, marked `estimated`)."""
+report or the documented estimate (one token per four characters, images by OpenAI's tile
+rule: gateway/usage/vision.py; marked `estimated`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.proxy.chunk import RawChunk
+from gateway.usage import vision
 from gateway.usage.pricing import Usage, count, estimate_tokens, usage_from_openai
 
 #: Plain chunks kept for a late output estimate before they are counted right away.
@@ -88,7 +91,8 @@ class Meter:
         if self.endpoint in ("chat", "embeddings"):
             if reported is not None:
                 return _with_tools(reported, tools)
-            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
+            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body))
+                         + vision.prompt_image_tokens(self.body),
                          output_tokens=(self.output_chars + 3) // 4, estimated=True)
         return Usage()
 
@@ -109,8 +113,7 @@ def _tool_calls(reported: Any) -> dict[str, int]:
 def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
     if not tools:
         return usage
-    return Usage(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
-                 usage.output_tokens, usage.reasoning_tokens, tool_calls=dict(tools))
+    return dataclasses.replace(usage, tool_calls=dict(tools))
 
 
 def _prompt_text(body: Mapping[str, Any]) -> str:
@@ -124,5 +127,6 @@ def _prompt_text(body: Mapping[str, Any]) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping))
+            parts.extend(p["text"] for p in content
+                         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"])
     return " ".join(parts)

@@ -142,6 +142,9 @@ class Endpoint:
 
 
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> Headers:
+    """Attempts, the answering channel, and the native tools left out: by policy (`dropped`)
+    or because the answering channel's protocol cannot carry them."""
+    dropped = (*dropped, *outcome.dropped_tools)
     headers = [(b"x-modelyard-attempts", str(outcome.attempts).encode())]
     if outcome.channel is not None:
         headers.append((b"x-modelyard-channel", outcome.channel.name.encode()))

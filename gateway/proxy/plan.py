@@ -21,8 +21,9 @@ from gateway.catalog.snapshot import (
     Snapshot,
 )
 
-#: Group names in the order they are tried; "private" holds the consumer's own channels.
-GROUPS = ("private", *PRIORITIES)
+#: Group names in the order they are tried: the consumer's own (private) channels first,
+#: by priority class, then the public ones by priority class; weighted inside a group.
+GROUPS = (*(f"private-{p}" for p in PRIORITIES), *PRIORITIES)
 
 Group = tuple[str, tuple[tuple[Channel, int], ...]]
 
@@ -123,7 +124,8 @@ def plan_route(snapshot: Snapshot, model: Model | str, consumer: Consumer | None
         if reason is not None:
             excluded.append((channel, reason))
         else:
-            group = "private" if channel.owner is not None else channel.priority
+            group = (f"private-{channel.priority}" if channel.owner is not None
+                     else channel.priority)
             members[group].append((channel, channel.weight))
     groups = tuple((g, tuple(members[g])) for g in GROUPS if members[g])
     return RoutePlan(model, groups, tuple(excluded))

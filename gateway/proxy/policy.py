@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.catalog.snapshot import Model, NativeTool, Snapshot
 from gateway.errors import CapabilityMissing, InvalidRequest
+from gateway.proxy import prompt_size
 
 #: Request fields with which a client would choose the upstream or its credentials.
 UPSTREAM_FIELDS = frozenset({
@@ -38,16 +39,6 @@ def _needs(model: Model, capability: str, what: str) -> None:
                                 f"(capability `{capability}`)", param=capability)
 
 
-def _has_image(messages: list) -> bool:
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") in ("image_url", "input_image"):
-                    return True
-    return False
-
-
 def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
     forbidden: set[str] = set(UPSTREAM_FIELDS.intersection(body))
     metadata = body.get("metadata")
@@ -63,29 +54,97 @@ def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
                              code="model_type_mismatch")
 
 
+def _part_types(messages: list) -> set[str]:
+    """The content part types of every message, and `cache_control` if any part carries it."""
+    found: set[str] = set()
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict):
+                    found.add(str(part.get("type")))
+                    if "cache_control" in part:
+                        found.add("cache_control")
+    return found
+
+
+def _calls_functions(body: Mapping[str, Any]) -> bool:
+    tools = body.get("tools") or ()
+    return bool(body.get("functions")) or any(
+        isinstance(t, dict) and t.get("type") == "function" for t in tools)
+
+
+def _check_parts(body: Mapping[str, Any], model: Model) -> None:
+    parts = _part_types(body["messages"])
+    if parts & {"image_url", "input_image"}:
+        _needs(model, "image_input", "image input")
+    if "input_audio" in parts:
+        _needs(model, "audio_input", "audio input")
+    if "cache_control" in parts or body.get("prompt_cache_key") is not None:
+        _needs(model, "prompt_cache", "prompt caching")
+
+
+def _check_tools(body: Mapping[str, Any], model: Model) -> None:
+    if not _calls_functions(body):
+        return
+    _needs(model, "tools", "tool calling")
+    if body.get("parallel_tool_calls") is True:
+        _needs(model, "parallel_tool_calls", "parallel tool calls")
+    if body.get("stream") and body.get("tool_choice") != "none":
+        _needs(model, "stream_function_call", "tool calls in a stream")
+
+
+def _check_size(body: Mapping[str, Any], model: Model) -> None:
+    """Refuse a prompt surely over the model's limits (see gateway/proxy/prompt_size.py)."""
+    limit = model.properties.get("max_output_tokens")
+    asked = 0
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if isinstance(value, int):
+            asked = max(asked, value)
+            if limit is not None and value > limit:
+                raise InvalidRequest(f"`{name}` is {value}, above the limit of {limit} of "
+                                     f"model `{model.name}`", param=name,
+                                     code="max_tokens_exceeded")
+    max_input = model.properties.get("max_input_tokens")
+    context = model.properties.get("context_tokens")
+    if max_input is None and context is None:
+        return
+    least = prompt_size.prompt_tokens(body["messages"])
+    if max_input is not None and least > max_input:
+        raise InvalidRequest(f"the prompt has at least {least} tokens, above the limit of "
+                             f"{max_input} input tokens of model `{model.name}`",
+                             param="messages", code="context_length_exceeded")
+    if context is not None and least + asked > context:
+        raise InvalidRequest(f"the prompt has at least {least} tokens and {asked} more are asked "
+                             f"for, above the context length of {context} tokens of model "
+                             f"`{model.name}`", param="messages", code="context_length_exceeded")
+
+
 def _check_chat(body: Mapping[str, Any], model: Model) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("`messages` must be a non-empty list", param="messages")
-    if _has_image(messages):
-        _needs(model, "image_input", "image input")
+    _check_parts(body, model)
     if body.get("stream"):
         _needs(model, "streaming", "streaming")
-    tools = body.get("tools") or ()
-    if body.get("functions") or any(isinstance(t, dict) and t.get("type") == "function"
-                                    for t in tools):
-        _needs(model, "tools", "tool calling")
+    _check_tools(body, model)
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        # Each is its own capability: a model with JSON mode may not follow a schema, and a
+        # model with structured outputs is not assumed to take free JSON mode.
         _needs(model, fmt["type"], f"response_format {fmt['type']}")
     if body.get("reasoning_effort") is not None:
         _needs(model, "reasoning", "reasoning_effort")
-    limit = model.properties.get("max_output_tokens")
-    for name in ("max_tokens", "max_completion_tokens"):
-        asked = body.get(name)
-        if limit is not None and isinstance(asked, int) and asked > limit:
-            raise InvalidRequest(f"`{name}` is {asked}, above the limit of {limit} of model "
-                                 f"`{model.name}`", param=name, code="max_tokens_exceeded")
+    _check_size(body, model)
+
+
+def _check_dimensions(body: Mapping[str, Any], model: Model) -> None:
+    """`dimensions` may shorten a model's vectors, never lengthen them."""
+    asked, most = body.get("dimensions"), model.properties.get("dimensions")
+    if isinstance(asked, int) and isinstance(most, int) and asked > most:
+        raise InvalidRequest(f"`dimensions` is {asked}, above the {most} dimensions of model "
+                             f"`{model.name}`", param="dimensions", code="invalid_value")
 
 
 def _native_tools(body: dict[str, Any], model: Model, snapshot: Snapshot) -> Decision:
@@ -129,6 +188,7 @@ def apply(snapshot: Snapshot, model: Model, body: dict[str, Any], endpoint: str)
     if endpoint == "embeddings":
         if body.get("input") in (None, "", []):
             raise InvalidRequest("`input` is required", param="input")
+        _check_dimensions(body, model)
         return Decision(body)
     _check_chat(body, model)
     decision = _native_tools(body, model, snapshot)

@@ -20,7 +20,7 @@ from gateway.errors import (
     UpstreamError,
     UpstreamProtocolError,
 )
-from gateway.proxy import conversation
+from gateway.proxy import conversation, native_tools
 from gateway.proxy.adapters.base import (
     Adapter,
     Call,
@@ -65,6 +65,7 @@ class Outcome:
 
     channel: Channel | None = None
     attempts: int = 0
+    dropped_tools: tuple[str, ...] = ()  # native tools the answering channel's protocol lacks
 
 
 @dataclass(slots=True)
@@ -191,6 +192,7 @@ class Router:
             outcome.attempts += 1
             outcome.channel = channel
             call = self._call(loaded, routed, channel, expires_at)
+            outcome.dropped_tools = call.dropped_tools
             started = time.monotonic()
             try:
                 with timeout_at(expires_at):
@@ -245,12 +247,15 @@ class Router:
     def _call(self, loaded: Loaded, routed: Routed, channel: Channel, expires_at: float) -> Call:
         settings = loaded.snapshot.settings
         first_byte = channel.options.get("timeout_s") or settings.first_byte_timeout_s
+        body, natives, dropped = native_tools.for_protocol(routed.body, routed.native_tools,
+                                                           channel.protocol)
         return Call(
-            endpoint=routed.endpoint, body=routed.body, model=routed.model, channel=channel,
+            endpoint=routed.endpoint, body=body, model=routed.model, channel=channel,
             provider=loaded.snapshot.providers[channel.provider],
-            secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
+            secrets=loaded.secrets[channel.provider], native_tools=natives,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
-            files=routed.files, request_id=routed.request_id, native=routed.native)
+            files=routed.files, request_id=routed.request_id, native=routed.native,
+            dropped_tools=dropped)
 
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:

@@ -39,6 +39,13 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 TOOL_CHOICES = frozenset({"none", "auto", "required"})
 RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
 ENCODINGS = frozenset({"float", "base64"})
+#: Most inputs in one embeddings request (OpenAI's limit), whichever upstream serves it.
+MAX_EMBEDDING_INPUTS = 2048
+#: Content parts whose payload is an object with string fields: part type -> (key, fields).
+PART_PAYLOADS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "image_url": ("image_url", ("url",)),
+    "input_audio": ("input_audio", ("data", "format")),
+}
 
 
 def kind(value: Any) -> str:
@@ -79,8 +86,25 @@ def _content(content: Any, role: str, field: str) -> None:
         where = f"{field}[{i}]"
         _typed(part, frozenset({OBJ}), where)
         _typed(part.get("type"), frozenset({STR}), f"{where}.type")
-        if part["type"] == "text":
+        if part["type"] == "text" or "text" in part:
             _typed(part.get("text"), frozenset({STR}), f"{where}.text")
+        _payload(part, where)
+
+
+def _payload(part: Mapping[str, Any], where: str) -> None:
+    """The nested object of an image or audio part: an object (image_url may be a plain URL
+    string, as some clients send it) whose named fields are strings."""
+    spec = PART_PAYLOADS.get(part["type"])
+    if spec is None:
+        return
+    key, fields = spec
+    value = part.get(key)
+    if key == "image_url" and isinstance(value, str):
+        return
+    _typed(value, frozenset({OBJ}), f"{where}.{key}")
+    assert isinstance(value, dict)
+    for name in fields:
+        _typed(value.get(name), frozenset({STR}), f"{where}.{key}.{name}")
 
 
 def _messages(messages: list) -> None:
@@ -140,6 +164,8 @@ def check_embeddings(body: Mapping[str, Any]) -> None:
     if isinstance(value, list):
         if not value:
             raise _bad("input", "must not be empty")
+        if len(value) > MAX_EMBEDDING_INPUTS:
+            raise _bad("input", f"holds {len(value)} inputs, more than {MAX_EMBEDDING_INPUTS}")
         for i, item in enumerate(value):
             got = _typed(item, frozenset({STR, INT, ARR}), f"input[{i}]")
             if got == ARR and any(type(t) is not int for t in item):

@@ -12,7 +12,7 @@ _NOT_AMOUNTS = ("currency", "unit", "images", "videos")
 _UNITS = {"per_million_tokens": "per 1M tokens", "per_thousand_tokens": "per 1K tokens",
           "per_image": "per image", "per_million_characters": "per 1M characters",
           "per_thousand_characters": "per 1K characters", "per_second": "per second",
-          "per_minute": "per minute"}
+          "per_minute": "per minute", "per_hour": "per hour", "per_call": "per call"}
 
 
 def amounts(price: Mapping[str, Any] | None) -> dict[str, str]:

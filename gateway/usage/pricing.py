@@ -21,7 +21,9 @@ _PER: Mapping[str, Decimal] = MappingProxyType({
     "per_thousand_characters": Decimal(1_000),
     "per_second": Decimal(1),
     "per_minute": Decimal(60),  # amounts are per minute; usage is counted in seconds
+    "per_hour": Decimal(3600),  # amounts are per hour; usage is counted in seconds
     "per_image": Decimal(1),
+    "per_call": Decimal(1),
 })
 
 SECONDS_PER_HOUR = Decimal(3600)
@@ -36,9 +38,11 @@ class Usage:
     output includes reasoning tokens."""
 
     input_tokens: int = 0
+    input_image_tokens: int = 0  # of input_tokens, those of images (token-priced image models)
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     output_tokens: int = 0
+    output_image_tokens: int = 0  # of output_tokens, those of generated images
     reasoning_tokens: int = 0
     # Realtime: the audio share of input, cached input and output tokens (text is the rest).
     audio_input_tokens: int = 0
@@ -56,9 +60,10 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form used in the usage log (zero fields left out)."""
         out: dict[str, Any] = {}
-        for name in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
-                     "output_tokens", "reasoning_tokens", "audio_input_tokens",
-                     "cached_audio_input_tokens", "audio_output_tokens", "characters"):
+        for name in ("input_tokens", "input_image_tokens", "cached_input_tokens",
+                     "cache_write_tokens", "output_tokens", "output_image_tokens",
+                     "reasoning_tokens", "audio_input_tokens", "cached_audio_input_tokens",
+                     "audio_output_tokens", "characters"):
             if value := getattr(self, name):
                 out[name] = value
         if self.audio_seconds:
@@ -161,21 +166,25 @@ def cost_of(usage: Usage, price: Price | None,
 def _metered(usage: Usage, price: Price) -> Decimal:
     """Units used times amounts, before dividing by the price's unit size."""
     a = price.amounts
+    if price.unit == "per_call":
+        return a.get("call", ZERO)
     if price.unit == "per_image":
         return sum((_image_price(price, size, quality) * n for size, quality, n in usage.images),
                    ZERO)
     if price.unit.endswith("_characters"):
         return a.get("characters", ZERO) * usage.characters
-    if price.unit in ("per_second", "per_minute"):
+    if price.unit in ("per_second", "per_minute", "per_hour"):
         video_rate = price.videos.get(usage.video_size, a.get("video", ZERO))
         return a.get("audio", ZERO) * usage.audio_seconds + video_rate * usage.video_seconds
     input_rate = a.get("input", ZERO)
     cached_rate = a.get("cached_input", input_rate)
-    uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens)
+    uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens
+                   - usage.input_image_tokens)
     audio_uncached = min(uncached, max(0, usage.audio_input_tokens
                                         - usage.cached_audio_input_tokens))
     total = input_rate * (uncached - audio_uncached)
     total += a.get("audio_input", input_rate) * audio_uncached
+    total += a.get("input_image", input_rate) * usage.input_image_tokens
     cached_audio = min(usage.cached_input_tokens, usage.cached_audio_input_tokens)
     total += cached_rate * (usage.cached_input_tokens - cached_audio)
     total += a.get("cached_audio_input", cached_rate) * cached_audio
@@ -183,7 +192,8 @@ def _metered(usage: Usage, price: Price) -> Decimal:
     output_rate = a.get("output", ZERO)
     audio_output = min(usage.output_tokens, usage.audio_output_tokens)
     total += a.get("audio_output", output_rate) * audio_output
-    text_output = usage.output_tokens - audio_output
+    total += a.get("output_image", output_rate) * usage.output_image_tokens
+    text_output = max(0, usage.output_tokens - audio_output - usage.output_image_tokens)
     if "reasoning" in a:
         total += a["reasoning"] * usage.reasoning_tokens
         total += output_rate * max(0, text_output - usage.reasoning_tokens)

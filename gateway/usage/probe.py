@@ -43,6 +43,9 @@ from gateway.usage.probe_requests import (
 from gateway.usage.probe_requests import (
     silent_wav as silent_wav,
 )
+from gateway.usage.probe_requests import (
+    tiny_png as tiny_png,
+)
 from gateway.usage.redact import sanitize
 
 USABLE, ERROR, TIMEOUT = "usable", "error", "timeout"
@@ -162,7 +165,7 @@ class _ReadResponse:
         return None
 
 
-class _ErrorRecorder:
+class ErrorRecorder:
     """Wraps the HTTP seam for one probe, keeping the last error status and body."""
 
     def __init__(self, http: UpstreamHTTP) -> None:
@@ -205,7 +208,7 @@ def upstream_message(body: bytes | None) -> tuple[str | None, str | None]:
 
 # ----- probing -----
 
-def _resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str, str]
+def resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str, str]
                      ) -> Mapping[str, str] | tuple[str, str, str]:
     """The provider's resolved auth, or (outcome, code, why) naming variables, never values."""
     provider = snapshot.providers[channel.provider]
@@ -222,7 +225,7 @@ def _resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str,
     return UNAVAILABLE, result, f"missing secret: set {', '.join(missing)}"
 
 
-def _adapter_class(protocol: str) -> type[Adapter] | tuple[str, str, str]:
+def adapter_or_reason(protocol: str) -> type[Adapter] | tuple[str, str, str]:
     """The protocol's adapter class, or (outcome, code, why) when there is none to use."""
     try:
         return adapter_class(protocol)
@@ -236,7 +239,7 @@ def _adapter_class(protocol: str) -> type[Adapter] | tuple[str, str, str]:
                 f"the {protocol} adapter needs {exc.name or 'a package'}{hint}")
 
 
-def _classify(error: BaseException, recorder: _ErrorRecorder, timeout_s: float,
+def classify(error: BaseException, recorder: ErrorRecorder, timeout_s: float,
               values: Sequence[str]) -> tuple[str, str | None, str | None]:
     """(outcome, code, message) of a failed probe; `values` are secrets to mask."""
     if isinstance(error, (TimeoutError, UpstreamTimeout)):
@@ -270,17 +273,17 @@ async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
     request = smallest_request(model)
     if request is None:
         return result(UNSUPPORTED, "no_probe", f"{model.type} models have no request to probe")
-    cls = _adapter_class(channel.protocol)
+    cls = adapter_or_reason(channel.protocol)
     if isinstance(cls, tuple):
         return result(*cls)
     if request.endpoint not in cls.endpoints:
         return result(UNSUPPORTED, "endpoint",
                       f"the {channel.protocol} adapter does not serve {request.endpoint}")
-    secrets = _resolve_secrets(snapshot, channel, environ)
+    secrets = resolve_secrets(snapshot, channel, environ)
     if isinstance(secrets, tuple):
         return result(*secrets)
-    recorder = _ErrorRecorder(http)
-    call = _call(snapshot, target, request, secrets, timeout_s)
+    recorder = ErrorRecorder(http)
+    call = probe_call(snapshot, target, request, secrets, timeout_s)
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
@@ -293,12 +296,12 @@ async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
         # Only values that came from the environment are secret (not e.g. a header's name).
         values = [secrets[k] for k, raw in call.provider.auth.items()
                   if references(raw) and k in secrets]
-        outcome, code, message = _classify(error, recorder, timeout_s, values)
+        outcome, code, message = classify(error, recorder, timeout_s, values)
         return result(outcome, code, message, latency)
     return result(USABLE, latency_ms=round((time.monotonic() - started) * 1000, 1))
 
 
-def _call(snapshot: Snapshot, target: Target, request: ProbeRequest,
+def probe_call(snapshot: Snapshot, target: Target, request: ProbeRequest,
           secrets: Mapping[str, str], timeout_s: float) -> Call:
     settings = snapshot.settings
     return Call(endpoint=request.endpoint, body=request.body, model=target.model,

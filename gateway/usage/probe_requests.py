@@ -54,7 +54,7 @@ def smallest_request(model: Model) -> ProbeRequest | None:
     if model.type == "image-generation":
         return ProbeRequest("images.generations", {**base, "prompt": "a dot", "n": 1}, {})
     if model.type == "image-edit":
-        image = UploadFile("probe.png", _tiny_png(), "image/png")
+        image = UploadFile("probe.png", tiny_png(), "image/png")
         return ProbeRequest("images.edits", {**base, "prompt": "a dot", "n": 1}, {"image": image})
     if model.type == "realtime":
         return ProbeRequest("realtime", {**base, "max_frame_bytes": 16 * 1024 * 1024}, {})
@@ -68,7 +68,7 @@ def smallest_request(model: Model) -> ProbeRequest | None:
     return None
 
 
-def _tiny_png() -> bytes:
+def tiny_png() -> bytes:
     import base64
 
     return base64.b64decode(  # 1x1 white pixel

@@ -86,9 +86,9 @@ def reply_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     if responses:
         parts.append({"text": f"The {responses[0]['name']} tool says: "
                               f"{json.dumps(responses[0]['response'], sort_keys=True)}"})
-    elif body.get("tools") and body.get("toolConfig", {}).get("functionCallingConfig", {}).get(
-            "mode") != "NONE":
-        declaration = body["tools"][0]["functionDeclarations"][0]
+    elif _declarations(body) and body.get("toolConfig", {}).get(
+            "functionCallingConfig", {}).get("mode") != "NONE":
+        declaration = _declarations(body)[0]
         parts.append({"functionCall": {"name": declaration["name"],
                                        "args": {"location": "London"}},
                       "thoughtSignature": "c2lnbmF0dXJl"})
@@ -102,14 +102,32 @@ def reply_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     return parts
 
 
+def _declarations(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [d for t in body.get("tools") or () for d in t.get("functionDeclarations") or ()]
+
+
+#: What a grounded answer carries (the documented google_search example, shortened).
+GROUNDING = {"webSearchQueries": ["UEFA Euro 2024 winner"],
+             "searchEntryPoint": {"renderedContent": "<div>...</div>"},
+             "groundingChunks": [{"web": {"uri": "https://vertexaisearch.cloud.google.com/x",
+                                          "title": "uefa.com"}}],
+             "groundingSupports": [{"segment": {"startIndex": 0, "endIndex": 10,
+                                                "text": "Spain won"},
+                                    "groundingChunkIndices": [0]}]}
+
+
 def answer(body: dict[str, Any], model: str) -> dict[str, Any]:
-    """A generateContent answer shaped like the documented example responses."""
+    """A generateContent answer shaped like the documented example responses; grounded
+    (with `groundingMetadata`) when the google_search tool was given."""
     parts = reply_parts(body)
     thoughts = sum(len(p["text"].split()) for p in parts if p.get("thought"))
     usage = {**USAGE, "thoughtsTokenCount": thoughts} if thoughts else dict(USAGE)
     usage["totalTokenCount"] += thoughts
-    return {"candidates": [{"content": {"parts": parts, "role": "model"},
-                            "finishReason": "STOP", "index": 0, "avgLogprobs": -0.05}],
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"},
+                                 "finishReason": "STOP", "index": 0, "avgLogprobs": -0.05}
+    if any("google_search" in t for t in body.get("tools") or ()):
+        candidate["groundingMetadata"] = GROUNDING
+    return {"candidates": [candidate],
             "usageMetadata": usage, "modelVersion": model, "responseId": "mcT3aOmxFqbQ-8YP"}
 
 
@@ -133,6 +151,8 @@ def stream_events(whole: dict[str, Any], pieces: int) -> list[dict[str, Any]]:
                                 "index": 0}
         if i == len(events) - 1:
             cand["finishReason"] = "STOP"
+            if "groundingMetadata" in candidate:  # grounding comes with the last event
+                cand["groundingMetadata"] = candidate["groundingMetadata"]
         out.append({"candidates": [cand], "usageMetadata": whole["usageMetadata"],
                     "modelVersion": whole["modelVersion"], "responseId": whole["responseId"]})
     return out

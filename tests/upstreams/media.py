@@ -50,6 +50,11 @@ def speech_audio(model: str, voice: str, fmt: str) -> bytes:
     return f"AUDIO|{model}|{voice}|{fmt}|".encode() * 50
 
 
+#: The usage gpt-image-1 reports with an image (the documented shape).
+IMAGE_USAGE = {"total_tokens": 1106, "input_tokens": 50, "output_tokens": 1056,
+               "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}}
+
+
 class FakeOpenAIMedia(FakeOpenAI):
     """FakeOpenAI plus /v1/images/* and /v1/audio/*."""
 
@@ -82,7 +87,10 @@ class FakeOpenAIMedia(FakeOpenAI):
         data = [{"b64_json": base64.b64encode(
             f"{tag}|{body['model']}|{body.get('size')}|{body.get('quality')}|{i}".encode()
         ).decode()} for i in range(int(body.get("n") or 1))]
-        return JSONResponse({"created": 1, "data": data})
+        answer: dict[str, Any] = {"created": 1, "data": data}
+        if str(body["model"]).startswith("gpt-image"):  # token-billed, as gpt-image-1 reports
+            answer["usage"] = IMAGE_USAGE
+        return JSONResponse(answer)
 
     async def _generations(self, request: Request) -> Response:
         body, _, early = await self._begin(request)

@@ -119,11 +119,15 @@ class FakeOpenAI:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage = behaviour.get("usage", usage)
         if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if "web_search_options" in body:  # a search model cites what it found
+                message["annotations"] = [{"type": "url_citation", "url_citation": {
+                    "start_index": 0, "end_index": len(text), "title": "Example",
+                    "url": "https://example.com/"}}]
             return Response(json.dumps({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1,
                 "model": answered, "usage": usage,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}]}),
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}]}),
                 media_type="application/json")
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
         return StreamingResponse(self._stream(request, answered, text,

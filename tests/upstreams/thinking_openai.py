@@ -146,7 +146,7 @@ async def _stream(message: dict[str, Any], model: str, include_usage: bool):
     yield b"data: [DONE]\n\n"
 
 
-CAPABILITIES = ["streaming", "tools", "reasoning", "json_object"]
+CAPABILITIES = ["streaming", "tools", "reasoning", "json_object", "stream_function_call"]
 
 
 def catalog(flavour: str, base_url: str, *, model_name: str, upstream_model: str,

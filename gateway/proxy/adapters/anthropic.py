@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
+from gateway.proxy import native_tools
 from gateway.proxy.adapters import anthropic_messages as am
 from gateway.proxy.adapters.base import (
     Adapter,
@@ -22,6 +23,12 @@ from gateway.proxy.adapters.base import (
 )
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
+
+#: Native tools Anthropic carries: server tools in the request's `tools` list.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
+    "web_search": {"type": "web_search_20250305", "name": "web_search"},
+    "code_execution": {"type": "code_execution_20250522", "name": "code_execution"},
+}
 
 API_VERSION = "2023-06-01"
 
@@ -163,8 +170,8 @@ def native_tool_calls(counts: Any, natives: Mapping[str, NativeTool]) -> dict[st
     """
     if not isinstance(counts, Mapping):
         return {}
-    names = {_anthropic_name(tool.spellings["anthropic"]): name
-             for name, tool in natives.items() if "anthropic" in tool.spellings}
+    names = {_anthropic_name(spelled): name for name, tool in natives.items()
+             if (spelled := native_tools.spelling(tool, "anthropic")) is not None}
     out: dict[str, int] = {}
     for key, count in counts.items():
         if not key.endswith("_requests") or not isinstance(count, int) or count <= 0:

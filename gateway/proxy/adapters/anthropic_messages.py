@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import InvalidRequest
+from gateway.proxy import native_tools
 from gateway.proxy.adapters.base import Call
 
 DEFAULT_MAX_TOKENS = 4096
@@ -113,8 +114,8 @@ def function_tools(body: Mapping[str, Any], native: Mapping[str, Any],
             if fn.get("description"):
                 spec["description"] = fn["description"]
             functions.append(spec)
-        elif kind in native and protocol in native[kind].spellings:
-            natives.append(native[kind].spellings[protocol])
+        elif kind in native and (spelled := native_tools.spelling(native[kind], protocol)):
+            natives.append(spelled)
         else:
             raise InvalidRequest(f"tool type {kind!r} is not available on this model",
                                  param="tools")

@@ -17,6 +17,8 @@ from gateway.proxy.adapters.base import Call, UpstreamResponse
 from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_after
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 
+#: Native tools Azure's chat completions carry: none (no web_search_options on Azure).
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {}
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"

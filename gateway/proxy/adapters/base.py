@@ -81,6 +81,7 @@ class Call:
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
     native: NativeRequest | None = None  # the client's own body, when it spoke another API
+    dropped_tools: tuple[str, ...] = ()  # native tools left out: the protocol cannot carry them
 
     @property
     def stream(self) -> bool:

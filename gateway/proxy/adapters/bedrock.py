@@ -27,6 +27,11 @@ from gateway.proxy.adapters.bedrock_eventstream import (
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
 
+#: Native tools Converse carries: system tools in `toolConfig.tools` (Nova web grounding).
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
+    "web_search": {"systemTool": {"name": "nova_grounding"}},
+}
+
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
                  "image/gif": "gif", "image/webp": "webp"}
 

@@ -8,11 +8,15 @@ streamed usage comes from `stream_options.include_usage`, which the base adapter
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.proxy.adapters.base import Call
 from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
+
+#: Native tools DashScope carries: its request switch for web search.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {"web_search": {"enable_search": True}}
 
 
 class DashScopeAdapter(OpenAICompatible):

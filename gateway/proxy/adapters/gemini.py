@@ -13,10 +13,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters import gemini_convert as convert
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 from gateway.proxy.adapters.openai import OpenAICompatible, parse_retry_after
+from gateway.proxy.native_tools import spelling as native_spelling
 
 #: Google RPC statuses to OpenAI error types, for the errors passed to the client.
 ERROR_TYPES: Mapping[str, str] = {
@@ -29,6 +31,13 @@ ERROR_TYPES: Mapping[str, str] = {
 CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+
+#: Native tools Gemini carries: entries of the request's `tools` list.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
+    "web_search": {"google_search": {}},
+    "code_execution": {"code_execution": {}},
+    "url_context": {"url_context": {}},
+}
 
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
@@ -102,22 +111,61 @@ class GeminiAdapter(OpenAICompatible):
         if call.endpoint == "embeddings":
             return Reply(body=convert.embedding_list(
                 data, model=call.body["model"], encoding=call.body.get("encoding_format")))
-        return Reply(body=convert.completion(data, model=call.body["model"],
-                                             created=int(time.time())))
+        body = convert.completion(data, model=call.body["model"], created=int(time.time()))
+        calls = native_tool_calls(tools_used(data), call.native_tools)
+        if calls and "usage" in body:
+            body["usage"]["native_tool_calls"] = calls
+        return Reply(body=body)
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
         response = await self._post(call)
         converter = convert.ChunkConverter(model=call.body["model"], created=int(time.time()))
         try:
-            async for chunk in convert_events(response.iter_sse(), converter):
+            async for chunk in convert_events(response.iter_sse(), converter, call.native_tools):
                 yield chunk
         finally:
             await response.close()
 
 
+def tools_used(data: Mapping[str, Any], used: dict[str, int] | None = None) -> dict[str, int]:
+    """Gemini's native tools used in one answer (or stream event), by Gemini's tool name,
+    added to `used`: a grounded answer (`groundingMetadata` with search queries) is one
+    search, each `executableCode` part one code execution, `urlContextMetadata` one URL
+    context call."""
+    used = {} if used is None else used
+    for candidate in data.get("candidates") or ():
+        if not isinstance(candidate, Mapping):
+            continue
+        if (candidate.get("groundingMetadata") or {}).get("webSearchQueries"):
+            used["google_search"] = 1
+        if candidate.get("urlContextMetadata"):
+            used["url_context"] = 1
+        parts = (candidate.get("content") or {}).get("parts") or ()
+        runs = sum(1 for p in parts if isinstance(p, Mapping) and "executableCode" in p)
+        if runs:
+            used["code_execution"] = used.get("code_execution", 0) + runs
+    return used
+
+
+def native_tool_calls(used: Mapping[str, int], natives: Mapping[str, NativeTool]
+                      ) -> dict[str, int]:
+    """`used` (by Gemini's tool name) by the catalog's name of each requested native tool."""
+    out: dict[str, int] = {}
+    for name, tool in natives.items():
+        spelled = native_spelling(tool, "gemini") or {}
+        for key in spelled:
+            if key in used:
+                out[name] = used[key]
+    return out
+
+
 async def convert_events(events: AsyncIterator[tuple[str | None, str]],
-                         converter: convert.ChunkConverter) -> AsyncIterator[dict[str, Any]]:
-    """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut."""
+                         converter: convert.ChunkConverter,
+                         natives: Mapping[str, NativeTool] | None = None
+                         ) -> AsyncIterator[dict[str, Any]]:
+    """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut.
+    The native tools used (of `natives`) ride in the last chunk's usage."""
+    used: dict[str, int] = {}
     async for _event, data in events:
         try:
             event = json.loads(data)
@@ -125,11 +173,16 @@ async def convert_events(events: AsyncIterator[tuple[str | None, str]],
             raise UpstreamProtocolError("upstream gemini sent an unreadable event") from exc
         if not isinstance(event, dict) or "error" in event:
             raise UpstreamProtocolError("upstream gemini ended its stream with an error")
+        if natives:
+            tools_used(event, used)
         for chunk in converter.feed(event):
             yield chunk
     if not converter.finished:
         raise UpstreamProtocolError("upstream gemini stream ended before the answer did")
+    calls = native_tool_calls(used, natives or {})
     for chunk in converter.end():
+        if calls and chunk.get("usage"):
+            chunk["usage"]["native_tool_calls"] = calls
         yield chunk
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import InvalidRequest
+from gateway.proxy import native_tools
 from gateway.proxy.adapters.base import Call
 from gateway.proxy.options import thinking
 
@@ -51,6 +52,9 @@ def request_body(call: Call) -> dict[str, Any]:
         config = _tool_config(body.get("tool_choice"))
         if config:
             out["toolConfig"] = {"functionCallingConfig": config}
+    natives = [dict(s) for s in native_tools.spelled(call.native_tools, "gemini")]
+    if natives:
+        out["tools"] = [*out.get("tools", ()), *natives]
     generation = generation_config(call)
     if generation:
         out["generationConfig"] = generation

@@ -8,42 +8,21 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.proxy.adapters import mock_chat
 from gateway.proxy.adapters.base import VIDEO_ENDPOINTS, Adapter, Call, RealtimeUpstream, Reply
 
-ECHO_CHARS = 200
+#: The mock carries every native tool: it says it used it and reports one call.
+CARRIES_ANY_NATIVE_TOOL = True
 CHUNKS = 4
+#: Vector length for models that declare no `dimensions`, and the most the mock returns.
+DEFAULT_DIMENSIONS, MAX_DIMENSIONS = 8, 4096
 
-
-def last_user_text(messages: Any) -> str:
-    for message in reversed(messages or ()):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _text(message.get("content"))
-    return ""
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
-def _words(text: str) -> int:
-    return len(text.split())
+last_user_text = mock_chat.last_user_text  # kept for callers of the earlier name
 
 
 def answer_text(call: Call) -> str:
-    echo = last_user_text(call.body.get("messages"))[:ECHO_CHARS]
-    return f"Mock answer from {call.channel.upstream_model}: {echo}"
-
-
-def _usage(call: Call, text: str) -> dict[str, int]:
-    prompt = sum(_words(_text(m.get("content"))) for m in call.body.get("messages") or ()
-                 if isinstance(m, dict))
-    completion = _words(text)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    """The text of the first answer (what an echo-only caller wants)."""
+    return mock_chat.choices(call)[0].content or ""
 
 
 def unit_vector(text: str, dimensions: int) -> list[float]:
@@ -86,38 +65,53 @@ class MockAdapter(Adapter):
             if call.endpoint == "audio.transcriptions":
                 return mock_media.transcription_reply(call)
             return mock_media.image_reply(call)
-        text = answer_text(call)
+        answers = mock_chat.choices(call)
         return Reply(body={
             "id": f"chatcmpl-mock-{call.request_id}", "object": "chat.completion",
             "created": int(time.time()), "model": call.body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": _usage(call, text)})
+            "choices": [{"index": i, "finish_reason": a.finish_reason, "logprobs": None,
+                         "message": a.message()} for i, a in enumerate(answers)],
+            "usage": mock_chat.usage(call, answers)})
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
-        text = answer_text(call)
+        answers = mock_chat.choices(call)
         base = {"id": f"chatcmpl-mock-{call.request_id}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": call.body["model"]}
-        size = max(1, math.ceil(len(text) / CHUNKS))
-        yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                    "finish_reason": None}]}
-        for start in range(0, len(text), size):
-            yield {**base, "choices": [{"index": 0, "delta": {"content": text[start:start + size]},
-                                        "finish_reason": None}]}
-        yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict:
+            return {**base, "choices": [{"index": index, "delta": delta,
+                                         "finish_reason": finish}]}
+
+        for i, answer in enumerate(answers):
+            yield chunk(i, {"role": "assistant", "content": "" if answer.content is not None
+                            else None})
+            for piece in mock_chat.pieces(answer.content or "", CHUNKS) if answer.content \
+                    else ():
+                yield chunk(i, {"content": piece})
+            for k, tool in enumerate(answer.tool_calls):
+                # Like OpenAI: the id and name first, then the arguments in pieces.
+                yield chunk(i, {"tool_calls": [{"index": k, "id": tool["id"], "type": "function",
+                                                "function": {"name": tool["function"]["name"],
+                                                             "arguments": ""}}]})
+                for piece in mock_chat.pieces(tool["function"]["arguments"], CHUNKS - 1):
+                    yield chunk(i, {"tool_calls": [{"index": k,
+                                                    "function": {"arguments": piece}}]})
+            yield chunk(i, {}, answer.finish_reason)
         # Like an OpenAI channel, which the proxy asks for usage in every stream unless the
         # channel sets stream_usage: false; clients that did not ask never see this chunk.
         if (call.channel.options.get("stream_usage", True)
                 or (call.body.get("stream_options") or {}).get("include_usage")):
-            yield {**base, "choices": [], "usage": _usage(call, text)}
+            yield {**base, "choices": [], "usage": mock_chat.usage(call, answers)}
 
     def _embeddings(self, call: Call) -> dict[str, Any]:
         raw = call.body.get("input")
         inputs = raw if isinstance(raw, list) else [raw]
-        dimensions = call.body.get("dimensions") or call.model.properties.get("dimensions") or 8
+        declared = call.model.properties.get("dimensions")
+        asked = call.body.get("dimensions") or declared or DEFAULT_DIMENSIONS
+        dimensions = min(asked, declared or MAX_DIMENSIONS, MAX_DIMENSIONS)
         data = [{"object": "embedding", "index": i, "embedding": unit_vector(str(x), dimensions)}
                 for i, x in enumerate(inputs)]
-        tokens = sum(_words(str(x)) for x in inputs)
+        tokens = sum(mock_chat.words(str(x)) for x in inputs)
         return {"object": "list", "data": data, "model": call.body["model"],
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 

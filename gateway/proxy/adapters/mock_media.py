@@ -69,16 +69,16 @@ def image_reply(call: Call) -> Reply:
     return Reply(body={"created": int(time.time()), "data": data})
 
 
-def wav(seconds: float, seed: bytes) -> bytes:
-    """A mono 16-bit WAV of a quiet tone whose pitch comes from `seed`."""
-    frames = max(1, int(SPEECH_RATE * seconds))
+def wav(seconds: float, seed: bytes, rate: int = SPEECH_RATE) -> bytes:
+    """A mono 16-bit WAV at `rate` Hz of a quiet tone whose pitch comes from `seed`."""
+    frames = max(1, int(rate * seconds))
     pitch = 200 + seed[0] * 2
-    samples = (int(3000 * math.sin(2 * math.pi * pitch * i / SPEECH_RATE)) for i in range(frames))
+    samples = (int(3000 * math.sin(2 * math.pi * pitch * i / rate)) for i in range(frames))
     out = io.BytesIO()
     with wave.open(out, "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
-        writer.setframerate(SPEECH_RATE)
+        writer.setframerate(rate)
         writer.writeframes(b"".join(struct.pack("<h", s) for s in samples))
     return out.getvalue()
 
@@ -91,7 +91,9 @@ def speech_audio(call: Call) -> tuple[bytes, str]:
     fmt = str(call.body.get("response_format") or "mp3")
     if fmt == "mp3":
         return MP3_FRAME * max(1, int(seconds * 44100 / 1152)), AUDIO_TYPES["mp3"]
-    audio = wav(seconds, seed)
+    rate = call.body.get("sample_rate")
+    audio = wav(seconds, seed, rate if isinstance(rate, int) and 8000 <= rate <= 48000
+                else SPEECH_RATE)
     if fmt == "pcm":
         return audio[44:], AUDIO_TYPES["pcm"]  # the canonical WAV header is 44 bytes
     return audio, AUDIO_TYPES["wav"]

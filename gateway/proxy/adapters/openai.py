@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError
+from gateway.proxy import native_tools
 from gateway.proxy.adapters.base import (
     VIDEO_ENDPOINTS,
     Adapter,
@@ -44,6 +45,8 @@ PATHS: Mapping[str, str] = {
 SESSIONS = frozenset({"realtime"}) | VIDEO_ENDPOINTS
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
+#: Native tools OpenAI's chat completions carry: request fields merged into the body.
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {"web_search": {"web_search_options": {}}}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -85,6 +88,8 @@ class OpenAICompatible(Adapter):
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = dict(call.body)
         body["model"] = call.channel.upstream_model
+        if call.endpoint == "chat" and call.native_tools:
+            body = native_tools.with_body_fields(body, call.native_tools, self.protocol)
         if (call.endpoint == "chat" and body.get("stream")
                 and call.channel.options.get("stream_usage", True)):
             body["stream_options"] = {**(body.get("stream_options") or {}),
@@ -294,6 +299,28 @@ class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
 
     protocol = "openai"
     endpoints = frozenset(PATHS) | SESSIONS
+
+    async def send(self, call: Call) -> Reply:
+        reply = await super().send(call)
+        calls = searches(call, reply.body) if call.native_tools else {}
+        if calls and isinstance((reply.body or {}).get("usage"), dict):
+            body = dict(reply.body or {})
+            body["usage"] = {**body["usage"], "native_tool_calls": calls}
+            return Reply(body=body, status=reply.status)  # the bytes changed: encoded again
+        return reply
+
+
+def searches(call: Call, body: Mapping[str, Any] | None) -> dict[str, int]:
+    """One web search per answer that cites the web (`url_citation` annotations), the way
+    OpenAI's chat completions report a search, by the catalog name of the tool asked for."""
+    cited = any(a.get("type") == "url_citation"
+                for choice in (body or {}).get("choices") or ()
+                for a in ((choice.get("message") or {}).get("annotations") or ())
+                if isinstance(a, dict))
+    if not cited:
+        return {}
+    return {name: 1 for name, tool in call.native_tools.items()
+            if "web_search_options" in (native_tools.spelling(tool, "openai") or {})}
 
 
 ADAPTER = OpenAIAdapter

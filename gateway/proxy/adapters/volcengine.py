@@ -7,11 +7,15 @@ no effort leaves the model's default. `reasoning_content` passes through as Ark 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.proxy.adapters.base import Call
 from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
+
+#: Native tools Ark's chat completions carry: none (its web search is a Responses API tool).
+NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {}
 
 
 class VolcengineAdapter(OpenAICompatible):

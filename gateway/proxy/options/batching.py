@@ -11,6 +11,8 @@ from gateway.proxy.adapters.base import Adapter, Call, Reply
 
 #: Batches of one request in flight at once: enough to hide latency, few enough to be polite.
 CONCURRENCY = 4
+#: The batch size of a channel that sets none: OpenAI's limit of inputs per request.
+DEFAULT_BATCH_SIZE = 2048
 
 
 def _inputs(body: Mapping[str, Any]) -> list[Any] | None:
@@ -23,7 +25,7 @@ def _inputs(body: Mapping[str, Any]) -> list[Any] | None:
 
 def batches_of(call: Call) -> list[list[Any]] | None:
     """The input batches this call must be split into, or None when it fits in one request."""
-    size = call.channel.options.get("batch_size")
+    size = call.channel.options.get("batch_size") or DEFAULT_BATCH_SIZE
     inputs = _inputs(call.body) if call.endpoint == "embeddings" else None
     if not size or inputs is None or len(inputs) <= size:
         return None
