@@ -63,6 +63,9 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY414": (WARNING, "a protocol's optional dependency is not installed: its channels are unavailable"),
     "MY415": (ERROR, "a provider lacks the base_url its protocol needs"),
     "MY416": (WARNING, "an image model that edits images has a channel whose protocol cannot"),
+    "MY417": (WARNING, "an Org's quota limits nobody: no consumer belongs to it"),
+    "MY418": (WARNING, "a per-model quota limit is not below the same limit for all models"),
+    "MY419": (WARNING, "a spend budget covers a model with an unpriced active channel"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),
     "MY502": (ERROR, "a string looks like a provider API key"),

@@ -137,6 +137,9 @@ def _compile(cat: Catalog) -> dict[str, Any]:
         "aliases": dict(sorted(cat.aliases.items())),
         "consumers": [_consumer(c) for _, c in sorted(cat.kind("Consumer").items())],
     }
+    orgs = {n: _org(o) for n, o in sorted(cat.kind("Org").items())}
+    if orgs:  # absent without Org documents: catalogs without them keep their digest
+        body["orgs"] = orgs
     body["digest"] = digest_of(body)
     return body
 
@@ -262,4 +265,22 @@ def _consumer(doc: Document) -> dict[str, Any]:
         "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", ("public",))),
         "max_data_destination": d.get("max_data_destination", "overseas"),
         "models": None if models is None else sorted(models),
+        **({"quota": quota_form(d["quota"])} if d.get("quota") else {}),
     }
+
+
+def _org(doc: Document) -> dict[str, Any]:
+    return {"name": doc.name, "description": doc.data.get("description"),
+            "quota": quota_form(doc.data["quota"]) if doc.data.get("quota") else None}
+
+
+def quota_form(quota: Mapping[str, Any]) -> dict[str, Any]:
+    """A quota as the snapshot carries it: the limits set, budgets as exact decimal strings."""
+    def limits(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: amount(v) if k.startswith("budget_") else v
+                for k, v in sorted(values.items()) if k != "models"}
+
+    out = limits(quota)
+    if quota.get("models"):
+        out["models"] = {m: limits(q) for m, q in sorted(quota["models"].items())}
+    return out

@@ -13,7 +13,7 @@ from gateway.catalog.document import Document, Path
 from gateway.diagnostics import Diagnostic
 
 KINDS = ("Settings", "Provider", "Model", "Channel", "Capability", "NativeTool", "PriceBook",
-         "Consumer")
+         "Consumer", "Org")
 _EMPTY: Mapping[str, Document] = MappingProxyType({})
 
 
