@@ -12,6 +12,11 @@ from typing import Any
 import typer
 
 
+class OnUnavailable(StrEnum):
+    fail_open = "fail_open"
+    fail_closed = "fail_closed"
+
+
 class LogLevel(StrEnum):
     debug = "debug"
     info = "info"
@@ -39,6 +44,14 @@ def serve(
         "stdout, or off."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
+    state: str = typer.Option(
+        "embedded", "--state", envvar="MODELYARD_STATE",
+        help="Where quota counters and circuit openings live: embedded (this process) or "
+        "redis://HOST:PORT/DB, shared by every worker and replica."),
+    state_unavailable: OnUnavailable = typer.Option(
+        OnUnavailable.fail_open, "--state-unavailable", envvar="MODELYARD_STATE_UNAVAILABLE",
+        help="While the state backend is unreachable: fail_open serves without quotas (and "
+        "counts it), fail_closed answers 503."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -47,6 +60,12 @@ def serve(
     if not source.exists():
         typer.echo(f"error: {source} does not exist", err=True)
         raise typer.Exit(2)
+    from gateway.state import open_state
+
+    try:
+        open_state(state)  # only checks the URL's form: Redis may come up later
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--state") from None
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
@@ -61,6 +80,12 @@ def serve(
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
         os.environ["MODELYARD_USAGE_LOG"] = usage_log
         os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
+        os.environ["MODELYARD_STATE"] = state
+        os.environ["MODELYARD_STATE_UNAVAILABLE"] = state_unavailable.value
+        if state == "embedded":
+            logging.getLogger("modelyard").warning(
+                "--workers %d with embedded state: each worker counts quotas on its own; "
+                "use --state redis://... for limits that hold across workers", workers)
         # Prometheus counters of every worker go to files in one directory, read at scrape.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
@@ -68,5 +93,6 @@ def serve(
     from gateway.proxy.app import create_app
 
     app = create_app(catalog=None if snapshot is not None else source, snapshot=snapshot,
-                     no_auth=no_auth, usage_log=usage_log, metrics=metrics)
+                     no_auth=no_auth, usage_log=usage_log, metrics=metrics, state=state,
+                     on_state_unavailable=state_unavailable.value)
     uvicorn.run(app, **options)

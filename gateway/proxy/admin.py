@@ -30,6 +30,10 @@ async def serve_metrics(h: Handlers, ex: Exchange) -> None:
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=True)
     _collect_state(h, loaded)
+    if h.gate is not None:
+        from gateway.quota.report import quota_status
+
+        metrics.set_quotas(await quota_status(h.gate, loaded.snapshot))
     h.accountant.drain()  # the requests of the last moments too
     body, content_type = metrics.exposition()
     await ex.respond(200, body, content_type=content_type.encode())
@@ -52,4 +56,9 @@ async def serve_status(h: Handlers, ex: Exchange) -> None:
 
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=False)
-    await ex.respond(200, dumps(status_of(h.holder, h.router.stats)))
+    document = status_of(h.holder, h.router.stats)
+    if h.gate is not None:
+        from gateway.quota.report import quota_status
+
+        document["quotas"] = await quota_status(h.gate, loaded.snapshot)
+    await ex.respond(200, dumps(document))

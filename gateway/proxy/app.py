@@ -16,6 +16,12 @@ from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
+from gateway.quota.gate import FAIL_OPEN, QuotaGate
+from gateway.state import STATE_ENV, EmbeddedState, StateBackend, open_state
+from gateway.state.circuits import SharedCircuits
+
+#: fail_open or fail_closed: what quotas do while the state backend is unreachable.
+STATE_UNAVAILABLE_ENV = "MODELYARD_STATE_UNAVAILABLE"
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -38,7 +44,9 @@ class ProxyApp:
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None, metrics: bool = True) -> None:
+                 usage_log: str | None = None, metrics: bool = True,
+                 state: StateBackend | None = None, on_state_unavailable: str = FAIL_OPEN
+                 ) -> None:
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
@@ -55,9 +63,16 @@ class ProxyApp:
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
         self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
                                      stats=self.router.stats)
-        self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant)
+        self.state = state or EmbeddedState()
+        self.gate = QuotaGate(self.state, holder, on_unavailable=on_state_unavailable)
+        # Through a shared backend, a circuit opened here is skipped by every replica.
+        self.circuits = SharedCircuits(self.state, holder.breakers) if self.state.shared else None
+        self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant,
+                                 gate=self.gate)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
+        self._circuit_sync: asyncio.Task | None = None
+        self._circuit_stop = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -132,6 +147,9 @@ class ProxyApp:
 
     async def startup(self) -> None:
         holder = self.holder
+        if self.circuits is not None:
+            self._circuit_sync = asyncio.get_running_loop().create_task(
+                self.circuits.run(self._circuit_stop))
         if holder.source is None:
             return
         if holder.current is None:
@@ -145,6 +163,12 @@ class ProxyApp:
                 signal.SIGHUP, lambda: asyncio.ensure_future(holder.reload_async()))
 
     async def shutdown(self) -> None:
+        if self._circuit_sync is not None:
+            self._circuit_stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._circuit_sync, 2)
+        await self.gate.drain()  # what finished requests used is recorded before leaving
+        await self.state.aclose()
         if self._stop is not None:
             self._stop.set()
         if self._watcher is not None:
@@ -177,8 +201,10 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
 def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True) -> ProxyApp:
-    """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
+               metrics: bool = True, state: str | None = None,
+               on_state_unavailable: str = FAIL_OPEN) -> ProxyApp:
+    """The proxy app over a catalog directory, a snapshot file, or a prepared holder;
+    `state` is a state backend URL (default: embedded, this process only)."""
     if holder is None:
         source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
             catalog or Path("catalog"))
@@ -188,7 +214,8 @@ def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
 
         warn_no_auth()
     return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics)
+                    metrics=metrics, state=open_state(state),
+                    on_state_unavailable=on_state_unavailable)
 
 
 def app_from_env() -> ProxyApp:
@@ -199,4 +226,6 @@ def app_from_env() -> ProxyApp:
                       snapshot=Path(snapshot) if snapshot else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
-                      metrics=os.environ.get("MODELYARD_METRICS") != "0")
+                      metrics=os.environ.get("MODELYARD_METRICS") != "0",
+                      state=os.environ.get(STATE_ENV),
+                      on_state_unavailable=os.environ.get(STATE_UNAVAILABLE_ENV, FAIL_OPEN))

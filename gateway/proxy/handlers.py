@@ -28,6 +28,7 @@ from gateway.proxy.resolve import listed_models, resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
 from gateway.proxy.timeout import timeout_at
+from gateway.quota.gate import QuotaGate, Ticket, unlimited
 from gateway.usage.accounting import Accountant, Meter
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Usage
@@ -225,23 +226,33 @@ class Handlers:
     """The endpoints over one holder (the snapshot) and one router (channels and breakers)."""
 
     def __init__(self, holder: Holder, router: Router, *, no_auth: bool = False,
-                 accountant: Accountant | None = None) -> None:
+                 accountant: Accountant | None = None, gate: QuotaGate | None = None) -> None:
         self.holder = holder
         self.router = router
         self.no_auth = no_auth
         self.accountant = accountant or Accountant(UsageLog(None))
+        self.gate = gate
+
+    async def admit(self, routed: Routed) -> Ticket:
+        """The quota gate's ticket for a request about to be routed (429/503 raised)."""
+        return unlimited() if self.gate is None else await self.gate.admit(routed)
 
     def account(self, meter: Meter, routed: Routed, outcome: Outcome, status: int,
-                error_code: str | None = None,
-                usage: Usage | None = None) -> list[tuple[bytes, bytes]]:
-        """Record the finished request; the cost headers to send, when it has a cost."""
+                error_code: str | None = None, usage: Usage | None = None,
+                ticket: Ticket | None = None) -> list[tuple[bytes, bytes]]:
+        """Record the finished request and settle its quota ticket; the cost headers to send,
+        when it has a cost."""
         channel = outcome.channel
+        if ticket is not None and ticket.gate is not None and usage is None:
+            usage = Usage() if status >= 400 else meter.usage()  # the ticket needs it too
         cost = self.accountant.finish(
             meter, request_id=routed.request_id, consumer=routed.consumer.name,
             model=routed.model, channel=channel,
             upstream=channel.upstream_model if channel else None, attempts=outcome.attempts,
             status=status, error_code=error_code, native_tools=routed.native_tools,
             usage=usage)
+        if ticket is not None:
+            ticket.settle(status, usage, cost)
         if cost is None:
             return []
         return [(b"x-modelyard-cost", cost.text().encode()),
@@ -304,39 +315,44 @@ class Handlers:
         meter = Meter(endpoint, str(routed.body.get("model")), routed.body)
         accounted = False
         watch = DisconnectWatch(ex.receive)
+        ticket = unlimited()
         try:
+            # The quota gate: admitted before routing, settled when the request is accounted.
+            ticket = await self.admit(routed)
             if endpoint == "chat" and routed.body.get("stream"):
                 streaming = await self.router.open_stream(loaded, routed, outcome)
-                status, code = await self.stream(ex, routed, streaming,
-                                                 routing_headers(outcome, dropped), watch, meter)
+                status, code = await self.stream(
+                    ex, routed, streaming, routing_headers(outcome, dropped) + ticket.headers,
+                    watch, meter)
                 accounted = True
-                self.account(meter, routed, outcome, status, code)
+                self.account(meter, routed, outcome, status, code, ticket=ticket)
                 return
             reply = await self.router.send(loaded, routed, outcome)
             watch.close()
             meter.observe_reply(reply.body)
             accounted = True
-            cost_headers = self.account(meter, routed, outcome, reply.status)
+            cost_headers = self.account(meter, routed, outcome, reply.status, ticket=ticket)
             if reply.raw is not None:
                 body, content_type = reply.raw, JSON
             elif reply.body is not None:
                 body, content_type = dumps(reply.body), JSON
             else:
                 body, content_type = reply.content or b"", reply.content_type.encode()
-            await ex.respond(reply.status, body, routing_headers(outcome, dropped) + cost_headers,
-                             content_type)
+            await ex.respond(reply.status, body, routing_headers(outcome, dropped) + cost_headers
+                             + ticket.headers, content_type)
         except ProxyError as error:
             if not accounted:
                 accounted = True
-                self.account(meter, routed, outcome, error.status, error.code)
+                self.account(meter, routed, outcome, error.status, error.code, ticket=ticket)
             error.headers.update({k.decode(): v.decode()
-                                  for k, v in routing_headers(outcome, dropped)})
+                                  for k, v in routing_headers(outcome, dropped) + ticket.headers})
             raise
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if watch.gone and task is not None and task.uncancel() == 0:
                 if not accounted:
-                    self.account(meter, routed, outcome, 499, "client_closed_request")
+                    self.account(meter, routed, outcome, 499, "client_closed_request",
+                                 ticket=ticket)
                 return  # the client left; its upstream request is cancelled with this task
             raise
         finally:

@@ -30,6 +30,7 @@ from gateway.proxy.reload import Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed, Router
 from gateway.proxy.timeout import timeout_at
+from gateway.quota.gate import unlimited
 from gateway.usage.accounting import Meter
 from gateway.usage.pricing import Usage
 
@@ -90,27 +91,32 @@ async def handle(handlers: Handlers, ex: Exchange, loaded: Loaded, consumer: Con
     expires_at = time.monotonic() + loaded.snapshot.settings.total_timeout_s
     watch = DisconnectWatch(ex.receive)
     accounted = False
+    ticket = unlimited()
     try:
+        ticket = await handlers.admit(routed)  # the quota gate, settled at accounting
         reply = await handlers.router.send(loaded, routed, outcome)
         reply = dataclasses.replace(reply, usage=media_usage(endpoint, model, body, files,
                                                              reply))
         accounted = True
-        cost_headers = handlers.account(meter, routed, outcome, reply.status, usage=reply.usage)
+        cost_headers = handlers.account(meter, routed, outcome, reply.status, usage=reply.usage,
+                                        ticket=ticket)
         try:
             # The router bounds the wait for the first byte; this bounds the whole answer.
             with timeout_at(expires_at):
-                await respond(ex, reply, routing_headers(outcome) + cost_headers)
+                await respond(ex, reply, routing_headers(outcome) + cost_headers + ticket.headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
         return reply.usage
     except ProxyError as error:
         if not accounted:
-            handlers.account(meter, routed, outcome, error.status, error.code)
-        error.headers.update({k.decode(): v.decode() for k, v in routing_headers(outcome)})
+            handlers.account(meter, routed, outcome, error.status, error.code, ticket=ticket)
+        error.headers.update({k.decode(): v.decode()
+                              for k, v in routing_headers(outcome) + ticket.headers})
         raise
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if watch.gone and task is not None and task.uncancel() == 0:
+            ticket.settle(499, None, None)
             return None  # the client left; its upstream request is cancelled with this task
         raise
     finally:

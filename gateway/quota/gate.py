@@ -1,0 +1,246 @@
+"""The quota admission gate: admit a request against every limit it counts against, tell
+the client where it stands (OpenAI's x-ratelimit-* headers), settle what it really used.
+
+    ticket = await gate.admit(routed)      # raises 429 (or 503 when failing closed)
+    ...                                    # the request runs; ticket.headers on the answer
+    ticket.settle(status, usage, cost)     # once, also on errors and 499
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from gateway.catalog.snapshot import Consumer, Model, Snapshot
+from gateway.errors import ProxyError, QuotaExceeded, QuotaStateUnavailable, RateLimited
+from gateway.proxy.reload import Holder
+from gateway.proxy.router import Routed
+from gateway.quota.scopes import Limit, Scope, limits_of, reserved_tokens, scopes_of
+from gateway.state import (
+    CONCURRENT,
+    NANOS,
+    SPEND,
+    WINDOW,
+    Admission,
+    Reading,
+    Settlement,
+    StateBackend,
+    StateUnavailable,
+    duration,
+)
+from gateway.usage.pricing import Cost, Usage
+
+log = logging.getLogger("modelyard.quota")
+
+FAIL_OPEN, FAIL_CLOSED = "fail_open", "fail_closed"
+FAMILY = {"requests_per_minute": "requests", "tokens_per_minute": "tokens"}
+WORDS = {"requests_per_minute": "requests per minute", "tokens_per_minute": "tokens per minute",
+         "concurrent_requests": "concurrent requests", "budget_per_day": "daily budget",
+         "budget_per_month": "monthly budget"}
+LOG_EVERY_S = 5.0  # at most one log line per this many seconds about an unreachable backend
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's claims on its limits, to be settled exactly once."""
+
+    gate: QuotaGate | None
+    limits: list[Limit]
+    readings: tuple[Reading, ...]
+    reserved: int  # tokens reserved in every tokens-per-minute window
+    currency: str
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    settled: bool = False
+
+    def settle(self, status: int, usage: Usage | None, cost: Cost | None) -> None:
+        """Give back the in-flight claim, correct the token reservation with the real count
+        and add the spend (in the background); only the first call counts."""
+        if self.settled or self.gate is None:
+            return
+        self.settled = True
+        self.gate.settle(self, usage, cost)
+
+
+def unlimited() -> Ticket:
+    """The ticket of a request no limit applies to (or admitted while the state is down)."""
+    return Ticket(None, [], (), 0, "")
+
+
+class QuotaGate:
+    """One per process, over one state backend; scopes are cached per snapshot."""
+
+    def __init__(self, state: StateBackend, holder: Holder, *,
+                 on_unavailable: str = FAIL_OPEN) -> None:
+        if on_unavailable not in (FAIL_OPEN, FAIL_CLOSED):
+            raise ValueError(f"on_unavailable must be {FAIL_OPEN} or {FAIL_CLOSED}")
+        self.state = state
+        self.holder = holder
+        self.on_unavailable = on_unavailable
+        self.rejections: Counter[tuple[str, str]] = Counter()  # (subject, limit) -> count
+        self.state_errors: Counter[str] = Counter()  # "served" / "refused" -> count
+        self._cache_digest: str | None = None
+        self._cache: dict[tuple[str, str], tuple[Scope, ...]] = {}
+        self._last_log = 0.0
+        self._tasks: set[asyncio.Task] = set()
+
+    def scopes(self, snapshot: Snapshot, consumer: Consumer, model: Model) -> tuple[Scope, ...]:
+        if snapshot.digest != self._cache_digest:
+            self._cache_digest, self._cache = snapshot.digest, {}
+        key = (consumer.name, model.name)
+        scopes = self._cache.get(key)
+        if scopes is None:
+            scopes = self._cache[key] = scopes_of(snapshot, consumer, model.name)
+        return scopes
+
+    async def admit(self, routed: Routed) -> Ticket:
+        """Claim the request's share of every limit, or raise the refusal (429; 503 when the
+        backend is unreachable and quotas fail closed)."""
+        loaded = self.holder.current
+        if loaded is None:
+            return unlimited()
+        snapshot = loaded.snapshot
+        scopes = self.scopes(snapshot, routed.consumer, routed.model)
+        if not scopes:
+            return unlimited()
+        tokens = reserved_tokens(routed.body) \
+            if any(s.limits.tokens_per_minute for s in scopes) else 0
+        limits = limits_of(scopes, tokens=tokens,
+                           concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60)
+        try:
+            admission = await self.state.admit([limit.check for limit in limits])
+        except StateUnavailable as error:
+            return self._unavailable(error)
+        headers = rate_headers(limits, admission.readings)
+        if not admission.admitted:
+            refusal = self._refusal(limits[admission.failed], admission, snapshot)
+            refusal.headers.update({k.decode(): v.decode() for k, v in headers})
+            raise refusal
+        return Ticket(self, limits, admission.readings, tokens, snapshot.settings.currency,
+                      headers)
+
+    def _unavailable(self, error: StateUnavailable) -> Ticket:
+        closed = self.on_unavailable == FAIL_CLOSED
+        self.state_errors["refused" if closed else "served"] += 1
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY_S:
+            self._last_log = now
+            log.error("quota state unavailable (%s, %d so far): %s", self.on_unavailable,
+                      sum(self.state_errors.values()), error)
+        if closed:
+            raise QuotaStateUnavailable(
+                "quota limits cannot be checked right now (the state backend is "
+                "unreachable), so requests are refused; try again shortly",
+                headers={"retry-after": "1"})
+        return unlimited()
+
+    def _refusal(self, limit: Limit, admission: Admission, snapshot: Snapshot) -> ProxyError:
+        self.rejections[(limit.scope.subject, limit.name)] += 1
+        check = limit.check
+        reading = admission.readings[admission.failed]
+        where = limit.scope.subject
+        if check.kind == SPEND:
+            spent = Decimal(reading.value) / NANOS
+            return QuotaExceeded(
+                f"The {WORDS[limit.name]} of {where} is spent: {format(spent.normalize(), 'f')} "
+                f"of {format(Decimal(check.limit) / NANOS, 'f')} {snapshot.settings.currency}. "
+                "New requests are refused until it renews.",
+                headers={"retry-after": str(_until_period_end(limit.name))})
+        if check.kind == CONCURRENT:
+            return RateLimited(
+                f"Too many concurrent requests for {where}: limit {check.limit}. "
+                "Please try again when one of them has finished.",
+                headers={"retry-after": "1"})
+        assert reading.window is not None
+        family = FAMILY[limit.name]
+        window = reading.window
+        wait = window.wait_s(check.cost)
+        if math.isinf(wait):
+            return RateLimited(
+                f"Request too large for {where} on {WORDS[limit.name]}: limit {check.limit}, "
+                f"requested {check.cost}. Reduce the input or max_tokens.", kind=family)
+        return RateLimited(
+            f"Rate limit reached for {where} on {WORDS[limit.name]}: limit {check.limit}, "
+            f"used {math.ceil(window.used)}, requested {check.cost}. Please try again in "
+            f"{duration(wait)}.", kind=family,
+            headers={"retry-after": str(max(1, math.ceil(wait)))})
+
+    def settle(self, ticket: Ticket, usage: Usage | None, cost: Cost | None) -> None:
+        """Ticket.settle's work: one backend call, in the background."""
+        settlements = _settlements(ticket, usage, cost)
+        if not settlements:
+            return
+        task = asyncio.get_running_loop().create_task(self._settle(settlements))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, settlements: Sequence[Settlement]) -> None:
+        try:
+            await self.state.settle(settlements)
+        except StateUnavailable as error:
+            self.state_errors["unsettled"] += 1
+            log.warning("quota usage not recorded: %s", error)
+
+    async def drain(self) -> None:
+        """Wait for the settlements under way (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _settlements(ticket: Ticket, usage: Usage | None, cost: Cost | None) -> list[Settlement]:
+    used = 0 if usage is None else usage.input_tokens + usage.output_tokens
+    spend = 0
+    if cost is not None and cost.amount and cost.currency == ticket.currency:
+        spend = math.ceil(cost.amount * NANOS)
+    out = []
+    for limit, reading in zip(ticket.limits, ticket.readings, strict=True):
+        check = limit.check
+        if check.kind == CONCURRENT:
+            out.append(Settlement(check.key, CONCURRENT, -1, "", check.ttl_s))
+        elif limit.name == "tokens_per_minute" and used != ticket.reserved:
+            out.append(Settlement(check.key, WINDOW, used - ticket.reserved,
+                                  str(reading.bucket), check.ttl_s))
+        elif check.kind == SPEND and spend:
+            out.append(Settlement(check.key, SPEND, spend, check.arg, check.ttl_s))
+    return out
+
+
+def rate_headers(limits: Sequence[Limit], readings: Sequence[Reading]
+                 ) -> list[tuple[bytes, bytes]]:
+    """OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens}: of the tightest
+    applicable limit of each family (the one with least remaining)."""
+    tightest: dict[str, tuple[int, int, float]] = {}
+    for limit, reading in zip(limits, readings, strict=True):
+        family = FAMILY.get(limit.name)
+        if family is None or reading.window is None:
+            continue
+        window = reading.window
+        candidate = (window.remaining(), limit.check.limit, window.reset_s())
+        if family not in tightest or candidate[:2] < tightest[family][:2]:
+            tightest[family] = candidate
+    headers = []
+    for family in ("requests", "tokens"):
+        if family in tightest:
+            remaining, total, reset = tightest[family]
+            headers += [(f"x-ratelimit-limit-{family}".encode(), str(total).encode()),
+                        (f"x-ratelimit-remaining-{family}".encode(), str(remaining).encode()),
+                        (f"x-ratelimit-reset-{family}".encode(), duration(reset).encode())]
+    return headers
+
+
+def _until_period_end(name: str, now: float | None = None) -> int:
+    """Seconds until the budget's UTC day or month renews."""
+    now = time.time() if now is None else now
+    t = time.gmtime(now)
+    if name == "budget_per_day":
+        end = calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0)) + 86400
+    else:
+        year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+        end = calendar.timegm((year, month, 1, 0, 0, 0))
+    return max(1, math.ceil(end - now))

@@ -1,0 +1,119 @@
+"""State in Redis (or Valkey): counters every worker and replica share, circuit openings.
+
+Every call is bounded by `timeout_s` (50 ms by default): the proxy never waits longer for
+Redis, whatever the network does. After a failure the backend answers "unavailable" at once
+for `HOLD_S` instead of paying the timeout on every request, then tries Redis again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from gateway.state import redis_scripts
+from gateway.state.base import (
+    WINDOW,
+    Admission,
+    Check,
+    Reading,
+    Settlement,
+    StateUnavailable,
+)
+from gateway.state.window import Window
+
+T = TypeVar("T")
+PREFIX = "modelyard:"
+
+
+class RedisState:
+    """Counters and circuit openings in Redis, each call one Lua script."""
+
+    name = "redis"
+    shared = True
+    HOLD_S = 0.5
+
+    def __init__(self, url: str, *, timeout_s: float = 0.05, prefix: str = PREFIX) -> None:
+        try:
+            import redis.asyncio as aioredis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError as error:  # pragma: no cover - the extra is installed in tests
+            raise StateUnavailable("the Redis state backend needs the redis package: "
+                                   "pip install 'modelyard[redis]'") from error
+        self.url = url
+        self.timeout_s = timeout_s
+        self.prefix = prefix
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True)
+        self._admit = self.client.register_script(redis_scripts.ADMIT)
+        self._settle = self.client.register_script(redis_scripts.SETTLE)
+        self._publish = self.client.register_script(redis_scripts.PUBLISH_OPEN)
+        self._circuits = self.client.register_script(redis_scripts.OPEN_CIRCUITS)
+        self._down_until = 0.0
+        self.failures = 0
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        import redis
+
+        if time.monotonic() < self._down_until:
+            raise StateUnavailable("Redis was unreachable moments ago")
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await make()
+        except (TimeoutError, OSError, redis.RedisError) as error:
+            self.failures += 1
+            self._down_until = time.monotonic() + self.HOLD_S
+            raise StateUnavailable(f"Redis at {_safe(self.url)} did not answer: "
+                                   f"{type(error).__name__}") from None
+
+    async def admit(self, checks: Sequence[Check], *, commit: bool = True) -> Admission:
+        args: list[Any] = ["1" if commit else "0"]
+        for c in checks:
+            args += [c.kind, c.limit, c.cost, c.arg, c.ttl_s]
+        keys = [self.prefix + c.key for c in checks]
+        raw = await self._call(lambda: self._admit(keys=keys, args=args))
+        failed = int(raw[0])
+        readings = []
+        for i, c in enumerate(checks):
+            bucket, first, second, fraction = raw[1 + 4 * i: 5 + 4 * i]
+            if c.kind == WINDOW:
+                cur = float(second) + (c.cost if failed < 0 and commit else 0)
+                readings.append(Reading(Window(c.limit, float(c.arg), float(first), cur,
+                                               float(fraction)), 0, int(bucket)))
+            else:
+                value = int(float(first))
+                readings.append(Reading(None, value + (1 if c.kind == "c" and failed < 0
+                                                       and commit else 0), 0))
+        return Admission(failed < 0, failed, tuple(readings))
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        if not settlements:
+            return
+        keys = [self.prefix + s.key for s in settlements]
+        args: list[Any] = []
+        for s in settlements:
+            args += [s.kind, s.delta, s.arg, s.ttl_s]
+        await self._call(lambda: self._settle(keys=keys, args=args))
+
+    async def publish_open(self, key: str, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        await self._call(lambda: self._publish(keys=[self.prefix + "circuits"],
+                                               args=[key, ms]))
+
+    async def open_circuits(self) -> Mapping[str, float]:
+        raw = await self._call(lambda: self._circuits(keys=[self.prefix + "circuits"]))
+        return {raw[i]: int(raw[i + 1]) / 1000 for i in range(0, len(raw), 2)}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
