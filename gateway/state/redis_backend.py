@@ -37,11 +37,11 @@ class RedisState:
     def __init__(self, url: str, *, timeout_s: float = 0.05, prefix: str = PREFIX) -> None:
         try:
             import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
-            from redis.retry import Retry
         except ImportError as error:  # pragma: no cover - the extra is installed in tests
-            raise StateUnavailable("the Redis state backend needs the redis package: "
-                                   "pip install 'modelyard[redis]'") from error
+            raise ValueError("the Redis state backend needs the redis package: "
+                             "pip install 'modelyard[redis]'") from error
         self.url = url
         self.timeout_s = timeout_s
         self.prefix = prefix
