@@ -96,7 +96,7 @@ def test_requests_over_the_per_minute_limit_get_a_429_in_openai_shape():
         assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"
         assert "consumer:alice" in error["message"] and "requests per minute" in error["message"]
         headers = refused.value.response.headers
-        assert 1 <= int(headers["retry-after"]) <= 120  # at most two windows away
+        assert 1 <= int(headers["retry-after"]) <= 60  # when the oldest request slides out
         assert headers["x-ratelimit-remaining-requests"] == "0"
         # Bob has no limit of his own and no org limit: no headers, never refused.
         raw = chat(base, KEY_BOB)

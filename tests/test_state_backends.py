@@ -63,34 +63,35 @@ def rpm(key: str, limit: int, cost: int = 1) -> Check:
 
 def test_window_admits_up_to_its_limit_then_refuses(backend):
     async def go(backend):
-        results = [(await backend.admit([rpm("a", 5)])).admitted for _ in range(7)]
+        results = [(await backend.admit([rpm("a", 5)], entry=str(i))).admitted
+                   for i in range(7)]
         assert results == [True] * 5 + [False] * 2
         refused = await backend.admit([rpm("a", 5)])
         assert refused.failed == 0 and refused.readings[0].window.remaining() == 0
+        assert 59 <= refused.readings[0].window.wait_s <= 60
     backend(go)
 
 
 def test_admission_is_all_or_none(backend):
     async def go(backend):
-        assert (await backend.admit([rpm("wide", 10), rpm("narrow", 1)])).admitted
-        refused = await backend.admit([rpm("wide", 10), rpm("narrow", 1)])
+        assert (await backend.admit([rpm("wide", 10), rpm("narrow", 1)], entry="a")).admitted
+        refused = await backend.admit([rpm("wide", 10), rpm("narrow", 1)], entry="b")
         assert not refused.admitted and refused.failed == 1
         # The refused request took nothing from the wide limit.
         peek = await backend.admit([rpm("wide", 10)], commit=False)
-        assert peek.readings[0].window.cur == 1
+        assert peek.readings[0].window.used == 1
     backend(go)
 
 
 def test_token_reservation_is_settled_with_the_real_count(backend):
     async def go(backend):
-        admitted = await backend.admit([rpm("tpm", 100, cost=80)])
-        assert admitted.admitted
-        assert not (await backend.admit([rpm("tpm", 100, cost=30)])).admitted
-        bucket = str(admitted.readings[0].bucket)
-        await backend.settle([Settlement("tpm", WINDOW, 20 - 80, bucket, 125)])  # used 20
-        assert (await backend.admit([rpm("tpm", 100, cost=30)])).admitted
+        admitted = await backend.admit([rpm("tpm", 100, cost=80)], entry="r1")
+        assert admitted.admitted and admitted.readings[0].window.used == 80
+        assert not (await backend.admit([rpm("tpm", 100, cost=30)], entry="r2")).admitted
+        await backend.settle([Settlement("tpm", WINDOW, 20 - 80, "r1|80", 125)])  # used 20
+        assert (await backend.admit([rpm("tpm", 100, cost=30)], entry="r3")).admitted
         peek = await backend.admit([rpm("tpm", 100, cost=0)], commit=False)
-        assert peek.readings[0].window.cur == 50
+        assert peek.readings[0].window.used == 50
     backend(go)
 
 
@@ -131,7 +132,7 @@ def test_redis_counters_expire_on_their_own(redis):
     asyncio.run(go())
     client = redis_client.Redis.from_url(redis.url)
     keys = client.keys("ttl:*")
-    assert len(keys) == 3
+    assert len(keys) == 4  # the window's log and sum, in flight, the day's spend
     assert all(0 < client.ttl(k) <= 172800 for k in keys)
 
 

@@ -1,39 +1,79 @@
-"""The sliding-window counter's arithmetic: admission, waits and OpenAI-style durations."""
+"""Sliding windows: exactly `limit` in any window, truthful waits, OpenAI-style durations."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.state import Window, duration
+from gateway.state import WINDOW, Check, EmbeddedState, Settlement, duration
+from gateway.state.window import wait_for
 
 
-def test_previous_window_slides_out_as_the_current_one_advances():
-    w = Window(limit=60, window_s=60, prev=60, cur=0, fraction=0.25)
-    assert w.used == 45 and w.remaining() == 15
-    assert w.admits(15) and not w.admits(16)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-@given(limit=st.integers(1, 1000), prev=st.integers(0, 1000), cur=st.integers(0, 1000),
-       fraction=st.floats(0, 0.999), cost=st.integers(1, 1000))
-def test_waiting_the_announced_time_admits_the_request(limit, prev, cur, fraction, cost):
-    w = Window(limit, 60, prev, cur, fraction)
-    wait = w.wait_s(cost)
-    if cost > limit:
-        assert math.isinf(wait)
-        return
-    if w.admits(cost):
-        assert wait == 0
-        return
-    assert wait > 0
-    later = fraction + wait / 60 + 1e-9
-    if later < 1:  # still in the current window
-        after = Window(limit, 60, prev, cur, later)
-    else:  # the current window became the previous one
-        after = Window(limit, 60, cur, 0, later - 1)
-    assert after.admits(cost)
+@settings(max_examples=60, deadline=None)
+@given(gaps=st.lists(st.floats(0, 20), min_size=1, max_size=200),
+       limit=st.integers(1, 20))
+def test_no_window_ever_holds_more_than_the_limit(gaps, limit):
+    clock = Clock()
+    state = EmbeddedState(clock)
+    admitted: list[float] = []
+
+    async def go():
+        for i, gap in enumerate(gaps):
+            clock.now += gap
+            if (await state.admit([Check("k", WINDOW, limit, 1, "60", 125)],
+                                  entry=str(i))).admitted:
+                admitted.append(clock.now)
+    asyncio.run(go())
+    for i, start in enumerate(admitted):
+        assert sum(1 for t in admitted[i:] if t < start + 60) <= limit
+
+
+def test_a_full_window_frees_up_as_its_oldest_entries_slide_out():
+    clock = Clock()
+    state = EmbeddedState(clock)
+    check = Check("k", WINDOW, 3, 1, "60", 125)
+
+    async def go():
+        for i, gap in enumerate((0, 10, 10)):
+            clock.now += gap
+            assert (await state.admit([check], entry=str(i))).admitted
+        clock.now += 5  # t = 25
+        refused = await state.admit([check], entry="x")
+        assert not refused.admitted and refused.readings[0].window.wait_s == 35
+        clock.now += 35  # the first entry (t = 0) slid out
+        assert (await state.admit([check], entry="y")).admitted
+    asyncio.run(go())
+
+
+def test_a_settled_reservation_frees_its_unused_tokens():
+    clock = Clock()
+    state = EmbeddedState(clock)
+
+    async def go():
+        assert (await state.admit([Check("t", WINDOW, 100, 90, "60", 125)], entry="a")).admitted
+        await state.settle([Settlement("t", WINDOW, 10 - 90, "a|90", 125)])
+        peek = await state.admit([Check("t", WINDOW, 100, 0, "60", 125)], commit=False)
+        assert peek.readings[0].window.used == 10
+    asyncio.run(go())
+
+
+def test_waits_follow_the_oldest_entries():
+    entries = [(0.0, 5), (10.0, 5), (20.0, 5)]
+    assert wait_for(entries, 15, 5, 15, 60, now=30) == 30
+    assert wait_for(entries, 15, 10, 15, 60, now=30) == 40
+    assert wait_for(entries, 15, 1, 16, 60, now=30) == 0
+    assert math.isinf(wait_for(entries, 15, 20, 15, 60, now=30))
 
 
 def test_durations_are_written_as_openai_writes_them():

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import itertools
 import logging
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +41,22 @@ from gateway.usage.pricing import Cost, Usage
 
 log = logging.getLogger("modelyard.quota")
 
+#: Entry ids: unique within a process; the process's random prefix makes them unique across
+#: processes sharing a backend.
+def _fresh_entries() -> itertools.count:
+    return itertools.count(int.from_bytes(os.urandom(6), "big") << 24)
+
+
+_entries = _fresh_entries()
+
+
+def _reseed() -> None:
+    global _entries
+    _entries = _fresh_entries()
+
+
+os.register_at_fork(after_in_child=_reseed)  # forked workers never share a sequence
+
 FAIL_OPEN, FAIL_CLOSED = "fail_open", "fail_closed"
 FAMILY = {"requests_per_minute": "requests", "tokens_per_minute": "tokens"}
 WORDS = {"requests_per_minute": "requests per minute", "tokens_per_minute": "tokens per minute",
@@ -53,7 +71,7 @@ class Ticket:
 
     gate: QuotaGate | None
     limits: list[Limit]
-    readings: tuple[Reading, ...]
+    entry: str  # this request's entry in every sliding window
     reserved: int  # tokens reserved in every tokens-per-minute window
     currency: str
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -70,7 +88,7 @@ class Ticket:
 
 def unlimited() -> Ticket:
     """The ticket of a request no limit applies to (or admitted while the state is down)."""
-    return Ticket(None, [], (), 0, "")
+    return Ticket(None, [], "", 0, "")
 
 
 class QuotaGate:
@@ -113,8 +131,9 @@ class QuotaGate:
             if any(s.limits.tokens_per_minute for s in scopes) else 0
         limits = limits_of(scopes, tokens=tokens,
                            concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60)
+        entry = f"{next(_entries):x}"
         try:
-            admission = await self.state.admit([limit.check for limit in limits])
+            admission = await self.state.admit([limit.check for limit in limits], entry=entry)
         except StateUnavailable as error:
             return self._unavailable(error)
         headers = rate_headers(limits, admission.readings)
@@ -122,8 +141,7 @@ class QuotaGate:
             refusal = self._refusal(limits[admission.failed], admission, snapshot)
             refusal.headers.update({k.decode(): v.decode() for k, v in headers})
             raise refusal
-        return Ticket(self, limits, admission.readings, tokens, snapshot.settings.currency,
-                      headers)
+        return Ticket(self, limits, entry, tokens, snapshot.settings.currency, headers)
 
     def _unavailable(self, error: StateUnavailable) -> Ticket:
         closed = self.on_unavailable == FAIL_CLOSED
@@ -160,14 +178,14 @@ class QuotaGate:
         assert reading.window is not None
         family = FAMILY[limit.name]
         window = reading.window
-        wait = window.wait_s(check.cost)
+        wait = window.wait_s
         if math.isinf(wait):
             return RateLimited(
                 f"Request too large for {where} on {WORDS[limit.name]}: limit {check.limit}, "
                 f"requested {check.cost}. Reduce the input or max_tokens.", kind=family)
         return RateLimited(
             f"Rate limit reached for {where} on {WORDS[limit.name]}: limit {check.limit}, "
-            f"used {math.ceil(window.used)}, requested {check.cost}. Please try again in "
+            f"used {window.used}, requested {check.cost}. Please try again in "
             f"{duration(wait)}.", kind=family,
             headers={"retry-after": str(max(1, math.ceil(wait)))})
 
@@ -199,13 +217,13 @@ def _settlements(ticket: Ticket, usage: Usage | None, cost: Cost | None) -> list
     if cost is not None and cost.amount and cost.currency == ticket.currency:
         spend = math.ceil(cost.amount * NANOS)
     out = []
-    for limit, reading in zip(ticket.limits, ticket.readings, strict=True):
+    for limit in ticket.limits:
         check = limit.check
         if check.kind == CONCURRENT:
             out.append(Settlement(check.key, CONCURRENT, -1, "", check.ttl_s))
         elif limit.name == "tokens_per_minute" and used != ticket.reserved:
             out.append(Settlement(check.key, WINDOW, used - ticket.reserved,
-                                  str(reading.bucket), check.ttl_s))
+                                  f"{ticket.entry}|{ticket.reserved}", check.ttl_s))
         elif check.kind == SPEND and spend:
             out.append(Settlement(check.key, SPEND, spend, check.arg, check.ttl_s))
     return out
@@ -221,7 +239,7 @@ def rate_headers(limits: Sequence[Limit], readings: Sequence[Reading]
         if family is None or reading.window is None:
             continue
         window = reading.window
-        candidate = (window.remaining(), limit.check.limit, window.reset_s())
+        candidate = (window.remaining(), limit.check.limit, window.reset_s)
         if family not in tightest or candidate[:2] < tightest[family][:2]:
             tightest[family] = candidate
     headers = []

@@ -15,7 +15,6 @@ of the current day or month in the catalog's currency (decimal strings).
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +46,7 @@ async def quota_status(gate: QuotaGate, snapshot: Snapshot) -> dict[str, Any]:
             reading = readings[i]
             if check.kind == WINDOW:
                 assert reading.window is not None
-                used = math.ceil(reading.window.used)
+                used = reading.window.used
             elif check.kind == SPEND:
                 used = _money(reading.value)
             else:

@@ -29,7 +29,7 @@ class StateUnavailable(ModelyardError):
 class Check:
     """One limit a request must pass: `cost` more of `key` must stay within `limit`.
 
-    `arg` is the window length in seconds (WINDOW) or the period's id (SPEND, "d20261204");
+    `arg` is the window length in seconds (WINDOW) or the period's id (SPEND, "20261204");
     `ttl_s` bounds how long the counter outlives its last use.
     """
 
@@ -47,7 +47,6 @@ class Reading:
 
     window: Window | None  # WINDOW checks
     value: int  # in flight (CONCURRENT) or spent (SPEND)
-    bucket: int  # the window that took the reservation (WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,7 @@ class Settlement:
     key: str
     kind: str
     delta: int
-    arg: str  # the bucket (WINDOW) or the period (SPEND)
+    arg: str  # WINDOW: "entry|weight admitted"; SPEND: the period
     ttl_s: int
 
 
@@ -74,8 +73,10 @@ class StateBackend(Protocol):
     name: str  # "embedded" or "redis"
     shared: bool  # seen by other processes
 
-    async def admit(self, checks: Sequence[Check], *, commit: bool = True) -> Admission:
-        """Admit all checks or none; `commit=False` only reads (status pages)."""
+    async def admit(self, checks: Sequence[Check], *, entry: str = "",
+                    commit: bool = True) -> Admission:
+        """Admit all checks or none, logging windows' weights under `entry` (unique per
+        request); `commit=False` only reads (status pages)."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement]) -> None: ...

@@ -8,12 +8,14 @@ for `HOLD_S` instead of paying the timeout on every request, then tries Redis ag
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from gateway.state import redis_scripts
 from gateway.state.base import (
+    CONCURRENT,
     WINDOW,
     Admission,
     Check,
@@ -69,24 +71,26 @@ class RedisState:
             raise StateUnavailable(f"Redis at {_safe(self.url)} did not answer: "
                                    f"{type(error).__name__}") from None
 
-    async def admit(self, checks: Sequence[Check], *, commit: bool = True) -> Admission:
-        args: list[Any] = ["1" if commit else "0"]
+    async def admit(self, checks: Sequence[Check], *, entry: str = "",
+                    commit: bool = True) -> Admission:
+        args: list[Any] = ["1" if commit else "0", entry or "-"]
         for c in checks:
             args += [c.kind, c.limit, c.cost, c.arg, c.ttl_s]
         keys = [self.prefix + c.key for c in checks]
         raw = await self._call(lambda: self._admit(keys=keys, args=args))
         failed = int(raw[0])
+        admitted = failed < 0 and commit
         readings = []
         for i, c in enumerate(checks):
-            bucket, first, second, fraction = raw[1 + 4 * i: 5 + 4 * i]
+            value, wait_ms, reset_ms = (int(x) for x in raw[1 + 3 * i: 4 + 3 * i])
             if c.kind == WINDOW:
-                cur = float(second) + (c.cost if failed < 0 and commit else 0)
-                readings.append(Reading(Window(c.limit, float(c.arg), float(first), cur,
-                                               float(fraction)), 0, int(bucket)))
+                if admitted:  # this request's own entry counts, and resets last
+                    value, reset_ms = value + c.cost, int(float(c.arg) * 1000)
+                wait = math.inf if wait_ms < 0 else wait_ms / 1000
+                readings.append(Reading(Window(c.limit, value, wait, reset_ms / 1000), 0))
             else:
-                value = int(float(first))
-                readings.append(Reading(None, value + (1 if c.kind == "c" and failed < 0
-                                                       and commit else 0), 0))
+                readings.append(Reading(None, value + (1 if c.kind == CONCURRENT and admitted
+                                                       else 0)))
         return Admission(failed < 0, failed, tuple(readings))
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:

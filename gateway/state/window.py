@@ -1,63 +1,51 @@
-"""The sliding-window counter both state backends share: admission, remaining and waits.
+"""Sliding windows: what a per-minute limit means, and the figures the headers report.
 
-A limit of L per window W keeps two counters: the current fixed window's and the previous
-one's. The use at time t is estimated as `prev * (1 - f) + cur`, f being how far t is into
-the current window. Against a log of every request (exact, but memory and work grow with
-the limit) this is two integers per limit whatever the traffic, and a weighted increment
-(tokens) or a later correction (the real token count replacing the reservation) is one
-INCRBY on the bucket that took the reservation. Against GCRA it keeps the meaning admins
-write in the catalog, "at most L in any minute", instead of a burst plus a steady drip
-(GCRA with a burst of L admits up to 2L in the first minute of a busy spell).
+A limit of L per window W admits a request of weight c (1 for requests, its tokens for
+tokens) when the weights admitted in the last W seconds plus c stay within L: "at most L
+in any minute", exactly. Each admission is one entry (time, weight) in a log that drops
+entries older than W; a request's token reservation is corrected in place when it
+settles. Chosen over GCRA, which admits a burst and then a steady drip (with a burst of L,
+up to 2L in the first minute of a busy spell, or, with a small burst, never the L requests
+an admin wrote at once), and over the two-counter approximation, which assumes the
+previous minute's traffic was spread evenly and admits up to half as much again when it
+came in a burst. The price is memory per limit proportional to the requests admitted in
+one window, which Redis holds easily.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The two counters of one limit at one moment, as a backend read them."""
+    """One sliding window as a backend found it (after its own entry, when admitted)."""
 
-    limit: float
-    window_s: float
-    prev: float
-    cur: float
-    fraction: float  # 0 <= f < 1: how far into the current window
-
-    @property
-    def used(self) -> float:
-        return self.prev * (1.0 - self.fraction) + self.cur
-
-    def admits(self, cost: float) -> bool:
-        return self.used + cost <= self.limit
+    limit: int
+    used: int  # weight admitted in the last window, this request's included when admitted
+    wait_s: float  # until a refused request would fit (0 when admitted; inf if it never can)
+    reset_s: float  # until everything counted now has slid out
 
     def remaining(self) -> int:
-        return max(0, math.floor(self.limit - self.used))
+        return max(0, self.limit - self.used)
 
-    def wait_s(self, cost: float) -> float:
-        """Seconds until `cost` more would be admitted, if nothing else is admitted meanwhile;
-        inf when `cost` alone is over the limit."""
-        if cost > self.limit:
-            return math.inf
-        if self.used + cost <= self.limit:
-            return 0.0
-        left = 1.0 - self.fraction
-        if self.cur + cost <= self.limit and self.prev > 0:
-            # Within this window, once enough of the previous one has slid out.
-            needed = 1.0 - (self.limit - self.cur - cost) / self.prev
-            return max(0.0, (needed - self.fraction) * self.window_s)
-        # In the next window, once enough of this one has slid out.
-        needed = 1.0 - (self.limit - cost) / self.cur if self.cur > 0 else 0.0
-        return (left + max(0.0, needed)) * self.window_s
 
-    def reset_s(self) -> float:
-        """Seconds until the window is back to its full limit, if nothing more is admitted."""
-        left = (1.0 - self.fraction) * self.window_s
-        if self.cur > 0:
-            return left + self.window_s
-        return left if self.prev > 0 else 0.0
+def wait_for(entries: Iterable[Sequence[Any]], used: int, cost: int, limit: int,
+             width_s: float, now: float) -> float:
+    """Seconds until `cost` fits: entries (time, weight, ...), oldest first, slide out in
+    turn (read only when the request does not fit now). The Redis script does the same."""
+    if cost > limit:
+        return math.inf
+    if used + cost <= limit:
+        return 0.0
+    for at, weight, *_ in entries:
+        used -= weight
+        if used + cost <= limit:
+            return max(0.0, at + width_s - now)
+    return width_s
 
 
 def duration(seconds: float) -> str:
