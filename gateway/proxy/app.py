@@ -147,6 +147,7 @@ class ProxyApp:
 
     async def startup(self) -> None:
         holder = self.holder
+        await self.state.warm()
         if self.circuits is not None:
             self._circuit_sync = asyncio.get_running_loop().create_task(
                 self.circuits.run(self._circuit_stop))

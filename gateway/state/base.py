@@ -79,6 +79,10 @@ class StateBackend(Protocol):
         request); `commit=False` only reads (status pages)."""
         ...
 
+    async def warm(self) -> None:
+        """Get ready for the first request (connect, load scripts); never raises."""
+        ...
+
     async def settle(self, settlements: Sequence[Settlement]) -> None: ...
 
     async def publish_open(self, key: str, seconds: float) -> None:

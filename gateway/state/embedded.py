@@ -114,6 +114,9 @@ class EmbeddedState:
             elif s.delta:
                 self._add(f"{s.key}:{s.arg}", s.delta, s.ttl_s, now)
 
+    async def warm(self) -> None:
+        return None
+
     async def publish_open(self, key: str, seconds: float) -> None:
         return None  # one process: its breakers are the only ones
 

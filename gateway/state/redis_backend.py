@@ -8,6 +8,7 @@ for `HOLD_S` instead of paying the timeout on every request, then tries Redis ag
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from gateway.state.base import (
 from gateway.state.window import Window
 
 T = TypeVar("T")
+log = logging.getLogger("modelyard.state")
 PREFIX = "modelyard:"
 
 
@@ -35,6 +37,7 @@ class RedisState:
     name = "redis"
     shared = True
     HOLD_S = 0.5
+    SILENT_BEFORE_HOLD = 3
 
     def __init__(self, url: str, *, timeout_s: float = 0.05, prefix: str = PREFIX) -> None:
         try:
@@ -55,6 +58,7 @@ class RedisState:
         self._publish = self.client.register_script(redis_scripts.PUBLISH_OPEN)
         self._circuits = self.client.register_script(redis_scripts.OPEN_CIRCUITS)
         self._down_until = 0.0
+        self._consecutive = 0
         self.failures = 0
 
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
@@ -62,14 +66,53 @@ class RedisState:
 
         if time.monotonic() < self._down_until:
             raise StateUnavailable("Redis was unreachable moments ago")
+        task = asyncio.ensure_future(make())
         try:
-            async with asyncio.timeout(self.timeout_s):
-                return await make()
+            done, _ = await asyncio.wait((task,), timeout=self.timeout_s)
+            if not done:
+                # A reply that came while this process waited for the CPU is still good:
+                # let the loop hand it over once before calling Redis silent.
+                await asyncio.sleep(0)
+                if not task.done():
+                    task.cancel()
+                    task.add_done_callback(_retrieve)
+                    raise TimeoutError
+            result = task.result()
         except (TimeoutError, OSError, redis.RedisError) as error:
-            self.failures += 1
-            self._down_until = time.monotonic() + self.HOLD_S
+            self._failed(error)
             raise StateUnavailable(f"Redis at {_safe(self.url)} did not answer: "
                                    f"{type(error).__name__}") from None
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        self._consecutive = 0
+        return result
+
+    def _failed(self, error: BaseException) -> None:
+        """Count a failure; hold off when Redis is surely gone (refused, or silent three
+        times in a row) rather than slow once on a busy machine."""
+        self.failures += 1
+        self._consecutive += 1
+        import redis
+
+        refused = isinstance(error, (OSError, redis.ConnectionError)) and \
+            not isinstance(error, (TimeoutError, redis.TimeoutError))
+        if refused or self._consecutive >= self.SILENT_BEFORE_HOLD:
+            self._down_until = time.monotonic() + self.HOLD_S
+
+    async def warm(self) -> None:
+        """Connect and load the scripts ahead of the first request, with time to spare: a
+        cold connection and script load can take longer than a request may wait."""
+        import redis
+
+        try:
+            async with asyncio.timeout(2.0):
+                for script in (self._admit, self._settle, self._publish, self._circuits):
+                    script.sha = await self.client.script_load(script.script)
+        except (TimeoutError, OSError, redis.RedisError) as error:
+            self.failures += 1
+            log.warning("Redis at %s is not reachable yet: %s", _safe(self.url),
+                        type(error).__name__)
 
     async def admit(self, checks: Sequence[Check], *, entry: str = "",
                     commit: bool = True) -> Admission:
@@ -113,6 +156,12 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Collect an abandoned call's outcome, so nothing is reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _safe(url: str) -> str:
