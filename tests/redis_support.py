@@ -1,10 +1,12 @@
 """A private redis-server on a loopback port, for tests that need Redis (and to stop it).
 
-`.ci/run` installs redis-server; tests skip only where the binary is truly missing.
+`.ci/run` installs redis-server and starts one for the run (MODELYARD_TEST_REDIS_URL);
+tests that stop Redis start their own. Tests skip only where the binary is truly missing.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +23,13 @@ REDIS_SERVER = shutil.which("redis-server") or next(
     (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if Path(p).exists()),
     None)
 
-needs_redis = pytest.mark.skipif(REDIS_SERVER is None,
+SHARED_URL = os.environ.get("MODELYARD_TEST_REDIS_URL")
+
+#: for tests that start (and stop) redis-server processes of their own
+needs_redis_server = pytest.mark.skipif(
+    REDIS_SERVER is None, reason="redis-server is not installed (.ci/run installs it)")
+
+needs_redis = pytest.mark.skipif(REDIS_SERVER is None and not SHARED_URL,
                                  reason="redis-server is not installed (.ci/run installs it)")
 
 
@@ -62,6 +70,23 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+class SharedRedis:
+    """The Redis `.ci/run` started for the whole run (never stopped by a test)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@contextmanager
+def shared_redis() -> Iterator[SharedRedis | RedisServer]:
+    """The run's Redis when `.ci/run` started one, else a private one."""
+    if SHARED_URL:
+        yield SharedRedis(SHARED_URL)
+        return
+    with redis_server() as server:
+        yield server
 
 
 @contextmanager

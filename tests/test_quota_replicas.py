@@ -18,14 +18,14 @@ import pytest
 
 from gateway.catalog.snapshot import digest_of
 from tests.conftest import channel, consumer, fake_upstream, model, poll, provider, snapshot_dict
-from tests.redis_support import RedisServer, needs_redis
+from tests.redis_support import RedisServer, needs_redis_server
 from tests.replica_support import RoundRobin, one, paced, replicas, sdk
 from tests.upstreams.openai_like import FakeOpenAI
 
-pytestmark = needs_redis
+pytestmark = needs_redis_server
 
 KEYS = {name: f"sk-{name}-0123456789" for name in
-        ("rpm", "tpm", "budget", "open", "closed", "ops", "breaker")}
+        ("rpm", "tpm", "budget", "open", "closed", "ops", "breaker", "workers")}
 PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "10000", "output": "10000"}
 # The mock answers "hi" with 1 prompt and 5 completion tokens: 6 tokens, 0.06 USD.
 TOKENS, COST = 6, 0.06
@@ -34,7 +34,7 @@ TOKENS, COST = 6, 0.06
 def cluster_snapshot(upstream_url: str) -> dict:
     quotas = {"rpm": {"requests_per_minute": 60}, "tpm": {"tokens_per_minute": 300},
               "budget": {"budget_per_day": "0.6"}, "open": {"requests_per_minute": 20},
-              "closed": {"requests_per_minute": 20}}
+              "closed": {"requests_per_minute": 20}, "workers": {"requests_per_minute": 10}}
     consumers = [consumer(name, key, **({"quota": quotas[name]} if name in quotas else {}),
                           scopes=["public", "admin"] if name == "ops" else ["public"])
                  for name, key in KEYS.items()]
@@ -144,6 +144,14 @@ def test_a_failing_channel_on_one_replica_is_skipped_by_the_others_within_a_seco
         assert result.status == 200 and result.headers["x-modelyard-attempts"] == "1"
         assert result.headers["x-modelyard-channel"] == "flaky@mock"
     assert len(cluster.fake.requests_for("up-bad")) == tried  # never sent there again
+
+
+def test_workers_of_one_replica_share_limits_through_redis(cluster):
+    with replicas(1, cluster.snapshot, "--workers", "2", "--state", cluster.redis.url) as urls:
+        client = sdk(urls[0], KEYS["workers"])  # a new connection each, several at once:
+        results = paced(lambda: one(client), rate=40, seconds=0.4)  # both workers serve
+
+    assert statuses(results) == {200: 10, 429: 6}
 
 
 def outage(cluster: Cluster, urls: list[str], balancer: str, key: str, expect: int) -> None:

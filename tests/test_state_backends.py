@@ -24,13 +24,13 @@ from gateway.state import (
     open_state,
 )
 from gateway.state.redis_backend import RedisState
-from tests.redis_support import RedisServer, needs_redis, redis_server
+from tests.redis_support import needs_redis, shared_redis
 from tests.upstreams.server import free_port
 
 
 @pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
+def redis() -> Iterator:
+    with shared_redis() as server:
         yield server
 
 
@@ -124,14 +124,16 @@ def test_spend_stops_admission_once_the_budget_is_reached(backend):
 def test_redis_counters_expire_on_their_own(redis):
     import redis as redis_client
 
+    prefix = f"ttl{time.monotonic_ns()}:"
+
     async def go():
-        state = RedisState(redis.url, timeout_s=0.5, prefix="ttl:")
+        state = RedisState(redis.url, timeout_s=0.5, prefix=prefix)
         await state.admit([rpm("k", 5), Check("c", CONCURRENT, 5, 1, "", 90)])
         await state.settle([Settlement("s", SPEND, 7, "d1", 172800)])
         await state.aclose()
     asyncio.run(go())
     client = redis_client.Redis.from_url(redis.url)
-    keys = client.keys("ttl:*")
+    keys = client.keys(f"{prefix}*")
     assert len(keys) == 4  # the window's log and sum, in flight, the day's spend
     assert all(0 < client.ttl(k) <= 172800 for k in keys)
 
