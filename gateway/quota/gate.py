@@ -17,7 +17,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from gateway.catalog.snapshot import Consumer, Model, Snapshot
@@ -105,17 +105,35 @@ class QuotaGate:
         self.state_errors: Counter[str] = Counter()  # "served" / "refused" -> count
         self._cache_digest: str | None = None
         self._cache: dict[tuple[str, str], tuple[Scope, ...]] = {}
+        self._limits: dict[tuple[str, str], tuple[str, list[Limit]]] = {}
         self._last_log = 0.0
-        self._tasks: set[asyncio.Task] = set()
+        self._pending: list[Settlement] = []
+        self._flusher: asyncio.Task | None = None
 
     def scopes(self, snapshot: Snapshot, consumer: Consumer, model: Model) -> tuple[Scope, ...]:
         if snapshot.digest != self._cache_digest:
-            self._cache_digest, self._cache = snapshot.digest, {}
+            self._cache_digest, self._cache, self._limits = snapshot.digest, {}, {}
         key = (consumer.name, model.name)
         scopes = self._cache.get(key)
         if scopes is None:
             scopes = self._cache[key] = scopes_of(snapshot, consumer, model.name)
         return scopes
+
+    def limits(self, snapshot: Snapshot, consumer: Consumer, model: Model,
+               scopes: tuple[Scope, ...], tokens: int) -> list[Limit]:
+        """The request's checks: built once per (consumer, model) and UTC day, with only
+        the token reservations filled in per request."""
+        key = (consumer.name, model.name)
+        day = time.strftime("%Y%m%d", time.gmtime())
+        cached = self._limits.get(key)
+        if cached is None or cached[0] != day:
+            cached = self._limits[key] = (day, limits_of(
+                scopes, tokens=0, concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60))
+        limits = cached[1]
+        if tokens:
+            limits = [Limit(x.scope, x.name, replace(x.check, cost=tokens))
+                      if x.name == "tokens_per_minute" else x for x in limits]
+        return limits
 
     async def admit(self, routed: Routed) -> Ticket:
         """Claim the request's share of every limit, or raise the refusal (429; 503 when the
@@ -129,8 +147,7 @@ class QuotaGate:
             return unlimited()
         tokens = reserved_tokens(routed.body) \
             if any(s.limits.tokens_per_minute for s in scopes) else 0
-        limits = limits_of(scopes, tokens=tokens,
-                           concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60)
+        limits = self.limits(snapshot, routed.consumer, routed.model, scopes, tokens)
         entry = f"{next(_entries):x}"
         try:
             admission = await self.state.admit([limit.check for limit in limits], entry=entry)
@@ -190,25 +207,28 @@ class QuotaGate:
             headers={"retry-after": str(max(1, math.ceil(wait)))})
 
     def settle(self, ticket: Ticket, usage: Usage | None, cost: Cost | None) -> None:
-        """Ticket.settle's work: one backend call, in the background."""
+        """Ticket.settle's work, done in the background: settlements that pile up while one
+        batch is on its way go together in the next (one backend call for many requests)."""
         settlements = _settlements(ticket, usage, cost)
         if not settlements:
             return
-        task = asyncio.get_running_loop().create_task(self._settle(settlements))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending.extend(settlements)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
-    async def _settle(self, settlements: Sequence[Settlement]) -> None:
-        try:
-            await self.state.settle(settlements)
-        except StateUnavailable as error:
-            self.state_errors["unsettled"] += 1
-            log.warning("quota usage not recorded: %s", error)
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.state.settle(batch)
+            except StateUnavailable as error:
+                self.state_errors["unsettled"] += len(batch)
+                log.warning("%d quota settlement(s) not recorded: %s", len(batch), error)
 
     async def drain(self) -> None:
         """Wait for the settlements under way (shutdown, tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait((self._flusher,))
 
 
 def _settlements(ticket: Ticket, usage: Usage | None, cost: Cost | None) -> list[Settlement]:

@@ -50,8 +50,9 @@ class RedisState:
         self.url = url
         self.timeout_s = timeout_s
         self.prefix = prefix
+        # No per-read socket timeout: every call is bounded as a whole in `_call`.
         self.client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            url, socket_timeout=None, socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True)
         self._admit = self.client.register_script(redis_scripts.ADMIT)
         self._settle = self.client.register_script(redis_scripts.SETTLE)
