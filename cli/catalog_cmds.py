@@ -17,7 +17,7 @@ from gateway.catalog.compile import build, snapshot_bytes, write_snapshot
 from gateway.catalog.listing import ModelQuery, ModelRow, list_models
 from gateway.catalog.protocols import ALL_TYPES, SERVES
 from gateway.catalog.snapshot import Snapshot
-from gateway.diagnostics import ERROR, Diagnostic, has_errors, render
+from gateway.diagnostics import ERROR, NOTICE, Diagnostic, has_errors, render
 
 
 class DiagnosticFormat(StrEnum):
@@ -101,7 +101,7 @@ def models(
     snapshot = _built(catalog, strict=False)
     query = ModelQuery(search=search, status=_value(status), protocol=_value(protocol),
                        vendor=vendor, type=_value(type), visibility=_value(visibility))
-    rows = list_models(Snapshot.from_dict(snapshot), query)
+    rows = list_models(Snapshot.from_compiled(snapshot), query)
     if format is ListFormat.json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
     else:
@@ -114,11 +114,13 @@ def _value(choice: Enum | None) -> str | None:
 
 def summary(diagnostics: Sequence[Diagnostic], catalog: Path) -> str:
     errors = sum(d.severity == ERROR for d in diagnostics)
-    warnings = len(diagnostics) - errors
+    notices = sum(d.severity == NOTICE for d in diagnostics)
+    warnings = len(diagnostics) - errors - notices
     if not diagnostics:
         return f"{catalog}: no problems found"
+    told = f", {notices} notice{'s' * (notices != 1)}" if notices else ""
     return (f"{catalog}: {errors} error{'s' * (errors != 1)}, "
-            f"{warnings} warning{'s' * (warnings != 1)}")
+            f"{warnings} warning{'s' * (warnings != 1)}{told}")
 
 
 def _built(catalog: Path, strict: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from gateway.catalog.snapshot import DATA_DESTINATIONS, Snapshot
 from gateway.diagnostics import render
 from gateway.proxy.plan import plan_route
 from gateway.proxy.resolve import usable
+
+#: exclusion reasons that depend on this environment, not on the catalog
+UNAVAILABLE_HERE = ("missing_secret", "secret_not_allowed", "secret_invalid",
+                    "adapter_unavailable")
 
 
 class Format(StrEnum):
@@ -36,7 +41,7 @@ def _load(catalog: Path | None, snapshot: Path | None) -> Snapshot:
         typer.echo(render([d for d in result.diagnostics if d.severity == "error"], "text"),
                    err=True)
         raise typer.Exit(1)
-    return Snapshot.from_dict(result.snapshot)
+    return Snapshot.from_compiled(result.snapshot)
 
 
 def route(
@@ -50,12 +55,16 @@ def route(
         None, "--data-destination", help="Narrow the data destination, as the "
         "x-modelyard-data-destination header does: " + ", ".join(DATA_DESTINATIONS)),
     format: Format = typer.Option(Format.table, "--format", help="table or json."),
+    catalog_only: bool = typer.Option(
+        False, "--catalog-only", help="Route on the catalog alone: do not leave out channels "
+        "whose provider is unavailable in this environment (missing or invalid ${ENV} "
+        "secret, adapter not installed)."),
     check_secrets: bool = typer.Option(
-        False, "--check-secrets", help="Also leave out channels whose provider's ${ENV} "
-        "secret is missing from this environment."),
+        False, "--check-secrets", hidden=True, help="The default now; kept for old scripts."),
 ) -> None:
     """Show a model's candidate channels in trial order with the probability each is tried
-    first, and every excluded channel with its reason. Exit 1 for an unknown model."""
+    first, and every excluded channel with its reason, as a proxy started here would route
+    now. Exit 1 for an unknown model."""
     if data_destination is not None and data_destination not in DATA_DESTINATIONS:
         raise typer.BadParameter(f"must be one of {', '.join(DATA_DESTINATIONS)}",
                                  param_hint="--data-destination")
@@ -70,15 +79,16 @@ def route(
         if who is None:
             typer.echo(f"error: no consumer named {consumer!r}", err=True)
             raise typer.Exit(2)
-    unavailable: dict[str, str] = {}
-    if check_secrets:
-        from gateway.proxy.secrets import resolve_all
+    unavailable: Mapping[str, str] = {}
+    if not catalog_only:
+        from gateway.proxy.reload import prepare
 
-        unavailable = resolve_all(snap, os.environ)[1]
+        unavailable = prepare(snap, os.environ).unavailable
     plan = plan_route(snap, found, who, max_destination=data_destination,
                       is_available=lambda c: unavailable.get(c.provider))
     data = plan.to_dict()
     data["consumer"] = consumer
+    data["view"] = "catalog" if catalog_only else "environment"
     data["usable_by_consumer"] = None if who is None else usable(found, who)
     if format is Format.json:
         typer.echo(json.dumps(data, indent=2))
@@ -109,3 +119,8 @@ def _render(data: dict) -> None:
         console.print(excluded)
     if not data["candidates"]:
         console.print("[red]no channel can serve this request[/]")
+    if data["view"] == "environment" and any(
+            c["reason"] in UNAVAILABLE_HERE for c in data["excluded"]):
+        console.print("[yellow]note:[/] channels of providers unavailable in this environment "
+                      "are left out, as a proxy started here would; --catalog-only shows the "
+                      "catalog alone")

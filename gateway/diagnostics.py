@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 ERROR = "error"
 WARNING = "warning"
+#: Worth a look, never a failure, not even under --strict (e.g. an upstream on loopback).
+NOTICE = "notice"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -28,15 +30,21 @@ class Diagnostic:
 
     def github(self) -> str:
         """A GitHub Actions workflow command, so the finding shows inline on the pull request."""
-        level = "error" if self.severity == ERROR else "warning"
+        level = self.severity if self.severity in (ERROR, NOTICE) else "warning"
         msg = f"[{self.code}] {self.message}" + (f" — {self.hint}" if self.hint else "")
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return f"::{level} file={self.file},line={self.line},col={self.col},title={self.code}::{msg}"
 
 
+def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Files that could not be read (MY1xx) first: what follows may stem from them; then by
+    file, line, column and code."""
+    return sorted(diagnostics, key=lambda d: (not d.code.startswith("MY1"), d))
+
+
 def render(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
-    """Render sorted diagnostics as text, json or github annotations."""
-    items = sorted(diagnostics)
+    """Render ordered diagnostics as text, json or github annotations."""
+    items = ordered(diagnostics)
     if fmt == "json":
         return json.dumps([asdict(d) for d in items], indent=2)
     if fmt == "github":
@@ -45,4 +53,5 @@ def render(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
 
 
 def has_errors(diagnostics: Iterable[Diagnostic], strict: bool = False) -> bool:
-    return any(d.severity == ERROR or strict for d in diagnostics)
+    """Whether any finding is an error, or a warning under `strict`; notices never count."""
+    return any(d.severity == ERROR or (strict and d.severity == WARNING) for d in diagnostics)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import httpx
 import openai
@@ -21,6 +20,7 @@ from tests.conftest import (
     consumer,
     holder_of,
     model,
+    poll,
     provider,
     snapshot_dict,
 )
@@ -56,13 +56,10 @@ def served(upstream, tmp_path):
 
 
 def read_log(path, count, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = path.read_text().splitlines() if path.exists() else []
-        if len(lines) >= count:
-            return [json.loads(line) for line in lines]
-        time.sleep(0.02)
-    raise AssertionError(f"usage log has fewer than {count} lines")
+    def lines() -> list[str]:
+        return path.read_text().splitlines() if path.exists() else []
+    poll(lambda: len(lines()) >= count, timeout)
+    return [json.loads(line) for line in lines()]
 
 
 HI = [{"role": "user", "content": "hi"}]

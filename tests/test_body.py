@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.errors import RequestTooLarge
-from gateway.proxy.body import read_body
+from gateway.errors import InvalidRequest, RequestTooLarge
+from gateway.proxy.body import MAX_DEPTH, parse_json_object, read_body
 from tests.conftest import KEY_ALICE, client, running_proxy, standard_catalog
 
 AUTH = {"Authorization": f"Bearer {KEY_ALICE}"}
@@ -75,3 +78,34 @@ def test_unknown_path_and_wrong_method_are_openai_shaped(small_proxy):
     assert httpx.get(f"{small_proxy}/v1/nothing", headers=AUTH).json()["error"]["code"] == \
         "unknown_url"
     assert httpx.get(f"{small_proxy}/v1/chat/completions", headers=AUTH).status_code == 400
+
+
+# ----- the pre-scan decides on decoded strings -----
+
+ESCAPY = st.text(st.sampled_from(["\\", "u", "d", "8", "0", "c", "a", "😀", "\U0010fffd", '"',
+                                  "x", "é", "\n"]), max_size=12)
+JSON_DOCS = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), ESCAPY),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(ESCAPY, inner, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(doc=st.dictionaries(ESCAPY, JSON_DOCS, max_size=4), ascii_only=st.booleans())
+def test_every_valid_document_with_backslashes_and_astral_characters_passes(doc, ascii_only):
+    body = json.dumps(doc, ensure_ascii=ascii_only).encode()
+    assert parse_json_object(body) == doc
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH])
+def test_nesting_up_to_the_limit_passes(depth):
+    body = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    assert parse_json_object(body)["a"] is not None
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 965, 5000])
+def test_nesting_past_the_limit_is_refused_at_once(depth):
+    body = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    with pytest.raises(InvalidRequest, match="nests deeper"):
+        parse_json_object(body)

@@ -104,7 +104,7 @@ def test_speech_failing_before_any_audio_is_a_retryable_upstream_error(recorder)
     call = media_call("openai", url, "audio.speech", {"input": "fail", "voice": "onyx"})
     with pytest.raises(UpstreamStatusError) as caught:
         run("openai", call)
-    assert caught.value.retryable and caught.value.status == 502
+    assert caught.value.retryable and caught.value.status == 503
 
 
 @pytest.mark.parametrize("protocol,serves", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -39,7 +40,7 @@ def route(*args: str):
 
 
 def test_json_lists_candidates_with_first_choice_probability_and_exclusions(snapshot_file):
-    result = route("c", "--snapshot", str(snapshot_file), "--format", "json")
+    result = route("c", "--snapshot", str(snapshot_file), "--catalog-only", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [(c["channel"], c["first_choice_probability"]) for c in data["candidates"]] == \
@@ -48,7 +49,9 @@ def test_json_lists_candidates_with_first_choice_probability_and_exclusions(snap
                                                                       "old": "inactive"}
 
 
-def test_consumer_gets_private_channels_first_and_its_destination_limit(snapshot_file):
+def test_consumer_gets_private_channels_first_and_its_destination_limit(snapshot_file,
+                                                                       monkeypatch):
+    monkeypatch.setenv("ROUTE_TEST_KEY", "set")
     alice = json.loads(route("chat", "--snapshot", str(snapshot_file), "--consumer", "alice",
                              "--format", "json").output)
     assert alice["candidates"][0] == {**alice["candidates"][0], "channel": "mine",
@@ -66,14 +69,40 @@ def test_data_destination_option_narrows(snapshot_file):
                if e["channel"] in ("us-a", "cn"))
 
 
-def test_check_secrets_excludes_channels_of_providers_without_secret(snapshot_file, monkeypatch):
+def test_channels_of_providers_without_secret_are_left_out_by_default(snapshot_file,
+                                                                     monkeypatch):
     monkeypatch.delenv("ROUTE_TEST_KEY", raising=False)
-    data = json.loads(route("chat", "--snapshot", str(snapshot_file), "--check-secrets",
-                            "--format", "json").stdout)
+    data = json.loads(route("chat", "--snapshot", str(snapshot_file), "--format", "json").stdout)
+    assert data["view"] == "environment"
     assert {e["channel"]: e["reason"] for e in data["excluded"]}["us-a"] == "missing_secret"
+    assert [(c["channel"], c["first_choice_probability"]) for c in data["candidates"]] == \
+        [("cn", 1.0)]
 
 
-def test_table_output_names_channels_and_reasons(snapshot_file):
+def test_secret_with_trailing_newline_is_shown_as_invalid(snapshot_file, monkeypatch):
+    monkeypatch.setenv("ROUTE_TEST_KEY", "value\n")
+    data = json.loads(route("chat", "--snapshot", str(snapshot_file), "--format", "json").stdout)
+    assert {e["channel"]: e["reason"] for e in data["excluded"]}["us-a"] == "secret_invalid"
+
+
+def test_bundled_catalog_without_keys_shows_the_mock_serving_everything(monkeypatch):
+    bundled = Path(__file__).parent.parent / "catalog"
+    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    live = json.loads(route("gpt-4o", "--catalog", str(bundled), "--format", "json").stdout)
+    assert [(c["channel"], c["first_choice_probability"]) for c in live["candidates"]] == \
+        [("gpt-4o@mock", 1.0)]
+    table = route("gpt-4o", "--catalog", str(bundled)).output
+    assert "100.0%" in table and "missing_secret" in table and "--catalog-only" in table
+    static = json.loads(route("gpt-4o", "--catalog", str(bundled), "--catalog-only",
+                              "--format", "json").stdout)
+    assert static["view"] == "catalog"
+    assert dict((c["channel"], c["first_choice_probability"]) for c in static["candidates"])[
+        "gpt-4o@mock"] == 0.0
+
+
+def test_table_output_names_channels_and_reasons(snapshot_file, monkeypatch):
+    monkeypatch.setenv("ROUTE_TEST_KEY", "set")
     result = route("chat", "--snapshot", str(snapshot_file))
     assert result.exit_code == 0
     assert "us-a" in result.output and "75.0%" in result.output and "inactive" in result.output

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from gateway.catalog.snapshot import Provider, Snapshot
 from gateway.proxy.secrets import resolve_all, resolve_provider
-from tests.conftest import channel, model, provider, snapshot_dict
+from tests.conftest import channel, holder_of, model, provider, snapshot_dict
 
 
 def prov(auth: dict) -> Provider:
@@ -42,7 +43,15 @@ def test_unavailable_provider_is_logged_once_at_load_without_values(caplog):
         providers=[provider("p", base_url="http://x", auth={"type": "bearer", "token": "${GONE}"}),
                    provider("q", base_url="http://y", auth={"type": "bearer", "token": "${HERE}"})],
         models=[model("m")], channels=[channel("c", "m", "p"), channel("d", "m", "q")])
-    with caplog.at_level(logging.WARNING, logger="modelyard.proxy"):
-        resolved, unavailable = resolve_all(Snapshot.from_dict(data), {"HERE": "value-42"})
+    resolved, unavailable = resolve_all(Snapshot.from_dict(data), {"HERE": "value-42"})
     assert unavailable == {"p": "missing_secret"} and set(resolved) == {"q"}
+    with caplog.at_level(logging.WARNING, logger="modelyard.proxy"):
+        holder_of(data, {"HERE": "value-42"})
     assert len(caplog.records) == 1 and "GONE" in caplog.text and "value-42" not in caplog.text
+
+
+def test_secret_with_a_trailing_newline_or_other_control_character_is_invalid():
+    auth = {"type": "bearer", "token": "${T}"}
+    for bad in ("sk-live-123\n", "sk-live-123\r\n", "sk\x00live", "a\tb"):
+        assert resolve_provider(prov(auth), {"T": bad}, ()) == "secret_invalid", repr(bad)
+    assert isinstance(resolve_provider(prov(auth), {"T": "sk-live-123"}, ()), Mapping)

@@ -25,6 +25,7 @@ from cli.main import app as cli_app
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
 from gateway.proxy import app as proxy_app
+from gateway.proxy import endpoints
 from gateway.proxy.adapters.base import Call, Deadline
 from gateway.proxy.app import ProxyApp
 from tests.conftest import channel, consumer, model, provider, running_proxy, snapshot_dict
@@ -177,7 +178,7 @@ def test_channel_secrets_never_appear_in_answers_to_clients(driven):
     assert canaries_in(seen, SECRETS.values()) == []
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
+@pytest.mark.parametrize("status", [400, 403, 422])
 def test_upstream_error_echoing_its_credential_never_shows_it_to_the_client(guarded, status):
     proxy, _, fakes = guarded
     echo = f"Incorrect API key provided: {SECRETS['SEC_MAIN_KEY']}"
@@ -269,8 +270,10 @@ def test_diff_output_never_shows_a_secret_value(tmp_path, monkeypatch, form):
 # ----- every route but health needs a key -----
 
 def dispatched_paths() -> list[str]:
-    """The paths the proxy's app module knows, read from its source so a new route is covered."""
+    """The paths the proxy knows: its endpoint table, and those its app module's source names,
+    so a new route is covered."""
     paths = set(re.findall(r'"(/[A-Za-z0-9_./-]*)"', inspect.getsource(proxy_app)))
+    paths |= set(endpoints.POST)
     assert {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/healthz"} <= paths
     paths |= {"/metrics", "/v1/x"}
     return sorted([*(p + "m" if p.endswith("/") else p for p in paths), "/"])

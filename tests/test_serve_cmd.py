@@ -34,18 +34,16 @@ def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
                              "--log-level", "warning", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode())
+        try:
+            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() - start > 15:
-                raise AssertionError("serve did not become ready")
-            time.sleep(0.02)
+        poll(ready, timeout=15)
         yield url, proc, time.monotonic() - start
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -12,8 +12,7 @@ import pytest
 from gateway.proxy.adapters.openai import OpenAIAdapter
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.conversation import finish_stream
-from gateway.proxy.handlers import relay
-from gateway.proxy.router import Streaming
+from gateway.proxy.relay import chat_encoder, relay
 from gateway.proxy.sse import SSEDecoder
 from gateway.proxy.upstream_http import AiohttpUpstream
 from gateway.usage.accounting import Meter
@@ -97,8 +96,7 @@ def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: b
         try:
             chunks = watched(finish_stream(call, adapter_class(http).stream(call)))
             first = await anext(chunks)
-            tail, error = await relay(send, Streaming(first, chunks, call, None), keep_usage,
-                                      meter)
+            tail, error = await relay(send, first, chunks, chat_encoder(keep_usage), meter)
             if error is not None:
                 assert error_ok, error
                 return repr(error).encode()

@@ -1,7 +1,7 @@
 """The one table of diagnostic codes: stable identifiers, severity, and what each means.
 
 Ranges: MY1xx loading files, MY2xx schema, MY3xx references and names, MY4xx semantic
-lints, MY5xx secrets. Codes are never reused; a retired code stays listed.
+lints, MY5xx secrets, MY6xx the compiled snapshot. Codes are never reused; a retired code stays listed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gateway.diagnostics import ERROR, WARNING
+from gateway.diagnostics import ERROR, NOTICE, WARNING
 
 #: code -> (default severity, one-line title shown in the README table)
 CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
@@ -26,6 +26,7 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY109": (ERROR, "collections nest too deeply"),
     "MY110": (ERROR, "a mapping key is not a scalar, or `<<` merges something not a mapping"),
     "MY111": (ERROR, "aliases expand too far or refer to themselves"),
+    "MY112": (ERROR, "aliases repeat too many characters of text"),
     # --- MY2xx: schema ---
     "MY201": (ERROR, "unknown document kind"),
     "MY202": (ERROR, "unknown field"),
@@ -63,14 +64,20 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY414": (WARNING, "a protocol's optional dependency is not installed: its channels are unavailable"),
     "MY415": (ERROR, "a provider lacks the base_url its protocol needs"),
     "MY416": (WARNING, "an image model that edits images has a channel whose protocol cannot"),
-    "MY417": (WARNING, "an Org's quota limits nobody: no consumer belongs to it"),
-    "MY418": (WARNING, "a per-model quota limit is not below the same limit for all models"),
-    "MY419": (WARNING, "a spend budget covers a model with an unpriced active channel"),
+    "MY417": (WARNING, "a base_url points at a link-local, unspecified or multicast address, or spells an IP address unusually"),
+    "MY418": (WARNING, "a base_url sends requests over plain http to a public host"),
+    "MY419": (NOTICE, "a base_url points at the proxy's own machine or a private network"),
+    "MY420": (ERROR, "an extra header is a framing header (Host, Content-Length, Transfer-Encoding, Connection...) or holds a line break"),
+    "MY421": (WARNING, "an Org's quota limits nobody: no consumer belongs to it"),
+    "MY422": (WARNING, "a per-model quota limit is not below the same limit for all models"),
+    "MY423": (WARNING, "a spend budget covers a model with an unpriced active channel"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),
     "MY502": (ERROR, "a string looks like a provider API key"),
     "MY503": (ERROR, "an ${ENV} reference is outside Settings.env_prefixes"),
     "MY504": (ERROR, "a consumer key is not a lowercase sha256 hex digest"),
+    # --- MY6xx: the compiled snapshot ---
+    "MY601": (ERROR, "the compiled snapshot is over the size limit"),
 })
 
-__all__ = ["CODES", "ERROR", "WARNING"]
+__all__ = ["CODES", "ERROR", "NOTICE", "WARNING"]

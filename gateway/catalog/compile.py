@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,18 +22,26 @@ from typing import Any
 from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, link
 from gateway.catalog.lint import lint, module_available
-from gateway.catalog.load import load_catalog
+from gateway.catalog.load import read_catalog
+from gateway.catalog.salvage import Lost
 from gateway.catalog.schema import validate_documents
 from gateway.catalog.secrets import scan_secrets
-from gateway.catalog.snapshot import PRIORITIES, SCHEMA_VERSION, canonical_json, digest_of
-from gateway.diagnostics import ERROR, Diagnostic, has_errors
+from gateway.catalog.snapshot import (
+    BREAKER_DEFAULTS,
+    CHANNEL_DEFAULTS,
+    CONSUMER_DEFAULTS,
+    DEFAULT_CURRENCY,
+    DEFAULT_DESTINATION,
+    MAX_SNAPSHOT_BYTES,
+    MODEL_DEFAULTS,
+    PRIORITIES,
+    SCHEMA_VERSION,
+    SYSTEM_OWNER,
+    TIMEOUT_DEFAULTS,
+    canonical_json,
+)
+from gateway.diagnostics import ERROR, Diagnostic, has_errors, ordered
 
-DEFAULT_CURRENCY = "USD"
-TIMEOUT_DEFAULTS: Mapping[str, int] = {"connect_timeout_s": 5, "first_byte_timeout_s": 60,
-                                       "total_timeout_s": 300, "retry_budget": 2,
-                                       "max_request_bytes": 8 * 1024 * 1024}
-BREAKER_DEFAULTS: Mapping[str, int] = {"failure_threshold": 5, "cooldown_s": 30,
-                                       "max_cooldown_s": 300}
 _PRICE_META = ("type", "currency", "unit", "images")
 
 
@@ -47,25 +56,36 @@ class BuildResult:
 def build(root: Path, *, strict: bool = False) -> BuildResult:
     """Load, validate and compile the catalog at `root`; no snapshot on errors
     (or on warnings too, under `strict`)."""
-    docs, loaded = load_catalog(Path(root))
+    loaded = read_catalog(Path(root))
+    docs = loaded.documents
     schema = validate_documents(docs)
-    cat, checked = check_documents(docs, schema)
-    found = tuple(sorted(set(loaded + schema + checked)))
+    cat, checked = check_documents(docs, schema, lost=loaded.lost)
+    found = tuple(ordered(set(loaded.diagnostics + schema + checked)))
     if has_errors(found, strict):
         return BuildResult(found, None)
-    return BuildResult(found, compile_catalog(cat))
+    with _gc_paused():
+        snapshot, size = _compile(cat)
+    if size > MAX_SNAPSHOT_BYTES:
+        too_big = Diagnostic(str(root), 0, 0, "MY601", ERROR,
+                             f"the compiled snapshot is {size:,} bytes, over the limit of "
+                             f"{MAX_SNAPSHOT_BYTES:,}",
+                             "look for long texts repeated through YAML aliases or merges, "
+                             "or split the catalog")
+        return BuildResult((*found, too_big), None)
+    return BuildResult(found, snapshot)
 
 
 def check_documents(docs: Sequence[Document], schema_diagnostics: Iterable[Diagnostic], *,
-                    has_module: Callable[[str], bool] = module_available
-                    ) -> tuple[Catalog, list[Diagnostic]]:
+                    has_module: Callable[[str], bool] = module_available,
+                    lost: Iterable[Lost] = ()) -> tuple[Catalog, list[Diagnostic]]:
     """Link and lint the documents without schema errors; scan all of them for secrets.
 
-    `has_module` says whether an optional dependency is importable (tests pretend).
+    `has_module` says whether an optional dependency is importable (tests pretend); `lost`
+    names the documents of files that failed to load, so nothing cascades from them.
     """
     bad = _with_errors(docs, schema_diagnostics)
     good = [d for d in docs if id(d) not in bad]
-    cat, diags = link(good, dropped=[d for d in docs if id(d) in bad])
+    cat, diags = link(good, dropped=[d for d in docs if id(d) in bad], lost=lost)
     diags.extend(lint(cat, has_module=has_module))
     prefixes = cat.settings.data.get("env_prefixes", ()) if cat.settings else ()
     diags.extend(scan_secrets(docs, prefixes))
@@ -100,7 +120,7 @@ def compile_documents(docs: Iterable[Document]) -> dict[str, Any]:
 def compile_catalog(cat: Catalog) -> dict[str, Any]:
     """The snapshot's JSON form (see snapshot.SNAPSHOT_FORMAT) of a linked catalog."""
     with _gc_paused():
-        return _compile(cat)
+        return _compile(cat)[0]
 
 
 @contextmanager
@@ -116,7 +136,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _compile(cat: Catalog) -> dict[str, Any]:
+def _compile(cat: Catalog) -> tuple[dict[str, Any], int]:
+    """The snapshot and the size of its canonical JSON, both from one serialisation."""
     settings = _settings(cat.settings)
     currency = settings["currency"]
     channels = {name: _channel(cat, ch, currency) for name, ch in sorted(cat.channels.items())}
@@ -140,8 +161,9 @@ def _compile(cat: Catalog) -> dict[str, Any]:
     orgs = {n: _org(o) for n, o in sorted(cat.kind("Org").items())}
     if orgs:  # absent without Org documents: catalogs without them keep their digest
         body["orgs"] = orgs
-    body["digest"] = digest_of(body)
-    return body
+    payload = canonical_json(body)
+    body["digest"] = hashlib.sha256(payload).hexdigest()
+    return body, len(payload) + len(',"digest":""') + 64
 
 
 def write_snapshot(snapshot: Mapping[str, Any], path: Path | str) -> None:
@@ -187,7 +209,7 @@ def _provider(doc: Document) -> dict[str, Any]:
     d = doc.data
     return {"name": doc.name, "protocol": d["protocol"], "base_url": d.get("base_url"),
             "auth": dict(d.get("auth") or {"type": "none"}),
-            "data_destination": d.get("data_destination", "overseas"),
+            "data_destination": d.get("data_destination", DEFAULT_DESTINATION),
             "headers": dict(d.get("headers", {}))}
 
 
@@ -211,10 +233,10 @@ def _model(doc: Document, mine: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": doc.name, "display_name": d.get("display_name", doc.name),
         "vendor": d.get("vendor"), "description": d.get("description"),
-        "docs_url": d.get("docs_url"), "type": d["type"], "status": d.get("status", "active"),
-        "visibility": d.get("visibility", "public"),
-        "owner": dict(d.get("owner") or {"type": "system", "code": "platform"}),
-        "order": d.get("order", 1000), "aliases": list(d.get("aliases", ())),
+        "docs_url": d.get("docs_url"), "type": d["type"],
+        **{k: d.get(k, v) for k, v in MODEL_DEFAULTS.items()},
+        "owner": dict(d.get("owner") or SYSTEM_OWNER),
+        "aliases": list(d.get("aliases", ())),
         "tags": sorted(d.get("tags", ())), "properties": dict(d.get("properties", {})),
         "capabilities": sorted(d.get("capabilities", ())),
         "native_tools": sorted(d.get("native_tools", ())),
@@ -236,10 +258,9 @@ def _channel(cat: Catalog, doc: Document, currency: str) -> dict[str, Any]:
     return {
         "name": doc.name, "model": d["model"], "provider": d["provider"],
         "protocol": pdata.get("protocol"), "upstream_model": d["upstream_model"],
-        "priority": d.get("priority", "normal"), "weight": d.get("weight", 1),
-        "status": d.get("status", "active"),
+        **{k: d.get(k, v) for k, v in CHANNEL_DEFAULTS.items()},
         "data_destination": d.get("data_destination") or pdata.get("data_destination")
-        or "overseas",
+        or DEFAULT_DESTINATION,
         "owner": dict(d["owner"]) if d.get("owner") else None,
         "options": dict(d.get("options", {})),
         "price": price, "price_source": ref.source if price is not None else None,
@@ -259,11 +280,11 @@ def _consumer(doc: Document) -> dict[str, Any]:
     d = doc.data
     models = d.get("models")
     return {
-        "name": doc.name, "status": d.get("status", "active"),
+        "name": doc.name, "status": d.get("status", CONSUMER_DEFAULTS["status"]),
         "key_sha256": sorted(d["key_sha256"]),
         "owner": dict(d["owner"]) if d.get("owner") else None,
-        "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", ("public",))),
-        "max_data_destination": d.get("max_data_destination", "overseas"),
+        "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
+        "max_data_destination": d.get("max_data_destination", DEFAULT_DESTINATION),
         "models": None if models is None else sorted(models),
         **({"quota": quota_form(d["quota"])} if d.get("quota") else {}),
     }

@@ -10,11 +10,18 @@ from typing import Any
 
 from gateway.catalog.codes import CODES
 from gateway.catalog.document import Document, Path
+from gateway.catalog.salvage import Lost
 from gateway.diagnostics import Diagnostic
 
 KINDS = ("Settings", "Provider", "Model", "Channel", "Capability", "NativeTool", "PriceBook",
          "Consumer", "Org")
 _EMPTY: Mapping[str, Document] = MappingProxyType({})
+#: kinds whose `model:` field (if any) is not the model a channel serves
+_NOT_CHANNELS = frozenset(KINDS) - {"Channel"}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def diagnostic(doc: Document, path: Path, code: str, message: str, hint: str = "") -> Diagnostic:
@@ -45,9 +52,11 @@ class PriceRef:
 class Catalog:
     """Linked documents: one per (kind, name), references checked, channels grouped by model.
 
-    `dropped` holds (kind, name) of documents left out for schema errors: references to
-    them are not reported again; `dropped_channel_models` names the models such channels
-    were meant for, so rules about a model's channels do not cascade from them.
+    `dropped` holds (kind, name) of documents left out for schema errors or lost with a
+    file that failed to load: references to them are not reported again;
+    `dropped_channel_models` names the models such channels were meant for, so rules about
+    a model's channels do not cascade from them. `incomplete` says a broken file lost
+    documents whose names are unknown: then no reference can be called unknown.
     """
 
     by_kind: Mapping[str, Mapping[str, Document]]
@@ -58,6 +67,7 @@ class Catalog:
     prices: Mapping[str, PriceRef]  # channel name -> where its price comes from
     dropped: frozenset[tuple[str, str]] = frozenset()
     dropped_channel_models: frozenset[str] = frozenset()
+    incomplete: bool = False
     models: Mapping[str, Document] = field(init=False)
     channels: Mapping[str, Document] = field(init=False)
     providers: Mapping[str, Document] = field(init=False)
@@ -78,13 +88,15 @@ class Catalog:
         return self.models.get(channel.data["model"])
 
 
-def link(docs: Iterable[Document], *, dropped: Iterable[Document] = ()
-         ) -> tuple[Catalog, list[Diagnostic]]:
+def link(docs: Iterable[Document], *, dropped: Iterable[Document] = (),
+         lost: Iterable[Lost] = ()) -> tuple[Catalog, list[Diagnostic]]:
     """Index documents by kind and name, then check names and every reference between them.
 
-    `dropped` are the documents left out for schema errors (see `Catalog`).
+    `dropped` are the documents left out for schema errors, `lost` those of files that
+    failed to load (see `Catalog`).
     """
-    dropped = list(dropped)
+    gone = [Lost(d.file, d.kind, d.name, _text(d.data.get("model"))) for d in dropped]
+    gone.extend(lost)
     diags: list[Diagnostic] = []
     by_kind = _index(docs, diags)
     settings = list(by_kind["Settings"].values())
@@ -109,9 +121,11 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = ()
         channels_of=MappingProxyType({m: tuple(cs) for m, cs in channels_of.items()}),
         books_of=MappingProxyType({p: tuple(bs) for p, bs in books_of.items()}),
         prices=MappingProxyType(prices),
-        dropped=frozenset((d.kind, d.name) for d in dropped),
+        dropped=frozenset((kind, g.name) for g in gone if g.name is not None
+                          for kind in ((g.kind,) if g.kind in KINDS else KINDS)),
         dropped_channel_models=frozenset(
-            str(d.data.get("model")) for d in dropped if d.kind == "Channel"),
+            g.model for g in gone if g.model is not None and g.kind not in _NOT_CHANNELS),
+        incomplete=any(g.name is None for g in gone),
     )
     diags.extend(_references(cat))
     return cat, diags
@@ -171,6 +185,8 @@ _REFERENCES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 
 
 def _references(cat: Catalog) -> Iterable[Diagnostic]:
+    if cat.incomplete:
+        return  # a broken file lost documents whose names are unknown: its error comes first
     for kind, path, target, code in _REFERENCES:
         known = cat.kind(target)
         for doc in cat.kind(kind).values():

@@ -11,6 +11,7 @@ from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, PriceRef, diagnostic, where
 from gateway.catalog.protocols import EXTRAS, SERVES
 from gateway.catalog.quota_lint import RULES as QUOTA_RULES
+from gateway.catalog.upstream_rules import RULES as UPSTREAM_RULES
 from gateway.diagnostics import Diagnostic
 
 Rule = Callable[[Catalog], Iterable[Diagnostic]]
@@ -127,7 +128,7 @@ def model_without_active_channel(cat: Catalog) -> Iterable[Diagnostic]:
     for model in cat.models.values():
         if not _active(model) or model.data.get("visibility", "public") not in ("public", "internal"):
             continue
-        if model.name in cat.dropped_channel_models:
+        if model.name in cat.dropped_channel_models or cat.incomplete:
             continue
         channels = cat.channels_of.get(model.name, ())
         # A channel with a broken provider reference is reported there, not here again.
@@ -290,7 +291,7 @@ RULES: tuple[Rule, ...] = (
     native_tool_spelling,
     model_without_active_channel, owner_required, protected_needs_org, zero_weight_class,
     inline_price_fits, book_entry_exists, book_entry_type, price_missing, foreign_price_book,
-    base_url_required, *QUOTA_RULES,
+    base_url_required, *UPSTREAM_RULES, *QUOTA_RULES,
 )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from yaml.nodes import Node, ScalarNode
 
 from gateway.catalog.document import Document
+from gateway.catalog.salvage import Lost, salvage
 from gateway.catalog.yaml_tree import (
     IMPLICIT,
     MAX_DEPTH,
@@ -23,6 +26,18 @@ from gateway.catalog.yaml_tree import (
 from gateway.diagnostics import ERROR, Diagnostic
 
 CATALOG_SUFFIXES = (".yaml", ".yml")
+#: Codes after which some or all of a file's documents are missing from the catalog.
+LOSING_CODES = frozenset({"MY100", "MY101", "MY102", "MY104", "MY105", "MY106", "MY107",
+                          "MY108", "MY109", "MY110", "MY111", "MY112"})
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Documents in file order, every problem found, and what broken files meant to define."""
+
+    documents: list[Document] = dataclasses.field(default_factory=list)
+    diagnostics: list[Diagnostic] = dataclasses.field(default_factory=list)
+    lost: list[Lost] = dataclasses.field(default_factory=list)
 
 
 def load_catalog(root: Path, *, max_file_bytes: int = 2_000_000
@@ -32,19 +47,40 @@ def load_catalog(root: Path, *, max_file_bytes: int = 2_000_000
     Returns the documents in file order and every problem found; a bad file or document
     never hides the others.
     """
+    loaded = read_catalog(root, max_file_bytes=max_file_bytes)
+    return loaded.documents, loaded.diagnostics
+
+
+def read_catalog(root: Path, *, max_file_bytes: int = 2_000_000) -> Loaded:
+    """`load_catalog`, also naming the documents that files which failed to load held."""
     root = Path(root)
-    diagnostics: list[Diagnostic] = []
-    documents: list[Document] = []
+    out = Loaded()
     shown = _Shown()
     if not root.exists():
-        diagnostics.append(Diagnostic(shown(root), 0, 0, "MY100", ERROR,
-                                      "catalog not found",
-                                      "give the catalog directory (or one YAML file) to read"))
-        return documents, diagnostics
+        out.diagnostics.append(Diagnostic(shown(root), 0, 0, "MY100", ERROR,
+                                          "catalog not found",
+                                          "give the catalog directory (or one YAML file) to read"))
+        return out
     with _gc_paused():
-        for path in _catalog_files(root, shown, diagnostics):
-            _load_file(path, shown(path), max_file_bytes, documents, diagnostics)
-    return documents, diagnostics
+        for path in _catalog_files(root, shown, out.diagnostics):
+            file, before, first_doc = shown(path), len(out.diagnostics), len(out.documents)
+            _load_file(path, file, max_file_bytes, out.documents, out.diagnostics)
+            if any(d.code in LOSING_CODES for d in out.diagnostics[before:]):
+                out.lost.extend(_salvaged(path, file, out.documents[first_doc:],
+                                                   max_file_bytes))
+        out.lost.extend(Lost(d.file, None, None) for d in out.diagnostics if d.code == "MY108")
+    return out
+
+
+def _salvaged(path: Path, file: str, loaded: list[Document], max_file_bytes: int
+              ) -> list[Lost]:
+    try:
+        if path.stat().st_size > max_file_bytes:
+            return [Lost(file, None, None)]
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return [Lost(file, None, None)]
+    return salvage(file, text, ((d.kind, d.name) for d in loaded)) or [Lost(file, None, None)]
 
 
 @contextmanager
@@ -141,21 +177,23 @@ def _load_file(path: Path, file: str, max_file_bytes: int,
         refuse("MY109", 1, 1, f"nesting deeper than {MAX_DEPTH} levels",
                "flatten the document")
         return
+    aliases = b"*" in data  # without one, no node can be met twice
     for item in compose(data):
         if isinstance(item, Diagnostic):
             refuse(item.code, item.line, item.col, item.message, item.hint)
         else:
-            doc = _document(item, file, diagnostics)
+            doc = _document(item, file, diagnostics, aliases)
             if doc is not None:
                 documents.append(doc)
 
 
-def _document(root: Node, file: str, diagnostics: list[Diagnostic]) -> Document | None:
+def _document(root: Node, file: str, diagnostics: list[Diagnostic],
+              aliases: bool = True) -> Document | None:
     """Build one document, or report why it cannot be one; empty documents are skipped."""
     if isinstance(root, ScalarNode) and root.tag == IMPLICIT and root.value == "" \
             and not root.style:
         return None
-    builder = Builder(file, diagnostics)
+    builder = Builder(file, diagnostics, aliases=aliases)
     try:
         data = builder.build(root, ())
     except Refusal as refusal:

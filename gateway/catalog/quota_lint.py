@@ -38,11 +38,11 @@ def quota_models_exist(cat: Catalog) -> Iterable[Diagnostic]:
 
 
 def org_without_members(cat: Catalog) -> Iterable[Diagnostic]:
-    """MY417: an Org with a quota that no consumer belongs to: its limits bind nobody."""
+    """MY421: an Org with a quota that no consumer belongs to: its limits bind nobody."""
     members = {org for c in cat.kind("Consumer").values() for org in c.data.get("orgs") or ()}
     for doc in cat.kind("Org").values():
         if doc.data.get("quota") and doc.name not in members:
-            yield diagnostic(doc, ("name",), "MY417",
+            yield diagnostic(doc, ("name",), "MY421",
                              f"no consumer belongs to org {doc.name!r}: its quota limits nobody",
                              f"add {doc.name!r} to the orgs of the consumers it is for")
 
@@ -52,7 +52,7 @@ def _number(value: Any) -> Decimal:
 
 
 def model_limit_never_binds(cat: Catalog) -> Iterable[Diagnostic]:
-    """MY418: a per-model limit at or above the same limit for all models never binds."""
+    """MY422: a per-model limit at or above the same limit for all models never binds."""
     for doc in _quota_documents(cat):
         quota = doc.data["quota"]
         for name, limits in (quota.get("models") or {}).items():
@@ -62,14 +62,14 @@ def model_limit_never_binds(cat: Catalog) -> Iterable[Diagnostic]:
                 if limit in limits and limit in quota and \
                         _number(limits[limit]) >= _number(quota[limit]):
                     yield diagnostic(
-                        doc, ("quota", "models", name, limit), "MY418",
+                        doc, ("quota", "models", name, limit), "MY422",
                         f"{limit} {limits[limit]} for model {name!r} is not below the "
                         f"{limit} {quota[limit]} of all models: it never binds",
                         "lower it, or remove it")
 
 
 def budget_without_prices(cat: Catalog) -> Iterable[Diagnostic]:
-    """MY419: a spend budget covers a model with an active channel that has no price."""
+    """MY423: a spend budget covers a model with an active channel that has no price."""
     for doc in _quota_documents(cat):
         quota = doc.data["quota"]
         scoped = [(("quota",), quota, None)] + [
@@ -86,7 +86,7 @@ def budget_without_prices(cat: Catalog) -> Iterable[Diagnostic]:
                     and cat.prices[ch.name].price is None for ch in channels))
             if unpriced:
                 budget = next(b for b in BUDGETS if b in limits)
-                yield diagnostic(doc, (*path, budget), "MY419",
+                yield diagnostic(doc, (*path, budget), "MY423",
                                  f"the budget of {doc.kind} {doc.name!r} cannot count "
                                  f"{', '.join(map(repr, unpriced[:3]))}: an active channel "
                                  "has no price", "give those channels a price")

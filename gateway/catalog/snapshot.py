@@ -1,7 +1,9 @@
 """The compiled catalog: immutable values the proxy serves from, and their JSON form.
 
-`compile` produces the JSON form (a plain dict, see `SNAPSHOT_FORMAT` below); the proxy and
-the review tools read it back with `Snapshot.from_dict`. Nothing here is mutated after
+`compile` produces the JSON form (a plain dict, see `SNAPSHOT_FORMAT` below) and its digest;
+a file is read back with `Snapshot.from_bytes` (digest checked once, there), a dict just
+compiled in this process with `Snapshot.from_compiled`. The `Snapshot` keeps no copy of the
+JSON form. Nothing here is mutated after
 construction: a reload builds a whole new `Snapshot` and swaps one reference.
 """
 
@@ -22,6 +24,25 @@ DATA_DESTINATIONS: Mapping[str, int] = MappingProxyType(
     {"protected": 10, "inner": 20, "mainland": 30, "overseas": 40}
 )
 PRIORITIES = ("high", "normal", "low")
+# The defaults of the compiled form, in one place: compile writes them into every snapshot;
+# reading a hand-made snapshot without them fills in the same values.
+DEFAULT_CURRENCY = "USD"
+DEFAULT_DESTINATION = "overseas"
+TIMEOUT_DEFAULTS: Mapping[str, int] = MappingProxyType({
+    "connect_timeout_s": 5, "first_byte_timeout_s": 60, "total_timeout_s": 300,
+    "retry_budget": 2, "max_request_bytes": 8 * 1024 * 1024})
+BREAKER_DEFAULTS: Mapping[str, int] = MappingProxyType({
+    "failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300})
+SYSTEM_OWNER: Mapping[str, str] = MappingProxyType({"type": "system", "code": "platform"})
+MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "status": "active", "visibility": "public", "order": 1000})
+CHANNEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "priority": "normal", "weight": 1, "status": "active"})
+CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "status": "active", "scopes": ("public",)})
+#: A compiled snapshot larger than this is refused by compile and by the proxy: the 4,381
+#: model catalog generated from LiteLLM's price map compiles to 8.9 MB.
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 
 SNAPSHOT_FORMAT = """
 {
@@ -81,20 +102,20 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    failure_threshold: int = 5
-    cooldown_s: float = 30.0
-    max_cooldown_s: float = 300.0
+    failure_threshold: int = BREAKER_DEFAULTS["failure_threshold"]
+    cooldown_s: float = BREAKER_DEFAULTS["cooldown_s"]
+    max_cooldown_s: float = BREAKER_DEFAULTS["max_cooldown_s"]
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     system_prompt: str | None = None
-    currency: str = "USD"
-    connect_timeout_s: float = 5.0
-    first_byte_timeout_s: float = 60.0
-    total_timeout_s: float = 300.0
-    retry_budget: int = 2
-    max_request_bytes: int = 8 * 1024 * 1024
+    currency: str = DEFAULT_CURRENCY
+    connect_timeout_s: float = TIMEOUT_DEFAULTS["connect_timeout_s"]
+    first_byte_timeout_s: float = TIMEOUT_DEFAULTS["first_byte_timeout_s"]
+    total_timeout_s: float = TIMEOUT_DEFAULTS["total_timeout_s"]
+    retry_budget: int = TIMEOUT_DEFAULTS["retry_budget"]
+    max_request_bytes: int = TIMEOUT_DEFAULTS["max_request_bytes"]
     breaker: Breaker = field(default_factory=Breaker)
     env_prefixes: tuple[str, ...] = ()
     internal_tasks: Mapping[str, str] = field(default_factory=dict)
@@ -103,12 +124,8 @@ class Settings:
     def from_dict(cls, d: Mapping[str, Any]) -> Settings:
         return cls(
             system_prompt=d.get("system_prompt"),
-            currency=d.get("currency", "USD"),
-            connect_timeout_s=d.get("connect_timeout_s", 5.0),
-            first_byte_timeout_s=d.get("first_byte_timeout_s", 60.0),
-            total_timeout_s=d.get("total_timeout_s", 300.0),
-            retry_budget=d.get("retry_budget", 2),
-            max_request_bytes=d.get("max_request_bytes", 8 * 1024 * 1024),
+            currency=d.get("currency", DEFAULT_CURRENCY),
+            **{k: d.get(k, v) for k, v in TIMEOUT_DEFAULTS.items()},
             breaker=Breaker(**d.get("breaker", {})),
             env_prefixes=tuple(d.get("env_prefixes", ())),
             internal_tasks=MappingProxyType(dict(d.get("internal_tasks", {}))),
@@ -129,7 +146,8 @@ class Provider:
         return cls(
             d["name"], d["protocol"], d.get("base_url"),
             MappingProxyType(dict(d.get("auth") or {"type": "none"})),
-            d.get("data_destination", "overseas"), MappingProxyType(dict(d.get("headers", {}))),
+            d.get("data_destination", DEFAULT_DESTINATION),
+            MappingProxyType(dict(d.get("headers", {}))),
         )
 
 
@@ -176,7 +194,8 @@ class Channel:
     def from_dict(cls, d: Mapping[str, Any]) -> Channel:
         return cls(
             d["name"], d["model"], d["provider"], d["protocol"], d["upstream_model"],
-            d.get("priority", "normal"), d.get("weight", 1), d.get("status", "active"),
+            d.get("priority", CHANNEL_DEFAULTS["priority"]),
+            d.get("weight", CHANNEL_DEFAULTS["weight"]), d.get("status", CHANNEL_DEFAULTS["status"]),
             d["data_destination"], Owner.from_dict(d.get("owner")),
             MappingProxyType(dict(d.get("options", {}))), Price.from_dict(d.get("price")),
             d.get("price_source"),
@@ -207,8 +226,10 @@ class Model:
     def from_dict(cls, d: Mapping[str, Any]) -> Model:
         return cls(
             d["name"], d.get("display_name") or d["name"], d.get("vendor"), d.get("description"),
-            d.get("docs_url"), d["type"], d.get("status", "active"), d.get("visibility", "public"),
-            Owner.from_dict(d.get("owner")) or Owner("system", "platform"), d.get("order", 1000),
+            d.get("docs_url"), d["type"], d.get("status", MODEL_DEFAULTS["status"]),
+            d.get("visibility", MODEL_DEFAULTS["visibility"]),
+            Owner.from_dict(d.get("owner")) or Owner(**SYSTEM_OWNER),
+            d.get("order", MODEL_DEFAULTS["order"]),
             tuple(d.get("aliases", ())), tuple(d.get("tags", ())),
             MappingProxyType(dict(d.get("properties", {}))), frozenset(d.get("capabilities", ())),
             frozenset(d.get("native_tools", ())), d.get("system_prompt"),
@@ -270,9 +291,9 @@ class Consumer:
     def from_dict(cls, d: Mapping[str, Any]) -> Consumer:
         models = d.get("models")
         return cls(
-            d["name"], d.get("status", "active"), tuple(d["key_sha256"]),
+            d["name"], d.get("status", CONSUMER_DEFAULTS["status"]), tuple(d["key_sha256"]),
             Owner.from_dict(d.get("owner")), frozenset(d.get("orgs", ())),
-            frozenset(d.get("scopes", ("public",))), d.get("max_data_destination", "overseas"),
+            frozenset(d.get("scopes", CONSUMER_DEFAULTS["scopes"])), d.get("max_data_destination", DEFAULT_DESTINATION),
             None if models is None else frozenset(models), Quota.from_dict(d.get("quota")),
         )
 
@@ -292,7 +313,7 @@ class NativeTool:
         return cls(
             d["name"], d.get("description"), tuple(d.get("applies_to", ())),
             MappingProxyType({p: MappingProxyType(dict(s)) for p, s in d.get("spellings", {}).items()}),
-            None if ppc is None else Decimal(ppc), d.get("currency", "USD"),
+            None if ppc is None else Decimal(ppc), d.get("currency", DEFAULT_CURRENCY),
         )
 
 
@@ -312,7 +333,6 @@ class Snapshot:
     native_tools: Mapping[str, NativeTool]
     consumers: tuple[Consumer, ...]
     consumers_by_key: Mapping[str, Consumer]  # key sha256 hex -> consumer
-    source: Mapping[str, Any]  # the JSON form this was built from
     org_quotas: Mapping[str, Quota] = field(default_factory=dict)  # org name -> its quota
 
     def resolve_name(self, name: str) -> Model | None:
@@ -327,11 +347,20 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
-        """Build from the JSON form; raises KeyError/ValueError/TypeError on a malformed one."""
-        if d.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"unsupported snapshot schema_version {d.get('schema_version')!r}")
+        """Build from a JSON form read from elsewhere: its digest is checked first.
+
+        Raises KeyError/ValueError/TypeError on a malformed one.
+        """
         if d.get("digest") != digest_of(d):
             raise ValueError("snapshot digest does not match its content (truncated or edited?)")
+        return cls.from_compiled(d)
+
+    @classmethod
+    def from_compiled(cls, d: Mapping[str, Any]) -> Snapshot:
+        """Build from the JSON form `compile` just made in this process, whose digest it
+        computed: checking it again would serialise the whole snapshot once more."""
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported snapshot schema_version {d.get('schema_version')!r}")
         models = tuple(Model.from_dict(m) for m in d["models"])
         consumers = tuple(Consumer.from_dict(c) for c in d.get("consumers", ()))
         return cls(
@@ -349,7 +378,6 @@ class Snapshot:
             consumers=consumers,
             consumers_by_key=MappingProxyType(
                 {k.lower(): c for c in consumers for k in c.key_sha256}),
-            source=d,
             org_quotas=MappingProxyType({
                 n: q for n, o in (d.get("orgs") or {}).items()
                 if (q := Quota.from_dict(o.get("quota"))) is not None}),
@@ -357,4 +385,8 @@ class Snapshot:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Snapshot:
+        """Load a snapshot file: size, JSON, version and digest checked once, here."""
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            raise ValueError(f"snapshot is {len(data):,} bytes, over the limit of "
+                             f"{MAX_SNAPSHOT_BYTES:,}")
         return cls.from_dict(json.loads(data))

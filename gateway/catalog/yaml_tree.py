@@ -18,6 +18,9 @@ from gateway.diagnostics import ERROR, Diagnostic
 
 #: Aliased nodes a document may expand in total: plenty for shared defaults, nothing for a bomb.
 MAX_ALIAS_EXPANSION = 10_000
+#: Characters of scalars that aliases may repeat in one document: a few long shared texts,
+#: not a 100,000-character string repeated ten thousand times (a gigabyte once compiled).
+MAX_ALIAS_CHARACTERS = 1_000_000
 #: Nesting deeper than this is no catalog anyone writes by hand.
 MAX_DEPTH = 64
 #: Files with fewer flow brackets than this cannot nest deep enough to hurt the C composer.
@@ -122,7 +125,9 @@ def compose(data: bytes) -> Iterator[Node | Diagnostic]:
 class Builder:
     """Turns one document's node tree into plain values and positions, checking as it goes."""
 
-    def __init__(self, file: str, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, file: str, diagnostics: list[Diagnostic], *,
+                 aliases: bool = True) -> None:
+        """`aliases` False: the file has no alias (`*`), so scalars need no watching."""
         self.file = file
         self.diagnostics = diagnostics
         self.positions: dict[NodePath, tuple[int, int]] = {}
@@ -130,6 +135,9 @@ class Builder:
         self.active: set[int] = set()  # nodes being built: met again, the alias is recursive
         self.sizes: dict[int, int] = {}
         self.expanded = 0
+        self.aliases = aliases
+        self.scalars: set[int] = set()  # scalar nodes met, when the file has aliases
+        self.characters = 0
 
     def build(self, node: Node, path: NodePath, depth: int = 0, mark: Any = None) -> Any:
         """The value of `node`; `mark` is where the node is used (its key, for values)."""
@@ -137,8 +145,10 @@ class Builder:
             mark = node.start_mark
         self.positions[path] = (mark.line + 1, mark.column + 1)
         if node.__class__ is ScalarNode:
+            if self.aliases:
+                self._count_scalar(node, mark)
             return _scalar(node)
-        # Only collections can multiply through aliases; a scalar alias costs what it reads.
+        # Aliased collections are bounded in nodes here; aliased text, in characters above.
         key = id(node)
         if key in self.built or key in self.active:
             self._count_alias(node, mark)
@@ -151,8 +161,13 @@ class Builder:
             value: Any = self._mapping(node, path, depth + 1)
         else:
             self._check_tag(node, "seq")
-            value = [self.build(item, (*path, i), depth + 1)
-                     for i, item in enumerate(node.value)]
+            if self.aliases:  # an alias in a list is reported where the list is used
+                value = [self.build(item, (*path, i), depth + 1,
+                                    mark if self._repeat(item) else None)
+                         for i, item in enumerate(node.value)]
+            else:
+                value = [self.build(item, (*path, i), depth + 1)
+                         for i, item in enumerate(node.value)]
         self.active.discard(key)
         self.built.add(key)
         return value
@@ -174,6 +189,8 @@ class Builder:
                 self._duplicate(key, key_node, positions[(*path, key)])
             elif value_node.__class__ is ScalarNode:
                 positions[(*path, key)] = (mark.line + 1, mark.column + 1)
+                if self.aliases:
+                    self._count_scalar(value_node, mark)
                 value = value_node.value
                 if value_node.tag == IMPLICIT and (value_node.style
                                                     or value[:1] not in _MAYBE_TYPED):
@@ -241,6 +258,26 @@ class Builder:
             raise Refusal("MY111", mark,
                           f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
                            "write the values out, or share fewer and smaller anchors")
+
+    def _repeat(self, node: Node) -> bool:
+        key = id(node)
+        return key in self.scalars or key in self.built
+
+    def _count_scalar(self, node: ScalarNode, mark: Any) -> None:
+        """A scalar met again is an alias (or inside one): the text it repeats counts
+        against the budget, as it would in the compiled snapshot."""
+        key = id(node)
+        if key in self.scalars:
+            self._add_characters(len(node.value), mark)
+        else:
+            self.scalars.add(key)
+
+    def _add_characters(self, characters: int, mark: Any) -> None:
+        self.characters += characters
+        if self.characters > MAX_ALIAS_CHARACTERS:
+            raise Refusal("MY112", mark,
+                          f"aliases repeat more than {MAX_ALIAS_CHARACTERS:,} characters of "
+                          "text", "write the text out once, or share shorter anchors")
 
 
 def _size(node: Node, memo: dict[int, int]) -> int:

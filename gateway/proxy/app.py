@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
+from gateway.proxy import models_api
 from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
-from gateway.proxy.handlers import Exchange, Handlers, Receive, Scope, Send
+from gateway.proxy.endpoints import POST
+from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
+from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
 from gateway.quota.gate import FAIL_OPEN, QuotaGate
 from gateway.state import STATE_ENV, EmbeddedState, StateBackend, open_state
@@ -24,15 +27,6 @@ from gateway.state.circuits import SharedCircuits
 STATE_UNAVAILABLE_ENV = "MODELYARD_STATE_UNAVAILABLE"
 
 log = logging.getLogger("modelyard.proxy")
-
-
-#: The images and audio endpoints (gateway/proxy/media.py) by path.
-MEDIA_PATHS = {
-    "/v1/images/generations": "images.generations",
-    "/v1/images/edits": "images.edits",
-    "/v1/audio/speech": "audio.speech",
-    "/v1/audio/transcriptions": "audio.transcriptions",
-}
 
 
 class ProxyApp:
@@ -67,8 +61,8 @@ class ProxyApp:
         self.gate = QuotaGate(self.state, holder, on_unavailable=on_state_unavailable)
         # Through a shared backend, a circuit opened here is skipped by every replica.
         self.circuits = SharedCircuits(self.state, holder.breakers) if self.state.shared else None
-        self.handlers = Handlers(holder, self.router, no_auth=no_auth, accountant=self.accountant,
-                                 gate=self.gate)
+        self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
+                                 accountant=self.accountant, gates=[self.gate])
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
         self._circuit_sync: asyncio.Task | None = None
@@ -98,36 +92,32 @@ class ProxyApp:
                                                      f"request {ex.request_id}"))
 
     async def dispatch(self, ex: Exchange, method: str, path: str) -> None:
-        h = self.handlers
+        p = self.pipeline
         if path == "/healthz":
-            return await h.healthz(ex)
+            return await ex.respond(200, b'{"status":"ok"}')
         if path == "/readyz":
-            return await h.readyz(ex)
+            status = self.holder.status()
+            return await ex.respond(200 if status["ready"] else 503, dumps(status))
         if path == "/metrics" and method == "GET":
             from gateway.proxy.admin import serve_metrics
 
-            return await serve_metrics(h, ex)
+            return await serve_metrics(p, ex)
         if path == "/admin/status" and method == "GET":
             from gateway.proxy.admin import serve_status
 
-            return await serve_status(h, ex)
-        loaded = h.loaded()
-        consumer = h.consumer(loaded, ex)  # every other path, known or not, needs a key
-        if path == "/v1/chat/completions" and method == "POST":
-            return await h.inference(ex, loaded, consumer, "chat")
-        if path == "/v1/embeddings" and method == "POST":
-            return await h.inference(ex, loaded, consumer, "embeddings")
+            return await serve_status(p, ex)
+        endpoint = POST.get(path)
+        if endpoint is not None:
+            ex.error_body = endpoint.error_body
+        loaded = p.loaded()
+        consumer = p.consumer(loaded, ex)  # every other path, known or not, needs a key
+        if endpoint is not None and method == "POST":
+            return await p.run(ex, loaded, consumer, endpoint)
         if method == "GET" and path == "/v1/models":
-            return await h.list_models(ex, loaded, consumer)
+            return await models_api.list_models(ex, loaded, consumer)
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
-            return await h.get_model(ex, loaded, consumer)
-        if path in MEDIA_PATHS and method == "POST":
-            from gateway.proxy import media  # images and audio: kept off the chat import path
-
-            await media.handle(h, ex, loaded, consumer, MEDIA_PATHS[path])
-            return None
-        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models") or \
-                path in MEDIA_PATHS:
+            return await models_api.get_model(ex, loaded, consumer)
+        if endpoint is not None or path == "/v1/models":
             raise InvalidRequest(f"method {method} is not allowed on {path}",
                                  code="method_not_allowed")
         raise UnknownURL(f"Unknown request URL: {method} {path}")

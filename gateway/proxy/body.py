@@ -79,16 +79,57 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _decoder = json.JSONDecoder(parse_float=_finite_float, parse_int=_int64,
                             parse_constant=_no_constant, object_pairs_hook=_unique_keys)
-# A lone UTF-16 surrogate escape (\ud800 without its pair) cannot be encoded again.
-_LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-                             r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+#: The deepest nesting of arrays and objects a request may have: far beyond any real request
+#: (tool schemas nest a dozen levels), far below what parsing or encoding it again for an
+#: upstream could not handle. The one depth limit of the proxy.
+MAX_DEPTH = 128
+
+# A \uD800-\uDFFF escape somewhere, maybe escaped itself ("\\ud800" is text, not an escape):
+# only a hint that decoded strings need a look.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects in `body` (valid JSON) nest deeper than `limit`.
+
+    Bodies with fewer than 2 × limit brackets cannot: only those are scanned, their strings
+    removed first.
+    """
+    if body.count(b"[") + body.count(b"{") < limit:
+        return False
+    depth = 0
+    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in (91, 123):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a decoded string (or key) anywhere in `value` holds a lone surrogate: one
+    whose escape had no partner, which no encoder can write as UTF-8 again."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object in strict UTF-8 JSON, or a 400 in OpenAI's shape.
 
     Refused beyond what json.loads refuses: a BOM, NaN and infinities, integers beyond
-    64 bits, duplicate keys, lone surrogate escapes, nesting too deep to parse.
+    64 bits, duplicate keys, strings holding a lone surrogate, nesting deeper than
+    MAX_DEPTH.
     """
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
@@ -96,15 +137,17 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):
             raise _Refused("a byte order mark is not allowed")
-        if "\\u" in text and _LONE_SURROGATE.search(text):
-            raise _Refused("a string holds a lone surrogate escape")
         data = _decoder.decode(text)
     except UnicodeDecodeError:
         raise InvalidRequest("request body is not valid UTF-8") from None
     except RecursionError:
-        raise InvalidRequest("request body is nested too deeply") from None
+        raise InvalidRequest(f"request body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if too_deep(body):
+        raise InvalidRequest(f"request body nests deeper than {MAX_DEPTH} levels")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogate(data):
+        raise InvalidRequest("request body is not valid JSON: a string holds a lone surrogate")
     return data

@@ -13,7 +13,7 @@ from typing import Any
 from gateway.catalog.snapshot import Snapshot
 from gateway.errors import CatalogError
 from gateway.proxy.breaker import Breakers, channel_key
-from gateway.proxy.secrets import Secrets, resolve_all
+from gateway.proxy.secrets import Secrets, explain, resolve_all
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -35,7 +35,6 @@ class Loaded:
 
 def _missing_adapters(snapshot: Snapshot) -> dict[str, str]:
     """Providers whose protocol adapter cannot be imported here (an optional extra)."""
-    from gateway.catalog.protocols import EXTRAS
     from gateway.proxy.adapters.base import adapter_class
 
     missing: dict[str, str] = {}
@@ -43,11 +42,18 @@ def _missing_adapters(snapshot: Snapshot) -> dict[str, str]:
         try:
             adapter_class(provider.protocol)
         except ImportError:
-            hint = EXTRAS.get(provider.protocol, ("", "a newer modelyard"))[1]
             missing[name] = "adapter_unavailable"
-            log.warning("provider %s is unavailable: its %s adapter needs %s", name,
-                        provider.protocol, hint)
     return missing
+
+
+def _unavailable_note(snapshot: Snapshot, name: str, reason: str) -> str:
+    provider = snapshot.providers[name]
+    if reason == "adapter_unavailable":
+        from gateway.catalog.protocols import EXTRAS
+
+        hint = EXTRAS.get(provider.protocol, ("", "a newer modelyard"))[1]
+        return f"provider {name} is unavailable: its {provider.protocol} adapter needs {hint}"
+    return explain(provider, reason)
 
 
 def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loaded:
@@ -95,7 +101,7 @@ class CatalogDir:
             first = errors[0].text() if errors else "compile produced no snapshot"
             raise CatalogError(f"catalog has {len(errors)} error(s); first: {first}",
                                tuple(result.diagnostics))
-        return Snapshot.from_dict(result.snapshot)
+        return Snapshot.from_compiled(result.snapshot)
 
 
 class Holder:
@@ -114,6 +120,7 @@ class Holder:
         self.refusals = 0
         self.on_install: list[Callable[[Loaded], None]] = []  # told of every new snapshot
         self._lock = asyncio.Lock()
+        self._told: set[tuple[str, str]] = set()  # (provider, reason) already logged
 
     def install(self, snapshot: Snapshot) -> Loaded:
         """Swap `snapshot` in; requests holding the old `Loaded` keep using it."""
@@ -121,11 +128,27 @@ class Holder:
         self.breakers.retain(loaded.breaker_keys.values())
         self.current = loaded  # the swap: one reference assignment
         self.last_error = self.last_error_at = None
+        self._report_unavailable(loaded)
         self.reloads += 1
         for listener in self.on_install:
             listener(loaded)
         log.info("serving snapshot %s", snapshot.digest[:12])
         return loaded
+
+    def _report_unavailable(self, loaded: Loaded) -> None:
+        """Each unavailable provider once per process (and again only if its reason
+        changes); on a reload, one summary line of all of them."""
+        for name, reason in sorted(loaded.unavailable.items()):
+            if (name, reason) not in self._told:
+                self._told.add((name, reason))
+                log.warning("%s", _unavailable_note(loaded.snapshot, name, reason))
+        if self.reloads and loaded.unavailable:
+            by_reason: dict[str, list[str]] = {}
+            for name, reason in sorted(loaded.unavailable.items()):
+                by_reason.setdefault(reason, []).append(name)
+            log.warning("snapshot %s: %d provider(s) still unavailable (%s)",
+                        loaded.snapshot.digest[:12], len(loaded.unavailable),
+                        "; ".join(f"{r}: {', '.join(n)}" for r, n in sorted(by_reason.items())))
 
     def refuse(self, error: BaseException) -> None:
         self.last_error = f"{type(error).__name__}: {error}"

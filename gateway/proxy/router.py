@@ -29,6 +29,7 @@ from gateway.proxy.adapters.base import (
     UploadFile,
     UpstreamHTTP,
     adapter_class,
+    auth_headers,
 )
 from gateway.proxy.breaker import Breakers, CircuitBreaker
 from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
@@ -139,6 +140,7 @@ class Router:
         expires_at = time.monotonic() + settings.total_timeout_s
         budget = 1 + settings.retry_budget
         last: UpstreamError | None = None
+        serving = False  # some channel's protocol serves the endpoint
         for channel in ordered_attempts(plan, self.rng):
             if outcome.attempts >= budget:
                 break
@@ -146,6 +148,7 @@ class Router:
                 raise DeadlineExceeded("the request's total deadline ran out")
             if routed.endpoint not in self.adapter(channel.protocol).endpoints:
                 continue  # e.g. an image model's channel on a protocol without image edits
+            serving = True
             breaker = self.breakers.get(loaded.breaker_keys[channel.name], settings.breaker)
             if not breaker.acquire():  # opened by a concurrent request since planning
                 continue
@@ -164,8 +167,11 @@ class Router:
                                    None)
                 raise DeadlineExceeded("the request's total deadline ran out") from None
             except UpstreamError as error:
-                if error.retry_after is not None and not math.isfinite(error.retry_after):
-                    error.retry_after = None  # `inf` would hold the channel forever
+                if error.retry_after is not None:
+                    # An upstream's Retry-After holds the channel out for at most as long as
+                    # the breaker's longest cooldown: `inf` or a year would hold it forever.
+                    error.retry_after = min(error.retry_after, settings.breaker.max_cooldown_s) \
+                        if math.isfinite(error.retry_after) else None
                 if not error.retryable:
                     # The upstream is alive and said no: the client's request is at fault.
                     breaker.success()
@@ -179,6 +185,10 @@ class Router:
             except BaseException:
                 breaker.release()
                 raise
+        if not serving and outcome.attempts == 0:
+            raise NoChannelAvailable(f"no channel of model `{routed.model.name}` speaks a "
+                                     "protocol that serves "
+                                     f"{routed.endpoint.replace('.', ' ')}")
         if last is not None:
             if last.retry_after:  # the client's SDK backs off by it instead of guessing
                 last.headers["retry-after"] = str(math.ceil(last.retry_after))
@@ -209,14 +219,28 @@ class Router:
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:
     """Mask the channel's own credentials in an upstream error passed to the client: some
-    upstreams echo the key they were sent."""
-    values = [v for k, v in secrets.items() if k not in ("type", "header") and len(v) >= 8]
-    if error.upstream_body is None or not values:
+    upstreams echo the key they were sent, or the whole Authorization header."""
+    forms = credential_forms(secrets)
+    if not forms:
         return
-    text = json.dumps(error.upstream_body)
-    for value in values:
-        text = text.replace(json.dumps(value)[1:-1], "***")
-    error.upstream_body = json.loads(text)
+    for value in forms:
+        error.message = error.message.replace(value, "***")
+    if error.upstream_body is not None:
+        text = json.dumps(error.upstream_body)
+        for value in forms:
+            text = text.replace(json.dumps(value)[1:-1], "***")
+        error.upstream_body = json.loads(text)
+
+
+def credential_forms(secrets: Mapping[str, str]) -> list[str]:
+    """Every form in which the channel's credentials leave the proxy: each secret value, and
+    each auth header value as sent (a Basic header is base64, not the password), longest
+    first so a longer form is masked whole."""
+    forms = {v for k, v in secrets.items() if k not in ("type", "header") and len(v) >= 8}
+    for value in auth_headers(secrets).values():
+        forms.add(value)
+        forms.add(value.split(" ", 1)[-1])  # the credential without its scheme
+    return sorted((f for f in forms if len(f) >= 8), key=len, reverse=True)
 
 
 def _nothing_available(model: Model, plan: RoutePlan) -> NoChannelAvailable:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
 
 from gateway.catalog.snapshot import Provider, Snapshot
 
-log = logging.getLogger("modelyard.proxy")
-
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: What no secret holds: a value with one of these would be sent as a broken header (a
+#: trailing newline is the usual mistake when a secret is made from a file).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: reason -> what the operator should do, without any value
+ADVICE: Mapping[str, str] = {
+    "missing_secret": "set",
+    "secret_not_allowed": "rename to an allowed Settings.env_prefixes name",
+    "secret_invalid": "remove the control characters (often a trailing newline) from",
+}
 
 
 class Secrets(Mapping[str, str]):
@@ -48,17 +54,27 @@ def resolve_provider(provider: Provider, environ: Mapping[str, str],
         for name in references(raw):
             if prefixes and not name.startswith(prefixes):
                 return "secret_not_allowed"
-            if not environ.get(name):
+            value = environ.get(name)
+            if not value:
                 return "missing_secret"
+            if _CONTROL.search(value):
+                return "secret_invalid"
         values[field] = _REF.sub(lambda m: environ[m.group(1)], raw)
     return Secrets(values)
+
+
+def explain(provider: Provider, reason: str) -> str:
+    """A log line about an unavailable provider: its name and variable names, no value."""
+    refs = sorted({r for v in provider.auth.values() for r in references(v)})
+    return (f"provider {provider.name} is unavailable ({reason}): "
+            f"{ADVICE.get(reason, 'check')} {', '.join(refs)}")
 
 
 def resolve_all(snapshot: Snapshot, environ: Mapping[str, str] | None = None
                 ) -> tuple[dict[str, Secrets], dict[str, str]]:
     """Resolved auth per provider, and the providers left unavailable with their reason.
 
-    Each unavailable provider is logged once here, at load, by name and variable name only.
+    Nothing is logged here: whoever loads the snapshot says it (once, see reload.Holder).
     """
     environ = os.environ if environ is None else environ
     prefixes = snapshot.settings.env_prefixes
@@ -68,8 +84,6 @@ def resolve_all(snapshot: Snapshot, environ: Mapping[str, str] | None = None
         result = resolve_provider(provider, environ, prefixes)
         if isinstance(result, str):
             unavailable[name] = result
-            refs = sorted({r for v in provider.auth.values() for r in references(v)})
-            log.warning("provider %s is unavailable (%s): check %s", name, result, ", ".join(refs))
         else:
             resolved[name] = result
     return resolved, unavailable

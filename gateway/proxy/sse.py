@@ -6,7 +6,12 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.errors import UpstreamProtocolError
+
 DONE = b"data: [DONE]\n\n"
+#: The largest event an upstream may send: a stream is relayed event by event, and an
+#: event that never ends would otherwise be buffered whole.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 class SSEDecoder:
@@ -54,6 +59,10 @@ class SSEDecoder:
             else:
                 self._field(line)
         self._buffer = buffer[pos:]
+        if len(self._buffer) > MAX_EVENT_BYTES or (
+                len(self._data) > 1 and sum(map(len, self._data)) > MAX_EVENT_BYTES):
+            raise UpstreamProtocolError("upstream sent a stream event larger than "
+                                        f"{MAX_EVENT_BYTES} bytes")
         return events
 
     def _field(self, line: bytes) -> None:

@@ -23,6 +23,9 @@ from gateway.proxy.sse import decode
 # One encoder for the process: json.dumps with non-default arguments builds one per call.
 _encode = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
+#: The largest complete answer read from an upstream, after decompression: a reply that
+#: inflates past it (a compression bomb) is a protocol error, not a process out of memory.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 @lru_cache(maxsize=_CACHE_LIMIT)
@@ -67,8 +70,17 @@ class AiohttpResponse:
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self) -> bytes:
+        """The whole body, decompressed, refused past MAX_BODY_BYTES (a gzip bomb is)."""
+        parts: list[bytes] = []
+        size = 0
         try:
-            return await self._response.read()
+            async for chunk in self._response.content.iter_any():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise UpstreamProtocolError(f"upstream {self._host} answered more than "
+                                                f"{MAX_BODY_BYTES} bytes")
+                parts.append(chunk)
+            return b"".join(parts)
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, self._host, "reading the body") from exc
         finally:

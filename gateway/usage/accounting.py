@@ -9,6 +9,7 @@ token per four characters) and is marked `estimated`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,20 @@ from gateway.catalog.snapshot import Channel, Model, NativeTool
 from gateway.proxy.chunk import RawChunk
 from gateway.usage import metrics
 from gateway.usage.log import UsageLog, request_line
-from gateway.usage.pricing import Cost, Usage, cost_of, estimate_tokens, usage_from_openai
+from gateway.usage.pricing import (
+    Cost,
+    Usage,
+    cost_of,
+    count,
+    estimate_tokens,
+    usage_from_openai,
+)
 from gateway.usage.stats import Stats
 
 #: Plain chunks kept for a late output estimate before they are counted right away.
 PENDING_BYTES = 256 * 1024
+
+log = logging.getLogger("modelyard.usage")
 
 
 @dataclass(slots=True)
@@ -61,14 +71,21 @@ class Meter:
         self._count(chunk)
 
     def _count(self, chunk: Mapping[str, Any]) -> None:
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, Mapping) else None
+            if not isinstance(delta, Mapping):
+                continue
             for key in ("content", "reasoning_content"):
                 text = delta.get(key)
                 if isinstance(text, str):
                     self.output_chars += len(text)
-            for call in delta.get("tool_calls") or ():
-                args = (call.get("function") or {}).get("arguments")
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                function = call.get("function") if isinstance(call, Mapping) else None
+                args = function.get("arguments") if isinstance(function, Mapping) else None
                 if isinstance(args, str):
                     self.output_chars += len(args)
 
@@ -87,13 +104,26 @@ class Meter:
         if self.pending:
             self._count_pending()
         reported = usage_from_openai(self.reported)
-        tools = dict((self.reported or {}).get("native_tool_calls") or {})
+        tools = _tool_calls(self.reported)
         if self.endpoint in ("chat", "embeddings"):
             if reported is not None:
                 return _with_tools(reported, tools)
             return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
                          output_tokens=(self.output_chars + 3) // 4, estimated=True)
         return Usage()
+
+
+def _tool_calls(reported: Any) -> dict[str, int]:
+    """The native tool calls an upstream reported, as non-negative counts by tool name."""
+    calls = reported.get("native_tool_calls") if isinstance(reported, Mapping) else None
+    if not isinstance(calls, Mapping):
+        return {}
+    out = {}
+    for name, value in calls.items():
+        number = count(value)
+        if number:
+            out[str(name)] = number
+    return out
 
 
 def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
@@ -176,22 +206,41 @@ class Accountant:
         self._armed_on = loop
 
     def drain(self) -> None:
-        """Count and log the records that piled up."""
+        """Count and log the records that piled up.
+
+        One record's failure never costs another record its line or its counts, and a
+        failure in metrics never costs a log line: each is contained and logged.
+        """
         self._armed_on = None
         records, self._pending = self._pending, []
         if not records:
             return
         if self.metrics_enabled:
-            observe = metrics.observe_request
-            for (_, _, _, model, _, channel, _, _, _, _, status, _, latency, ttft, usage,
-                 cost) in records:
+            self._count(records)
+        if self.log.enabled:
+            lines = []
+            for record in records:
+                try:
+                    lines.append(_log_line(record))
+                except Exception:
+                    log.exception("usage log line of request %s failed", record[1])
+            self.log.write(lines)
+
+    def _count(self, records: list[tuple[Any, ...]]) -> None:
+        observe = metrics.observe_request
+        for (_, request_id, _, model, _, channel, _, _, _, _, status, _, latency, ttft, usage,
+             cost) in records:
+            try:
                 observe(model, channel.name if channel else "-", status, latency, ttft, usage,
                         cost)
+            except Exception:
+                log.exception("metrics of request %s failed", request_id)
+        try:
             metrics.flush()
             if self.stats is not None:
                 metrics.add_attempts(self.stats.take_attempts())
-        if self.log.enabled:
-            self.log.write([_log_line(r) for r in records])
+        except Exception:
+            log.exception("moving counts into the metrics failed")
 
     def close(self) -> None:
         """Count and log what is pending, then stop logging."""

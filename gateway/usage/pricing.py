@@ -65,19 +65,46 @@ class Usage:
         return out
 
 
-def usage_from_openai(usage: Mapping[str, Any] | None) -> Usage | None:
-    """Read an OpenAI `usage` object (chat or embeddings)."""
-    if not usage:
+#: More tokens than any one request can use: an upstream's count beyond it is clamped.
+MAX_COUNT = 10**9
+
+
+def count(value: Any) -> int | None:
+    """An upstream's token count as a non-negative int (clamped), or None if it is no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return min(max(int(value), 0), MAX_COUNT)
+
+
+def usage_from_openai(usage: Any) -> Usage | None:
+    """Read an OpenAI `usage` object (chat or embeddings), as the upstream reported it.
+
+    Counts are clamped to 0..MAX_COUNT; a usage that is not an object of numbers is no
+    report at all (None: the request's usage is then estimated), never an error.
+    """
+    if not usage or not isinstance(usage, Mapping):
+        return None
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    if (type(prompt) is int and type(completion) is int and 0 <= prompt <= MAX_COUNT
+            and 0 <= completion <= MAX_COUNT and not usage.get("prompt_tokens_details")
+            and not usage.get("completion_tokens_details")):
+        return Usage(input_tokens=prompt, output_tokens=completion)  # the usual report
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
-    return Usage(
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
-        cache_write_tokens=int(prompt_details.get("cache_write_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
-    )
+    if not isinstance(prompt_details, Mapping) or not isinstance(completion_details, Mapping):
+        return None
+    counts = [count(value or 0) for value in (
+        usage.get("prompt_tokens"), prompt_details.get("cached_tokens"),
+        prompt_details.get("cache_write_tokens"), usage.get("completion_tokens"),
+        completion_details.get("reasoning_tokens"))]
+    if None in counts:
+        return None
+    input_tokens, cached, cache_write, output_tokens, reasoning = counts
+    return Usage(input_tokens=input_tokens, cached_input_tokens=cached,  # type: ignore[arg-type]
+                 cache_write_tokens=cache_write, output_tokens=output_tokens,  # type: ignore[arg-type]
+                 reasoning_tokens=reasoning)  # type: ignore[arg-type]
 
 
 def estimate_tokens(text: str) -> int:

@@ -107,18 +107,26 @@ class FakeOpenAI:
         return self._chat_answer(request, body, behaviour)
 
     def _chat_answer(self, request: Request, body: dict, behaviour: dict) -> Response:
-        """The answer to a chat request whose behaviour did not end it early."""
-        text = f"{self.name} answer from {body['model']}"
-        usage = {"prompt_tokens": 5, "completion_tokens": len(text.split()), "total_tokens": 0}
+        """The answer to a chat request whose behaviour did not end it early.
+
+        Behaviours that shape it: `model` (the model name the answer gives), `usage` (the
+        usage object it reports, however malformed), `text` (the answer's text).
+        """
+        text = behaviour.get("text", f"{self.name} answer from {body['model']}")
+        answered = behaviour.get("model", body["model"])
+        usage: Any = {"prompt_tokens": 5, "completion_tokens": len(text.split()),
+                      "total_tokens": 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage = behaviour.get("usage", usage)
         if not body.get("stream"):
-            return JSONResponse({
+            return Response(json.dumps({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1,
-                "model": body["model"], "usage": usage,
+                "model": answered, "usage": usage,
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}]})
+                             "message": {"role": "assistant", "content": text}}]}),
+                media_type="application/json")
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
-        return StreamingResponse(self._stream(request, body["model"], text,
+        return StreamingResponse(self._stream(request, answered, text,
                                               usage if include_usage else None, behaviour),
                                  media_type="text/event-stream")
 
@@ -133,7 +141,7 @@ class FakeOpenAI:
         parts = [chunk({"role": "assistant", "content": ""})]
         parts += [chunk({"content": word + " "}) for word in text.split()]
         parts.append(chunk({}, "stop"))
-        if usage is not None:
+        if usage is not None or "usage" in behaviour:
             parts.append(f"data: {json.dumps({'id': 'chatcmpl-fake', 'object': 'chat.completion.chunk', 'created': 1, 'model': model, 'choices': [], 'usage': usage})}\n\n".encode())
         parts.append(b"data: [DONE]\n\n")
         for i, part in enumerate(parts):

@@ -12,8 +12,9 @@ from typing import Any
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters import anthropic_messages as am
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse, auth_headers
 from gateway.proxy.adapters.openai import parse_retry_after
+from gateway.proxy.upstream_errors import status_error
 
 API_VERSION = "2023-06-01"
 
@@ -76,11 +77,7 @@ def headers(call: Call) -> dict[str, str]:
            "content-type": "application/json"}
     out.update(call.provider.headers)
     out.update(call.channel.options.get("headers") or {})
-    secrets = call.secrets
-    if secrets.get("type") == "header":
-        out[secrets["header"]] = secrets["value"]
-    elif secrets.get("type") == "bearer":
-        out["authorization"] = f"Bearer {secrets['token']}"
+    out.update(auth_headers(call.secrets))  # last: catalog headers cannot replace auth
     return out
 
 
@@ -147,7 +144,7 @@ def to_openai(message: Mapping[str, Any], *, model: str, created: int,
 
 def stream_error(error: Mapping[str, Any], provider: str) -> UpstreamStatusError:
     status = ERROR_STATUS.get(error.get("type", ""), 500)
-    return am.upstream_error(provider, status, error.get("message") or "stream error")
+    return status_error(provider, status, error.get("message") or "stream error")
 
 
 async def to_chunks(events: AsyncIterator[tuple[str | None, str]], *, model: str, created: int,
@@ -206,8 +203,9 @@ def _block_chunk(writer: am.ChunkWriter, event: Mapping[str, Any]) -> dict[str, 
     return None  # content_block_stop, signature_delta, citations
 
 
-async def raise_for_status(response: UpstreamResponse, provider: str) -> None:
-    if response.status < 400:
+async def raise_for_status(response: UpstreamResponse, call: Call) -> None:
+    """Read an error answer's body; what its status means is upstream_errors' call."""
+    if response.status < 300:
         return
     raw = await response.read()
     try:
@@ -215,8 +213,10 @@ async def raise_for_status(response: UpstreamResponse, provider: str) -> None:
     except (ValueError, AttributeError):
         error = {}
     message = error.get("message") if isinstance(error, dict) else None
-    raise am.upstream_error(provider, response.status, message or f"status {response.status}",
-                            retry_after=parse_retry_after(response.headers.get("retry-after")))
+    raise status_error(call.provider.name, response.status,
+                       message or f"status {response.status}",
+                       retry_after=parse_retry_after(response.headers.get("retry-after")),
+                       upstream_model=call.channel.upstream_model)
 
 
 class AnthropicAdapter(Adapter):
@@ -229,7 +229,7 @@ class AnthropicAdapter(Adapter):
         response = await self.http.request("POST", url(call), headers=headers(call),
                                            deadline=call.deadline,
                                            json=build_request(call, stream=stream))
-        await raise_for_status(response, call.provider.name)
+        await raise_for_status(response, call)
         return response
 
     async def send(self, call: Call) -> Reply:

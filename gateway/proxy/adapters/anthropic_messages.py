@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import InvalidRequest, UpstreamStatusError
+from gateway.errors import InvalidRequest
 from gateway.proxy.adapters.base import Call
 
 DEFAULT_MAX_TOKENS = 4096
@@ -312,29 +312,3 @@ class ChunkWriter:
                            "created": self.created, "model": self.model, "choices": [],
                            "usage": self.usage})
         return chunks
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-def upstream_error(provider: str, status: int, message: str, *,
-                   retry_after: float | None = None) -> UpstreamStatusError:
-    """An upstream error status as the client should see it.
-
-    Credentials refused or an unknown upstream model is our misconfiguration, not the
-    client's: 502 and retryable on another channel. Other 4xx are the client's request and
-    pass through; overload and 5xx are retryable.
-    """
-    if status in (401, 403, 404):
-        return UpstreamStatusError(
-            f"upstream {provider} refused the channel (status {status}); check the catalog",
-            status=502, retryable=True)
-    if status == 429:
-        return UpstreamStatusError(f"upstream {provider} is rate limited: {message}",
-                                   status=429, retryable=True, retry_after=retry_after)
-    if status >= 500 or status == 408:
-        mapped = {529: 503, 503: 503, 504: 504, 408: 504}.get(status, 502)
-        return UpstreamStatusError(f"upstream {provider} failed: {message}", status=mapped,
-                                   retryable=True, retry_after=retry_after)
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                      "code": None}}
-    return UpstreamStatusError(message, status=status, retryable=False, body=body)

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from gateway.errors import UpstreamStatusError
 from gateway.proxy.adapters.base import Call, UpstreamResponse
-from gateway.proxy.adapters.openai import PATHS, OpenAIAdapter, parse_retry_after
+from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_after
 
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
@@ -50,11 +49,11 @@ def openai_error(status: int, error: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": out}
 
 
-class AzureOpenAIAdapter(OpenAIAdapter):
+class AzureOpenAIAdapter(OpenAICompatible):
     """OpenAI-shaped requests to an Azure OpenAI resource."""
 
     protocol = "azure-openai"
-    endpoints = OpenAIAdapter.endpoints & frozenset(PATHS)
+    endpoints = frozenset(PATHS)
 
     def url(self, call: Call) -> str:
         base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
@@ -84,24 +83,11 @@ class AzureOpenAIAdapter(OpenAIAdapter):
             if aclose is not None:
                 await aclose()
 
-    async def raise_for_status(self, response: UpstreamResponse) -> None:
-        status = response.status
-        if status < 300:
-            return
-        error = _azure_error(await response.read())
-        message = str(error.get("message") or f"upstream answered {status}")
-        if status in (401, 403, 404):
-            # Wrong key, network rule or deployment name: the catalog's fault, not the client's.
-            raise UpstreamStatusError(
-                f"upstream azure-openai refused the channel (status {status}); check the "
-                "catalog", status=502, retryable=True)
-        if status == 429 or status >= 500:
-            retry_after = _retry_after(response.headers)
-            raise UpstreamStatusError(f"upstream azure-openai failed: {message}",
-                                      status=429 if status == 429 else 502, retryable=True,
-                                      retry_after=retry_after)
-        raise UpstreamStatusError(message, status=status, retryable=False,
-                                  body=openai_error(status, error))
+    def error_body(self, status: int, raw: bytes) -> dict[str, Any]:
+        return openai_error(status, _azure_error(raw))
+
+    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+        return _retry_after(response.headers)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -9,6 +9,7 @@ knows routing. Adding a protocol is adding a module `gateway/proxy/adapters/<pro
 
 from __future__ import annotations
 
+import base64
 import importlib
 import time
 from abc import ABC, abstractmethod
@@ -122,6 +123,20 @@ class Adapter(ABC):
         """
         raise NotImplementedError
         yield {}  # pragma: no cover - makes this an async generator
+
+
+def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:
+    """The auth header of a provider's `auth` (bearer, basic, or a named header), for every
+    protocol that authenticates by header; sigv4 signs whole requests in its adapter."""
+    kind = secrets.get("type", "none")
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {secrets['token']}"}
+    if kind == "basic":
+        pair = f"{secrets['username']}:{secrets['password']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    if kind == "header":
+        return {secrets["header"]: secrets["value"]}
+    return {}
 
 
 def adapter_class(protocol: str) -> type[Adapter]:

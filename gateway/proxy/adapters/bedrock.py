@@ -25,6 +25,7 @@ from gateway.proxy.adapters.bedrock_eventstream import (
     require_botocore,
 )
 from gateway.proxy.adapters.openai import parse_retry_after
+from gateway.proxy.upstream_errors import status_error
 
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
                  "image/gif": "gif", "image/webp": "webp"}
@@ -168,7 +169,7 @@ async def to_chunks(frames: AsyncIterator[Event], *, id: str, model: str, create
     async for kind, name, payload in frames:
         if kind != "event":
             message = payload.get("message") or payload.get("Message") or name
-            raise am.upstream_error(provider, exception_status(name), message)
+            raise status_error(provider, exception_status(name), message)
         if not started:
             started = True  # messageStart comes first; a missing one must not hide the role
             yield writer.role()
@@ -203,8 +204,9 @@ def _block_chunk(writer: am.ChunkWriter, name: str,
     return None
 
 
-async def raise_for_status(response: UpstreamResponse, provider: str) -> None:
-    if response.status < 400:
+async def raise_for_status(response: UpstreamResponse, call: Call) -> None:
+    """Read an error answer's body; what its status means is upstream_errors' call."""
+    if response.status < 300:
         return
     raw = await response.read()
     try:
@@ -215,8 +217,9 @@ async def raise_for_status(response: UpstreamResponse, provider: str) -> None:
     name = response.headers.get("x-amzn-ErrorType") or data.get("__type") or ""
     message = data.get("message") or data.get("Message") or f"status {response.status}"
     status = exception_status(name, response.status) if name else response.status
-    raise am.upstream_error(provider, status, message,
-                            retry_after=parse_retry_after(response.headers.get("retry-after")))
+    raise status_error(call.provider.name, status, str(message),
+                       retry_after=parse_retry_after(response.headers.get("retry-after")),
+                       upstream_model=call.channel.upstream_model)
 
 
 def _reply_id(response: UpstreamResponse) -> str:
@@ -236,7 +239,7 @@ class BedrockAdapter(Adapter):
                              ensure_ascii=False).encode()
         response = await self.http.request("POST", target, deadline=call.deadline, data=payload,
                                            headers=signed_headers(call, target, payload))
-        await raise_for_status(response, call.provider.name)
+        await raise_for_status(response, call)
         return response
 
     async def send(self, call: Call) -> Reply:

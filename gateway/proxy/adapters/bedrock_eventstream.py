@@ -12,9 +12,10 @@ INSTALL_HINT = "pip install 'modelyard[bedrock]'"
 
 #: AWS exception names (lowercased, without the "exception" suffix) to an HTTP status.
 EXCEPTION_STATUS: Mapping[str, int] = {
-    "validation": 400, "accessdenied": 403, "unrecognizedclient": 403,
-    "invalidsignature": 403, "expiredtoken": 403, "incompletesignature": 403,
-    "missingauthenticationtoken": 403, "resourcenotfound": 404, "throttling": 429,
+    # Signature and key failures are the channel's credentials: 401 whatever AWS sends.
+    "validation": 400, "accessdenied": 403, "unrecognizedclient": 401,
+    "invalidsignature": 401, "expiredtoken": 401, "incompletesignature": 401,
+    "missingauthenticationtoken": 401, "resourcenotfound": 404, "throttling": 429,
     "servicequotaexceeded": 429, "modelnotready": 503, "serviceunavailable": 503,
     "internalserver": 502, "modeltimeout": 504, "modelerror": 502, "modelstreamerror": 502,
 }

@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.proxy.adapters.base import Call
-from gateway.proxy.adapters.openai import OpenAIAdapter
+from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
 
 
-class DashScopeAdapter(OpenAIAdapter):
+class DashScopeAdapter(OpenAICompatible):
     """OpenAI-shaped requests to DashScope's compatible-mode/v1 endpoints."""
 
     protocol = "dashscope"
-    endpoints = OpenAIAdapter.endpoints & frozenset({"chat", "embeddings"})
+    endpoints = frozenset({"chat", "embeddings"})
 
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)

@@ -13,10 +13,11 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from gateway.errors import UpstreamProtocolError, UpstreamStatusError
+from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters import gemini_convert as convert
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
-from gateway.proxy.adapters.openai import OpenAIAdapter, parse_retry_after
+from gateway.proxy.adapters.openai import OpenAICompatible, parse_retry_after
+from gateway.proxy.upstream_errors import status_error
 
 #: Google RPC statuses to OpenAI error types, for the errors passed to the client.
 ERROR_TYPES: Mapping[str, str] = {
@@ -62,7 +63,7 @@ def _retry_delay(error: Mapping[str, Any]) -> float | None:
     return None
 
 
-class GeminiAdapter(OpenAIAdapter):
+class GeminiAdapter(OpenAICompatible):
     """OpenAI chat and embeddings over the Gemini API."""
 
     protocol = "gemini"
@@ -79,27 +80,31 @@ class GeminiAdapter(OpenAIAdapter):
             return convert.embed_requests(call, model_path(call))
         return convert.request_body(call)
 
-    async def raise_for_status(self, response: UpstreamResponse) -> None:
+    def error_body(self, status: int, raw: bytes) -> dict[str, Any]:
+        """Google's error in OpenAI's shape; `code` is the RPC status (lowercase)."""
+        error = _error(raw)
+        rpc = str(error.get("status") or "")
+        return {"error": {"message": str(error.get("message") or f"upstream answered {status}"),
+                          "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
+                          "param": None, "code": rpc.lower() or None,
+                          "reasons": sorted(_reasons(error)), "retry_delay": _retry_delay(error)}}
+
+    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+        return parse_retry_after(response.headers.get("retry-after")) or error.get("retry_delay")
+
+    async def raise_for_status(self, response: UpstreamResponse, call: Call) -> None:
+        """Read an error answer's body; what its status means is upstream_errors' call."""
         status = response.status
         if status < 300:
             return
-        error = _error(await response.read())
-        message = str(error.get("message") or f"upstream answered {status}")
-        if status in (401, 403, 404) or _reasons(error) & CREDENTIAL_REASONS:
-            raise UpstreamStatusError(
-                f"upstream gemini refused the channel (status {status}); check the catalog",
-                status=502, retryable=True)
-        if status == 429 or status >= 500:
-            retry_after = (parse_retry_after(response.headers.get("retry-after"))
-                           or _retry_delay(error))
-            raise UpstreamStatusError(f"upstream gemini failed: {message}",
-                                      status=429 if status == 429 else 502, retryable=True,
-                                      retry_after=retry_after)
-        rpc = str(error.get("status") or "")
-        body = {"error": {"message": message,
-                          "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
-                          "param": None, "code": rpc.lower() or None}}
-        raise UpstreamStatusError(message, status=status, retryable=False, body=body)
+        body = self.error_body(status, await response.read())
+        error = body["error"]
+        if set(error.pop("reasons")) & CREDENTIAL_REASONS:
+            status = 401  # an invalid key is answered 400 by Gemini: it is ours, not the client's
+        raise status_error(call.provider.name, status, error["message"], body=body,
+                           retry_after=self.retry_after(response, {
+                               "retry_delay": error.pop("retry_delay")}),
+                           upstream_model=call.channel.upstream_model)
 
     async def send(self, call: Call) -> Reply:
         data = await (await self._post(call)).json()

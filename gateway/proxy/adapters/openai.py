@@ -1,24 +1,26 @@
-"""The adapter for OpenAI-compatible upstreams; other OpenAI-like protocols subclass it.
+"""The adapter for OpenAI upstreams, over the OpenAI-compatible wire that other protocols
+(Azure OpenAI, DashScope, Volcengine, Gemini) build on.
 
-Subclasses override the small steps: `url`, `auth_headers`, `shape_body`, `shape_reply`,
-`shape_chunk`, `error_body`.
+`OpenAICompatible` is no protocol of its own: each protocol's adapter subclasses it and
+overrides the small steps (`url`, `shape_body`, `error_body`, `retry_after`, ...), never
+another protocol's adapter.
 """
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import functools
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from gateway.errors import UpstreamProtocolError, UpstreamStatusError
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.errors import UpstreamProtocolError
+from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse, auth_headers
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.sse import aclose, decode_raw
+from gateway.proxy.upstream_errors import status_error
 
 PATHS: Mapping[str, str] = {
     "chat": "/chat/completions",
@@ -47,33 +49,23 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class OpenAIAdapter(Adapter):
+class OpenAICompatible(Adapter):
     """Speaks the OpenAI API to any base_url; the request is already in OpenAI's shape."""
 
-    protocol = "openai"
     endpoints = frozenset(PATHS)
+    #: Relay the upstream's bytes (the model name swapped) instead of encoding shaped dicts
+    #: again: only for protocols whose replies and chunks need no shaping beyond the rename.
+    relays_bytes: ClassVar[bool] = True
 
     # ----- request shaping: the steps subclasses override -----
 
     def url(self, call: Call) -> str:
         return (call.provider.base_url or "").rstrip("/") + PATHS[call.endpoint]
 
-    def auth_headers(self, call: Call) -> dict[str, str]:
-        secrets = call.secrets
-        kind = secrets.get("type", "none")
-        if kind == "bearer":
-            return {"Authorization": f"Bearer {secrets['token']}"}
-        if kind == "basic":
-            pair = f"{secrets['username']}:{secrets['password']}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        if kind == "header":
-            return {secrets["header"]: secrets["value"]}
-        return {}
-
     def headers(self, call: Call) -> dict[str, str]:
         headers = dict(call.provider.headers)
         headers.update(call.channel.options.get("headers") or {})
-        headers.update(self.auth_headers(call))  # last: catalog headers cannot replace auth
+        headers.update(auth_headers(call.secrets))  # last: catalog headers cannot replace auth
         if call.request_id:
             headers["x-request-id"] = call.request_id
         return headers
@@ -111,28 +103,27 @@ class OpenAIAdapter(Adapter):
         return {"error": {"message": message, "type": "invalid_request_error", "param": None,
                           "code": None}}
 
-    async def raise_for_status(self, response: UpstreamResponse) -> None:
+    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+        return parse_retry_after(response.headers.get("retry-after"))
+
+    async def raise_for_status(self, response: UpstreamResponse, call: Call) -> None:
+        """Read an error answer's body; what its status means is upstream_errors' call."""
         status = response.status
         if status < 300:
             return
-        raw = await response.read()
-        if status in (401, 403):
-            # The upstream refused the catalog's credentials: our fault, not the client's.
-            raise UpstreamStatusError(f"upstream refused the channel (status {status}); "
-                                      "check the catalog", status=502, retryable=True)
-        retryable = status == 429 or status >= 500
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise UpstreamStatusError(
-            f"upstream answered {status}", status=(429 if status == 429 else 502)
-            if retryable else status, retry_after=retry_after,
-            body=None if retryable else self.error_body(status, raw), retryable=retryable)
+        body = self.error_body(status, await response.read())
+        error = body["error"]
+        message = str(error.get("message") or f"upstream answered {status}")
+        raise status_error(call.provider.name, status, message, body=body,
+                           retry_after=self.retry_after(response, error),
+                           upstream_model=call.channel.upstream_model)
 
     # ----- the seam -----
 
     async def _post(self, call: Call) -> UpstreamResponse:
         response = await self.http.request("POST", self.url(call), headers=self.headers(call),
                                            deadline=call.deadline, json=self.shape_body(call))
-        await self.raise_for_status(response)
+        await self.raise_for_status(response, call)
         return response
 
     async def send(self, call: Call) -> Reply:
@@ -148,7 +139,7 @@ class OpenAIAdapter(Adapter):
             raise UpstreamProtocolError(f"upstream {_host(call)} answered invalid JSON") from None
         if not isinstance(data, dict):
             raise UpstreamProtocolError("upstream answered JSON that is not an object")
-        if type(self).shape_reply is OpenAIAdapter.shape_reply and raw.startswith(b"{"):
+        if self.relays_bytes and raw.startswith(b"{"):
             # The answer relayed as the upstream's bytes, the model name swapped, when the
             # swap is unambiguous; otherwise encoded again from the shaped dict.
             renamed = _rename(call.channel.upstream_model, call.body["model"]).swap(raw)
@@ -159,7 +150,7 @@ class OpenAIAdapter(Adapter):
         """Chunks as `RawChunk`s (the upstream's bytes, renamed) where the base `shape_chunk`
         applies; as shaped dicts where a subclass shapes chunks itself or bytes will not do."""
         response = await self._post(call)
-        fast = type(self).shape_chunk is OpenAIAdapter.shape_chunk
+        fast = self.relays_bytes
         rename = _rename(call.channel.upstream_model, call.body["model"])
         finished = False
         reads = decode_raw(response.iter_bytes())
@@ -235,8 +226,6 @@ class _Rename:
     def swap(self, data: bytes) -> bytes | None:
         """`data` with the model named as the client asked, or None unless `"model": <name>`
         occurs exactly once (compact, or with the one space pretty-printers put there)."""
-        if self.upstream == self.client:
-            return data
         for key in (b'"model":', b'"model": '):
             needle = key + self.upstream
             at = data.find(needle)
@@ -258,6 +247,12 @@ class _Rename:
                 _set(data, b'"usage"') or b'"choices":[{' not in data))):
             return RawChunk(data, _parse_chunk(data))
         return RawChunk(data, None, True)
+
+
+class OpenAIAdapter(OpenAICompatible):
+    """OpenAI's own API (and any upstream that speaks it exactly)."""
+
+    protocol = "openai"
 
 
 ADAPTER = OpenAIAdapter

@@ -17,7 +17,7 @@ from gateway.proxy import multipart
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 
 if TYPE_CHECKING:
-    from gateway.proxy.adapters.openai import OpenAIAdapter
+    from gateway.proxy.adapters.openai import OpenAICompatible
 
 #: Endpoints whose upstream request is multipart/form-data (paths: the adapter's PATHS).
 MULTIPART = frozenset({"images.edits", "audio.transcriptions"})
@@ -56,7 +56,7 @@ async def _relayed(response: UpstreamResponse) -> AsyncIterator[bytes]:
     return relay()
 
 
-async def send(adapter: OpenAIAdapter, call: Call) -> Reply:
+async def send(adapter: OpenAICompatible, call: Call) -> Reply:
     """Answer an images or audio call through an OpenAI-like upstream."""
     headers = adapter.headers(call)
     body = adapter.shape_body(call)
@@ -68,7 +68,7 @@ async def send(adapter: OpenAIAdapter, call: Call) -> Reply:
     else:
         response = await adapter.http.request("POST", adapter.url(call), headers=headers,
                                               deadline=call.deadline, json=body)
-    await adapter.raise_for_status(response)
+    await adapter.raise_for_status(response, call)
     content_type = response.headers.get("content-type", "")
     if call.endpoint == "audio.speech" and not content_type.startswith("application/json"):
         return Reply(chunks=await _relayed(response),

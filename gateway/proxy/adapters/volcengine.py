@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.proxy.adapters.base import Call
-from gateway.proxy.adapters.openai import OpenAIAdapter
+from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
 
 
-class VolcengineAdapter(OpenAIAdapter):
+class VolcengineAdapter(OpenAICompatible):
     """OpenAI-shaped requests to Ark's /api/v3 endpoints."""
 
     protocol = "volcengine"
-    endpoints = OpenAIAdapter.endpoints & frozenset({"chat", "embeddings",
+    endpoints = frozenset({"chat", "embeddings",
                                                      "images.generations"})
 
     def shape_body(self, call: Call) -> dict[str, Any]:
