@@ -2,7 +2,7 @@
 process, and with one counted in Redis on loopback, on the proxy benchmark's upstream.
 
     python3 -m benchmarks.proxy.quota [--duration 5] [--rounds 3] [--modes plain,stream]
-                                      [--out FILE]
+                                      [--slices 20] [--out FILE]
 
 Installs nginx, wrk and redis-server when missing (apt, as root). The benchmark client's
 consumer gets every kind of limit at once (requests and tokens per minute, in flight, daily
@@ -10,6 +10,9 @@ and monthly budgets), set high enough never to refuse, so each request pays for 
 checks and their settlement. Targets are measured in turns within each round; the figures
 are medians over rounds of within-round differences (added p50 at concurrency 1) and
 ratios (throughput at concurrency 16), so a slow spell of the machine falls on all three.
+A second table drives the three in process (benchmarks/proxy/inprocess.py's way: ASGI
+calls, canned upstream answers) and gives the CPU and the time per request of each,
+steadier than the socket figures on a shared machine.
 """
 
 from __future__ import annotations
@@ -89,8 +92,15 @@ def run(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="modelyard-quota-bench-") as tmp, \
             contextlib.ExitStack() as stack:
         work = Path(tmp)
-        nginx_root = stack.enter_context(procs.nginx_upstream(work))
         redis_url = stack.enter_context(redis_server(work))
+        import asyncio
+
+        in_process = inprocess_report(asyncio.run(
+            inprocess_slices(redis_url, work, args.slices, args.count)))
+        print(in_process, file=sys.stderr, flush=True)
+        if args.inprocess_only:
+            return in_process
+        nginx_root = stack.enter_context(procs.nginx_upstream(work))
         urls = {t: stack.enter_context(start(t, work, nginx_root, redis_url)) for t in TARGETS}
         for mode in args.modes:
             for url in urls.values():
@@ -111,7 +121,55 @@ def run(args: argparse.Namespace) -> str:
                         print(f"  round {round_ + 1} {target:14} {mode:6} c={conc:<2} "
                               f"{point.rps:8,.0f} req/s  p50 {point.p50_ms:6.3f} ms",
                               file=sys.stderr, flush=True)
-    return report(points, args)
+    return report(points, args) + "\n\nIn process:\n\n" + in_process
+
+
+async def inprocess_slices(redis_url: str, work: Path, slices: int, count: int
+                           ) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """(CPU s, wall s) per request of each target and mode, in interleaved slices."""
+    import os
+    import time
+
+    from benchmarks.proxy import inprocess
+    from gateway.proxy.app import create_app
+
+    os.environ[bench_catalog.UPSTREAM_KEY_ENV] = bench_catalog.UPSTREAM_KEY
+    apps = {}
+    for target in TARGETS:
+        catalog = write_catalog(work / f"in-{target}", inprocess.ROOT, quota=target != "no-quota")
+        app = create_app(catalog=catalog, watch=False,
+                         state=redis_url if target == "quota-redis" else None)
+        app.http = app.router.http = inprocess.CannedUpstream()
+        await app.startup()
+        apps[target] = app
+    out: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for mode in ("plain", "stream"):
+        for app in apps.values():
+            await inprocess.drive(app, mode, count)  # warm-up
+        for turn in range(slices):
+            order = TARGETS[turn % 3:] + TARGETS[:turn % 3]
+            for target in order:
+                started = time.perf_counter()
+                cpu = await inprocess.drive(apps[target], mode, count)
+                out.setdefault((target, mode), []).append(
+                    (cpu, (time.perf_counter() - started) / count))
+    for app in apps.values():
+        await app.shutdown()
+    return out
+
+
+def inprocess_report(spent: dict[tuple[str, str], list[tuple[float, float]]]) -> str:
+    lines = ["| target | mode | CPU µs/request | added CPU µs | µs/request (wall) | "
+             "added µs (wall) |", "|---|---|---:|---:|---:|---:|"]
+    for (target, mode), values in spent.items():
+        base = spent[("no-quota", mode)]
+        cpu = statistics.median(v[0] for v in values) * 1e6
+        wall = statistics.median(v[1] for v in values) * 1e6
+        added_cpu = statistics.median(a[0] - b[0] for a, b in zip(values, base, strict=True))
+        added_wall = statistics.median(a[1] - b[1] for a, b in zip(values, base, strict=True))
+        lines.append(f"| {target} | {mode} | {cpu:.1f} | {added_cpu * 1e6:+.1f} | {wall:.1f} | "
+                     f"{added_wall * 1e6:+.1f} |")
+    return "\n".join(lines)
 
 
 def report(points: dict[tuple[str, str, int, int], load.Point], args: argparse.Namespace
@@ -138,6 +196,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1, help="seconds before each point")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="plain,stream")
+    parser.add_argument("--slices", type=int, default=20, help="in-process slices per target")
+    parser.add_argument("--count", type=int, default=300, help="requests per in-process slice")
+    parser.add_argument("--inprocess-only", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.modes = args.modes.split(",")

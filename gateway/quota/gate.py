@@ -41,9 +41,17 @@ from gateway.usage.pricing import Cost, Usage
 
 log = logging.getLogger("modelyard.quota")
 
-#: Entry ids: unique within a process; the process's random prefix makes them unique across
-#: processes sharing a backend.
+FAIL_OPEN, FAIL_CLOSED = "fail_open", "fail_closed"
+FAMILY = {"requests_per_minute": "requests", "tokens_per_minute": "tokens"}
+WORDS = {"requests_per_minute": "requests per minute", "tokens_per_minute": "tokens per minute",
+         "concurrent_requests": "concurrent requests", "budget_per_day": "daily budget",
+         "budget_per_month": "monthly budget"}
+LOG_EVERY_S = 5.0  # at most one log line per this many seconds about an unreachable backend
+
+
 def _fresh_entries() -> itertools.count:
+    """Entry ids: counted within a process from a random start, so processes sharing a
+    backend never log two requests under one id."""
     return itertools.count(int.from_bytes(os.urandom(6), "big") << 24)
 
 
@@ -56,13 +64,6 @@ def _reseed() -> None:
 
 
 os.register_at_fork(after_in_child=_reseed)  # forked workers never share a sequence
-
-FAIL_OPEN, FAIL_CLOSED = "fail_open", "fail_closed"
-FAMILY = {"requests_per_minute": "requests", "tokens_per_minute": "tokens"}
-WORDS = {"requests_per_minute": "requests per minute", "tokens_per_minute": "tokens per minute",
-         "concurrent_requests": "concurrent requests", "budget_per_day": "daily budget",
-         "budget_per_month": "monthly budget"}
-LOG_EVERY_S = 5.0  # at most one log line per this many seconds about an unreachable backend
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ class RedisState:
     shared = True
     HOLD_S = 0.5
     SILENT_BEFORE_HOLD = 3
+    WARM_CONNECTIONS = 8
 
     def __init__(self, url: str, *, timeout_s: float = 0.05, prefix: str = PREFIX) -> None:
         try:
@@ -53,7 +54,8 @@ class RedisState:
         # No per-read socket timeout: every call is bounded as a whole in `_call`.
         self.client = aioredis.Redis.from_url(
             url, socket_timeout=None, socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True)
+            retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True,
+            lib_name=None, lib_version=None)  # no CLIENT SETINFO round trip per connection
         self._admit = self.client.register_script(redis_scripts.ADMIT)
         self._settle = self.client.register_script(redis_scripts.SETTLE)
         self._publish = self.client.register_script(redis_scripts.PUBLISH_OPEN)
@@ -110,6 +112,9 @@ class RedisState:
             async with asyncio.timeout(2.0):
                 for script in (self._admit, self._settle, self._publish, self._circuits):
                     script.sha = await self.client.script_load(script.script)
+                # Open a few pooled connections now: a connection opened under load by the
+                # first concurrent requests could take longer than their timeout.
+                await asyncio.gather(*(self.client.ping() for _ in range(self.WARM_CONNECTIONS)))
         except (TimeoutError, OSError, redis.RedisError) as error:
             self.failures += 1
             log.warning("Redis at %s is not reachable yet: %s", _safe(self.url),
