@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from gateway.catalog.snapshot import ServerSettings
 from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy import models_api
 from gateway.proxy.body import ClientGone
@@ -18,7 +19,8 @@ from gateway.proxy.breaker import Breakers
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
 from gateway.proxy.pipeline import Pipeline
-from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
+from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
+from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
 from gateway.quota.gate import FAIL_OPEN, QuotaGate
 from gateway.state import STATE_ENV, EmbeddedState, StateBackend, open_state
 from gateway.state.circuits import SharedCircuits
@@ -32,8 +34,9 @@ log = logging.getLogger("modelyard.proxy")
 class ProxyApp:
     """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
 
-    Every decision, auth included, uses `scope["path"]` as the server parsed it, never a URL
-    rebuilt from the Host header.
+    Every decision, auth included, uses the raw path the client sent (`scope["raw_path"]`,
+    not percent-decoded), never a URL rebuilt from the Host header: `/admin%2fstatus` is an
+    unknown URL, not the admin endpoint by another spelling.
     """
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
@@ -74,11 +77,22 @@ class ProxyApp:
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
 
+    def server_settings(self) -> ServerSettings:
+        """The HTTP server's timeouts, limits and shutdown times from the serving snapshot."""
+        current = self.holder.current
+        return current.snapshot.settings.server if current is not None else ServerSettings()
+
+    def begin_drain(self) -> None:
+        """Shutting down: /readyz answers 503 and every answer closes its connection."""
+        self.holder.draining = True
+
     async def http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
+        if self.holder.draining:
+            send = _closing(send)
         ex = Exchange(scope, receive, send, _request_id(headers), headers)
         try:
-            await self.dispatch(ex, scope["method"], scope["path"])
+            await self.dispatch(ex, scope["method"], _raw_path(scope))
         except ProxyError as error:
             if not ex.started:
                 await ex.respond_error(error)
@@ -180,6 +194,24 @@ _ids = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # no twin sequences
 
 
+def _raw_path(scope: Scope) -> str:
+    raw = scope.get("raw_path")
+    return scope["path"] if raw is None else raw.decode("latin-1")
+
+
+def _closing(send: Send) -> Send:
+    """`send` with `connection: close` on the answer, so keep-alive clients reconnect
+    elsewhere while this process drains."""
+
+    async def send_closing(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()),
+                                              (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
+
+
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
@@ -189,17 +221,25 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return f"{_ids.getrandbits(96):024x}"
 
 
-def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
+def snapshot_source(snapshot: str | Path | None, catalog: Path | None,
+                    poll_interval_s: float | None = None) -> Source:
+    """A snapshot URL (polled), a snapshot file, or a catalog directory (both watched)."""
+    if isinstance(snapshot, str) and is_snapshot_url(snapshot):
+        return SnapshotURL(snapshot, *([poll_interval_s] if poll_interval_s else []))
+    if snapshot is not None:
+        return SnapshotFile(Path(snapshot))
+    return CatalogDir(catalog or Path("catalog"))
+
+
+def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True, state: str | None = None,
-               on_state_unavailable: str = FAIL_OPEN) -> ProxyApp:
-    """The proxy app over a catalog directory, a snapshot file, or a prepared holder;
+               metrics: bool = True, poll_interval_s: float | None = None,
+               state: str | None = None, on_state_unavailable: str = FAIL_OPEN) -> ProxyApp:
+    """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder;
     `state` is a state backend URL (default: embedded, this process only)."""
     if holder is None:
-        source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
-            catalog or Path("catalog"))
-        holder = Holder(source, Breakers())
+        holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
     if no_auth:
         from gateway.proxy.auth import warn_no_auth
 
@@ -213,8 +253,9 @@ def app_from_env() -> ProxyApp:
     """Factory for uvicorn workers: configuration comes from MODELYARD_* variables."""
     snapshot = os.environ.get("MODELYARD_SNAPSHOT")
     catalog = os.environ.get("MODELYARD_CATALOG")
+    poll = os.environ.get("MODELYARD_POLL_INTERVAL")
     return create_app(catalog=Path(catalog) if catalog else None,
-                      snapshot=Path(snapshot) if snapshot else None,
+                      snapshot=snapshot or None, poll_interval_s=float(poll) if poll else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
                       metrics=os.environ.get("MODELYARD_METRICS") != "0",

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.catalog.snapshot import Consumer, Limits, Model, Snapshot
+from gateway.proxy.meter import _prompt_text
 from gateway.state import CONCURRENT, NANOS, SPEND, WINDOW, Check
-from gateway.usage.accounting import _prompt_text
 from gateway.usage.pricing import estimate_tokens
 
 MINUTE_S = 60

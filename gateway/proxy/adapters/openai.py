@@ -103,19 +103,23 @@ class OpenAICompatible(Adapter):
         return {"error": {"message": message, "type": "invalid_request_error", "param": None,
                           "code": None}}
 
-    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+    def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
         return parse_retry_after(response.headers.get("retry-after"))
+
+    def error_status(self, status: int, raw: bytes) -> int:
+        """The status the upstream's error stands for (some spell 401 as a 400)."""
+        return status
 
     async def raise_for_status(self, response: UpstreamResponse, call: Call) -> None:
         """Read an error answer's body; what its status means is upstream_errors' call."""
         status = response.status
         if status < 300:
             return
-        body = self.error_body(status, await response.read())
-        error = body["error"]
-        message = str(error.get("message") or f"upstream answered {status}")
-        raise status_error(call.provider.name, status, message, body=body,
-                           retry_after=self.retry_after(response, error),
+        raw = await response.read()
+        body = self.error_body(status, raw)
+        message = str(body["error"].get("message") or f"upstream answered {status}")
+        raise status_error(call.provider.name, self.error_status(status, raw), message,
+                           body=body, retry_after=self.retry_after(response, raw),
                            upstream_model=call.channel.upstream_model)
 
     # ----- the seam -----
@@ -217,19 +221,26 @@ class _Rename:
     """The fast path: the upstream's bytes relayed as they are, with the model name swapped
     by a bytes replace; of stream events, only those that can end or meter the stream parsed."""
 
-    __slots__ = ("upstream", "client")
+    __slots__ = ("upstream", "client", "same", "needles")
 
     def __init__(self, upstream_model: str, client_model: str) -> None:
         self.upstream = _dump(upstream_model).encode()
         self.client = _dump(client_model).encode()
+        self.same = self.upstream == self.client
+        self.needles = [(key, key + self.upstream) for key in (b'"model":', b'"model": ')]
 
     def swap(self, data: bytes) -> bytes | None:
         """`data` with the model named as the client asked, or None unless `"model": <name>`
-        occurs exactly once (compact, or with the one space pretty-printers put there)."""
-        for key in (b'"model":', b'"model": '):
-            needle = key + self.upstream
+        occurs exactly once (compact, or with the one space pretty-printers put there).
+
+        When the two names are the same, finding the name is enough: any other name the
+        upstream gives (a dated snapshot's) sends the answer the slow way, renamed.
+        """
+        for key, needle in self.needles:
             at = data.find(needle)
             if at >= 0:
+                if self.same:
+                    return data
                 if data.find(needle, at + len(needle)) >= 0:
                     return None
                 return data[:at] + key + self.client + data[at + len(needle):]
