@@ -67,7 +67,10 @@ def serve(
     url = snapshot if snapshot is not None and is_snapshot_url(snapshot) else None
     source = Path(snapshot) if snapshot is not None else (catalog or Path("catalog"))
     if url is None and not source.exists():
-        typer.echo(f"error: {source} does not exist", err=True)
+        from cli.hints import no_catalog
+
+        typer.echo(no_catalog(source, "--snapshot FILE" if snapshot is not None
+                              else "--catalog PATH"), err=True)
         raise typer.Exit(2)
     from gateway.state import open_state
 

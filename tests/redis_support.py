@@ -20,17 +20,20 @@ import pytest
 from tests.upstreams.server import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or next(
-    (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if Path(p).exists()),
-    None)
+    (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if Path(p).exists()), None
+)
 
 SHARED_URL = os.environ.get("MODELYARD_TEST_REDIS_URL")
 
 #: for tests that start (and stop) redis-server processes of their own
 needs_redis_server = pytest.mark.skipif(
-    REDIS_SERVER is None, reason="redis-server is not installed (.ci/run installs it)")
+    REDIS_SERVER is None, reason="redis-server is not installed (.ci/run installs it)"
+)
 
-needs_redis = pytest.mark.skipif(REDIS_SERVER is None and not SHARED_URL,
-                                 reason="redis-server is not installed (.ci/run installs it)")
+needs_redis = pytest.mark.skipif(
+    REDIS_SERVER is None and not SHARED_URL,
+    reason="redis-server is not installed (.ci/run installs it)",
+)
 
 
 def _answers(port: int) -> bool:
@@ -56,9 +59,24 @@ class RedisServer:
     def start(self) -> None:
         assert REDIS_SERVER is not None
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while not _answers(self.port):
             if time.monotonic() > deadline or self.proc.poll() is not None:

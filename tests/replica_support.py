@@ -44,7 +44,8 @@ class RoundRobin:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", self.port))
+            asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        )
         self._ready.set()
         try:
             self._loop.run_forever()
@@ -84,8 +85,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 @contextmanager
-def replicas(count: int, snapshot: Path, *args: str, env: dict[str, str] | None = None
-             ) -> Iterator[list[str]]:
+def replicas(
+    count: int, snapshot: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[list[str]]:
     """`count` serve processes of `snapshot`, ready; their base URLs."""
     import os
 
@@ -96,17 +98,36 @@ def replicas(count: int, snapshot: Path, *args: str, env: dict[str, str] | None 
         for i in range(count):
             port = free_port()
             log = open(Path(logs.name) / f"replica-{i}.log", "wb")  # noqa: SIM115
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "serve", "--snapshot", str(snapshot),
-                 "--port", str(port), "--log-level", "warning", *args],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cli.main",
+                        "serve",
+                        "--snapshot",
+                        str(snapshot),
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                        *args,
+                    ],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **(env or {})},
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 30
         for proc, url in zip(procs, urls, strict=True):
             while not _ready(url):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"replica {url} did not start: " + "\n".join(
-                        p.read_text() for p in Path(logs.name).iterdir()))
+                    raise AssertionError(
+                        f"replica {url} did not start: "
+                        + "\n".join(p.read_text() for p in Path(logs.name).iterdir())
+                    )
                 time.sleep(0.05)
         yield urls
     finally:
@@ -139,8 +160,7 @@ class Result:
 def sdk(base_url: str, key: str) -> openai.OpenAI:
     """The SDK with a new connection per request, so the balancer spreads them."""
     http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0,
-                         http_client=http)
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, http_client=http)
 
 
 def one(client: openai.OpenAI, **kw: Any) -> Result:
@@ -148,14 +168,16 @@ def one(client: openai.OpenAI, **kw: Any) -> Result:
     started = time.perf_counter()
     try:
         raw = client.chat.completions.with_raw_response.create(**body)
-        return Result(raw.status_code, time.perf_counter() - started, raw.headers,
-                      raw.parse().usage)
+        return Result(
+            raw.status_code, time.perf_counter() - started, raw.headers, raw.parse().usage
+        )
     except openai.APIStatusError as error:
         return Result(error.status_code, time.perf_counter() - started, error.response.headers)
 
 
-def paced(send: Callable[[], Result], *, rate: float, seconds: float,
-          workers: int = 16) -> list[Result]:
+def paced(
+    send: Callable[[], Result], *, rate: float, seconds: float, workers: int = 16
+) -> list[Result]:
     """`send()` at `rate` per second for `seconds`, started on schedule (a load generator:
     it paces, it does not wait for anything)."""
     count = int(rate * seconds)

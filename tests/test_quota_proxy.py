@@ -34,29 +34,43 @@ from tests.conftest import (
 from tests.upstreams.server import free_port, serve_asgi
 
 KEY_OPS = "sk-ops-0123456789"
-PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "100000",
-         "output": "100000"}  # 0.1 per token: the fake's 9-token answer costs 0.9
+PRICE = {
+    "currency": "USD",
+    "unit": "per_million_tokens",
+    "input": "100000",
+    "output": "100000",
+}  # 0.1 per token: the fake's 9-token answer costs 0.9
 
 
-def quota_catalog(upstream_url: str, *, alice: dict | None = None, bob: dict | None = None,
-                  research: dict | None = None) -> dict:
-    consumers = [consumer("alice", KEY_ALICE, orgs=["research"],
-                          **({"quota": alice} if alice else {})),
-                 consumer("bob", KEY_BOB, orgs=["research"], **({"quota": bob} if bob else {})),
-                 consumer("ops", KEY_OPS, scopes=["public", "admin"])]
+def quota_catalog(
+    upstream_url: str,
+    *,
+    alice: dict | None = None,
+    bob: dict | None = None,
+    research: dict | None = None,
+) -> dict:
+    consumers = [
+        consumer("alice", KEY_ALICE, orgs=["research"], **({"quota": alice} if alice else {})),
+        consumer("bob", KEY_BOB, orgs=["research"], **({"quota": bob} if bob else {})),
+        consumer("ops", KEY_OPS, scopes=["public", "admin"]),
+    ]
     data = snapshot_dict(
-        providers=[provider("fake", base_url=upstream_url,
-                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})],
+        providers=[
+            provider(
+                "fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}
+            )
+        ],
         models=[model("gpt-test", order=1), model("other", order=2)],
-        channels=[channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt", price=PRICE),
-                  channel("fake-other", "other", "fake", upstream_model="up-other",
-                          price=PRICE)],
-        consumers=consumers)
+        channels=[
+            channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt", price=PRICE),
+            channel("fake-other", "other", "fake", upstream_model="up-other", price=PRICE),
+        ],
+        consumers=consumers,
+    )
     if research:
         from gateway.catalog.snapshot import digest_of
 
-        data["orgs"] = {"research": {"name": "research", "description": None,
-                                     "quota": research}}
+        data["orgs"] = {"research": {"name": "research", "description": None, "quota": research}}
         data["digest"] = digest_of(data)
     return data
 
@@ -71,7 +85,8 @@ def quota_proxy(**quotas: Any) -> Iterator[tuple[str, ProxyApp, Any]]:
 
 def chat(base: str, key: str = KEY_ALICE, model_name: str = "gpt-test", **kw: Any):
     return client(base, key).chat.completions.with_raw_response.create(
-        model=model_name, messages=[{"role": "user", "content": "hi"}], **kw)
+        model=model_name, messages=[{"role": "user", "content": "hi"}], **kw
+    )
 
 
 def quotas_of(base: str) -> dict:
@@ -109,8 +124,7 @@ def test_tokens_are_reserved_up_front_and_settled_with_the_real_count():
         assert raw.headers["x-ratelimit-limit-tokens"] == "100"
         assert raw.headers["x-ratelimit-remaining-tokens"] == "9"
         # Settled with what the upstream reported: 5 prompt + 4 completion tokens.
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"]
-             == 9)
+        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"] == 9)
         raw = chat(base, max_tokens=80)
         assert raw.headers["x-ratelimit-remaining-tokens"] == "10"
         with pytest.raises(openai.RateLimitError) as refused:
@@ -126,12 +140,15 @@ def test_tokens_are_reserved_up_front_and_settled_with_the_real_count():
 def test_streams_settle_their_tokens_when_they_end():
     with quota_proxy(alice={"tokens_per_minute": 1000}) as (base, _, _):
         stream = client(base).chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": "hi"}], stream=True,
-            max_tokens=500, stream_options={"include_usage": True})
+            model="gpt-test",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            max_tokens=500,
+            stream_options={"include_usage": True},
+        )
         usage = [chunk.usage for chunk in stream if chunk.usage][0]
         assert usage.total_tokens == 9
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"]
-             == 9)
+        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"] == 9)
 
 
 def test_a_spent_daily_budget_stops_new_requests():
@@ -139,8 +156,7 @@ def test_a_spent_daily_budget_stops_new_requests():
         for _ in range(3):  # 0.9 each: 0, 0.9 and 1.8 spent before each, all below 2
             chat(base)
             time.sleep(0)  # settlement runs in the proxy's loop, polled below
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["budget_per_day"]["used"]
-             == "2.7")
+        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["budget_per_day"]["used"] == "2.7")
         with pytest.raises(openai.RateLimitError) as refused:
             chat(base)
         assert refused.value.body["type"] == "insufficient_quota"
@@ -173,27 +189,31 @@ def test_concurrent_requests_over_the_limit_are_refused_until_one_ends():
             chat(base)
         assert "concurrent requests" in refused.value.body["message"]
         first.join()
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["concurrent_requests"]["used"]
-             == 0)
+        poll(
+            lambda: quotas_of(base)["consumer:alice"]["limits"]["concurrent_requests"]["used"] == 0
+        )
         chat(base)
 
 
 def test_status_and_metrics_show_use_against_limits():
-    with quota_proxy(alice={"requests_per_minute": 5, "budget_per_month": "100"}) \
-            as (base, _, _):
+    with quota_proxy(alice={"requests_per_minute": 5, "budget_per_month": "100"}) as (base, _, _):
         chat(base)
         chat(base)
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["budget_per_month"]["used"]
-             == "1.8")
+        poll(
+            lambda: quotas_of(base)["consumer:alice"]["limits"]["budget_per_month"]["used"] == "1.8"
+        )
         alice = quotas_of(base)["consumer:alice"]
         assert alice["limits"]["requests_per_minute"] == {"limit": 5, "used": 2}
         assert alice["limits"]["budget_per_month"]["limit"] == "100"
-        metrics = httpx.get(f"{base}/metrics",
-                            headers={"Authorization": f"Bearer {KEY_OPS}"}).text
-        assert 'modelyard_quota_used{limit="requests_per_minute",subject="consumer:alice"} 2.0' \
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {KEY_OPS}"}).text
+        assert (
+            'modelyard_quota_used{limit="requests_per_minute",subject="consumer:alice"} 2.0'
             in metrics
-        assert 'modelyard_quota_limit{limit="budget_per_month",subject="consumer:alice"} 100.0' \
+        )
+        assert (
+            'modelyard_quota_limit{limit="budget_per_month",subject="consumer:alice"} 100.0'
             in metrics
+        )
 
 
 def test_modelyard_status_shows_each_consumers_use_against_its_limits():
@@ -201,13 +221,12 @@ def test_modelyard_status_shows_each_consumers_use_against_its_limits():
 
     from cli.main import app as cli
 
-    with quota_proxy(alice={"requests_per_minute": 5, "tokens_per_minute": 1000}) \
-            as (base, _, _):
+    with quota_proxy(alice={"requests_per_minute": 5, "tokens_per_minute": 1000}) as (base, _, _):
         chat(base)
-        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"]
-             == 9)
-        result = CliRunner().invoke(cli, ["status", "--url", base, "--key", KEY_OPS],
-                                    env={"COLUMNS": "200"})
+        poll(lambda: quotas_of(base)["consumer:alice"]["limits"]["tokens_per_minute"]["used"] == 9)
+        result = CliRunner().invoke(
+            cli, ["status", "--url", base, "--key", KEY_OPS], env={"COLUMNS": "200"}
+        )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "consumer:alice" in line)
     assert "1 / 5" in row and "9 / 1000" in row
@@ -217,15 +236,20 @@ def test_modelyard_status_shows_each_consumers_use_against_its_limits():
 def test_an_unreachable_state_backend_fails_open_or_closed_quickly(mode):
     dead = RedisState(f"redis://127.0.0.1:{free_port()}/0")
     with fake_upstream() as (_, url):
-        app = ProxyApp(holder_of(quota_catalog(url, alice={"requests_per_minute": 1}), ENV),
-                       rng=random.Random(1), state=dead, on_state_unavailable=mode)
+        app = ProxyApp(
+            holder_of(quota_catalog(url, alice={"requests_per_minute": 1}), ENV),
+            rng=random.Random(1),
+            state=dead,
+            on_state_unavailable=mode,
+        )
         with serve_asgi(app) as base:
             for _ in range(3):
                 started = time.perf_counter()
-                response = httpx.post(f"{base}/v1/chat/completions",
-                                      headers={"Authorization": f"Bearer {KEY_ALICE}"},
-                                      json={"model": "gpt-test",
-                                            "messages": [{"role": "user", "content": "hi"}]})
+                response = httpx.post(
+                    f"{base}/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {KEY_ALICE}"},
+                    json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]},
+                )
                 assert time.perf_counter() - started < 1.0
                 if mode == FAIL_OPEN:
                     assert response.status_code == 200
@@ -235,7 +259,8 @@ def test_an_unreachable_state_backend_fails_open_or_closed_quickly(mode):
                     error = response.json()["error"]
                     assert error["code"] == "quota_state_unavailable"
                     assert "unreachable" in error["message"]
-            quotas = httpx.get(f"{base}/admin/status",
-                               headers={"Authorization": f"Bearer {KEY_OPS}"}).json()["quotas"]
+            quotas = httpx.get(
+                f"{base}/admin/status", headers={"Authorization": f"Bearer {KEY_OPS}"}
+            ).json()["quotas"]
     assert quotas["available"] is False and quotas["backend"] == "redis"
     assert quotas["state_errors"] == {"served" if mode == FAIL_OPEN else "refused": 3}

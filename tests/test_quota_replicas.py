@@ -24,30 +24,44 @@ from tests.upstreams.openai_like import FakeOpenAI
 
 pytestmark = needs_redis_server
 
-KEYS = {name: f"sk-{name}-0123456789" for name in
-        ("rpm", "tpm", "budget", "open", "closed", "ops", "breaker", "workers")}
+KEYS = {
+    name: f"sk-{name}-0123456789"
+    for name in ("rpm", "tpm", "budget", "open", "closed", "ops", "breaker", "workers")
+}
 PRICE = {"currency": "USD", "unit": "per_million_tokens", "input": "10000", "output": "10000"}
 # The mock answers "hi" with 1 prompt and 5 completion tokens: 6 tokens, 0.06 USD.
 TOKENS, COST = 6, 0.06
 
 
 def cluster_snapshot(upstream_url: str) -> dict:
-    quotas = {"rpm": {"requests_per_minute": 60}, "tpm": {"tokens_per_minute": 300},
-              "budget": {"budget_per_day": "0.6"}, "open": {"requests_per_minute": 20},
-              "closed": {"requests_per_minute": 20}, "workers": {"requests_per_minute": 10}}
-    consumers = [consumer(name, key, **({"quota": quotas[name]} if name in quotas else {}),
-                          scopes=["public", "admin"] if name == "ops" else ["public"])
-                 for name, key in KEYS.items()]
+    quotas = {
+        "rpm": {"requests_per_minute": 60},
+        "tpm": {"tokens_per_minute": 300},
+        "budget": {"budget_per_day": "0.6"},
+        "open": {"requests_per_minute": 20},
+        "closed": {"requests_per_minute": 20},
+        "workers": {"requests_per_minute": 10},
+    }
+    consumers = [
+        consumer(
+            name,
+            key,
+            **({"quota": quotas[name]} if name in quotas else {}),
+            scopes=["public", "admin"] if name == "ops" else ["public"],
+        )
+        for name, key in KEYS.items()
+    ]
     data = snapshot_dict(
         settings={"breaker": {"failure_threshold": 3, "cooldown_s": 30, "max_cooldown_s": 60}},
-        providers=[provider("mock", protocol="mock"),
-                   provider("fake", base_url=upstream_url)],
+        providers=[provider("mock", protocol="mock"), provider("fake", base_url=upstream_url)],
         models=[model("echo", order=1), model("flaky", order=2)],
-        channels=[channel("echo@mock", "echo", "mock", upstream_model="echo-v1", price=PRICE),
-                  channel("flaky@fake", "flaky", "fake", upstream_model="up-bad",
-                          priority="high"),
-                  channel("flaky@mock", "flaky", "mock", upstream_model="echo-v1")],
-        consumers=consumers)
+        channels=[
+            channel("echo@mock", "echo", "mock", upstream_model="echo-v1", price=PRICE),
+            channel("flaky@fake", "flaky", "fake", upstream_model="up-bad", priority="high"),
+            channel("flaky@mock", "flaky", "mock", upstream_model="echo-v1"),
+        ],
+        consumers=consumers,
+    )
     data["digest"] = digest_of(data)
     return data
 
@@ -69,8 +83,10 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
     try:
         with fake_upstream() as (fake, url):
             snapshot.write_text(json.dumps(cluster_snapshot(url)))
-            with replicas(3, snapshot, "--state", redis.url) as urls, RoundRobin(
-                    [int(u.rsplit(":", 1)[1]) for u in urls]) as balancer:
+            with (
+                replicas(3, snapshot, "--state", redis.url) as urls,
+                RoundRobin([int(u.rsplit(":", 1)[1]) for u in urls]) as balancer,
+            ):
                 yield Cluster(redis, urls, balancer.url, fake, snapshot)
     finally:
         redis.stop()
@@ -89,8 +105,10 @@ def test_a_per_minute_limit_holds_across_replicas_over_two_minutes(cluster):
     counts = statuses(results)
     assert set(counts) <= {200, 429}, counts
     accepted = counts.get(200, 0)
-    print(f"\n60 rpm over 120 s at 300 rpm through 3 replicas: {accepted} accepted, "
-          f"{counts.get(429, 0)} refused")
+    print(
+        f"\n60 rpm over 120 s at 300 rpm through 3 replicas: {accepted} accepted, "
+        f"{counts.get(429, 0)} refused"
+    )
     assert 114 <= accepted <= 126  # the limit over two minutes, within 5 %
 
 
@@ -101,10 +119,13 @@ def test_a_tokens_per_minute_limit_holds_across_replicas(cluster):
     counts = statuses(results)
     assert set(counts) <= {200, 429}, counts
     used = sum(r.usage.total_tokens for r in results if r.status == 200)
-    unchecked = sum(1 for r in results if r.status == 200
-                    and "x-ratelimit-limit-tokens" not in r.headers)
-    print(f"\n300 tokens/min over 15 s at 600 tokens/min offered: {used} tokens accepted"
-          f" ({unchecked} served unchecked)")
+    unchecked = sum(
+        1 for r in results if r.status == 200 and "x-ratelimit-limit-tokens" not in r.headers
+    )
+    print(
+        f"\n300 tokens/min over 15 s at 600 tokens/min offered: {used} tokens accepted"
+        f" ({unchecked} served unchecked)"
+    )
     assert 285 <= used <= 300
 
 
@@ -134,6 +155,7 @@ def test_a_failing_channel_on_one_replica_is_skipped_by_the_others_within_a_seco
         document = httpx.get(f"{url}/admin/status", headers=ops).json()
         channels = next(m for m in document["models"] if m["name"] == "flaky")["channels"]
         return next(c for c in channels if c["name"] == "flaky@fake")["circuit"]["state"]
+
     poll(lambda: all(circuit(url) == "open" for url in cluster.urls[1:]), timeout=5)
     elapsed = time.monotonic() - opened
     print(f"\ncircuit opened on replica 1 seen open by replicas 2 and 3 after {elapsed:.2f} s")
@@ -151,8 +173,9 @@ def test_workers_of_one_replica_share_limits_through_redis(cluster):
         client = sdk(urls[0], KEYS["workers"])  # a new connection each, several at once:
         results = paced(lambda: one(client), rate=40, seconds=0.4)  # both workers serve
 
-    unchecked = [r for r in results if r.status == 200
-                 and "x-ratelimit-limit-requests" not in r.headers]
+    unchecked = [
+        r for r in results if r.status == 200 and "x-ratelimit-limit-requests" not in r.headers
+    ]
     assert not unchecked and statuses(results) == {200: 10, 429: 6}
 
 
@@ -175,8 +198,13 @@ def outage(cluster: Cluster, urls: list[str], balancer: str, key: str, expect: i
         assert all(r.headers.get("retry-after") == "1" for r in during)
     # Back: once each replica's half-second hold is over, limits count again.
     ops = {"Authorization": f"Bearer {KEYS['ops']}"}
-    poll(lambda: all(httpx.get(f"{url}/admin/status", headers=ops).json()["quotas"]
-                     ["available"] for url in urls), timeout=5)
+    poll(
+        lambda: all(
+            httpx.get(f"{url}/admin/status", headers=ops).json()["quotas"]["available"]
+            for url in urls
+        ),
+        timeout=5,
+    )
     after = statuses(paced(lambda: one(client), rate=20, seconds=1.5))
     assert after == {200: 20, 429: 10}
 
@@ -186,7 +214,10 @@ def test_redis_stopped_mid_run_fails_open_then_limits_resume(cluster):
 
 
 def test_redis_stopped_mid_run_fails_closed_then_limits_resume(cluster):
-    with replicas(3, cluster.snapshot, "--state", cluster.redis.url, "--state-unavailable",
-                  "fail_closed") as urls, \
-            RoundRobin([int(u.rsplit(":", 1)[1]) for u in urls]) as balancer:
+    with (
+        replicas(
+            3, cluster.snapshot, "--state", cluster.redis.url, "--state-unavailable", "fail_closed"
+        ) as urls,
+        RoundRobin([int(u.rsplit(":", 1)[1]) for u in urls]) as balancer,
+    ):
         outage(cluster, urls, balancer.url, KEYS["closed"], 503)

@@ -53,7 +53,9 @@ def backend(request):
                 await body(state)
             finally:
                 await state.aclose()
+
         asyncio.run(go())
+
     return drive
 
 
@@ -63,12 +65,12 @@ def rpm(key: str, limit: int, cost: int = 1) -> Check:
 
 def test_window_admits_up_to_its_limit_then_refuses(backend):
     async def go(backend):
-        results = [(await backend.admit([rpm("a", 5)], entry=str(i))).admitted
-                   for i in range(7)]
+        results = [(await backend.admit([rpm("a", 5)], entry=str(i))).admitted for i in range(7)]
         assert results == [True] * 5 + [False] * 2
         refused = await backend.admit([rpm("a", 5)])
         assert refused.failed == 0 and refused.readings[0].window.remaining() == 0
         assert 59 <= refused.readings[0].window.wait_s <= 60
+
     backend(go)
 
 
@@ -80,6 +82,7 @@ def test_admission_is_all_or_none(backend):
         # The refused request took nothing from the wide limit.
         peek = await backend.admit([rpm("wide", 10)], commit=False)
         assert peek.readings[0].window.used == 1
+
     backend(go)
 
 
@@ -92,6 +95,7 @@ def test_token_reservation_is_settled_with_the_real_count(backend):
         assert (await backend.admit([rpm("tpm", 100, cost=30)], entry="r3")).admitted
         peek = await backend.admit([rpm("tpm", 100, cost=0)], commit=False)
         assert peek.readings[0].window.used == 50
+
     backend(go)
 
 
@@ -103,6 +107,7 @@ def test_concurrency_is_given_back_when_requests_settle(backend):
         assert not (await backend.admit([check])).admitted
         await backend.settle([Settlement("inflight", CONCURRENT, -1, "", 60)])
         assert (await backend.admit([check])).admitted
+
     backend(go)
 
 
@@ -117,6 +122,7 @@ def test_spend_stops_admission_once_the_budget_is_reached(backend):
         assert not refused.admitted and refused.readings[0].value == 1200
         other_day = Check("day", SPEND, 1000, 0, "d20261205", 3600)
         assert (await backend.admit([other_day])).admitted
+
     backend(go)
 
 
@@ -131,6 +137,7 @@ def test_redis_counters_expire_on_their_own(redis):
         await state.admit([rpm("k", 5), Check("c", CONCURRENT, 5, 1, "", 90)])
         await state.settle([Settlement("s", SPEND, 7, "d1", 172800)])
         await state.aclose()
+
     asyncio.run(go())
     client = redis_client.Redis.from_url(redis.url)
     keys = client.keys(f"{prefix}*")
@@ -152,6 +159,7 @@ def test_an_unreachable_redis_is_reported_within_the_timeout():
         assert time.perf_counter() - started < 0.005
         await state.aclose()
         return first
+
     assert asyncio.run(go()) < 0.06
 
 
@@ -168,6 +176,7 @@ def test_a_redis_that_never_answers_costs_at_most_the_timeout():
                 await state.admit([rpm("k", 5)])
             await state.aclose()
             return time.perf_counter() - started
+
         assert asyncio.run(go()) < 0.07
 
 
@@ -183,6 +192,7 @@ def test_state_urls_name_the_backend():
 def documents(request, tmp_path: Path):
     """A function that runs `body(store)` on a fresh document store of each kind."""
     if request.param == "sqlite":
+
         def make():
             return SQLiteDocuments(tmp_path / "state" / "documents.sqlite3")
     else:
@@ -198,7 +208,9 @@ def documents(request, tmp_path: Path):
                 await body(store)
             finally:
                 await store.aclose()
+
         asyncio.run(go())
+
     return drive
 
 
@@ -217,4 +229,5 @@ def test_documents_are_seen_only_by_their_owner_until_they_expire(documents):
         assert await documents.list("responses", owner="alice") == [{"n": 1}]
         assert await documents.delete("responses", "r1", owner="alice")
         assert await documents.get("responses", "r1", owner="alice") is None
+
     documents(go)

@@ -21,8 +21,7 @@ class Clock:
 
 
 @settings(max_examples=60, deadline=None)
-@given(gaps=st.lists(st.floats(0, 20), min_size=1, max_size=200),
-       limit=st.integers(1, 20))
+@given(gaps=st.lists(st.floats(0, 20), min_size=1, max_size=200), limit=st.integers(1, 20))
 def test_no_window_ever_holds_more_than_the_limit(gaps, limit):
     clock = Clock()
     state = EmbeddedState(clock)
@@ -31,9 +30,11 @@ def test_no_window_ever_holds_more_than_the_limit(gaps, limit):
     async def go():
         for i, gap in enumerate(gaps):
             clock.now += gap
-            if (await state.admit([Check("k", WINDOW, limit, 1, "60", 125)],
-                                  entry=str(i))).admitted:
+            if (
+                await state.admit([Check("k", WINDOW, limit, 1, "60", 125)], entry=str(i))
+            ).admitted:
                 admitted.append(clock.now)
+
     asyncio.run(go())
     for i, start in enumerate(admitted):
         assert sum(1 for t in admitted[i:] if t < start + 60) <= limit
@@ -53,6 +54,7 @@ def test_a_full_window_frees_up_as_its_oldest_entries_slide_out():
         assert not refused.admitted and refused.readings[0].window.wait_s == 35
         clock.now += 35  # the first entry (t = 0) slid out
         assert (await state.admit([check], entry="y")).admitted
+
     asyncio.run(go())
 
 
@@ -65,6 +67,7 @@ def test_a_settled_reservation_frees_its_unused_tokens():
         await state.settle([Settlement("t", WINDOW, 10 - 90, "a|90", 125)])
         peek = await state.admit([Check("t", WINDOW, 100, 0, "60", 125)], commit=False)
         assert peek.readings[0].window.used == 10
+
     asyncio.run(go())
 
 

@@ -41,9 +41,13 @@ from benchmarks.proxy.targets import (
 )
 
 TARGETS = ("no-quota", "quota-embedded", "quota-redis")
-QUOTA = {"requests_per_minute": 10**9, "tokens_per_minute": 10**12,
-         "concurrent_requests": 100_000, "budget_per_day": "1000000",
-         "budget_per_month": "10000000"}
+QUOTA = {
+    "requests_per_minute": 10**9,
+    "tokens_per_minute": 10**12,
+    "concurrent_requests": 100_000,
+    "budget_per_day": "1000000",
+    "budget_per_month": "10000000",
+}
 
 
 def write_catalog(directory: Path, nginx_root: str, *, quota: bool) -> Path:
@@ -60,8 +64,17 @@ def write_catalog(directory: Path, nginx_root: str, *, quota: bool) -> Path:
 @contextlib.contextmanager
 def redis_server(work: Path) -> Iterator[str]:
     port = procs.free_port()
-    cmd = [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-           "127.0.0.1", "--save", "", "--appendonly", "no"]
+    cmd = [
+        shutil.which("redis-server") or "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
     with procs.running(cmd, log=work / "redis.log") as proc:
         procs.wait_port(port, timeout_s=10, proc=proc)
         yield f"redis://127.0.0.1:{port}/0"
@@ -89,14 +102,17 @@ def run(args: argparse.Namespace) -> str:
     procs.ensure_tools()
     ensure_redis()
     points: dict[tuple[str, str, int, int], load.Point] = {}
-    with tempfile.TemporaryDirectory(prefix="modelyard-quota-bench-") as tmp, \
-            contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="modelyard-quota-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         work = Path(tmp)
         redis_url = stack.enter_context(redis_server(work))
         import asyncio
 
-        in_process = inprocess_report(asyncio.run(
-            inprocess_slices(redis_url, work, args.slices, args.count)))
+        in_process = inprocess_report(
+            asyncio.run(inprocess_slices(redis_url, work, args.slices, args.count))
+        )
         print(in_process, file=sys.stderr, flush=True)
         if args.inprocess_only:
             return in_process
@@ -105,27 +121,32 @@ def run(args: argparse.Namespace) -> str:
         for mode in args.modes:
             for url in urls.values():
                 smoke_check(url, mode)
-            script = load.write_script(work / f"{mode}.lua", request_body(mode),
-                                       bench_catalog.CLIENT_KEY)
+            script = load.write_script(
+                work / f"{mode}.lua", request_body(mode), bench_catalog.CLIENT_KEY
+            )
             for round_ in range(args.rounds):
                 for conc in (1, 16):
                     turn = round_ % len(TARGETS)
                     for target in TARGETS[turn:] + TARGETS[:turn]:
-                        load.run_wrk(urls[target], script, connections=conc,
-                                     seconds=args.warmup)
-                        point = load.run_wrk(urls[target], script, connections=conc,
-                                             seconds=args.duration)
+                        load.run_wrk(urls[target], script, connections=conc, seconds=args.warmup)
+                        point = load.run_wrk(
+                            urls[target], script, connections=conc, seconds=args.duration
+                        )
                         if point.errors:
                             raise SystemExit(f"{target} {mode} c={conc}: {point.errors} errors")
                         points[(target, mode, conc, round_)] = point
-                        print(f"  round {round_ + 1} {target:14} {mode:6} c={conc:<2} "
-                              f"{point.rps:8,.0f} req/s  p50 {point.p50_ms:6.3f} ms",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"  round {round_ + 1} {target:14} {mode:6} c={conc:<2} "
+                            f"{point.rps:8,.0f} req/s  p50 {point.p50_ms:6.3f} ms",
+                            file=sys.stderr,
+                            flush=True,
+                        )
     return report(points, args) + "\n\nIn process:\n\n" + in_process
 
 
-async def inprocess_slices(redis_url: str, work: Path, slices: int, count: int
-                           ) -> dict[tuple[str, str], list[tuple[float, float]]]:
+async def inprocess_slices(
+    redis_url: str, work: Path, slices: int, count: int
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """(CPU s, wall s) per request of each target and mode, in interleaved slices."""
     import os
     import time
@@ -137,8 +158,9 @@ async def inprocess_slices(redis_url: str, work: Path, slices: int, count: int
     apps = {}
     for target in TARGETS:
         catalog = write_catalog(work / f"in-{target}", inprocess.ROOT, quota=target != "no-quota")
-        app = create_app(catalog=catalog, watch=False,
-                         state=redis_url if target == "quota-redis" else None)
+        app = create_app(
+            catalog=catalog, watch=False, state=redis_url if target == "quota-redis" else None
+        )
         app.http = app.router.http = inprocess.CannedUpstream()
         await app.startup()
         apps[target] = app
@@ -147,46 +169,58 @@ async def inprocess_slices(redis_url: str, work: Path, slices: int, count: int
         for app in apps.values():
             await inprocess.drive(app, mode, count)  # warm-up
         for turn in range(slices):
-            order = TARGETS[turn % 3:] + TARGETS[:turn % 3]
+            order = TARGETS[turn % 3 :] + TARGETS[: turn % 3]
             for target in order:
                 started = time.perf_counter()
                 cpu = await inprocess.drive(apps[target], mode, count)
                 out.setdefault((target, mode), []).append(
-                    (cpu, (time.perf_counter() - started) / count))
+                    (cpu, (time.perf_counter() - started) / count)
+                )
     for app in apps.values():
         await app.shutdown()
     return out
 
 
 def inprocess_report(spent: dict[tuple[str, str], list[tuple[float, float]]]) -> str:
-    lines = ["| target | mode | CPU µs/request | added CPU µs | µs/request (wall) | "
-             "added µs (wall) |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| target | mode | CPU µs/request | added CPU µs | µs/request (wall) | added µs (wall) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for (target, mode), values in spent.items():
         base = spent[("no-quota", mode)]
         cpu = statistics.median(v[0] for v in values) * 1e6
         wall = statistics.median(v[1] for v in values) * 1e6
         added_cpu = statistics.median(a[0] - b[0] for a, b in zip(values, base, strict=True))
         added_wall = statistics.median(a[1] - b[1] for a, b in zip(values, base, strict=True))
-        lines.append(f"| {target} | {mode} | {cpu:.1f} | {added_cpu * 1e6:+.1f} | {wall:.1f} | "
-                     f"{added_wall * 1e6:+.1f} |")
+        lines.append(
+            f"| {target} | {mode} | {cpu:.1f} | {added_cpu * 1e6:+.1f} | {wall:.1f} | "
+            f"{added_wall * 1e6:+.1f} |"
+        )
     return "\n".join(lines)
 
 
-def report(points: dict[tuple[str, str, int, int], load.Point], args: argparse.Namespace
-           ) -> str:
-    lines = ["| target | mode | p50 at c=1 (ms) | added p50 (ms) | req/s at c=16 | "
-             "share of no-quota |", "|---|---|---:|---:|---:|---:|"]
+def report(points: dict[tuple[str, str, int, int], load.Point], args: argparse.Namespace) -> str:
+    lines = [
+        "| target | mode | p50 at c=1 (ms) | added p50 (ms) | req/s at c=16 | share of no-quota |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for mode in args.modes:
         for target in TARGETS:
             rounds = range(args.rounds)
             p50 = statistics.median(points[(target, mode, 1, r)].p50_ms for r in rounds)
             rps = statistics.median(points[(target, mode, 16, r)].rps for r in rounds)
-            added = statistics.median(points[(target, mode, 1, r)].p50_ms
-                                      - points[("no-quota", mode, 1, r)].p50_ms for r in rounds)
-            share = statistics.median(points[(target, mode, 16, r)].rps
-                                      / points[("no-quota", mode, 16, r)].rps for r in rounds)
-            lines.append(f"| {target} | {mode} | {p50:.3f} | {added:+.3f} | {rps:,.0f} | "
-                         f"{share * 100:.1f}% |")
+            added = statistics.median(
+                points[(target, mode, 1, r)].p50_ms - points[("no-quota", mode, 1, r)].p50_ms
+                for r in rounds
+            )
+            share = statistics.median(
+                points[(target, mode, 16, r)].rps / points[("no-quota", mode, 16, r)].rps
+                for r in rounds
+            )
+            lines.append(
+                f"| {target} | {mode} | {p50:.3f} | {added:+.3f} | {rps:,.0f} | "
+                f"{share * 100:.1f}% |"
+            )
     return "\n".join(lines)
 
 

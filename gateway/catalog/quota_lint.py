@@ -11,8 +11,13 @@ from gateway.catalog.link import Catalog, diagnostic
 from gateway.diagnostics import Diagnostic
 
 #: the limits a quota may set, for all models and per model
-LIMITS = ("requests_per_minute", "tokens_per_minute", "concurrent_requests",
-          "budget_per_day", "budget_per_month")
+LIMITS = (
+    "requests_per_minute",
+    "tokens_per_minute",
+    "concurrent_requests",
+    "budget_per_day",
+    "budget_per_month",
+)
 BUDGETS = ("budget_per_day", "budget_per_month")
 
 
@@ -29,12 +34,18 @@ def quota_models_exist(cat: Catalog) -> Iterable[Diagnostic]:
         for name in doc.data["quota"].get("models") or {}:
             if name in cat.models or ("Model", name) in cat.dropped:
                 continue
-            hint = (f"{name!r} is an alias; key the limits by the model itself: "
-                    f"{cat.aliases[name]!r}" if name in cat.aliases
-                    else "use the name of a Model document")
-            yield diagnostic(doc, ("quota", "models", name), "MY304",
-                             f"{doc.kind} {doc.name!r} sets limits for unknown Model {name!r}",
-                             hint)
+            hint = (
+                f"{name!r} is an alias; key the limits by the model itself: {cat.aliases[name]!r}"
+                if name in cat.aliases
+                else "use the name of a Model document"
+            )
+            yield diagnostic(
+                doc,
+                ("quota", "models", name),
+                "MY304",
+                f"{doc.kind} {doc.name!r} sets limits for unknown Model {name!r}",
+                hint,
+            )
 
 
 def org_without_members(cat: Catalog) -> Iterable[Diagnostic]:
@@ -42,9 +53,13 @@ def org_without_members(cat: Catalog) -> Iterable[Diagnostic]:
     members = {org for c in cat.kind("Consumer").values() for org in c.data.get("orgs") or ()}
     for doc in cat.kind("Org").values():
         if doc.data.get("quota") and doc.name not in members:
-            yield diagnostic(doc, ("name",), "MY421",
-                             f"no consumer belongs to org {doc.name!r}: its quota limits nobody",
-                             f"add {doc.name!r} to the orgs of the consumers it is for")
+            yield diagnostic(
+                doc,
+                ("name",),
+                "MY421",
+                f"no consumer belongs to org {doc.name!r}: its quota limits nobody",
+                f"add {doc.name!r} to the orgs of the consumers it is for",
+            )
 
 
 def _number(value: Any) -> Decimal:
@@ -59,13 +74,19 @@ def model_limit_never_binds(cat: Catalog) -> Iterable[Diagnostic]:
             if not isinstance(limits, Mapping):
                 continue
             for limit in LIMITS:
-                if limit in limits and limit in quota and \
-                        _number(limits[limit]) >= _number(quota[limit]):
+                if (
+                    limit in limits
+                    and limit in quota
+                    and _number(limits[limit]) >= _number(quota[limit])
+                ):
                     yield diagnostic(
-                        doc, ("quota", "models", name, limit), "MY422",
+                        doc,
+                        ("quota", "models", name, limit),
+                        "MY422",
                         f"{limit} {limits[limit]} for model {name!r} is not below the "
                         f"{limit} {quota[limit]} of all models: it never binds",
-                        "lower it, or remove it")
+                        "lower it, or remove it",
+                    )
 
 
 def budget_without_prices(cat: Catalog) -> Iterable[Diagnostic]:
@@ -73,24 +94,35 @@ def budget_without_prices(cat: Catalog) -> Iterable[Diagnostic]:
     for doc in _quota_documents(cat):
         quota = doc.data["quota"]
         scoped = [(("quota",), quota, None)] + [
-            (("quota", "models", n), q, n) for n, q in (quota.get("models") or {}).items()
-            if isinstance(q, Mapping)]
+            (("quota", "models", n), q, n)
+            for n, q in (quota.get("models") or {}).items()
+            if isinstance(q, Mapping)
+        ]
         for path, limits, only in scoped:
             if not any(b in limits for b in BUDGETS):
                 continue
             unpriced = sorted(
-                name for name, channels in cat.channels_of.items()
-                if (only is None or name == only) and any(
+                name
+                for name, channels in cat.channels_of.items()
+                if (only is None or name == only)
+                and any(
                     ch.data.get("status", "active") == "active"
                     and cat.prices.get(ch.name) is not None
-                    and cat.prices[ch.name].price is None for ch in channels))
+                    and cat.prices[ch.name].price is None
+                    for ch in channels
+                )
+            )
             if unpriced:
                 budget = next(b for b in BUDGETS if b in limits)
-                yield diagnostic(doc, (*path, budget), "MY423",
-                                 f"the budget of {doc.kind} {doc.name!r} cannot count "
-                                 f"{', '.join(map(repr, unpriced[:3]))}: an active channel "
-                                 "has no price", "give those channels a price")
+                yield diagnostic(
+                    doc,
+                    (*path, budget),
+                    "MY423",
+                    f"the budget of {doc.kind} {doc.name!r} cannot count "
+                    f"{', '.join(map(repr, unpriced[:3]))}: an active channel "
+                    "has no price",
+                    "give those channels a price",
+                )
 
 
-RULES = (quota_models_exist, org_without_members, model_limit_never_binds,
-         budget_without_prices)
+RULES = (quota_models_exist, org_without_members, model_limit_never_binds, budget_without_prices)

@@ -30,6 +30,9 @@ STATE_UNAVAILABLE_ENV = "MODELYARD_STATE_UNAVAILABLE"
 
 log = logging.getLogger("modelyard.proxy")
 
+#: The status page and its endpoints (gateway/proxy/console.py).
+ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
+
 
 class ProxyApp:
     """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
@@ -120,6 +123,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_status
 
             return await serve_status(p, ex)
+        if path in ADMIN_UI_PATHS:
+            from gateway.proxy import console  # the status page: off the request path
+
+            return await console.handle(p, ex, method, path)
         endpoint = POST.get(path)
         if endpoint is not None:
             ex.error_body = endpoint.error_body

@@ -43,9 +43,13 @@ log = logging.getLogger("modelyard.quota")
 
 FAIL_OPEN, FAIL_CLOSED = "fail_open", "fail_closed"
 FAMILY = {"requests_per_minute": "requests", "tokens_per_minute": "tokens"}
-WORDS = {"requests_per_minute": "requests per minute", "tokens_per_minute": "tokens per minute",
-         "concurrent_requests": "concurrent requests", "budget_per_day": "daily budget",
-         "budget_per_month": "monthly budget"}
+WORDS = {
+    "requests_per_minute": "requests per minute",
+    "tokens_per_minute": "tokens per minute",
+    "concurrent_requests": "concurrent requests",
+    "budget_per_day": "daily budget",
+    "budget_per_month": "monthly budget",
+}
 LOG_EVERY_S = 5.0  # at most one log line per this many seconds about an unreachable backend
 
 
@@ -95,8 +99,9 @@ def unlimited() -> Ticket:
 class QuotaGate:
     """One per process, over one state backend; scopes are cached per snapshot."""
 
-    def __init__(self, state: StateBackend, holder: Holder, *,
-                 on_unavailable: str = FAIL_OPEN) -> None:
+    def __init__(
+        self, state: StateBackend, holder: Holder, *, on_unavailable: str = FAIL_OPEN
+    ) -> None:
         if on_unavailable not in (FAIL_OPEN, FAIL_CLOSED):
             raise ValueError(f"on_unavailable must be {FAIL_OPEN} or {FAIL_CLOSED}")
         self.state = state
@@ -120,20 +125,34 @@ class QuotaGate:
             scopes = self._cache[key] = scopes_of(snapshot, consumer, model.name)
         return scopes
 
-    def limits(self, snapshot: Snapshot, consumer: Consumer, model: Model,
-               scopes: tuple[Scope, ...], tokens: int) -> list[Limit]:
+    def limits(
+        self,
+        snapshot: Snapshot,
+        consumer: Consumer,
+        model: Model,
+        scopes: tuple[Scope, ...],
+        tokens: int,
+    ) -> list[Limit]:
         """The request's checks: built once per (consumer, model) and UTC day, with only
         the token reservations filled in per request."""
         key = (consumer.name, model.name)
         day = time.strftime("%Y%m%d", time.gmtime())
         cached = self._limits.get(key)
         if cached is None or cached[0] != day:
-            cached = self._limits[key] = (day, limits_of(
-                scopes, tokens=0, concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60))
+            cached = self._limits[key] = (
+                day,
+                limits_of(
+                    scopes, tokens=0, concurrent_ttl_s=int(snapshot.settings.total_timeout_s) + 60
+                ),
+            )
         limits = cached[1]
         if tokens:
-            limits = [Limit(x.scope, x.name, replace(x.check, cost=tokens))
-                      if x.name == "tokens_per_minute" else x for x in limits]
+            limits = [
+                Limit(x.scope, x.name, replace(x.check, cost=tokens))
+                if x.name == "tokens_per_minute"
+                else x
+                for x in limits
+            ]
         return limits
 
     async def admit(self, routed: Routed) -> Ticket:
@@ -146,8 +165,9 @@ class QuotaGate:
         scopes = self.scopes(snapshot, routed.consumer, routed.model)
         if not scopes:
             return unlimited()
-        tokens = reserved_tokens(routed.body) \
-            if any(s.limits.tokens_per_minute for s in scopes) else 0
+        tokens = (
+            reserved_tokens(routed.body) if any(s.limits.tokens_per_minute for s in scopes) else 0
+        )
         limits = self.limits(snapshot, routed.consumer, routed.model, scopes, tokens)
         entry = f"{next(_entries):x}"
         try:
@@ -167,13 +187,18 @@ class QuotaGate:
         now = time.monotonic()
         if now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
-            log.error("quota state unavailable (%s, %d so far): %s", self.on_unavailable,
-                      sum(self.state_errors.values()), error)
+            log.error(
+                "quota state unavailable (%s, %d so far): %s",
+                self.on_unavailable,
+                sum(self.state_errors.values()),
+                error,
+            )
         if closed:
             raise QuotaStateUnavailable(
                 "quota limits cannot be checked right now (the state backend is "
                 "unreachable), so requests are refused; try again shortly",
-                headers={"retry-after": "1"})
+                headers={"retry-after": "1"},
+            )
         return unlimited()
 
     def _refusal(self, limit: Limit, admission: Admission, snapshot: Snapshot) -> ProxyError:
@@ -187,12 +212,14 @@ class QuotaGate:
                 f"The {WORDS[limit.name]} of {where} is spent: {format(spent.normalize(), 'f')} "
                 f"of {format(Decimal(check.limit) / NANOS, 'f')} {snapshot.settings.currency}. "
                 "New requests are refused until it renews.",
-                headers={"retry-after": str(_until_period_end(limit.name))})
+                headers={"retry-after": str(_until_period_end(limit.name))},
+            )
         if check.kind == CONCURRENT:
             return RateLimited(
                 f"Too many concurrent requests for {where}: limit {check.limit}. "
                 "Please try again when one of them has finished.",
-                headers={"retry-after": "1"})
+                headers={"retry-after": "1"},
+            )
         assert reading.window is not None
         family = FAMILY[limit.name]
         window = reading.window
@@ -200,12 +227,16 @@ class QuotaGate:
         if math.isinf(wait):
             return RateLimited(
                 f"Request too large for {where} on {WORDS[limit.name]}: limit {check.limit}, "
-                f"requested {check.cost}. Reduce the input or max_tokens.", kind=family)
+                f"requested {check.cost}. Reduce the input or max_tokens.",
+                kind=family,
+            )
         return RateLimited(
             f"Rate limit reached for {where} on {WORDS[limit.name]}: limit {check.limit}, "
             f"used {window.used}, requested {check.cost}. Please try again in "
-            f"{duration(wait)}.", kind=family,
-            headers={"retry-after": str(max(1, math.ceil(wait)))})
+            f"{duration(wait)}.",
+            kind=family,
+            headers={"retry-after": str(max(1, math.ceil(wait)))},
+        )
 
     def settle(self, ticket: Ticket, usage: Usage | None, cost: Cost | None) -> None:
         """Ticket.settle's work, done in the background: settlements that pile up while one
@@ -243,15 +274,21 @@ def _settlements(ticket: Ticket, usage: Usage | None, cost: Cost | None) -> list
         if check.kind == CONCURRENT:
             out.append(Settlement(check.key, CONCURRENT, -1, "", check.ttl_s))
         elif limit.name == "tokens_per_minute" and used != ticket.reserved:
-            out.append(Settlement(check.key, WINDOW, used - ticket.reserved,
-                                  f"{ticket.entry}|{ticket.reserved}", check.ttl_s))
+            out.append(
+                Settlement(
+                    check.key,
+                    WINDOW,
+                    used - ticket.reserved,
+                    f"{ticket.entry}|{ticket.reserved}",
+                    check.ttl_s,
+                )
+            )
         elif check.kind == SPEND and spend:
             out.append(Settlement(check.key, SPEND, spend, check.arg, check.ttl_s))
     return out
 
 
-def rate_headers(limits: Sequence[Limit], readings: Sequence[Reading]
-                 ) -> list[tuple[bytes, bytes]]:
+def rate_headers(limits: Sequence[Limit], readings: Sequence[Reading]) -> list[tuple[bytes, bytes]]:
     """OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens}: of the tightest
     applicable limit of each family (the one with least remaining)."""
     tightest: dict[str, tuple[int, int, float]] = {}
@@ -267,9 +304,11 @@ def rate_headers(limits: Sequence[Limit], readings: Sequence[Reading]
     for family in ("requests", "tokens"):
         if family in tightest:
             remaining, total, reset = tightest[family]
-            headers += [(f"x-ratelimit-limit-{family}".encode(), str(total).encode()),
-                        (f"x-ratelimit-remaining-{family}".encode(), str(remaining).encode()),
-                        (f"x-ratelimit-reset-{family}".encode(), duration(reset).encode())]
+            headers += [
+                (f"x-ratelimit-limit-{family}".encode(), str(total).encode()),
+                (f"x-ratelimit-remaining-{family}".encode(), str(remaining).encode()),
+                (f"x-ratelimit-reset-{family}".encode(), duration(reset).encode()),
+            ]
     return headers
 
 

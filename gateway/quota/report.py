@@ -32,14 +32,16 @@ async def quota_status(gate: QuotaGate, snapshot: Snapshot) -> dict[str, Any]:
     readings: tuple = ()
     if limits:
         try:
-            readings = (await gate.state.admit([limit.check for limit in limits],
-                                               commit=False)).readings
+            readings = (
+                await gate.state.admit([limit.check for limit in limits], commit=False)
+            ).readings
         except StateUnavailable:
             available = False
     by_subject: dict[str, dict[str, Any]] = {}
     for i, limit in enumerate(limits):
-        entry = by_subject.setdefault(limit.scope.subject, {
-            "subject": limit.scope.subject, "limits": {}, "rejections": {}})
+        entry = by_subject.setdefault(
+            limit.scope.subject, {"subject": limit.scope.subject, "limits": {}, "rejections": {}}
+        )
         check = limit.check
         used: Any = None
         if readings:
@@ -52,15 +54,21 @@ async def quota_status(gate: QuotaGate, snapshot: Snapshot) -> dict[str, Any]:
             else:
                 used = reading.value
         entry["limits"][limit.name] = {
-            "limit": _money(check.limit) if check.kind == SPEND else check.limit, "used": used}
+            "limit": _money(check.limit) if check.kind == SPEND else check.limit,
+            "used": used,
+        }
     for (subject, name), count in gate.rejections.items():
         if subject in by_subject:
             by_subject[subject]["rejections"][name] = count
-    return {"backend": gate.state.name, "shared": gate.state.shared,
-            "on_unavailable": gate.on_unavailable, "available": available,
-            "currency": snapshot.settings.currency,
-            "state_errors": dict(gate.state_errors),
-            "scopes": [by_subject[s.subject] for s, _ in scoped if s.subject in by_subject]}
+    return {
+        "backend": gate.state.name,
+        "shared": gate.state.shared,
+        "on_unavailable": gate.on_unavailable,
+        "available": available,
+        "currency": snapshot.settings.currency,
+        "state_errors": dict(gate.state_errors),
+        "scopes": [by_subject[s.subject] for s, _ in scoped if s.subject in by_subject],
+    }
 
 
 def _money(nanos: int) -> str:

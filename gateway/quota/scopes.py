@@ -21,8 +21,13 @@ DAY_TTL_S = 2 * 86400
 MONTH_TTL_S = 32 * 86400
 
 #: limit name -> the header family it reports in ("requests", "tokens") or None
-LIMIT_NAMES = ("budget_per_day", "budget_per_month", "concurrent_requests",
-               "requests_per_minute", "tokens_per_minute")
+LIMIT_NAMES = (
+    "budget_per_day",
+    "budget_per_month",
+    "concurrent_requests",
+    "requests_per_minute",
+    "tokens_per_minute",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +47,7 @@ class Limit:
     check: Check
 
 
-def scopes_of(snapshot: Snapshot, consumer: Consumer, model: str | None
-              ) -> tuple[Scope, ...]:
+def scopes_of(snapshot: Snapshot, consumer: Consumer, model: str | None) -> tuple[Scope, ...]:
     """Every quota scope a request of `consumer` for `model` counts against (None: the
     scopes for all models only)."""
     owners: list[tuple[str, Any]] = []
@@ -70,8 +74,9 @@ def reserved_tokens(body: Mapping[str, Any]) -> int:
     return estimate_tokens(_prompt_text(body)) + output
 
 
-def limits_of(scopes: Sequence[Scope], *, tokens: int, concurrent_ttl_s: int,
-              now: float | None = None) -> list[Limit]:
+def limits_of(
+    scopes: Sequence[Scope], *, tokens: int, concurrent_ttl_s: int, now: float | None = None
+) -> list[Limit]:
     """The checks of one request, budgets first: the first refusal is the one reported."""
     now = time.time() if now is None else now
     day = time.strftime("%Y%m%d", time.gmtime(now))
@@ -81,23 +86,68 @@ def limits_of(scopes: Sequence[Scope], *, tokens: int, concurrent_ttl_s: int,
         base = f"q|{scope.subject}|"
         lim = scope.limits
         if lim.budget_per_day is not None:
-            out.append(Limit(scope, "budget_per_day", Check(
-                base + "day", SPEND, nanos(lim.budget_per_day), 0, day, DAY_TTL_S)))
+            out.append(
+                Limit(
+                    scope,
+                    "budget_per_day",
+                    Check(base + "day", SPEND, nanos(lim.budget_per_day), 0, day, DAY_TTL_S),
+                )
+            )
         if lim.budget_per_month is not None:
-            out.append(Limit(scope, "budget_per_month", Check(
-                base + "month", SPEND, nanos(lim.budget_per_month), 0, month, MONTH_TTL_S)))
+            out.append(
+                Limit(
+                    scope,
+                    "budget_per_month",
+                    Check(
+                        base + "month", SPEND, nanos(lim.budget_per_month), 0, month, MONTH_TTL_S
+                    ),
+                )
+            )
         if lim.concurrent_requests is not None:
-            out.append(Limit(scope, "concurrent_requests", Check(
-                base + "inflight", CONCURRENT, lim.concurrent_requests, 1, "",
-                concurrent_ttl_s)))
+            out.append(
+                Limit(
+                    scope,
+                    "concurrent_requests",
+                    Check(
+                        base + "inflight",
+                        CONCURRENT,
+                        lim.concurrent_requests,
+                        1,
+                        "",
+                        concurrent_ttl_s,
+                    ),
+                )
+            )
         if lim.requests_per_minute is not None:
-            out.append(Limit(scope, "requests_per_minute", Check(
-                base + "rpm", WINDOW, lim.requests_per_minute, 1, str(MINUTE_S),
-                WINDOW_TTL_S)))
+            out.append(
+                Limit(
+                    scope,
+                    "requests_per_minute",
+                    Check(
+                        base + "rpm",
+                        WINDOW,
+                        lim.requests_per_minute,
+                        1,
+                        str(MINUTE_S),
+                        WINDOW_TTL_S,
+                    ),
+                )
+            )
         if lim.tokens_per_minute is not None:
-            out.append(Limit(scope, "tokens_per_minute", Check(
-                base + "tpm", WINDOW, lim.tokens_per_minute, tokens, str(MINUTE_S),
-                WINDOW_TTL_S)))
+            out.append(
+                Limit(
+                    scope,
+                    "tokens_per_minute",
+                    Check(
+                        base + "tpm",
+                        WINDOW,
+                        lim.tokens_per_minute,
+                        tokens,
+                        str(MINUTE_S),
+                        WINDOW_TTL_S,
+                    ),
+                )
+            )
     out.sort(key=lambda limit: LIMIT_NAMES.index(limit.name))
     return out
 
@@ -116,6 +166,7 @@ def scopes_with_quota(snapshot: Snapshot) -> list[tuple[Scope, Model | None]]:
     for subject, quota in owners:
         out.append((Scope(subject, quota.limits), None))
         for model, limits in sorted(quota.models.items()):
-            out.append((Scope(f"{subject} model:{model}", limits),
-                        snapshot.models_by_name.get(model)))
+            out.append(
+                (Scope(f"{subject} model:{model}", limits), snapshot.models_by_name.get(model))
+            )
     return out

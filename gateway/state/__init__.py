@@ -1,7 +1,7 @@
 """Runtime state kept apart from the snapshot: quota counters, circuit openings, documents.
 
-    state = open_state(None)                          # embedded: this process only
-    state = open_state("redis://127.0.0.1:6379/0")    # shared by every worker and replica
+state = open_state(None)                          # embedded: this process only
+state = open_state("redis://127.0.0.1:6379/0")    # shared by every worker and replica
 """
 
 from __future__ import annotations
@@ -35,11 +35,31 @@ def open_state(url: str | None, *, timeout_s: float = 0.05) -> StateBackend:
         from gateway.state.redis_backend import RedisState
 
         return RedisState(url, timeout_s=timeout_s)
-    raise ValueError(f"--state must be `embedded` or a Redis URL ({', '.join(SCHEMES)}...), "
-                     f"not {url.split('://')[0]!r}")
+    raise ValueError(
+        f"--state must be `embedded` or a Redis URL ({', '.join(SCHEMES)}...), "
+        f"not {url.split('://')[0]!r}"
+    )
 
 
-__all__ = ["CONCURRENT", "NANOS", "SCHEMES", "SPEND", "STATE_ENV", "WINDOW", "Admission",
-           "Check", "DocumentStore", "EmbeddedState", "Reading", "RedisDocuments",
-           "SQLiteDocuments", "Settlement", "StateBackend", "StateUnavailable", "Window",
-           "duration", "open_documents", "open_state"]
+__all__ = [
+    "CONCURRENT",
+    "NANOS",
+    "SCHEMES",
+    "SPEND",
+    "STATE_ENV",
+    "WINDOW",
+    "Admission",
+    "Check",
+    "DocumentStore",
+    "EmbeddedState",
+    "Reading",
+    "RedisDocuments",
+    "SQLiteDocuments",
+    "Settlement",
+    "StateBackend",
+    "StateUnavailable",
+    "Window",
+    "duration",
+    "open_documents",
+    "open_state",
+]

@@ -73,8 +73,9 @@ class StateBackend(Protocol):
     name: str  # "embedded" or "redis"
     shared: bool  # seen by other processes
 
-    async def admit(self, checks: Sequence[Check], *, entry: str = "",
-                    commit: bool = True) -> Admission:
+    async def admit(
+        self, checks: Sequence[Check], *, entry: str = "", commit: bool = True
+    ) -> Admission:
         """Admit all checks or none, logging windows' weights under `entry` (unique per
         request); `commit=False` only reads (status pages)."""
         ...

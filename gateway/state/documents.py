@@ -26,8 +26,9 @@ Document = dict[str, Any]
 
 
 class DocumentStore(Protocol):
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None: ...
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None: ...
 
     async def get(self, collection: str, id: str, *, owner: str) -> Document | None: ...
 
@@ -47,35 +48,47 @@ class SQLiteDocuments:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS documents (collection TEXT, id TEXT, owner TEXT, "
-            "body TEXT, created REAL, expires REAL, PRIMARY KEY (collection, id))")
+            "body TEXT, created REAL, expires REAL, PRIMARY KEY (collection, id))"
+        )
         self._lock = asyncio.Lock()
 
     async def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         async with self._lock:
             return await asyncio.to_thread(lambda: self._db.execute(sql, args).fetchall())
 
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None:
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None:
         now = time.time()
-        await self._run("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-                        (collection, id, owner, json.dumps(document), now, now + ttl_s))
+        await self._run(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+            (collection, id, owner, json.dumps(document), now, now + ttl_s),
+        )
 
     async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
-        rows = await self._run("SELECT body FROM documents WHERE collection = ? AND id = ? AND "
-                               "owner = ? AND expires > ?", (collection, id, owner, time.time()))
+        rows = await self._run(
+            "SELECT body FROM documents WHERE collection = ? AND id = ? AND "
+            "owner = ? AND expires > ?",
+            (collection, id, owner, time.time()),
+        )
         return json.loads(rows[0][0]) if rows else None
 
     async def delete(self, collection: str, id: str, *, owner: str) -> bool:
-        rows = await self._run("DELETE FROM documents WHERE collection = ? AND id = ? AND "
-                               "owner = ? AND expires > ? RETURNING id",
-                               (collection, id, owner, time.time()))
+        rows = await self._run(
+            "DELETE FROM documents WHERE collection = ? AND id = ? AND "
+            "owner = ? AND expires > ? RETURNING id",
+            (collection, id, owner, time.time()),
+        )
         return bool(rows)
 
     async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
         now = time.time()
         await self._run("DELETE FROM documents WHERE expires <= ?", (now,))
-        rows = await self._run("SELECT body FROM documents WHERE collection = ? AND owner = ? "
-                               "ORDER BY created DESC LIMIT ?", (collection, owner, limit))
+        rows = await self._run(
+            "SELECT body FROM documents WHERE collection = ? AND owner = ? "
+            "ORDER BY created DESC LIMIT ?",
+            (collection, owner, limit),
+        )
         return [json.loads(body) for (body,) in rows]
 
     async def aclose(self) -> None:
@@ -85,13 +98,12 @@ class SQLiteDocuments:
 class RedisDocuments:
     """One key per document (expiring with it) and a per-owner index sorted by time."""
 
-    def __init__(self, url: str, *, prefix: str = "modelyard:doc:", timeout_s: float = 0.5
-                 ) -> None:
+    def __init__(self, url: str, *, prefix: str = "modelyard:doc:", timeout_s: float = 0.5) -> None:
         import redis.asyncio as aioredis
 
-        self.client = aioredis.Redis.from_url(url, socket_timeout=timeout_s,
-                                              socket_connect_timeout=timeout_s,
-                                              decode_responses=True)
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
+        )
         self.prefix = prefix
 
     def _key(self, collection: str, id: str) -> str:
@@ -108,14 +120,16 @@ class RedisDocuments:
         except (OSError, redis.RedisError) as error:
             raise StateUnavailable(f"Redis did not answer: {type(error).__name__}") from None
 
-    async def put(self, collection: str, id: str, *, owner: str, document: Mapping[str, Any],
-                  ttl_s: float) -> None:
+    async def put(
+        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
+    ) -> None:
         now = time.time()
         ms = max(1, int(ttl_s * 1000))
         index = self._index(collection, owner)
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(collection, id), json.dumps({"owner": owner, "body": document}),
-                     px=ms)
+            pipe.set(
+                self._key(collection, id), json.dumps({"owner": owner, "body": document}), px=ms
+            )
             pipe.zadd(index, {id: now})
             pipe.pexpire(index, ms, gt=True)
             pipe.expire(index, int(ttl_s) + 1, nx=True)
@@ -136,8 +150,7 @@ class RedisDocuments:
         return True
 
     async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
-        ids = await self._guard(self.client.zrevrange(self._index(collection, owner), 0,
-                                                      limit * 2))
+        ids = await self._guard(self.client.zrevrange(self._index(collection, owner), 0, limit * 2))
         out: list[Document] = []
         for id in ids:
             document = await self.get(collection, id, owner=owner)

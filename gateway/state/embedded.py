@@ -66,8 +66,9 @@ class EmbeddedState:
         key = check.key if check.kind == CONCURRENT else f"{check.key}:{check.arg}"
         return Reading(None, self._get(key, now))
 
-    async def admit(self, checks: Sequence[Check], *, entry: str = "",
-                    commit: bool = True) -> Admission:
+    async def admit(
+        self, checks: Sequence[Check], *, entry: str = "", commit: bool = True
+    ) -> Admission:
         now = self._clock()
         readings = [self._read(c, now) for c in checks]
         for i, (check, reading) in enumerate(zip(checks, readings, strict=True)):
@@ -96,8 +97,11 @@ class EmbeddedState:
     def _sweep(self, now: float) -> None:
         self._values = {k: v for k, v in self._values.items() if v[1] > now}
         # A log with nothing left is dropped: limits of departed consumers cost nothing.
-        self._logs = {k: log for k, log in self._logs.items()
-                      if log.entries and log.entries[-1][0] > now - 3600}
+        self._logs = {
+            k: log
+            for k, log in self._logs.items()
+            if log.entries and log.entries[-1][0] > now - 3600
+        }
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         now = self._clock()

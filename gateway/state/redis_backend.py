@@ -46,16 +46,23 @@ class RedisState:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
         except ImportError as error:  # pragma: no cover - the extra is installed in tests
-            raise ValueError("the Redis state backend needs the redis package: "
-                             "pip install 'modelyard[redis]'") from error
+            raise ValueError(
+                "the Redis state backend needs the redis package: pip install 'modelyard[redis]'"
+            ) from error
         self.url = url
         self.timeout_s = timeout_s
         self.prefix = prefix
         # No per-read socket timeout: every call is bounded as a whole in `_call`.
         self.client = aioredis.Redis.from_url(
-            url, socket_timeout=None, socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True,
-            lib_name=None, lib_version=None)  # no CLIENT SETINFO round trip per connection
+            url,
+            socket_timeout=None,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+            decode_responses=True,
+            lib_name=None,
+            lib_version=None,
+        )  # no CLIENT SETINFO round trip per connection
         self._admit = self.client.register_script(redis_scripts.ADMIT)
         self._settle = self.client.register_script(redis_scripts.SETTLE)
         self._publish = self.client.register_script(redis_scripts.PUBLISH_OPEN)
@@ -83,8 +90,9 @@ class RedisState:
             result = task.result()
         except (TimeoutError, OSError, redis.RedisError) as error:
             self._failed(error)
-            raise StateUnavailable(f"Redis at {_safe(self.url)} did not answer: "
-                                   f"{type(error).__name__}") from None
+            raise StateUnavailable(
+                f"Redis at {_safe(self.url)} did not answer: {type(error).__name__}"
+            ) from None
         except asyncio.CancelledError:
             task.cancel()
             raise
@@ -98,8 +106,9 @@ class RedisState:
         self._consecutive += 1
         import redis
 
-        refused = isinstance(error, (OSError, redis.ConnectionError)) and \
-            not isinstance(error, (TimeoutError, redis.TimeoutError))
+        refused = isinstance(error, (OSError, redis.ConnectionError)) and not isinstance(
+            error, (TimeoutError, redis.TimeoutError)
+        )
         if refused or self._consecutive >= self.SILENT_BEFORE_HOLD:
             self._down_until = time.monotonic() + self.HOLD_S
 
@@ -117,11 +126,13 @@ class RedisState:
                 await asyncio.gather(*(self.client.ping() for _ in range(self.WARM_CONNECTIONS)))
         except (TimeoutError, OSError, redis.RedisError) as error:
             self.failures += 1
-            log.warning("Redis at %s is not reachable yet: %s", _safe(self.url),
-                        type(error).__name__)
+            log.warning(
+                "Redis at %s is not reachable yet: %s", _safe(self.url), type(error).__name__
+            )
 
-    async def admit(self, checks: Sequence[Check], *, entry: str = "",
-                    commit: bool = True) -> Admission:
+    async def admit(
+        self, checks: Sequence[Check], *, entry: str = "", commit: bool = True
+    ) -> Admission:
         args: list[Any] = ["1" if commit else "0", entry or "-"]
         for c in checks:
             args += [c.kind, c.limit, c.cost, c.arg, c.ttl_s]
@@ -131,15 +142,16 @@ class RedisState:
         admitted = failed < 0 and commit
         readings = []
         for i, c in enumerate(checks):
-            value, wait_ms, reset_ms = (int(x) for x in raw[1 + 3 * i: 4 + 3 * i])
+            value, wait_ms, reset_ms = (int(x) for x in raw[1 + 3 * i : 4 + 3 * i])
             if c.kind == WINDOW:
                 if admitted:  # this request's own entry counts, and resets last
                     value, reset_ms = value + c.cost, int(float(c.arg) * 1000)
                 wait = math.inf if wait_ms < 0 else wait_ms / 1000
                 readings.append(Reading(Window(c.limit, value, wait, reset_ms / 1000), 0))
             else:
-                readings.append(Reading(None, value + (1 if c.kind == CONCURRENT and admitted
-                                                       else 0)))
+                readings.append(
+                    Reading(None, value + (1 if c.kind == CONCURRENT and admitted else 0))
+                )
         return Admission(failed < 0, failed, tuple(readings))
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
@@ -153,8 +165,7 @@ class RedisState:
 
     async def publish_open(self, key: str, seconds: float) -> None:
         ms = max(1, int(seconds * 1000))
-        await self._call(lambda: self._publish(keys=[self.prefix + "circuits"],
-                                               args=[key, ms]))
+        await self._call(lambda: self._publish(keys=[self.prefix + "circuits"], args=[key, ms]))
 
     async def open_circuits(self) -> Mapping[str, float]:
         raw = await self._call(lambda: self._circuits(keys=[self.prefix + "circuits"]))

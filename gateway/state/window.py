@@ -33,8 +33,9 @@ class Window:
         return max(0, self.limit - self.used)
 
 
-def wait_for(entries: Iterable[Sequence[Any]], used: int, cost: int, limit: int,
-             width_s: float, now: float) -> float:
+def wait_for(
+    entries: Iterable[Sequence[Any]], used: int, cost: int, limit: int, width_s: float, now: float
+) -> float:
     """Seconds until `cost` fits: entries (time, weight, ...), oldest first, slide out in
     turn (read only when the request does not fit now). The Redis script does the same."""
     if cost > limit:
