@@ -12,6 +12,11 @@ from typing import Any
 import typer
 
 
+class OnUnavailable(StrEnum):
+    fail_open = "fail_open"
+    fail_closed = "fail_closed"
+
+
 class LogLevel(StrEnum):
     debug = "debug"
     info = "info"
@@ -49,6 +54,14 @@ def serve(
         None, "--state-dir", help="Directory for what the proxy must remember across requests "
         "and restarts (stored responses of /v1/responses, video jobs; SQLite files); needed "
         "with --workers above 1. Default: memory."),
+    state: str = typer.Option(
+        "embedded", "--state", envvar="MODELYARD_STATE",
+        help="Where quota counters and circuit openings live: embedded (this process) or "
+        "redis://HOST:PORT/DB, shared by every worker and replica."),
+    state_unavailable: OnUnavailable = typer.Option(
+        OnUnavailable.fail_open, "--state-unavailable", envvar="MODELYARD_STATE_UNAVAILABLE",
+        help="While the state backend is unreachable: fail_open serves without quotas (and "
+        "counts it), fail_closed answers 503."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -63,6 +76,12 @@ def serve(
         typer.echo(no_catalog(source, "--snapshot FILE" if snapshot is not None
                               else "--catalog PATH"), err=True)
         raise typer.Exit(2)
+    from gateway.state import open_state
+
+    try:
+        open_state(state)  # only checks the URL's form: Redis may come up later
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--state") from None
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
@@ -84,6 +103,12 @@ def serve(
         os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
         if state_dir is not None:
             os.environ["MODELYARD_STATE_DIR"] = str(state_dir.resolve())
+        os.environ["MODELYARD_STATE"] = state
+        os.environ["MODELYARD_STATE_UNAVAILABLE"] = state_unavailable.value
+        if state == "embedded":
+            logging.getLogger("modelyard").warning(
+                "--workers %d with embedded state: each worker counts quotas on its own; "
+                "use --state redis://... for limits that hold across workers", workers)
         # Prometheus counters of every worker go to files in one directory, read at scrape.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
@@ -93,7 +118,8 @@ def serve(
     app = create_app(catalog=None if snapshot is not None else source,
                      snapshot=url or (source if snapshot is not None else None),
                      no_auth=no_auth, usage_log=usage_log, metrics=metrics,
-                     poll_interval_s=poll_interval, state_dir=state_dir)
+                     poll_interval_s=poll_interval, state_dir=state_dir, state=state,
+                     on_state_unavailable=state_unavailable.value)
     # SIGTERM drains (see gateway/proxy/server.py) and the process then exits 0.
     server = DrainingServer(uvicorn.Config(app, **options), on_drain=app.begin_drain,
                             grace_s=shutdown_grace)

@@ -39,6 +39,8 @@ def status(
         return
     console = Console()
     console.print(status_table(document))
+    if (document.get("quotas") or {}).get("scopes"):
+        console.print(quota_table(document["quotas"]))
     error = document.get("last_reload_error")
     if error:
         console.print(f"[red]last reload refused[/red] ({error.get('at') or 'time unknown'}): "
@@ -120,4 +122,35 @@ def status_table(document: Mapping[str, Any]) -> Table:
             table.add_row(label if i == 0 else "", channel["name"], _circuit(channel),
                           _success(recent), "-" if p50 is None else f"{p50:.0f}",
                           _last_error(channel))
+    return table
+
+
+#: The quota limits in the order the table shows them, with their column titles.
+QUOTA_COLUMNS = (("requests_per_minute", "requests/min"), ("tokens_per_minute", "tokens/min"),
+                 ("concurrent_requests", "in flight"), ("budget_per_day", "spend today"),
+                 ("budget_per_month", "spend this month"))
+
+
+def _use(entry: Mapping[str, Any] | None) -> str:
+    if not entry:
+        return ""
+    used = "?" if entry.get("used") is None else entry["used"]
+    return f"{used} / {entry['limit']}"
+
+
+def quota_table(quotas: Mapping[str, Any]) -> Table:
+    """One row per quota scope (consumer, org, per model): use against each limit."""
+    where = quotas.get("backend", "?")
+    if not quotas.get("available", True):
+        where += ", [red]unreachable[/red]"
+    table = Table(title=f"quotas ({where}; budgets in {quotas.get('currency', '?')})")
+    table.add_column("consumer / org", overflow="fold")
+    for _, title in QUOTA_COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("refused", justify="right")
+    for scope in quotas["scopes"]:
+        limits = scope.get("limits") or {}
+        refused = sum((scope.get("rejections") or {}).values())
+        table.add_row(escape(scope["subject"]), *(_use(limits.get(n)) for n, _ in QUOTA_COLUMNS),
+                      str(refused) if refused else "")
     return table

@@ -206,3 +206,32 @@ class DeadlineExceeded(UpstreamTimeout):
 
     code = "deadline_exceeded"
     retryable = False
+
+
+class RateLimited(ProxyError):
+    """A quota's requests, tokens or concurrency limit refused the request (429); `type`
+    says which, as OpenAI's does ("requests" or "tokens")."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, kind: str = "requests", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.type = kind
+
+
+class QuotaExceeded(ProxyError):
+    """A spend budget of a quota is used up (429, OpenAI's insufficient_quota)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
+class QuotaStateUnavailable(ProxyError):
+    """The quota state backend is unreachable and quotas fail closed (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "quota_state_unavailable"

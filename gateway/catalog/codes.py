@@ -68,6 +68,9 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "MY418": (WARNING, "a base_url sends requests over plain http to a public host"),
     "MY419": (NOTICE, "a base_url points at the proxy's own machine or a private network"),
     "MY420": (ERROR, "an extra header is a framing header (Host, Content-Length, Transfer-Encoding, Connection...) or holds a line break"),
+    "MY421": (WARNING, "an Org's quota limits nobody: no consumer belongs to it"),
+    "MY422": (WARNING, "a per-model quota limit is not below the same limit for all models"),
+    "MY423": (WARNING, "a spend budget covers a model with an unpriced active channel"),
     # --- MY5xx: secrets ---
     "MY501": (ERROR, "an auth secret is not a ${ENV_VAR} reference"),
     "MY502": (ERROR, "a string looks like a provider API key"),

@@ -160,6 +160,9 @@ def _compile(cat: Catalog) -> tuple[dict[str, Any], int]:
         "aliases": dict(sorted(cat.aliases.items())),
         "consumers": [_consumer(c) for _, c in sorted(cat.kind("Consumer").items())],
     }
+    orgs = {n: _org(o) for n, o in sorted(cat.kind("Org").items())}
+    if orgs:  # absent without Org documents: catalogs without them keep their digest
+        body["orgs"] = orgs
     payload = canonical_json(body)
     body["digest"] = hashlib.sha256(payload).hexdigest()
     return body, len(payload) + len(',"digest":""') + 64
@@ -291,4 +294,22 @@ def _consumer(doc: Document) -> dict[str, Any]:
         "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
         "max_data_destination": d.get("max_data_destination", DEFAULT_DESTINATION),
         "models": None if models is None else sorted(models),
+        **({"quota": quota_form(d["quota"])} if d.get("quota") else {}),
     }
+
+
+def _org(doc: Document) -> dict[str, Any]:
+    return {"name": doc.name, "description": doc.data.get("description"),
+            "quota": quota_form(doc.data["quota"]) if doc.data.get("quota") else None}
+
+
+def quota_form(quota: Mapping[str, Any]) -> dict[str, Any]:
+    """A quota as the snapshot carries it: the limits set, budgets as exact decimal strings."""
+    def limits(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: amount(v) if k.startswith("budget_") else v
+                for k, v in sorted(values.items()) if k != "models"}
+
+    out = limits(quota)
+    if quota.get("models"):
+        out["models"] = {m: limits(q) for m, q in sorted(quota["models"].items())}
+    return out

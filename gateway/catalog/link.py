@@ -14,7 +14,7 @@ from gateway.catalog.salvage import Lost
 from gateway.diagnostics import Diagnostic
 
 KINDS = ("Settings", "Provider", "Model", "Channel", "Capability", "NativeTool", "PriceBook",
-         "Consumer")
+         "Consumer", "Org")
 _EMPTY: Mapping[str, Document] = MappingProxyType({})
 #: kinds whose `model:` field (if any) is not the model a channel serves
 _NOT_CHANNELS = frozenset(KINDS) - {"Channel"}

@@ -10,6 +10,7 @@ from typing import Any
 from gateway.catalog.document import Document
 from gateway.catalog.link import Catalog, PriceRef, diagnostic, where
 from gateway.catalog.protocols import EXTRAS, SERVES, native_tool_spellings
+from gateway.catalog.quota_lint import RULES as QUOTA_RULES
 from gateway.catalog.upstream_rules import RULES as UPSTREAM_RULES
 from gateway.diagnostics import Diagnostic
 
@@ -302,7 +303,7 @@ RULES: tuple[Rule, ...] = (
     native_tool_spelling,
     model_without_active_channel, owner_required, protected_needs_org, zero_weight_class,
     inline_price_fits, book_entry_exists, book_entry_type, price_missing, foreign_price_book,
-    base_url_required, *UPSTREAM_RULES,
+    base_url_required, *UPSTREAM_RULES, *QUOTA_RULES,
 )
 
 

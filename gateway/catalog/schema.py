@@ -33,6 +33,7 @@ KIND_SCHEMAS: Mapping[str, str] = {
     "NativeTool": "native-tool.json",
     "PriceBook": "price-book.json",
     "Consumer": "consumer.json",
+    "Org": "org.json",
 }
 
 

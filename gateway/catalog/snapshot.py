@@ -72,8 +72,14 @@ SNAPSHOT_FORMAT = """
                       "price_source": "inline"|"book:NAME"|null}},
   "aliases": {alias: model name},
   "consumers": [ {"name", "status", "key_sha256": [hex], "owner": {}|null, "orgs": [],
-                  "scopes": [], "max_data_destination", "models": [names]|null} ]
+                  "scopes": [], "max_data_destination", "models": [names]|null,
+                  "quota": QUOTA (only when set)} ],
+  "orgs": {name: {"name", "description", "quota": QUOTA|null}}   # only with Org documents
 }
+QUOTA = {"requests_per_minute": int, "tokens_per_minute": int, "concurrent_requests": int,
+         "budget_per_day": "5.00", "budget_per_month": "100", (each only when set)
+         "models": {model name: {the same limits}} (only when set)}
+
 """
 
 
@@ -259,6 +265,40 @@ class Model:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one quota scope; None: not limited. Budgets in the catalog's currency."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    concurrent_requests: int | None = None
+    budget_per_day: Decimal | None = None
+    budget_per_month: Decimal | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Limits:
+        def money(key: str) -> Decimal | None:
+            return None if d.get(key) is None else Decimal(d[key])
+        return cls(d.get("requests_per_minute"), d.get("tokens_per_minute"),
+                   d.get("concurrent_requests"), money("budget_per_day"),
+                   money("budget_per_month"))
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A consumer's or an org's quota: limits over all models, and per model."""
+
+    limits: Limits
+    models: Mapping[str, Limits]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Quota | None:
+        if not d:
+            return None
+        return cls(Limits.from_dict(d), MappingProxyType(
+            {m: Limits.from_dict(q) for m, q in (d.get("models") or {}).items()}))
+
+
+@dataclass(frozen=True, slots=True)
 class Consumer:
     name: str
     status: str
@@ -268,6 +308,7 @@ class Consumer:
     scopes: frozenset[str]
     max_data_destination: str
     models: frozenset[str] | None  # None: every model visible to it
+    quota: Quota | None = None
 
     @property
     def destination_level(self) -> int:
@@ -280,7 +321,7 @@ class Consumer:
             d["name"], d.get("status", CONSUMER_DEFAULTS["status"]), tuple(d["key_sha256"]),
             Owner.from_dict(d.get("owner")), frozenset(d.get("orgs", ())),
             frozenset(d.get("scopes", CONSUMER_DEFAULTS["scopes"])), d.get("max_data_destination", DEFAULT_DESTINATION),
-            None if models is None else frozenset(models),
+            None if models is None else frozenset(models), Quota.from_dict(d.get("quota")),
         )
 
 
@@ -319,6 +360,7 @@ class Snapshot:
     native_tools: Mapping[str, NativeTool]
     consumers: tuple[Consumer, ...]
     consumers_by_key: Mapping[str, Consumer]  # key sha256 hex -> consumer
+    org_quotas: Mapping[str, Quota] = field(default_factory=dict)  # org name -> its quota
 
     def resolve_name(self, name: str) -> Model | None:
         """The model a client's name (model name or alias) refers to, if any."""
@@ -363,6 +405,9 @@ class Snapshot:
             consumers=consumers,
             consumers_by_key=MappingProxyType(
                 {k.lower(): c for c in consumers for k in c.key_sha256}),
+            org_quotas=MappingProxyType({
+                n: q for n, o in (d.get("orgs") or {}).items()
+                if (q := Quota.from_dict(o.get("quota"))) is not None}),
         )
 
     @classmethod

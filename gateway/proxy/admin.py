@@ -10,6 +10,7 @@ from gateway.proxy import auth
 from gateway.proxy.exchange import Exchange, dumps
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import Loaded
+from gateway.quota.gate import QuotaGate
 from gateway.usage import metrics
 
 #: A bearer token a Prometheus scraper may present instead of an admin consumer's key.
@@ -31,9 +32,18 @@ async def serve_metrics(h: Pipeline, ex: Exchange) -> None:
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=True)
     _collect_state(h, loaded)
+    gate = _quota_gate(h)
+    if gate is not None:
+        from gateway.quota.report import quota_status
+
+        metrics.set_quotas(await quota_status(gate, loaded.snapshot))
     h.accountant.drain()  # the requests of the last moments too
     body, content_type = metrics.exposition()
     await ex.respond(200, body, content_type=content_type.encode())
+
+
+def _quota_gate(h: Pipeline) -> QuotaGate | None:
+    return next((g for g in h.gates if isinstance(g, QuotaGate)), None)
 
 
 def _collect_state(h: Pipeline, loaded: Loaded) -> None:
@@ -52,4 +62,10 @@ async def serve_status(h: Pipeline, ex: Exchange) -> None:
 
     loaded = h.loaded()
     _require_admin(h, ex, loaded, metrics_key=False)
-    await ex.respond(200, dumps(status_of(h.holder, h.router.stats)))
+    document = status_of(h.holder, h.router.stats)
+    gate = _quota_gate(h)
+    if gate is not None:
+        from gateway.quota.report import quota_status
+
+        document["quotas"] = await quota_status(gate, loaded.snapshot)
+    await ex.respond(200, dumps(document))

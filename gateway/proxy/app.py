@@ -21,6 +21,12 @@ from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
 from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
+from gateway.quota.gate import FAIL_OPEN, QuotaGate
+from gateway.state import STATE_ENV, EmbeddedState, StateBackend, open_state
+from gateway.state.circuits import SharedCircuits
+
+#: fail_open or fail_closed: what quotas do while the state backend is unreachable.
+STATE_UNAVAILABLE_ENV = "MODELYARD_STATE_UNAVAILABLE"
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -41,7 +47,8 @@ class ProxyApp:
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
                  usage_log: str | None = None, metrics: bool = True,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, state: StateBackend | None = None,
+                 on_state_unavailable: str = FAIL_OPEN) -> None:
         from gateway.proxy.documents import open_documents
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
@@ -59,14 +66,20 @@ class ProxyApp:
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
         self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
                                      stats=self.router.stats)
+        self.state = state or EmbeddedState()
+        self.gate = QuotaGate(self.state, holder, on_unavailable=on_state_unavailable)
+        # Through a shared backend, a circuit opened here is skipped by every replica.
+        self.circuits = SharedCircuits(self.state, holder.breakers) if self.state.shared else None
         self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
-                                 accountant=self.accountant)
+                                 accountant=self.accountant, gates=[self.gate])
         self.documents = open_documents(state_dir)  # video jobs: which channel holds each
         # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
         self.state_dir = None if state_dir is None else str(state_dir)
         self.clients: Any = None  # the client APIs, built on first use (clients/routes.py)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
+        self._circuit_sync: asyncio.Task | None = None
+        self._circuit_stop = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -179,6 +192,10 @@ class ProxyApp:
 
     async def startup(self) -> None:
         holder = self.holder
+        await self.state.warm()
+        if self.circuits is not None:
+            self._circuit_sync = asyncio.get_running_loop().create_task(
+                self.circuits.run(self._circuit_stop))
         if holder.source is None:
             return
         if holder.current is None:
@@ -192,6 +209,12 @@ class ProxyApp:
                 signal.SIGHUP, lambda: asyncio.ensure_future(holder.reload_async()))
 
     async def shutdown(self) -> None:
+        if self._circuit_sync is not None:
+            self._circuit_stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._circuit_sync, 2)
+        await self.gate.drain()  # what finished requests used is recorded before leaving
+        await self.state.aclose()
         if self._stop is not None:
             self._stop.set()
         if self._watcher is not None:
@@ -254,8 +277,10 @@ def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = Non
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
                metrics: bool = True, poll_interval_s: float | None = None,
-               state_dir: Path | None = None) -> ProxyApp:
-    """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder."""
+               state_dir: Path | None = None, state: str | None = None,
+               on_state_unavailable: str = FAIL_OPEN) -> ProxyApp:
+    """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder;
+    `state` is a state backend URL (default: embedded, this process only)."""
     if holder is None:
         holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
     if no_auth:
@@ -263,7 +288,8 @@ def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = Non
 
         warn_no_auth()
     return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics, state_dir=state_dir)
+                    metrics=metrics, state_dir=state_dir, state=open_state(state),
+                    on_state_unavailable=on_state_unavailable)
 
 
 def app_from_env() -> ProxyApp:
@@ -277,4 +303,6 @@ def app_from_env() -> ProxyApp:
                       state_dir=Path(state_dir) if state_dir else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
-                      metrics=os.environ.get("MODELYARD_METRICS") != "0")
+                      metrics=os.environ.get("MODELYARD_METRICS") != "0",
+                      state=os.environ.get(STATE_ENV),
+                      on_state_unavailable=os.environ.get(STATE_UNAVAILABLE_ENV, FAIL_OPEN))

@@ -26,7 +26,7 @@ class CircuitBreaker:
     doubles with each reopening; then half-open, letting one trial request through."""
 
     __slots__ = ("state", "failures", "openings", "open_until", "hold_until", "trial",
-                 "_clock", "_rng", "settings")
+                 "_clock", "_rng", "settings", "on_open")
 
     def __init__(self, settings: BreakerSettings, clock: Callable[[], float],
                  rng: random.Random) -> None:
@@ -39,6 +39,7 @@ class CircuitBreaker:
         self.trial = False
         self._clock = clock
         self._rng = rng
+        self.on_open: Callable[[float], None] | None = None  # told the cooldown of each opening
 
     def unavailable(self) -> str | None:
         """Why no request may go through now, or None."""
@@ -86,6 +87,15 @@ class CircuitBreaker:
             self.open_until = now + cooldown * self._rng.uniform(0.9, 1.1)
             self.openings += 1
             self.state = OPEN
+            if self.on_open is not None:
+                self.on_open(self.open_until - now)
+
+    def open_elsewhere(self, seconds: float) -> None:
+        """Another process opened this channel's circuit for `seconds`: skip it here too."""
+        until = self._clock() + seconds
+        if self.state == OPEN and self.open_until >= until - 0.5:
+            return  # already open about as long (often this process's own opening)
+        self.state, self.open_until, self.trial = OPEN, until, False
 
 
 class Breakers:
@@ -96,14 +106,23 @@ class Breakers:
         self._clock = clock
         self._rng = rng or random.Random()
         self._by_key: dict[str, CircuitBreaker] = {}
+        #: told (key, seconds) when a circuit opens here: shares it with other processes
+        self.on_open: Callable[[str, float], None] | None = None
 
     def get(self, key: str, settings: BreakerSettings) -> CircuitBreaker:
         breaker = self._by_key.get(key)
         if breaker is None:
             breaker = self._by_key[key] = CircuitBreaker(settings, self._clock, self._rng)
+            if self.on_open is not None:
+                notify = self.on_open
+                breaker.on_open = lambda seconds: notify(key, seconds)
         elif breaker.settings is not settings:
             breaker.settings = settings  # new thresholds apply from the next failure on
         return breaker
+
+    def open_elsewhere(self, key: str, seconds: float) -> None:
+        """A circuit another process opened (see gateway/state/circuits.py)."""
+        self.get(key, BreakerSettings()).open_elsewhere(seconds)
 
     def peek(self, key: str) -> CircuitBreaker | None:
         return self._by_key.get(key)

@@ -43,6 +43,19 @@ SNAPSHOT = Gauge("modelyard_snapshot_info", "The snapshot being served (value 1)
                  ["digest"], multiprocess_mode="max")
 RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by result (ok or refused).",
                 ["result"], multiprocess_mode="max")
+QUOTA_LIMIT = Gauge("modelyard_quota_limit", "A quota's limit, by subject and limit (budgets "
+                    "in the catalog's currency).", ["subject", "limit"],
+                    multiprocess_mode="mostrecent")
+QUOTA_USED = Gauge("modelyard_quota_used", "A quota's use now: the sliding window's estimate, "
+                   "requests in flight, or the period's spend.", ["subject", "limit"],
+                   multiprocess_mode="mostrecent")
+QUOTA_REJECTIONS = Gauge("modelyard_quota_rejections", "Requests a quota refused since start, "
+                         "by subject and limit (this process).", ["subject", "limit"],
+                         multiprocess_mode="sum")
+QUOTA_STATE_ERRORS = Gauge("modelyard_quota_state_errors", "Times the quota state backend was "
+                           "unreachable, by what happened: served (fail_open), refused "
+                           "(fail_closed), unsettled (usage not recorded).", ["outcome"],
+                           multiprocess_mode="sum")
 
 
 _BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histograms' upper bounds, +Inf included
@@ -181,6 +194,19 @@ def set_snapshot(digest: str, reloads: int, refusals: int) -> None:
     SNAPSHOT.labels(digest).set(1)
     RELOADS.labels("ok").set(reloads)
     RELOADS.labels("refused").set(refusals)
+
+
+def set_quotas(report: dict[str, Any]) -> None:
+    """The quota section of the status document as gauges (see gateway/quota/report.py)."""
+    for scope in report["scopes"]:
+        for name, entry in scope["limits"].items():
+            QUOTA_LIMIT.labels(scope["subject"], name).set(float(entry["limit"]))
+            if entry["used"] is not None:
+                QUOTA_USED.labels(scope["subject"], name).set(float(entry["used"]))
+        for name, count in scope["rejections"].items():
+            QUOTA_REJECTIONS.labels(scope["subject"], name).set(count)
+    for outcome, count in report["state_errors"].items():
+        QUOTA_STATE_ERRORS.labels(outcome).set(count)
 
 
 def exposition() -> tuple[bytes, str]:
