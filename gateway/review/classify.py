@@ -16,6 +16,7 @@ from gateway.review.findings import Finding
 from gateway.review.mask import short_hash
 from gateway.review.plain import plain_finding
 from gateway.review.pricing import price_finding
+from gateway.review.quota import classify_org, consumer_quota
 from gateway.review.renames import Renames
 from gateway.review.upstreams import classify_provider, new_env_findings
 
@@ -298,8 +299,10 @@ def classify_consumer(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         yield Finding("breaking", "consumer", change.name,
                       "consumer removed: its keys stop working", {})
     else:
+        yield from consumer_quota(change)
         for f in _grouped(change):
-            yield from _consumer_field(change, f)
+            if f.path[0] != "quota":
+                yield from _consumer_field(change, f)
 
 
 # --- settings, capabilities, native tools ---------------------------------------------------
@@ -356,7 +359,7 @@ RULES: Mapping[str, Callable[[EntityChange, Context], Iterator[Finding]]] = {
     "provider": lambda change, ctx: classify_provider(change, ctx.defaulted),
     "capability": classify_vocabulary, "native_tool": classify_vocabulary,
     "model": classify_model, "alias": classify_alias, "channel": classify_channel,
-    "consumer": classify_consumer,
+    "consumer": classify_consumer, "org": classify_org,
 }
 
 

@@ -14,7 +14,7 @@ from gateway.review.mask import mask_value
 
 #: Entity kinds in the order changes are listed.
 KINDS = ("settings", "provider", "capability", "native_tool", "model", "alias", "channel",
-         "consumer")
+         "consumer", "org")
 
 #: Model fields that other sections report: aliases are entities of their own, and the channel
 #: list is what the routing section explains.
@@ -69,6 +69,7 @@ def entities(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
         "alias": {a: {"model": m} for a, m in snapshot.get("aliases", {}).items()},
         "channel": dict(snapshot.get("channels", {})),
         "consumer": {c["name"]: c for c in snapshot.get("consumers", ())},
+        "org": dict(snapshot.get("orgs", {})),
     }
 
 

@@ -1,4 +1,4 @@
-"""What a review reports: findings in five classes, and the review of one pair of sides."""
+"""What a review reports: findings in six classes, and the review of one pair of sides."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # impact builds on pricing, which makes findings
     from gateway.review.impact import ConsumerImpact
 
 #: The change classes, in the order every output lists them.
-CATEGORIES = ("breaking", "security", "routing", "pricing", "other")
+CATEGORIES = ("breaking", "security", "routing", "pricing", "quota", "other")
 
 #: Version of the JSON output; bumped only on an incompatible change of its shape.
 JSON_VERSION = 1

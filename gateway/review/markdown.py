@@ -24,7 +24,7 @@ MARKER = "<!-- modelyard-diff -->"
 ESSENTIAL_END = "<!-- modelyard-diff: end of breaking and security -->"
 WIDTH = 110
 TITLES = {"breaking": "Breaking", "routing": "Routing", "pricing": "Pricing",
-          "security": "Security", "other": "Other"}
+          "security": "Security", "quota": "Quota", "other": "Other"}
 _OPEN = {"breaking", "security"}  # sections a reviewer must not miss start expanded
 
 

@@ -29,7 +29,7 @@ from gateway.review.markdown import (
 __all__ = ["MARKER", "render_json", "render_markdown", "render_text", "to_json"]
 
 _STYLES = {"breaking": "bold red", "routing": "cyan", "pricing": "yellow",
-           "security": "bold magenta", "other": "dim"}
+           "security": "bold magenta", "quota": "blue", "other": "dim"}
 
 
 # --- json -----------------------------------------------------------------------------------
