@@ -32,6 +32,7 @@ class FailOn(StrEnum):
     routing = "routing"
     pricing = "pricing"
     security = "security"
+    quota = "quota"
     other = "other"
     any = "any"
 

@@ -63,7 +63,7 @@ def test_json_format_is_machine_readable(pair):
     result = run("diff", *pair, "--format", "json")
     data = json.loads(result.stdout)
     assert data["summary"] == {"breaking": 0, "routing": 1, "pricing": 1, "security": 0,
-                               "other": 0}
+                               "quota": 0, "other": 0}
 
 
 def test_markdown_format_is_a_pr_comment(pair):

@@ -105,7 +105,8 @@ def test_json_has_the_documented_keys(tmp_path):
     assert list(data) == ["format", "version", "base", "head", "verdict", "summary", "findings",
                           "impact", "warnings", "cost", "changes"]
     assert (data["format"], data["version"]) == ("modelyard-diff", 1)
-    assert list(data["summary"]) == ["breaking", "security", "routing", "pricing", "other"]
+    assert list(data["summary"]) == ["breaking", "security", "routing", "pricing", "quota",
+                                     "other"]
     assert set(data["base"]) == {"label", "digest"}
     for finding in data["findings"]:
         assert {"class", "kind", "name", "message"} <= set(finding)

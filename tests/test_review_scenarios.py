@@ -60,7 +60,7 @@ def test_rename_keeping_the_old_name_as_alias_is_a_rename_with_its_real_changes_
     code, report = gate(repo)
     assert code == 0
     assert report["summary"] == {"breaking": 0, "security": 0, "routing": 0, "pricing": 0,
-                                 "other": 2}
+                                 "quota": 0, "other": 2}
     assert found(report, "other") == [
         "model gpt-4o-2024: model renamed: `gpt-4o` → `gpt-4o-2024`; the old name stays as an "
         "alias", "model gpt-4o-2024: order: `10` → `11`"]
