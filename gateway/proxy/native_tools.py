@@ -4,7 +4,7 @@ Policy keeps the native tools a model allows; this module, once the router has p
 channel, keeps those the channel's protocol can carry and names the rest, which the client
 learns from the `x-modelyard-dropped-tools` header. The spelling of a tool for a protocol is
 the catalog's `spellings.<protocol>` when given (it may set options such as `max_uses`),
-else the one the protocol's adapter declares in its `NATIVE_TOOLS` constant.
+else the one the protocol registry (gateway/catalog/protocols.py) gives.
 """
 
 from __future__ import annotations

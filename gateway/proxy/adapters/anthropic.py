@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy import native_tools
@@ -23,12 +24,6 @@ from gateway.proxy.adapters.base import (
 )
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
-
-#: Native tools Anthropic carries: server tools in the request's `tools` list.
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
-    "web_search": {"type": "web_search_20250305", "name": "web_search"},
-    "code_execution": {"type": "code_execution_20250522", "name": "code_execution"},
-}
 
 API_VERSION = "2023-06-01"
 
@@ -287,7 +282,7 @@ class AnthropicAdapter(Adapter):
     """Chat completions over Anthropic's Messages API."""
 
     protocol = "anthropic"
-    endpoints = frozenset({"chat", "messages.count_tokens"})
+    endpoints = PROTOCOLS["anthropic"].endpoints
     native = frozenset(NATIVE_PATHS)
 
     async def _post(self, call: Call, *, stream: bool) -> UpstreamResponse:

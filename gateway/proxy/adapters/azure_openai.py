@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.proxy.adapters.base import Call, UpstreamResponse
 from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_after
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 
-#: Native tools Azure's chat completions carry: none (no web_search_options on Azure).
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {}
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"
@@ -58,7 +57,7 @@ class AzureOpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     """OpenAI-shaped requests to an Azure OpenAI resource."""
 
     protocol = "azure-openai"
-    endpoints = frozenset({*PATHS, "realtime"})
+    endpoints = PROTOCOLS["azure-openai"].endpoints
 
     def realtime_url(self, call: Call) -> str:
         """`/openai/realtime?api-version=…&deployment=…` (preview), or `/openai/v1/realtime`."""

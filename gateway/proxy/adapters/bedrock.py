@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import yarl
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.errors import InvalidRequest, UpstreamProtocolError
 from gateway.proxy.adapters import anthropic_messages as am
 from gateway.proxy.adapters.base import Adapter, Call, NativeEvent, Reply, UpstreamResponse
@@ -26,11 +27,6 @@ from gateway.proxy.adapters.bedrock_eventstream import (
 )
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
-
-#: Native tools Converse carries: system tools in `toolConfig.tools` (Nova web grounding).
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
-    "web_search": {"systemTool": {"name": "nova_grounding"}},
-}
 
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
                  "image/gif": "gif", "image/webp": "webp"}
@@ -236,7 +232,7 @@ class BedrockAdapter(Adapter):
     """Chat completions over Amazon Bedrock's Converse API."""
 
     protocol = "bedrock"
-    endpoints = frozenset({"chat"})
+    endpoints = PROTOCOLS["bedrock"].endpoints
     native = frozenset({"messages"})  # Claude models only: adapters/bedrock_messages.py
 
     def takes_native(self, call: Call) -> bool:

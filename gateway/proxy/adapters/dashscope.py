@@ -8,22 +8,19 @@ streamed usage comes from `stream_options.include_usage`, which the base adapter
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.proxy.adapters.base import Call
 from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
-
-#: Native tools DashScope carries: its request switch for web search.
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {"web_search": {"enable_search": True}}
 
 
 class DashScopeAdapter(OpenAICompatible):
     """OpenAI-shaped requests to DashScope's compatible-mode/v1 endpoints."""
 
     protocol = "dashscope"
-    endpoints = frozenset({"chat", "embeddings"})
+    endpoints = PROTOCOLS["dashscope"].endpoints
 
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)

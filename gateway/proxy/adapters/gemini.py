@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters import gemini_convert as convert
@@ -32,12 +33,6 @@ CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
-#: Native tools Gemini carries: entries of the request's `tools` list.
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {
-    "web_search": {"google_search": {}},
-    "code_execution": {"code_execution": {}},
-    "url_context": {"url_context": {}},
-}
 
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
@@ -75,7 +70,7 @@ class GeminiAdapter(OpenAICompatible):
     """OpenAI chat and embeddings over the Gemini API."""
 
     protocol = "gemini"
-    endpoints = frozenset({"chat", "embeddings"})
+    endpoints = PROTOCOLS["gemini"].endpoints
 
     def url(self, call: Call) -> str:
         base = (call.provider.base_url or DEFAULT_BASE_URL).rstrip("/") + "/" + model_path(call)

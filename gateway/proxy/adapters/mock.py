@@ -8,11 +8,11 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.proxy.adapters import mock_chat
 from gateway.proxy.adapters.base import VIDEO_ENDPOINTS, Adapter, Call, RealtimeUpstream, Reply
 
 #: The mock carries every native tool: it says it used it and reports one call.
-CARRIES_ANY_NATIVE_TOOL = True
 CHUNKS = 4
 #: Vector length for models that declare no `dimensions`, and the most the mock returns.
 DEFAULT_DIMENSIONS, MAX_DIMENSIONS = 8, 4096
@@ -42,8 +42,7 @@ class MockAdapter(Adapter):
     """Answers chat with an echo naming the channel's upstream model; embeds by hashing."""
 
     protocol = "mock"
-    endpoints = frozenset({"chat", "embeddings", "images.generations", "images.edits",
-                           "audio.speech", "audio.transcriptions", "realtime"}) | VIDEO_ENDPOINTS
+    endpoints = PROTOCOLS["mock"].endpoints
 
     async def realtime_connect(self, call: Call) -> RealtimeUpstream:
         from gateway.proxy.adapters.mock_realtime import MockRealtimeSession

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.errors import UpstreamProtocolError
 from gateway.proxy import native_tools
 from gateway.proxy.adapters.base import (
@@ -45,8 +46,6 @@ PATHS: Mapping[str, str] = {
 SESSIONS = frozenset({"realtime"}) | VIDEO_ENDPOINTS
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
-#: Native tools OpenAI's chat completions carry: request fields merged into the body.
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {"web_search": {"web_search_options": {}}}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -298,7 +297,7 @@ class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     through unless the channel sets `responses_api: false`."""
 
     protocol = "openai"
-    endpoints = frozenset(PATHS) | SESSIONS
+    endpoints = PROTOCOLS["openai"].endpoints
 
     async def send(self, call: Call) -> Reply:
         reply = await super().send(call)

@@ -7,23 +7,19 @@ no effort leaves the model's default. `reasoning_content` passes through as Ark 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from gateway.catalog.protocols import PROTOCOLS
 from gateway.proxy.adapters.base import Call
 from gateway.proxy.adapters.openai import OpenAICompatible
 from gateway.proxy.options import thinking
-
-#: Native tools Ark's chat completions carry: none (its web search is a Responses API tool).
-NATIVE_TOOLS: Mapping[str, Mapping[str, Any]] = {}
 
 
 class VolcengineAdapter(OpenAICompatible):
     """OpenAI-shaped requests to Ark's /api/v3 endpoints."""
 
     protocol = "volcengine"
-    endpoints = frozenset({"chat", "embeddings",
-                                                     "images.generations"})
+    endpoints = PROTOCOLS["volcengine"].endpoints
 
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)
