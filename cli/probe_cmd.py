@@ -15,8 +15,8 @@ from rich.table import Table
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import Snapshot
 from gateway.diagnostics import render as render_diagnostics
-from gateway.usage.capability_probe import CapabilityReport, run_capabilities
-from gateway.usage.probe import ProbeReport, ProbeResult, ProbeSelectionError, run, select
+from gateway.proxy.capability_probe import CapabilityReport, run_capabilities
+from gateway.proxy.probe import ProbeReport, ProbeResult, ProbeSelectionError, run, select
 
 #: Exit codes, documented in docs/probe-status.md.
 EXIT_OK, EXIT_NO_USABLE_CHANNEL, EXIT_USAGE = 0, 1, 2

@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 
 from cli.probe_cmd import probe as probe_command
 from gateway.catalog.snapshot import Snapshot
-from gateway.proxy.upstream_http import AiohttpUpstream
-from gateway.usage.probe import (
+from gateway.proxy.probe import (
     ProbeSelectionError,
     probe,
     run,
@@ -24,6 +23,7 @@ from gateway.usage.probe import (
     silent_wav,
     smallest_request,
 )
+from gateway.proxy.upstream_http import AiohttpUpstream
 from tests.conftest import channel, model, provider, snapshot_dict
 
 SECRET = "upstream-secret-0123456789"
@@ -292,7 +292,7 @@ def test_command_bad_usage_exits_2(snapshot_file, tmp_path: Path) -> None:
 
 def test_a_protocol_without_adapter_is_unsupported_and_a_missing_extra_unavailable(
         monkeypatch) -> None:
-    import gateway.usage.probe as probe_module
+    import gateway.proxy.probe as probe_module
 
     snap = Snapshot.from_dict(snapshot_dict(
         providers=[provider("new", protocol="dashscope", base_url="http://127.0.0.1:9/v1"),

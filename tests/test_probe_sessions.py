@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from gateway.catalog.snapshot import Snapshot
-from gateway.usage.probe import run, select
+from gateway.proxy.probe import run, select
 from tests.conftest import channel, model, poll, provider, snapshot_dict
 from tests.upstreams.realtime import FakeRealtime, serve_fake
 from tests.upstreams.server import serve_asgi

@@ -109,7 +109,7 @@ async def handle(h: Pipeline, ex: Exchange, method: str, path: str) -> None:
 
 
 async def _probe(h: Pipeline, ex: Exchange, loaded: Loaded) -> None:
-    from gateway.usage.probe import ProbeSelectionError, probe_one, select
+    from gateway.proxy.probe import ProbeSelectionError, probe_one, select
 
     body = parse_json_object(await read_body(ex.receive, MAX_PROBE_BODY))
     channel = body.get("channel")

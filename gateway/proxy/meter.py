@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.proxy.chunk import RawChunk
 from gateway.usage import vision
-from gateway.usage.pricing import Usage, count, estimate_tokens, usage_from_openai
+from gateway.usage.pricing import Usage, count, estimate_tokens, prompt_text, usage_from_openai
 
 #: Plain chunks kept for a late output estimate before they are counted right away.
 PENDING_BYTES = 256 * 1024
@@ -91,7 +91,7 @@ class Meter:
         if self.endpoint in ("chat", "embeddings"):
             if reported is not None:
                 return _with_tools(reported, tools)
-            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body))
+            return Usage(input_tokens=estimate_tokens(prompt_text(self.body))
                          + vision.prompt_image_tokens(self.body),
                          output_tokens=(self.output_chars + 3) // 4, estimated=True)
         return Usage()
@@ -114,19 +114,3 @@ def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
     if not tools:
         return usage
     return dataclasses.replace(usage, tool_calls=dict(tools))
-
-
-def _prompt_text(body: Mapping[str, Any]) -> str:
-    """The text of the request used for the input estimate (never logged)."""
-    if "input" in body:
-        value = body["input"]
-        return value if isinstance(value, str) else " ".join(map(str, value))
-    parts: list[str] = []
-    for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p["text"] for p in content
-                         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"])
-    return " ".join(parts)

@@ -19,11 +19,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from gateway.catalog.snapshot import Consumer, Model, Snapshot
 from gateway.errors import ProxyError, QuotaExceeded, QuotaStateUnavailable, RateLimited
-from gateway.proxy.reload import Holder
-from gateway.proxy.router import Routed
 from gateway.quota.scopes import Limit, Scope, limits_of, reserved_tokens, scopes_of
 from gateway.state import (
     CONCURRENT,
@@ -38,6 +37,10 @@ from gateway.state import (
     duration,
 )
 from gateway.usage.pricing import Cost, Usage
+
+if TYPE_CHECKING:  # the proxy hands the gate these; the gate never imports the proxy
+    from gateway.proxy.reload import Holder
+    from gateway.proxy.router import Routed
 
 log = logging.getLogger("modelyard.quota")
 

@@ -11,9 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.catalog.snapshot import Consumer, Limits, Model, Snapshot
-from gateway.proxy.meter import _prompt_text
 from gateway.state import CONCURRENT, NANOS, SPEND, WINDOW, Check
-from gateway.usage.pricing import estimate_tokens
+from gateway.usage.pricing import estimate_tokens, prompt_text
 
 MINUTE_S = 60
 WINDOW_TTL_S = 2 * MINUTE_S + 5  # the previous window is read until the current one ends
@@ -71,7 +70,7 @@ def reserved_tokens(body: Mapping[str, Any]) -> int:
     `max_tokens`); without one, the output is counted when the request settles."""
     output = body.get("max_completion_tokens") or body.get("max_tokens") or 0
     output = output if isinstance(output, int) and output > 0 else 0
-    return estimate_tokens(_prompt_text(body)) + output
+    return estimate_tokens(prompt_text(body)) + output
 
 
 def limits_of(

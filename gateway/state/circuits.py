@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
-from gateway.proxy.breaker import Breakers
 from gateway.state.base import StateBackend, StateUnavailable
+
+if TYPE_CHECKING:  # the proxy hands its breakers in; state never imports the proxy
+    from gateway.proxy.breaker import Breakers
 
 log = logging.getLogger("modelyard.state")
 

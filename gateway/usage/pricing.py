@@ -125,6 +125,22 @@ def usage_from_openai(usage: Any) -> Usage | None:
                  reasoning_tokens=reasoning)  # type: ignore[arg-type]
 
 
+def prompt_text(body: Mapping[str, Any]) -> str:
+    """The text of the request used for the input estimate (never logged)."""
+    if "input" in body:
+        value = body["input"]
+        return value if isinstance(value, str) else " ".join(map(str, value))
+    parts: list[str] = []
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p["text"] for p in content
+                         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"])
+    return " ".join(parts)
+
+
 def estimate_tokens(text: str) -> int:
     """The documented estimate: one token per four characters, rounded up."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0

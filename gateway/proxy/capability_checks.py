@@ -13,8 +13,8 @@ from typing import Any
 
 import jsonschema
 
-from gateway.usage import probe as base
-from gateway.usage.probe import ProbeRequest
+from gateway.proxy import probe as base
+from gateway.proxy.probe import ProbeRequest
 
 
 class NotProven(Exception):

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.catalog.protocols import EXTRAS
 from gateway.catalog.snapshot import Channel, Model, Snapshot
 from gateway.errors import ModelyardError, ProxyError, UpstreamError, UpstreamTimeout
+from gateway.proxy import probe_sessions
 from gateway.proxy.adapters.base import (
     Adapter,
     Call,
@@ -30,22 +31,21 @@ from gateway.proxy.adapters.base import (
     UpstreamResponse,
     adapter_class,
 )
-from gateway.proxy.secrets import references, resolve_provider
-from gateway.proxy.sse import decode
-from gateway.usage import probe_sessions
-from gateway.usage.probe_requests import (  # re-exported: the probe's public surface
+from gateway.proxy.probe_requests import (  # re-exported: the probe's public surface
     PROBE_TEXT as PROBE_TEXT,
 )
-from gateway.usage.probe_requests import (
+from gateway.proxy.probe_requests import (
     ProbeRequest,
     smallest_request,
 )
-from gateway.usage.probe_requests import (
+from gateway.proxy.probe_requests import (
     silent_wav as silent_wav,
 )
-from gateway.usage.probe_requests import (
+from gateway.proxy.probe_requests import (
     tiny_png as tiny_png,
 )
+from gateway.proxy.secrets import references, resolve_provider
+from gateway.proxy.sse import decode
 from gateway.usage.redact import sanitize
 
 USABLE, ERROR, TIMEOUT = "usable", "error", "timeout"
@@ -57,7 +57,7 @@ COSTLY_TYPES = frozenset({"image-generation", "image-edit", "video-generation"})
 #: Error codes with which upstreams say they do not know or serve the model.
 MODEL_REJECTED = frozenset({"model_not_found", "unsupported_model", "model_not_supported",
                             "invalidendpointormodel.notfound", "deploymentnotfound"})
-#: Probed as a session or a job rather than one request (gateway/usage/probe_sessions.py).
+#: Probed as a session or a job rather than one request (gateway/proxy/probe_sessions.py).
 SESSION_ENDPOINTS = frozenset({"realtime", "videos"})
 
 

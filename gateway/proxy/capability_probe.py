@@ -22,11 +22,11 @@ from typing import Any
 from gateway.catalog.snapshot import Snapshot
 from gateway.errors import UpstreamError
 from gateway.proxy import conversation
+from gateway.proxy import probe as base
 from gateway.proxy.adapters.base import Adapter, Call
+from gateway.proxy.capability_checks import CHAT_CHECKS, NotProven, Send, Stream
 from gateway.proxy.chunk import as_dict
-from gateway.usage import probe as base
-from gateway.usage.capability_checks import CHAT_CHECKS, NotProven, Send, Stream
-from gateway.usage.probe import (
+from gateway.proxy.probe import (
     ERROR,
     SKIPPED,
     TIMEOUT,
