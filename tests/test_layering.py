@@ -33,9 +33,9 @@ def package_graph() -> dict[str, set[str]]:
         package = parts[0]
         for module in _runtime_imports(ast.parse(path.read_text())):
             names = module.split(".")
-            if names[0] == "gateway" and len(names) > 1 and (GATEWAY / names[1]).is_dir():
-                if names[1] != package:
-                    graph.setdefault(package, set()).add(names[1])
+            if (names[0] == "gateway" and len(names) > 1 and (GATEWAY / names[1]).is_dir()
+                    and names[1] != package):
+                graph.setdefault(package, set()).add(names[1])
     return graph
 
 
