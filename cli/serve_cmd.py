@@ -39,6 +39,10 @@ def serve(
         "stdout, or off."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
+    loop: str = typer.Option(
+        "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
+    http: str = typer.Option(
+        "auto", "--http", help="HTTP parser: auto (httptools when installed), h11 or httptools."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -53,7 +57,8 @@ def serve(
 
     # No `server` header: one less header for h11 to validate per answer, and no banner.
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level.value,
-                                   lifespan="on", access_log=access_log, server_header=False)
+                                   lifespan="on", access_log=access_log, server_header=False,
+                                   loop=loop, http=http)
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).
         os.environ["MODELYARD_SNAPSHOT" if snapshot is not None else "MODELYARD_CATALOG"] = \

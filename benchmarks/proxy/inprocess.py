@@ -104,9 +104,13 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
              "headers": headers, "query_string": b"", "http_version": "1.1"}
     request = {"type": "http.request", "body": body, "more_body": False}
     statuses: list[int] = []
+    pending: list[dict[str, Any]] = []  # the body once per request, then wait as uvicorn does
+    never = asyncio.get_running_loop().create_future()
 
     async def receive() -> dict[str, Any]:
-        return request
+        if pending:
+            return pending.pop()
+        return await never  # the client stays until the answer is out (cancelled then)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -115,6 +119,7 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     gc.collect()
     started = time.process_time()
     for _ in range(count):
+        pending.append(request)
         await app(scope, receive, send)
         await asyncio.sleep(0)  # let the loop run its timers and callbacks, as a server's does
     app.accountant.drain()  # this slice's usage log lines and metrics, not the next one's
