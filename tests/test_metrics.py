@@ -10,8 +10,9 @@ from decimal import Decimal
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 
 from gateway.catalog.snapshot import Model
+from gateway.proxy.meter import Meter
 from gateway.usage import metrics
-from gateway.usage.accounting import Accountant, Meter
+from gateway.usage.accounting import Accountant
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Cost, Usage
 

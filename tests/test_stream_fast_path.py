@@ -12,10 +12,10 @@ import pytest
 from gateway.proxy.adapters.openai import OpenAIAdapter
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.conversation import finish_stream
+from gateway.proxy.meter import Meter
 from gateway.proxy.relay import chat_encoder, relay
 from gateway.proxy.sse import SSEDecoder
 from gateway.proxy.upstream_http import AiohttpUpstream
-from gateway.usage.accounting import Meter
 from tests.adapter_support import make_call
 from tests.upstreams.server import serve_asgi
 
@@ -155,7 +155,7 @@ def test_unreadable_event_still_ends_the_stream_with_an_error(upstream):
 
 
 def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
-    from gateway.usage import accounting
+    from gateway.proxy import meter as accounting
 
     monkeypatch.setattr(accounting, "PENDING_BYTES", 200)
     meter = Meter("chat", "m", {"messages": []})

@@ -37,13 +37,14 @@ from gateway.proxy.exchange import (
     openai_error_body,
     sse_event,
 )
+from gateway.proxy.meter import Meter
 from gateway.proxy.relay import Encode, chat_encoder, relay, relay_bytes
 from gateway.proxy.reload import Holder, Loaded
 from gateway.proxy.resolve import resolve
 from gateway.proxy.router import Outcome, Routed, Router, Streaming
 from gateway.proxy.sse import DONE
 from gateway.proxy.timeout import timeout_at
-from gateway.usage.accounting import Accountant, Meter
+from gateway.usage.accounting import Accountant
 from gateway.usage.log import UsageLog
 from gateway.usage.pricing import Cost, Usage
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.proxy.chunk import RawChunk
 from gateway.proxy.exchange import Exchange, Headers, Send, sse_event
-from gateway.usage.accounting import Meter
+from gateway.proxy.meter import Meter
 
 #: Chunks read ahead of a client that has not taken them yet; the upstream waits beyond.
 MAX_AHEAD = 64

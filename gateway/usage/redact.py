@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from gateway.review.mask import MASK, looks_like_key
+from gateway.masking import MASK, looks_like_key
 
 MAX_CHARS = 200
 

@@ -217,19 +217,26 @@ class _Rename:
     """The fast path: the upstream's bytes relayed as they are, with the model name swapped
     by a bytes replace; of stream events, only those that can end or meter the stream parsed."""
 
-    __slots__ = ("upstream", "client")
+    __slots__ = ("upstream", "client", "same", "needles")
 
     def __init__(self, upstream_model: str, client_model: str) -> None:
         self.upstream = _dump(upstream_model).encode()
         self.client = _dump(client_model).encode()
+        self.same = self.upstream == self.client
+        self.needles = [(key, key + self.upstream) for key in (b'"model":', b'"model": ')]
 
     def swap(self, data: bytes) -> bytes | None:
         """`data` with the model named as the client asked, or None unless `"model": <name>`
-        occurs exactly once (compact, or with the one space pretty-printers put there)."""
-        for key in (b'"model":', b'"model": '):
-            needle = key + self.upstream
+        occurs exactly once (compact, or with the one space pretty-printers put there).
+
+        When the two names are the same, finding the name is enough: any other name the
+        upstream gives (a dated snapshot's) sends the answer the slow way, renamed.
+        """
+        for key, needle in self.needles:
             at = data.find(needle)
             if at >= 0:
+                if self.same:
+                    return data
                 if data.find(needle, at + len(needle)) >= 0:
                     return None
                 return data[:at] + key + self.client + data[at + len(needle):]

@@ -1,0 +1,128 @@
+"""What one request used, measured as its answer goes out: timing, and the upstream's usage
+report or the documented estimate (one token per four characters, marked `estimated`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.proxy.chunk import RawChunk
+from gateway.usage.pricing import Usage, count, estimate_tokens, usage_from_openai
+
+#: Plain chunks kept for a late output estimate before they are counted right away.
+PENDING_BYTES = 256 * 1024
+
+
+@dataclass(slots=True)
+class Meter:
+    """Timing and usage of one request, filled in as the answer goes out."""
+
+    endpoint: str
+    requested_model: str
+    body: Mapping[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+    first_chunk: float | None = None
+    reported: Mapping[str, Any] | None = None  # the upstream's usage object, if it sent one
+    output_chars: int = 0
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    pending: list[RawChunk] = field(default_factory=list)  # plain chunks not yet counted
+    pending_bytes: int = 0
+
+    def observe(self, chunk: Mapping[str, Any]) -> None:
+        """One streamed chunk: remember usage, count output for the estimate."""
+        if self.first_chunk is None:
+            self.first_chunk = time.perf_counter()
+        if isinstance(chunk, RawChunk):
+            if chunk.plain:  # no usage in it: parsed only if the estimate is ever needed
+                if self.reported is None:
+                    self.pending.append(chunk)
+                    self.pending_bytes += len(chunk.raw)
+                    if self.pending_bytes > PENDING_BYTES:
+                        self._count_pending()
+                return
+            chunk = chunk.data
+        usage = chunk.get("usage")
+        if usage:
+            self.reported = usage
+            self.pending.clear()
+            self.pending_bytes = 0
+        self._count(chunk)
+
+    def _count(self, chunk: Mapping[str, Any]) -> None:
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, Mapping) else None
+            if not isinstance(delta, Mapping):
+                continue
+            for key in ("content", "reasoning_content"):
+                text = delta.get(key)
+                if isinstance(text, str):
+                    self.output_chars += len(text)
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                function = call.get("function") if isinstance(call, Mapping) else None
+                args = function.get("arguments") if isinstance(function, Mapping) else None
+                if isinstance(args, str):
+                    self.output_chars += len(args)
+
+    def _count_pending(self) -> None:
+        for chunk in self.pending:
+            self._count(chunk.data)
+        self.pending.clear()
+        self.pending_bytes = 0
+
+    def observe_reply(self, body: Mapping[str, Any] | None) -> None:
+        if body is not None and body.get("usage"):
+            self.reported = body["usage"]
+
+    def usage(self) -> Usage:
+        """Usage of a chat or embeddings request (media endpoints measure their own)."""
+        if self.pending:
+            self._count_pending()
+        reported = usage_from_openai(self.reported)
+        tools = _tool_calls(self.reported)
+        if self.endpoint in ("chat", "embeddings"):
+            if reported is not None:
+                return _with_tools(reported, tools)
+            return Usage(input_tokens=estimate_tokens(_prompt_text(self.body)),
+                         output_tokens=(self.output_chars + 3) // 4, estimated=True)
+        return Usage()
+
+
+def _tool_calls(reported: Any) -> dict[str, int]:
+    """The native tool calls an upstream reported, as non-negative counts by tool name."""
+    calls = reported.get("native_tool_calls") if isinstance(reported, Mapping) else None
+    if not isinstance(calls, Mapping):
+        return {}
+    out = {}
+    for name, value in calls.items():
+        number = count(value)
+        if number:
+            out[str(name)] = number
+    return out
+
+
+def _with_tools(usage: Usage, tools: Mapping[str, int]) -> Usage:
+    if not tools:
+        return usage
+    return Usage(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+                 usage.output_tokens, usage.reasoning_tokens, tool_calls=dict(tools))
+
+
+def _prompt_text(body: Mapping[str, Any]) -> str:
+    """The text of the request used for the input estimate (never logged)."""
+    if "input" in body:
+        value = body["input"]
+        return value if isinstance(value, str) else " ".join(map(str, value))
+    parts: list[str] = []
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return " ".join(parts)
