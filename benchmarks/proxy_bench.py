@@ -28,7 +28,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.proxy import bench_catalog, load, procs, report  # noqa: E402
-from benchmarks.proxy.upstream import STREAM_SHAPES  # noqa: E402
 from benchmarks.proxy.targets import (  # noqa: E402
     DEFAULT_TARGETS,
     MODES,
@@ -44,6 +43,7 @@ from benchmarks.proxy.targets import (  # noqa: E402
     start_target,
     uvicorn_impl,
 )
+from benchmarks.proxy.upstream import STREAM_SHAPES  # noqa: E402
 
 
 def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path,

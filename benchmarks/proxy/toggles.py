@@ -18,7 +18,7 @@ import inspect
 import statistics
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,31 +95,6 @@ def disconnect_toggle() -> Swap:
     return Swap([(pipeline, "DisconnectWatch", TaskWatch)])
 
 
-async def relay_each(send: Callable, first: Mapping[str, Any],
-                     rest: AsyncIterator[Mapping[str, Any]], encode: Callable,
-                     meter: Any = None) -> tuple[bytearray, Exception | None]:
-    """The plain relay: each chunk written as it comes, no task and no hand-off."""
-    item = first
-    while True:
-        if meter is not None:
-            meter.observe(item)
-        data = encode(item)
-        if data:
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-        try:
-            item = await anext(rest)
-        except StopAsyncIteration:
-            return bytearray(), None
-        except Exception as error:
-            return bytearray(), error
-
-
-def relay_toggle() -> Swap:
-    from gateway.proxy import pipeline
-
-    return Swap([(pipeline, "relay", relay_each)])
-
-
 def fast_path_toggle() -> Swap:
     from gateway.proxy.adapters.openai import OpenAICompatible
 
@@ -151,7 +126,7 @@ def log_line_toggle() -> Swap:
 
 TOGGLES: dict[str, Callable[[], Swap]] = {
     "timeout_at": timeout_toggle, "disconnect-sweeper": disconnect_toggle,
-    "relay-batching": relay_toggle, "byte-fast-path": fast_path_toggle,
+    "byte-fast-path": fast_path_toggle,
     "log-line": log_line_toggle}
 
 
