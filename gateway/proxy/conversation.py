@@ -29,7 +29,10 @@ def _reasoning(call: Call) -> str:
 def prepare(call: Call) -> Call:
     """The call as the adapter should see it."""
     if _simulating(call):
-        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body))
+        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body),
+                                   sse_bytes=False)
+    if call.sse_bytes and _reasoning(call) != "passthrough":
+        return dataclasses.replace(call, sse_bytes=False)  # finish_stream edits each chunk
     return call
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from gateway.proxy.chunk import RawChunk
+from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.exchange import Exchange, Headers, Send, sse_event
 from gateway.proxy.meter import Meter
 from gateway.proxy.sse import aclose
@@ -52,6 +52,8 @@ def chat_encoder(keep_usage: bool) -> Encode:
     """Chat chunks as OpenAI sends them: the upstream's bytes relayed as they are, and the
     usage-only chunk the proxy asked for dropped unless the client asked for it too."""
     def encode(item: Mapping[str, Any]) -> bytes:
+        if type(item) is RawEvents:  # plain events, framed: nothing to drop
+            return item.raw
         if type(item) is RawChunk:
             if item.plain or keep_usage or not usage_only(item.data):
                 return b"data: " + item.raw + b"\n\n"

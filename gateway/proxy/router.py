@@ -54,6 +54,7 @@ class Routed:
     native_tools: Mapping[str, NativeTool]
     request_id: str
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
+    sse_bytes: bool = False  # the stream goes out as OpenAI's chat SSE (see Call.sse_bytes)
 
 
 @dataclass(slots=True)
@@ -214,7 +215,7 @@ class Router:
             provider=loaded.snapshot.providers[channel.provider],
             secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
-            files=routed.files, request_id=routed.request_id)
+            files=routed.files, request_id=routed.request_id, sse_bytes=routed.sse_bytes)
 
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:
