@@ -18,10 +18,9 @@ import aiohttp
 
 from gateway.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
 from gateway.proxy.adapters.base import Deadline
+from gateway.proxy.exchange import dumps
 from gateway.proxy.sse import decode
 
-# One encoder for the process: json.dumps with non-default arguments builds one per call.
-_encode = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
 #: The largest complete answer read from an upstream, after decompression: a reply that
 #: inflates past it (a compression bomb) is a protocol error, not a process out of memory.
@@ -137,7 +136,7 @@ class AiohttpUpstream:
         body: Any = data
         send_headers = headers
         if json is not None:
-            body = _encode(json).encode()
+            body = dumps(json)
             if "Content-Type" not in headers:
                 send_headers = {**headers, "Content-Type": "application/json"}
         elif form is not None:
