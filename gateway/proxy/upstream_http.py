@@ -111,7 +111,13 @@ class AiohttpResponse:
 class AiohttpUpstream:
     """Implements `UpstreamHTTP`: one pooled session per upstream origin, reused."""
 
-    def __init__(self, *, limit_per_host: int = 256) -> None:
+    #: Connections kept to one upstream origin. An HTTP/1.1 stream holds its connection for
+    #: the whole answer, so this bounds the streams one worker relays from one upstream at
+    #: once; a request waiting for a connection counts against its connect timeout.
+    #: benchmarks/proxy/long_streams.py holds 2,000 streams open on one worker.
+    LIMIT_PER_HOST = 4096
+
+    def __init__(self, *, limit_per_host: int = LIMIT_PER_HOST) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._limit = limit_per_host
 
