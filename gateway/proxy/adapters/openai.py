@@ -201,19 +201,22 @@ _MARK = re.compile(rb'"(?:finish_reason|usage)"\s*+:\s*+(?!null)|"error"|\[DONE\
 
 
 def _first_mark(data: bytes, end: int) -> int:
-    """Where the first `_MARK` in `data[:end]` starts, or -1: found by bytes searches where
-    every finish_reason and usage key is written compactly, else by the expression."""
-    if (data.count(b'"finish_reason"', 0, end) != data.count(b'"finish_reason":null', 0, end)
-            + data.count(b'"finish_reason":"', 0, end)
-            or data.count(b'"usage"', 0, end) != data.count(b'"usage":null', 0, end)
-            + data.count(b'"usage":{', 0, end)):
-        mark = _MARK.search(data, 0, end)
-        return -1 if mark is None else mark.start()
-    found = [at for needle in _MARKS if (at := data.find(needle, 0, end)) >= 0]
+    """Where the first `_MARK` in `data[:end]` starts, or -1. A finish reason or usage that
+    is not null is looked for only when the counts say one is there (in compact JSON:
+    `"key":null`, else `"finish_reason":"` or `"usage":{`; the expression otherwise)."""
+    found = [at for needle in (b'"error"', b"\r") if (at := data.find(needle, 0, end)) >= 0]
+    for key, compact in _NON_NULL:
+        others = data.count(key, 0, end) - data.count(key + b":null", 0, end)
+        if others:
+            at = data.find(compact, 0, end)
+            if at < 0 or data.count(compact, 0, end) != others:
+                mark = _MARK.search(data, 0, end)
+                return -1 if mark is None else mark.start()
+            found.append(at)
     return min(found) if found else -1
 
 
-_MARKS = (b'"finish_reason":"', b'"usage":{', b'"error"', b"[DONE]", b"\r")
+_NON_NULL = ((b'"finish_reason"', b'"finish_reason":"'), (b'"usage"', b'"usage":{'))
 
 
 def _set(data: bytes, key: bytes) -> bool:
@@ -291,11 +294,14 @@ class _Rename:
                 or region.count(b'"choices":[{') != count):
             return None, buffer
         key, needle = self.needles[0]
-        if region.count(needle) != count:
+        renamed = region if self.same else region.replace(needle, key + self.client)
+        longer = len(self.client) - len(self.upstream)
+        # the replacements counted by how much longer the bytes got, where the names differ
+        # in length: one pass less than counting them first
+        found = (len(renamed) - len(region)) // longer if longer else region.count(needle)
+        if found != count:
             return None, buffer
-        if not self.same:
-            region = region.replace(needle, key + self.client)
-        return RawEvents(region, count), buffer[end:]
+        return RawEvents(renamed, count), buffer[end:]
 
     def fast_chunk(self, data: bytes) -> RawChunk | None:
         """The event as a RawChunk, or None when it must be parsed and shaped as a dict."""
