@@ -132,7 +132,9 @@ async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                connector = aiohttp.TCPConnector(limit=POOL_SIZE)
+                # as many connections as modelyard may keep (the long-stream test holds
+                # 2,000 streams open at once)
+                connector = aiohttp.TCPConnector(limit=0, limit_per_host=4096)
                 _fast["session"] = aiohttp.ClientSession(connector=connector)
                 _fast["routes"] = _routes()
                 _fast["headers"] = {
