@@ -41,8 +41,17 @@ ModelType = _choices("ModelType", sorted(ALL_TYPES))
 Visibility = _choices("Visibility", ("public", "protected", "internal", "private"))
 
 
+def _existing(ctx: typer.Context, path: Path) -> Path:
+    if not path.exists():
+        from cli.hints import no_catalog
+
+        usage = f"`modelyard {ctx.info_name} PATH`"
+        raise typer.BadParameter(no_catalog(path, usage).removeprefix("error: "))
+    return path
+
+
 CatalogArg = typer.Argument(
-    Path("catalog"), exists=True, show_default=True,
+    Path("catalog"), callback=_existing, show_default=True,
     help="The catalog directory (or one YAML file).")
 StrictOpt = typer.Option(False, "--strict", help="Treat warnings as errors.")
 

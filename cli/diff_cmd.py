@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,10 +13,11 @@ from rich.console import Console
 
 from gateway.diagnostics import render as render_diagnostics
 from gateway.review import review_snapshots
+from gateway.review.cost import UsageUnreadable, read_traffic
 from gateway.review.render import render_json, render_markdown, render_text
 from gateway.review.sides import SideDoesNotCompile, SideNotFound, load_side
 
-#: Exit codes, documented in the README ("Reviewing catalog changes").
+#: Exit codes, documented in docs/review.md.
 EXIT_OK, EXIT_FAILING_CLASS, EXIT_USAGE = 0, 1, 2
 
 
@@ -45,6 +48,10 @@ def diff(
     catalog_path: str = typer.Option("catalog", "--catalog-path",
                                      help="The catalog folder, relative to the current "
                                      "directory, inside a git revision and in the tree."),
+    usage: Path = typer.Option(None, "--usage", help="A usage log (JSON lines) or a metrics "
+                               "scrape: show the monthly cost change its traffic would see."),
+    usage_days: float = typer.Option(None, "--usage-days", min=0.01, help="Days the usage "
+                                     "covers (default: a log's time span; 30 for a scrape)."),
 ) -> None:
     """Show what a catalog change does to users, traffic, cost and security.
 
@@ -59,9 +66,17 @@ def diff(
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from None
     if head is None:
-        new = type(new)(f"{Path(catalog_path).as_posix()} (working tree)", new.snapshot)
+        new = dataclasses.replace(new, label=f"{Path(catalog_path).as_posix()} (working tree)")
+    traffic = None
+    if usage is not None:
+        try:
+            traffic = read_traffic(usage, Decimal(str(usage_days)) if usage_days else None)
+        except (OSError, UsageUnreadable) as exc:
+            print(f"error: --usage {usage}: {exc}", file=sys.stderr)
+            raise typer.Exit(EXIT_USAGE) from None
     review = review_snapshots(old.snapshot, new.snapshot, base_label=old.label,
-                              head_label=new.label)
+                              head_label=new.label, warnings=new.warnings,
+                              defaulted=new.defaulted, traffic=traffic)
     if format is Format.json:
         print(render_json(review))
     elif format is Format.markdown:

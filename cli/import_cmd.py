@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import typer
 
 from gateway.review.importers.litellm import import_litellm
-from gateway.review.importers.yamlout import write_files
+from gateway.review.importers.manifest import sync_import
 
 app = typer.Typer(help="Import catalog documents from public price maps.", no_args_is_help=True)
 
@@ -46,20 +47,37 @@ def litellm(
     provider_map: list[str] = typer.Option([], "--provider-map", help="LITELLM=OURS: name of "
                                            "our provider for a litellm provider (repeatable)."),
     out: Path = typer.Option(Path("imported"), "-o", "--out", help="Folder to write into."),
+    active: bool = typer.Option(False, "--active", help="Make priced model drafts active and "
+                                "public (default: inactive and unlisted until reviewed)."),
+    map_version: str = typer.Option(None, "--map-version", help="The map's release, e.g. "
+                                    "'litellm 1.109.1' (default: sha256 of the file)."),
 ) -> None:
-    """Turn the LiteLLM price map into PriceBooks (and, with --with-models, drafts)."""
+    """Turn the LiteLLM price map into PriceBooks (and, with --with-models, drafts).
+
+    Re-running into the same folder prunes the files and reports the models that are no
+    longer in the map (`.modelyard-import.json` records what was written)."""
     try:
-        data = json.loads(file.read_bytes())
+        raw = file.read_bytes()
+        data = json.loads(raw)
     except (OSError, ValueError) as exc:
         print(f"error: cannot read {file}: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    version = map_version or f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
     chosen = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
     result = import_litellm(data, providers=chosen, provider_map=_provider_map(provider_map),
-                            with_models=with_models, schema_root=_schema_root(out))
+                            with_models=with_models, schema_root=_schema_root(out),
+                            active=active, map_version=version)
     if not result.files:
         print("error: nothing to import (check --providers)", file=sys.stderr)
         raise typer.Exit(1)
-    written = write_files(result.files, out)
-    print(f"wrote {len(written)} file(s) under {out}")
+    synced = sync_import(result, out, map_version=version)
+    since = f" (previous import: {synced.previous_version})" if synced.previous_version else ""
+    print(f"wrote {len(synced.written)} file(s) under {out} from map {version}{since}")
     for key, count in sorted(result.summary.items()):
         print(f"  {key}: {count}")
+    for rel in synced.pruned_files:
+        print(f"  pruned {rel}: no longer in the map")
+    for name in synced.removed_models:
+        print(f"  model {name}: no longer in the map, removed")
+    for conflict in result.conflicts:
+        print(f"  conflicting duplicate: {conflict}")

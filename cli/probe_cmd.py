@@ -83,7 +83,9 @@ def _load(catalog: Path | None, snapshot: Path | None) -> Snapshot:
             _usage(f"cannot read snapshot {snapshot}: {error}")
     root = catalog or Path("catalog")
     if not root.exists():
-        _usage(f"catalog {root} does not exist")
+        from cli.hints import no_catalog
+
+        _usage(no_catalog(root).removeprefix("error: "))
     result = build(root)
     if result.snapshot is None:
         typer.echo(render_diagnostics(result.diagnostics, "text"), err=True)

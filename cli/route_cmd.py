@@ -36,6 +36,11 @@ def _load(catalog: Path | None, snapshot: Path | None) -> Snapshot:
             raise typer.Exit(2) from None
     from gateway.catalog.compile import build
 
+    if not (catalog or Path("catalog")).exists():
+        from cli.hints import no_catalog
+
+        typer.echo(no_catalog(catalog or Path("catalog")), err=True)
+        raise typer.Exit(1)
     result = build(catalog or Path("catalog"))
     if result.snapshot is None:
         typer.echo(render([d for d in result.diagnostics if d.severity == "error"], "text"),

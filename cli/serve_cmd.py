@@ -23,9 +23,15 @@ def serve(
     catalog: Path | None = typer.Option(
         None, "--catalog", help="Catalog directory, compiled in-process and watched "
         "(default ./catalog)."),
-    snapshot: Path | None = typer.Option(
-        None, "--snapshot", help="Compiled snapshot file, watched (production: deploy it by "
-        "atomic rename)."),
+    snapshot: str | None = typer.Option(
+        None, "--snapshot", help="Compiled snapshot: a file, watched (deploy it by atomic "
+        "rename), or an http(s) URL, polled with If-None-Match."),
+    poll_interval: float = typer.Option(
+        10.0, "--poll-interval", min=0.1, help="Seconds between polls of a --snapshot URL."),
+    shutdown_grace: float = typer.Option(
+        0.0, "--shutdown-grace", min=0, help="Seconds after SIGTERM during which /readyz "
+        "answers 503 but new connections are still accepted, so a load balancer probing "
+        "readiness moves traffic away first (Kubernetes: a few readiness periods)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
@@ -40,29 +46,38 @@ def serve(
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
     loop: str = typer.Option(
-        "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
-    http: str = typer.Option(
-        "auto", "--http", help="HTTP parser: auto (httptools when installed), h11 or httptools."),
+        "auto", "--loop", help="Event loop: auto (uvloop, a dependency, where installed), "
+        "asyncio or uvloop."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
         raise typer.BadParameter("give either --catalog or --snapshot, not both")
-    source = snapshot if snapshot is not None else (catalog or Path("catalog"))
-    if not source.exists():
-        typer.echo(f"error: {source} does not exist", err=True)
+    from gateway.proxy.snapshot_url import is_snapshot_url
+
+    url = snapshot if snapshot is not None and is_snapshot_url(snapshot) else None
+    source = Path(snapshot) if snapshot is not None else (catalog or Path("catalog"))
+    if url is None and not source.exists():
+        from cli.hints import no_catalog
+
+        typer.echo(no_catalog(source, "--snapshot FILE" if snapshot is not None
+                              else "--catalog PATH"), err=True)
         raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
+    from gateway.proxy.server import DrainingServer, GuardedH11Protocol
+
     # No `server` header: one less header for h11 to validate per answer, and no banner.
+    # The guarded protocol adds head/body deadlines, a connection limit and the framing check.
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level.value,
                                    lifespan="on", access_log=access_log, server_header=False,
-                                   loop=loop, http=http)
+                                   loop=loop, http=GuardedH11Protocol)
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).
         os.environ["MODELYARD_SNAPSHOT" if snapshot is not None else "MODELYARD_CATALOG"] = \
-            str(source.resolve())
+            url or str(source.resolve())
+        os.environ["MODELYARD_POLL_INTERVAL"] = str(poll_interval)
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
         os.environ["MODELYARD_USAGE_LOG"] = usage_log
         os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
@@ -72,6 +87,13 @@ def serve(
         return
     from gateway.proxy.app import create_app
 
-    app = create_app(catalog=None if snapshot is not None else source, snapshot=snapshot,
-                     no_auth=no_auth, usage_log=usage_log, metrics=metrics)
-    uvicorn.run(app, **options)
+    app = create_app(catalog=None if snapshot is not None else source,
+                     snapshot=url or (source if snapshot is not None else None),
+                     no_auth=no_auth, usage_log=usage_log, metrics=metrics,
+                     poll_interval_s=poll_interval)
+    # SIGTERM drains (see gateway/proxy/server.py) and the process then exits 0.
+    server = DrainingServer(uvicorn.Config(app, **options), on_drain=app.begin_drain,
+                            grace_s=shutdown_grace)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's startup-failure code: the port, say, was taken

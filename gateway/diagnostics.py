@@ -19,7 +19,7 @@ class Diagnostic:
     file: str  # path relative to the catalog root's parent, as the user typed it
     line: int  # 1-based; 0 when the finding is about the catalog as a whole
     col: int  # 1-based
-    code: str  # stable, e.g. "MY201"; listed in the README
+    code: str  # stable, e.g. "MY201"; listed in docs/diagnostics.md
     severity: str  # ERROR or WARNING
     message: str
     hint: str = ""

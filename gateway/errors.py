@@ -111,6 +111,29 @@ class CircuitOpen(NoChannelAvailable):
     code = "circuit_open"
 
 
+class AmbiguousFraming(InvalidRequest):
+    """Both Content-Length and Transfer-Encoding: a smuggling attempt; the connection is
+    closed after this answer (400)."""
+
+    code = "ambiguous_framing"
+
+
+class RequestTimeout(ProxyError):
+    """The client did not send its request head or body in time (408)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class ServerOverloaded(ProxyError):
+    """This process holds as many connections as it may; try another replica (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "server_overloaded"
+
+
 class NotReady(ProxyError):
     """No snapshot has been loaded yet (503)."""
 

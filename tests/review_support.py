@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,3 +60,50 @@ def review_pair(tmp_path: Path, *edits: tuple[str, str, Callable[[dict[str, Any]
 
 def setter(**values: Any) -> Callable[[dict[str, Any]], None]:
     return lambda doc: doc.update(values)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
+                           "-c", "commit.gpgsign=false", *args], cwd=repo, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def catalog_repo(root: Path, catalog: Path = REPO / "catalog") -> Path:
+    """A git repository holding a copy of `catalog` (default the bundled one) on `main`."""
+    shutil.copytree(catalog, root / "catalog")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base catalog")
+    return root
+
+
+def pull_request(repo: Path, branch: str, *edits: tuple[str, str, Callable[[dict[str, Any]], Any]],
+                 adds: tuple[tuple[str, dict[str, Any]], ...] = ()) -> str:
+    """Commit `edits` (and added documents) to the catalog on a new branch off main."""
+    git(repo, "checkout", "-q", "-B", branch, "main")
+    for kind, name, change in edits:
+        edit(repo / "catalog", kind, name, change)
+    for file, doc in adds:
+        add(repo / "catalog", file, doc)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", branch)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def gate(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """`modelyard diff main HEAD --format json` with the CI gate's --fail-on classes."""
+    done = subprocess.run([sys.executable, "-m", "cli.main", "diff", "main", "HEAD",
+                           "--format", "json", "--fail-on", "breaking", "--fail-on", "security",
+                           *args], cwd=repo, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def found(report: dict[str, Any], category: str) -> list[str]:
+    """`kind name: message` of every finding of `category` in a JSON report."""
+    return [f"{f['kind']} {f['name']}: {f['message']}" for f in report["findings"]
+            if f["class"] == category]

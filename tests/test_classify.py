@@ -38,7 +38,9 @@ def test_capability_removed_is_breaking_and_added_is_other(tmp_path):
 
 def test_model_inactivated_is_breaking(tmp_path):
     review = review_pair(tmp_path, ("Model", "legacy", setter(status="inactive")))
-    assert messages(review, "breaking") == [("model", "legacy", "status active → inactive")]
+    assert messages(review, "breaking") == [
+        ("model", "legacy", "status active → inactive"),
+        ("model", "legacy", "lost by consumer `analyst`: no longer usable by it")]
 
 
 def test_visibility_narrowed_is_breaking(tmp_path):
@@ -71,7 +73,10 @@ def test_native_tool_removed_is_breaking():
 
 def test_consumer_losing_a_model_is_breaking(tmp_path):
     review = review_pair(tmp_path, ("Consumer", "support-bot", setter(models=["big"])))
-    assert messages(review, "breaking") == [("consumer", "support-bot", "loses access to `small`")]
+    assert messages(review, "breaking") == [
+        ("consumer", "support-bot", "loses access to `small`"),
+        ("model", "small", "lost by consumer `support-bot` (with alias `chat-default`): no longer "
+         "usable by it")]
 
 
 def test_consumer_removed_is_breaking(tmp_path):
@@ -93,7 +98,7 @@ def test_removed_model_lists_what_named_it(tmp_path):
         ("Channel", "small@azure", lambda d: "delete"),
         ("Settings", "settings", setter(internal_tasks={"title_generation": "big"})),
         ("Consumer", "support-bot", setter(models=["big"])))
-    (removed,) = [f for f in review.of("breaking") if f.kind == "model"]
+    (removed,) = [f for f in review.of("breaking") if f.message.startswith("model removed")]
     assert removed.message == ("model removed; was named by alias `chat-default`, consumer "
                                "`support-bot`, internal_task `title_generation`")
 
@@ -106,7 +111,8 @@ def test_removed_model_still_named_by_an_allow_list_and_a_task_says_so():
                          consumers=[consumer("app", "k", models=["m", "n"])], settings=settings)
     head = snapshot_dict(providers=p, models=[model("m")], channels=channels[:1],
                          consumers=[consumer("app", "k", models=["m", "n"])], settings=settings)
-    (finding,) = review_snapshots(base, head).of("breaking")
+    (finding,) = [f for f in review_snapshots(base, head).of("breaking")
+                  if f.message.startswith("model removed")]
     assert finding.message == ("model removed; still named by consumer `app`, "
                                "internal_task `summary`")
     assert [r["kind"] for r in finding.detail["still_named_by"]] == ["consumer", "internal_task"]
@@ -194,7 +200,9 @@ def test_secret_reference_change_never_shows_the_value(tmp_path):
     review = review_pair(tmp_path, ("Provider", "openai", lambda d: d["auth"].update(
         token="${OPENAI_API_KEY_NEW}")))
     assert messages(review, "security") == [
-        ("provider", "openai", "auth.token: secret reference changed")]
+        ("provider", "openai", "auth.token: secret reference changed"),
+        ("provider", "openai", "new secret reference `${OPENAI_API_KEY_NEW}`: must be set "
+         "before deploy")]
     (change,) = review.changes
     assert change.masked_fields() == [{"path": "auth.token", "before": "***", "after": "***"}]
 
@@ -218,7 +226,7 @@ def test_consumer_added_is_security(tmp_path):
 def test_provider_base_url_change_is_security(tmp_path):
     review = review_pair(tmp_path, ("Provider", "openai", setter(
         base_url="https://openai-proxy.example.com/v1")))
-    assert messages(review, "security") == [("provider", "openai", "base URL changed: "
+    assert messages(review, "security") == [("provider", "openai", "base URL host changed: "
                                              "`https://api.openai.com/v1` → "
                                              "`https://openai-proxy.example.com/v1`")]
 
@@ -239,3 +247,16 @@ def test_description_and_display_order_are_other(tmp_path):
     review = review_pair(tmp_path, ("Model", "big", setter(order=5, description="Hard questions.")))
     assert [f.message for f in review.of("other")] == ["description changed", "order: `10` → `5`"]
     assert {f.category for f in review.findings} == {"other"}
+
+
+def test_framing_header_in_a_snapshot_is_security():
+    """`validate` refuses framing headers (MY420); a snapshot compiled before that rule, or
+    edited, still has its framing header reported by the diff."""
+    def side(headers):
+        return snapshot_dict(providers=[provider("p", base_url="https://api.example.com/v1",
+                                                 headers=headers)],
+                             models=[model("m")], channels=[channel("c", "m", "p")])
+    review = review_snapshots(side({}), side({"Transfer-Encoding": "chunked"}))
+    assert [f.message for f in review.of("security")] == [
+        "header `Transfer-Encoding` frames the HTTP message: sent upstream as given, it can "
+        "split or redirect requests"]

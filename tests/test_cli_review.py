@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -160,21 +161,20 @@ def test_example_pr_comment_regenerates_and_reads_without_side_scrolling():
     assert committed == text, "run: python3 docs/examples/diff_comment.py"
 
 
-def test_ci_workflow_validates_diffs_comments_once_and_gates_on_a_label():
+def test_ci_workflow_runs_the_gate_from_the_base_branch_with_pinned_actions():
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "catalog-review.yml").read_text())
     trigger = workflow[True]["pull_request"]  # YAML 1.1 reads the key `on` as True
-    assert trigger["paths"] == ["catalog/**"] and "labeled" in trigger["types"]
+    assert "paths" not in trigger and {"labeled", "synchronize"} <= set(trigger["types"])
     steps = workflow["jobs"]["review"]["steps"]
     runs = " ".join(s.get("run", "") for s in steps)
-    assert steps[0]["with"]["fetch-depth"] == 0
-    assert "modelyard validate catalog --format github" in runs
-    assert "modelyard compile catalog -o snapshot.json" in runs
-    assert "--format markdown > diff.md" in runs
-    comment = next(s for s in steps if s.get("uses", "").startswith("actions/github-script"))
-    assert "<!-- modelyard-diff -->" in comment["with"]["script"]
-    gate = steps[-1]
-    assert "--fail-on breaking --fail-on security" in gate["run"]
-    assert "catalog-breaking-approved" in gate["if"]
+    assert "pip install ./.modelyard-base" in runs
+    assert "python .modelyard-base/.github/scripts/catalog_review.py" in runs
+    assert "${{" not in runs  # expressions reach scripts through env: only
+    for step in steps:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    base = next(s for s in steps if s.get("with", {}).get("path") == ".modelyard-base")
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
 
 
 def test_pre_commit_hook_runs_validate_on_catalog_files():

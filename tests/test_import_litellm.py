@@ -126,11 +126,59 @@ def test_output_is_deterministic_with_schema_lines():
         "# yaml-language-server: $schema=../schemas/capability.json\n")
 
 
+def test_drafts_are_inactive_and_unlisted_unless_asked_for_active(tmp_path):
+    docs = docs_of(imported(tmp_path, with_models=True))
+    assert {(d["status"], d["visibility"]) for (kind, _), d in docs.items()
+            if kind == "Model"} == {("inactive", "internal")}
+    active = docs_of(imported(tmp_path, name="active", with_models=True, active=True))
+    assert (active[("Model", "gpt-4o")]["status"], active[("Model", "gpt-4o")]["visibility"]) \
+        == ("active", "public")
+
+
+def test_drafts_name_their_vendor_and_provider(tmp_path):
+    docs = docs_of(imported(tmp_path, with_models=True))
+    azure = docs[("Model", "azure/gpt-4o-mini")]
+    assert (azure["vendor"], azure["display_name"]) == ("OpenAI", "gpt-4o-mini (azure)")
+    assert docs[("Model", "claude-haiku-4-5")]["vendor"] == "Anthropic"
+
+
+def test_conflicting_duplicate_entries_are_named():
+    assert import_litellm(OLD, with_models=True).conflicts == []  # sora-2 twice, same prices
+    data = {**OLD, "openai/gpt-4o": {**OLD["gpt-4o"], "input_cost_per_token": 3e-06}}
+    (conflict,) = import_litellm(data, with_models=True).conflicts
+    assert conflict.startswith("openai/gpt-4o: same upstream model as 'gpt-4o'")
+
+
+def test_reimport_prunes_files_and_reports_models_gone_from_the_map(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(OLD))
+    new.write_text(json.dumps({k: v for k, v in NEW.items()
+                               if (v.get("litellm_provider") if isinstance(v, dict) else "")
+                               != "anthropic"}))
+    out = tmp_path / "imported"
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", "litellm", str(old), "--with-models", "-o", str(out),
+                                "--map-version", "litellm 1.109.1"])
+    assert first.exit_code == 0, first.output
+    assert (out / "models" / "anthropic.yaml").is_file()
+    second = runner.invoke(app, ["import", "litellm", str(new), "--with-models", "-o", str(out)])
+    assert second.exit_code == 0, second.output
+    assert not (out / "models" / "anthropic.yaml").exists()
+    assert "pruned models/anthropic.yaml: no longer in the map" in second.output
+    assert "model o3-mini: no longer in the map, removed" in second.output
+    assert "previous import: litellm 1.109.1" in second.output
+    assert "sha256:" in docs_of(out)[("PriceBook", "openai-litellm")]["source"]
+    assert build(out).snapshot is not None
+
+
 def test_unpriced_entries_become_inactive_internal_drafts(tmp_path):
     data = {"priced": {"litellm_provider": "openai", "mode": "chat",
                        "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06},
             "unpriced": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 10}}
-    out = imported(tmp_path, data, with_models=True)
+    out = imported(tmp_path, data, with_models=True, active=True)
     docs = docs_of(out)
     assert (docs[("Model", "priced")]["status"], docs[("Model", "priced")]["visibility"]) == \
         ("active", "public")
@@ -140,8 +188,10 @@ def test_unpriced_entries_become_inactive_internal_drafts(tmp_path):
 
 
 def test_a_newer_map_shows_price_changes_through_diff(tmp_path):
-    old = compiled(imported(tmp_path, OLD, "old", providers=["openai"], with_models=True))
-    new = compiled(imported(tmp_path, NEW, "new", providers=["openai"], with_models=True))
+    old = compiled(imported(tmp_path, OLD, "old", providers=["openai"], with_models=True,
+                            active=True))
+    new = compiled(imported(tmp_path, NEW, "new", providers=["openai"], with_models=True,
+                            active=True))
     review = review_snapshots(old, new)
     pricing = {f.name: f.detail["amounts"] for f in review.of("pricing")}
     assert pricing["gpt-4o@openai"] == [

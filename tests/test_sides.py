@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,40 @@ def test_revision_that_does_not_compile_reports_diagnostics_at_rev_paths(repo):
         load_side("HEAD", cwd=repo)
     assert any(d.code == "MY304" and d.file == "HEAD:catalog/channels.yaml"
                for d in caught.value.diagnostics)
+
+
+def test_revision_with_an_outward_symlink_is_my108_not_a_traceback(repo, tmp_path):
+    secret = tmp_path / "outside.yaml"
+    secret.write_text("kind: Capability\nname: leaked\napplies_to: [chat]\n")
+    (repo / "catalog" / "leak.yaml").symlink_to(secret)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "symlink out")
+    with pytest.raises(SideDoesNotCompile) as caught:
+        load_side("HEAD", cwd=repo)
+    (found,) = [d for d in caught.value.diagnostics if d.code == "MY108"]
+    assert found.file == "HEAD:catalog/leak.yaml"
+
+
+def test_diff_of_a_revision_with_an_outward_symlink_prints_my108_and_exits_2(repo, tmp_path):
+    (repo / "catalog" / "up.yaml").symlink_to("../../outside.yaml")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "symlink out")
+    done = subprocess.run([sys.executable, "-m", "cli.main", "diff", "HEAD~1", "HEAD"],
+                          cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "MY108" in done.stderr and "HEAD:catalog/up.yaml" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_symlink_inside_the_catalog_is_followed(repo):
+    (repo / "catalog" / "again").mkdir()
+    (repo / "catalog" / "again" / "caps.yaml").symlink_to("../vocabulary.yaml")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "symlink in")
+    (repo / "catalog" / "vocabulary.yaml").rename(repo / "catalog" / "vocab.txt")
+    (repo / "catalog" / "again" / "caps.yaml").unlink()
+    (repo / "catalog" / "again" / "caps.yaml").symlink_to("../vocab.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "vocabulary through a link")
+    side = load_side("HEAD", cwd=repo)
+    assert set(side.snapshot["capabilities"]) == {"streaming", "tools", "image_input"}

@@ -103,3 +103,32 @@ def test_retain_forgets_removed_channels() -> None:
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Stats(size=0)
+
+
+def test_p99_is_the_nearest_rank_over_successes() -> None:
+    stats, _ = make(size=200)
+    for ms in range(1, 101):  # 1 ms .. 100 ms
+        stats.success("a", ms / 1000)
+    stats.failure("a", 9.0, "upstream_timeout", "slow")  # failures never count as latency
+    view = stats.view("a")
+    assert (view.p50_ms, view.p99_ms) == (50.5, 99.0)
+
+
+def test_series_cuts_the_window_into_slices_oldest_first() -> None:
+    stats, clock = make(size=50, window_s=60.0)
+    stats.success("a", 0.2)          # 59 s before the end: first slice
+    clock.now += 59
+    stats.failure("a", 1.0, "upstream_error", "boom")
+    stats.success("a", 0.4)          # now: last slice
+    series = stats.series("a", buckets=6)
+    assert [(b.requests, b.failures) for b in series] == \
+        [(1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (2, 1)]
+    assert (series[0].p50_ms, series[-1].p50_ms, series[1].p50_ms) == (200.0, 400.0, None)
+
+
+def test_series_of_a_quiet_channel_is_none() -> None:
+    stats, clock = make(window_s=60.0)
+    assert stats.series("never") is None
+    stats.success("a", 0.1)
+    clock.now += 61
+    assert stats.series("a") is None

@@ -70,7 +70,9 @@ def test_channels_carry_circuit_recent_rate_p50_and_sanitised_last_error() -> No
     up, mock = first["channels"]
     assert up["name"] == "first@up" and up["priority"] == "high"
     assert up["circuit"]["state"] == "open" and up["circuit"]["until"] == "2025-11-24T16:00:30Z"
-    assert up["recent"] == {"requests": 4, "failures": 1, "success_rate": 0.75, "p50_ms": 200.0}
+    assert up["recent"] == {"requests": 4, "failures": 1, "success_rate": 0.75, "p50_ms": 200.0,
+                            "p99_ms": 300.0}
+    assert sum(b["failures"] for b in up["series"]) == 1 and mock["series"] is None
     assert up["last_error"]["code"] == "upstream_timeout"
     assert "sk-live" not in up["last_error"]["message"]
     assert up["last_error"]["at"] == "2025-11-24T16:00:00Z"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 APT_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
 PIP_PACKAGES = {"aiohttp": "aiohttp", "httpx": "httpx", "starlette": "starlette",
-                "uvicorn": "uvicorn", "yaml": "pyyaml"}
+                "uvicorn": "uvicorn", "yaml": "pyyaml", "orjson": "orjson", "uvloop": "uvloop",
+                "httptools": "httptools"}  # the last two: the baseline's server stack
 
 
 def ensure_tools() -> None:

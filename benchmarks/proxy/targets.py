@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 #: both off, so the pair shows what accounting costs (the -only targets split it up; they
 #: run only when named).
 TARGETS = ("direct", "baseline", "modelyard", "modelyard-no-accounting", "bare-aiohttp",
-           "bare-httpx", "modelyard-h11", "modelyard-log-only", "modelyard-metrics-only")
+           "bare-httpx", "modelyard-asyncio", "modelyard-log-only", "modelyard-metrics-only")
 DEFAULT_TARGETS = TARGETS[:4]
 #: How each modelyard target accounts: usage log and metrics both on (as deployed), one of
 #: them, or neither; the differences say what each costs.
@@ -29,7 +29,7 @@ ACCOUNTING_FLAGS = {
     "modelyard-no-accounting": ["--no-metrics"],
     "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
     "modelyard-metrics-only": [],
-    "modelyard-h11": ["--usage-log", "{log}", "--loop", "asyncio", "--http", "h11"],
+    "modelyard-asyncio": ["--usage-log", "{log}", "--loop", "asyncio"],
 }
 MODES = ("plain", "stream")
 PASSTHROUGH_APPS = {"baseline": "benchmarks.proxy.passthrough:fast_app",

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from gateway.diagnostics import ERROR, NOTICE, WARNING
 
-#: code -> (default severity, one-line title shown in the README table)
+#: code -> (default severity, one-line title shown in docs/diagnostics.md)
 CODES: Mapping[str, tuple[str, str]] = MappingProxyType({
     # --- MY1xx: loading files ---
     "MY100": (ERROR, "the catalog or one of its files cannot be read"),

@@ -192,6 +192,8 @@ def _settings(doc: Document | None) -> dict[str, Any]:
     data = doc.data if doc else {}
     defaults = data.get("defaults", {})
     breaker = defaults.get("circuit_breaker", {})
+    # Emitted only when written, so catalogs without it keep their snapshot bytes and digest.
+    server = {"server": dict(sorted(data["server"].items()))} if "server" in data else {}
     return {
         "system_prompt": data.get("system_prompt"),
         "currency": data.get("currency", DEFAULT_CURRENCY),
@@ -199,6 +201,7 @@ def _settings(doc: Document | None) -> dict[str, Any]:
         "breaker": {k: breaker.get(k, v) for k, v in BREAKER_DEFAULTS.items()},
         "env_prefixes": sorted(data.get("env_prefixes", ())),
         "internal_tasks": dict(sorted(data.get("internal_tasks", {}).items())),
+        **server,
     }
 
 

@@ -52,7 +52,10 @@ SNAPSHOT_FORMAT = """
                "connect_timeout_s": 5, "first_byte_timeout_s": 60, "total_timeout_s": 300,
                "retry_budget": 2, "max_request_bytes": 8388608,
                "breaker": {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300},
-               "env_prefixes": [str], "internal_tasks": {task: model}},
+               "env_prefixes": [str], "internal_tasks": {task: model},
+               "server": {"header_timeout_s", "body_timeout_s", "keepalive_timeout_s",
+                          "max_connections", "shutdown_deadline_s"}
+                          (only when the Settings document has a `server` block)},
   "providers": {name: {"name", "protocol", "base_url": str|null, "auth": {"type", ...${ENV} refs},
                        "data_destination": str, "headers": {}}},
   "capabilities": {name: {"name", "description", "applies_to": [type]}},
@@ -102,6 +105,17 @@ class Breaker:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the HTTP server guards its connections and shuts down (Settings `server`)."""
+
+    header_timeout_s: float = 10.0  # a connection's request head must arrive within this
+    body_timeout_s: float = 60.0  # the whole request body must arrive within this after the head
+    keepalive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
+    max_connections: int = 1000  # connections beyond this get 503 and are closed
+    shutdown_deadline_s: float = 60.0  # after SIGTERM, what is in flight gets this long
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     system_prompt: str | None = None
     currency: str = DEFAULT_CURRENCY
@@ -113,6 +127,7 @@ class Settings:
     breaker: Breaker = field(default_factory=Breaker)
     env_prefixes: tuple[str, ...] = ()
     internal_tasks: Mapping[str, str] = field(default_factory=dict)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Settings:
@@ -123,6 +138,7 @@ class Settings:
             breaker=Breaker(**d.get("breaker", {})),
             env_prefixes=tuple(d.get("env_prefixes", ())),
             internal_tasks=MappingProxyType(dict(d.get("internal_tasks", {}))),
+            server=ServerSettings(**d.get("server", {})),
         )
 
 

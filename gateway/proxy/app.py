@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from gateway.catalog.snapshot import ServerSettings
 from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy import models_api
 from gateway.proxy.body import ClientGone
@@ -18,16 +19,21 @@ from gateway.proxy.breaker import Breakers
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
 from gateway.proxy.pipeline import Pipeline
-from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile
+from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
+from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
 
 log = logging.getLogger("modelyard.proxy")
+
+#: The status page and its endpoints (gateway/proxy/console.py).
+ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
 
 
 class ProxyApp:
     """Plain ASGI: the hot endpoints skip any framework routing or middleware stack.
 
-    Every decision, auth included, uses `scope["path"]` as the server parsed it, never a URL
-    rebuilt from the Host header.
+    Every decision, auth included, uses the raw path the client sent (`scope["raw_path"]`,
+    not percent-decoded), never a URL rebuilt from the Host header: `/admin%2fstatus` is an
+    unknown URL, not the admin endpoint by another spelling.
     """
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
@@ -60,11 +66,22 @@ class ProxyApp:
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
 
+    def server_settings(self) -> ServerSettings:
+        """The HTTP server's timeouts, limits and shutdown times from the serving snapshot."""
+        current = self.holder.current
+        return current.snapshot.settings.server if current is not None else ServerSettings()
+
+    def begin_drain(self) -> None:
+        """Shutting down: /readyz answers 503 and every answer closes its connection."""
+        self.holder.draining = True
+
     async def http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
+        if self.holder.draining:
+            send = _closing(send)
         ex = Exchange(scope, receive, send, _request_id(headers), headers)
         try:
-            await self.dispatch(ex, scope["method"], scope["path"])
+            await self.dispatch(ex, scope["method"], _raw_path(scope))
         except ProxyError as error:
             if not ex.started:
                 await ex.respond_error(error)
@@ -92,6 +109,10 @@ class ProxyApp:
             from gateway.proxy.admin import serve_status
 
             return await serve_status(p, ex)
+        if path in ADMIN_UI_PATHS:
+            from gateway.proxy import console  # the status page: off the request path
+
+            return await console.handle(p, ex, method, path)
         endpoint = POST.get(path)
         if endpoint is not None:
             ex.error_body = endpoint.error_body
@@ -156,6 +177,24 @@ _ids = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # no twin sequences
 
 
+def _raw_path(scope: Scope) -> str:
+    raw = scope.get("raw_path")
+    return scope["path"] if raw is None else raw.decode("latin-1")
+
+
+def _closing(send: Send) -> Send:
+    """`send` with `connection: close` on the answer, so keep-alive clients reconnect
+    elsewhere while this process drains."""
+
+    async def send_closing(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()),
+                                              (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
+
+
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
@@ -165,15 +204,23 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return f"{_ids.getrandbits(96):024x}"
 
 
-def create_app(*, catalog: Path | None = None, snapshot: Path | None = None,
+def snapshot_source(snapshot: str | Path | None, catalog: Path | None,
+                    poll_interval_s: float | None = None) -> Source:
+    """A snapshot URL (polled), a snapshot file, or a catalog directory (both watched)."""
+    if isinstance(snapshot, str) and is_snapshot_url(snapshot):
+        return SnapshotURL(snapshot, *([poll_interval_s] if poll_interval_s else []))
+    if snapshot is not None:
+        return SnapshotFile(Path(snapshot))
+    return CatalogDir(catalog or Path("catalog"))
+
+
+def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True) -> ProxyApp:
-    """The proxy app over a catalog directory, a snapshot file, or a prepared holder."""
+               metrics: bool = True, poll_interval_s: float | None = None) -> ProxyApp:
+    """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder."""
     if holder is None:
-        source = SnapshotFile(snapshot) if snapshot is not None else CatalogDir(
-            catalog or Path("catalog"))
-        holder = Holder(source, Breakers())
+        holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
     if no_auth:
         from gateway.proxy.auth import warn_no_auth
 
@@ -186,8 +233,9 @@ def app_from_env() -> ProxyApp:
     """Factory for uvicorn workers: configuration comes from MODELYARD_* variables."""
     snapshot = os.environ.get("MODELYARD_SNAPSHOT")
     catalog = os.environ.get("MODELYARD_CATALOG")
+    poll = os.environ.get("MODELYARD_POLL_INTERVAL")
     return create_app(catalog=Path(catalog) if catalog else None,
-                      snapshot=Path(snapshot) if snapshot else None,
+                      snapshot=snapshot or None, poll_interval_s=float(poll) if poll else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
                       metrics=os.environ.get("MODELYARD_METRICS") != "0")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.catalog.snapshot import Snapshot
 from gateway.errors import CatalogError
@@ -64,30 +64,64 @@ def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loa
     return Loaded(snapshot, secrets, unavailable, keys, time.time())
 
 
-class SnapshotFile:
-    """A compiled snapshot file, deployed by atomic rename; watched through its directory."""
+class Source(Protocol):
+    """Where snapshots come from: read the current one; say when it may have changed."""
+
+    def read(self) -> Snapshot:
+        """The source's snapshot now; raises one of LOAD_ERRORS when it is broken."""
+        ...
+
+    def changes(self, stop: asyncio.Event) -> AsyncIterator[None]:
+        """Yields each time the source may hold a new snapshot, until `stop` is set."""
+        ...
+
+
+class _WatchedPath:
+    """A source on the local file system, watched for changes with watchfiles."""
 
     recursive = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, watch_path: Path) -> None:
         self.path = path
-        self.watch_path = path.parent
+        self.watch_path = watch_path
 
     def relevant(self, changed: str) -> bool:
-        return Path(changed).name == self.path.name
+        raise NotImplementedError
+
+    async def changes(self, stop: asyncio.Event) -> AsyncIterator[None]:
+        from watchfiles import awatch
+
+        async for changed in awatch(self.watch_path, stop_event=stop, debounce=DEBOUNCE_MS,
+                                    step=30, recursive=self.recursive):
+            if any(self.relevant(path) for _, path in changed):
+                yield None
+
+
+class SnapshotFile(_WatchedPath):
+    """A compiled snapshot file, deployed by atomic rename; watched through its directory.
+
+    A Kubernetes ConfigMap volume updates in place another way: the kubelet writes a new
+    timestamped directory and swaps the `..data` symlink to it; `snapshot.json` itself is a
+    symlink through `..data` and never changes, so the swap is what counts as a change.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, path.parent)
+
+    def relevant(self, changed: str) -> bool:
+        return Path(changed).name in (self.path.name, "..data")
 
     def read(self) -> Snapshot:
         return Snapshot.from_bytes(self.path.read_bytes())
 
 
-class CatalogDir:
+class CatalogDir(_WatchedPath):
     """A catalog directory compiled in-process."""
 
     recursive = True
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.watch_path = path
+        super().__init__(path, path)
 
     def relevant(self, changed: str) -> bool:
         return changed.endswith((".yaml", ".yml"))
@@ -107,7 +141,7 @@ class CatalogDir:
 class Holder:
     """The one reference to the snapshot being served, and what the last reload said."""
 
-    def __init__(self, source: SnapshotFile | CatalogDir | None = None,
+    def __init__(self, source: Source | None = None,
                  breakers: Breakers | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.source = source
@@ -118,6 +152,8 @@ class Holder:
         self.last_error_at: float | None = None
         self.reloads = 0
         self.refusals = 0
+        #: Set when the process is shutting down: /readyz says 503 so traffic moves away.
+        self.draining = False
         self.on_install: list[Callable[[Loaded], None]] = []  # told of every new snapshot
         self._lock = asyncio.Lock()
         self._told: set[tuple[str, str]] = set()  # (provider, reason) already logged
@@ -156,7 +192,7 @@ class Holder:
         self.refusals += 1
         log.error("refused new snapshot, still serving the previous one: %s", self.last_error)
 
-    def _source(self) -> SnapshotFile | CatalogDir:
+    def _source(self) -> Source:
         if self.source is None:
             raise CatalogError("this proxy serves a fixed snapshot: there is nothing to reload")
         return self.source
@@ -184,19 +220,15 @@ class Holder:
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Reload whenever the source changes, until `stop` is set."""
-        from watchfiles import awatch
-
-        source = self._source()
-        async for changes in awatch(source.watch_path, stop_event=stop,
-                                    debounce=DEBOUNCE_MS, step=30, recursive=source.recursive):
-            if any(source.relevant(path) for _, path in changes):
-                await self.reload_async()
+        async for _ in self._source().changes(stop):
+            await self.reload_async()
 
     def status(self) -> dict[str, Any]:
         """What /readyz shows: no secrets, only digest, times and the last refusal."""
         current = self.current
         return {
-            "ready": current is not None,
+            "ready": current is not None and not self.draining,
+            "draining": self.draining,
             "digest": current.snapshot.digest if current else None,
             "loaded_at": _iso(current.loaded_at) if current else None,
             "reloads": self.reloads,

@@ -18,10 +18,14 @@ Document shape (`schema` 1):
                                "weight", "status", "unavailable": reason|null,
                                "circuit": {"state": closed|open|half_open, "until",
                                            "retry_after_until", "failures"},
-                               "recent": {"requests", "failures", "success_rate", "p50_ms"},
+                               "recent": {"requests", "failures", "success_rate", "p50_ms",
+                                          "p99_ms"},
+                               "series": [{"requests", "failures", "p50_ms"}]|null,
                                "last_error": {"code", "message", "at"}|null}]}]}
 
 Times are ISO 8601 UTC strings; `success_rate` is 0..1 or null when the window is empty.
+`series` cuts the window into `SERIES_BUCKETS` slices, oldest first (the sparklines of
+/admin/ui); null for a channel with no attempt in the window.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from gateway.usage.stats import Stats
 
 SCHEMA = 1
 MESSAGE_CHARS = 120
+SERIES_BUCKETS = 30
 CLOSED_CIRCUIT: Mapping[str, Any] = {"state": "closed", "until": None,
                                      "retry_after_until": None, "failures": 0}
 
@@ -126,11 +131,20 @@ def _channel(channel: Channel, circuits: Mapping[str, Mapping[str, Any]], stats:
         "recent": {"requests": recent.requests, "failures": recent.failures,
                    "success_rate": None if recent.success_rate is None
                    else round(recent.success_rate, 4),
-                   "p50_ms": recent.p50_ms},
+                   "p50_ms": recent.p50_ms, "p99_ms": recent.p99_ms},
+        "series": _series(stats, channel.name),
         "last_error": None if last is None else {
             "code": last.code, "message": sanitize(last.message, limit=MESSAGE_CHARS),
             "at": iso(last.at)},
     }
+
+
+def _series(stats: Stats, channel: str) -> list[dict[str, Any]] | None:
+    buckets = stats.series(channel, SERIES_BUCKETS)
+    if buckets is None:
+        return None
+    return [{"requests": b.requests, "failures": b.failures, "p50_ms": b.p50_ms}
+            for b in buckets]
 
 
 def _reload_error(error: Mapping[str, Any] | str | None) -> dict[str, Any] | None:

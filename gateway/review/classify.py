@@ -7,19 +7,20 @@ One function per entity kind; each returns the findings its changes mean for use
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.catalog.snapshot import DATA_DESTINATIONS
 from gateway.review.diff import EntityChange, FieldChange
 from gateway.review.findings import Finding
-from gateway.review.mask import mask_value, short_hash
+from gateway.review.mask import short_hash
+from gateway.review.plain import plain_finding
 from gateway.review.pricing import price_finding
-from gateway.review.text import text_diff
+from gateway.review.renames import Renames
+from gateway.review.upstreams import classify_provider, new_env_findings
 
 #: How widely a model may be used; a lateral move (protected <-> internal) narrows for someone.
 _OPENNESS = {"private": 0, "internal": 1, "protected": 1, "public": 2}
-_PROMPTS = {"system_prompt", "description"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Context:
 
     base: Mapping[str, Any]
     head: Mapping[str, Any]
+    defaulted: Mapping[str, list[str]] = field(default_factory=dict)
+    renames: Renames = field(default_factory=Renames)
 
 
 def _was(f: FieldChange) -> dict[str, Any]:
@@ -42,22 +45,6 @@ def _set_change(change: FieldChange) -> tuple[list[str], list[str]]:
 
 def _names(values: list[str]) -> str:
     return ", ".join(f"`{v}`" for v in values)
-
-
-def _shown(kind: str, change: FieldChange, value: Any) -> str:
-    shown = mask_value(kind, change.path, value)
-    return "—" if shown is None else f"`{shown}`"
-
-
-def _other(change: EntityChange, f: FieldChange) -> Finding:
-    """A plain field change; prompts and descriptions carry a text diff instead of values."""
-    if f.path[-1] in _PROMPTS and (isinstance(f.before, str) or isinstance(f.after, str)):
-        return Finding("other", change.kind, change.name, f"{f.dotted} changed",
-                       {"field": f.dotted, "text_diff": text_diff(f.before, f.after)})
-    before, after = _shown(change.kind, f, f.before), _shown(change.kind, f, f.after)
-    return Finding("other", change.kind, change.name, f"{f.dotted}: {before} → {after}",
-                   {"field": f.dotted, "before": mask_value(change.kind, f.path, f.before),
-                    "after": mask_value(change.kind, f.path, f.after)})
 
 
 def _level(value: str | None) -> int:
@@ -101,6 +88,18 @@ def _model_removed(change: EntityChange, ctx: Context) -> Finding:
                    {"still_named_by": still, "was_named_by": had})
 
 
+def _model_renamed(change: EntityChange, ctx: Context) -> Finding:
+    old = ctx.renames.old_model(change.name)
+    if ctx.head.get("aliases", {}).get(old) == change.name:
+        return Finding("other", "model", change.name,
+                       f"model renamed: `{old}` → `{change.name}`; the old name stays as an alias",
+                       {"renamed_from": old, "old_name_kept": True})
+    return Finding("breaking", "model", change.name,
+                   f"model renamed: `{old}` → `{change.name}`; requests for `{old}` now fail "
+                   f"(keep it as an alias to avoid that)",
+                   {"renamed_from": old, "old_name_kept": False})
+
+
 def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     head = f.path[0]
     if head == "status":
@@ -128,7 +127,7 @@ def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     elif head == "owner":
         yield from _owner_change(change)
     else:
-        yield _other(change, f)
+        yield plain_finding(change, f)
 
 
 def _owner(owner: Mapping[str, str] | None) -> str:
@@ -158,9 +157,13 @@ def classify_model(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         yield _model_removed(change, ctx)
     elif change.action == "added":
         after = change.after or {}
-        yield Finding("other", "model", change.name,
+        # A public model is open to every consumer at once: an access change.
+        category = "security" if after.get("visibility") == "public" else "other"
+        yield Finding(category, "model", change.name,
                       f"model added ({after.get('type')}, {after.get('visibility')})", {})
     else:
+        if change.action == "renamed":
+            yield _model_renamed(change, ctx)
         for f in _grouped(change):
             yield from _model_field(change, f)
 
@@ -185,7 +188,7 @@ def classify_alias(change: EntityChange, ctx: Context) -> Iterator[Finding]:
 def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
     # Routing effects of added, removed and re-weighted channels are told per model by
     # gateway.review.routing; here only what the routing section does not show.
-    if change.action != "changed":
+    if change.action not in ("changed", "renamed"):
         if change.action == "added":
             found = price_finding(change.name, None, change.after)
             if found:
@@ -206,10 +209,15 @@ def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
             yield Finding("security", "channel", change.name,
                           f"provider changed: `{f.before}` → `{f.after}`",
                           _was(f))
+        elif head == "upstream_model":
+            yield Finding("breaking", "channel", change.name,
+                          f"upstream model swapped: `{f.before}` → `{f.after}` "
+                          f"(model `{(change.after or {}).get('model')}`): its users get "
+                          "another model's answers", _was(f))
         elif head in ("priority", "weight", "status", "model"):
             continue  # the routing section shows the resulting shares and order
         else:
-            yield _other(change, f)
+            yield plain_finding(change, f)
 
 
 def _channel_price(change: EntityChange) -> Iterator[Finding]:
@@ -217,36 +225,7 @@ def _channel_price(change: EntityChange) -> Iterator[Finding]:
     if found:
         yield found
     elif (source := change.field("price_source")) is not None:
-        yield _other(change, source)
-
-
-def classify_provider(change: EntityChange, ctx: Context) -> Iterator[Finding]:
-    if change.action == "added":
-        after = change.after or {}
-        yield Finding("security", "provider", change.name,
-                      f"provider added: {after.get('protocol')} at `{after.get('base_url')}`, "
-                      f"data destination {after.get('data_destination')}", {})
-        return
-    if change.action == "removed":
-        yield Finding("other", "provider", change.name, "provider removed", {})
-        return
-    for f in change.fields:
-        head = f.path[0]
-        if head == "auth" and f.path[1:] == ("type",):
-            yield Finding("security", "provider", change.name,
-                          f"auth type changed: {f.before} → {f.after}",
-                          _was(f))
-        elif head == "auth":
-            yield Finding("security", "provider", change.name,
-                          f"{f.dotted}: secret reference changed", {"field": f.dotted})
-        elif head == "base_url":
-            yield Finding("security", "provider", change.name,
-                          f"base URL changed: `{f.before}` → `{f.after}`",
-                          _was(f))
-        elif head == "data_destination":
-            yield _destination(change, f, "data destination")
-        else:
-            yield _other(change, f)
+        yield plain_finding(change, source)
 
 
 # --- consumers ------------------------------------------------------------------------------
@@ -285,7 +264,7 @@ def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     elif head == "owner":
         yield from _owner_change(change)
     else:
-        yield _other(change, f)
+        yield plain_finding(change, f)
 
 
 def _allow_list(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
@@ -339,13 +318,22 @@ def classify_settings(change: EntityChange, ctx: Context) -> Iterator[Finding]:
                               f"internal task `{task}` added → `{f.after}`",
                               {"field": f.dotted, "before": None, "after": f.after})
         elif f.path[0] == "env_prefixes":
-            added, removed = _set_change(f)
-            category = "security" if added else "other"
-            yield Finding(category, "settings", "settings",
-                          f"env prefixes: + {_names(added) or '—'} − {_names(removed) or '—'}",
-                          {"field": "env_prefixes", "added": added, "removed": removed})
+            yield _env_prefixes(f)
         else:
-            yield _other(change, f)
+            yield plain_finding(change, f)
+
+
+def _env_prefixes(f: FieldChange) -> Finding:
+    """An empty list puts no limit on ${ENV} references: dropping it is the widest change."""
+    added, removed = _set_change(f)
+    detail = {"field": "env_prefixes", "added": added, "removed": removed}
+    if f.before and not f.after:
+        return Finding("security", "settings", "settings",
+                       "env prefixes removed: ${ENV} references may now name any variable of "
+                       "the proxy", detail)
+    widened = bool(added) and bool(f.before)
+    return Finding("security" if widened else "other", "settings", "settings",
+                   f"env prefixes: + {_names(added) or '—'} − {_names(removed) or '—'}", detail)
 
 
 def classify_vocabulary(change: EntityChange, ctx: Context) -> Iterator[Finding]:
@@ -360,11 +348,12 @@ def classify_vocabulary(change: EntityChange, ctx: Context) -> Iterator[Finding]
             if found:
                 yield found
         else:
-            yield _other(change, f)
+            yield plain_finding(change, f)
 
 
 RULES: Mapping[str, Callable[[EntityChange, Context], Iterator[Finding]]] = {
-    "settings": classify_settings, "provider": classify_provider,
+    "settings": classify_settings,
+    "provider": lambda change, ctx: classify_provider(change, ctx.defaulted),
     "capability": classify_vocabulary, "native_tool": classify_vocabulary,
     "model": classify_model, "alias": classify_alias, "channel": classify_channel,
     "consumer": classify_consumer,
@@ -372,5 +361,6 @@ RULES: Mapping[str, Callable[[EntityChange, Context], Iterator[Finding]]] = {
 
 
 def classify(changes: list[EntityChange], ctx: Context) -> list[Finding]:
-    """Every non-routing finding of `changes`, in change order."""
-    return [finding for change in changes for finding in RULES[change.kind](change, ctx)]
+    """Every non-routing finding of `changes`, in change order, then the new secret references."""
+    found = [finding for change in changes for finding in RULES[change.kind](change, ctx)]
+    return found + new_env_findings(ctx.base, ctx.head)

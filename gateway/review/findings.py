@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gateway.diagnostics import Diagnostic
 from gateway.review.diff import EntityChange
 
+if TYPE_CHECKING:  # impact builds on pricing, which makes findings
+    from gateway.review.impact import ConsumerImpact
+
 #: The change classes, in the order every output lists them.
-CATEGORIES = ("breaking", "routing", "pricing", "security", "other")
+CATEGORIES = ("breaking", "security", "routing", "pricing", "other")
 
 #: Version of the JSON output; bumped only on an incompatible change of its shape.
 JSON_VERSION = 1
@@ -50,6 +54,9 @@ class Review:
     head: Side
     changes: tuple[EntityChange, ...]
     findings: tuple[Finding, ...]
+    impacts: tuple[ConsumerImpact, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # the head's validation warnings
+    cost: Mapping[str, Any] | None = None  # monthly cost impact, see gateway.review.cost
 
     def of(self, category: str) -> list[Finding]:
         return [f for f in self.findings if f.category == category]

@@ -6,6 +6,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -13,15 +14,20 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.review.findings import CATEGORIES, JSON_VERSION, Finding, Review
-from gateway.review.pricing import unit_label
-from gateway.review.routing import format_share
+from gateway.review.impact import Access
+from gateway.review.markdown import (
+    MARKER,
+    TITLES,
+    cell,
+    failover,
+    pricing_rows,
+    render_markdown,
+    subject,
+    verdict,
+)
 
-#: The hidden line CI uses to find and update its one comment on a pull request.
-MARKER = "<!-- modelyard-diff -->"
-WIDTH = 110
-TITLES = {"breaking": "Breaking", "routing": "Routing", "pricing": "Pricing",
-          "security": "Security", "other": "Other"}
-_OPEN = {"breaking", "security"}  # sections a reviewer must not miss start expanded
+__all__ = ["MARKER", "render_json", "render_markdown", "render_text", "to_json"]
+
 _STYLES = {"breaking": "bold red", "routing": "cyan", "pricing": "yellow",
            "security": "bold magenta", "other": "dim"}
 
@@ -35,8 +41,12 @@ def to_json(review: Review) -> dict[str, Any]:
         "version": JSON_VERSION,
         "base": {"label": review.base.label, "digest": review.base.digest},
         "head": {"label": review.head.label, "digest": review.head.digest},
+        "verdict": verdict(review),
         "summary": review.counts(),
         "findings": [f.to_json() for f in review.findings],
+        "impact": [i.to_json() for i in review.impacts],
+        "warnings": [d.text() for d in review.warnings],
+        "cost": review.cost,
         "changes": [{"kind": c.kind, "name": c.name, "action": c.action,
                      "fields": c.masked_fields()} for c in review.changes],
     }
@@ -44,104 +54,6 @@ def to_json(review: Review) -> dict[str, Any]:
 
 def render_json(review: Review) -> str:
     return json.dumps(to_json(review), indent=2, ensure_ascii=False)
-
-
-# --- markdown -------------------------------------------------------------------------------
-
-def _subject(f: Finding) -> str:
-    return f"{f.kind.replace('_', ' ')} `{f.name}`"
-
-
-def _bullet(text: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent="- ", subsequent_indent="  ",
-                         break_on_hyphens=False) or ["-"]
-
-
-def _md_finding(f: Finding) -> list[str]:
-    lines = _bullet(f"{_subject(f)}: {f.message}")
-    if f.detail.get("text_diff"):
-        lines += ["", "  ```diff", *("  " + line for line in f.detail["text_diff"].splitlines()),
-                  "  ```", ""]
-    return lines
-
-
-def _order(view: dict[str, Any] | None) -> str:
-    return " → ".join(view["failover"]) if view and view["failover"] else "—"
-
-
-def _md_routing(f: Finding) -> list[str]:
-    before, after = f.detail["before"], f.detail["after"]
-    channels = list(dict.fromkeys([*(before or {}).get("shares", {}), *after["shares"],
-                                   *(before or {}).get("excluded", {}), *after["excluded"]]))
-    lines = [f"**`{f.name}`**{' (new model)' if before is None else ''}", "",
-             "| Channel | First choice before | After |", "|---|--:|--:|"]
-    for name in channels:
-        lines.append(f"| `{name}` | {_cell(before, name)} | {_cell(after, name)} |")
-    lines += ["", *_bullet(f"failover before: {_order(before)}"),
-              *_bullet(f"failover after: {_order(after)}"), ""]
-    return lines
-
-
-def _cell(view: dict[str, Any] | None, channel: str) -> str:
-    if not view:
-        return "—"
-    if channel in view["excluded"]:
-        return f"excluded: {view['excluded'][channel].split(' (')[0]}"
-    return format_share(view["shares"].get(channel))
-
-
-def pricing_rows(findings: Iterable[Finding]) -> list[tuple[str, str, str, str, str, str]]:
-    """(channel, model, priced item with unit, before, after, change) per changed amount."""
-    rows = []
-    for f in findings:
-        unit = f"{f.detail['currency']} {unit_label(f.detail['unit'])}"
-        for row in f.detail["amounts"] or [{"amount": "unit", "before": f.detail.get(
-                "before_unit"), "after": f.detail["unit"], "change_percent": None}]:
-            pct = f"{row['change_percent']}%" if row["change_percent"] is not None else "—"
-            rows.append((f.name, f.detail.get("model") or "—", f"{row['amount']} ({unit})",
-                         row["before"] or "—", row["after"] or "—", pct))
-    return rows
-
-
-def _md_pricing(findings: list[Finding]) -> list[str]:
-    lines = ["| Channel | Model | Price | Before | After | Change |", "|---|---|---|--:|--:|--:|"]
-    for channel, model, item, before, after, pct in pricing_rows(findings):
-        model = f"`{model}`" if model != "—" else model
-        lines.append(f"| `{channel}` | {model} | {item} | {before} | {after} | {pct} |")
-    return lines
-
-
-def _md_section(category: str, findings: list[Finding]) -> list[str]:
-    opened = " open" if category in _OPEN else ""
-    lines = [f"<details{opened}>", f"<summary><b>{TITLES[category]} ({len(findings)})</b>"
-             "</summary>", ""]
-    if category == "routing":
-        for f in findings:
-            lines += _md_routing(f)
-    elif category == "pricing":
-        lines += _md_pricing(findings) + [""]
-    else:
-        for f in findings:
-            lines += _md_finding(f)
-        lines.append("")
-    return [*lines, "</details>", ""]
-
-
-def render_markdown(review: Review) -> str:
-    """A pull-request comment: the marker, a summary table, then one collapsible section per
-    class that has findings."""
-    counts = review.counts()
-    lines = [MARKER, "### Catalog changes", "",
-             f"`{review.base.label}` → `{review.head.label}`", ""]
-    if not review.findings:
-        return "\n".join([*lines, "No changes.", ""])
-    lines += ["| Class | Changes |", "|---|--:|"]
-    lines += [f"| {TITLES[c]} | {counts[c]} |" for c in CATEGORIES]
-    lines.append("")
-    for category in CATEGORIES:
-        if counts[category]:
-            lines += _md_section(category, review.of(category))
-    return "\n".join(lines).rstrip() + "\n"
 
 
 # --- terminal -------------------------------------------------------------------------------
@@ -159,9 +71,9 @@ def _text_routing(console: Console, f: Finding) -> None:
     names = dict.fromkeys([*(before or {}).get("shares", {}), *after["shares"],
                            *(before or {}).get("excluded", {}), *after["excluded"]])
     for name in names:
-        table.add_row(name, _cell(before, name), _cell(after, name))
+        table.add_row(name, cell(before, name), cell(after, name))
     console.print(table)
-    console.print(Text(f"  failover before: {_order(before)}\n  failover after:  {_order(after)}"))
+    console.print(Text(f"  failover before: {failover(before)}\n  failover after:  {failover(after)}"))
 
 
 def _text_pricing(console: Console, findings: Iterable[Finding]) -> None:
@@ -178,6 +90,16 @@ def _text_pricing(console: Console, findings: Iterable[Finding]) -> None:
 def render_text(review: Review, console: Console) -> None:
     """Print the review for a terminal: a summary line, then each class's findings."""
     console.print(Text(f"{review.base.label} → {review.head.label}", style="bold"))
+    console.print(Text(verdict(review)))
+    if review.cost is not None:
+        cost = review.cost
+        console.print(Text(f"monthly cost (from {cost['days']} days of traffic): "
+                           f"{cost['before']} → {cost['after']} {cost['currency']}"))
+        for row in sorted(cost["models"], key=lambda r: -abs(Decimal(r["change"]))):
+            console.print(Text(f"  {row['model']}: {row['before'] or '—'} → "
+                               f"{row['after'] or '—'} ({row['change']})"))
+    for warning in review.warnings:
+        console.print(Text(f"warning: {warning.text()}", style="yellow"))
     if not review.findings:
         console.print("No changes.")
         return
@@ -195,6 +117,21 @@ def render_text(review: Review, console: Console) -> None:
             _text_pricing(console, found)
         else:
             for f in found:
-                console.print(Text(f"• {_plain(_subject(f))}: {_plain(f.message)}"))
+                console.print(Text(f"• {_plain(subject(f))}: {_plain(f.message)}"))
                 if f.detail.get("text_diff"):
                     console.print(Text(textwrap.indent(f.detail["text_diff"], "    ")))
+    if review.impacts:
+        console.rule(Text(f"Per-consumer impact ({len(review.impacts)})"))
+        for impact in review.impacts:
+            console.print(Text(f"{impact.consumer} (max {impact.max_data_destination})",
+                               style="bold"))
+            for m in impact.models:
+                console.print(Text(f"  {m.name}: {m.verdict}: {_routes(m.before)} ⇒ "
+                                   f"{_routes(m.after)}"))
+
+
+def _routes(access: Access | None) -> str:
+    if access is None:
+        return "not usable"
+    return ", ".join(f"{r.channel} {r.share:g}% ({r.data_destination})"
+                     for r in access.routes) or "no channel"

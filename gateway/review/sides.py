@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -15,17 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from gateway.catalog.compile import build
+from gateway.catalog.load import load_catalog
 from gateway.catalog.snapshot import Snapshot
-from gateway.diagnostics import Diagnostic
+from gateway.diagnostics import ERROR, Diagnostic
 from gateway.errors import CatalogError
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedSide:
-    """A side as named by the user, and its compiled snapshot (JSON form)."""
+    """A side as named by the user, and its compiled snapshot (JSON form).
+
+    `warnings` are the side's validation warnings (a catalog side only); `written` holds what
+    the snapshot cannot tell, the fields a catalog left to their defaults: for now the
+    providers with no `data_destination` written (`{"defaulted_destination": [names]}`).
+    """
 
     label: str
     snapshot: dict[str, Any]
+    warnings: tuple[Diagnostic, ...] = ()
+    defaulted: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 class SideNotFound(CatalogError):
@@ -44,16 +53,17 @@ def load_side(spec: str, *, catalog_path: str = "catalog", cwd: Path | None = No
     if path.is_file() and path.suffix == ".json":
         return LoadedSide(spec, read_snapshot(path))
     if path.exists():
-        return LoadedSide(spec, _compile(path, spec))
+        return _compile(path, spec, spec)
     commit = _commit_of(spec, cwd)
     if commit is None:
         raise SideNotFound(f"{spec!r} is not a catalog directory, a snapshot file or a git "
                            "revision")
     label = f"{spec} ({commit[:8]})" if not commit.startswith(spec) else spec[:12]
+    shown = f"{spec}:{catalog_path}"
     with tempfile.TemporaryDirectory(prefix="modelyard-side-") as tmp:
-        root = _extract(commit, catalog_path, cwd, Path(tmp), spec)
-        return LoadedSide(label, _compile(root, f"{spec}:{catalog_path}", shown_as=(
-            root, f"{spec}:{catalog_path}")))
+        root, refused = _extract(commit, catalog_path, cwd, Path(tmp), shown)
+        side = _compile(root, label, shown, shown_as=(root, shown), refused=refused)
+    return side
 
 
 def read_snapshot(path: Path) -> dict[str, Any]:
@@ -66,14 +76,31 @@ def read_snapshot(path: Path) -> dict[str, Any]:
     return data
 
 
-def _compile(root: Path, label: str, shown_as: tuple[Path, str] | None = None
-             ) -> dict[str, Any]:
+def _compile(root: Path, label: str, shown: str, shown_as: tuple[Path, str] | None = None,
+             refused: tuple[Diagnostic, ...] = ()) -> LoadedSide:
     result = build(root)
-    if result.snapshot is None:
-        diagnostics = tuple(_relabel(result.diagnostics, shown_as))
-        errors = sum(d.severity == "error" for d in diagnostics)
-        raise SideDoesNotCompile(f"{label} does not compile ({errors} error(s))", diagnostics)
-    return result.snapshot
+    diagnostics = (*refused, *_relabel(result.diagnostics, shown_as))
+    if result.snapshot is None or refused:
+        errors = sum(d.severity == ERROR for d in diagnostics)
+        raise SideDoesNotCompile(f"{shown} does not compile ({errors} error(s))",
+                                 tuple(diagnostics))
+    warnings = tuple(d for d in diagnostics if d.severity != ERROR)
+    return LoadedSide(label, result.snapshot, warnings, _defaulted(root))
+
+
+def _defaulted(root: Path) -> dict[str, list[str]]:
+    """Providers whose `data_destination` was left to the default (the snapshot always has one,
+    so only the documents tell). Only files that mention a Provider are read again."""
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    names = []
+    for path in files:
+        if b"Provider" not in path.read_bytes():
+            continue
+        docs, _ = load_catalog(path)
+        names += [d.name for d in docs
+                  if d.kind == "Provider" and "data_destination" not in d.data]
+    return {"defaulted_destination": sorted(names)}
 
 
 def _relabel(diagnostics: Iterable[Diagnostic], shown_as: tuple[Path, str] | None
@@ -102,16 +129,38 @@ def _commit_of(rev: str, cwd: Path) -> str | None:
     return done.stdout.decode().strip() if done.returncode == 0 else None
 
 
-def _extract(commit: str, catalog_path: str, cwd: Path, into: Path, spec: str) -> Path:
-    """Unpack `catalog_path` of `commit` into `into` and return the catalog root in it."""
+def _extract(commit: str, catalog_path: str, cwd: Path, into: Path, shown: str
+             ) -> tuple[Path, tuple[Diagnostic, ...]]:
+    """Unpack `catalog_path` of `commit` into `into`: the catalog root in it, and a MY108
+    diagnostic per symlink that leads outside it (never extracted)."""
     done = _git(["archive", "--format=tar", commit, "--", catalog_path], cwd)
     if done.returncode != 0:
-        raise SideNotFound(f"{spec}: no {catalog_path!r} in that revision "
+        raise SideNotFound(f"{shown}: no {catalog_path!r} in that revision "
                            f"({done.stderr.decode().strip()})")
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse odd members outright
-            archive.extractall(into, filter="data")
-        else:
-            archive.extractall(into)  # git archive of our own repository: trusted members
     # Run from `cwd`, git archive names members relative to it, as `catalog_path` is.
-    return into / catalog_path
+    root = into / catalog_path
+    refused: list[Diagnostic] = []
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        for member in archive.getmembers():
+            link = into / member.name if member.issym() else into / "-"  # hard: from the top
+            if (member.issym() or member.islnk()) and not _inside(root, link, member.linkname):
+                refused.append(Diagnostic(
+                    f"{shown}{member.name[len(catalog_path.rstrip('/')):]}", 1, 1, "MY108",
+                    ERROR, "symlink leads outside the catalog root",
+                    "copy the file into the catalog, or point the link at a file inside the "
+                    "catalog"))
+                continue
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse odd members too
+                archive.extract(member, into, filter="data")
+            else:
+                archive.extract(member, into)
+    return root, tuple(refused)
+
+
+def _inside(root: Path, link: Path, target: str) -> bool:
+    """Whether a symlink at `link` to `target` stays inside `root` (lexically: nothing is
+    resolved on disk, the archive's other links may not exist yet)."""
+    if target.startswith("/"):
+        return False
+    resolved = os.path.normpath(os.path.join(os.path.dirname(link), target))
+    return resolved == str(root) or resolved.startswith(str(root) + os.sep)

@@ -6,12 +6,13 @@ API for the request path (call once per upstream attempt, after it ends):
     stats.success(channel_name, latency_s)
     stats.failure(channel_name, latency_s, code, message)   # message is sanitised here
     stats.view(channel_name) -> ChannelStats         # for /admin/status (read side)
+    stats.series(channel_name, buckets=30) -> [Bucket]   # the window in slices: sparklines
     stats.take_attempts() -> [(channel, successes, failures)]  # new since the last take
     stats.retain(channel_names)                      # after a reload: forget removed channels
 
 Each channel keeps a ring of its last `size` outcomes; recording is O(1) and allocates
 nothing once the ring is full. A view counts only the outcomes of the last `window_s`
-seconds, and its p50 is over successful attempts (a timeout's duration says little about
+seconds, and its p50 and p99 are over successful attempts (a timeout's duration says little about
 the channel's speed). State is per process: with several workers each reports its own.
 """
 
@@ -43,6 +44,16 @@ class ChannelStats:
     success_rate: float | None  # None when nothing happened in the window
     p50_ms: float | None  # None when nothing succeeded in the window
     last_error: LastError | None  # the latest failure, however old
+    p99_ms: float | None = None  # None when nothing succeeded in the window
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One slice of the window, oldest first: its attempts, failures and median latency."""
+
+    requests: int
+    failures: int
+    p50_ms: float | None
 
 
 class _Ring:
@@ -118,7 +129,34 @@ class Stats:
             else:
                 failures += 1
         rate = None if requests == 0 else (requests - failures) / requests
-        return ChannelStats(requests, failures, rate, _median_ms(latencies), ring.last_error)
+        latencies.sort()
+        return ChannelStats(requests, failures, rate, _median_ms(latencies), ring.last_error,
+                            _quantile_ms(latencies, 0.99))
+
+    def series(self, channel: str, buckets: int = 30) -> list[Bucket] | None:
+        """The window cut into `buckets` equal slices, oldest first; None for a channel with
+        no attempt in the window (nothing to draw)."""
+        ring = self._rings.get(channel)
+        if ring is None:
+            return None
+        now = self._clock()
+        width = self.window_s / buckets
+        counts = [[0, 0] for _ in range(buckets)]
+        latencies: list[list[float]] = [[] for _ in range(buckets)]
+        for i in range(ring.count):
+            age = now - ring.at[i]
+            if age > self.window_s:
+                continue
+            slot = max(0, buckets - 1 - int(age / width))
+            counts[slot][0] += 1
+            if ring.ok[i]:
+                latencies[slot].append(ring.latency[i])
+            else:
+                counts[slot][1] += 1
+        if not any(n for n, _ in counts):
+            return None
+        return [Bucket(n, failed, _median_ms(sorted(lat)))
+                for (n, failed), lat in zip(counts, latencies, strict=True)]
 
     def take_attempts(self) -> list[tuple[str, int, int]]:
         """(channel, successes, failures) since the last call, for channels with any."""
@@ -134,6 +172,14 @@ class Stats:
         keep = set(channels)
         for name in [n for n in self._rings if n not in keep]:
             del self._rings[name]
+
+
+def _quantile_ms(ordered: list[float], q: float) -> float | None:
+    """The nearest-rank quantile of sorted latencies, in milliseconds."""
+    if not ordered:
+        return None
+    rank = max(0, min(len(ordered) - 1, int(q * len(ordered) + 0.999999) - 1))
+    return round(ordered[rank] * 1000, 1)
 
 
 def _median_ms(latencies: list[float]) -> float | None:

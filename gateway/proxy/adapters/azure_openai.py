@@ -86,7 +86,7 @@ class AzureOpenAIAdapter(OpenAICompatible):
     def error_body(self, status: int, raw: bytes) -> dict[str, Any]:
         return openai_error(status, _azure_error(raw))
 
-    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+    def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
         return _retry_after(response.headers)
 
 

@@ -17,7 +17,6 @@ from gateway.errors import UpstreamProtocolError
 from gateway.proxy.adapters import gemini_convert as convert
 from gateway.proxy.adapters.base import Call, Reply, UpstreamResponse
 from gateway.proxy.adapters.openai import OpenAICompatible, parse_retry_after
-from gateway.proxy.upstream_errors import status_error
 
 #: Google RPC statuses to OpenAI error types, for the errors passed to the client.
 ERROR_TYPES: Mapping[str, str] = {
@@ -86,25 +85,15 @@ class GeminiAdapter(OpenAICompatible):
         rpc = str(error.get("status") or "")
         return {"error": {"message": str(error.get("message") or f"upstream answered {status}"),
                           "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
-                          "param": None, "code": rpc.lower() or None,
-                          "reasons": sorted(_reasons(error)), "retry_delay": _retry_delay(error)}}
+                          "param": None, "code": rpc.lower() or None}}
 
-    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
-        return parse_retry_after(response.headers.get("retry-after")) or error.get("retry_delay")
+    def error_status(self, status: int, raw: bytes) -> int:
+        # An invalid key is answered 400 by Gemini: it is the channel's, not the client's.
+        return 401 if _reasons(_error(raw)) & CREDENTIAL_REASONS else status
 
-    async def raise_for_status(self, response: UpstreamResponse, call: Call) -> None:
-        """Read an error answer's body; what its status means is upstream_errors' call."""
-        status = response.status
-        if status < 300:
-            return
-        body = self.error_body(status, await response.read())
-        error = body["error"]
-        if set(error.pop("reasons")) & CREDENTIAL_REASONS:
-            status = 401  # an invalid key is answered 400 by Gemini: it is ours, not the client's
-        raise status_error(call.provider.name, status, error["message"], body=body,
-                           retry_after=self.retry_after(response, {
-                               "retry_delay": error.pop("retry_delay")}),
-                           upstream_model=call.channel.upstream_model)
+    def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
+        return (parse_retry_after(response.headers.get("retry-after"))
+                or _retry_delay(_error(raw)))
 
     async def send(self, call: Call) -> Reply:
         data = await (await self._post(call)).json()

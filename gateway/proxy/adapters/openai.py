@@ -104,19 +104,23 @@ class OpenAICompatible(Adapter):
         return {"error": {"message": message, "type": "invalid_request_error", "param": None,
                           "code": None}}
 
-    def retry_after(self, response: UpstreamResponse, error: Mapping[str, Any]) -> float | None:
+    def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
         return parse_retry_after(response.headers.get("retry-after"))
+
+    def error_status(self, status: int, raw: bytes) -> int:
+        """The status the upstream's error stands for (some spell 401 as a 400)."""
+        return status
 
     async def raise_for_status(self, response: UpstreamResponse, call: Call) -> None:
         """Read an error answer's body; what its status means is upstream_errors' call."""
         status = response.status
         if status < 300:
             return
-        body = self.error_body(status, await response.read())
-        error = body["error"]
-        message = str(error.get("message") or f"upstream answered {status}")
-        raise status_error(call.provider.name, status, message, body=body,
-                           retry_after=self.retry_after(response, error),
+        raw = await response.read()
+        body = self.error_body(status, raw)
+        message = str(body["error"].get("message") or f"upstream answered {status}")
+        raise status_error(call.provider.name, self.error_status(status, raw), message,
+                           body=body, retry_after=self.retry_after(response, raw),
                            upstream_model=call.channel.upstream_model)
 
     # ----- the seam -----

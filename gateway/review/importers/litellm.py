@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.catalog.protocols import SERVES
@@ -48,10 +48,41 @@ BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.an
              "volcengine": "https://ark.cn-beijing.volces.com/api/v3",
              "xai": "https://api.x.ai/v1", "groq": "https://api.groq.com/openai/v1"}
 
+#: Who makes a model, from the start of its upstream name; else the provider's own name.
+VENDORS = (("gpt-", "OpenAI"), ("o1", "OpenAI"), ("o3", "OpenAI"), ("o4", "OpenAI"),
+           ("chatgpt", "OpenAI"), ("dall-e", "OpenAI"), ("whisper", "OpenAI"),
+           ("tts-", "OpenAI"), ("text-embedding", "OpenAI"), ("sora", "OpenAI"),
+           ("claude", "Anthropic"), ("gemini", "Google"), ("gemma", "Google"),
+           ("imagen", "Google"), ("veo", "Google"), ("llama", "Meta"), ("meta-llama", "Meta"),
+           ("mistral", "Mistral AI"), ("mixtral", "Mistral AI"), ("codestral", "Mistral AI"),
+           ("qwen", "Alibaba"), ("deepseek", "DeepSeek"), ("grok", "xAI"),
+           ("doubao", "ByteDance"), ("command", "Cohere"), ("embed-", "Cohere"),
+           ("amazon.", "Amazon"), ("titan", "Amazon"), ("nova", "Amazon"))
+PROVIDER_VENDORS = {"openai": "OpenAI", "azure": "OpenAI", "anthropic": "Anthropic",
+                    "gemini": "Google", "vertex_ai": "Google", "mistral": "Mistral AI",
+                    "deepseek": "DeepSeek", "xai": "xAI", "dashscope": "Alibaba",
+                    "volcengine": "ByteDance", "cohere": "Cohere"}
+
+
 @dataclass
 class ImportResult:
+    """Files to write (relative path -> YAML), counts, and what a reviewer should read:
+    conflicting duplicate entries of the map, by name."""
+
     files: dict[str, str]
     summary: Counter[str]
+    models: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def vendor_of(entry: Entry) -> str:
+    """The model's maker, from its upstream name (`azure/gpt-4o` is OpenAI's), else the
+    provider's."""
+    bare = entry.upstream.rsplit("/", 1)[-1].lower()
+    for prefix, vendor in VENDORS:
+        if bare.startswith(prefix) or entry.upstream.lower().startswith(prefix):
+            return vendor
+    return PROVIDER_VENDORS.get(entry.source, entry.source.replace("_", " ").title())
 
 
 def protocol_of(litellm_provider: str, types: Iterable[str] = ()) -> str:
@@ -134,17 +165,20 @@ def model_names(entries: Iterable[Entry]) -> dict[tuple[str, str], str]:
     return names
 
 
-def model_docs(entry: Entry, name: str, priced: bool
+def model_docs(entry: Entry, name: str, priced: bool, active: bool = False
                ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A Model draft and its one Channel; a model the map gives no usable price for is kept
-    inactive and internal, so it is never served (nor listed) before someone prices it."""
+    """A Model draft and its one Channel. Drafts are inactive and unlisted (internal) unless
+    `active`, so merging an import serves nothing before someone reviews it; a model the map
+    gives no usable price for stays so even then."""
     origin = f"Imported from the LiteLLM price map ({entry.source}: {entry.upstream})."
+    live = active and priced
     model: dict[str, Any] = {
-        "kind": "Model", "name": name, "display_name": entry.upstream,
+        "kind": "Model", "name": name, "display_name": f"{entry.upstream} ({entry.provider})",
+        "vendor": vendor_of(entry),
         "description": origin if priced else origin + " No usable price in the map: add one "
                                                        "to a price book, then activate it.",
-        "type": entry.type, "status": "active" if priced else "inactive",
-        "visibility": "public" if priced else "internal"}
+        "type": entry.type, "status": "active" if live else "inactive",
+        "visibility": "public" if live else "internal"}
     if capabilities_of(entry):
         model["capabilities"] = capabilities_of(entry)
     if properties_of(entry):
@@ -156,11 +190,15 @@ def model_docs(entry: Entry, name: str, priced: bool
 
 def import_litellm(data: Mapping[str, Any], *, providers: Iterable[str] | None = None,
                    provider_map: Mapping[str, str] | None = None, with_models: bool = False,
-                   schema_root: str | None = None) -> ImportResult:
-    """The catalog files (relative path -> YAML text) of the map's entries, and a summary."""
+                   schema_root: str | None = None, active: bool = False,
+                   map_version: str | None = None) -> ImportResult:
+    """The catalog files (relative path -> YAML text) of the map's entries, and a summary.
+    `map_version` names the release of the map in every price book's source."""
     summary: Counter[str] = Counter()
     chosen = None if providers is None else set(providers)
-    entries = collect(data, chosen, dict(provider_map or {}), summary)
+    conflicts: list[str] = []
+    entries = collect(data, chosen, dict(provider_map or {}), summary, conflicts)
+    version = f" {map_version}" if map_version else ""
     protocols = assign_protocols(entries) if with_models else {}
     priced = [(e, p) for e in entries if (p := price_of(e)) is not None]
     summary["entries without a usable price"] += len(entries) - len(priced)
@@ -173,15 +211,16 @@ def import_litellm(data: Mapping[str, Any], *, providers: Iterable[str] | None =
         book = {"kind": "PriceBook", "name": f"{ours}-litellm",
                 "description": f"Prices of provider {ours} from the LiteLLM price map.",
                 "provider": ours, "currency": "USD",
-                "source": f"{SOURCE}, entries of {', '.join(sources)}",
+                "source": f"{SOURCE}{version}, entries of {', '.join(sources)}",
                 "prices": {e.upstream: p for e, p in sorted(items, key=lambda i: i[0].upstream)}}
         rel = f"price-books/{ours}.yaml"
         files[rel] = dump_documents(rel, [book], schema_root=schema_root)
         summary["price entries"] += len(items)
+    models: list[str] = []
     if with_models:
         files.update(_model_files(entries, {id(e) for e, _ in priced}, protocols, summary,
-                                  schema_root))
-    return ImportResult(files, summary)
+                                  schema_root, active, models))
+    return ImportResult(files, summary, sorted(models), conflicts)
 
 
 def assign_protocols(entries: list[Entry]) -> dict[str, tuple[str, str]]:
@@ -202,7 +241,8 @@ def assign_protocols(entries: list[Entry]) -> dict[str, tuple[str, str]]:
 
 
 def _model_files(entries: list[Entry], priced: set[int], protocols: Mapping[str, tuple[str, str]],
-                 summary: Counter[str], schema_root: str | None) -> dict[str, str]:
+                 summary: Counter[str], schema_root: str | None, active: bool,
+                 models: list[str]) -> dict[str, str]:
     served = entries
     names = model_names(served)
     files: dict[str, str] = {}
@@ -210,7 +250,8 @@ def _model_files(entries: list[Entry], priced: set[int], protocols: Mapping[str,
     by_provider: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for entry in served:
         model, channel = model_docs(entry, names[(entry.provider, entry.upstream)],
-                                    id(entry) in priced)
+                                    id(entry) in priced, active)
+        models.append(model["name"])
         by_provider.setdefault(entry.provider, []).append((model, channel))
         for cap in model.get("capabilities", ()):
             used.setdefault(cap, set()).add(entry.type)

@@ -96,9 +96,11 @@ def _image_price(spec: Mapping[str, Any], size: str | None) -> str | None:
 
 
 def collect(data: Mapping[str, Any], providers: set[str] | None,
-            provider_map: Mapping[str, str], summary: Counter[str]) -> list[Entry]:
+            provider_map: Mapping[str, str], summary: Counter[str],
+            conflicts: list[str] | None = None) -> list[Entry]:
     """The importable entries of the map for litellm `providers` (None: all), keyed by our
-    provider name (`provider_map`, else the sanitised litellm name), in key order."""
+    provider name (`provider_map`, else the sanitised litellm name), in key order. Two keys
+    for one upstream model whose prices differ are named in `conflicts` (the first is kept)."""
     entries: dict[tuple[str, str], Entry] = {}
     for key in sorted(data, key=lambda k: (_prefixed(k, data[k]), k)):
         spec = data[key]
@@ -124,9 +126,17 @@ def collect(data: Mapping[str, Any], providers: set[str] | None,
             continue
         if found is not None:
             summary["skipped duplicate upstream model"] += 1
+            if conflicts is not None and _prices_differ(found.spec, spec):
+                conflicts.append(f"{key}: same upstream model as {found.key_name!r} of "
+                                 f"{found.source}, with other prices; kept {found.key_name!r}")
             continue
         entries[(ours, upstream)] = Entry(ours, provider, upstream, named, mtype, spec)
     return list(entries.values())
+
+
+def _prices_differ(kept: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    keys = {k for k in (*kept, *other) if "cost" in k}
+    return any(kept.get(k) != other.get(k) for k in keys)
 
 
 def price_of(entry: Entry) -> dict[str, Any] | None:
