@@ -46,8 +46,7 @@ def serve(
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
     loop: str = typer.Option(
-        "auto", "--loop", help="Event loop: auto (uvloop, a dependency, where installed), "
-        "asyncio or uvloop."),
+        "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:

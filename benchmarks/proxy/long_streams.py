@@ -27,18 +27,26 @@ from pathlib import Path
 from benchmarks.proxy import bench_catalog, procs
 from benchmarks.proxy.targets import PASSTHROUGH_APPS, REPO, env_with, serve_command
 
-HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n")
-_PREFIX = ('{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
-           '"model":"bench-upstream","system_fingerprint":"fp_bench","choices":[{"index":0,'
-           '"delta":{"content":"t=')
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+_PREFIX = (
+    '{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
+    '"model":"bench-upstream","system_fingerprint":"fp_bench","choices":[{"index":0,'
+    '"delta":{"content":"t='
+)
 _SUFFIX = '"},"logprobs":null,"finish_reason":null}],"usage":null}'
-_END = ('{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
-        '"model":"bench-upstream","choices":[{"index":0,"delta":{},"logprobs":null,'
-        '"finish_reason":"stop"}],"usage":null}')
-_USAGE = ('{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
-          '"model":"bench-upstream","choices":[],"usage":{"prompt_tokens":20,'
-          '"completion_tokens":200,"total_tokens":220}}')
+_END = (
+    '{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
+    '"model":"bench-upstream","choices":[{"index":0,"delta":{},"logprobs":null,'
+    '"finish_reason":"stop"}],"usage":null}'
+)
+_USAGE = (
+    '{"id":"chatcmpl-long","object":"chat.completion.chunk","created":1700000000,'
+    '"model":"bench-upstream","choices":[],"usage":{"prompt_tokens":20,'
+    '"completion_tokens":200,"total_tokens":220}}'
+)
 
 
 def _chunk(payload: str) -> bytes:
@@ -87,8 +95,9 @@ class _Upstream(asyncio.Protocol):
             self.transport.write(_chunk(_event(f"{_PREFIX}{time.monotonic():.6f}{_SUFFIX}")))
             self.sent += 1
             return
-        self.transport.write(_chunk(_event(_END) + _event(_USAGE) + "data: [DONE]\n\n")
-                             + b"0\r\n\r\n")
+        self.transport.write(
+            _chunk(_event(_END) + _event(_USAGE) + "data: [DONE]\n\n") + b"0\r\n\r\n"
+        )
         _Upstream.streams.discard(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -97,8 +106,7 @@ class _Upstream(asyncio.Protocol):
 
 async def run_upstream(port: int, events: int, rate: float) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Upstream(events), "127.0.0.1", port,
-                                      backlog=4096)
+    server = await loop.create_server(lambda: _Upstream(events), "127.0.0.1", port, backlog=4096)
     async with server:
         while True:
             started = loop.time()
@@ -127,7 +135,7 @@ class _Client(asyncio.Protocol):
             end = data.find(b'"', at + 13)
             if end < 0:
                 break  # the stamp is split across reads; left out of the delays
-            self.delays.append(now - float(data[at + 13:end]))
+            self.delays.append(now - float(data[at + 13 : end]))
             self.events += 1
             at = data.find(b'"content":"t=', end)
         self.text = (self.text + data)[-200:]
@@ -141,19 +149,26 @@ class _Client(asyncio.Protocol):
 
 async def run_clients(port: int, streams: int, events: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    body = json.dumps({"model": bench_catalog.STREAM_MODEL, "stream": True,
-                       "messages": [{"role": "user", "content": "Tell a long story."}]}).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               b"Authorization: Bearer " + bench_catalog.CLIENT_KEY.encode() + b"\r\n"
-               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
-               + body)
+    body = json.dumps(
+        {
+            "model": bench_catalog.STREAM_MODEL,
+            "stream": True,
+            "messages": [{"role": "user", "content": "Tell a long story."}],
+        }
+    ).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + bench_catalog.CLIENT_KEY.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
     delays: list[float] = []
     results: list[asyncio.Future] = []
     transports = []
     for i in range(streams):
         done = loop.create_future()
         transport, _ = await loop.create_connection(
-            lambda done=done: _Client(request, delays, done), "127.0.0.1", port)
+            lambda done=done: _Client(request, delays, done), "127.0.0.1", port
+        )
         transports.append(transport)
         results.append(done)
         if i % 100 == 99:
@@ -163,9 +178,14 @@ async def run_clients(port: int, streams: int, events: int) -> dict[str, float]:
         transport.close()
     errors = sum(1 for _, count in ended if count < events)
     delays.sort()
-    return {"streams": streams, "errors": errors, "events": len(delays),
-            "p50_ms": 1000 * statistics.median(delays),
-            "p99_ms": 1000 * delays[int(len(delays) * 0.99)], "max_ms": 1000 * delays[-1]}
+    return {
+        "streams": streams,
+        "errors": errors,
+        "events": len(delays),
+        "p50_ms": 1000 * statistics.median(delays),
+        "p99_ms": 1000 * delays[int(len(delays) * 0.99)],
+        "max_ms": 1000 * delays[-1],
+    }
 
 
 async def _peak_rss(pid: int, stop: asyncio.Event) -> float:
@@ -189,9 +209,25 @@ async def measure(args: argparse.Namespace, proxy_port: int, pid: int) -> dict[s
 
 def _proxy_command(target: str, catalog: Path, port: int, work: Path) -> list[str]:
     if target == "baseline":
-        return [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS["baseline"], "--host",
-                "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
-                "--log-level", "warning", "--lifespan", "on", "--backlog", "4096"]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            PASSTHROUGH_APPS["baseline"],
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
+            "--backlog",
+            "4096",
+        ]
     return serve_command(catalog, port) + ["--usage-log", str(work / "usage.jsonl")]
 
 
@@ -206,6 +242,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -219,24 +256,41 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="modelyard-long-") as tmp:
         work = Path(tmp)
         up_port, proxy_port = procs.free_port(), procs.free_port()
-        upstream = [sys.executable, "-m", "benchmarks.proxy.long_streams", "--role", "upstream",
-                    "--port", str(up_port), "--events", str(args.events),
-                    "--rate", str(args.rate)]
+        upstream = [
+            sys.executable,
+            "-m",
+            "benchmarks.proxy.long_streams",
+            "--role",
+            "upstream",
+            "--port",
+            str(up_port),
+            "--events",
+            str(args.events),
+            "--rate",
+            str(args.rate),
+        ]
         env = env_with({bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
         root = f"http://127.0.0.1:{up_port}"
         catalog = bench_catalog.write_catalog(work / "catalog", root)
-        with procs.running(upstream, log=work / "upstream.log", env=env, cwd=REPO) as up, \
-                procs.running(_proxy_command(args.target, catalog, proxy_port, work),
-                              log=work / "proxy.log", env={**env, "BENCH_UPSTREAM_URL": root},
-                              cwd=REPO) as proxy:
+        with (
+            procs.running(upstream, log=work / "upstream.log", env=env, cwd=REPO) as up,
+            procs.running(
+                _proxy_command(args.target, catalog, proxy_port, work),
+                log=work / "proxy.log",
+                env={**env, "BENCH_UPSTREAM_URL": root},
+                cwd=REPO,
+            ) as proxy,
+        ):
             procs.wait_port(up_port, timeout_s=10, proc=up)
             procs.wait_port(proxy_port, timeout_s=30, proc=proxy)
             result = asyncio.run(measure(args, proxy_port, proxy.pid))
-    print(f"{args.target}: {args.streams:,} streams x {args.events} events at {args.rate:g}/s through one "
-          f"worker: errors {result['errors']:.0f}; added delay per event p50 "
-          f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max "
-          f"{result['max_ms']:.1f} ms ({result['events']:,.0f} events); peak RSS "
-          f"{result['peak_rss_mb']:.0f} MB")
+    print(
+        f"{args.target}: {args.streams:,} streams x {args.events} events at {args.rate:g}/s through one "
+        f"worker: errors {result['errors']:.0f}; added delay per event p50 "
+        f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max "
+        f"{result['max_ms']:.1f} ms ({result['events']:,.0f} events); peak RSS "
+        f"{result['peak_rss_mb']:.0f} MB"
+    )
     ok = result["errors"] == 0 and result["p99_ms"] < 5 and result["peak_rss_mb"] < 250
     print("targets (no error, p99 < 5 ms, RSS < 250 MB):", "met" if ok else "MISSED")
     return 0

@@ -55,9 +55,13 @@ def timeout_toggle() -> Swap:
     from gateway.proxy.router import Router
 
     old, new = "with timeout_at(", "async with asyncio.timeout_at("
-    return Swap([(Router, "_failover", rewritten(Router, "_failover", old, new)),
-                 (Pipeline, "_stream", rewritten(Pipeline, "_stream", old, new)),
-                 (Pipeline, "_answer", rewritten(Pipeline, "_answer", old, new))])
+    return Swap(
+        [
+            (Router, "_failover", rewritten(Router, "_failover", old, new)),
+            (Pipeline, "_stream", rewritten(Pipeline, "_stream", old, new)),
+            (Pipeline, "_answer", rewritten(Pipeline, "_answer", old, new)),
+        ]
+    )
 
 
 class TaskWatch:
@@ -101,20 +105,49 @@ def fast_path_toggle() -> Swap:
     return Swap([(OpenAICompatible, "relays_bytes", False)])
 
 
-def orjson_line(when: float, request_id: str, consumer: str, model: str, requested_model: str,
-                channel: str | None, provider: str | None, upstream_model: str | None,
-                endpoint: str, stream: bool, attempts: int, status: int,
-                error_code: str | None, latency_ms: float, ttft_ms: float | None,
-                usage: Mapping[str, Any], cost: str | None, currency: str | None) -> str:
+def orjson_line(
+    when: float,
+    request_id: str,
+    consumer: str,
+    model: str,
+    requested_model: str,
+    channel: str | None,
+    provider: str | None,
+    upstream_model: str | None,
+    endpoint: str,
+    stream: bool,
+    attempts: int,
+    status: int,
+    error_code: str | None,
+    latency_ms: float,
+    ttft_ms: float | None,
+    usage: Mapping[str, Any],
+    cost: str | None,
+    currency: str | None,
+) -> str:
     """The plain usage-log line: a dict of the fields (None left out) encoded by orjson."""
     from gateway.usage.log import _time
 
-    line = {"time": _time(when), "request_id": request_id, "consumer": consumer,
-            "model": model, "requested_model": requested_model, "channel": channel,
-            "provider": provider, "upstream_model": upstream_model, "endpoint": endpoint,
-            "stream": stream, "attempts": attempts, "status": status,
-            "error_code": error_code, "latency_ms": latency_ms, "ttft_ms": ttft_ms,
-            "usage": usage, "cost": cost, "currency": currency}
+    line = {
+        "time": _time(when),
+        "request_id": request_id,
+        "consumer": consumer,
+        "model": model,
+        "requested_model": requested_model,
+        "channel": channel,
+        "provider": provider,
+        "upstream_model": upstream_model,
+        "endpoint": endpoint,
+        "stream": stream,
+        "attempts": attempts,
+        "status": status,
+        "error_code": error_code,
+        "latency_ms": latency_ms,
+        "ttft_ms": ttft_ms,
+        "usage": usage,
+        "cost": cost,
+        "currency": currency,
+    }
     return orjson.dumps({k: v for k, v in line.items() if v is not None}).decode() + "\n"
 
 
@@ -125,13 +158,16 @@ def log_line_toggle() -> Swap:
 
 
 TOGGLES: dict[str, Callable[[], Swap]] = {
-    "timeout_at": timeout_toggle, "disconnect-sweeper": disconnect_toggle,
+    "timeout_at": timeout_toggle,
+    "disconnect-sweeper": disconnect_toggle,
     "byte-fast-path": fast_path_toggle,
-    "log-line": log_line_toggle}
+    "log-line": log_line_toggle,
+}
 
 
-async def measure(names: list[str], slices: int, count: int
-                  ) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+async def measure(
+    names: list[str], slices: int, count: int
+) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
     """(optimised, plain) CPU seconds per request of each toggle and mode, slice by slice."""
     spent: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +183,7 @@ async def measure(names: list[str], slices: int, count: int
                         swap.plain(on)
                         await drive(app, mode, count)
                     for turn in range(slices):
-                        for on in ((True, False) if turn % 2 else (False, True)):
+                        for on in (True, False) if turn % 2 else (False, True):
                             swap.plain(on)
                             (plain if on else fast).append(await drive(app, mode, count))
                     swap.plain(False)
@@ -158,16 +194,20 @@ async def measure(names: list[str], slices: int, count: int
 
 
 def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str:
-    lines = ["| optimisation | mode | optimised µs/req | plain µs/req | plain costs more "
-             "(median of slice pairs) | middle half of pairs | verdict |",
-             "|---|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| optimisation | mode | optimised µs/req | plain µs/req | plain costs more "
+        "(median of slice pairs) | middle half of pairs | verdict |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for (name, mode), (fast, plain) in spent.items():
         ratios = sorted(p / f - 1 for f, p in zip(fast, plain, strict=True))
         low, mid, high = statistics.quantiles(ratios, n=4)
         verdict = "pays" if mid >= 0.03 else "does not pay"
-        lines.append(f"| {name} | {mode} | {statistics.median(fast) * 1e6:.1f} | "
-                     f"{statistics.median(plain) * 1e6:.1f} | {mid * 100:+.1f}% | "
-                     f"{low * 100:+.1f}% to {high * 100:+.1f}% | {verdict} |")
+        lines.append(
+            f"| {name} | {mode} | {statistics.median(fast) * 1e6:.1f} | "
+            f"{statistics.median(plain) * 1e6:.1f} | {mid * 100:+.1f}% | "
+            f"{low * 100:+.1f}% to {high * 100:+.1f}% | {verdict} |"
+        )
     return "\n".join(lines)
 
 
