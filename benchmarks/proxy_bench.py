@@ -2,13 +2,15 @@
 
     python3 benchmarks/proxy_bench.py [--duration 8] [--warmup 1] [--concurrency 1,16,64]
                                       [--only direct,bare-aiohttp,bare-httpx,modelyard]
-                                      [--modes plain,stream] [--rounds 1] [--start-runs 3]
+                                      [--modes plain,stream,messages-stream] [--rounds 1]
+                                      [--start-runs 3]
                                       [--nice 0] [--out FILE]
 
 Installs nginx and wrk when missing (apt, as root), serves canned OpenAI answers from nginx
 on 127.0.0.1, sends the same chat requests (plain and streamed) with wrk straight to nginx,
 through two bare starlette pass-throughs (aiohttp and httpx clients) and through
-`modelyard serve` with one worker, then measures modelyard's time to ready and memory.
+`modelyard serve` with one worker (which also serves the stream to an Anthropic Messages
+client, translated: mode messages-stream), then measures modelyard's time to ready and memory.
 Prints one Markdown report; every process it starts is stopped before it exits.
 """
 
@@ -63,7 +65,7 @@ def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path
             script = load.write_script(work / f"{mode}.lua", request_body(mode, args.shape),
                                        bench_catalog.CLIENT_KEY)
             for conc in args.concurrency:
-                targets = [t for t in args.only if t in endpoints]
+                targets = [t for t in args.only if t in endpoints and mode in endpoints[t].urls]
                 turn = round_ % len(targets) if targets else 0
                 for target in targets[turn:] + targets[:turn]:  # each round starts elsewhere
                     url = endpoints[target].urls[mode]
@@ -153,7 +155,8 @@ def start_all(args: argparse.Namespace, work: Path, nginx_root: str,
         try:
             endpoint = stack.enter_context(start_target(target, work, nginx_root))
             for mode in args.modes:
-                smoke_check(endpoint.urls[mode], mode, args.shape)
+                if mode in endpoint.urls:
+                    smoke_check(endpoint.urls[mode], mode, args.shape)
             endpoints[target] = endpoint
         except (RuntimeError, TimeoutError) as err:
             err = f"{err}{log_tail(work / f'{target}.log')}"

@@ -47,6 +47,10 @@ def serve(
                                  help="Count requests, tokens and cost for /metrics."),
     loop: str = typer.Option(
         "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
+    state_dir: Path | None = typer.Option(
+        None, "--state-dir", help="Directory for what the proxy must remember across requests "
+        "and restarts (stored responses of /v1/responses, video jobs; SQLite files); needed "
+        "with --workers above 1. Default: memory."),
 ) -> None:
     """Serve the proxy. Exit 2 when the source is missing or both sources are given."""
     if catalog is not None and snapshot is not None:
@@ -80,6 +84,8 @@ def serve(
         os.environ["MODELYARD_NO_AUTH"] = "1" if no_auth else "0"
         os.environ["MODELYARD_USAGE_LOG"] = usage_log
         os.environ["MODELYARD_METRICS"] = "1" if metrics else "0"
+        if state_dir is not None:
+            os.environ["MODELYARD_STATE_DIR"] = str(state_dir.resolve())
         # Prometheus counters of every worker go to files in one directory, read at scrape.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-"))
         uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
@@ -89,7 +95,7 @@ def serve(
     app = create_app(catalog=None if snapshot is not None else source,
                      snapshot=url or (source if snapshot is not None else None),
                      no_auth=no_auth, usage_log=usage_log, metrics=metrics,
-                     poll_interval_s=poll_interval)
+                     poll_interval_s=poll_interval, state_dir=state_dir)
     # SIGTERM drains (see gateway/proxy/server.py) and the process then exits 0.
     server = DrainingServer(uvicorn.Config(app, **options), on_drain=app.begin_drain,
                             grace_s=shutdown_grace)

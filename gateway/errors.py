@@ -83,6 +83,15 @@ class UnknownURL(ProxyError):
     code = "unknown_url"
 
 
+class NotFound(ProxyError):
+    """A stored object (a video job) the consumer does not have: unknown and someone else's
+    look the same (404)."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
 class InternalError(ProxyError):
     """An unexpected failure inside the proxy (500); the message names the request id."""
 

@@ -297,3 +297,17 @@ def test_report_checks_throughput_and_added_p50_against_the_baseline() -> None:
            "MISSED" in checks
     assert "throughput, stream, concurrency 16: 85% of the baseline (target >= 80%): met" in checks
     assert "% of baseline" in report.table(points)
+
+
+def test_messages_stream_overhead_is_set_against_the_chat_streams_over_direct() -> None:
+    rounds = [{("direct", "stream", 1): _point(5000, 0.2),
+               ("modelyard", "stream", 1): _point(900, 1.2),
+               ("modelyard", "messages-stream", 1): _point(850, 1.3 + bump)}
+              for bump in (0.0, 0.05, 0.4)]
+    points = rounds[0]
+    table = report.table(points)
+    assert "| modelyard | messages-stream | 1 | 850 | 1.30 | 1.30 | +1.10 ms |" in table
+    (line,) = report.messages_overhead(points, rounds)
+    # (1.35 - 0.2) / (1.2 - 0.2), the middle of the three rounds' ratios
+    assert line.startswith("messages stream overhead, concurrency 1: 1.15x the chat stream's "
+                           "added p50 (median of 3 round(s); target <= 1.20x): met")

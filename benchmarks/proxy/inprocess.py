@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.proxy import bench_catalog, shapes, upstream
-from benchmarks.proxy.targets import REQUEST_SHAPES, request_body
+from benchmarks.proxy.targets import MODE_PATHS, MODES, REQUEST_SHAPES, request_body
 from gateway.proxy.adapters.base import Deadline
 from gateway.proxy.app import ProxyApp, create_app
 from gateway.proxy.sse import decode
@@ -105,7 +105,7 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
                                          b"Bearer " + bench_catalog.CLIENT_KEY.encode()),
                (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+    scope = {"type": "http", "method": "POST", "path": MODE_PATHS[mode],
              "headers": headers, "query_string": b"", "http_version": "1.1"}
     request = {"type": "http.request", "body": body, "more_body": False}
     statuses: list[int] = []
@@ -134,7 +134,8 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     return spent / count
 
 
-async def measure(slices: int, count: int, setups: list[str]
+async def measure(slices: int, count: int, setups: list[str],
+                  modes: tuple[str, ...] = ("plain", "stream")
                   ) -> dict[tuple[str, str], list[float]]:
     """CPU seconds per request of every setup and mode, `slices` times each.
 
@@ -147,10 +148,12 @@ async def measure(slices: int, count: int, setups: list[str]
         for setup in setups:
             apps[setup] = build_app(Path(tmp) / setup, setup)
             await apps[setup].startup()
-        for mode in ("plain", "stream"):
+        for mode in modes:
             for app in apps.values():
                 await drive(app, mode, count)  # warm-up
-            for turn in range(slices):
+        # Modes take turns too, so that they can be compared with each other as well.
+        for turn in range(slices):
+            for mode in modes:
                 order = setups[turn % len(setups):] + setups[:turn % len(setups)]
                 for setup in order:
                     spent.setdefault((setup, mode), []).append(
@@ -177,7 +180,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="requests per slice")
     parser.add_argument("--slices", type=int, default=40, help="slices per setup and mode")
-    parser.add_argument("--profile", choices=("plain", "stream"), help="cProfile one mode")
+    parser.add_argument("--profile", choices=MODES, help="cProfile one mode")
+    parser.add_argument("--modes", default="plain,stream",
+                        help=f"modes to measure, comma separated, of {', '.join(MODES)} "
+                        "(messages-stream: an Anthropic Messages client, translated)")
     parser.add_argument("--split", action="store_true",
                         help="also measure the usage log and the metrics on their own")
     parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current",
@@ -190,17 +196,19 @@ def main() -> None:
         asyncio.run(profile(args.profile, args.count * 20))
         return
     setups = list(SETUPS) if args.split else ["accounting", "no-accounting"]
-    print(report(asyncio.run(measure(args.slices, args.count, setups)), setups))
+    modes = tuple(m for m in args.modes.split(",") if m in MODES)
+    print(report(asyncio.run(measure(args.slices, args.count, setups, modes)), setups, modes))
 
 
-def report(spent: dict[tuple[str, str], list[float]], setups: list[str]) -> str:
+def report(spent: dict[tuple[str, str], list[float]], setups: list[str],
+           modes: tuple[str, ...] = ("plain", "stream")) -> str:
     """Median CPU per request of each setup; what each adds to no-accounting as the median
     of slice-by-slice differences (a slice and the no-accounting one right next to it)."""
     lines = ["| setup | mode | CPU µs/request (median slice) |", "|---|---|---:|"]
     lines += [f"| {setup} | {mode} | {statistics.median(times) * 1e6:.1f} |"
               for (setup, mode), times in spent.items()]
     for setup in setups[:-1]:
-        for mode in ("plain", "stream"):
+        for mode in modes:
             pairs = zip(spent[(setup, mode)], spent[("no-accounting", mode)], strict=True)
             added = sorted(on - off for on, off in pairs)
             base = statistics.median(spent[("no-accounting", mode)])

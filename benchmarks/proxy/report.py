@@ -30,6 +30,10 @@ RSS_LIMIT_MB = 100.0
 READY_LIMIT_S = 1.5
 #: What the usage log and metrics may add to modelyard's p50 (issue 7).
 ACCOUNTING_SHARE = 0.05
+#: A mode measured against another mode's direct baseline (the same upstream stream).
+BASELINE_MODE = {"messages-stream": "stream"}
+#: How much more overhead the translated Messages stream may add than the chat stream (issue 15).
+MESSAGES_OVERHEAD_SHARE = 0.20
 
 Key = tuple[str, str, int]  # (target, mode, concurrency)
 Round = dict[Key, Point]  # every point of one round
@@ -78,7 +82,7 @@ def table(points: Mapping[Key, Point]) -> str:
             f"% of {_name(ref).removeprefix('the ')} | server CPU µs/req | errors |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (target, mode, conc), p in points.items():
-        direct = points.get((DIRECT, mode, conc))
+        direct = points.get((DIRECT, BASELINE_MODE.get(mode, mode), conc))
         bare = points.get((ref, mode, conc))
         added = None if direct is None or target == DIRECT else p.p50_ms - direct.p50_ms
         share = None if bare is None or target == DIRECT else 100 * p.rps / bare.rps
@@ -156,6 +160,7 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup],
                                 "cpu_us")
                 line += f"; CPU per request {100 * (cpu - 1):+.1f}%"
             lines.append(line)
+    lines += messages_overhead(points, rounds)
     for s in startups:
         median, worst = statistics.median(s.ready_s), max(s.ready_s)
         runs = f"median of {len(s.ready_s)}, worst {worst:.2f} s" if len(s.ready_s) > 1 else "1 run"
@@ -163,6 +168,33 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup],
                      f"(target < {READY_LIMIT_S} s): {_verdict(median < READY_LIMIT_S)}")
         lines.append(f"RSS ({s.catalog}): {s.rss_mb:.0f} MB "
                      f"(target < {RSS_LIMIT_MB:.0f} MB): {_verdict(s.rss_mb < RSS_LIMIT_MB)}")
+    return lines
+
+
+def messages_overhead(points: Mapping[Key, Point], rounds: list[Round]) -> list[str]:
+    """The overhead (added p50 over direct) of the translated Messages stream against the
+    chat stream's, per concurrency: the median of the per-round ratios; and the server's
+    CPU per request of the one against the other."""
+    lines = []
+    for (target, mode, conc), p in points.items():
+        if target != MODELYARD or mode != "messages-stream":
+            continue
+        keys = ((MODELYARD, mode, conc), (MODELYARD, "stream", conc), (DIRECT, "stream", conc))
+        ratios = [(r[keys[0]].p50_ms - r[keys[2]].p50_ms) / (r[keys[1]].p50_ms - r[keys[2]].p50_ms)
+                  for r in (rounds or [dict(points)]) if all(k in r for k in keys)
+                  and r[keys[1]].p50_ms > r[keys[2]].p50_ms]
+        if not ratios:
+            continue
+        ratio = statistics.median(ratios)
+        line = (f"messages stream overhead, concurrency {conc}: {ratio:.2f}x the chat stream's "
+                f"added p50 (median of {len(ratios)} round(s); target <= "
+                f"{1 + MESSAGES_OVERHEAD_SHARE:.2f}x): "
+                f"{_verdict(ratio <= 1 + MESSAGES_OVERHEAD_SHARE)}")
+        chat = points.get(keys[1])
+        if p.cpu_us and chat and chat.cpu_us:
+            cpu, _ = _ratio(points, rounds, keys[0], keys[1], "cpu_us")
+            line += f"; server CPU per request {cpu:.2f}x the chat stream's"
+        lines.append(line)
     return lines
 
 

@@ -31,7 +31,13 @@ ACCOUNTING_FLAGS = {
     "modelyard-metrics-only": [],
     "modelyard-asyncio": ["--usage-log", "{log}", "--loop", "asyncio"],
 }
-MODES = ("plain", "stream")
+#: messages-stream: an Anthropic Messages client streaming through modelyard's translation
+#: from the same chat stream (only modelyard targets serve it; its baseline is direct stream).
+MODES = ("plain", "stream", "messages-stream")
+CHAT_MODES = ("plain", "stream")
+#: The path of each mode on modelyard.
+MODE_PATHS = {"plain": "/v1/chat/completions", "stream": "/v1/chat/completions",
+              "messages-stream": "/v1/messages"}
 PASSTHROUGH_APPS = {"baseline": "benchmarks.proxy.passthrough:fast_app",
                     "bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
                     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
@@ -52,12 +58,12 @@ class Endpoint:
 
 
 def request_body(mode: str, shape: str = "current") -> bytes:
-    model = bench_catalog.STREAM_MODEL if mode == "stream" else bench_catalog.PLAIN_MODEL
+    model = bench_catalog.PLAIN_MODEL if mode == "plain" else bench_catalog.STREAM_MODEL
     body: dict = {"model": model, "max_tokens": 16,
                   "messages": [{"role": "user", "content": "Say hello in ten words."}]}
     if shape != "current":
         body = shapes.request(model, shape)
-    if mode == "stream":
+    if mode != "plain":
         body["stream"] = True
         if shape != "current":
             body["stream_options"] = {"include_usage": True}
@@ -105,8 +111,12 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         else:
             procs.wait_port(port, timeout_s=READY_TIMEOUT_S, proc=proc)
             ready = None
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        yield Endpoint({m: url for m in MODES}, pid=proc.pid, ready_s=ready)
+        base = f"http://127.0.0.1:{port}"
+        if target.startswith("modelyard"):
+            urls = {m: base + path for m, path in MODE_PATHS.items()}
+        else:
+            urls = {m: base + MODE_PATHS[m] for m in CHAT_MODES}
+        yield Endpoint(urls, pid=proc.pid, ready_s=ready)
 
 
 def serve_command(source: Path, port: int) -> list[str]:
@@ -130,6 +140,7 @@ def smoke_check(url: str, mode: str, shape: str = "current") -> None:
             text = answer.read().decode()
     except urllib.error.HTTPError as err:
         raise RuntimeError(f"{mode}: HTTP {err.code}: {err.read()[:300]!r}") from None
-    ok = "data: [DONE]" in text if mode == "stream" else '"chat.completion"' in text
+    ok = {"plain": '"chat.completion"' in text, "stream": "data: [DONE]" in text,
+          "messages-stream": "event: message_stop" in text}[mode]
     if not ok:
         raise RuntimeError(f"{mode}: unexpected answer {text[:300]!r}")

@@ -42,7 +42,9 @@ from gateway.catalog.snapshot import (
 )
 from gateway.diagnostics import ERROR, Diagnostic, has_errors, ordered
 
-_PRICE_META = ("type", "currency", "unit", "images")
+_PRICE_META = ("type", "currency", "unit", "images", "videos")
+#: Realtime session limits, written to the snapshot only when the catalog sets them.
+REALTIME_LIMITS = ("realtime_max_session_s", "realtime_idle_timeout_s", "realtime_max_frame_bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,7 @@ def _settings(doc: Document | None) -> dict[str, Any]:
         "currency": data.get("currency", DEFAULT_CURRENCY),
         **{k: defaults.get(k, v) for k, v in TIMEOUT_DEFAULTS.items()},
         "breaker": {k: breaker.get(k, v) for k, v in BREAKER_DEFAULTS.items()},
+        **{k: defaults[k] for k in REALTIME_LIMITS if k in defaults},
         "env_prefixes": sorted(data.get("env_prefixes", ())),
         "internal_tasks": dict(sorted(data.get("internal_tasks", {}).items())),
         **server,
@@ -273,6 +276,8 @@ def _price(price: Mapping[str, Any], currency: str) -> dict[str, Any]:
     if "images" in price:
         out["images"] = {size: {q: amount(p) for q, p in qualities.items()}
                          for size, qualities in price["images"].items()}
+    if "videos" in price:
+        out["videos"] = {size: amount(p) for size, p in price["videos"].items()}
     return out
 
 

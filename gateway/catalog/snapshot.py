@@ -124,6 +124,9 @@ class Settings:
     total_timeout_s: float = TIMEOUT_DEFAULTS["total_timeout_s"]
     retry_budget: int = TIMEOUT_DEFAULTS["retry_budget"]
     max_request_bytes: int = TIMEOUT_DEFAULTS["max_request_bytes"]
+    realtime_max_session_s: float = 3600.0
+    realtime_idle_timeout_s: float = 300.0
+    realtime_max_frame_bytes: int = 16 * 1024 * 1024
     breaker: Breaker = field(default_factory=Breaker)
     env_prefixes: tuple[str, ...] = ()
     internal_tasks: Mapping[str, str] = field(default_factory=dict)
@@ -135,6 +138,9 @@ class Settings:
             system_prompt=d.get("system_prompt"),
             currency=d.get("currency", DEFAULT_CURRENCY),
             **{k: d.get(k, v) for k, v in TIMEOUT_DEFAULTS.items()},
+            realtime_max_session_s=d.get("realtime_max_session_s", 3600.0),
+            realtime_idle_timeout_s=d.get("realtime_idle_timeout_s", 300.0),
+            realtime_max_frame_bytes=d.get("realtime_max_frame_bytes", 16 * 1024 * 1024),
             breaker=Breaker(**d.get("breaker", {})),
             env_prefixes=tuple(d.get("env_prefixes", ())),
             internal_tasks=MappingProxyType(dict(d.get("internal_tasks", {}))),
@@ -169,15 +175,19 @@ class Price:
     unit: str
     amounts: Mapping[str, Decimal]  # input, cached_input, cache_write, output, reasoning, characters, audio, video
     images: Mapping[str, Mapping[str, Decimal]]  # size -> quality -> price
+    videos: Mapping[str, Decimal] = field(default_factory=dict)  # size -> price per second
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Price | None:
         if d is None:
             return None
-        amounts = {k: Decimal(v) for k, v in d.items() if k not in ("currency", "unit", "images")}
+        amounts = {k: Decimal(v) for k, v in d.items()
+                   if k not in ("currency", "unit", "images", "videos")}
         images = {s: MappingProxyType({q: Decimal(p) for q, p in qs.items()})
                   for s, qs in d.get("images", {}).items()}
-        return cls(d["currency"], d["unit"], MappingProxyType(amounts), MappingProxyType(images))
+        videos = {s: Decimal(p) for s, p in d.get("videos", {}).items()}
+        return cls(d["currency"], d["unit"], MappingProxyType(amounts), MappingProxyType(images),
+                   MappingProxyType(videos))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ log = logging.getLogger("modelyard.proxy")
 
 #: The status page and its endpoints (gateway/proxy/console.py).
 ADMIN_UI_PATHS = frozenset({"/admin/ui", "/admin/ui/status", "/admin/probe"})
+#: Paths of the client schemas other than chat (gateway/proxy/clients/routes.py).
+CLIENT_PREFIXES = ("/v1/messages", "/v1/responses")
 
 
 class ProxyApp:
@@ -38,7 +40,9 @@ class ProxyApp:
 
     def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
                  rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None, metrics: bool = True) -> None:
+                 usage_log: str | None = None, metrics: bool = True,
+                 state_dir: Path | None = None) -> None:
+        from gateway.proxy.documents import open_documents
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
@@ -57,14 +61,34 @@ class ProxyApp:
                                      stats=self.router.stats)
         self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
                                  accountant=self.accountant)
+        self.documents = open_documents(state_dir)  # video jobs: which channel holds each
+        # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
+        self.state_dir = None if state_dir is None else str(state_dir)
+        self.clients: Any = None  # the client APIs, built on first use (clients/routes.py)
         self._stop: asyncio.Event | None = None
         self._watcher: asyncio.Task | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.http_request(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """WebSocket endpoints: the realtime sessions (gateway/proxy/realtime.py)."""
+        from gateway.proxy import realtime
+
+        request_id = _request_id(scope["headers"])
+        try:
+            if scope["path"] == realtime.PATH:
+                await realtime.serve(self.pipeline, scope, receive, send, request_id)
+            else:
+                await realtime.refuse(scope, receive, send, request_id,
+                                      UnknownURL(f"Unknown WebSocket URL: {scope['path']}"))
+        except Exception:
+            log.exception("realtime session %s failed", request_id)
 
     def server_settings(self) -> ServerSettings:
         """The HTTP server's timeouts, limits and shutdown times from the serving snapshot."""
@@ -113,6 +137,10 @@ class ProxyApp:
             from gateway.proxy import console  # the status page: off the request path
 
             return await console.handle(p, ex, method, path)
+        if path.startswith(CLIENT_PREFIXES):  # other client schemas: their own error shapes
+            from gateway.proxy.clients import routes
+
+            return await routes.dispatch(self, ex, method, path)
         endpoint = POST.get(path)
         if endpoint is not None:
             ex.error_body = endpoint.error_body
@@ -124,6 +152,13 @@ class ProxyApp:
             return await models_api.list_models(ex, loaded, consumer)
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
             return await models_api.get_model(ex, loaded, consumer)
+        if path == "/v1/realtime":
+            raise InvalidRequest("/v1/realtime is a WebSocket endpoint: connect with "
+                                 "`Upgrade: websocket`", code="websocket_required")
+        if path == "/v1/videos" or path.startswith("/v1/videos/"):
+            from gateway.proxy import videos
+
+            return await videos.handle(p, ex, loaded, consumer, self.documents)
         if endpoint is not None or path == "/v1/models":
             raise InvalidRequest(f"method {method} is not allowed on {path}",
                                  code="method_not_allowed")
@@ -169,6 +204,7 @@ class ProxyApp:
             await close()
         # In multiprocess mode, what this worker counted stays in its files.
         self.accountant.close()
+        await self.documents.aclose()
 
 
 #: Request ids need to be unique, not secret: a generator seeded once from the OS, rather
@@ -217,7 +253,8 @@ def snapshot_source(snapshot: str | Path | None, catalog: Path | None,
 def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = None,
                no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
                rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True, poll_interval_s: float | None = None) -> ProxyApp:
+               metrics: bool = True, poll_interval_s: float | None = None,
+               state_dir: Path | None = None) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder."""
     if holder is None:
         holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
@@ -226,7 +263,7 @@ def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = Non
 
         warn_no_auth()
     return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics)
+                    metrics=metrics, state_dir=state_dir)
 
 
 def app_from_env() -> ProxyApp:
@@ -234,8 +271,10 @@ def app_from_env() -> ProxyApp:
     snapshot = os.environ.get("MODELYARD_SNAPSHOT")
     catalog = os.environ.get("MODELYARD_CATALOG")
     poll = os.environ.get("MODELYARD_POLL_INTERVAL")
+    state_dir = os.environ.get("MODELYARD_STATE_DIR")
     return create_app(catalog=Path(catalog) if catalog else None,
                       snapshot=snapshot or None, poll_interval_s=float(poll) if poll else None,
+                      state_dir=Path(state_dir) if state_dir else None,
                       no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
                       usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
                       metrics=os.environ.get("MODELYARD_METRICS") != "0")

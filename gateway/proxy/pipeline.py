@@ -25,7 +25,7 @@ from gateway.errors import (
     UpstreamError,
 )
 from gateway.proxy import auth
-from gateway.proxy.adapters.base import Reply, UploadFile
+from gateway.proxy.adapters.base import NativeRequest, Reply, UploadFile
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.disconnect import DisconnectWatch
 from gateway.proxy.exchange import (
@@ -60,6 +60,9 @@ class Prepared:
     body: Mapping[str, Any]
     native_tools: Mapping[str, NativeTool] = field(default_factory=dict)
     dropped_tools: tuple[str, ...] = ()
+    #: The client's own body, for adapters that take its protocol natively (client schemas
+    #: other than chat: gateway/proxy/clients/).
+    native: NativeRequest | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +75,10 @@ class StreamShape:
     content_type: bytes = b"text/event-stream"
     #: `encode` writes OpenAI's chat SSE and takes `RawEvents` (gateway/proxy/chunk.py).
     sse_bytes: bool = False
+    #: The closing bytes written from what went through, instead of `done` and `error`:
+    #: called with the error that broke the stream off (None when complete) and the meter,
+    #: to which it may report the usage of a stream whose chunks are not OpenAI's.
+    finish: Callable[[Exception | None, Meter], bytes] | None = None
 
 
 class Ticket(Protocol):
@@ -131,6 +138,9 @@ class Endpoint:
     #: Usage the proxy measures itself from the reply (images, audio); None: from the meter.
     measure: Callable[[Routed, Reply], Usage] | None = None
     error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]] = openai_error_body
+    #: Sees the reply with the channel that gave it, before it is measured and answered: an
+    #: endpoint that keeps state about what a channel holds (video jobs) records it here.
+    finish: Callable[[Routed, Outcome, Reply], Awaitable[Reply]] | None = None
 
 
 def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> Headers:
@@ -193,7 +203,8 @@ class Pipeline:
         model = resolve(loaded.snapshot, fields["model"], consumer)
         prepared = endpoint.prepare(loaded.snapshot, model, fields, files)
         routed = Routed(endpoint.name, prepared.body, model, consumer, destination,
-                        prepared.native_tools, ex.request_id, files=files)
+                        prepared.native_tools, ex.request_id, files=files,
+                        native=prepared.native)
         req = _Request(routed, Meter(endpoint.name, str(fields["model"]), prepared.body),
                        Outcome(), prepared.dropped_tools)
         watch = DisconnectWatch(ex.receive)
@@ -226,6 +237,8 @@ class Pipeline:
 
     async def _answer(self, ex: Exchange, req: _Request, endpoint: Endpoint,
                       reply: Reply) -> None:
+        if endpoint.finish is not None:
+            reply = await endpoint.finish(req.routed, req.outcome, reply)
         usage = None
         if endpoint.measure is not None:
             usage = endpoint.measure(req.routed, reply)
@@ -244,6 +257,12 @@ class Pipeline:
                 await relay_bytes(ex, reply.status, reply.content_type, reply.chunks, headers)
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
+
+    def record(self, routed: Routed, meter: Meter, outcome: Outcome, status: int,
+               error_code: str | None = None, usage: Usage | None = None) -> Headers:
+        """Account an exchange that does not end with `run`'s answer: each response of a
+        realtime session, a video job billed when it completes. The cost headers, if any."""
+        return self._account(_Request(routed, meter, outcome, ()), status, error_code, usage)
 
     def _account(self, req: _Request, status: int, error_code: str | None,
                  usage: Usage | None = None) -> Headers:
@@ -293,9 +312,12 @@ class Pipeline:
             raise
         watch.close()
         status, code = 200, None
+        if shape.finish is not None:
+            tail += shape.finish(error, req.meter)
         if error is None:
             breaker.success()
-            tail += shape.done
+            if shape.finish is None:
+                tail += shape.done
         else:
             if isinstance(error, UpstreamError):
                 breaker.failure()
@@ -310,7 +332,8 @@ class Pipeline:
                 breaker.release()
                 body = {"message": "the stream failed", "type": "server_error", "param": None,
                         "code": "stream_failed"}
-            tail += shape.error(body)
+            if shape.finish is None:
+                tail += shape.error(body)
             status, code = getattr(error, "status", 500), body.get("code")
         await ex.send({"type": "http.response.body", "body": bytes(tail), "more_body": False})
         return status, code

@@ -134,3 +134,7 @@ def apply(snapshot: Snapshot, model: Model, body: dict[str, Any], endpoint: str)
     decision = _native_tools(body, model, snapshot)
     return Decision(_with_system_prompts(decision.body, model, snapshot),
                     decision.native_tools, decision.dropped_tools)
+
+
+#: Native tools kept or dropped in any tools list (realtime sessions use it on their events).
+filter_native_tools = _native_tools

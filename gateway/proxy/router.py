@@ -25,6 +25,8 @@ from gateway.proxy.adapters.base import (
     Adapter,
     Call,
     Deadline,
+    NativeRequest,
+    RealtimeUpstream,
     Reply,
     UploadFile,
     UpstreamHTTP,
@@ -55,6 +57,7 @@ class Routed:
     request_id: str
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     sse_bytes: bool = False  # the stream goes out as OpenAI's chat SSE (see Call.sse_bytes)
+    native: NativeRequest | None = None  # the client's own body, for adapters that take it
 
 
 @dataclass(slots=True)
@@ -73,6 +76,7 @@ class Streaming:
     rest: Chunks
     call: Call
     breaker: CircuitBreaker
+    native: bool = False  # the chunks are the upstream's NativeEvents of call.native's protocol
 
 
 class Router:
@@ -110,8 +114,12 @@ class Router:
     async def send(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Reply:
         """A complete answer from the first channel that gives one."""
         async def attempt(call: Call, breaker: CircuitBreaker) -> Reply:
-            reply = await conversation.send(self.adapter(call.channel.protocol),
-                                            conversation.prepare(call))
+            adapter = self.adapter(call.channel.protocol)
+            if adapter.takes_native(call):
+                reply = await adapter.send_native(call)
+                breaker.success()
+                return reply
+            reply = await conversation.send(adapter, conversation.prepare(call))
             breaker.success()
             return conversation.finish(call, reply)
         return await self._failover(loaded, routed, outcome, attempt)
@@ -119,9 +127,13 @@ class Router:
     async def open_stream(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Streaming:
         """A stream whose first chunk arrived; failover happens only before that chunk."""
         async def attempt(call: Call, breaker: CircuitBreaker) -> Streaming:
-            prepared = conversation.prepare(call)
-            chunks = cast(AsyncGenerator[Mapping[str, Any], None], conversation.finish_stream(
-                call, self.adapter(call.channel.protocol).stream(prepared)))  # type: ignore[arg-type]
+            adapter = self.adapter(call.channel.protocol)
+            native = adapter.takes_native(call)
+            if native:
+                chunks = cast(AsyncGenerator[Any, None], adapter.stream_native(call))
+            else:
+                chunks = cast(AsyncGenerator[Mapping[str, Any], None], conversation.finish_stream(
+                    call, adapter.stream(conversation.prepare(call))))  # type: ignore[arg-type]
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -129,8 +141,32 @@ class Router:
             except BaseException:
                 await chunks.aclose()
                 raise
-            return Streaming(first, chunks, call, breaker)
+            return Streaming(first, chunks, call, breaker, native)
         return await self._failover(loaded, routed, outcome, attempt)
+
+    async def open_session(self, loaded: Loaded, routed: Routed, outcome: Outcome
+                           ) -> RealtimeUpstream:
+        """An open realtime session from the first channel that accepts one; failover and
+        breakers apply to the connect only, nothing is retried once it is open."""
+        async def attempt(call: Call, breaker: CircuitBreaker) -> RealtimeUpstream:
+            upstream = await self.adapter(call.channel.protocol).realtime_connect(call)
+            breaker.success()
+            return upstream
+        return await self._failover(loaded, routed, outcome, attempt)
+
+    async def send_to(self, loaded: Loaded, routed: Routed, channel: Channel) -> Reply:
+        """One answer from `channel`, without failover: a follow-up about a job that channel
+        holds (a video's status or content); it says nothing about the channel's health."""
+        call = self._call(loaded, routed, channel,
+                          time.monotonic() + loaded.snapshot.settings.total_timeout_s)
+        try:
+            with timeout_at(call.deadline.expires_at):
+                return await self.adapter(channel.protocol).send(call)
+        except TimeoutError:
+            raise DeadlineExceeded("the request's total deadline ran out") from None
+        except UpstreamError as error:
+            _scrub(error, call.secrets)
+            raise
 
     async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,
                         attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:
@@ -215,7 +251,8 @@ class Router:
             provider=loaded.snapshot.providers[channel.provider],
             secrets=loaded.secrets[channel.provider], native_tools=routed.native_tools,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
-            files=routed.files, request_id=routed.request_id, sse_bytes=routed.sse_bytes)
+            files=routed.files, request_id=routed.request_id, native=routed.native,
+            sse_bytes=routed.sse_bytes)
 
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:

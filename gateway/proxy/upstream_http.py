@@ -8,6 +8,7 @@ may carry credentials (query keys, userinfo) and must never reach a client or a 
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gateway.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
-from gateway.proxy.adapters.base import Deadline
+from gateway.proxy.adapters.base import Deadline, HandshakeRefused
 from gateway.proxy.exchange import dumps
 from gateway.proxy.sse import decode
 
@@ -108,6 +109,35 @@ class AiohttpResponse:
         self._response.close()
 
 
+#: The key of the session that opens every upstream WebSocket.
+_WS_POOL = "websockets"
+#: No receive timeout (the realtime relay keeps its own idle timer); a short close handshake.
+_WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
+
+
+class AiohttpWebSocket:
+    """Implements `RealtimeUpstream` over an aiohttp client WebSocket."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+
+    async def send(self, text: str) -> None:
+        await self._ws.send_str(text)
+
+    async def receive(self) -> str | None:
+        message = await self._ws.receive()
+        if message.type == aiohttp.WSMsgType.TEXT:
+            return message.data
+        if message.type == aiohttp.WSMsgType.BINARY:
+            return bytes(message.data).decode("utf-8", "replace")
+        return None  # close, closing, closed or a broken connection: the session is over
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
 class AiohttpUpstream:
     """Implements `UpstreamHTTP`: one pooled session per upstream origin, reused."""
 
@@ -124,7 +154,11 @@ class AiohttpUpstream:
     def _session(self, origin: str) -> aiohttp.ClientSession:
         session = self._sessions.get(origin)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit,
+            # A WebSocket holds its connection for the whole session: those get a pool of
+            # their own without a per-host limit, so sessions never queue behind each other
+            # or behind requests to the same upstream.
+            per_host = 0 if origin == _WS_POOL else self._limit
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host,
                                              ttl_dns_cache=300)
             session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
                                             cookie_jar=aiohttp.DummyCookieJar())
@@ -154,6 +188,23 @@ class AiohttpUpstream:
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, host, "before answering") from exc
         return AiohttpResponse(response, host)
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
+                        max_frame_bytes: int) -> AiohttpWebSocket:
+        """A WebSocket to `url`, opened within the connect timeout (and the deadline)."""
+        host, _origin = _split(url)
+        wait = min(deadline.connect_s, deadline.remaining() or 0.001)
+        try:
+            ws = await asyncio.wait_for(self._session(_WS_POOL).ws_connect(
+                url, headers=headers, max_msg_size=max_frame_bytes, autoping=True,
+                compress=0, timeout=_WS_TIMEOUT), wait)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 101:  # upgraded, but not the way the protocol requires
+                raise UpstreamProtocolError(f"upstream {host} answered a bad upgrade") from exc
+            raise HandshakeRefused(exc.status, dict(exc.headers or {})) from exc
+        except _CLIENT_ERRORS as exc:
+            raise _mapped(exc, host, "before answering") from exc
+        return AiohttpWebSocket(ws)
 
     async def aclose(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}

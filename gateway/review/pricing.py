@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.review.findings import Finding
 
-_NOT_AMOUNTS = ("currency", "unit", "images")
+_NOT_AMOUNTS = ("currency", "unit", "images", "videos")
 _UNITS = {"per_million_tokens": "per 1M tokens", "per_thousand_tokens": "per 1K tokens",
           "per_image": "per image", "per_million_characters": "per 1M characters",
           "per_thousand_characters": "per 1K characters", "per_second": "per second",
@@ -22,6 +22,7 @@ def amounts(price: Mapping[str, Any] | None) -> dict[str, str]:
     flat = {k: str(v) for k, v in price.items() if k not in _NOT_AMOUNTS}
     for size, qualities in (price.get("images") or {}).items():
         flat.update({f"image {size} {q}": str(p) for q, p in qualities.items()})
+    flat.update({f"video {size}": str(p) for size, p in (price.get("videos") or {}).items()})
     return flat
 
 

@@ -46,7 +46,7 @@ RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by 
 
 
 _BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histograms' upper bounds, +Inf included
-_TOKEN_KINDS = ("input", "cached_input", "output", "reasoning")
+_TOKEN_KINDS = ("input", "cached_input", "output", "reasoning", "audio_input", "audio_output")
 
 
 class _Children:
@@ -77,7 +77,7 @@ class _Children:
         self.latency_sum = 0.0
         self.ttft_counts = [0] * len(_BOUNDS)
         self.ttft_sum = 0.0
-        self.token_counts = [0, 0, 0, 0]
+        self.token_counts = [0] * len(_TOKEN_KINDS)
         self.amounts: dict[str, float] = {}
 
     def add(self, status: int, seconds: float, ttft_seconds: float | None, usage: Usage,
@@ -93,6 +93,8 @@ class _Children:
         counts[1] += usage.cached_input_tokens
         counts[2] += usage.output_tokens
         counts[3] += usage.reasoning_tokens
+        counts[4] += usage.audio_input_tokens
+        counts[5] += usage.audio_output_tokens
         if cost is not None and cost.amount:
             self.amounts[cost.currency] = self.amounts.get(cost.currency, 0.0) + float(cost.amount)
 

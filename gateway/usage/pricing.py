@@ -24,6 +24,8 @@ _PER: Mapping[str, Decimal] = MappingProxyType({
     "per_image": Decimal(1),
 })
 
+SECONDS_PER_HOUR = Decimal(3600)
+
 #: Characters per token of the documented estimate used when an upstream reports no usage.
 CHARS_PER_TOKEN = 4
 
@@ -38,10 +40,16 @@ class Usage:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    # Realtime: the audio share of input, cached input and output tokens (text is the rest).
+    audio_input_tokens: int = 0
+    cached_audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    session_seconds: Decimal = ZERO  # how long a realtime session was open
     images: tuple[tuple[str, str, int], ...] = ()  # (size, quality, count)
     characters: int = 0
     audio_seconds: Decimal = ZERO
     video_seconds: Decimal = ZERO
+    video_size: str = ""  # the size a per-second video price may depend on
     tool_calls: Mapping[str, int] = field(default_factory=dict)  # native tool -> calls
     estimated: bool = False
 
@@ -49,13 +57,18 @@ class Usage:
         """The JSON form used in the usage log (zero fields left out)."""
         out: dict[str, Any] = {}
         for name in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
-                     "output_tokens", "reasoning_tokens", "characters"):
+                     "output_tokens", "reasoning_tokens", "audio_input_tokens",
+                     "cached_audio_input_tokens", "audio_output_tokens", "characters"):
             if value := getattr(self, name):
                 out[name] = value
         if self.audio_seconds:
             out["audio_seconds"] = str(self.audio_seconds)
         if self.video_seconds:
             out["video_seconds"] = str(self.video_seconds)
+        if self.video_size:
+            out["video_size"] = self.video_size
+        if self.session_seconds:
+            out["session_seconds"] = str(self.session_seconds)
         if self.images:
             out["images"] = [{"size": s, "quality": q, "count": n} for s, q, n in self.images]
         if self.tool_calls:
@@ -136,6 +149,8 @@ def cost_of(usage: Usage, price: Price | None,
     if price is None:
         return None
     amount = _metered(usage, price) / _PER[price.unit]
+    if usage.session_seconds and "session_hour" in price.amounts:
+        amount += price.amounts["session_hour"] * usage.session_seconds / SECONDS_PER_HOUR
     for tool, calls in usage.tool_calls.items():
         spec = native_tools.get(tool)
         if spec and spec.price_per_call is not None and spec.currency == price.currency:
@@ -152,19 +167,28 @@ def _metered(usage: Usage, price: Price) -> Decimal:
     if price.unit.endswith("_characters"):
         return a.get("characters", ZERO) * usage.characters
     if price.unit in ("per_second", "per_minute"):
-        return (a.get("audio", ZERO) * usage.audio_seconds
-                + a.get("video", ZERO) * usage.video_seconds)
+        video_rate = price.videos.get(usage.video_size, a.get("video", ZERO))
+        return a.get("audio", ZERO) * usage.audio_seconds + video_rate * usage.video_seconds
     input_rate = a.get("input", ZERO)
+    cached_rate = a.get("cached_input", input_rate)
     uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens)
-    total = input_rate * uncached
-    total += a.get("cached_input", input_rate) * usage.cached_input_tokens
+    audio_uncached = min(uncached, max(0, usage.audio_input_tokens
+                                        - usage.cached_audio_input_tokens))
+    total = input_rate * (uncached - audio_uncached)
+    total += a.get("audio_input", input_rate) * audio_uncached
+    cached_audio = min(usage.cached_input_tokens, usage.cached_audio_input_tokens)
+    total += cached_rate * (usage.cached_input_tokens - cached_audio)
+    total += a.get("cached_audio_input", cached_rate) * cached_audio
     total += a.get("cache_write", input_rate) * usage.cache_write_tokens
     output_rate = a.get("output", ZERO)
+    audio_output = min(usage.output_tokens, usage.audio_output_tokens)
+    total += a.get("audio_output", output_rate) * audio_output
+    text_output = usage.output_tokens - audio_output
     if "reasoning" in a:
         total += a["reasoning"] * usage.reasoning_tokens
-        total += output_rate * max(0, usage.output_tokens - usage.reasoning_tokens)
+        total += output_rate * max(0, text_output - usage.reasoning_tokens)
     else:
-        total += output_rate * usage.output_tokens
+        total += output_rate * text_output
     return total
 
 

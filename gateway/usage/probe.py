@@ -11,11 +11,9 @@ at most `concurrency` at a time, each bounded by `timeout_s`.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import time
-import wave
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,13 +25,24 @@ from gateway.proxy.adapters.base import (
     Adapter,
     Call,
     Deadline,
-    UploadFile,
+    HandshakeRefused,
     UpstreamHTTP,
     UpstreamResponse,
     adapter_class,
 )
 from gateway.proxy.secrets import references, resolve_provider
 from gateway.proxy.sse import decode
+from gateway.usage import probe_sessions
+from gateway.usage.probe_requests import (  # re-exported: the probe's public surface
+    PROBE_TEXT as PROBE_TEXT,
+)
+from gateway.usage.probe_requests import (
+    ProbeRequest,
+    smallest_request,
+)
+from gateway.usage.probe_requests import (
+    silent_wav as silent_wav,
+)
 from gateway.usage.redact import sanitize
 
 USABLE, ERROR, TIMEOUT = "usable", "error", "timeout"
@@ -45,7 +54,8 @@ COSTLY_TYPES = frozenset({"image-generation", "image-edit", "video-generation"})
 #: Error codes with which upstreams say they do not know or serve the model.
 MODEL_REJECTED = frozenset({"model_not_found", "unsupported_model", "model_not_supported",
                             "invalidendpointormodel.notfound", "deploymentnotfound"})
-PROBE_TEXT = "ping"
+#: Probed as a session or a job rather than one request (gateway/usage/probe_sessions.py).
+SESSION_ENDPOINTS = frozenset({"realtime", "videos"})
 
 
 class ProbeSelectionError(ModelyardError):
@@ -126,59 +136,6 @@ def select(snapshot: Snapshot, names: Sequence[str], *, all_models: bool,
     return targets
 
 
-# ----- the smallest request of each type -----
-
-@dataclass(frozen=True, slots=True)
-class ProbeRequest:
-    endpoint: str
-    body: Mapping[str, Any]
-    files: Mapping[str, UploadFile]
-
-
-def silent_wav(seconds: float = 0.2, rate: int = 16000) -> bytes:
-    """A mono 16-bit WAV of silence."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\0\0" * int(seconds * rate))
-    return buffer.getvalue()
-
-
-def smallest_request(model: Model) -> ProbeRequest | None:
-    """The cheapest request that proves a channel serves `model`, or None (not probeable)."""
-    base = {"model": model.name}
-    if model.type == "chat":
-        # Reasoning models refuse max_tokens; every adapter reads either name.
-        limit = "max_completion_tokens" if "reasoning" in model.capabilities else "max_tokens"
-        return ProbeRequest("chat", {**base, "messages": [{"role": "user", "content": PROBE_TEXT}],
-                                     limit: 1}, {})
-    if model.type == "embedding":
-        return ProbeRequest("embeddings", {**base, "input": PROBE_TEXT}, {})
-    if model.type == "speech":
-        voices = model.properties.get("voices") or {}
-        voice = next(iter(voices.values()), "alloy")
-        return ProbeRequest("audio.speech", {**base, "input": PROBE_TEXT, "voice": voice}, {})
-    if model.type == "transcription":
-        audio = UploadFile("probe.wav", silent_wav(), "audio/wav")
-        return ProbeRequest("audio.transcriptions", base, {"file": audio})
-    if model.type == "image-generation":
-        return ProbeRequest("images.generations", {**base, "prompt": "a dot", "n": 1}, {})
-    if model.type == "image-edit":
-        image = UploadFile("probe.png", _tiny_png(), "image/png")
-        return ProbeRequest("images.edits", {**base, "prompt": "a dot", "n": 1},
-                            {"image": image})
-    return None  # realtime (a websocket session) and video have no endpoint to probe
-
-
-def _tiny_png() -> bytes:
-    import base64
-
-    return base64.b64decode(  # 1x1 white pixel
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
-
-
 # ----- keeping the upstream's own error text -----
 
 class _ReadResponse:
@@ -219,6 +176,13 @@ class _ErrorRecorder:
             return response
         self.status, self.body = response.status, await response.read()
         return _ReadResponse(response, self.body)
+
+    async def websocket(self, url: str, **kw: Any) -> Any:
+        try:
+            return await self.http.websocket(url, **kw)  # type: ignore[attr-defined]
+        except HandshakeRefused as refused:
+            self.status, self.body = refused.status, refused.body
+            raise
 
 
 def upstream_message(body: bytes | None) -> tuple[str | None, str | None]:
@@ -320,7 +284,10 @@ async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
-            await cls(recorder).send(call)
+            if request.endpoint in SESSION_ENDPOINTS:
+                await probe_sessions.send(cls(recorder), call)
+            else:
+                await cls(recorder).send(call)
     except Exception as error:  # noqa: BLE001 - every failure is a finding, reported per channel
         latency = round((time.monotonic() - started) * 1000, 1)
         # Only values that came from the environment are secret (not e.g. a header's name).

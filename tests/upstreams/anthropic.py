@@ -10,6 +10,7 @@ documented tool_use answer, an image gets a description, thinking gets the docum
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,6 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 API_KEY = "sk-ant-test-key-0123456789"
+#: API versions are dates (2023-06-01 is the one most clients send; newer SDKs send newer).
+VERSION = re.compile(r"20\d\d-\d\d-\d\d")
+#: What the fake's token counting endpoint answers (the documented example's count).
+COUNTED_TOKENS = 2095
 
 # The documented non-streamed answer (Messages API reference).
 HELLO_MESSAGE = {
@@ -145,7 +150,8 @@ _STEPS = ["Let me solve this step by step:\n\n1. First break down 27 * 453",
 THINKING_STREAM = _sse([
     ("message_start", {"type": "message_start", "message": {
         "id": "msg_01...", "type": "message", "role": "assistant", "content": [],
-        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None}}),
+        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": 48, "output_tokens": 1}}}),
     ("content_block_start", {"type": "content_block_start", "index": 0,
                              "content_block": {"type": "thinking", "thinking": ""}}),
     *[_delta(0, {"type": "thinking_delta", "thinking": step}) for step in _STEPS],
@@ -157,7 +163,8 @@ THINKING_STREAM = _sse([
     _text(1, "27 * 453 = 12,231"),
     ("content_block_stop", {"type": "content_block_stop", "index": 1}),
     ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None}}),
+                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 212}}),
     ("message_stop", {"type": "message_stop"}),
 ])
 
@@ -201,6 +208,37 @@ WEB_SEARCH_STREAM = _sse([
     ("message_stop", {"type": "message_stop"}),
 ])
 
+SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
+
+# The documented extended thinking answer.
+THINKING_MESSAGE = {
+    "id": "msg_01Dq9w938a90dw8t", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
+    "content": [{"type": "thinking", "thinking": "".join(_STEPS), "signature": SIGNATURE},
+                {"type": "text", "text": "27 * 453 = 12,231"}],
+    "usage": {"input_tokens": 48, "output_tokens": 212},
+}
+
+def _text_stream(message: dict[str, Any]) -> bytes:
+    """A one-text-block message as the events that stream it."""
+    text = message["content"][0]["text"]
+    start = {**message, "content": [], "stop_reason": None,
+             "usage": {**message["usage"], "output_tokens": 1}}
+    return _sse([
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        *[_text(0, text[i:i + 16]) for i in range(0, len(text), 16)],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta",
+                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": message["usage"]["output_tokens"]}}),
+        ("message_stop", {"type": "message_stop"}),
+    ])
+
+
+WEATHER_STREAM = _text_stream(WEATHER_MESSAGE)
+
 # A stream cut by the documented overloaded error event.
 OVERLOADED_STREAM = HELLO_STREAM.split(b"event: content_block_stop")[0] + _sse([
     ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
@@ -220,12 +258,13 @@ def _error(status: int, kind: str, message: str, **headers: str) -> JSONResponse
                          "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}, status, headers)
 
 
-def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The answer to a Messages body, whole and as a stream."""
     last = body["messages"][-1]
     blocks = last["content"] if isinstance(last["content"], list) else []
     kinds = {block.get("type") for block in blocks}
     if "tool_result" in kinds:
-        return WEATHER_MESSAGE, HELLO_STREAM
+        return WEATHER_MESSAGE, WEATHER_STREAM
     if "image" in kinds:
         return IMAGE_MESSAGE, HELLO_STREAM
     if any(tool.get("type", "").startswith("web_search_") for tool in body.get("tools", ())):
@@ -233,7 +272,7 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     if body.get("tools"):
         return TOOL_USE_MESSAGE, TOOL_USE_STREAM
     if body.get("thinking"):
-        return HELLO_MESSAGE, THINKING_STREAM
+        return THINKING_MESSAGE, THINKING_STREAM
     return HELLO_MESSAGE, HELLO_STREAM
 
 
@@ -243,7 +282,7 @@ def make_app(received: list[dict[str, Any]], *, api_key: str = API_KEY) -> Starl
     async def messages(request: Request) -> Response:
         if request.headers.get("x-api-key") != api_key:
             return _error(401, "authentication_error", "invalid x-api-key")
-        if request.headers.get("anthropic-version") != "2023-06-01":
+        if not VERSION.fullmatch(request.headers.get("anthropic-version") or ""):
             return _error(400, "invalid_request_error", "anthropic-version header is required")
         body = await request.json()
         received.append({"headers": dict(request.headers), "body": body})
@@ -251,11 +290,21 @@ def make_app(received: list[dict[str, Any]], *, api_key: str = API_KEY) -> Starl
         if model in _FAILURES:
             status, kind, message = _FAILURES[model]
             return _error(status, kind, message, **({"retry-after": "7"} if status == 429 else {}))
-        message, stream = _answer(body)
+        message, stream = answer(body)
         if model == "stream-error":
             stream = OVERLOADED_STREAM
         if body.get("stream"):
             return Response(stream, media_type="text/event-stream")
         return JSONResponse(message)
 
-    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
+    async def count_tokens(request: Request) -> Response:
+        if request.headers.get("x-api-key") != api_key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        body = await request.json()
+        received.append({"headers": dict(request.headers), "body": body})
+        if "max_tokens" in body or "stream" in body:
+            return _error(400, "invalid_request_error", "count_tokens takes no max_tokens")
+        return JSONResponse({"input_tokens": COUNTED_TOKENS})
+
+    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
+                             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"])])

@@ -3,12 +3,14 @@
 Signatures are recomputed here from the request as received, with hashlib and hmac following
 the SigV4 specification (not botocore, which signs on the client side); a mismatch is refused
 with 403 InvalidSignatureException as AWS does. Answers come from the examples of the Bedrock
-user guide (the pop songs answer, the top_song tool). The model id picks a failure:
-`throttled`, `invalid`, `not-ready`, `stream-throttled`.
+user guide (the pop songs answer, the top_song tool); InvokeModel with a Messages body gets
+the fake Anthropic API's answers. The model id picks a failure: `throttled`, `invalid`,
+`not-ready`, `stream-throttled`.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import hmac
@@ -22,6 +24,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.upstreams import anthropic as fake_anthropic
 
 ACCESS_KEY_ID = "AKIDEXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -193,6 +197,22 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     return converse_response([{"text": POP_SONGS}], "end_turn", (125, 60)), POP_SONGS_STREAM
 
 
+def _invoke(body: dict[str, Any], operation: str) -> Response:
+    """InvokeModel with an Anthropic Messages body: Claude answers as on Anthropic's API
+    (the fake Anthropic upstream's answers), streamed in `chunk` frames of base64 events."""
+    if body.get("anthropic_version") != "bedrock-2023-05-31" or "model" in body:
+        return _error(400, "ValidationException", "anthropic_version: bedrock-2023-05-31 is "
+                      "required; the model goes in the path")
+    message, stream = fake_anthropic.answer(body)
+    if operation == "invoke":
+        return JSONResponse(message)
+    chunks = b""
+    for block in stream.decode().strip().split("\n\n"):
+        data = block.split("data: ", 1)[1]
+        chunks += event("chunk", {"bytes": base64.b64encode(data.encode()).decode()})
+    return Response(chunks, media_type="application/vnd.amazon.eventstream")
+
+
 def make_app(received: list[dict[str, Any]],
              secrets: dict[str, str] | None = None) -> Starlette:
     """The fake runtime; every accepted request is appended to `received`."""
@@ -209,6 +229,8 @@ def make_app(received: list[dict[str, Any]],
                          "raw_path": request.scope["raw_path"].decode()})
         if model_id in _FAILURES:
             return _error(*_FAILURES[model_id])
+        if request.path_params["operation"].startswith("invoke"):
+            return _invoke(body, request.path_params["operation"])
         message, stream = _answer(body)
         headers = {"x-amzn-RequestId": "f3a4b7c2-0000-4000-8000-000000000001"}
         if request.path_params["operation"] == "converse-stream":

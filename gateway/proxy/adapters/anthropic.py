@@ -12,7 +12,14 @@ from typing import Any
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters import anthropic_messages as am
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse, auth_headers
+from gateway.proxy.adapters.base import (
+    Adapter,
+    Call,
+    NativeEvent,
+    Reply,
+    UpstreamResponse,
+    auth_headers,
+)
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
 
@@ -81,9 +88,59 @@ def headers(call: Call) -> dict[str, str]:
     return out
 
 
-def url(call: Call) -> str:
+def url(call: Call, path: str = "/v1/messages") -> str:
     base = (call.provider.base_url or "https://api.anthropic.com").rstrip("/")
-    return f"{base.removesuffix('/v1')}/v1/messages"
+    return f"{base.removesuffix('/v1')}{path}"
+
+
+#: The native client protocols and the upstream path each goes to.
+NATIVE_PATHS: Mapping[str, str] = {"messages": "/v1/messages",
+                                   "messages.count_tokens": "/v1/messages/count_tokens"}
+#: Client headers of the Messages API forwarded to the upstream as they are.
+FORWARDED = ("anthropic-version", "anthropic-beta")
+
+
+def native_request(call: Call, *, stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """URL, headers and body of a Messages request passed through: the client's body with
+    the channel's upstream model, the client's version and beta headers."""
+    native = call.native
+    assert native is not None
+    out = headers(call)
+    for name in FORWARDED:
+        if value := native.headers.get(name):
+            out[name] = value
+    body = dict(native.body)
+    body["model"] = call.channel.upstream_model
+    body.pop("stream", None)
+    if stream:
+        body["stream"] = True
+    return url(call, NATIVE_PATHS[native.protocol]), out, body
+
+
+async def native_events(pairs: AsyncIterator[tuple[str | None, str]], call: Call
+                        ) -> AsyncIterator[NativeEvent]:
+    """The upstream's Messages events, (event name, JSON data) as they arrive, passed on as
+    they are but for the model name in message_start (the client sees the name it asked
+    for) and errors, raised for the proxy to handle."""
+    model = call.body["model"]
+    async for name, data in pairs:
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise UpstreamProtocolError(
+                f"upstream {call.provider.name} sent an unreadable event") from exc
+        kind = event.get("type")
+        if kind == "error":
+            raise stream_error(event.get("error") or {}, call.provider.name)
+        if kind == "message_start" and isinstance(event.get("message"), dict):
+            event["message"]["model"] = model
+            yield NativeEvent(name, json.dumps(event, ensure_ascii=False).encode(), event)
+            continue
+        yield NativeEvent(name, data.encode(), event)
+        if kind == "message_stop":
+            return
+    raise UpstreamProtocolError(
+        f"upstream {call.provider.name} ended the stream before message_stop")
 
 
 def usage_of(usage: Mapping[str, Any],
@@ -223,7 +280,8 @@ class AnthropicAdapter(Adapter):
     """Chat completions over Anthropic's Messages API."""
 
     protocol = "anthropic"
-    endpoints = frozenset({"chat"})
+    endpoints = frozenset({"chat", "messages.count_tokens"})
+    native = frozenset(NATIVE_PATHS)
 
     async def _post(self, call: Call, *, stream: bool) -> UpstreamResponse:
         response = await self.http.request("POST", url(call), headers=headers(call),
@@ -245,6 +303,31 @@ class AnthropicAdapter(Adapter):
                                          created=int(time.time()), provider=call.provider.name,
                                          natives=call.native_tools):
                 yield chunk
+        finally:
+            await response.close()
+
+    async def _post_native(self, call: Call, *, stream: bool) -> UpstreamResponse:
+        target, headers_, body = native_request(call, stream=stream)
+        response = await self.http.request("POST", target, headers=headers_,
+                                           deadline=call.deadline, json=body)
+        await raise_for_status(response, call)
+        return response
+
+    async def send_native(self, call: Call) -> Reply:
+        response = await self._post_native(call, stream=False)
+        data = await response.json()
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError(f"upstream {call.provider.name} answered JSON that is "
+                                        "not an object")
+        if "model" in data:
+            data["model"] = call.body["model"]
+        return Reply(body=data, native=True)
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        response = await self._post_native(call, stream=True)
+        try:
+            async for event in native_events(response.iter_sse(), call):
+                yield event
         finally:
             await response.close()
 

@@ -15,10 +15,13 @@ from urllib.parse import quote
 
 from gateway.proxy.adapters.base import Call, UpstreamResponse
 from gateway.proxy.adapters.openai import PATHS, OpenAICompatible, parse_retry_after
+from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 
 #: The latest generally available data-plane API version, used when the channel names none.
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"
+#: Realtime deployments are served by the preview API versions only, when no v1.
+REALTIME_API_VERSION = "2025-04-01-preview"
 
 
 def api_version(call: Call) -> str:
@@ -49,11 +52,24 @@ def openai_error(status: int, error: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": out}
 
 
-class AzureOpenAIAdapter(OpenAICompatible):
+class AzureOpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     """OpenAI-shaped requests to an Azure OpenAI resource."""
 
     protocol = "azure-openai"
-    endpoints = frozenset(PATHS)
+    endpoints = frozenset({*PATHS, "realtime"})
+
+    def realtime_url(self, call: Call) -> str:
+        """`/openai/realtime?api-version=…&deployment=…` (preview), or `/openai/v1/realtime`."""
+        from gateway.proxy.adapters.openai_realtime import ws_base
+
+        base = ws_base(call.provider.base_url).removesuffix("/openai")
+        deployment = quote(call.channel.upstream_model, safe="")
+        version = str(call.channel.options.get("realtime_api_version")
+                      or call.channel.options.get("api_version") or REALTIME_API_VERSION)
+        if version == V1:
+            return f"{base}/openai/v1/realtime?model={deployment}"
+        return (f"{base}/openai/realtime?api-version={quote(version, safe='')}"
+                f"&deployment={deployment}")
 
     def url(self, call: Call) -> str:
         base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
@@ -63,6 +79,15 @@ class AzureOpenAIAdapter(OpenAICompatible):
         deployment = quote(call.channel.upstream_model, safe="")
         return (f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
                 f"?api-version={quote(version, safe='')}")
+
+    def responses_url(self, call: Call) -> str:
+        """Azure serves the Responses API under /openai/v1, or with a preview api-version;
+        either way the deployment goes in the body's `model`."""
+        base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
+        version = api_version(call)
+        if version == V1:
+            return f"{base}/openai/v1/responses"
+        return f"{base}/openai/responses?api-version={quote(version, safe='')}"
 
     def shape_body(self, call: Call) -> dict[str, Any]:
         body = super().shape_body(call)

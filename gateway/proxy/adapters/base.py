@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
 ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
-             "audio.transcriptions")
+             "audio.transcriptions", "realtime", "videos", "videos.retrieve", "videos.content",
+             "videos.delete", "messages.count_tokens")
+#: The video job endpoints: "videos" creates a job (routed with failover); the others ask
+#: the channel that created it, with the upstream's id in the body's `video_id`.
+VIDEO_ENDPOINTS = frozenset({"videos", "videos.retrieve", "videos.content", "videos.delete"})
 
 
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
@@ -46,6 +51,21 @@ class UploadFile:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A client's request in its own protocol, for adapters that take that protocol natively.
+
+    `protocol` names the client schema ("messages": Anthropic Messages, "responses": OpenAI
+    Responses, "messages.count_tokens"); `body` is the client's body after policy, its
+    `model` still the client's name; `headers` are the protocol headers to forward
+    (anthropic-version, anthropic-beta).
+    """
+
+    protocol: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
 class Call:
     """One upstream attempt as the adapter sees it."""
@@ -63,6 +83,7 @@ class Call:
     #: The stream's chunks go to the client as OpenAI's chat SSE, unchanged: an adapter may
     #: then yield `RawEvents` (several plain events of one read, framed) as well as chunks.
     sse_bytes: bool = False
+    native: NativeRequest | None = None  # the client's own body, when it spoke another API
 
     @property
     def stream(self) -> bool:
@@ -81,6 +102,7 @@ class Reply:
     status: int = 200
     chunks: AsyncIterator[bytes] | None = None
     usage: Usage | None = None  # what the request used, when the proxy measured it (media)
+    native: bool = False  # `body` is in the client's own protocol (Call.native), not OpenAI's
 
 
 class UpstreamResponse(Protocol):
@@ -96,6 +118,28 @@ class UpstreamResponse(Protocol):
     async def close(self) -> None: ...
 
 
+class RealtimeUpstream(Protocol):
+    """An open upstream realtime session: JSON events as text frames, both ways."""
+
+    async def send(self, text: str) -> None: ...
+    async def receive(self) -> str | None: ...  # None once the upstream has closed
+    async def close(self) -> None: ...
+
+
+class HandshakeRefused(Exception):
+    """An upstream answered a WebSocket upgrade with a plain HTTP status instead; the adapter
+    turns it into an UpstreamError with the same status policy as any other answer."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+        super().__init__(f"upstream refused the upgrade with status {status}")
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def read(self) -> bytes:  # the UpstreamResponse reading raise_for_status needs
+        return self.body
+
+
 class UpstreamHTTP(Protocol):
     """The HTTP client seam. Transport errors arrive here already mapped to UpstreamError
     subclasses (connect error, timeout); statuses are not interpreted: adapters do that."""
@@ -105,11 +149,23 @@ class UpstreamHTTP(Protocol):
                       form: Mapping[str, Any] | None = None) -> UpstreamResponse: ...
 
 
+class WebSocketOpener(Protocol):
+    """What an `UpstreamHTTP` also offers when it can open WebSockets (realtime sessions)."""
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
+                        max_frame_bytes: int) -> RealtimeUpstream:
+        """Open a WebSocket (raises HandshakeRefused for a non-101 answer)."""
+        ...
+
+
 class Adapter(ABC):
     """Converts OpenAI-shaped calls to one upstream protocol and back."""
 
     protocol: ClassVar[str]
     endpoints: ClassVar[frozenset[str]]  # the ENDPOINTS this protocol can serve
+    #: Client protocols (NativeRequest.protocol) this upstream takes as they are: a call
+    #: carrying one goes to `send_native` / `stream_native`, nothing lost in translation.
+    native: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, http: UpstreamHTTP) -> None:
         self.http = http
@@ -126,6 +182,54 @@ class Adapter(ABC):
         """
         raise NotImplementedError
         yield {}  # pragma: no cover - makes this an async generator
+
+    async def realtime_connect(self, call: Call) -> RealtimeUpstream:
+        """Open the upstream realtime session of a "realtime" call (protocols that list
+        "realtime" in `endpoints`); errors before it is open let the router fail over."""
+        raise NotImplementedError
+
+    def takes_native(self, call: Call) -> bool:
+        """Whether `call` goes to this upstream in the client's own protocol."""
+        return call.native is not None and call.native.protocol in self.native
+
+    async def send_native(self, call: Call) -> Reply:
+        """Answer `call.native` in its own protocol: a Reply with `native=True`."""
+        raise NotImplementedError
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        """Yield the upstream's events of `call.native`'s protocol, as they come."""
+        raise NotImplementedError
+        yield  # pragma: no cover - makes this an async generator
+
+
+class NativeEvent(Mapping[str, Any]):
+    """One server-sent event of a native stream: the event name and its JSON data, kept as
+    the upstream's bytes until someone reads `data` (readable as a mapping, like a chunk)."""
+
+    __slots__ = ("event", "raw", "_data")
+
+    def __init__(self, event: str | None, raw: bytes, data: dict[str, Any] | None = None) -> None:
+        self.event = event
+        self.raw = raw
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.raw)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"NativeEvent({self.event!r}, {self.raw!r})"
 
 
 def auth_headers(secrets: Mapping[str, str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ import yarl
 
 from gateway.errors import InvalidRequest, UpstreamProtocolError
 from gateway.proxy.adapters import anthropic_messages as am
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse
+from gateway.proxy.adapters.base import Adapter, Call, NativeEvent, Reply, UpstreamResponse
 from gateway.proxy.adapters.bedrock_eventstream import (
     Event,
     events,
@@ -232,6 +232,38 @@ class BedrockAdapter(Adapter):
 
     protocol = "bedrock"
     endpoints = frozenset({"chat"})
+    native = frozenset({"messages"})  # Claude models only: adapters/bedrock_messages.py
+
+    def takes_native(self, call: Call) -> bool:
+        from gateway.proxy.adapters import bedrock_messages
+
+        return super().takes_native(call) and bedrock_messages.is_claude(call)
+
+    async def _invoke(self, call: Call, *, stream: bool) -> UpstreamResponse:
+        from gateway.proxy.adapters import bedrock_messages
+
+        target = bedrock_messages.url(call, stream=stream)
+        payload = bedrock_messages.payload(call)
+        response = await self.http.request("POST", target, deadline=call.deadline, data=payload,
+                                           headers=signed_headers(call, target, payload))
+        await raise_for_status(response, call)
+        return response
+
+    async def send_native(self, call: Call) -> Reply:
+        from gateway.proxy.adapters import bedrock_messages
+
+        response = await self._invoke(call, stream=False)
+        return bedrock_messages.renamed(await response.json(), call)
+
+    async def stream_native(self, call: Call) -> AsyncIterator[NativeEvent]:
+        from gateway.proxy.adapters import bedrock_messages as bm
+
+        response = await self._invoke(call, stream=True)
+        try:
+            async for event in bm.stream_events(bm.frames(response.iter_bytes(), call), call):
+                yield event
+        finally:
+            await response.close()
 
     async def _post(self, call: Call, *, stream: bool) -> UpstreamResponse:
         target = url(call, stream=stream)

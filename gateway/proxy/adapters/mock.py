@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from gateway.proxy.adapters.base import Adapter, Call, Reply
+from gateway.proxy.adapters.base import VIDEO_ENDPOINTS, Adapter, Call, RealtimeUpstream, Reply
 
 ECHO_CHARS = 200
 CHUNKS = 4
@@ -64,11 +64,20 @@ class MockAdapter(Adapter):
 
     protocol = "mock"
     endpoints = frozenset({"chat", "embeddings", "images.generations", "images.edits",
-                           "audio.speech", "audio.transcriptions"})
+                           "audio.speech", "audio.transcriptions", "realtime"}) | VIDEO_ENDPOINTS
+
+    async def realtime_connect(self, call: Call) -> RealtimeUpstream:
+        from gateway.proxy.adapters.mock_realtime import MockRealtimeSession
+
+        return MockRealtimeSession(call)
 
     async def send(self, call: Call) -> Reply:
         if call.endpoint == "embeddings":
             return Reply(body=self._embeddings(call))
+        if call.endpoint in VIDEO_ENDPOINTS:
+            from gateway.proxy.adapters import mock_video
+
+            return mock_video.reply(call)
         if call.endpoint != "chat":  # images and audio: adapters/mock_media.py
             from gateway.proxy.adapters import mock_media
 

@@ -18,7 +18,16 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from gateway.errors import UpstreamProtocolError
-from gateway.proxy.adapters.base import Adapter, Call, Reply, UpstreamResponse, auth_headers
+from gateway.proxy.adapters.base import (
+    VIDEO_ENDPOINTS,
+    Adapter,
+    Call,
+    RealtimeUpstream,
+    Reply,
+    UpstreamResponse,
+    auth_headers,
+)
+from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.sse import aclose, decode_raw
 from gateway.proxy.upstream_errors import status_error
@@ -31,6 +40,9 @@ PATHS: Mapping[str, str] = {
     "audio.speech": "/audio/speech",
     "audio.transcriptions": "/audio/transcriptions",
 }
+#: Endpoints that are not one HTTP request: realtime sessions (adapters/openai_realtime.py)
+#: and video jobs (adapters/openai_videos.py).
+SESSIONS = frozenset({"realtime"}) | VIDEO_ENDPOINTS
 #: Endpoints answered by adapters/openai_media.py (multipart out, bytes back).
 MEDIA = frozenset({"images.generations", "images.edits", "audio.speech", "audio.transcriptions"})
 
@@ -123,6 +135,18 @@ class OpenAICompatible(Adapter):
                            body=body, retry_after=self.retry_after(response, raw),
                            upstream_model=call.channel.upstream_model)
 
+    # ----- realtime sessions -----
+
+    def realtime_url(self, call: Call) -> str:
+        from gateway.proxy.adapters import openai_realtime
+
+        return openai_realtime.openai_url(call)
+
+    async def realtime_connect(self, call: Call) -> RealtimeUpstream:
+        from gateway.proxy.adapters import openai_realtime
+
+        return await openai_realtime.connect(self, call)
+
     # ----- the seam -----
 
     async def _post(self, call: Call) -> UpstreamResponse:
@@ -136,6 +160,10 @@ class OpenAICompatible(Adapter):
             from gateway.proxy.adapters import openai_media
 
             return await openai_media.send(self, call)
+        if call.endpoint in VIDEO_ENDPOINTS:
+            from gateway.proxy.adapters import openai_videos
+
+            return await openai_videos.send(self, call)
         response = await self._post(call)
         raw = await response.read()
         try:
@@ -321,10 +349,12 @@ class _Rename:
         return RawChunk(data, None, True)
 
 
-class OpenAIAdapter(OpenAICompatible):
-    """OpenAI's own API (and any upstream that speaks it exactly)."""
+class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
+    """OpenAI's own API (and any upstream that speaks it exactly); the Responses API passed
+    through unless the channel sets `responses_api: false`."""
 
     protocol = "openai"
+    endpoints = frozenset(PATHS) | SESSIONS
 
 
 ADAPTER = OpenAIAdapter

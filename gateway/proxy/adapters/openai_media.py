@@ -35,7 +35,7 @@ def form_fields(body: Mapping[str, Any]) -> dict[str, Any]:
             for name, value in body.items() if value is not None}
 
 
-async def _relayed(response: UpstreamResponse) -> AsyncIterator[bytes]:
+async def relayed(response: UpstreamResponse) -> AsyncIterator[bytes]:
     """The response body as chunks, its first chunk already received."""
     chunks = response.iter_bytes()
     try:
@@ -71,7 +71,7 @@ async def send(adapter: OpenAICompatible, call: Call) -> Reply:
     await adapter.raise_for_status(response, call)
     content_type = response.headers.get("content-type", "")
     if call.endpoint == "audio.speech" and not content_type.startswith("application/json"):
-        return Reply(chunks=await _relayed(response),
+        return Reply(chunks=await relayed(response),
                      content_type=content_type or "application/octet-stream")
     if content_type.startswith("application/json"):
         data = await response.json()
