@@ -34,6 +34,7 @@ from benchmarks.proxy.targets import (  # noqa: E402
     DEFAULT_TARGETS,
     MODES,
     READY_TIMEOUT_S,
+    REQUEST_SHAPES,
     TARGETS,
     Endpoint,
     compile_command,
@@ -44,6 +45,7 @@ from benchmarks.proxy.targets import (  # noqa: E402
     start_target,
     uvicorn_impl,
 )
+from benchmarks.proxy.upstream import STREAM_SHAPES  # noqa: E402
 
 
 def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path,
@@ -60,7 +62,7 @@ def measure(endpoints: dict[str, Endpoint], args: argparse.Namespace, work: Path
     for round_ in range(args.rounds):
         rounds.append({})
         for mode in args.modes:
-            script = load.write_script(work / f"{mode}.lua", request_body(mode),
+            script = load.write_script(work / f"{mode}.lua", request_body(mode, args.shape),
                                        bench_catalog.CLIENT_KEY)
             for conc in args.concurrency:
                 targets = [t for t in args.only if t in endpoints and mode in endpoints[t].urls]
@@ -154,7 +156,7 @@ def start_all(args: argparse.Namespace, work: Path, nginx_root: str,
             endpoint = stack.enter_context(start_target(target, work, nginx_root))
             for mode in args.modes:
                 if mode in endpoint.urls:
-                    smoke_check(endpoint.urls[mode], mode)
+                    smoke_check(endpoint.urls[mode], mode, args.shape)
             endpoints[target] = endpoint
         except (RuntimeError, TimeoutError) as err:
             err = f"{err}{log_tail(work / f'{target}.log')}"
@@ -169,13 +171,15 @@ def run(args: argparse.Namespace) -> str:
     notes = tool_versions() + [
         f"{args.duration:g} s per point after a warm-up, best of {args.rounds} round(s) "
         "(req/s and latency of the fastest round, the least CPU per request of any round), "
-        "targets interleaved point by point; same request body and headers for every target"]
+        "targets interleaved point by point; same request body and headers for every target",
+        f"request shape {args.shape} ({len(request_body('plain', args.shape)):,} bytes plain), "
+        f"stream shape {args.stream_shape}"]
     if args.nice:
         notes.append(f"benchmark processes at niceness {args.nice}")
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-") as tmp, \
             contextlib.ExitStack() as stack:
         work = Path(tmp)
-        root = stack.enter_context(procs.nginx_upstream(work))
+        root = stack.enter_context(procs.nginx_upstream(work, args.stream_shape))
         endpoints = start_all(args, work, root, stack, notes)
         points, rounds = measure(endpoints, args, work, notes)
         if "modelyard" in endpoints:
@@ -230,6 +234,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=list(DEFAULT_TARGETS), type=_csv(TARGETS),
                         help="targets to measure, comma separated")
     parser.add_argument("--modes", default=list(MODES), type=_csv(MODES))
+    parser.add_argument("--shape", default="current", choices=REQUEST_SHAPES,
+                        help="request body: the small first one, a ~1 KB multi-turn chat or "
+                        "a ~64 KB agent turn with 20 tools")
+    parser.add_argument("--stream-shape", default="current", choices=STREAM_SHAPES,
+                        help="streamed answer: the 13-event one or OpenAI's chunk shape, "
+                        "200 events")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every point this many times and keep the best")
     parser.add_argument("--start-runs", type=int, default=3,

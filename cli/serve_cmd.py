@@ -50,6 +50,8 @@ def serve(
         "stdout, or off."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics",
                                  help="Count requests, tokens and cost for /metrics."),
+    loop: str = typer.Option(
+        "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
     state_dir: Path | None = typer.Option(
         None, "--state-dir", help="Directory for what the proxy must remember across requests "
         "and restarts (stored responses of /v1/responses, video jobs; SQLite files); needed "
@@ -92,7 +94,7 @@ def serve(
     # The guarded protocol adds head/body deadlines, a connection limit and the framing check.
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level.value,
                                    lifespan="on", access_log=access_log, server_header=False,
-                                   http=GuardedH11Protocol)
+                                   loop=loop, http=GuardedH11Protocol)
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).
         os.environ["MODELYARD_SNAPSHOT" if snapshot is not None else "MODELYARD_CATALOG"] = \

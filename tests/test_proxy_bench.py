@@ -245,6 +245,60 @@ def test_in_process_overhead_is_the_median_of_slice_by_slice_differences() -> No
     assert "accounting adds 10.0 µs (10.0%; middle half of slices 9.5 to 30.5 µs) to plain" in text
 
 
+def test_baseline_routes_on_the_model_and_forwards_plain_and_streamed_chat(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.proxy.bench_catalog import PLAIN_MODEL, STREAM_MODEL
+
+    seen: list[str] = []
+    with serve_asgi(_fake_upstream(seen)) as upstream_url:
+        monkeypatch.setenv("BENCH_UPSTREAM_URL", upstream_url)
+        monkeypatch.setenv("BENCH_UPSTREAM_KEY", "sk-upstream")
+        with serve_asgi(passthrough.fast_app, lifespan="on") as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key="sk-client", max_retries=0)
+            messages = [{"role": "user", "content": "hi"}]
+            answer = client.chat.completions.create(model=PLAIN_MODEL, messages=messages)
+            chunks = list(client.chat.completions.create(model=STREAM_MODEL,
+                                                         messages=messages, stream=True))
+            with pytest.raises(openai.NotFoundError):
+                client.chat.completions.create(model="other", messages=messages)
+    assert answer.choices[0].message.content.startswith("Hello from the benchmark")
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+    assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]
+
+
+def test_request_and_stream_shapes_have_the_sizes_the_benchmark_names() -> None:
+    import json
+
+    from benchmarks.proxy import shapes
+    from benchmarks.proxy.targets import request_body
+
+    multiturn = json.loads(request_body("stream", "multiturn"))
+    agent = json.loads(request_body("plain", "agent"))
+    assert 900 < len(request_body("plain", "multiturn")) < 1500
+    assert multiturn["messages"][0]["role"] == "system"
+    assert multiturn["stream_options"] == {"include_usage": True}
+    assert 60_000 < len(request_body("plain", "agent")) < 70_000
+    assert len(agent["tools"]) == 20 and len(agent["messages"]) > 50
+    events = [e for e in shapes.openai_stream(200).split("\n\n") if e]
+    assert len(events) == 201 and events[-1] == "data: [DONE]"
+    chunks = [json.loads(e[6:]) for e in events[:-1]]
+    assert all("usage" in c for c in chunks) and chunks[-1]["usage"]["completion_tokens"] == 197
+    assert sum(c["usage"] is None for c in chunks) == 199
+
+
+def test_report_checks_throughput_and_added_p50_against_the_baseline() -> None:
+    points = {("direct", "stream", 1): _point(20000, 0.10),
+              ("baseline", "stream", 1): _point(1000, 0.60),
+              ("modelyard", "stream", 1): _point(800, 0.80),
+              ("baseline", "stream", 16): _point(2000, 6.0),
+              ("modelyard", "stream", 16): _point(1700, 9.0)}
+    checks = report.check_targets(points, [])
+    assert "added p50, stream, concurrency 1: 1.40x the baseline's 0.50 ms (target <= 1.3x): " \
+           "MISSED" in checks
+    assert "throughput, stream, concurrency 16: 85% of the baseline (target >= 80%): met" in checks
+    assert "% of baseline" in report.table(points)
+
+
 def test_messages_stream_overhead_is_set_against_the_chat_streams_over_direct() -> None:
     rounds = [{("direct", "stream", 1): _point(5000, 0.2),
                ("modelyard", "stream", 1): _point(900, 1.2),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.proxy.adapters.openai import OpenAIAdapter
-from gateway.proxy.chunk import RawChunk
+from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.conversation import finish_stream
 from gateway.proxy.meter import Meter
 from gateway.proxy.relay import chat_encoder, relay
@@ -53,7 +53,7 @@ def events(*, compact: bool = True, usage: bool = True, null_usage: bool = False
 
 @pytest.fixture(scope="module")
 def upstream():
-    state = {"body": b""}
+    state: dict[str, Any] = {"body": b"", "step": 97}
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
@@ -64,8 +64,9 @@ def upstream():
         kind = b"application/json" if body.startswith(b"{") else b"text/event-stream"
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", kind)]})
-        for at in range(0, len(body), 97):  # reads that end mid-event
-            await send({"type": "http.response.body", "body": body[at:at + 97],
+        step = state["step"]
+        for at in range(0, len(body), step):  # reads that end mid-event
+            await send({"type": "http.response.body", "body": body[at:at + step],
                         "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     with serve_asgi(app) as url:
@@ -73,12 +74,13 @@ def upstream():
 
 
 def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: bool,
-                  options: dict | None = None, error_ok: bool = False
-                  ) -> tuple[bytes, list, Meter]:
+                  options: dict | None = None, error_ok: bool = False,
+                  sse_bytes: bool = False) -> tuple[bytes, list, Meter]:
     """What relay sends to the client, the chunks behind it, and the meter it filled."""
     call = make_call({"messages": [{"role": "user", "content": "hi"}], "stream": True},
                      protocol="openai", base_url=url, secrets={}, upstream_model="up-1",
                      options=options)
+    call.sse_bytes = sse_bytes
     meter = Meter("chat", "m", call.body)
     seen: list = []
 
@@ -215,3 +217,61 @@ def test_options_that_edit_answers_drop_the_upstreams_bytes(upstream):
     shaped = finish(call, plain_through_adapter(url, OpenAIAdapter))
     assert shaped.raw is None
     assert shaped.body["choices"][0]["message"]["reasoning_content"] == "why"
+
+
+@pytest.mark.parametrize("step", [97, 1 << 20], ids=["reads-mid-event", "one-read"])
+@pytest.mark.parametrize("compact,null_usage", [(True, False), (True, True), (False, True)])
+@pytest.mark.parametrize("keep_usage", [True, False])
+def test_runs_of_plain_events_relayed_whole_give_the_same_events_and_usage(
+        upstream, step, compact, null_usage, keep_usage):
+    state, url = upstream
+    state["body"], state["step"] = events(compact=compact, null_usage=null_usage), step
+    try:
+        whole, chunks, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=keep_usage,
+                                                   sse_bytes=True)
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
+    finally:
+        state["step"] = 97
+    assert parsed(whole) == parsed(slow)
+    if compact:
+        assert whole == slow
+    assert whole_meter.usage() == slow_meter.usage()
+    runs = [c for c in chunks if type(c) is RawEvents]
+    if compact and step > len(state["body"]):
+        # one read: the role chunk and every word in one write, the finish parsed apart
+        assert [r.count for r in runs] == [len(WORDS) + 1]
+
+
+def test_plain_events_are_estimated_when_the_upstream_reports_no_usage(upstream):
+    state, url = upstream
+    state["body"], state["step"] = events(usage=False), 1 << 20
+    try:
+        _, _, meter = through_proxy(url, OpenAIAdapter, keep_usage=False, sse_bytes=True)
+        _, _, slow = through_proxy(url, DictPath, keep_usage=False)
+    finally:
+        state["step"] = 97
+    assert meter.usage() == slow.usage() and meter.usage().estimated
+
+
+@pytest.mark.parametrize("edit", [
+    (b'"choices":[{"index":0,"delta":{"content":"H', b'"choices":[],"x":[{"index":0,"delta":{"content":"H'),
+    (b'"model":"up-1","choices":[{"index":0,"delta":{"content":" end', b'"choices":[{"index":0,"delta":{"content":" end'),
+    (b'}\n\ndata: {', b'}\r\n\r\ndata: {'),
+    (b'"finish_reason":null}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w',
+     b'"finish_reason": "length"}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w'),
+])
+def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
+    """An empty choices list, a missing model, CRLF framing, a spaced finish reason: the
+    read goes the event-by-event way, and the client gets what the dict path gives."""
+    state, url = upstream
+    body = events()
+    assert edit[0] in body
+    state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
+    try:
+        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=True,
+                                              sse_bytes=True, error_ok=True)
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True, error_ok=True)
+    finally:
+        state["step"] = 97
+    assert whole == slow
+    assert whole_meter.usage() == slow_meter.usage()

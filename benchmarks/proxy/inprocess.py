@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks.proxy import bench_catalog, upstream
-from benchmarks.proxy.targets import MODE_PATHS, MODES, request_body
+from benchmarks.proxy import bench_catalog, shapes, upstream
+from benchmarks.proxy.targets import MODE_PATHS, MODES, REQUEST_SHAPES, request_body
 from gateway.proxy.adapters.base import Deadline
 from gateway.proxy.app import ProxyApp, create_app
 from gateway.proxy.sse import decode
@@ -65,9 +65,10 @@ class CannedResponse:
 class CannedUpstream:
     """`UpstreamHTTP` answering every request with the canned plain or streamed body."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream_shape: str = "current") -> None:
         self.plain = upstream.chat_completion().encode()
-        self.stream = upstream.chat_stream().encode()
+        self.stream = (upstream.chat_stream() if stream_shape == "current"
+                       else shapes.openai_stream(200)).encode()
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       deadline: Deadline, json: Any = None, data: bytes | None = None,
@@ -82,6 +83,10 @@ SETUPS = {"accounting": (True, True), "log-only": (True, False), "metrics-only":
           "no-accounting": (False, False)}
 
 
+#: The request and stream shapes of the run (benchmarks/proxy/shapes.py).
+SHAPE = {"request": "current", "stream": "current"}
+
+
 def build_app(work: Path, setup: str) -> ProxyApp:
     usage_log, metrics = SETUPS[setup]
     os.environ[bench_catalog.UPSTREAM_KEY_ENV] = bench_catalog.UPSTREAM_KEY
@@ -89,13 +94,13 @@ def build_app(work: Path, setup: str) -> ProxyApp:
     app = create_app(catalog=catalog, watch=False,
                      usage_log=str(work / "usage.jsonl") if usage_log else None,
                      metrics=metrics)
-    app.http = app.router.http = CannedUpstream()
+    app.http = app.router.http = CannedUpstream(SHAPE["stream"])
     return app
 
 
 async def drive(app: ProxyApp, mode: str, count: int) -> float:
     """Send `count` requests one after another; CPU seconds per request."""
-    body = request_body(mode)
+    body = request_body(mode, SHAPE["request"])
     headers = [(b"host", b"127.0.0.1"), (b"authorization",
                                          b"Bearer " + bench_catalog.CLIENT_KEY.encode()),
                (b"content-type", b"application/json"),
@@ -104,9 +109,13 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
              "headers": headers, "query_string": b"", "http_version": "1.1"}
     request = {"type": "http.request", "body": body, "more_body": False}
     statuses: list[int] = []
+    pending: list[dict[str, Any]] = []  # the body once per request, then wait as uvicorn does
+    never = asyncio.get_running_loop().create_future()
 
     async def receive() -> dict[str, Any]:
-        return request
+        if pending:
+            return pending.pop()
+        return await never  # the client stays until the answer is out (cancelled then)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -115,6 +124,7 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     gc.collect()
     started = time.process_time()
     for _ in range(count):
+        pending.append(request)
         await app(scope, receive, send)
         await asyncio.sleep(0)  # let the loop run its timers and callbacks, as a server's does
     app.accountant.drain()  # this slice's usage log lines and metrics, not the next one's
@@ -176,7 +186,12 @@ def main() -> None:
                         "(messages-stream: an Anthropic Messages client, translated)")
     parser.add_argument("--split", action="store_true",
                         help="also measure the usage log and the metrics on their own")
+    parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current",
+                        help="request shape")
+    parser.add_argument("--stream-shape", choices=upstream.STREAM_SHAPES, default="current",
+                        help="stream shape")
     args = parser.parse_args()
+    SHAPE.update(request=args.shape, stream=args.stream_shape)
     if args.profile:
         asyncio.run(profile(args.profile, args.count * 20))
         return

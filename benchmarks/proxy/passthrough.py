@@ -104,3 +104,66 @@ async def _httpx_chat(request: Request) -> Response:
 
 
 httpx_app = _app(_httpx_chat, _httpx_lifespan)
+
+
+# --- the baseline: the fastest bare pass-through ----------------------------------------------
+# A raw ASGI app (no framework) for uvicorn with uvloop and httptools: reads the body, parses
+# it with orjson, routes on `model` (a dict lookup: model name -> upstream URL; 404 for
+# another) and forwards the unchanged bytes with the upstream key over one pooled aiohttp
+# session; a streamed answer is relayed chunk by chunk as aiohttp reads it. No auth, no
+# validation, no accounting, no renaming: the least any Python proxy that routes on the
+# model must do, and so the ceiling modelyard is measured against.
+
+_fast: dict[str, object] = {}
+
+
+def _routes() -> dict[str, str]:
+    from benchmarks.proxy.bench_catalog import PLAIN_MODEL, STREAM_MODEL
+
+    root = os.environ["BENCH_UPSTREAM_URL"]
+    return {PLAIN_MODEL: root + PLAIN_PREFIX + CHAT_PATH,
+            STREAM_MODEL: root + STREAM_PREFIX + CHAT_PATH}
+
+
+async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
+    import orjson
+
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # as many connections as modelyard may keep (the long-stream test holds
+                # 2,000 streams open at once)
+                connector = aiohttp.TCPConnector(limit=0, limit_per_host=4096)
+                _fast["session"] = aiohttp.ClientSession(connector=connector)
+                _fast["routes"] = _routes()
+                _fast["headers"] = {
+                    "Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
+                    "Content-Type": "application/json"}
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await _fast["session"].close()  # type: ignore[attr-defined]
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    url = _fast["routes"].get(orjson.loads(body).get("model"))  # type: ignore[attr-defined]
+    if url is None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"unknown model"})
+        return
+    session: aiohttp.ClientSession = _fast["session"]  # type: ignore[assignment]
+    async with session.post(url, data=body, headers=_fast["headers"]) as upstream:
+        content_type = upstream.headers.get("Content-Type", "application/json").encode()
+        await send({"type": "http.response.start", "status": upstream.status,
+                    "headers": [(b"content-type", content_type)]})
+        if content_type.startswith(b"text/event-stream"):
+            async for chunk in upstream.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": await upstream.read()})

@@ -18,7 +18,8 @@ from pathlib import Path
 
 APT_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
 PIP_PACKAGES = {"aiohttp": "aiohttp", "httpx": "httpx", "starlette": "starlette",
-                "uvicorn": "uvicorn", "yaml": "pyyaml"}
+                "uvicorn": "uvicorn", "yaml": "pyyaml", "orjson": "orjson", "uvloop": "uvloop",
+                "httptools": "httptools"}  # the last two: the baseline's server stack
 
 
 def ensure_tools() -> None:
@@ -149,12 +150,13 @@ def pin(pid: int, cpus: set[int]) -> None:
 
 
 @contextlib.contextmanager
-def nginx_upstream(work: Path) -> Iterator[str]:
+def nginx_upstream(work: Path, stream_shape: str = "current") -> Iterator[str]:
     """nginx serving the canned answers (see `upstream`) from `work`; yields its root URL."""
     from benchmarks.proxy import upstream
 
     port = free_port()
-    with running(upstream.nginx_command(work / "nginx", port), log=work / "nginx.log") as proc:
+    command = upstream.nginx_command(work / "nginx", port, stream_shape)
+    with running(command, log=work / "nginx.log") as proc:
         wait_port(port, timeout_s=10, proc=proc)
         yield f"http://127.0.0.1:{port}"
 

@@ -22,7 +22,15 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.proxy import bench_catalog, load, procs
-from benchmarks.proxy.targets import MODES, TARGETS, request_body, smoke_check, start_target
+from benchmarks.proxy.targets import (
+    MODES,
+    REQUEST_SHAPES,
+    TARGETS,
+    request_body,
+    smoke_check,
+    start_target,
+)
+from benchmarks.proxy.upstream import STREAM_SHAPES
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
@@ -90,11 +98,11 @@ def profile(args: argparse.Namespace, work: Path) -> str:
     procs.ensure_tools()
     spy = _py_spy()
     with contextlib.ExitStack() as stack:
-        root = stack.enter_context(procs.nginx_upstream(work))
+        root = stack.enter_context(procs.nginx_upstream(work, args.stream_shape))
         endpoint = stack.enter_context(start_target(args.target, work, root))
         url = endpoint.urls[args.mode]
-        smoke_check(url, args.mode)
-        script = load.write_script(work / "load.lua", request_body(args.mode),
+        smoke_check(url, args.mode, args.shape)
+        script = load.write_script(work / "load.lua", request_body(args.mode, args.shape),
                                    bench_catalog.CLIENT_KEY)
         load.run_wrk(url, script, connections=args.concurrency, seconds=2)
         raw = args.out / f"{args.target}-{args.mode}-c{args.concurrency}.txt"
@@ -122,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                         default="modelyard")
     parser.add_argument("--mode", choices=MODES, default="plain")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current")
+    parser.add_argument("--stream-shape", choices=STREAM_SHAPES, default="current")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--focus", help="inclusive time only for files containing this")

@@ -13,15 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.proxy import bench_catalog, procs, upstream
+from benchmarks.proxy import bench_catalog, procs, shapes, upstream
 
 REPO = Path(__file__).resolve().parent.parent.parent
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
 #: both off, so the pair shows what accounting costs (the -only targets split it up; they
 #: run only when named).
-TARGETS = ("direct", "bare-aiohttp", "bare-httpx", "modelyard", "modelyard-no-accounting",
-           "modelyard-log-only", "modelyard-metrics-only")
-DEFAULT_TARGETS = TARGETS[:5]
+TARGETS = ("direct", "baseline", "modelyard", "modelyard-no-accounting", "bare-aiohttp",
+           "bare-httpx", "modelyard-asyncio", "modelyard-log-only", "modelyard-metrics-only")
+DEFAULT_TARGETS = TARGETS[:4]
 #: How each modelyard target accounts: usage log and metrics both on (as deployed), one of
 #: them, or neither; the differences say what each costs.
 ACCOUNTING_FLAGS = {
@@ -29,6 +29,7 @@ ACCOUNTING_FLAGS = {
     "modelyard-no-accounting": ["--no-metrics"],
     "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
     "modelyard-metrics-only": [],
+    "modelyard-asyncio": ["--usage-log", "{log}", "--loop", "asyncio"],
 }
 #: messages-stream: an Anthropic Messages client streaming through modelyard's translation
 #: from the same chat stream (only modelyard targets serve it; its baseline is direct stream).
@@ -37,8 +38,13 @@ CHAT_MODES = ("plain", "stream")
 #: The path of each mode on modelyard.
 MODE_PATHS = {"plain": "/v1/chat/completions", "stream": "/v1/chat/completions",
               "messages-stream": "/v1/messages"}
-PASSTHROUGH_APPS = {"bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
+PASSTHROUGH_APPS = {"baseline": "benchmarks.proxy.passthrough:fast_app",
+                    "bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
                     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
+#: Request shapes: the first one the benchmark always had; a ~1 KB multi-turn chat with a
+#: system message (and include_usage when streamed); a ~64 KB agent turn with a long history
+#: and 20 tool definitions.
+REQUEST_SHAPES = ("current", "multiturn", "agent")
 READY_TIMEOUT_S = 30.0
 
 
@@ -51,12 +57,16 @@ class Endpoint:
     ready_s: float | None = None
 
 
-def request_body(mode: str) -> bytes:
+def request_body(mode: str, shape: str = "current") -> bytes:
     model = bench_catalog.PLAIN_MODEL if mode == "plain" else bench_catalog.STREAM_MODEL
-    body = {"model": model, "max_tokens": 16,
-            "messages": [{"role": "user", "content": "Say hello in ten words."}]}
+    body: dict = {"model": model, "max_tokens": 16,
+                  "messages": [{"role": "user", "content": "Say hello in ten words."}]}
+    if shape != "current":
+        body = shapes.request(model, shape)
     if mode != "plain":
         body["stream"] = True
+        if shape != "current":
+            body["stream_options"] = {"include_usage": True}
     return json.dumps(body).encode()
 
 
@@ -92,6 +102,8 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         cmd = [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS[target], "--host",
                "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
                "--log-level", "warning", "--loop", loop, "--http", http]
+        if target == "baseline":
+            cmd += ["--lifespan", "on", "--no-server-header"]
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
             ready = procs.wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc,
@@ -118,9 +130,9 @@ def compile_command(catalog: Path, output: Path) -> list[str]:
     return [sys.executable, "-m", "cli.main", "compile", str(catalog), "--output", str(output)]
 
 
-def smoke_check(url: str, mode: str) -> None:
+def smoke_check(url: str, mode: str, shape: str = "current") -> None:
     """One request by hand: the answer must be a real chat completion (or stream) with 200."""
-    request = urllib.request.Request(url, data=request_body(mode), method="POST", headers={
+    request = urllib.request.Request(url, data=request_body(mode, shape), method="POST", headers={
         "Content-Type": "application/json",
         "Authorization": f"Bearer {bench_catalog.CLIENT_KEY}"})
     try:

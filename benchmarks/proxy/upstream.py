@@ -61,7 +61,28 @@ def _nginx_string(text: str) -> str:
     return "'" + text.replace("\n", "\\n") + "'"
 
 
-def nginx_config(prefix: Path, port: int) -> str:
+#: Stream shapes: the benchmark's first 13-event stream, or OpenAI's own chunk shape
+#: (`"usage": null` on every chunk, 200 events; benchmarks/proxy/shapes.py).
+STREAM_SHAPES = ("current", "openai200")
+
+
+def _stream_location(prefix: Path, shape: str) -> str:
+    """How nginx answers a streamed request: the canned text in the config, or (too long
+    for one config token) a file, which nginx serves to a POST through its 405 page."""
+    if shape == "current":
+        return f"return 200 {_nginx_string(chat_stream())};"
+    from benchmarks.proxy.shapes import openai_stream
+
+    if shape != "openai200":
+        raise ValueError(f"unknown stream shape {shape!r}")
+    (prefix / "stream.sse").write_text(openai_stream(200))
+    (prefix / "stream.sse").chmod(0o644)
+    for directory in (prefix, prefix.parent):  # nginx's worker (as root: nobody) reads it
+        directory.chmod(directory.stat().st_mode | 0o011)
+    return f"alias {prefix}/stream.sse; error_page 405 =200 $uri;"
+
+
+def nginx_config(prefix: Path, port: int, stream_shape: str = "current") -> str:
     """One worker, loopback only, no logs on the request path, long keep-alive."""
     return f"""
 worker_processes 1;
@@ -87,7 +108,7 @@ http {{
         location = {STREAM_PREFIX}{CHAT_PATH} {{
             default_type text/event-stream;
             add_header Cache-Control no-cache;
-            return 200 {_nginx_string(chat_stream())};
+            {_stream_location(prefix, stream_shape)}
         }}
         location / {{ return 404; }}
     }}
@@ -95,9 +116,9 @@ http {{
 """
 
 
-def nginx_command(prefix: Path, port: int) -> list[str]:
+def nginx_command(prefix: Path, port: int, stream_shape: str = "current") -> list[str]:
     """Write the config under `prefix` and return the command that runs nginx in front."""
     prefix.mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_config(prefix, port))
+    conf.write_text(nginx_config(prefix, port, stream_shape))
     return ["nginx", "-p", str(prefix), "-c", str(conf)]

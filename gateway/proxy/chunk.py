@@ -39,8 +39,35 @@ class RawChunk(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self.data)
 
+    def dicts(self) -> list[dict[str, Any]]:
+        """The event(s) carried, parsed."""
+        return [self.data]
+
     def __repr__(self) -> str:
         return f"RawChunk({self.raw!r})"
+
+
+class RawEvents(RawChunk):
+    """Several plain `chat.completion.chunk` events of one upstream read, already framed as
+    the client gets them (`data: {...}\n\n` each): relayed in one write, never parsed on
+    the way. Only a consumer that writes OpenAI's chat SSE as it is takes these (the
+    adapter yields them when the call's `sse_bytes` says so)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, framed: bytes, count: int) -> None:
+        super().__init__(framed, None, True)
+        self.count = count
+
+    @property
+    def data(self) -> dict[str, Any]:
+        raise TypeError("RawEvents hold several events: read them with dicts()")
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [json.loads(event[6:]) for event in self.raw.split(b"\n\n") if event]
+
+    def __repr__(self) -> str:
+        return f"RawEvents({self.count} events)"
 
 
 def as_dict(chunk: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,10 @@ def prepare(call: Call) -> Call:
     if speech_defaults.applies(call):
         return speech_defaults.prepare(call)
     if _simulating(call):
-        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body))
+        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body),
+                                   sse_bytes=False)
+    if call.sse_bytes and _reasoning(call) != "passthrough":
+        return dataclasses.replace(call, sse_bytes=False)  # finish_stream edits each chunk
     return call
 
 

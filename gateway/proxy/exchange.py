@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.catalog.snapshot import DATA_DESTINATIONS
 from gateway.errors import InvalidRequest, ProxyError
 
@@ -43,9 +45,16 @@ _encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, by orjson (request bodies to upstreams and answers: several times
+    the stdlib's speed on a 64 KB agent request); what orjson refuses (a lone surrogate an
+    upstream sent escaped, an integer beyond 64 bits) by the stdlib, surrogates escaped."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        pass
     try:
         return _encode(value).encode()
-    except UnicodeEncodeError:  # a lone surrogate an upstream sent escaped: escaped again
+    except UnicodeEncodeError:
         return _encode_ascii(value).encode()
 
 

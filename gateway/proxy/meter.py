@@ -74,7 +74,8 @@ class Meter:
 
     def _count_pending(self) -> None:
         for chunk in self.pending:
-            self._count(chunk.data)
+            for data in chunk.dicts():
+                self._count(data)
         self.pending.clear()
         self.pending_bytes = 0
 

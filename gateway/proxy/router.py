@@ -56,6 +56,7 @@ class Routed:
     native_tools: Mapping[str, NativeTool]
     request_id: str
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
+    sse_bytes: bool = False  # the stream goes out as OpenAI's chat SSE (see Call.sse_bytes)
     native: NativeRequest | None = None  # the client's own body, for adapters that take it
 
 
@@ -255,7 +256,7 @@ class Router:
             secrets=loaded.secrets[channel.provider], native_tools=natives,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
             files=routed.files, request_id=routed.request_id, native=routed.native,
-            dropped_tools=dropped)
+            dropped_tools=dropped, sse_bytes=routed.sse_bytes)
 
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:

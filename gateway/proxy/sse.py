@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from gateway.errors import UpstreamProtocolError
@@ -65,6 +65,15 @@ class SSEDecoder:
                                         f"{MAX_EVENT_BYTES} bytes")
         return events
 
+    def at_boundary(self) -> bool:
+        """No event begun but a line not yet complete (see `take_buffer`)."""
+        return not self._data and self._event is None
+
+    def take_buffer(self) -> bytes:
+        """The bytes of the line not yet complete, handed back (the decoder forgets them)."""
+        buffer, self._buffer = self._buffer, b""
+        return buffer
+
     def _field(self, line: bytes) -> None:
         if line.startswith(b":"):
             return  # a comment (keep-alive)
@@ -99,14 +108,27 @@ async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None
         await aclose(chunks)
 
 
-async def decode_raw(chunks: AsyncIterator[bytes]
-                     ) -> AsyncIterator[list[tuple[bytes, bool]]]:
+#: Takes what it can relay whole from the start of bytes at an event boundary: (what it
+#: took, or None, and the bytes left to decode event by event).
+TakeWhole = Callable[[bytes], tuple[Any, bytes]]
+
+
+async def decode_raw(chunks: AsyncIterator[bytes], take_whole: TakeWhole | None = None
+                     ) -> AsyncIterator[Any]:
     """The events of each read together (one hop per read, not per event): each event's
     data as bytes, and whether a blank line ended it (False for an event the stream's end
-    cut off, which may be incomplete)."""
+    cut off, which may be incomplete).
+
+    With `take_whole`, each read that starts at an event boundary is offered to it first,
+    and what it takes is yielded as it returned it, before the events of the rest.
+    """
     decoder = SSEDecoder()
     try:
         async for chunk in chunks:
+            if take_whole is not None and decoder.at_boundary():
+                whole, chunk = take_whole(decoder.take_buffer() + chunk)
+                if whole is not None:
+                    yield whole
             events = decoder.feed_raw(chunk)
             if events:
                 yield [(data, True) for _event, data in events]

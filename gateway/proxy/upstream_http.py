@@ -19,10 +19,9 @@ import aiohttp
 
 from gateway.errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
 from gateway.proxy.adapters.base import Deadline, HandshakeRefused
+from gateway.proxy.exchange import dumps
 from gateway.proxy.sse import decode
 
-# One encoder for the process: json.dumps with non-default arguments builds one per call.
-_encode = jsonlib.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
 #: The largest complete answer read from an upstream, after decompression: a reply that
 #: inflates past it (a compression bomb) is a protocol error, not a process out of memory.
@@ -142,7 +141,13 @@ class AiohttpWebSocket:
 class AiohttpUpstream:
     """Implements `UpstreamHTTP`: one pooled session per upstream origin, reused."""
 
-    def __init__(self, *, limit_per_host: int = 256) -> None:
+    #: Connections kept to one upstream origin. An HTTP/1.1 stream holds its connection for
+    #: the whole answer, so this bounds the streams one worker relays from one upstream at
+    #: once; a request waiting for a connection counts against its connect timeout.
+    #: benchmarks/proxy/long_streams.py holds 2,000 streams open on one worker.
+    LIMIT_PER_HOST = 4096
+
+    def __init__(self, *, limit_per_host: int = LIMIT_PER_HOST) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._limit = limit_per_host
 
@@ -171,7 +176,7 @@ class AiohttpUpstream:
         body: Any = data
         send_headers = headers
         if json is not None:
-            body = _encode(json).encode()
+            body = dumps(json)
             if "Content-Type" not in headers:
                 send_headers = {**headers, "Content-Type": "application/json"}
         elif form is not None:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+import orjson
+
 #: Fields of a usage log line, in the order they are written. Never prompt text, never keys.
 FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel", "provider",
           "upstream_model", "endpoint", "stream", "attempts", "status", "error_code",
@@ -51,8 +53,7 @@ class UsageLog:
             self._stream = None
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_string = json.encoder.encode_basestring  # a str as a JSON string, in C
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 
@@ -67,59 +68,22 @@ def _time(when: float) -> str:
     return f"{_second[1]}.{milliseconds:03d}+00:00"
 
 
-#: Escaped (consumer … endpoint) fragments of recent lines: the same few repeat.
-_fragments: dict[tuple[Any, ...], str] = {}
-_FRAGMENTS_KEPT = 4096
-
-
 def request_line(when: float, request_id: str, consumer: str, model: str, requested_model: str,
                  channel: str | None, provider: str | None, upstream_model: str | None,
                  endpoint: str, stream: bool, attempts: int, status: int,
                  error_code: str | None, latency_ms: float, ttft_ms: float | None,
                  usage: Mapping[str, Any], cost: str | None, currency: str | None) -> str:
-    """The usage log line of one request: FIELDS in order, None values left out, built in
-    one formatting step (this runs for every request)."""
-    q = _string
-    key = (consumer, model, requested_model, channel, provider, upstream_model, endpoint)
-    middle = _fragments.get(key)
-    if middle is None:
-        middle = (f',"consumer":{q(consumer)},"model":{q(model)},'
-                  f'"requested_model":{q(requested_model)}')
-        if channel is not None:
-            middle += f',"channel":{q(channel)}'
-        if provider is not None:
-            middle += f',"provider":{q(provider)}'
-        if upstream_model is not None:
-            middle += f',"upstream_model":{q(upstream_model)}'
-        middle += f',"endpoint":{q(endpoint)}'
-        if len(_fragments) >= _FRAGMENTS_KEPT:
-            _fragments.clear()
-        _fragments[key] = middle
-    line = (f'{{"time":"{_time(when)}","request_id":{q(request_id)}{middle},'
-            f'"stream":{"true" if stream else "false"},"attempts":{attempts:d},'
-            f'"status":{status:d}')
-    if error_code is not None:
-        line += f',"error_code":{q(error_code)}'
-    line += f',"latency_ms":{latency_ms!r}'
-    if ttft_ms is not None:
-        line += f',"ttft_ms":{ttft_ms!r}'
-    line += f',"usage":{_usage(usage)}'
-    if cost is not None:
-        line += f',"cost":{q(cost)}'
-    if currency is not None:
-        line += f',"currency":{q(currency)}'
-    return line + "}\n"
+    """The usage log line of one request: FIELDS in order, None values left out.
 
-
-def _usage(usage: Mapping[str, Any]) -> str:
-    """The usage object: counts (and `estimated`) written directly, anything else encoded."""
-    parts = []
-    for name, value in usage.items():
-        kind = type(value)
-        if kind is int:
-            parts.append(f'"{name}":{value:d}')
-        elif kind is bool:
-            parts.append(f'"{name}":{"true" if value else "false"}')
-        else:
-            return _encode(usage)
-    return "{" + ",".join(parts) + "}"
+    Encoded by orjson: the hand-built line it replaced saved under 1% of the CPU per request
+    (benchmarks/proxy/toggles.py, log-line), so it went.
+    """
+    values = (_time(when), request_id, consumer, model, requested_model, channel, provider,
+              upstream_model, endpoint, stream, attempts, status, error_code, latency_ms,
+              ttft_ms, usage, cost, currency)
+    line = {name: value for name, value in zip(FIELDS, values, strict=True)
+            if value is not None}
+    try:
+        return orjson.dumps(line).decode() + "\n"
+    except TypeError:  # a lone surrogate (orjson refuses them): escaped by the stdlib
+        return _encode(line) + "\n"

@@ -80,6 +80,9 @@ class Call:
     deadline: Deadline
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
+    #: The stream's chunks go to the client as OpenAI's chat SSE, unchanged: an adapter may
+    #: then yield `RawEvents` (several plain events of one read, framed) as well as chunks.
+    sse_bytes: bool = False
     native: NativeRequest | None = None  # the client's own body, when it spoke another API
     dropped_tools: tuple[str, ...] = ()  # native tools left out: the protocol cannot carry them
 

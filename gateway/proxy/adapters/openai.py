@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
@@ -29,7 +30,7 @@ from gateway.proxy.adapters.base import (
     auth_headers,
 )
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
-from gateway.proxy.chunk import RawChunk
+from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.sse import aclose, decode_raw
 from gateway.proxy.upstream_errors import status_error
 
@@ -189,9 +190,13 @@ class OpenAICompatible(Adapter):
         fast = self.relays_bytes
         rename = _rename(call.channel.upstream_model, call.body["model"])
         finished = False
-        reads = decode_raw(response.iter_bytes())
+        whole = rename.whole_events if fast and call.sse_bytes else None
+        reads = decode_raw(response.iter_bytes(), whole)
         try:
             async for events in reads:
+                if type(events) is RawEvents:
+                    yield events
+                    continue
                 for data, complete in events:
                     if data == b"[DONE]":
                         return
@@ -224,6 +229,30 @@ def _parse_chunk(data: bytes) -> dict[str, Any]:
     if not isinstance(chunk, dict) or "error" in chunk:
         raise UpstreamProtocolError("upstream ended its stream with an error")
     return chunk
+
+
+#: What ends a run of plain events: a finish reason or usage that is not null, an error,
+#: [DONE], or a CR (a line break the whole-events check does not count).
+_MARK = re.compile(rb'"(?:finish_reason|usage)"\s*+:\s*+(?!null)|"error"|\[DONE\]|\r')
+
+
+def _first_mark(data: bytes, end: int) -> int:
+    """Where the first `_MARK` in `data[:end]` starts, or -1. A finish reason or usage that
+    is not null is looked for only when the counts say one is there (in compact JSON:
+    `"key":null`, else `"finish_reason":"` or `"usage":{`; the expression otherwise)."""
+    found = [at for needle in (b'"error"', b"\r") if (at := data.find(needle, 0, end)) >= 0]
+    for key, compact in _NON_NULL:
+        others = data.count(key, 0, end) - data.count(key + b":null", 0, end)
+        if others:
+            at = data.find(compact, 0, end)
+            if at < 0 or data.count(compact, 0, end) != others:
+                mark = _MARK.search(data, 0, end)
+                return -1 if mark is None else mark.start()
+            found.append(at)
+    return min(found) if found else -1
+
+
+_NON_NULL = ((b'"finish_reason"', b'"finish_reason":"'), (b'"usage"', b'"usage":{'))
 
 
 def _set(data: bytes, key: bytes) -> bool:
@@ -277,6 +306,38 @@ class _Rename:
                     return None
                 return data[:at] + key + self.client + data[at + len(needle):]
         return None
+
+    def whole_events(self, buffer: bytes) -> tuple[RawEvents | None, bytes]:
+        """The plain events at the start of `buffer` as one RawEvents, renamed, and the rest.
+
+        Taken whole only where every event is framed as the client gets it (one
+        `data: {...}` line and a blank line, no CR), before the first that can carry a
+        finish reason, usage, an error or [DONE], and where each of them holds
+        `"model":<upstream name>` and a non-empty `"choices":[{` (counted over the events,
+        so an event of a chunk shape that needs shaping sends the read the slow way).
+        """
+        end = buffer.rfind(b"\n\n") + 2
+        if end < 2 or not buffer.startswith(b"data: {"):
+            return None, buffer
+        mark = _first_mark(buffer, end)
+        if mark >= 0:
+            end = buffer.rfind(b"\n\n", 0, mark) + 2
+            if end < 2:
+                return None, buffer
+        region = buffer[:end]
+        count = region.count(b"}\n\ndata: {") + 1
+        if (region.count(b"\n") != 2 * count or not region.endswith(b"}\n\n")
+                or region.count(b'"choices":[{') != count):
+            return None, buffer
+        key, needle = self.needles[0]
+        renamed = region if self.same else region.replace(needle, key + self.client)
+        longer = len(self.client) - len(self.upstream)
+        # the replacements counted by how much longer the bytes got, where the names differ
+        # in length: one pass less than counting them first
+        found = (len(renamed) - len(region)) // longer if longer else region.count(needle)
+        if found != count:
+            return None, buffer
+        return RawEvents(renamed, count), buffer[end:]
 
     def fast_chunk(self, data: bytes) -> RawChunk | None:
         """The event as a RawChunk, or None when it must be parsed and shaped as a dict."""

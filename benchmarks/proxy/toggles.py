@@ -1,0 +1,228 @@
+"""What each micro-optimisation of the request path saves: itself against the plain form.
+
+Each toggle swaps one optimisation for the plain way of doing the same thing, in the same
+process, and the two take turns in slices of in-process requests (benchmarks/proxy/inprocess.py,
+accounting on), so a swing of the machine falls on both. The figure is the median of the
+slice-by-slice differences, as a share of the optimised form's CPU per request: an
+optimisation stays only where the plain form costs at least 3% more.
+
+    python3 -m benchmarks.proxy.toggles                       # every toggle still in the code
+    python3 -m benchmarks.proxy.toggles --only relay,log-line --slices 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import statistics
+import tempfile
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.proxy.inprocess import build_app, drive
+
+
+class Swap:
+    """Attributes replaced by their plain form while `plain()` is on."""
+
+    def __init__(self, swaps: list[tuple[Any, str, Any]]) -> None:
+        self.swaps = [(owner, name, getattr(owner, name), plain) for owner, name, plain in swaps]
+
+    def plain(self, on: bool) -> None:
+        for owner, name, fast, plain in self.swaps:
+            setattr(owner, name, plain if on else fast)
+
+
+def rewritten(cls: type, name: str, old: str, new: str) -> Callable:
+    """Method `name` of `cls` recompiled with `old` replaced by `new` in its source."""
+    module = inspect.getmodule(cls)
+    source = textwrap.dedent(inspect.getsource(getattr(cls, name)))
+    if old not in source:
+        raise SystemExit(f"{cls.__name__}.{name} no longer holds {old!r}")
+    scope = {**vars(module), "asyncio": asyncio}
+    exec(compile(source.replace(old, new), f"<plain {cls.__name__}.{name}>", "exec"), scope)
+    return scope[name]
+
+
+def timeout_toggle() -> Swap:
+    """The hand-written `timeout_at` (a plain context manager) against asyncio.timeout_at."""
+    from gateway.proxy.pipeline import Pipeline
+    from gateway.proxy.router import Router
+
+    old, new = "with timeout_at(", "async with asyncio.timeout_at("
+    return Swap(
+        [
+            (Router, "_failover", rewritten(Router, "_failover", old, new)),
+            (Pipeline, "_stream", rewritten(Pipeline, "_stream", old, new)),
+            (Pipeline, "_answer", rewritten(Pipeline, "_answer", old, new)),
+        ]
+    )
+
+
+class TaskWatch:
+    """The plain disconnect watch: one watcher task per request, from its start."""
+
+    __slots__ = ("active", "gone", "_task", "_watcher")
+
+    def __init__(self, receive: Callable) -> None:
+        self.active = True
+        self.gone = False
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._watcher: asyncio.Task | None = task.get_loop().create_task(self._watch(receive))
+
+    async def _watch(self, receive: Callable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if self.active:
+                    self.gone = True
+                    self._task.cancel()
+                return
+
+    def close(self) -> None:
+        self.active = False
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+
+def disconnect_toggle() -> Swap:
+    from gateway.proxy import pipeline
+
+    return Swap([(pipeline, "DisconnectWatch", TaskWatch)])
+
+
+def fast_path_toggle() -> Swap:
+    from gateway.proxy.adapters.openai import OpenAICompatible
+
+    return Swap([(OpenAICompatible, "relays_bytes", False)])
+
+
+def orjson_line(
+    when: float,
+    request_id: str,
+    consumer: str,
+    model: str,
+    requested_model: str,
+    channel: str | None,
+    provider: str | None,
+    upstream_model: str | None,
+    endpoint: str,
+    stream: bool,
+    attempts: int,
+    status: int,
+    error_code: str | None,
+    latency_ms: float,
+    ttft_ms: float | None,
+    usage: Mapping[str, Any],
+    cost: str | None,
+    currency: str | None,
+) -> str:
+    """The plain usage-log line: a dict of the fields (None left out) encoded by orjson."""
+    from gateway.usage.log import _time
+
+    line = {
+        "time": _time(when),
+        "request_id": request_id,
+        "consumer": consumer,
+        "model": model,
+        "requested_model": requested_model,
+        "channel": channel,
+        "provider": provider,
+        "upstream_model": upstream_model,
+        "endpoint": endpoint,
+        "stream": stream,
+        "attempts": attempts,
+        "status": status,
+        "error_code": error_code,
+        "latency_ms": latency_ms,
+        "ttft_ms": ttft_ms,
+        "usage": usage,
+        "cost": cost,
+        "currency": currency,
+    }
+    return orjson.dumps({k: v for k, v in line.items() if v is not None}).decode() + "\n"
+
+
+def log_line_toggle() -> Swap:
+    from gateway.usage import accounting
+
+    return Swap([(accounting, "request_line", orjson_line)])
+
+
+TOGGLES: dict[str, Callable[[], Swap]] = {
+    "timeout_at": timeout_toggle,
+    "disconnect-sweeper": disconnect_toggle,
+    "byte-fast-path": fast_path_toggle,
+    "log-line": log_line_toggle,
+}
+
+
+async def measure(
+    names: list[str], slices: int, count: int
+) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    """(optimised, plain) CPU seconds per request of each toggle and mode, slice by slice."""
+    spent: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(Path(tmp), "accounting")
+        await app.startup()
+        try:
+            for name in names:
+                swap = TOGGLES[name]()
+                for mode in ("plain", "stream"):
+                    fast: list[float] = []
+                    plain: list[float] = []
+                    for on in (True, False):  # warm both
+                        swap.plain(on)
+                        await drive(app, mode, count)
+                    for turn in range(slices):
+                        for on in (True, False) if turn % 2 else (False, True):
+                            swap.plain(on)
+                            (plain if on else fast).append(await drive(app, mode, count))
+                    swap.plain(False)
+                    spent[(name, mode)] = (fast, plain)
+        finally:
+            await app.shutdown()
+    return spent
+
+
+def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str:
+    lines = [
+        "| optimisation | mode | optimised µs/req | plain µs/req | plain costs more "
+        "(median of slice pairs) | middle half of pairs | verdict |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for (name, mode), (fast, plain) in spent.items():
+        ratios = sorted(p / f - 1 for f, p in zip(fast, plain, strict=True))
+        low, mid, high = statistics.quantiles(ratios, n=4)
+        verdict = "pays" if mid >= 0.03 else "does not pay"
+        lines.append(
+            f"| {name} | {mode} | {statistics.median(fast) * 1e6:.1f} | "
+            f"{statistics.median(plain) * 1e6:.1f} | {mid * 100:+.1f}% | "
+            f"{low * 100:+.1f}% to {high * 100:+.1f}% | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(TOGGLES), help="toggles to measure")
+    parser.add_argument("--count", type=int, default=300, help="requests per slice")
+    parser.add_argument("--slices", type=int, default=20, help="slices per variant and mode")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = set(names) - set(TOGGLES)
+    if unknown:
+        raise SystemExit(f"unknown toggles: {', '.join(sorted(unknown))}")
+    print(report(asyncio.run(measure(names, args.slices, args.count))))
+
+
+if __name__ == "__main__":
+    main()
