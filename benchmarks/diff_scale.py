@@ -41,20 +41,31 @@ from gateway.review.sides import load_side
 
 REPO = Path(__file__).resolve().parent.parent
 #: ../shared/data from a checkout beside `shared`; one level more from a worktree under wt/.
-DEFAULT_MAP = next((p for p in (REPO.parent / "shared" / "data" / "litellm_model_prices.json",
-                                REPO.parent.parent / "shared" / "data" /
-                                "litellm_model_prices.json") if p.is_file()),
-                   REPO.parent / "shared" / "data" / "litellm_model_prices.json")
+DEFAULT_MAP = next(
+    (
+        p
+        for p in (
+            REPO.parent / "shared" / "data" / "litellm_model_prices.json",
+            REPO.parent.parent / "shared" / "data" / "litellm_model_prices.json",
+        )
+        if p.is_file()
+    ),
+    REPO.parent / "shared" / "data" / "litellm_model_prices.json",
+)
 TARGET_S = 2.0
 
 
-def newer_map(data: dict[str, Any], seed: int = 42, raised: int = 300, removed: int = 50,
-              added: int = 50) -> dict[str, Any]:
+def newer_map(
+    data: dict[str, Any], seed: int = 42, raised: int = 300, removed: int = 50, added: int = 50
+) -> dict[str, Any]:
     """A plausible next release of the map: some prices up 10 %, some models gone or new."""
     rng = random.Random(seed)
     new = copy.deepcopy(data)
-    priced = sorted(k for k, v in new.items() if isinstance(v, dict)
-                    and isinstance(v.get("input_cost_per_token"), int | float))
+    priced = sorted(
+        k
+        for k, v in new.items()
+        if isinstance(v, dict) and isinstance(v.get("input_cost_per_token"), int | float)
+    )
     for key in rng.sample(priced, raised):
         new[key]["input_cost_per_token"] = new[key]["input_cost_per_token"] * 1.1
     for key in rng.sample(sorted(k for k in new if k != "sample_spec"), removed):
@@ -74,23 +85,28 @@ def consumers(models: list[str], seed: int = 7, tightened: int | None = None) ->
     out = []
     for i in range(CONSUMERS):
         doc: dict[str, Any] = {
-            "kind": "Consumer", "name": f"consumer-{i:02d}",
+            "kind": "Consumer",
+            "name": f"consumer-{i:02d}",
             "key_sha256": [hashlib.sha256(f"bench-key-{i}".encode()).hexdigest()],
             "owner": {"type": "person", "code": f"person-{i}"},
-            "orgs": [f"org-{i % 5}"], "scopes": ["public", "internal"] if i % 4 == 0
-            else ["public"], "max_data_destination": _LEVELS[i % 4 if i != tightened else 0]}
+            "orgs": [f"org-{i % 5}"],
+            "scopes": ["public", "internal"] if i % 4 == 0 else ["public"],
+            "max_data_destination": _LEVELS[i % 4 if i != tightened else 0],
+        }
         if i % 3 == 0:
             doc["models"] = sorted(rng.sample(models, 40))
         out.append(doc)
     return out
 
 
-def compiled_import(result: ImportResult, root: Path, pool: list[str],
-                    tightened: int | None = None) -> dict[str, Any]:
+def compiled_import(
+    result: ImportResult, root: Path, pool: list[str], tightened: int | None = None
+) -> dict[str, Any]:
     """The import compiled with the 50 consumers; allow-lists drawn from `pool`."""
     write_files(result.files, root)
-    (root / "consumers.yaml").write_text(yaml.safe_dump_all(
-        consumers(pool, tightened=tightened), sort_keys=False))
+    (root / "consumers.yaml").write_text(
+        yaml.safe_dump_all(consumers(pool, tightened=tightened), sort_keys=False)
+    )
     result = build(root)
     if result.snapshot is None:
         sys.exit("import does not compile:\n" + "\n".join(d.text() for d in result.diagnostics))
@@ -133,8 +149,10 @@ def main() -> int:
         sys.exit(f"{args.map} not found: pass the LiteLLM price map with --map PATH")
     data = json.loads(args.map.read_bytes())
     with tempfile.TemporaryDirectory() as tmp:
-        imports = [import_litellm(d, with_models=True, active=True)
-                   for d in (data, newer_map(data), every_price_raised(data))]
+        imports = [
+            import_litellm(d, with_models=True, active=True)
+            for d in (data, newer_map(data), every_price_raised(data))
+        ]
         pool = sorted(set.intersection(*(set(i.models) for i in imports)))
         old = compiled_import(imports[0], Path(tmp) / "old", pool)
         new = compiled_import(imports[1], Path(tmp) / "new", pool)
@@ -144,26 +162,41 @@ def main() -> int:
         review_s, review = best_of(args.repeat, lambda: review_snapshots(old, new))
         worst_s, worst_review = best_of(args.repeat, lambda: review_snapshots(old, worst))
         render_s, _ = best_of(args.repeat, lambda: (render_markdown(review), render_json(review)))
-        files_s, _ = best_of(args.repeat, lambda: render_markdown(review_snapshots(
-            load_side(str(Path(tmp) / "old.json")).snapshot,
-            load_side(str(Path(tmp) / "new.json")).snapshot)))
+        files_s, _ = best_of(
+            args.repeat,
+            lambda: render_markdown(
+                review_snapshots(
+                    load_side(str(Path(tmp) / "old.json")).snapshot,
+                    load_side(str(Path(tmp) / "new.json")).snapshot,
+                )
+            ),
+        )
     total = review_s + render_s
     counts = review.counts()
-    print(f"models: {len(old['models'])} -> {len(new['models'])}, channels: "
-          f"{len(old['channels'])} -> {len(new['channels'])}")
+    print(
+        f"models: {len(old['models'])} -> {len(new['models'])}, channels: "
+        f"{len(old['channels'])} -> {len(new['channels'])}"
+    )
     print("findings: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"consumers: {len(old['consumers'])}; consumers with changed access or routes: "
-          f"{len(review.impacts)}")
+    print(
+        f"consumers: {len(old['consumers'])}; consumers with changed access or routes: "
+        f"{len(review.impacts)}"
+    )
     print(f"review (diff + classify + routing + impact): {review_s:.3f} s")
     print(f"render (markdown + json):           {render_s:.3f} s")
-    print(f"total: {total:.3f} s (best of {args.repeat}; target < {TARGET_S:.0f} s: "
-          f"{'OK' if total < TARGET_S else 'MISSED'})")
+    print(
+        f"total: {total:.3f} s (best of {args.repeat}; target < {TARGET_S:.0f} s: "
+        f"{'OK' if total < TARGET_S else 'MISSED'})"
+    )
     print(f"from two snapshot files (read, verify digests, review, markdown): {files_s:.3f} s")
-    print(f"worst case (every price raised, one consumer's limit tightened): review "
-          f"{worst_s:.3f} s, findings " + ", ".join(
-              f"{k} {v}" for k, v in worst_review.counts().items()))
-    print(f"machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, Python "
-          f"{platform.python_version()}")
+    print(
+        f"worst case (every price raised, one consumer's limit tightened): review "
+        f"{worst_s:.3f} s, findings "
+        + ", ".join(f"{k} {v}" for k, v in worst_review.counts().items())
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, Python {platform.python_version()}"
+    )
     return 0 if total < TARGET_S and worst_s < TARGET_S else 1
 
 

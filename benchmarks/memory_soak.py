@@ -53,8 +53,9 @@ class Sample:
 
 def sample(pid: int, started: float) -> Sample:
     conns = tcp_connections(pid)
-    return Sample(time.monotonic() - started, procs.rss_mb(pid), open_fds(pid),
-                  conns.get("established", 0))
+    return Sample(
+        time.monotonic() - started, procs.rss_mb(pid), open_fds(pid), conns.get("established", 0)
+    )
 
 
 @dataclass
@@ -82,9 +83,16 @@ async def load_run(s: Servers, run: Run, args: argparse.Namespace, expect_ok: bo
     run.baseline = sample(s.proxy_pid, time.monotonic())
     stop = asyncio.Event()
     sampler = asyncio.get_running_loop().create_task(sampling(s.proxy_pid, run, stop))
-    await constant_rate(s.proxy_url, rate=run.rate, seconds=args.duration,
-                        concurrency=args.concurrency, stream_share=0.1, tally=run.tally,
-                        models=MODELS, expect_ok=expect_ok)
+    await constant_rate(
+        s.proxy_url,
+        rate=run.rate,
+        seconds=args.duration,
+        concurrency=args.concurrency,
+        stream_share=0.1,
+        tally=run.tally,
+        models=MODELS,
+        expect_ok=expect_ok,
+    )
     await asyncio.sleep(args.settle)
     stop.set()
     await sampler
@@ -101,11 +109,16 @@ async def wait_digest(url: str, digest: str) -> None:
     raise RuntimeError(f"the proxy never served digest {digest[:12]}")
 
 
-async def soak(s: Servers, snapshot: Path, failing: bytes,
-               args: argparse.Namespace) -> tuple[float, list[Run]]:
+async def soak(
+    s: Servers, snapshot: Path, failing: bytes, args: argparse.Namespace
+) -> tuple[float, list[Run]]:
     await closed_loop(s.proxy_url, seconds=2, concurrency=4, model="chat")  # warm-up
-    capacity = await closed_loop(s.proxy_url, seconds=args.capacity_seconds,
-                                 concurrency=args.capacity_concurrency, model="chat")
+    capacity = await closed_loop(
+        s.proxy_url,
+        seconds=args.capacity_seconds,
+        concurrency=args.capacity_concurrency,
+        model="chat",
+    )
     healthy = Run("healthy upstream", capacity * args.share)
     await load_run(s, healthy, args, expect_ok=True)
     replace_atomically(snapshot, failing)
@@ -120,39 +133,58 @@ def checks(runs: list[Run], args: argparse.Namespace) -> list[tuple[str, bool]]:
     for run in runs:
         b, a = run.baseline, run.after
         assert a is not None and b is not None  # set by load_run
-        out += [(f"{run.name}: RSS back within {args.rss_tolerance:g} MB",
-                 a.rss_mb - b.rss_mb <= args.rss_tolerance),
-                (f"{run.name}: open files back within {args.fd_tolerance}",
-                 a.fds - b.fds <= args.fd_tolerance),
-                (f"{run.name}: connections back within {args.fd_tolerance}",
-                 a.connections - b.connections <= args.fd_tolerance)]
+        out += [
+            (
+                f"{run.name}: RSS back within {args.rss_tolerance:g} MB",
+                a.rss_mb - b.rss_mb <= args.rss_tolerance,
+            ),
+            (
+                f"{run.name}: open files back within {args.fd_tolerance}",
+                a.fds - b.fds <= args.fd_tolerance,
+            ),
+            (
+                f"{run.name}: connections back within {args.fd_tolerance}",
+                a.connections - b.connections <= args.fd_tolerance,
+            ),
+        ]
     out.append(("healthy upstream: no failed request", not runs[0].tally.failures))
-    out.append(("every upstream failing: no 5xx other than 502/503/504, no broken connection",
-                not runs[1].tally.failures and all(
-                    code in (502, 503, 504) for code in runs[1].tally.statuses)))
+    out.append(
+        (
+            "every upstream failing: no 5xx other than 502/503/504, no broken connection",
+            not runs[1].tally.failures
+            and all(code in (502, 503, 504) for code in runs[1].tally.statuses),
+        )
+    )
     return out
 
 
 def render(capacity: float, runs: list[Run], args: argparse.Namespace) -> str:
-    lines = [f"machine: {machine()}",
-             f"capacity: {capacity:.0f} req/s (closed loop, {args.capacity_concurrency} "
-             f"clients, {args.capacity_seconds:g} s); load: {args.share:.0%} of it for "
-             f"{args.duration:g} s per run, 10% streamed, samples every 1 s",
-             "asyncio tasks: not sampled (the proxy exposes no task count)"]
+    lines = [
+        f"machine: {machine()}",
+        f"capacity: {capacity:.0f} req/s (closed loop, {args.capacity_concurrency} "
+        f"clients, {args.capacity_seconds:g} s); load: {args.share:.0%} of it for "
+        f"{args.duration:g} s per run, 10% streamed, samples every 1 s",
+        "asyncio tasks: not sampled (the proxy exposes no task count)",
+    ]
     for run in runs:
         t = run.tally
         plain = t.latencies["plain"]
-        lines.append(f"{run.name}: {t.requests} requests at {run.rate:.0f} req/s, "
-                     f"statuses {dict(sorted(t.statuses.items()))}, {len(t.failures)} failed, "
-                     f"p50 {percentile(plain, 50) * 1000:.1f} ms, "
-                     f"p99 {percentile(plain, 99) * 1000:.1f} ms")
+        lines.append(
+            f"{run.name}: {t.requests} requests at {run.rate:.0f} req/s, "
+            f"statuses {dict(sorted(t.statuses.items()))}, {len(t.failures)} failed, "
+            f"p50 {percentile(plain, 50) * 1000:.1f} ms, "
+            f"p99 {percentile(plain, 99) * 1000:.1f} ms"
+        )
         assert run.baseline is not None and run.after is not None
         for attr, unit in (("rss_mb", " MB"), ("fds", ""), ("connections", "")):
             b, a = getattr(run.baseline, attr), getattr(run.after, attr)
-            lines.append(f"  {attr:<11} baseline {b:g}{unit}, peak {run.peak(attr):g}{unit}, "
-                         f"after {args.settle:g} s idle {a:g}{unit} ({a - b:+g})")
-        lines.append("  RSS every 10 s: " + " ".join(f"{x.rss_mb:.1f}"
-                                                 for x in run.samples[::10]) + " MB")
+            lines.append(
+                f"  {attr:<11} baseline {b:g}{unit}, peak {run.peak(attr):g}{unit}, "
+                f"after {args.settle:g} s idle {a:g}{unit} ({a - b:+g})"
+            )
+        lines.append(
+            "  RSS every 10 s: " + " ".join(f"{x.rss_mb:.1f}" for x in run.samples[::10]) + " MB"
+        )
         lines += [f"  failure: {f}" for f in t.failures[:5]]
     lines += [f"[{'ok' if ok else 'FAIL'}] {name}" for name, ok in checks(runs, args)]
     return "\n".join(lines)
@@ -165,8 +197,12 @@ def main() -> int:
     parser.add_argument("--capacity-seconds", type=float, default=10)
     parser.add_argument("--capacity-concurrency", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=128, help="requests in flight, max")
-    parser.add_argument("--settle", type=float, default=20,
-                        help="idle seconds around a run (past aiohttp's 15 s keep-alive)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=20,
+        help="idle seconds around a run (past aiohttp's 15 s keep-alive)",
+    )
     parser.add_argument("--rss-tolerance", type=float, default=10, help="MB")
     parser.add_argument("--fd-tolerance", type=int, default=5)
     args = parser.parse_args()
@@ -175,8 +211,7 @@ def main() -> int:
     failing: list[bytes] = []
 
     def first(upstream: str) -> bytes:
-        failing.append(compile_snapshot(catalog_documents(upstream, 2, failing=True,
-                                                          cooldown_s=1)))
+        failing.append(compile_snapshot(catalog_documents(upstream, 2, failing=True, cooldown_s=1)))
         return compile_snapshot(catalog_documents(upstream, 1))
 
     with servers(work, snapshot, first, stream_s=1.0) as s:

@@ -38,8 +38,13 @@ from benchmarks.soak_support import (
 )
 
 MODELS = ("chat", "stream", "flaky")
-MODES = ("valid, renamed into place", "valid, half-written in place",
-         "broken, renamed into place", "valid, written in place", "broken, written in place")
+MODES = (
+    "valid, renamed into place",
+    "valid, half-written in place",
+    "broken, renamed into place",
+    "valid, written in place",
+    "broken, written in place",
+)
 
 
 @dataclass
@@ -58,8 +63,9 @@ async def sample_rss(pid: int, memory: Memory, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
-async def reload_many(path: Path, versions: list[bytes], count: int, seconds: float,
-                      done: dict[str, int]) -> None:
+async def reload_many(
+    path: Path, versions: list[bytes], count: int, seconds: float, done: dict[str, int]
+) -> None:
     """Replace the snapshot `count` times over `seconds`, cycling through MODES; end valid."""
     pause = seconds / max(count, 1)
     for i in range(count):
@@ -70,10 +76,10 @@ async def reload_many(path: Path, versions: list[bytes], count: int, seconds: fl
             replace_atomically(path, good)
         elif mode == "valid, half-written in place":
             with path.open("wb") as out:
-                out.write(good[:len(good) // 2])
+                out.write(good[: len(good) // 2])
                 out.flush()
                 await asyncio.sleep(min(0.05, pause / 3))  # the watcher may read this half
-                out.write(good[len(good) // 2:])
+                out.write(good[len(good) // 2 :])
         elif mode == "broken, renamed into place":
             replace_atomically(path, good[: len(good) * 2 // 3])
         elif mode == "valid, written in place":
@@ -104,18 +110,25 @@ def digest_of_bytes(data: bytes) -> str:
 async def open_circuit(s: Servers) -> int:
     """Open the broken channel's circuit with failover requests; return its call count."""
     tally = Tally()
-    await constant_rate(s.proxy_url, rate=20, seconds=1, concurrency=1, stream_share=0,
-                        tally=tally, models=("flaky", "flaky", "flaky"))
+    await constant_rate(
+        s.proxy_url,
+        rate=20,
+        seconds=1,
+        concurrency=1,
+        stream_share=0,
+        tally=tally,
+        models=("flaky", "flaky", "flaky"),
+    )
     if tally.failures:
         raise RuntimeError(f"failover did not hide the broken channel: {tally.failures[:3]}")
     return get_json(s.counts_url, "").get("broken", 0)
 
 
-async def soak(s: Servers, snapshot: Path, versions: list[bytes],
-               args: argparse.Namespace) -> dict:
+async def soak(s: Servers, snapshot: Path, versions: list[bytes], args: argparse.Namespace) -> dict:
     broken_calls = await open_circuit(s)
-    load = dict(rate=args.rate, concurrency=args.concurrency, stream_share=args.stream_share,
-                models=MODELS)
+    load = dict(
+        rate=args.rate, concurrency=args.concurrency, stream_share=args.stream_share, models=MODELS
+    )
     await constant_rate(s.proxy_url, seconds=3, tally=Tally(), **load)  # warm-up
     await asyncio.sleep(2)
     memory = Memory(start=procs.rss_mb(s.proxy_pid))
@@ -131,7 +144,8 @@ async def soak(s: Servers, snapshot: Path, versions: list[bytes],
         count = args.reloads // args.slices + (k < args.reloads % args.slices)
         await asyncio.gather(
             constant_rate(s.proxy_url, seconds=seconds, tally=with_reloads, seed=k, **load),
-            reload_many(snapshot, versions, count, seconds, done))
+            reload_many(snapshot, versions, count, seconds, done),
+        )
         ready = await wait_digest(s.proxy_url, digest_of_bytes(versions[0]))
         await asyncio.sleep(0.5)  # let the last reload settle before the quiet slice
         await constant_rate(s.proxy_url, seconds=seconds, tally=without, seed=k, **load)
@@ -139,11 +153,16 @@ async def soak(s: Servers, snapshot: Path, versions: list[bytes],
     memory.end = procs.rss_mb(s.proxy_pid)
     stop.set()
     await sampler
-    return {"with": with_reloads, "without": without, "memory": memory, "modes": done,
-            "reloads": ready["reloads"] - before["reloads"],
-            "refusals": ready["refusals"] - before["refusals"],
-            "broken_calls": (broken_calls, get_json(s.counts_url, "").get("broken", 0)),
-            "circuit": circuit_state(s.proxy_url, "flaky-broken")}
+    return {
+        "with": with_reloads,
+        "without": without,
+        "memory": memory,
+        "modes": done,
+        "reloads": ready["reloads"] - before["reloads"],
+        "refusals": ready["refusals"] - before["refusals"],
+        "broken_calls": (broken_calls, get_json(s.counts_url, "").get("broken", 0)),
+        "circuit": circuit_state(s.proxy_url, "flaky-broken"),
+    }
 
 
 def circuit_state(url: str, channel: str) -> str | None:
@@ -159,48 +178,70 @@ def circuit_state(url: str, channel: str) -> str | None:
 def verdicts(r: dict, args: argparse.Namespace) -> list[tuple[str, bool]]:
     w, wo, mem = r["with"], r["without"], r["memory"]
     opened, after = r["broken_calls"]
-    checks = [("no failed request", not w.failures and not wo.failures),
-              ("memory back within 10 MB of the start", mem.end - mem.start <= 10),
-              ("open circuit kept: broken channel not called during the soak",
-               opened >= 3 and after == opened and r["circuit"] in (None, "open"))]
+    checks = [
+        ("no failed request", not w.failures and not wo.failures),
+        ("memory back within 10 MB of the start", mem.end - mem.start <= 10),
+        (
+            "open circuit kept: broken channel not called during the soak",
+            opened >= 3 and after == opened and r["circuit"] in (None, "open"),
+        ),
+    ]
     for kind in ("plain", "stream"):
-        p99_with, p99_without = percentile(w.latencies[kind], 99), \
-            percentile(wo.latencies[kind], 99)
-        checks.append((f"{kind} p99 with reloads within 5% of without",
-                       p99_with <= p99_without * 1.05))
+        p99_with, p99_without = (
+            percentile(w.latencies[kind], 99),
+            percentile(wo.latencies[kind], 99),
+        )
+        checks.append(
+            (f"{kind} p99 with reloads within 5% of without", p99_with <= p99_without * 1.05)
+        )
     return checks
 
 
 def render(r: dict, args: argparse.Namespace) -> str:
     w, wo, mem = r["with"], r["without"], r["memory"]
-    lines = [f"machine: {machine()}",
-             f"load: {args.rate:g} req/s for {args.duration:g} s with reloads and "
-             f"{args.duration:g} s without, alternating in {args.slices} pairs of slices, "
-             f"{args.stream_share:.0%} streams of {args.stream_seconds:g} s, "
-             f"at most {args.concurrency} in flight",
-             f"snapshot replaced {sum(r['modes'].values())} times: " + ", ".join(
-                 f"{n} {m}" for m, n in r["modes"].items()),
-             f"proxy: {r['reloads']} reloads applied, {r['refusals']} refused"]
+    lines = [
+        f"machine: {machine()}",
+        f"load: {args.rate:g} req/s for {args.duration:g} s with reloads and "
+        f"{args.duration:g} s without, alternating in {args.slices} pairs of slices, "
+        f"{args.stream_share:.0%} streams of {args.stream_seconds:g} s, "
+        f"at most {args.concurrency} in flight",
+        f"snapshot replaced {sum(r['modes'].values())} times: "
+        + ", ".join(f"{n} {m}" for m, n in r["modes"].items()),
+        f"proxy: {r['reloads']} reloads applied, {r['refusals']} refused",
+    ]
     for name, t in (("with reloads", w), ("without reloads", wo)):
-        lines.append(f"{name}: {t.requests} requests, {len(t.failures)} failed; " + "; ".join(
-            f"{k} p50 {percentile(v, 50) * 1000:.1f} ms p99 {percentile(v, 99) * 1000:.1f} ms"
-            for k, v in t.latencies.items()))
+        lines.append(
+            f"{name}: {t.requests} requests, {len(t.failures)} failed; "
+            + "; ".join(
+                f"{k} p50 {percentile(v, 50) * 1000:.1f} ms p99 {percentile(v, 99) * 1000:.1f} ms"
+                for k, v in t.latencies.items()
+            )
+        )
         lines += [f"  failure: {f}" for f in t.failures[:5]]
-    lines.append(f"RSS: start {mem.start:.1f} MB, peak {mem.peak:.1f} MB, "
-                 f"end {mem.end:.1f} MB (after {args.settle:g} s idle)")
+    lines.append(
+        f"RSS: start {mem.start:.1f} MB, peak {mem.peak:.1f} MB, "
+        f"end {mem.end:.1f} MB (after {args.settle:g} s idle)"
+    )
     opened, after = r["broken_calls"]
-    lines.append(f"broken channel calls: {opened} to open its circuit, {after} at the end; "
-                 f"its circuit in /admin/status: {r['circuit'] or 'no such endpoint'}")
+    lines.append(
+        f"broken channel calls: {opened} to open its circuit, {after} at the end; "
+        f"its circuit in /admin/status: {r['circuit'] or 'no such endpoint'}"
+    )
     lines += [f"[{'ok' if ok else 'FAIL'}] {name}" for name, ok in verdicts(r, args)]
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=120,
-                        help="seconds of load with reloads (and as many without)")
-    parser.add_argument("--slices", type=int, default=6,
-                        help="alternations of with and without reloads")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=120,
+        help="seconds of load with reloads (and as many without)",
+    )
+    parser.add_argument(
+        "--slices", type=int, default=6, help="alternations of with and without reloads"
+    )
     parser.add_argument("--reloads", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight, max")
     parser.add_argument("--rate", type=float, default=100, help="requests started per second")

@@ -36,7 +36,8 @@ def draft07_checks() -> dict[str, Callable[[Any], bool]] | None:
 
     def compiled(schema: dict[str, Any]) -> Callable[[Any], bool]:
         validate = fastjsonschema.compile(
-            {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}, use_default=False)
+            {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}, use_default=False
+        )
 
         def check(data: Any) -> bool:
             try:
@@ -44,7 +45,9 @@ def draft07_checks() -> dict[str, Callable[[Any], bool]] | None:
             except fastjsonschema.JsonSchemaException:
                 return False
             return True
+
         return check
+
     return {kind: compiled(schema) for kind, schema in _bundled().items()}
 
 
@@ -57,7 +60,8 @@ def main() -> int:
     docs = [d for d in docs if d.kind in _bundled()]
     started = time.perf_counter()
     candidates: dict[str, dict[str, Callable[[Any], bool]]] = {
-        "jsonschema-rs (2020-12)": {k: fast_check(s) for k, s in _bundled().items()}}
+        "jsonschema-rs (2020-12)": {k: fast_check(s) for k, s in _bundled().items()}
+    }
     builds = {"jsonschema-rs (2020-12)": time.perf_counter() - started}
     started = time.perf_counter()
     old = draft07_checks()
@@ -77,8 +81,10 @@ def main() -> int:
     print("|---|---|---|")
     for name, runs in times.items():
         print(f"| {name} | {builds[name]:.3f} | {statistics.median(runs):.3f} |")
-    print(f"\nmachine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"\nmachine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     return 0
 
 

@@ -49,10 +49,17 @@ def measure(catalog: Path, snapshot: Path, out: Path) -> dict[str, float | int]:
         return [marks[b][0] - marks[a][0], marks[b][1] - marks[a][1]]
 
     index = (out / "from-catalog" / "index.html").stat().st_size
-    return {"compile": span(0, 1), "site": span(1, 2), "catalog_total": span(0, 2),
-            "snapshot_total": span(3, 4),
-            "models": report.models, "pages": report.pages, "bytes": report.bytes,
-            "index_bytes": index, "load": os.getloadavg()[0]}
+    return {
+        "compile": span(0, 1),
+        "site": span(1, 2),
+        "catalog_total": span(0, 2),
+        "snapshot_total": span(3, 4),
+        "models": report.models,
+        "pages": report.pages,
+        "bytes": report.bytes,
+        "index_bytes": index,
+        "load": os.getloadavg()[0],
+    }
 
 
 def main() -> int:
@@ -71,23 +78,44 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         generate(args.prices, root / "catalog")
-        runs = [json.loads(subprocess.run(
-            [sys.executable, __file__, "--measure", str(root / "catalog"),
-             str(root / "snapshot.json"), str(root / "site")],
-            check=True, capture_output=True, text=True).stdout) for _ in range(args.runs)]
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--measure",
+                        str(root / "catalog"),
+                        str(root / "snapshot.json"),
+                        str(root / "site"),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            for _ in range(args.runs)
+        ]
     first = runs[0]
-    print(f"site: {first['models']} models, {first['pages']} pages, "
-          f"{first['bytes'] / 1e6:.1f} MB (index.html {first['index_bytes'] / 1e6:.1f} MB)\n")
+    print(
+        f"site: {first['models']} models, {first['pages']} pages, "
+        f"{first['bytes'] / 1e6:.1f} MB (index.html {first['index_bytes'] / 1e6:.1f} MB)\n"
+    )
     print(f"| step | wall s (median of {args.runs}) | CPU s (median) |\n|---|---|---|")
-    for key, label in (("compile", "compile the catalog"), ("site", "write the site"),
-                       ("catalog_total", "**`modelyard site CATALOG`** (both)"),
-                       ("snapshot_total", "**`modelyard site SNAPSHOT`**")):
+    for key, label in (
+        ("compile", "compile the catalog"),
+        ("site", "write the site"),
+        ("catalog_total", "**`modelyard site CATALOG`** (both)"),
+        ("snapshot_total", "**`modelyard site SNAPSHOT`**"),
+    ):
         wall = statistics.median(r[key][0] for r in runs)
         cpu = statistics.median(r[key][1] for r in runs)
         print(f"| {label} | {wall:.2f} | {cpu:.2f} |")
     worst = max(max(r["catalog_total"][0], r["snapshot_total"][0]) for r in runs)
-    print(f"\nslowest run: {worst:.2f} s wall (target: under {TARGET_S:.0f} s); load average "
-          f"{statistics.median(r['load'] for r in runs):.1f} during the runs")
+    print(
+        f"\nslowest run: {worst:.2f} s wall (target: under {TARGET_S:.0f} s); load average "
+        f"{statistics.median(r['load'] for r in runs):.1f} during the runs"
+    )
     print(f"machine: {machine()}")
     return 0 if worst < TARGET_S else 1
 

@@ -37,16 +37,32 @@ DEAD_URL = f"http://127.0.0.1:{procs.free_port()}/v1"
 
 # ----- the fake upstream (its own process, so it never competes with the load's event loop) -----
 
+
 def _completion(model: str) -> dict[str, Any]:
-    return {"id": "chatcmpl-soak", "object": "chat.completion", "created": 1, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "soak answer"}}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
+    return {
+        "id": "chatcmpl-soak",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "soak answer"},
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
 
 
 def _event(model: str, delta: dict, finish: str | None = None) -> bytes:
-    chunk = {"id": "chatcmpl-soak", "object": "chat.completion.chunk", "created": 1,
-             "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    chunk = {
+        "id": "chatcmpl-soak",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
 
@@ -61,8 +77,9 @@ def run_upstream(port: int, stream_s: float) -> None:
         model = body.get("model", "")
         counts[model] = counts.get(model, 0) + 1
         if model == "broken":
-            return web.json_response({"error": {"message": "broken on purpose",
-                                                "type": "server_error"}}, status=500)
+            return web.json_response(
+                {"error": {"message": "broken on purpose", "type": "server_error"}}, status=500
+            )
         if not body.get("stream"):
             return web.json_response(_completion(model))
         answer = web.StreamResponse(headers={"content-type": "text/event-stream"})
@@ -85,8 +102,10 @@ def run_upstream(port: int, stream_s: float) -> None:
 
 # ----- snapshots -----
 
-def catalog_documents(upstream: str, version: int, *, failing: bool = False,
-                      cooldown_s: int = 600) -> list[dict]:
+
+def catalog_documents(
+    upstream: str, version: int, *, failing: bool = False, cooldown_s: int = 600
+) -> list[dict]:
     """Models `chat`, `stream` and `flaky` (a broken high channel over a good normal one).
 
     `version` changes only a description, so every channel keeps its identity (and breaker)
@@ -94,33 +113,78 @@ def catalog_documents(upstream: str, version: int, *, failing: bool = False,
     stays open `cooldown_s` (the reload soak keeps one open for its whole length).
     """
     docs: list[dict] = [
-        {"kind": "Settings", "name": "soak", "defaults": {
-            "retry_budget": 1, "total_timeout_s": 30, "first_byte_timeout_s": 10,
-            "circuit_breaker": {"failure_threshold": 3, "cooldown_s": cooldown_s,
-                                "max_cooldown_s": max(cooldown_s, 2)}}},
+        {
+            "kind": "Settings",
+            "name": "soak",
+            "defaults": {
+                "retry_budget": 1,
+                "total_timeout_s": 30,
+                "first_byte_timeout_s": 10,
+                "circuit_breaker": {
+                    "failure_threshold": 3,
+                    "cooldown_s": cooldown_s,
+                    "max_cooldown_s": max(cooldown_s, 2),
+                },
+            },
+        },
         {"kind": "Capability", "name": "streaming", "applies_to": ["chat"]},
-        {"kind": "Consumer", "name": "soak", "owner": {"type": "person", "code": "soak"},
-         "key_sha256": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
-         "scopes": ["public", "admin"]},
-        {"kind": "Provider", "name": "up", "protocol": "openai", "base_url": upstream,
-         "auth": {"type": "none"}, "data_destination": "inner"},
-        {"kind": "Provider", "name": "dead", "protocol": "openai", "base_url": DEAD_URL,
-         "auth": {"type": "none"}, "data_destination": "inner"},
+        {
+            "kind": "Consumer",
+            "name": "soak",
+            "owner": {"type": "person", "code": "soak"},
+            "key_sha256": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
+            "scopes": ["public", "admin"],
+        },
+        {
+            "kind": "Provider",
+            "name": "up",
+            "protocol": "openai",
+            "base_url": upstream,
+            "auth": {"type": "none"},
+            "data_destination": "inner",
+        },
+        {
+            "kind": "Provider",
+            "name": "dead",
+            "protocol": "openai",
+            "base_url": DEAD_URL,
+            "auth": {"type": "none"},
+            "data_destination": "inner",
+        },
     ]
     price = {"unit": "per_million_tokens", "currency": "USD", "input": "0", "output": "0"}
     for name in ("chat", "stream", "flaky"):
-        docs.append({"kind": "Model", "name": name, "type": "chat", "visibility": "public",
-                     "capabilities": ["streaming"], "description": f"soak version {version}"})
-    channels = [("chat-up", "chat", "up", "plain", "normal"),
-                ("stream-up", "stream", "up", "stream", "normal"),
-                ("flaky-broken", "flaky", "up", "broken", "high"),
-                ("flaky-up", "flaky", "up", "plain", "normal")]
+        docs.append(
+            {
+                "kind": "Model",
+                "name": name,
+                "type": "chat",
+                "visibility": "public",
+                "capabilities": ["streaming"],
+                "description": f"soak version {version}",
+            }
+        )
+    channels = [
+        ("chat-up", "chat", "up", "plain", "normal"),
+        ("stream-up", "stream", "up", "stream", "normal"),
+        ("flaky-broken", "flaky", "up", "broken", "high"),
+        ("flaky-up", "flaky", "up", "plain", "normal"),
+    ]
     if failing:
         channels = [(n, m, "up", "broken", p) for n, m, _, _, p in channels]
         channels += [(f"{m}-dead", m, "dead", "plain", "low") for m in ("chat", "stream")]
     for name, model, provider, upstream_model, priority in channels:
-        docs.append({"kind": "Channel", "name": name, "model": model, "provider": provider,
-                     "upstream_model": upstream_model, "priority": priority, "price": price})
+        docs.append(
+            {
+                "kind": "Channel",
+                "name": name,
+                "model": model,
+                "provider": provider,
+                "upstream_model": upstream_model,
+                "priority": priority,
+                "price": price,
+            }
+        )
     return docs
 
 
@@ -132,8 +196,9 @@ def compile_snapshot(docs: list[dict]) -> bytes:
         Path(tmp, "catalog.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
         result = build(Path(tmp))
     if result.snapshot is None:
-        raise RuntimeError("soak catalog does not compile:\n" + "\n".join(
-            d.text() for d in result.diagnostics))
+        raise RuntimeError(
+            "soak catalog does not compile:\n" + "\n".join(d.text() for d in result.diagnostics)
+        )
     return snapshot_bytes(result.snapshot)
 
 
@@ -144,6 +209,7 @@ def replace_atomically(path: Path, data: bytes) -> None:
 
 
 # ----- processes -----
+
 
 @dataclass
 class Servers:
@@ -156,27 +222,48 @@ class Servers:
 
 
 @contextlib.contextmanager
-def servers(work: Path, snapshot: Path, first: Callable[[str], bytes],
-            stream_s: float) -> Iterator[Servers]:
+def servers(
+    work: Path, snapshot: Path, first: Callable[[str], bytes], stream_s: float
+) -> Iterator[Servers]:
     """Start the fake upstream, write `first(upstream_url)` to `snapshot` and serve it with
     `modelyard serve --snapshot`; stop both afterwards."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     up_port, proxy_port = procs.free_port(), procs.free_port()
     upstream = f"http://127.0.0.1:{up_port}"
-    upstream_cmd = [sys.executable, "-m", "benchmarks.soak_support", "upstream", str(up_port),
-                    str(stream_s)]
+    upstream_cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.soak_support",
+        "upstream",
+        str(up_port),
+        str(stream_s),
+    ]
     with procs.running(upstream_cmd, log=work / "upstream.log", env=env, cwd=REPO) as up:
         procs.wait_port(up_port, timeout_s=30, proc=up)
         snapshot.write_bytes(first(upstream + "/v1"))
-        serve = [sys.executable, "-m", "cli.main", "serve", "--snapshot", str(snapshot),
-                 "--host", "127.0.0.1", "--port", str(proxy_port), "--log-level", "warning"]
+        serve = [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--snapshot",
+            str(snapshot),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(proxy_port),
+            "--log-level",
+            "warning",
+        ]
         with procs.running(serve, log=work / "proxy.log", env=env, cwd=REPO) as proxy:
             procs.wait_http(f"http://127.0.0.1:{proxy_port}/readyz", timeout_s=30, proc=proxy)
-            yield Servers(upstream + "/v1", f"http://127.0.0.1:{proxy_port}", proxy.pid,
-                          upstream + "/counts")
+            yield Servers(
+                upstream + "/v1", f"http://127.0.0.1:{proxy_port}", proxy.pid, upstream + "/counts"
+            )
 
 
 # ----- load -----
+
 
 @dataclass
 class Tally:
@@ -202,13 +289,16 @@ def client(url: str, concurrency: int) -> aiohttp.ClientSession:
     """A pooled client for the load (aiohttp: a fraction of httpx's CPU per request, so the
     load generator is not what limits the figures)."""
     return aiohttp.ClientSession(
-        base_url=url, headers={"authorization": f"Bearer {CLIENT_KEY}"},
+        base_url=url,
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
         connector=aiohttp.TCPConnector(limit=concurrency),
-        timeout=aiohttp.ClientTimeout(total=60))
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
 
 
-async def one_request(http: aiohttp.ClientSession, model: str, stream: bool, tally: Tally,
-                      expect_ok: bool = True) -> None:
+async def one_request(
+    http: aiohttp.ClientSession, model: str, stream: bool, tally: Tally, expect_ok: bool = True
+) -> None:
     """Send one chat request; record its latency, or why it failed."""
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
     started = time.perf_counter()
@@ -231,9 +321,18 @@ async def one_request(http: aiohttp.ClientSession, model: str, stream: bool, tal
         tally.latencies["stream" if stream else "plain"].append(elapsed)
 
 
-async def constant_rate(url: str, *, rate: float, seconds: float, concurrency: int,
-                        stream_share: float, tally: Tally, models: tuple[str, str, str],
-                        expect_ok: bool = True, seed: int = 7) -> None:
+async def constant_rate(
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    concurrency: int,
+    stream_share: float,
+    tally: Tally,
+    models: tuple[str, str, str],
+    expect_ok: bool = True,
+    seed: int = 7,
+) -> None:
     """Start requests at `rate` per second for `seconds`, at most `concurrency` at once.
 
     `models` is (plain, stream, failover): a tenth of the plain requests go to the failover
@@ -243,10 +342,12 @@ async def constant_rate(url: str, *, rate: float, seconds: float, concurrency: i
     gate = asyncio.Semaphore(concurrency)
     # One pool per kind, so plain requests never wait for a connection held by a stream.
     async with client(url, concurrency) as plain_http, client(url, concurrency) as stream_http:
+
         async def run(model: str, stream: bool) -> None:
             try:
-                await one_request(stream_http if stream else plain_http, model, stream, tally,
-                                  expect_ok)
+                await one_request(
+                    stream_http if stream else plain_http, model, stream, tally, expect_ok
+                )
             finally:
                 gate.release()
 
@@ -272,6 +373,7 @@ async def closed_loop(url: str, *, seconds: float, concurrency: int, model: str)
     end = time.perf_counter() + seconds
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     async with client(url, concurrency) as http:
+
         async def one_client() -> None:
             nonlocal done
             while time.perf_counter() < end:
@@ -286,6 +388,7 @@ async def closed_loop(url: str, *, seconds: float, concurrency: int, model: str)
 
 
 # ----- probes of the proxy process -----
+
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -313,8 +416,7 @@ def tcp_connections(pid: int) -> dict[str, int]:
 
 
 def get_json(url: str, path: str) -> Any:
-    answer = httpx.get(url + path, headers={"authorization": f"Bearer {CLIENT_KEY}"},
-                       timeout=10)
+    answer = httpx.get(url + path, headers={"authorization": f"Bearer {CLIENT_KEY}"}, timeout=10)
     return answer.json() if answer.status_code == 200 else None
 
 

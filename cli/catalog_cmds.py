@@ -53,15 +53,19 @@ def _existing(ctx: typer.Context, path: Path) -> Path:
 
 
 CatalogArg = typer.Argument(
-    Path("catalog"), callback=_existing, show_default=True,
-    help="The catalog directory (or one YAML file).")
+    Path("catalog"),
+    callback=_existing,
+    show_default=True,
+    help="The catalog directory (or one YAML file).",
+)
 StrictOpt = typer.Option(False, "--strict", help="Treat warnings as errors.")
 
 
 def validate(
     catalog: Path = CatalogArg,
     format: DiagnosticFormat = typer.Option(
-        DiagnosticFormat.text, "--format", help="text, json, or github annotations."),
+        DiagnosticFormat.text, "--format", help="text, json, or github annotations."
+    ),
     strict: bool = StrictOpt,
 ) -> None:
     """Check the catalog: schema, references, lints and secrets. Exit 1 on errors."""
@@ -78,7 +82,8 @@ def validate(
 def compile_(
     catalog: Path = CatalogArg,
     output: Path | None = typer.Option(
-        None, "-o", "--output", help="Write the snapshot here (default: standard output)."),
+        None, "-o", "--output", help="Write the snapshot here (default: standard output)."
+    ),
     strict: bool = StrictOpt,
 ) -> None:
     """Compile the catalog into one deterministic snapshot (JSON)."""
@@ -97,21 +102,31 @@ def compile_(
 
 def models(
     args: list[str] = typer.Argument(
-        None, metavar="[CATALOG] | show NAME [CATALOG]",
-        help="The catalog directory (default ./catalog); `show NAME` shows one model in full."),
+        None,
+        metavar="[CATALOG] | show NAME [CATALOG]",
+        help="The catalog directory (default ./catalog); `show NAME` shows one model in full.",
+    ),
     search: str | None = typer.Option(
-        None, "--search", "-s",
-        help="Substring of name, display name, alias, vendor, description or tag."),
+        None,
+        "--search",
+        "-s",
+        help="Substring of name, display name, alias, vendor, description or tag.",
+    ),
     tag: str | None = typer.Option(None, "--tag", help="Models carrying this tag."),
     proxy: str | None = typer.Option(
-        None, "--proxy", help="A running proxy's URL: adds each model's circuit state (list) "
-        "or each channel's circuit and recent success rate (show), from /admin/status."),
-    key: str | None = typer.Option(None, "--key", envvar="MODELYARD_KEY",
-                                   help="A key with the admin scope, for --proxy."),
+        None,
+        "--proxy",
+        help="A running proxy's URL: adds each model's circuit state (list) "
+        "or each channel's circuit and recent success rate (show), from /admin/status.",
+    ),
+    key: str | None = typer.Option(
+        None, "--key", envvar="MODELYARD_KEY", help="A key with the admin scope, for --proxy."
+    ),
     # The choice enums are built from the vocabularies, hence the type: ignore.
     status: Status | None = typer.Option(None, "--status"),  # type: ignore[valid-type]
     protocol: Protocol | None = typer.Option(  # type: ignore[valid-type]
-        None, "--protocol", help="Models with a channel on it."),
+        None, "--protocol", help="Models with a channel on it."
+    ),
     vendor: str | None = typer.Option(None, "--vendor", help="Vendor, ignoring case."),
     type: ModelType | None = typer.Option(None, "--type"),  # type: ignore[valid-type]
     visibility: Visibility | None = typer.Option(None, "--visibility"),  # type: ignore[valid-type]
@@ -132,14 +147,31 @@ def models(
     if len(args) > 1:
         raise typer.BadParameter("give at most one catalog directory")
     snapshot = _built(_catalog(args[0] if args else "catalog"), strict=False)
-    query = ModelQuery(search=search, status=_value(status), protocol=_value(protocol),
-                       vendor=vendor, type=_value(type), visibility=_value(visibility), tag=tag)
+    query = ModelQuery(
+        search=search,
+        status=_value(status),
+        protocol=_value(protocol),
+        vendor=vendor,
+        type=_value(type),
+        visibility=_value(visibility),
+        tag=tag,
+    )
     rows = list_models(Snapshot.from_compiled(snapshot), query)
     circuit = circuits(_status(proxy, key)) if proxy else None
     if format is ListFormat.json:
-        typer.echo(json.dumps([{**r.as_dict(), **({"circuit": circuit.get(r.name)}
-                                                   if circuit is not None else {})}
-                               for r in rows], indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        **r.as_dict(),
+                        **({"circuit": circuit.get(r.name)} if circuit is not None else {}),
+                    }
+                    for r in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         Console().print(_table(rows, circuit))
 
@@ -168,8 +200,10 @@ def summary(diagnostics: Sequence[Diagnostic], catalog: Path) -> str:
     if not diagnostics:
         return f"{catalog}: no problems found"
     told = f", {notices} notice{'s' * (notices != 1)}" if notices else ""
-    return (f"{catalog}: {errors} error{'s' * (errors != 1)}, "
-            f"{warnings} warning{'s' * (warnings != 1)}{told}")
+    return (
+        f"{catalog}: {errors} error{'s' * (errors != 1)}, "
+        f"{warnings} warning{'s' * (warnings != 1)}{told}"
+    )
 
 
 def _built(catalog: Path, strict: bool) -> dict[str, Any]:
@@ -185,16 +219,34 @@ def _built(catalog: Path, strict: bool) -> dict[str, Any]:
 
 def _table(rows: Sequence[ModelRow], circuit: dict[str, str] | None = None) -> Table:
     table = Table(title=f"{len(rows)} model{'s' * (len(rows) != 1)}")
-    columns = ["name", "display name", "type", "status", "vendor", "visibility", "channels",
-               "aliases", "tags"]
+    columns = [
+        "name",
+        "display name",
+        "type",
+        "status",
+        "vendor",
+        "visibility",
+        "channels",
+        "aliases",
+        "tags",
+    ]
     if circuit is not None:
         columns.append("circuit")
     for column in columns:
         # Names are what people copy from the list: never broken across lines.
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "channels"))
     for r in rows:
-        cells = [r.name, r.display_name, r.type, r.status, r.vendor or "", r.visibility,
-                 f"{r.active_channels}/{r.channels}", ", ".join(r.aliases), ", ".join(r.tags)]
+        cells = [
+            r.name,
+            r.display_name,
+            r.type,
+            r.status,
+            r.vendor or "",
+            r.visibility,
+            f"{r.active_channels}/{r.channels}",
+            ", ".join(r.aliases),
+            ", ".join(r.tags),
+        ]
         if circuit is not None:
             cells.append(circuit.get(r.name) or "")
         table.add_row(*cells)

@@ -38,21 +38,43 @@ class FailOn(StrEnum):
 
 
 def diff(
-    base: str = typer.Argument(..., help="Base side: a git revision (origin/main, HEAD~1), "
-                               "a catalog directory, or a compiled snapshot .json file."),
-    head: str = typer.Argument(None, help="Head side, same forms; default: the working "
-                               "tree's catalog (./CATALOG_PATH)."),
-    format: Format = typer.Option(Format.text, "--format", "-f",  # noqa: A002
-                                  help="text (terminal), markdown (PR comment) or json."),
-    fail_on: list[FailOn] = typer.Option([], "--fail-on", help="Exit 1 when changes of this "
-                                         "class exist (repeatable; any = every class)."),
-    catalog_path: str = typer.Option("catalog", "--catalog-path",
-                                     help="The catalog folder, relative to the current "
-                                     "directory, inside a git revision and in the tree."),
-    usage: Path = typer.Option(None, "--usage", help="A usage log (JSON lines) or a metrics "
-                               "scrape: show the monthly cost change its traffic would see."),
-    usage_days: float = typer.Option(None, "--usage-days", min=0.01, help="Days the usage "
-                                     "covers (default: a log's time span; 30 for a scrape)."),
+    base: str = typer.Argument(
+        ...,
+        help="Base side: a git revision (origin/main, HEAD~1), "
+        "a catalog directory, or a compiled snapshot .json file.",
+    ),
+    head: str = typer.Argument(
+        None, help="Head side, same forms; default: the working tree's catalog (./CATALOG_PATH)."
+    ),
+    format: Format = typer.Option(
+        Format.text,
+        "--format",
+        "-f",  # noqa: A002
+        help="text (terminal), markdown (PR comment) or json.",
+    ),
+    fail_on: list[FailOn] = typer.Option(
+        [],
+        "--fail-on",
+        help="Exit 1 when changes of this class exist (repeatable; any = every class).",
+    ),
+    catalog_path: str = typer.Option(
+        "catalog",
+        "--catalog-path",
+        help="The catalog folder, relative to the current "
+        "directory, inside a git revision and in the tree.",
+    ),
+    usage: Path = typer.Option(
+        None,
+        "--usage",
+        help="A usage log (JSON lines) or a metrics "
+        "scrape: show the monthly cost change its traffic would see.",
+    ),
+    usage_days: float = typer.Option(
+        None,
+        "--usage-days",
+        min=0.01,
+        help="Days the usage covers (default: a log's time span; 30 for a scrape).",
+    ),
 ) -> None:
     """Show what a catalog change does to users, traffic, cost and security.
 
@@ -75,9 +97,15 @@ def diff(
         except (OSError, UsageUnreadable) as exc:
             print(f"error: --usage {usage}: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_USAGE) from None
-    review = review_snapshots(old.snapshot, new.snapshot, base_label=old.label,
-                              head_label=new.label, warnings=new.warnings,
-                              defaulted=new.defaulted, traffic=traffic)
+    review = review_snapshots(
+        old.snapshot,
+        new.snapshot,
+        base_label=old.label,
+        head_label=new.label,
+        warnings=new.warnings,
+        defaulted=new.defaulted,
+        traffic=traffic,
+    )
     if format is Format.json:
         print(render_json(review))
     elif format is Format.markdown:

@@ -22,8 +22,9 @@ def _provider_map(pairs: list[str]) -> dict[str, str]:
         for item in filter(None, pair.split(",")):
             theirs, sep, ours = item.partition("=")
             if not sep or not theirs or not ours:
-                raise typer.BadParameter(f"{item!r}: expected LITELLM=OURS",
-                                         param_hint="--provider-map")
+                raise typer.BadParameter(
+                    f"{item!r}: expected LITELLM=OURS", param_hint="--provider-map"
+                )
             out[theirs.strip()] = ours.strip()
     return out
 
@@ -40,17 +41,29 @@ def _schema_root(out_dir: Path) -> str | None:
 @app.command("litellm")
 def litellm(
     file: Path = typer.Argument(..., help="The LiteLLM model price map (JSON)."),
-    providers: str = typer.Option(None, "--providers", help="Comma-separated litellm provider "
-                                  "names to import (default: all)."),
-    with_models: bool = typer.Option(False, "--with-models", help="Also write Model, Channel, "
-                                     "Provider and Capability drafts."),
-    provider_map: list[str] = typer.Option([], "--provider-map", help="LITELLM=OURS: name of "
-                                           "our provider for a litellm provider (repeatable)."),
+    providers: str = typer.Option(
+        None, "--providers", help="Comma-separated litellm provider names to import (default: all)."
+    ),
+    with_models: bool = typer.Option(
+        False, "--with-models", help="Also write Model, Channel, Provider and Capability drafts."
+    ),
+    provider_map: list[str] = typer.Option(
+        [],
+        "--provider-map",
+        help="LITELLM=OURS: name of our provider for a litellm provider (repeatable).",
+    ),
     out: Path = typer.Option(Path("imported"), "-o", "--out", help="Folder to write into."),
-    active: bool = typer.Option(False, "--active", help="Make priced model drafts active and "
-                                "public (default: inactive and unlisted until reviewed)."),
-    map_version: str = typer.Option(None, "--map-version", help="The map's release, e.g. "
-                                    "'litellm 1.109.1' (default: sha256 of the file)."),
+    active: bool = typer.Option(
+        False,
+        "--active",
+        help="Make priced model drafts active and "
+        "public (default: inactive and unlisted until reviewed).",
+    ),
+    map_version: str = typer.Option(
+        None,
+        "--map-version",
+        help="The map's release, e.g. 'litellm 1.109.1' (default: sha256 of the file).",
+    ),
 ) -> None:
     """Turn the LiteLLM price map into PriceBooks (and, with --with-models, drafts).
 
@@ -64,9 +77,15 @@ def litellm(
         raise typer.Exit(2) from None
     version = map_version or f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
     chosen = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
-    result = import_litellm(data, providers=chosen, provider_map=_provider_map(provider_map),
-                            with_models=with_models, schema_root=_schema_root(out),
-                            active=active, map_version=version)
+    result = import_litellm(
+        data,
+        providers=chosen,
+        provider_map=_provider_map(provider_map),
+        with_models=with_models,
+        schema_root=_schema_root(out),
+        active=active,
+        map_version=version,
+    )
     if not result.files:
         print("error: nothing to import (check --providers)", file=sys.stderr)
         raise typer.Exit(1)

@@ -17,16 +17,24 @@ from cli import (
 
 #: Where each command is documented; `--help` ends with the link.
 DOCS = "docs/ in the modelyard repository (README.md has the map)"
-PAGES = {"validate": "docs/cli.md", "compile": "docs/cli.md", "models": "docs/cli.md",
-         "serve": "docs/proxy.md", "route": "docs/proxy.md", "diff": "docs/review.md",
-         "probe": "docs/probe-status.md", "status": "docs/probe-status.md",
-         "site": "docs/console.md", "import": "docs/review.md"}
+PAGES = {
+    "validate": "docs/cli.md",
+    "compile": "docs/cli.md",
+    "models": "docs/cli.md",
+    "serve": "docs/proxy.md",
+    "route": "docs/proxy.md",
+    "diff": "docs/review.md",
+    "probe": "docs/probe-status.md",
+    "status": "docs/probe-status.md",
+    "site": "docs/console.md",
+    "import": "docs/review.md",
+}
 
 app = typer.Typer(
     name="modelyard",
     help="Model management for LLM APIs, done as code.",
     epilog=f"Documentation: {DOCS}. Commands: docs/cli.md; catalog: docs/catalog.md; "
-           "proxy API: docs/proxy.md; diagnostic codes: docs/diagnostics.md.",
+    "proxy API: docs/proxy.md; diagnostic codes: docs/diagnostics.md.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -21,8 +21,14 @@ from gateway.proxy.probe import ProbeReport, ProbeResult, ProbeSelectionError, r
 #: Exit codes, documented in docs/probe-status.md.
 EXIT_OK, EXIT_NO_USABLE_CHANNEL, EXIT_USAGE = 0, 1, 2
 
-STYLES = {"usable": "green", "error": "red", "timeout": "red", "unsupported": "yellow",
-          "unavailable": "magenta", "skipped": "dim"}
+STYLES = {
+    "usable": "green",
+    "error": "red",
+    "timeout": "red",
+    "unsupported": "yellow",
+    "unavailable": "magenta",
+    "skipped": "dim",
+}
 
 
 class Format(StrEnum):
@@ -35,19 +41,24 @@ def probe(
     models: list[str] = typer.Argument(None, help="Models (or aliases) to probe."),
     all_models: bool = typer.Option(False, "--all", help="Probe every active model."),
     catalog: Path | None = typer.Option(
-        None, "--catalog", help="Catalog directory to compile (default: ./catalog)."),
+        None, "--catalog", help="Catalog directory to compile (default: ./catalog)."
+    ),
     snapshot: Path | None = typer.Option(None, "--snapshot", help="A compiled snapshot file."),
     channel: str | None = typer.Option(None, "--channel", help="Probe only this channel."),
-    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64,
-                                    help="Probes in flight at once."),
-    timeout: float = typer.Option(20.0, "--timeout", min=0.05,
-                                  help="Seconds each probe may take."),
+    concurrency: int = typer.Option(
+        4, "--concurrency", min=1, max=64, help="Probes in flight at once."
+    ),
+    timeout: float = typer.Option(20.0, "--timeout", min=0.05, help="Seconds each probe may take."),
     include_costly: bool = typer.Option(
-        False, "--include-costly", help="Also probe image and video models (billed per call)."),
+        False, "--include-costly", help="Also probe image and video models (billed per call)."
+    ),
     format: Format = typer.Option(Format.table, "--format", help="table, json or markdown."),
     capabilities: bool = typer.Option(
-        False, "--capabilities", help="Prove every declared capability of each channel with "
-        "the smallest request that shows it (tool calls, images, streams, JSON, ...)."),
+        False,
+        "--capabilities",
+        help="Prove every declared capability of each channel with "
+        "the smallest request that shows it (tool calls, images, streams, JSON, ...).",
+    ),
 ) -> None:
     """Send the smallest real request each model type allows through every channel.
 
@@ -61,10 +72,12 @@ def probe(
     except ProbeSelectionError as error:
         _usage(str(error))
     if capabilities:
-        report_capabilities(run_capabilities(loaded, targets, concurrency=concurrency,
-                                             timeout_s=timeout), format)
-    report = run(loaded, targets, concurrency=concurrency, timeout_s=timeout,
-                 include_costly=include_costly)
+        report_capabilities(
+            run_capabilities(loaded, targets, concurrency=concurrency, timeout_s=timeout), format
+        )
+    report = run(
+        loaded, targets, concurrency=concurrency, timeout_s=timeout, include_costly=include_costly
+    )
     if format is Format.json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     elif format is Format.markdown:
@@ -82,16 +95,34 @@ def report_capabilities(report: CapabilityReport, format: Format) -> NoReturn:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         raise typer.Exit(report.exit_code)
     header = ("model", "channel", "protocol", "capability", "result", "ms", "message")
-    rows = [(r.model, r.channel, r.protocol, r.capability, r.outcome,
-             "" if r.latency_ms is None else f"{r.latency_ms:.0f}", r.message or "")
-            for r in report.results]
+    rows = [
+        (
+            r.model,
+            r.channel,
+            r.protocol,
+            r.capability,
+            r.outcome,
+            "" if r.latency_ms is None else f"{r.latency_ms:.0f}",
+            r.message or "",
+        )
+        for r in report.results
+    ]
     counts = ", ".join(f"{n} {o}" for o, n in report.counts().items() if n)
     line = f"{len(report.results)} capability probe(s): {counts or 'none'}"
     if format is Format.markdown:
-        typer.echo("\n".join(["## Capability probe", "", _cell(line), "",
-                               "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
-                               *("| " + " | ".join(_cell(c) for c in row) + " |"
-                                 for row in rows)]))
+        typer.echo(
+            "\n".join(
+                [
+                    "## Capability probe",
+                    "",
+                    _cell(line),
+                    "",
+                    "| " + " | ".join(header) + " |",
+                    "|---" * len(header) + "|",
+                    *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
+                ]
+            )
+        )
         raise typer.Exit(report.exit_code)
     table = Table(title="capability probe")
     for column in header:
@@ -145,15 +176,35 @@ def summary(report: ProbeReport) -> str:
 
 def _table(report: ProbeReport) -> Table:
     table = Table(title="probe")
-    for column in ("model", "channel", "provider", "protocol", "upstream model", "result",
-                   "ms", "message"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("model", "channel"),
-                         justify="right" if column == "ms" else "left")
+    for column in (
+        "model",
+        "channel",
+        "provider",
+        "protocol",
+        "upstream model",
+        "result",
+        "ms",
+        "message",
+    ):
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column in ("model", "channel"),
+            justify="right" if column == "ms" else "left",
+        )
     previous = None
     for r in report.results:
         style = STYLES.get(r.outcome, "")
-        table.add_row(r.model if r.model != previous else "", r.channel, r.provider, r.protocol, r.upstream_model,
-                      f"[{style}]{r.outcome}[/{style}]", _latency(r), escape(r.message or ""))
+        table.add_row(
+            r.model if r.model != previous else "",
+            r.channel,
+            r.provider,
+            r.protocol,
+            r.upstream_model,
+            f"[{style}]{r.outcome}[/{style}]",
+            _latency(r),
+            escape(r.message or ""),
+        )
         previous = r.model
     return table
 
@@ -164,14 +215,25 @@ def _cell(text: str | None) -> str:
 
 def render_markdown(report: ProbeReport) -> str:
     """The report for a CI job summary (GitHub-flavoured Markdown)."""
-    verdict = ("all probed public models have a usable channel" if not report.failing_models
-               else "no usable channel: " + ", ".join(f"`{m}`" for m in report.failing_models))
-    lines = ["## Model probe", "", f"**{'OK' if not report.failing_models else 'FAILED'}**: "
-             f"{verdict}", "", _cell(summary(report).splitlines()[0]), "",
-             "| model | channel | provider | protocol | upstream model | result | ms | message |",
-             "|---|---|---|---|---|---|--:|---|"]
+    verdict = (
+        "all probed public models have a usable channel"
+        if not report.failing_models
+        else "no usable channel: " + ", ".join(f"`{m}`" for m in report.failing_models)
+    )
+    lines = [
+        "## Model probe",
+        "",
+        f"**{'OK' if not report.failing_models else 'FAILED'}**: {verdict}",
+        "",
+        _cell(summary(report).splitlines()[0]),
+        "",
+        "| model | channel | provider | protocol | upstream model | result | ms | message |",
+        "|---|---|---|---|---|---|--:|---|",
+    ]
     for r in report.results:
-        lines.append(f"| `{r.model}` | `{r.channel}` | {r.provider} | {r.protocol} | "
-                     f"{_cell(r.upstream_model)} | {r.outcome} | {_latency(r)} | "
-                     f"{_cell(r.message)} |")
+        lines.append(
+            f"| `{r.model}` | `{r.channel}` | {r.provider} | {r.protocol} | "
+            f"{_cell(r.upstream_model)} | {r.outcome} | {_latency(r)} | "
+            f"{_cell(r.message)} |"
+        )
     return "\n".join(lines)

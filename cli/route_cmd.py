@@ -19,8 +19,7 @@ from gateway.proxy.plan import plan_route
 from gateway.proxy.resolve import usable
 
 #: exclusion reasons that depend on this environment, not on the catalog
-UNAVAILABLE_HERE = ("missing_secret", "secret_not_allowed", "secret_invalid",
-                    "adapter_unavailable")
+UNAVAILABLE_HERE = ("missing_secret", "secret_not_allowed", "secret_invalid", "adapter_unavailable")
 
 
 class Format(StrEnum):
@@ -44,36 +43,49 @@ def _load(catalog: Path | None, snapshot: Path | None) -> Snapshot:
         raise typer.Exit(1)
     result = build(catalog or Path("catalog"))
     if result.snapshot is None:
-        typer.echo(render([d for d in result.diagnostics if d.severity == "error"], "text"),
-                   err=True)
+        typer.echo(
+            render([d for d in result.diagnostics if d.severity == "error"], "text"), err=True
+        )
         raise typer.Exit(1)
     return Snapshot.from_compiled(result.snapshot)
 
 
 def route(
     model: str = typer.Argument(..., help="Model name or alias."),
-    catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory "
-                                        "(default ./catalog)."),
+    catalog: Path | None = typer.Option(
+        None, "--catalog", help="Catalog directory (default ./catalog)."
+    ),
     snapshot: Path | None = typer.Option(None, "--snapshot", help="Compiled snapshot file."),
-    consumer: str | None = typer.Option(None, "--consumer", help="Route as this consumer "
-                                        "(its private channels and data destination limit)."),
+    consumer: str | None = typer.Option(
+        None,
+        "--consumer",
+        help="Route as this consumer (its private channels and data destination limit).",
+    ),
     data_destination: str | None = typer.Option(
-        None, "--data-destination", help="Narrow the data destination, as the "
-        "x-modelyard-data-destination header does: " + ", ".join(DATA_DESTINATIONS)),
+        None,
+        "--data-destination",
+        help="Narrow the data destination, as the "
+        "x-modelyard-data-destination header does: " + ", ".join(DATA_DESTINATIONS),
+    ),
     format: Format = typer.Option(Format.table, "--format", help="table or json."),
     catalog_only: bool = typer.Option(
-        False, "--catalog-only", help="Route on the catalog alone: do not leave out channels "
+        False,
+        "--catalog-only",
+        help="Route on the catalog alone: do not leave out channels "
         "whose provider is unavailable in this environment (missing or invalid ${ENV} "
-        "secret, adapter not installed)."),
+        "secret, adapter not installed).",
+    ),
     check_secrets: bool = typer.Option(
-        False, "--check-secrets", hidden=True, help="The default now; kept for old scripts."),
+        False, "--check-secrets", hidden=True, help="The default now; kept for old scripts."
+    ),
 ) -> None:
     """Show a model's candidate channels in trial order with the probability each is tried
     first, and every excluded channel with its reason, as a proxy started here would route
     now. Exit 1 for an unknown model."""
     if data_destination is not None and data_destination not in DATA_DESTINATIONS:
-        raise typer.BadParameter(f"must be one of {', '.join(DATA_DESTINATIONS)}",
-                                 param_hint="--data-destination")
+        raise typer.BadParameter(
+            f"must be one of {', '.join(DATA_DESTINATIONS)}", param_hint="--data-destination"
+        )
     snap = _load(catalog, snapshot)
     found = snap.resolve_name(model)
     if found is None:
@@ -89,8 +101,13 @@ def route(
         from gateway.proxy.reload import prepare
 
         unavailable = prepare(snap, os.environ).unavailable
-    plan = plan_route(snap, found, who, max_destination=data_destination,
-                      is_available=lambda c: unavailable.get(c.provider))
+    plan = plan_route(
+        snap,
+        found,
+        who,
+        max_destination=data_destination,
+        is_available=lambda c: unavailable.get(c.provider),
+    )
     data = plan.to_dict()
     data["consumer"] = consumer
     data["view"] = "catalog" if catalog_only else "environment"
@@ -104,16 +121,31 @@ def route(
 def _render(data: dict) -> None:
     console = Console()
     if data["usable_by_consumer"] is False:
-        console.print(f"[yellow]note:[/] consumer {data['consumer']} may not use this model "
-                      "(the proxy answers 404); routing shown as if it could")
+        console.print(
+            f"[yellow]note:[/] consumer {data['consumer']} may not use this model "
+            "(the proxy answers 404); routing shown as if it could"
+        )
     table = Table(title=f"Candidates for {data['model']}, in trial order")
-    for column in ("group", "channel", "provider", "upstream model", "destination", "weight",
-                   "tried first"):
+    for column in (
+        "group",
+        "channel",
+        "provider",
+        "upstream model",
+        "destination",
+        "weight",
+        "tried first",
+    ):
         table.add_column(column)
     for c in data["candidates"]:
-        table.add_row(c["group"], c["channel"], c["provider"], c["upstream_model"],
-                      c["data_destination"], str(c["weight"]),
-                      f"{c['first_choice_probability']:.1%}")
+        table.add_row(
+            c["group"],
+            c["channel"],
+            c["provider"],
+            c["upstream_model"],
+            c["data_destination"],
+            str(c["weight"]),
+            f"{c['first_choice_probability']:.1%}",
+        )
     console.print(table)
     if data["excluded"]:
         excluded = Table(title="Excluded")
@@ -125,7 +157,10 @@ def _render(data: dict) -> None:
     if not data["candidates"]:
         console.print("[red]no channel can serve this request[/]")
     if data["view"] == "environment" and any(
-            c["reason"] in UNAVAILABLE_HERE for c in data["excluded"]):
-        console.print("[yellow]note:[/] channels of providers unavailable in this environment "
-                      "are left out, as a proxy started here would; --catalog-only shows the "
-                      "catalog alone")
+        c["reason"] in UNAVAILABLE_HERE for c in data["excluded"]
+    ):
+        console.print(
+            "[yellow]note:[/] channels of providers unavailable in this environment "
+            "are left out, as a proxy started here would; --catalog-only shows the "
+            "catalog alone"
+        )

@@ -28,24 +28,33 @@ def load_source(source: Path) -> Snapshot:
 
     result = build(source)
     if result.snapshot is None:
-        typer.echo(render([d for d in result.diagnostics if d.severity == "error"], "text"),
-                   err=True)
-        typer.echo(f"error: {source} does not compile; `modelyard validate {source}` "
-                   "explains every problem", err=True)
+        typer.echo(
+            render([d for d in result.diagnostics if d.severity == "error"], "text"), err=True
+        )
+        typer.echo(
+            f"error: {source} does not compile; `modelyard validate {source}` "
+            "explains every problem",
+            err=True,
+        )
         raise typer.Exit(1)
     return Snapshot.from_dict(result.snapshot)
 
 
 def site(
     source: Path = typer.Argument(
-        Path("catalog"), show_default=True,
-        help="Catalog directory, or a compiled snapshot (.json) from `modelyard compile`."),
+        Path("catalog"),
+        show_default=True,
+        help="Catalog directory, or a compiled snapshot (.json) from `modelyard compile`.",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Directory to write the site into."),
     include_internal: bool = typer.Option(
-        False, "--include-internal", help="Also publish internal models (never listed by the "
-        "proxy)."),
+        False,
+        "--include-internal",
+        help="Also publish internal models (never listed by the proxy).",
+    ),
     include_private: bool = typer.Option(
-        False, "--include-private", help="Also publish private models and private channels."),
+        False, "--include-private", help="Also publish private models and private channels."
+    ),
 ) -> None:
     """Write a static site of the catalog: model list with search and filters, a page per
     model, price comparison, capability matrix. Works offline from file://.
@@ -55,10 +64,14 @@ def site(
     from gateway.site import build_site
 
     try:
-        report = build_site(snapshot, output, include_internal=include_internal,
-                            include_private=include_private)
+        report = build_site(
+            snapshot, output, include_internal=include_internal, include_private=include_private
+        )
     except OSError as error:
         typer.echo(f"error: cannot write the site into {output}: {error.strerror}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"wrote {output}/index.html: {report.models} models, {report.pages} pages, "
-               f"{report.bytes / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s", err=True)
+    typer.echo(
+        f"wrote {output}/index.html: {report.models} models, {report.pages} pages, "
+        f"{report.bytes / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s",
+        err=True,
+    )

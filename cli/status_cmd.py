@@ -25,8 +25,12 @@ class Format(StrEnum):
 
 def status(
     url: str = typer.Option(..., "--url", help="Base URL of the proxy (http://127.0.0.1:8080)."),
-    key: str | None = typer.Option(None, "--key", envvar="MODELYARD_KEY",
-                                   help="A key with the admin scope (or env MODELYARD_KEY)."),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        envvar="MODELYARD_KEY",
+        help="A key with the admin scope (or env MODELYARD_KEY).",
+    ),
     format: Format = typer.Option(Format.table, "--format", help="table or json."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait."),
 ) -> None:
@@ -43,8 +47,12 @@ def status(
         console.print(quota_table(document["quotas"]))
     error = document.get("last_reload_error")
     if error:
-        console.print(f"[red]last reload refused[/red] ({error.get('at') or 'time unknown'}): "
-                      f"{escape(str(error.get('message')))}", markup=True, highlight=False)
+        console.print(
+            f"[red]last reload refused[/red] ({error.get('at') or 'time unknown'}): "
+            f"{escape(str(error.get('message')))}",
+            markup=True,
+            highlight=False,
+        )
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -66,10 +74,15 @@ def fetch_status(url: str, key: str | None, timeout: float) -> dict[str, Any]:
         body = None
     if response.status_code != 200:
         detail = (body or {}).get("error", {}).get("message") if isinstance(body, dict) else None
-        hint = " (is --key / MODELYARD_KEY an admin key?)" if response.status_code in (401, 403) \
+        hint = (
+            " (is --key / MODELYARD_KEY an admin key?)"
+            if response.status_code in (401, 403)
             else ""
-        _fail(f"{target} answered {response.status_code}: {detail or response.reason_phrase}"
-              f"{hint}", EXIT_UNREACHABLE)
+        )
+        _fail(
+            f"{target} answered {response.status_code}: {detail or response.reason_phrase}{hint}",
+            EXIT_UNREACHABLE,
+        )
     if not isinstance(body, dict) or not isinstance(body.get("models"), list):
         _fail(f"{target} did not answer a status document", EXIT_UNREACHABLE)
     return body
@@ -105,30 +118,48 @@ def _last_error(channel: Mapping[str, Any]) -> str:
 def status_table(document: Mapping[str, Any]) -> Table:
     """One row per channel, grouped by model in display order."""
     digest = (document.get("digest") or "")[:12]
-    table = Table(title=f"snapshot {digest}, loaded {document.get('loaded_at')}, "
-                        f"last {document.get('window_s', 0):g} s")
+    table = Table(
+        title=f"snapshot {digest}, loaded {document.get('loaded_at')}, "
+        f"last {document.get('window_s', 0):g} s"
+    )
     for column in ("model", "channel", "circuit", "success %", "p50 ms", "last error"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("model", "channel"),
-                         justify="right" if column in ("success %", "p50 ms") else "left")
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column in ("model", "channel"),
+            justify="right" if column in ("success %", "p50 ms") else "left",
+        )
     for model in document["models"]:
-        label = model["name"] if model.get("status") == "active" \
+        label = (
+            model["name"]
+            if model.get("status") == "active"
             else f"{model['name']} [dim](inactive)[/dim]"
+        )
         channels = model.get("channels") or []
         if not channels:
             table.add_row(label, "-", "", "", "", "")
         for i, channel in enumerate(channels):
             recent = channel.get("recent") or {}
             p50 = recent.get("p50_ms")
-            table.add_row(label if i == 0 else "", channel["name"], _circuit(channel),
-                          _success(recent), "-" if p50 is None else f"{p50:.0f}",
-                          _last_error(channel))
+            table.add_row(
+                label if i == 0 else "",
+                channel["name"],
+                _circuit(channel),
+                _success(recent),
+                "-" if p50 is None else f"{p50:.0f}",
+                _last_error(channel),
+            )
     return table
 
 
 #: The quota limits in the order the table shows them, with their column titles.
-QUOTA_COLUMNS = (("requests_per_minute", "requests/min"), ("tokens_per_minute", "tokens/min"),
-                 ("concurrent_requests", "in flight"), ("budget_per_day", "spend today"),
-                 ("budget_per_month", "spend this month"))
+QUOTA_COLUMNS = (
+    ("requests_per_minute", "requests/min"),
+    ("tokens_per_minute", "tokens/min"),
+    ("concurrent_requests", "in flight"),
+    ("budget_per_day", "spend today"),
+    ("budget_per_month", "spend this month"),
+)
 
 
 def _use(entry: Mapping[str, Any] | None) -> str:
@@ -151,6 +182,9 @@ def quota_table(quotas: Mapping[str, Any]) -> Table:
     for scope in quotas["scopes"]:
         limits = scope.get("limits") or {}
         refused = sum((scope.get("rejections") or {}).values())
-        table.add_row(escape(scope["subject"]), *(_use(limits.get(n)) for n, _ in QUOTA_COLUMNS),
-                      str(refused) if refused else "")
+        table.add_row(
+            escape(scope["subject"]),
+            *(_use(limits.get(n)) for n, _ in QUOTA_COLUMNS),
+            str(refused) if refused else "",
+        )
     return table

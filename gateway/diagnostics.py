@@ -33,7 +33,9 @@ class Diagnostic:
         level = self.severity if self.severity in (ERROR, NOTICE) else "warning"
         msg = f"[{self.code}] {self.message}" + (f" — {self.hint}" if self.hint else "")
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::{level} file={self.file},line={self.line},col={self.col},title={self.code}::{msg}"
+        return (
+            f"::{level} file={self.file},line={self.line},col={self.col},title={self.code}::{msg}"
+        )
 
 
 def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -24,8 +24,14 @@ class ProxyError(ModelyardError):
     type = "server_error"
     code: str | None = None
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
@@ -34,8 +40,14 @@ class ProxyError(ModelyardError):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param,
-                          "code": self.code}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
 
 
 class InvalidRequest(ProxyError):
@@ -159,9 +171,16 @@ class UpstreamError(ProxyError):
     code = "upstream_error"
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 body: dict[str, Any] | None = None, retryable: bool | None = None,
-                 **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         if status is not None:
             self.status = status

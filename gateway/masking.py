@@ -22,6 +22,7 @@ def looks_like_key(value: Any) -> bool:
     if _KEY_PREFIXES.match(value):
         return True
     return bool(_RANDOM_RUN.match(value)) and (
-        any(c.isupper() for c in value) and any(c.islower() for c in value)
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
         and any(c.isdigit() for c in value)
     )

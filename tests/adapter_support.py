@@ -13,36 +13,74 @@ from gateway.proxy.adapters.base import Call, Deadline
 from tests.conftest import KEY_ALICE, channel, consumer, model, provider, snapshot_dict
 
 #: A 1x1 PNG as a data URL, for image input.
-PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNk"
-         "YAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNk"
+    "YAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 #: The weather tool of Anthropic's tool use documentation.
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather in a given location",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
-                   "required": ["location"]}}}
-WEB_SEARCH = {"name": "web_search", "description": "search", "applies_to": ["chat"],
-              "spellings": {"anthropic": {"type": "web_search_20250305", "name": "web_search",
-                                          "max_uses": 5},
-                            "bedrock": {"systemTool": {"name": "nova_grounding"}}},
-              "price_per_call": "0.01", "currency": "USD"}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+WEB_SEARCH = {
+    "name": "web_search",
+    "description": "search",
+    "applies_to": ["chat"],
+    "spellings": {
+        "anthropic": {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
+        "bedrock": {"systemTool": {"name": "nova_grounding"}},
+    },
+    "price_per_call": "0.01",
+    "currency": "USD",
+}
 
 
-def make_call(body: Mapping[str, Any], *, protocol: str, base_url: str | None,
-              secrets: Mapping[str, str], upstream_model: str = "claude-sonnet-4-5",
-              options: Mapping[str, Any] | None = None, properties: Mapping[str, Any] | None = None,
-              auth: Mapping[str, str] | None = None, native: Iterable[str] = ()) -> Call:
+def make_call(
+    body: Mapping[str, Any],
+    *,
+    protocol: str,
+    base_url: str | None,
+    secrets: Mapping[str, str],
+    upstream_model: str = "claude-sonnet-4-5",
+    options: Mapping[str, Any] | None = None,
+    properties: Mapping[str, Any] | None = None,
+    auth: Mapping[str, str] | None = None,
+    native: Iterable[str] = (),
+) -> Call:
     """A Call for one channel of one model, as the router would hand it to the adapter."""
-    snap = Snapshot.from_dict(snapshot_dict(
-        providers=[provider("up", protocol=protocol, base_url=base_url,
-                            auth=dict(auth or {"type": "none"}))],
-        models=[model("m", properties=dict(properties or {}), native_tools=["web_search"])],
-        channels=[channel("c", "m", "up", upstream_model=upstream_model,
-                          options=dict(options or {}))],
-        native_tools={"web_search": WEB_SEARCH}))
-    return Call(endpoint="chat", body={"model": "m", **body}, model=snap.models_by_name["m"],
-                channel=snap.channels["c"], provider=snap.providers["up"], secrets=dict(secrets),
-                native_tools={n: snap.native_tools[n] for n in native},
-                deadline=Deadline(5.0, 10.0, time.monotonic() + 30), request_id="req-1")
+    snap = Snapshot.from_dict(
+        snapshot_dict(
+            providers=[
+                provider(
+                    "up", protocol=protocol, base_url=base_url, auth=dict(auth or {"type": "none"})
+                )
+            ],
+            models=[model("m", properties=dict(properties or {}), native_tools=["web_search"])],
+            channels=[
+                channel("c", "m", "up", upstream_model=upstream_model, options=dict(options or {}))
+            ],
+            native_tools={"web_search": WEB_SEARCH},
+        )
+    )
+    return Call(
+        endpoint="chat",
+        body={"model": "m", **body},
+        model=snap.models_by_name["m"],
+        channel=snap.channels["c"],
+        provider=snap.providers["up"],
+        secrets=dict(secrets),
+        native_tools={n: snap.native_tools[n] for n in native},
+        deadline=Deadline(5.0, 10.0, time.monotonic() + 30),
+        request_id="req-1",
+    )
 
 
 async def aiter(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -59,8 +97,14 @@ async def pieces(data: bytes, cuts: Iterable[int] = ()) -> AsyncIterator[bytes]:
 
 def assemble(chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What a client sees once a stream is over: text, reasoning, tool calls, finish, usage."""
-    out: dict[str, Any] = {"content": "", "reasoning": "", "tools": {}, "finish": None,
-                           "usage": None, "roles": []}
+    out: dict[str, Any] = {
+        "content": "",
+        "reasoning": "",
+        "tools": {},
+        "finish": None,
+        "usage": None,
+        "roles": [],
+    }
     for chunk in chunks:
         if chunk.get("usage"):
             out["usage"] = chunk["usage"]
@@ -71,8 +115,9 @@ def assemble(chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
             out["content"] += delta.get("content") or ""
             out["reasoning"] += delta.get("reasoning_content") or ""
             for tc in delta.get("tool_calls") or ():
-                slot = out["tools"].setdefault(tc["index"], {"id": None, "name": "",
-                                                             "arguments": ""})
+                slot = out["tools"].setdefault(
+                    tc["index"], {"id": None, "name": "", "arguments": ""}
+                )
                 slot["id"] = tc.get("id") or slot["id"]
                 slot["name"] += (tc.get("function") or {}).get("name") or ""
                 slot["arguments"] += (tc.get("function") or {}).get("arguments") or ""
@@ -82,16 +127,29 @@ def assemble(chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def proxy_catalog(protocol: str, base_url: str, auth: Mapping[str, str],
-                  upstream_models: Mapping[str, str]) -> dict[str, Any]:
+def proxy_catalog(
+    protocol: str, base_url: str, auth: Mapping[str, str], upstream_models: Mapping[str, str]
+) -> dict[str, Any]:
     """A snapshot with one model per entry of `upstream_models` (model -> upstream model), each
     served by one channel of one provider, and the consumer of `tests.conftest.KEY_ALICE`."""
-    capabilities = ["streaming", "tools", "image_input", "reasoning", "stream_function_call",
-                    "parallel_tool_calls"]
+    capabilities = [
+        "streaming",
+        "tools",
+        "image_input",
+        "reasoning",
+        "stream_function_call",
+        "parallel_tool_calls",
+    ]
     return snapshot_dict(
         providers=[provider("up", protocol=protocol, base_url=base_url, auth=dict(auth))],
-        models=[model(name, capabilities=capabilities, native_tools=["web_search"])
-                for name in upstream_models],
-        channels=[channel(f"{name}-c", name, "up", upstream_model=up)
-                  for name, up in upstream_models.items()],
-        consumers=[consumer("alice", KEY_ALICE)], native_tools={"web_search": WEB_SEARCH})
+        models=[
+            model(name, capabilities=capabilities, native_tools=["web_search"])
+            for name in upstream_models
+        ],
+        channels=[
+            channel(f"{name}-c", name, "up", upstream_model=up)
+            for name, up in upstream_models.items()
+        ],
+        consumers=[consumer("alice", KEY_ALICE)],
+        native_tools={"web_search": WEB_SEARCH},
+    )

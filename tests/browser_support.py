@@ -19,8 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def chromium_path() -> str | None:
     """The Chromium executable: MODELYARD_CHROMIUM, else `chromium` on the PATH."""
-    found = os.environ.get("MODELYARD_CHROMIUM") or shutil.which("chromium") \
+    found = (
+        os.environ.get("MODELYARD_CHROMIUM")
+        or shutil.which("chromium")
         or shutil.which("chromium-browser")
+    )
     return found if found and Path(found).exists() else None
 
 
@@ -33,8 +36,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True,
-                                              args=["--no-sandbox"])
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox"]
+        )
         try:
             yield launched
         finally:
@@ -54,9 +58,11 @@ def screenshot(page: Any, name: str) -> None:
 
 def price_map() -> Path | None:
     """LiteLLM's price map from the shared data beside the checkout, if it is there."""
-    for candidate in (os.environ.get("MODELYARD_PRICE_MAP"),
-                      REPO.parent / "shared" / "data" / "litellm_model_prices.json",
-                      REPO.parent.parent / "shared" / "data" / "litellm_model_prices.json"):
+    for candidate in (
+        os.environ.get("MODELYARD_PRICE_MAP"),
+        REPO.parent / "shared" / "data" / "litellm_model_prices.json",
+        REPO.parent.parent / "shared" / "data" / "litellm_model_prices.json",
+    ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None

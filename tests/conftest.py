@@ -40,46 +40,101 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def provider(name: str, *, protocol: str = "openai", base_url: str | None = None,
-             auth: dict | None = None, data_destination: str = "overseas",
-             headers: dict | None = None) -> dict[str, Any]:
-    return {"name": name, "protocol": protocol, "base_url": base_url,
-            "auth": auth or {"type": "none"}, "data_destination": data_destination,
-            "headers": headers or {}}
+def provider(
+    name: str,
+    *,
+    protocol: str = "openai",
+    base_url: str | None = None,
+    auth: dict | None = None,
+    data_destination: str = "overseas",
+    headers: dict | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "protocol": protocol,
+        "base_url": base_url,
+        "auth": auth or {"type": "none"},
+        "data_destination": data_destination,
+        "headers": headers or {},
+    }
 
 
 def model(name: str, **kw: Any) -> dict[str, Any]:
-    out = {"name": name, "display_name": name, "vendor": None, "description": None,
-           "docs_url": None, "type": "chat", "status": "active", "visibility": "public",
-           "owner": {"type": "system", "code": "platform"}, "order": 100, "aliases": [],
-           "tags": [], "properties": {},
-           "capabilities": ["streaming", "tools", "image_input", "json_schema", "json_object",
-                            "stream_function_call", "parallel_tool_calls"],
-           "native_tools": [], "system_prompt": None}
+    out = {
+        "name": name,
+        "display_name": name,
+        "vendor": None,
+        "description": None,
+        "docs_url": None,
+        "type": "chat",
+        "status": "active",
+        "visibility": "public",
+        "owner": {"type": "system", "code": "platform"},
+        "order": 100,
+        "aliases": [],
+        "tags": [],
+        "properties": {},
+        "capabilities": [
+            "streaming",
+            "tools",
+            "image_input",
+            "json_schema",
+            "json_object",
+            "stream_function_call",
+            "parallel_tool_calls",
+        ],
+        "native_tools": [],
+        "system_prompt": None,
+    }
     out.update(kw)
     return out
 
 
 def channel(name: str, model: str, provider: str, **kw: Any) -> dict[str, Any]:
-    out = {"name": name, "model": model, "provider": provider, "protocol": kw.pop("protocol", None),
-           "upstream_model": name, "priority": "normal", "weight": 1, "status": "active",
-           "data_destination": None, "owner": None, "options": {}, "price": None,
-           "price_source": None}
+    out = {
+        "name": name,
+        "model": model,
+        "provider": provider,
+        "protocol": kw.pop("protocol", None),
+        "upstream_model": name,
+        "priority": "normal",
+        "weight": 1,
+        "status": "active",
+        "data_destination": None,
+        "owner": None,
+        "options": {},
+        "price": None,
+        "price_source": None,
+    }
     out.update(kw)
     return out
 
 
 def consumer(name: str, key: str, **kw: Any) -> dict[str, Any]:
-    out = {"name": name, "status": "active", "key_sha256": [key_digest(key)],
-           "owner": {"type": "person", "code": name}, "orgs": [], "scopes": ["public"],
-           "max_data_destination": "overseas", "models": None}
+    out = {
+        "name": name,
+        "status": "active",
+        "key_sha256": [key_digest(key)],
+        "owner": {"type": "person", "code": name},
+        "orgs": [],
+        "scopes": ["public"],
+        "max_data_destination": "overseas",
+        "models": None,
+    }
     out.update(kw)
     return out
 
 
-def snapshot_dict(*, providers: list[dict], models: list[dict], channels: list[dict],
-                  consumers: list[dict] = (), settings: dict | None = None,
-                  aliases: dict | None = None, native_tools: dict | None = None) -> dict:
+def snapshot_dict(
+    *,
+    providers: list[dict],
+    models: list[dict],
+    channels: list[dict],
+    consumers: list[dict] = (),
+    settings: dict | None = None,
+    aliases: dict | None = None,
+    native_tools: dict | None = None,
+) -> dict:
     """A complete snapshot in its JSON form, with channel order, protocols and digest filled."""
     by_provider = {p["name"]: p for p in providers}
     channel_map = {}
@@ -97,9 +152,17 @@ def snapshot_dict(*, providers: list[dict], models: list[dict], channels: list[d
     alias_map = dict(aliases or {})
     for m in models:
         alias_map.update({a: m["name"] for a in m.get("aliases", ())})
-    body = {"schema_version": 1, "settings": settings or {}, "providers": by_provider,
-            "capabilities": {}, "native_tools": native_tools or {}, "models": out_models,
-            "channels": channel_map, "aliases": alias_map, "consumers": list(consumers)}
+    body = {
+        "schema_version": 1,
+        "settings": settings or {},
+        "providers": by_provider,
+        "capabilities": {},
+        "native_tools": native_tools or {},
+        "models": out_models,
+        "channels": channel_map,
+        "aliases": alias_map,
+        "consumers": list(consumers),
+    }
     body["digest"] = digest_of(body)
     return body
 
@@ -149,8 +212,9 @@ def client(base_url: str, key: str = KEY_ALICE, **kw: Any) -> openai.OpenAI:
     """
     if not kw:
         return _shared_client(base_url, key)
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0,
-                         timeout=kw.pop("timeout", 15), **kw)
+    return openai.OpenAI(
+        base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=kw.pop("timeout", 15), **kw
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -165,9 +229,14 @@ def holder_of(data: dict, environ: dict | None = None, **kw: Any) -> Holder:
 
 
 @contextmanager
-def running_proxy(data: dict | Holder, *, environ: dict | None = None, seed: int = 1,
-                  no_auth: bool = False, usage_log: str | None = None
-                  ) -> Iterator[tuple[str, ProxyApp]]:
+def running_proxy(
+    data: dict | Holder,
+    *,
+    environ: dict | None = None,
+    seed: int = 1,
+    no_auth: bool = False,
+    usage_log: str | None = None,
+) -> Iterator[tuple[str, ProxyApp]]:
     """The proxy on loopback serving `data` (a snapshot dict, or a prepared holder), writing
     its usage log to `usage_log` when given."""
     holder = data if isinstance(data, Holder) else holder_of(data, environ)
@@ -201,25 +270,48 @@ def standard_catalog(upstream_url: str, **settings: Any) -> dict:
     limited = ["streaming"]
     return snapshot_dict(
         settings={"system_prompt": "Be brief.", **settings},
-        providers=[provider("fake", base_url=upstream_url,
-                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"},
-                            headers={"x-provider": "p1"}),
-                   provider("mock", protocol="mock")],
+        providers=[
+            provider(
+                "fake",
+                base_url=upstream_url,
+                auth={"type": "bearer", "token": "${MY_FAKE_KEY}"},
+                headers={"x-provider": "p1"},
+            ),
+            provider("mock", protocol="mock"),
+        ],
         models=[
-            model("gpt-test", aliases=["gpt"], order=1, system_prompt="Answer in English.",
-                  properties={"max_output_tokens": 100}, native_tools=["web_search"]),
-            model("embed", type="embedding", order=2, properties={"dimensions": 16},
-                  capabilities=[]),
+            model(
+                "gpt-test",
+                aliases=["gpt"],
+                order=1,
+                system_prompt="Answer in English.",
+                properties={"max_output_tokens": 100},
+                native_tools=["web_search"],
+            ),
+            model(
+                "embed", type="embedding", order=2, properties={"dimensions": 16}, capabilities=[]
+            ),
             model("limited", order=3, capabilities=limited),
             model("helper", visibility="internal"),
-            model("alice-private", visibility="private", owner={"type": "person", "code": "alice"},
-                  capabilities=[]),
-            model("research-only", visibility="protected", owner={"type": "org", "code": "research"}),
+            model(
+                "alice-private",
+                visibility="private",
+                owner={"type": "person", "code": "alice"},
+                capabilities=[],
+            ),
+            model(
+                "research-only", visibility="protected", owner={"type": "org", "code": "research"}
+            ),
             model("retired", status="inactive"),
         ],
         channels=[
-            channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt",
-                    options={"headers": {"x-channel": "c1"}}),
+            channel(
+                "fake-gpt",
+                "gpt-test",
+                "fake",
+                upstream_model="up-gpt",
+                options={"headers": {"x-channel": "c1"}},
+            ),
             channel("mock-embed", "embed", "mock", upstream_model="hash-embed"),
             channel("mock-limited", "limited", "mock"),
             channel("mock-helper", "helper", "mock"),
@@ -227,11 +319,21 @@ def standard_catalog(upstream_url: str, **settings: Any) -> dict:
             channel("mock-research", "research-only", "mock"),
             channel("mock-retired", "retired", "mock"),
         ],
-        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB, orgs=["research"]),
-                   consumer("service", KEY_SERVICE, scopes=["public", "internal"])],
-        native_tools={"web_search": {"name": "web_search", "description": None,
-                                     "applies_to": ["chat"], "spellings": {},
-                                     "price_per_call": None, "currency": "USD"}},
+        consumers=[
+            consumer("alice", KEY_ALICE),
+            consumer("bob", KEY_BOB, orgs=["research"]),
+            consumer("service", KEY_SERVICE, scopes=["public", "internal"]),
+        ],
+        native_tools={
+            "web_search": {
+                "name": "web_search",
+                "description": None,
+                "applies_to": ["chat"],
+                "spellings": {},
+                "price_per_call": None,
+                "currency": "USD",
+            }
+        },
     )
 
 
@@ -241,6 +343,8 @@ def proxy() -> Iterator[tuple[str, FakeOpenAI]]:
 
     Shared by a module's tests, which therefore must not script failures into the fake.
     """
-    with fake_upstream() as (fake, url), \
-            running_proxy(standard_catalog(url), environ=ENV) as (proxy_url, _app):
+    with (
+        fake_upstream() as (fake, url),
+        running_proxy(standard_catalog(url), environ=ENV) as (proxy_url, _app),
+    ):
         yield proxy_url, fake

@@ -34,19 +34,30 @@ def fault_catalog(url: str, *, threshold: int = 5, **settings: Any) -> dict:
     """Models m1 (channel a) and m3 (a high, b normal, c low) on the fake; r1 and r3 the same
     but with a's provider listening nowhere. A channel `<model>-<x>` asks for upstream model x."""
     layout = [("m1", 1, "fake"), ("m3", 3, "fake"), ("r1", 1, "dead"), ("r3", 3, "dead")]
-    channels = [channel(f"{name}-{x}", name, first if x == "a" else "fake", upstream_model=x,
-                        priority=priority)
-                for name, count, first in layout
-                for x, priority in [("a", "high"), ("b", "normal"), ("c", "low")][:count]]
+    channels = [
+        channel(
+            f"{name}-{x}", name, first if x == "a" else "fake", upstream_model=x, priority=priority
+        )
+        for name, count, first in layout
+        for x, priority in [("a", "high"), ("b", "normal"), ("c", "low")][:count]
+    ]
     return snapshot_dict(
-        settings={"connect_timeout_s": 0.5, "first_byte_timeout_s": 0.5,
-                  "total_timeout_s": TOTAL_S, "retry_budget": BUDGET,
-                  "breaker": {"failure_threshold": threshold, "cooldown_s": 30,
-                              "max_cooldown_s": 300}, **settings},
-        providers=[provider("fake", base_url=url, auth={"type": "bearer", "token": "${FAULT_KEY}"}),
-                   provider("dead", base_url=refused_url())],
+        settings={
+            "connect_timeout_s": 0.5,
+            "first_byte_timeout_s": 0.5,
+            "total_timeout_s": TOTAL_S,
+            "retry_budget": BUDGET,
+            "breaker": {"failure_threshold": threshold, "cooldown_s": 30, "max_cooldown_s": 300},
+            **settings,
+        },
+        providers=[
+            provider("fake", base_url=url, auth={"type": "bearer", "token": "${FAULT_KEY}"}),
+            provider("dead", base_url=refused_url()),
+        ],
         models=[model(name) for name, _, _ in layout],
-        channels=channels, consumers=[consumer("alice", KEY_ALICE)])
+        channels=channels,
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
 
 @dataclass
@@ -68,15 +79,26 @@ def ask(url: str, model_name: str = "m3", *, stream: bool) -> Result:
     start = time.monotonic()
     try:
         raw = client(url).chat.completions.with_raw_response.create(
-            model=model_name, messages=USER, stream=stream)
+            model=model_name, messages=USER, stream=stream
+        )
     except openai.APIStatusError as error:
         headers = error.response.headers
-        return Result(error.status_code, error.code, attempts=int(headers["x-modelyard-attempts"])
-                      if "x-modelyard-attempts" in headers else 0,
-                      channel=headers.get("x-modelyard-channel"),
-                      elapsed=time.monotonic() - start, headers=dict(headers))
-    result = Result(raw.http_response.status_code, attempts=int(raw.headers["x-modelyard-attempts"]),
-                    channel=raw.headers["x-modelyard-channel"], headers=dict(raw.headers))
+        return Result(
+            error.status_code,
+            error.code,
+            attempts=int(headers["x-modelyard-attempts"])
+            if "x-modelyard-attempts" in headers
+            else 0,
+            channel=headers.get("x-modelyard-channel"),
+            elapsed=time.monotonic() - start,
+            headers=dict(headers),
+        )
+    result = Result(
+        raw.http_response.status_code,
+        attempts=int(raw.headers["x-modelyard-attempts"]),
+        channel=raw.headers["x-modelyard-channel"],
+        headers=dict(raw.headers),
+    )
     if stream:
         try:
             for chunk in raw.parse():
@@ -105,6 +127,7 @@ class LoopSpy:
     def tasks(self) -> int:
         async def count() -> int:
             return len(asyncio.all_tasks()) - 1  # not this one
+
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(count(), self.loop).result(2)
 
@@ -112,5 +135,3 @@ class LoopSpy:
 def settle(condition: Callable[[], bool], within: float = 1.0) -> float:
     """Seconds until `condition()` held (polled), or fail after `within` seconds."""
     return poll(condition, within)
-
-

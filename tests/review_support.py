@@ -48,14 +48,12 @@ def compiled(root: Path) -> dict[str, Any]:
     return result.snapshot
 
 
-def review_pair(tmp_path: Path, *edits: tuple[str, str, Callable[[dict[str, Any]], Any]]
-                ) -> Review:
+def review_pair(tmp_path: Path, *edits: tuple[str, str, Callable[[dict[str, Any]], Any]]) -> Review:
     """The review of the base catalog against a copy with `edits` applied."""
     head = copy_base(tmp_path / "head")
     for kind, name, change in edits:
         edit(head, kind, name, change)
-    return review_snapshots(compiled(BASE), compiled(head), base_label="base",
-                            head_label="head")
+    return review_snapshots(compiled(BASE), compiled(head), base_label="base", head_label="head")
 
 
 def setter(**values: Any) -> Callable[[dict[str, Any]], None]:
@@ -66,9 +64,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                           "-c", "commit.gpgsign=false", *args], cwd=repo, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip()
 
 
@@ -81,8 +92,12 @@ def catalog_repo(root: Path, catalog: Path = REPO / "catalog") -> Path:
     return root
 
 
-def pull_request(repo: Path, branch: str, *edits: tuple[str, str, Callable[[dict[str, Any]], Any]],
-                 adds: tuple[tuple[str, dict[str, Any]], ...] = ()) -> str:
+def pull_request(
+    repo: Path,
+    branch: str,
+    *edits: tuple[str, str, Callable[[dict[str, Any]], Any]],
+    adds: tuple[tuple[str, dict[str, Any]], ...] = (),
+) -> str:
     """Commit `edits` (and added documents) to the catalog on a new branch off main."""
     git(repo, "checkout", "-q", "-B", branch, "main")
     for kind, name, change in edits:
@@ -96,14 +111,34 @@ def pull_request(repo: Path, branch: str, *edits: tuple[str, str, Callable[[dict
 
 def gate(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """`modelyard diff main HEAD --format json` with the CI gate's --fail-on classes."""
-    done = subprocess.run([sys.executable, "-m", "cli.main", "diff", "main", "HEAD",
-                           "--format", "json", "--fail-on", "breaking", "--fail-on", "security",
-                           *args], cwd=repo, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "diff",
+            "main",
+            "HEAD",
+            "--format",
+            "json",
+            "--fail-on",
+            "breaking",
+            "--fail-on",
+            "security",
+            *args,
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
 def found(report: dict[str, Any], category: str) -> list[str]:
     """`kind name: message` of every finding of `category` in a JSON report."""
-    return [f"{f['kind']} {f['name']}: {f['message']}" for f in report["findings"]
-            if f["class"] == category]
+    return [
+        f"{f['kind']} {f['name']}: {f['message']}"
+        for f in report["findings"]
+        if f["class"] == category
+    ]

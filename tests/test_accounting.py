@@ -32,14 +32,29 @@ KEY_ADMIN = "admin-key-0123456789"
 
 def priced_catalog(upstream_url: str, **channel_options):
     return snapshot_dict(
-        providers=[provider("fake", base_url=upstream_url,
-                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})],
+        providers=[
+            provider(
+                "fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}
+            )
+        ],
         models=[model("gpt-test")],
-        channels=[channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt", price=PRICE,
-                          price_source="inline", options=channel_options)],
-        consumers=[consumer("alice", KEY_ALICE),
-                   consumer("ops", KEY_ADMIN, scopes=["public", "admin"]),
-                   consumer("service", KEY_SERVICE)])
+        channels=[
+            channel(
+                "fake-gpt",
+                "gpt-test",
+                "fake",
+                upstream_model="up-gpt",
+                price=PRICE,
+                price_source="inline",
+                options=channel_options,
+            )
+        ],
+        consumers=[
+            consumer("alice", KEY_ALICE),
+            consumer("ops", KEY_ADMIN, scopes=["public", "admin"]),
+            consumer("service", KEY_SERVICE),
+        ],
+    )
 
 
 @pytest.fixture
@@ -49,15 +64,20 @@ def served(upstream, tmp_path):
     log_path = tmp_path / "usage.jsonl"
 
     def start(**options):
-        app = ProxyApp(holder_of(priced_catalog(url, **options), ENV), rng=random.Random(1),
-                       usage_log=str(log_path))
+        app = ProxyApp(
+            holder_of(priced_catalog(url, **options), ENV),
+            rng=random.Random(1),
+            usage_log=str(log_path),
+        )
         return app, serve_asgi(app)
+
     return fake, log_path, start
 
 
 def read_log(path, count, timeout=5.0):
     def lines() -> list[str]:
         return path.read_text().splitlines() if path.exists() else []
+
     poll(lambda: len(lines()) >= count, timeout)
     return [json.loads(line) for line in lines()]
 
@@ -69,7 +89,9 @@ def test_plain_answer_carries_its_exact_cost_and_is_logged(served):
     fake, log_path, start = served
     app, server = start()
     with server as url:
-        answer = client(url).chat.completions.with_raw_response.create(model="gpt-test", messages=HI)
+        answer = client(url).chat.completions.with_raw_response.create(
+            model="gpt-test", messages=HI
+        )
     # fake upstream: 5 prompt tokens, 4 completion tokens -> 5 * 2.50 + 4 * 10 = 52.5 per 1M
     assert answer.headers["x-modelyard-cost"] == "0.0000525"
     assert answer.headers["x-modelyard-currency"] == "USD"
@@ -78,8 +100,12 @@ def test_plain_answer_carries_its_exact_cost_and_is_logged(served):
     assert set(line) <= set(FIELDS)
     assert line["usage"] == {"input_tokens": 5, "output_tokens": 4}
     assert (line["cost"], line["currency"], line["status"]) == ("0.0000525", "USD", 200)
-    assert (line["consumer"], line["model"], line["channel"], line["upstream_model"]) == \
-        ("alice", "gpt-test", "fake-gpt", "up-gpt")
+    assert (line["consumer"], line["model"], line["channel"], line["upstream_model"]) == (
+        "alice",
+        "gpt-test",
+        "fake-gpt",
+        "up-gpt",
+    )
     assert line["attempts"] == 1 and line["latency_ms"] > 0
     assert "hi" not in json.dumps(line["usage"]) and KEY_ALICE not in log_path.read_text()
 
@@ -88,8 +114,9 @@ def test_streamed_usage_is_read_from_the_stream_even_when_the_client_did_not_ask
     fake, log_path, start = served
     app, server = start()
     with server as url:
-        chunks = list(client(url).chat.completions.create(model="gpt-test", messages=HI,
-                                                          stream=True))
+        chunks = list(
+            client(url).chat.completions.create(model="gpt-test", messages=HI, stream=True)
+        )
     assert all(c.usage is None for c in chunks)
     app.accountant.close()
     (line,) = read_log(log_path, 1)
@@ -129,8 +156,7 @@ def test_metrics_need_an_admin_key_and_count_by_model_channel_and_status(served)
         assert httpx.get(f"{url}/metrics").status_code == 401
         denied = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {KEY_ALICE}"})
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"
-        text = httpx.get(f"{url}/metrics",
-                         headers={"Authorization": f"Bearer {KEY_ADMIN}"}).text
+        text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {KEY_ADMIN}"}).text
     assert 'modelyard_requests_total{channel="fake-gpt",model="gpt-test",status="200"}' in text
     assert 'modelyard_tokens_total{channel="fake-gpt",kind="input",model="gpt-test"}' in text
     assert 'modelyard_cost_total{channel="fake-gpt",currency="USD",model="gpt-test"}' in text
@@ -154,18 +180,36 @@ def test_image_generation_is_priced_per_image_by_size_and_quality(upstream, tmp_
     fake, url = upstream
     data = snapshot_dict(
         providers=[provider("mock", protocol="mock")],
-        models=[model("painter", type="image-generation", capabilities=[],
-                      properties={"sizes": ["1024x1024"], "qualities": ["standard", "hd"]})],
-        channels=[channel("mock-painter", "painter", "mock", upstream_model="mock-image",
-                          price={"currency": "USD", "unit": "per_image",
-                                 "images": {"1024x1024": {"standard": "0.04", "hd": "0.08"}}},
-                          price_source="inline")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        models=[
+            model(
+                "painter",
+                type="image-generation",
+                capabilities=[],
+                properties={"sizes": ["1024x1024"], "qualities": ["standard", "hd"]},
+            )
+        ],
+        channels=[
+            channel(
+                "mock-painter",
+                "painter",
+                "mock",
+                upstream_model="mock-image",
+                price={
+                    "currency": "USD",
+                    "unit": "per_image",
+                    "images": {"1024x1024": {"standard": "0.04", "hd": "0.08"}},
+                },
+                price_source="inline",
+            )
+        ],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
     log_path = tmp_path / "usage.jsonl"
     app = ProxyApp(holder_of(data, ENV), usage_log=str(log_path))
     with serve_asgi(app) as proxy_url:
         answer = client(proxy_url).images.with_raw_response.generate(
-            model="painter", prompt="a cat", n=2, quality="hd", size="1024x1024")
+            model="painter", prompt="a cat", n=2, quality="hd", size="1024x1024"
+        )
     assert answer.headers["x-modelyard-cost"] == "0.16"
     app.accountant.close()
     (line,) = read_log(log_path, 1)

@@ -20,8 +20,7 @@ from tests.upstreams.server import serve_asgi
 SECRETS = {"type": "header", "header": "x-api-key", "value": fake.API_KEY}
 
 
-def call(body: dict[str, Any], base_url: str | None = "https://api.anthropic.com",
-         **kw: Any):
+def call(body: dict[str, Any], base_url: str | None = "https://api.anthropic.com", **kw: Any):
     return make_call(body, protocol="anthropic", base_url=base_url, secrets=SECRETS, **kw)
 
 
@@ -38,39 +37,74 @@ def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 async def converted(stream: bytes, cuts: list[int] = (), **kw: Any) -> list[dict[str, Any]]:
-    return [c async for c in anthropic.to_chunks(decode(pieces(stream, cuts)), model="m",
-                                                 created=1, provider="anthropic", **kw)]
+    return [
+        c
+        async for c in anthropic.to_chunks(
+            decode(pieces(stream, cuts)), model="m", created=1, provider="anthropic", **kw
+        )
+    ]
 
 
 # --- requests --------------------------------------------------------------------------------
 
+
 def test_system_messages_are_lifted_and_same_role_turns_merged():
-    body = anthropic.build_request(call({"messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hello"},
-        {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
-        {"role": "user", "content": [{"type": "text", "text": "there"}]},
-    ]}), stream=False)
+    body = anthropic.build_request(
+        call(
+            {
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hello"},
+                    {
+                        "role": "developer",
+                        "content": [{"type": "text", "text": "Answer in French."}],
+                    },
+                    {"role": "user", "content": [{"type": "text", "text": "there"}]},
+                ]
+            }
+        ),
+        stream=False,
+    )
     assert body["system"] == "Be brief.\n\nAnswer in French."
-    assert body["messages"] == [{"role": "user", "content": [
-        {"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}],
+        }
+    ]
     assert body["model"] == "claude-sonnet-4-5"
 
 
 def test_max_tokens_defaults_to_the_model_output_limit_then_4096():
     messages = [{"role": "user", "content": "Hi"}]
-    assert anthropic.build_request(call({"messages": messages},
-                                        properties={"max_output_tokens": 64000}),
-                                   stream=False)["max_tokens"] == 64000
+    assert (
+        anthropic.build_request(
+            call({"messages": messages}, properties={"max_output_tokens": 64000}), stream=False
+        )["max_tokens"]
+        == 64000
+    )
     assert anthropic.build_request(call({"messages": messages}), stream=False)["max_tokens"] == 4096
-    assert anthropic.build_request(call({"messages": messages, "max_completion_tokens": 50}),
-                                   stream=False)["max_tokens"] == 50
+    assert (
+        anthropic.build_request(
+            call({"messages": messages, "max_completion_tokens": 50}), stream=False
+        )["max_tokens"]
+        == 50
+    )
 
 
 def test_sampling_and_stop_parameters_are_renamed():
-    body = anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}],
-                                         "stop": "END", "temperature": 1.7, "top_p": 0.9,
-                                         "user": "u-42"}), stream=True)
+    body = anthropic.build_request(
+        call(
+            {
+                "messages": [{"role": "user", "content": "Hi"}],
+                "stop": "END",
+                "temperature": 1.7,
+                "top_p": 0.9,
+                "user": "u-42",
+            }
+        ),
+        stream=True,
+    )
     assert body["stop_sequences"] == ["END"]
     assert body["temperature"] == 1.0  # Anthropic's range ends at 1
     assert body["top_p"] == 0.9
@@ -79,109 +113,221 @@ def test_sampling_and_stop_parameters_are_renamed():
 
 
 def test_images_become_base64_or_url_sources():
-    body = anthropic.build_request(call({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "What is this?"},
-        {"type": "image_url", "image_url": {"url": PIXEL}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/ant.jpg"}},
-    ]}]}), stream=False)
+    body = anthropic.build_request(
+        call(
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "What is this?"},
+                            {"type": "image_url", "image_url": {"url": PIXEL}},
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "https://example.com/ant.jpg"},
+                            },
+                        ],
+                    }
+                ]
+            }
+        ),
+        stream=False,
+    )
     blocks = body["messages"][0]["content"]
-    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                                     "data": PIXEL.split(",", 1)[1]}}
-    assert blocks[2] == {"type": "image", "source": {"type": "url",
-                                                     "url": "https://example.com/ant.jpg"}}
+    assert blocks[1] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PIXEL.split(",", 1)[1]},
+    }
+    assert blocks[2] == {
+        "type": "image",
+        "source": {"type": "url", "url": "https://example.com/ant.jpg"},
+    }
 
 
 def test_broken_image_data_is_the_clients_error():
     with pytest.raises(InvalidRequest):
-        anthropic.build_request(call({"messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}]}),
-            stream=False)
+        anthropic.build_request(
+            call(
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "image_url",
+                                    "image_url": {"url": "data:image/png;base64,@@@"},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ),
+            stream=False,
+        )
 
 
 def test_tool_calls_and_tool_results_become_tool_use_and_tool_result_blocks():
-    body = anthropic.build_request(call({"tools": [WEATHER_TOOL], "tool_choice": "required",
-                                         "parallel_tool_calls": False, "messages": [
-        {"role": "user", "content": "Weather in SF?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "toolu_1", "type": "function",
-             "function": {"name": "get_weather", "arguments": "{\"location\": \"SF\"}"}}]},
-        {"role": "tool", "tool_call_id": "toolu_1", "content": "15 degrees"},
-        {"role": "user", "content": "And tomorrow?"},
-    ]}), stream=False)
-    assert body["tools"] == [{"name": "get_weather",
-                              "description": "Get the current weather in a given location",
-                              "input_schema": WEATHER_TOOL["function"]["parameters"]}]
+    body = anthropic.build_request(
+        call(
+            {
+                "tools": [WEATHER_TOOL],
+                "tool_choice": "required",
+                "parallel_tool_calls": False,
+                "messages": [
+                    {"role": "user", "content": "Weather in SF?"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "toolu_1",
+                                "type": "function",
+                                "function": {
+                                    "name": "get_weather",
+                                    "arguments": '{"location": "SF"}',
+                                },
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "toolu_1", "content": "15 degrees"},
+                    {"role": "user", "content": "And tomorrow?"},
+                ],
+            }
+        ),
+        stream=False,
+    )
+    assert body["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Get the current weather in a given location",
+            "input_schema": WEATHER_TOOL["function"]["parameters"],
+        }
+    ]
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
-    assert body["messages"][1] == {"role": "assistant", "content": [
-        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"location": "SF"}}]}
-    assert body["messages"][2] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "15 degrees"},
-        {"type": "text", "text": "And tomorrow?"}]}
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {"location": "SF"},
+            }
+        ],
+    }
+    assert body["messages"][2] == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "15 degrees"},
+            {"type": "text", "text": "And tomorrow?"},
+        ],
+    }
 
 
-@pytest.mark.parametrize(("choice", "expected"), [
-    ("auto", {"type": "auto"}), ("none", {"type": "none"}),
-    ({"type": "function", "function": {"name": "get_weather"}},
-     {"type": "tool", "name": "get_weather"}),
-])
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"type": "tool", "name": "get_weather"},
+        ),
+    ],
+)
 def test_tool_choice_is_spelled_the_anthropic_way(choice, expected):
-    body = anthropic.build_request(call({"tools": [WEATHER_TOOL], "tool_choice": choice,
-                                         "messages": [{"role": "user", "content": "Hi"}]}),
-                                   stream=False)
+    body = anthropic.build_request(
+        call(
+            {
+                "tools": [WEATHER_TOOL],
+                "tool_choice": choice,
+                "messages": [{"role": "user", "content": "Hi"}],
+            }
+        ),
+        stream=False,
+    )
     assert body["tool_choice"] == expected
 
 
 def test_native_tools_are_spelled_from_the_native_tool_document():
-    body = anthropic.build_request(call({"tools": [{"type": "web_search"}],
-                                         "messages": [{"role": "user", "content": "News?"}]},
-                                        native=["web_search"]), stream=False)
+    body = anthropic.build_request(
+        call(
+            {"tools": [{"type": "web_search"}], "messages": [{"role": "user", "content": "News?"}]},
+            native=["web_search"],
+        ),
+        stream=False,
+    )
     assert body["tools"] == [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]
 
 
 def test_a_native_tool_the_model_does_not_allow_is_refused():
     with pytest.raises(InvalidRequest):
-        anthropic.build_request(call({"tools": [{"type": "web_search"}],
-                                      "messages": [{"role": "user", "content": "News?"}]}),
-                                stream=False)
+        anthropic.build_request(
+            call(
+                {
+                    "tools": [{"type": "web_search"}],
+                    "messages": [{"role": "user", "content": "News?"}],
+                }
+            ),
+            stream=False,
+        )
 
 
 def test_reasoning_effort_or_the_channel_switch_turns_thinking_on():
     messages = [{"role": "user", "content": "27 * 453?"}]
-    body = anthropic.build_request(call({"messages": messages, "reasoning_effort": "low",
-                                         "temperature": 0.2}), stream=False)
+    body = anthropic.build_request(
+        call({"messages": messages, "reasoning_effort": "low", "temperature": 0.2}), stream=False
+    )
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert "temperature" not in body  # Anthropic refuses sampling changes while thinking
-    forced = anthropic.build_request(call({"messages": messages},
-                                          options={"thinking": "enabled"}), stream=False)
+    forced = anthropic.build_request(
+        call({"messages": messages}, options={"thinking": "enabled"}), stream=False
+    )
     assert forced["thinking"] == {"type": "enabled", "budget_tokens": 4095}
-    off = anthropic.build_request(call({"messages": messages, "reasoning_effort": "high"},
-                                       options={"thinking": "disabled"}), stream=False)
+    off = anthropic.build_request(
+        call({"messages": messages, "reasoning_effort": "high"}, options={"thinking": "disabled"}),
+        stream=False,
+    )
     assert "thinking" not in off
 
 
 def test_thinking_stays_off_when_the_tool_to_use_is_forced():
-    body = anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}],
-                                         "tools": [WEATHER_TOOL], "tool_choice": "required",
-                                         "reasoning_effort": "high"}), stream=False)
+    body = anthropic.build_request(
+        call(
+            {
+                "messages": [{"role": "user", "content": "Hi"}],
+                "tools": [WEATHER_TOOL],
+                "tool_choice": "required",
+                "reasoning_effort": "high",
+            }
+        ),
+        stream=False,
+    )
     assert "thinking" not in body
 
 
 def test_more_than_one_choice_is_refused():
     with pytest.raises(InvalidRequest):
-        anthropic.build_request(call({"messages": [{"role": "user", "content": "Hi"}], "n": 2}),
-                                stream=False)
+        anthropic.build_request(
+            call({"messages": [{"role": "user", "content": "Hi"}], "n": 2}), stream=False
+        )
 
 
-@pytest.mark.parametrize("base_url", ["https://api.anthropic.com", "https://api.anthropic.com/",
-                                      "https://api.anthropic.com/v1"])
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://api.anthropic.com", "https://api.anthropic.com/", "https://api.anthropic.com/v1"],
+)
 def test_the_messages_url_follows_the_base_url(base_url):
     assert anthropic.url(call({}, base_url)) == "https://api.anthropic.com/v1/messages"
 
 
 def test_headers_carry_version_auth_and_extra_headers():
-    headers = anthropic.headers(call({"messages": []},
-                                     options={"api_version": "2023-01-01",
-                                              "headers": {"anthropic-beta": "x"}}))
+    headers = anthropic.headers(
+        call(
+            {"messages": []},
+            options={"api_version": "2023-01-01", "headers": {"anthropic-beta": "x"}},
+        )
+    )
     assert headers["anthropic-version"] == "2023-01-01"
     assert headers["x-api-key"] == fake.API_KEY
     assert headers["anthropic-beta"] == "x"
@@ -189,37 +335,65 @@ def test_headers_carry_version_auth_and_extra_headers():
 
 # --- answers ---------------------------------------------------------------------------------
 
+
 def test_a_tool_use_answer_becomes_tool_calls_with_json_arguments_and_cached_usage():
     out = anthropic.to_openai(fake.TOOL_USE_MESSAGE, model="m", created=1)
     message = out["choices"][0]["message"]
     assert message["content"] == "I'll check the current weather in San Francisco for you."
-    assert message["tool_calls"] == [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
-                                      "function": {"name": "get_weather", "arguments":
-                                                   json.dumps({"location": "San Francisco, CA",
-                                                               "unit": "celsius"})}}]
+    assert message["tool_calls"] == [
+        {
+            "id": "toolu_01A09q90qw90lq917835lq9",
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "arguments": json.dumps({"location": "San Francisco, CA", "unit": "celsius"}),
+            },
+        }
+    ]
     assert out["choices"][0]["finish_reason"] == "tool_calls"
-    assert out["usage"] == {"prompt_tokens": 592, "completion_tokens": 89, "total_tokens": 681,
-                            "prompt_tokens_details": {"cached_tokens": 100,
-                                                      "cache_write_tokens": 20}}
+    assert out["usage"] == {
+        "prompt_tokens": 592,
+        "completion_tokens": 89,
+        "total_tokens": 681,
+        "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20},
+    }
 
 
-@pytest.mark.parametrize(("stop", "finish"), [("end_turn", "stop"), ("stop_sequence", "stop"),
-                                              ("max_tokens", "length"), ("tool_use", "tool_calls"),
-                                              ("refusal", "content_filter")])
+@pytest.mark.parametrize(
+    ("stop", "finish"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+    ],
+)
 def test_stop_reasons_become_finish_reasons(stop, finish):
     message = {**fake.HELLO_MESSAGE, "stop_reason": stop}
-    assert anthropic.to_openai(message, model="m", created=1)["choices"][0]["finish_reason"] == finish
+    assert (
+        anthropic.to_openai(message, model="m", created=1)["choices"][0]["finish_reason"] == finish
+    )
 
 
 def test_thinking_blocks_become_reasoning_content():
-    message = {**fake.HELLO_MESSAGE, "content": [
-        {"type": "thinking", "thinking": "27 * 453 = 12,231", "signature": "sig"},
-        {"type": "text", "text": "12,231"}]}
+    message = {
+        **fake.HELLO_MESSAGE,
+        "content": [
+            {"type": "thinking", "thinking": "27 * 453 = 12,231", "signature": "sig"},
+            {"type": "text", "text": "12,231"},
+        ],
+    }
     out = anthropic.to_openai(message, model="m", created=1)["choices"][0]["message"]
-    assert out == {"role": "assistant", "content": "12,231", "reasoning_content": "27 * 453 = 12,231"}
+    assert out == {
+        "role": "assistant",
+        "content": "12,231",
+        "reasoning_content": "27 * 453 = 12,231",
+    }
 
 
 # --- streams ---------------------------------------------------------------------------------
+
 
 @pytest.mark.anyio
 async def test_the_documented_tool_use_stream_becomes_text_then_tool_call_chunks():
@@ -228,9 +402,13 @@ async def test_the_documented_tool_use_stream_becomes_text_then_tool_call_chunks
     assert seen["roles"] == ["assistant"]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert seen["content"] == "Okay, let's check the weather for San Francisco, CA:"
-    assert seen["tools"] == {0: {"id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
-                                 "arguments": {"location": "San Francisco, CA",
-                                               "unit": "fahrenheit"}}}
+    assert seen["tools"] == {
+        0: {
+            "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+            "name": "get_weather",
+            "arguments": {"location": "San Francisco, CA", "unit": "fahrenheit"},
+        }
+    }
     assert seen["finish"] == "tool_calls"
     assert chunks[-1]["choices"] == []
     assert seen["usage"]["prompt_tokens"] == 472 and seen["usage"]["completion_tokens"] == 89
@@ -245,8 +423,9 @@ async def test_the_documented_thinking_stream_becomes_reasoning_content():
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("stream", [fake.TOOL_USE_STREAM, fake.THINKING_STREAM],
-                         ids=["tool_use", "thinking"])
+@pytest.mark.parametrize(
+    "stream", [fake.TOOL_USE_STREAM, fake.THINKING_STREAM], ids=["tool_use", "thinking"]
+)
 async def test_stream_conversion_is_the_same_at_every_split_position(stream):
     whole = await converted(stream)
     for cut in range(1, len(stream)):
@@ -263,9 +442,11 @@ async def test_stream_conversion_is_the_same_byte_by_byte():
 async def test_web_search_blocks_run_upstream_and_only_their_text_reaches_the_client():
     seen = assemble(await converted(fake.WEB_SEARCH_STREAM))
     assert seen["tools"] == {}
-    assert seen["content"] == ("I'll check the current weather in New York City for you."
-                               "Here's the current weather information for New York City:\n\n"
-                               "# Weather in New York City\n\n")
+    assert seen["content"] == (
+        "I'll check the current weather in New York City for you."
+        "Here's the current weather information for New York City:\n\n"
+        "# Weather in New York City\n\n"
+    )
     assert seen["usage"]["prompt_tokens"] == 10682  # message_delta counts are cumulative
 
 
@@ -274,8 +455,9 @@ SEARCH = {"search": NativeTool.from_dict({**WEB_SEARCH, "name": "search"})}
 
 
 def test_server_tool_use_counts_become_native_tool_calls_under_the_catalog_name():
-    usage = anthropic.to_openai(fake.WEB_SEARCH_MESSAGE, model="m", created=1,
-                                natives=SEARCH)["usage"]
+    usage = anthropic.to_openai(fake.WEB_SEARCH_MESSAGE, model="m", created=1, natives=SEARCH)[
+        "usage"
+    ]
     assert usage["native_tool_calls"] == {"search": 1}
     assert usage["prompt_tokens"] == 6039 and usage["completion_tokens"] == 931
     plain = anthropic.to_openai(fake.HELLO_MESSAGE, model="m", created=1, natives=SEARCH)
@@ -289,8 +471,12 @@ async def test_streamed_server_tool_use_counts_come_from_message_delta():
 
 
 def test_server_tool_counts_no_requested_tool_explains_keep_anthropics_name_and_zeros_drop():
-    counts = {"web_search_requests": 2, "web_fetch_requests": 3, "code_runs": 4,
-              "image_requests": 0}
+    counts = {
+        "web_search_requests": 2,
+        "web_fetch_requests": 3,
+        "code_runs": 4,
+        "image_requests": 0,
+    }
     assert anthropic.native_tool_calls(counts, SEARCH) == {"search": 2, "web_fetch": 3}
     assert anthropic.native_tool_calls(None, SEARCH) == {}
 
@@ -309,6 +495,7 @@ async def test_a_stream_cut_before_message_stop_is_a_protocol_error():
 
 
 # --- the adapter on loopback -----------------------------------------------------------------
+
 
 async def send(base_url: str, body: dict[str, Any], **kw: Any):
     http = AiohttpUpstream()
@@ -338,20 +525,24 @@ async def test_plain_chat_on_loopback(upstream):
 @pytest.mark.anyio
 async def test_streamed_chat_on_loopback(upstream):
     url, _ = upstream
-    seen = assemble(await stream(url, {"stream": True,
-                                       "messages": [{"role": "user", "content": "Hello"}]}))
+    seen = assemble(
+        await stream(url, {"stream": True, "messages": [{"role": "user", "content": "Hello"}]})
+    )
     assert seen["content"] == "Hello!" and seen["finish"] == "stop"
     assert seen["usage"]["completion_tokens"] == 15
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("upstream_model", "status", "retryable"), [
-    ("overloaded", 503, True), ("rate-limited", 429, True), ("bad-request", 400, False)])
+@pytest.mark.parametrize(
+    ("upstream_model", "status", "retryable"),
+    [("overloaded", 503, True), ("rate-limited", 429, True), ("bad-request", 400, False)],
+)
 async def test_upstream_errors_map_to_openai_statuses(upstream, upstream_model, status, retryable):
     url, _ = upstream
     with pytest.raises(UpstreamStatusError) as info:
-        await send(url, {"messages": [{"role": "user", "content": "Hi"}]},
-                   upstream_model=upstream_model)
+        await send(
+            url, {"messages": [{"role": "user", "content": "Hi"}]}, upstream_model=upstream_model
+        )
     assert (info.value.status, info.value.retryable) == (status, retryable)
     if upstream_model == "rate-limited":
         assert info.value.retry_after == 7
@@ -364,8 +555,12 @@ async def test_upstream_errors_map_to_openai_statuses(upstream, upstream_model, 
 async def test_a_refused_upstream_key_is_a_retryable_502_that_never_shows_the_key(upstream):
     url, _ = upstream
     http = AiohttpUpstream()
-    bad = make_call({"messages": [{"role": "user", "content": "Hi"}]}, protocol="anthropic",
-                    base_url=url, secrets={**SECRETS, "value": "sk-ant-wrong-secret"})
+    bad = make_call(
+        {"messages": [{"role": "user", "content": "Hi"}]},
+        protocol="anthropic",
+        base_url=url,
+        secrets={**SECRETS, "value": "sk-ant-wrong-secret"},
+    )
     try:
         with pytest.raises(UpstreamStatusError) as info:
             await anthropic.ADAPTER(http).send(bad)

@@ -24,14 +24,26 @@ from tests.upstreams import bedrock as fake
 from tests.upstreams.server import serve_asgi
 
 MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-AUTH = {"type": "sigv4", "region": fake.REGION, "service": "bedrock",
-        "access_key_id": "${AWS_ACCESS_KEY_ID}", "secret_access_key": "${AWS_SECRET_ACCESS_KEY}"}
-SECRETS = {**AUTH, "access_key_id": fake.ACCESS_KEY_ID,
-           "secret_access_key": fake.SECRET_ACCESS_KEY}
-TOP_SONG_TOOL = {"type": "function", "function": {
-    "name": "top_song", "description": "Get the most popular song played on a radio station.",
-    "parameters": {"type": "object", "properties": {"sign": {"type": "string"}},
-                   "required": ["sign"]}}}
+AUTH = {
+    "type": "sigv4",
+    "region": fake.REGION,
+    "service": "bedrock",
+    "access_key_id": "${AWS_ACCESS_KEY_ID}",
+    "secret_access_key": "${AWS_SECRET_ACCESS_KEY}",
+}
+SECRETS = {**AUTH, "access_key_id": fake.ACCESS_KEY_ID, "secret_access_key": fake.SECRET_ACCESS_KEY}
+TOP_SONG_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "top_song",
+        "description": "Get the most popular song played on a radio station.",
+        "parameters": {
+            "type": "object",
+            "properties": {"sign": {"type": "string"}},
+            "required": ["sign"],
+        },
+    },
+}
 
 
 @pytest.fixture
@@ -54,85 +66,209 @@ def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 async def converted(stream: bytes, cuts: list[int] = ()) -> list[dict[str, Any]]:
     frames = bedrock_eventstream.events(pieces(stream, cuts), "bedrock")
-    return [c async for c in bedrock.to_chunks(frames, id="chatcmpl-1", model="m", created=1,
-                                               provider="bedrock")]
+    return [
+        c
+        async for c in bedrock.to_chunks(
+            frames, id="chatcmpl-1", model="m", created=1, provider="bedrock"
+        )
+    ]
 
 
 # --- requests --------------------------------------------------------------------------------
 
+
 def test_the_regional_url_encodes_the_model_id_and_the_base_url_replaces_the_host():
     assert bedrock.url(call({}), stream=False) == (
         "https://bedrock-runtime.us-east-1.amazonaws.com/model/"
-        "anthropic.claude-3-5-sonnet-20240620-v1:0/converse")
+        "anthropic.claude-3-5-sonnet-20240620-v1:0/converse"
+    )
     profile = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude"
-    assert bedrock.url(call({}, "http://127.0.0.1:9", upstream_model=profile),
-                       stream=True) == ("http://127.0.0.1:9/model/arn:aws:bedrock:us-east-1:"
-                                        "123456789012:inference-profile%2Fus.anthropic.claude"
-                                        "/converse-stream")
+    assert bedrock.url(call({}, "http://127.0.0.1:9", upstream_model=profile), stream=True) == (
+        "http://127.0.0.1:9/model/arn:aws:bedrock:us-east-1:"
+        "123456789012:inference-profile%2Fus.anthropic.claude"
+        "/converse-stream"
+    )
 
 
 def test_converse_request_has_system_inference_config_and_merged_turns():
-    body = bedrock.build_request(call({"messages": [
-        {"role": "system", "content": "You are an app that creates playlists."},
-        {"role": "user", "content": "Create a list of 3 pop songs."},
-        {"role": "user", "content": "Make sure the songs are by artists from the UK."},
-    ], "max_tokens": 512, "temperature": 0.5, "top_p": 0.9, "stop": ["END"]}))
+    body = bedrock.build_request(
+        call(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are an app that creates playlists."},
+                    {"role": "user", "content": "Create a list of 3 pop songs."},
+                    {"role": "user", "content": "Make sure the songs are by artists from the UK."},
+                ],
+                "max_tokens": 512,
+                "temperature": 0.5,
+                "top_p": 0.9,
+                "stop": ["END"],
+            }
+        )
+    )
     assert body == {
         "system": [{"text": "You are an app that creates playlists."}],
-        "messages": [{"role": "user", "content": [
-            {"text": "Create a list of 3 pop songs."},
-            {"text": "Make sure the songs are by artists from the UK."}]}],
-        "inferenceConfig": {"maxTokens": 512, "temperature": 0.5, "topP": 0.9,
-                            "stopSequences": ["END"]}}
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"text": "Create a list of 3 pop songs."},
+                    {"text": "Make sure the songs are by artists from the UK."},
+                ],
+            }
+        ],
+        "inferenceConfig": {
+            "maxTokens": 512,
+            "temperature": 0.5,
+            "topP": 0.9,
+            "stopSequences": ["END"],
+        },
+    }
 
 
 def test_images_are_sent_as_bytes_with_their_format():
-    body = bedrock.build_request(call({"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": PIXEL}}]}]}))
+    body = bedrock.build_request(
+        call(
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": PIXEL}}],
+                    }
+                ]
+            }
+        )
+    )
     assert body["messages"][0]["content"] == [
-        {"image": {"format": "png", "source": {"bytes": PIXEL.split(",", 1)[1]}}}]
+        {"image": {"format": "png", "source": {"bytes": PIXEL.split(",", 1)[1]}}}
+    ]
 
 
 def test_image_urls_are_refused_because_converse_takes_bytes_only():
     with pytest.raises(InvalidRequest):
-        bedrock.build_request(call({"messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}))
+        bedrock.build_request(
+            call(
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "image_url",
+                                    "image_url": {"url": "https://example.com/a.png"},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            )
+        )
 
 
 def test_tools_tool_calls_and_results_become_tool_config_tool_use_and_tool_result():
-    body = bedrock.build_request(call({"tools": [TOP_SONG_TOOL], "tool_choice": {
-        "type": "function", "function": {"name": "top_song"}}, "messages": [
-        {"role": "user", "content": "What is the most popular song on WZPZ?"},
-        {"role": "assistant", "tool_calls": [{"id": "tooluse_1", "type": "function", "function": {
-            "name": "top_song", "arguments": "{\"sign\": \"WZPZ\"}"}}]},
-        {"role": "tool", "tool_call_id": "tooluse_1",
-         "content": "{\"song\": \"Elemental Hotel\", \"artist\": \"8 Storey Hike\"}"}]}))
+    body = bedrock.build_request(
+        call(
+            {
+                "tools": [TOP_SONG_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "top_song"}},
+                "messages": [
+                    {"role": "user", "content": "What is the most popular song on WZPZ?"},
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "tooluse_1",
+                                "type": "function",
+                                "function": {"name": "top_song", "arguments": '{"sign": "WZPZ"}'},
+                            }
+                        ],
+                    },
+                    {
+                        "role": "tool",
+                        "tool_call_id": "tooluse_1",
+                        "content": '{"song": "Elemental Hotel", "artist": "8 Storey Hike"}',
+                    },
+                ],
+            }
+        )
+    )
     assert body["toolConfig"] == {
-        "tools": [{"toolSpec": {"name": "top_song",
-                                "description": TOP_SONG_TOOL["function"]["description"],
-                                "inputSchema": {"json": TOP_SONG_TOOL["function"]["parameters"]}}}],
-        "toolChoice": {"tool": {"name": "top_song"}}}
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "top_song",
+                    "description": TOP_SONG_TOOL["function"]["description"],
+                    "inputSchema": {"json": TOP_SONG_TOOL["function"]["parameters"]},
+                }
+            }
+        ],
+        "toolChoice": {"tool": {"name": "top_song"}},
+    }
     assert body["messages"][1:] == [
-        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "top_song",
-                                                       "input": {"sign": "WZPZ"}}}]},
-        {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1", "content": [
-            {"text": "{\"song\": \"Elemental Hotel\", \"artist\": \"8 Storey Hike\"}"}]}}]}]
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "toolUse": {
+                        "toolUseId": "tooluse_1",
+                        "name": "top_song",
+                        "input": {"sign": "WZPZ"},
+                    }
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": "tooluse_1",
+                        "content": [
+                            {"text": '{"song": "Elemental Hotel", "artist": "8 Storey Hike"}'}
+                        ],
+                    }
+                }
+            ],
+        },
+    ]
 
 
 def test_tool_choice_none_leaves_the_tools_out_when_the_history_has_no_tool_blocks():
-    body = bedrock.build_request(call({"tools": [TOP_SONG_TOOL], "tool_choice": "none",
-                                       "messages": [{"role": "user", "content": "Hi"}]}))
+    body = bedrock.build_request(
+        call(
+            {
+                "tools": [TOP_SONG_TOOL],
+                "tool_choice": "none",
+                "messages": [{"role": "user", "content": "Hi"}],
+            }
+        )
+    )
     assert "toolConfig" not in body
-    required = bedrock.build_request(call({"tools": [TOP_SONG_TOOL], "tool_choice": "required",
-                                           "messages": [{"role": "user", "content": "Hi"}]}))
+    required = bedrock.build_request(
+        call(
+            {
+                "tools": [TOP_SONG_TOOL],
+                "tool_choice": "required",
+                "messages": [{"role": "user", "content": "Hi"}],
+            }
+        )
+    )
     assert required["toolConfig"]["toolChoice"] == {"any": {}}
 
 
 def test_reasoning_effort_asks_for_thinking_in_additional_model_request_fields():
-    body = bedrock.build_request(call({"messages": [{"role": "user", "content": "27 * 453?"}],
-                                       "reasoning_effort": "medium", "max_tokens": 20000}))
+    body = bedrock.build_request(
+        call(
+            {
+                "messages": [{"role": "user", "content": "27 * 453?"}],
+                "reasoning_effort": "medium",
+                "max_tokens": 20000,
+            }
+        )
+    )
     assert body["additionalModelRequestFields"] == {
-        "thinking": {"type": "enabled", "budget_tokens": 8192}}
+        "thinking": {"type": "enabled", "budget_tokens": 8192}
+    }
 
 
 def test_a_bedrock_api_key_is_sent_as_a_bearer_token_without_signing():
@@ -145,8 +281,7 @@ def test_a_bedrock_api_key_is_sent_as_a_bearer_token_without_signing():
 def test_sigv4_headers_come_from_botocore_with_the_channel_headers_signed():
     c = call({}, options={"headers": {"x-team": "search"}})
     headers = bedrock.signed_headers(c, bedrock.url(c, stream=False), b"{}")
-    assert headers["Authorization"].startswith(
-        f"AWS4-HMAC-SHA256 Credential={fake.ACCESS_KEY_ID}/")
+    assert headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={fake.ACCESS_KEY_ID}/")
     assert "/us-east-1/bedrock/aws4_request" in headers["Authorization"]
     assert "x-team" in headers["Authorization"]
     assert fake.SECRET_ACCESS_KEY not in json.dumps(headers)
@@ -161,9 +296,20 @@ def test_without_botocore_the_error_says_what_to_install(monkeypatch):
 
 # --- answers ---------------------------------------------------------------------------------
 
+
 def test_reasoning_blocks_become_reasoning_content():
-    data = fake.converse_response([{"reasoningContent": {"reasoningText": {
-        "text": "27 * 453 = 12,231", "signature": "sig"}}}, {"text": "12,231"}], "end_turn", (1, 1))
+    data = fake.converse_response(
+        [
+            {
+                "reasoningContent": {
+                    "reasoningText": {"text": "27 * 453 = 12,231", "signature": "sig"}
+                }
+            },
+            {"text": "12,231"},
+        ],
+        "end_turn",
+        (1, 1),
+    )
     message = bedrock.to_openai(data, id="i", model="m", created=1)["choices"][0]["message"]
     assert (message["reasoning_content"], message["content"]) == ("27 * 453 = 12,231", "12,231")
 
@@ -171,30 +317,48 @@ def test_reasoning_blocks_become_reasoning_content():
 def test_a_converse_tool_use_answer_becomes_tool_calls():
     data = fake.converse_response([{"toolUse": fake.TOOL_USE}], "tool_use", (379, 36))
     out = bedrock.to_openai(data, id="chatcmpl-1", model="m", created=1)
-    assert out["choices"][0]["message"]["tool_calls"] == [{
-        "id": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "type": "function",
-        "function": {"name": "top_song", "arguments": "{\"sign\": \"WZPZ\"}"}}]
+    assert out["choices"][0]["message"]["tool_calls"] == [
+        {
+            "id": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
+            "type": "function",
+            "function": {"name": "top_song", "arguments": '{"sign": "WZPZ"}'},
+        }
+    ]
     assert out["choices"][0]["finish_reason"] == "tool_calls"
     assert out["usage"]["total_tokens"] == 415
 
 
-@pytest.mark.parametrize(("stop", "finish"), [("end_turn", "stop"), ("max_tokens", "length"),
-                                              ("guardrail_intervened", "content_filter"),
-                                              ("content_filtered", "content_filter")])
+@pytest.mark.parametrize(
+    ("stop", "finish"),
+    [
+        ("end_turn", "stop"),
+        ("max_tokens", "length"),
+        ("guardrail_intervened", "content_filter"),
+        ("content_filtered", "content_filter"),
+    ],
+)
 def test_converse_stop_reasons_become_finish_reasons(stop, finish):
     data = fake.converse_response([{"text": "x"}], stop, (1, 1))
-    assert bedrock.to_openai(data, id="i", model="m", created=1)["choices"][0][
-        "finish_reason"] == finish
+    assert (
+        bedrock.to_openai(data, id="i", model="m", created=1)["choices"][0]["finish_reason"]
+        == finish
+    )
 
 
 # --- streams ---------------------------------------------------------------------------------
+
 
 @pytest.mark.anyio
 async def test_a_tool_use_event_stream_becomes_tool_call_chunks_with_usage_last():
     chunks = await converted(fake.TOOL_USE_STREAM)
     seen = assemble(chunks)
-    assert seen["tools"] == {0: {"id": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "name": "top_song",
-                                 "arguments": {"sign": "WZPZ"}}}
+    assert seen["tools"] == {
+        0: {
+            "id": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
+            "name": "top_song",
+            "arguments": {"sign": "WZPZ"},
+        }
+    }
     assert seen["finish"] == "tool_calls"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 391
 
@@ -206,8 +370,9 @@ async def test_reasoning_deltas_become_reasoning_content():
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("stream", [fake.TOOL_USE_STREAM, fake.POP_SONGS_STREAM],
-                         ids=["tool_use", "text"])
+@pytest.mark.parametrize(
+    "stream", [fake.TOOL_USE_STREAM, fake.POP_SONGS_STREAM], ids=["tool_use", "text"]
+)
 async def test_event_stream_conversion_is_the_same_at_every_split_position(stream):
     whole = await converted(stream)
     for cut in range(1, len(stream)):
@@ -237,14 +402,24 @@ async def test_a_stream_without_message_stop_is_a_protocol_error():
 
 # --- the adapter on loopback, signed ---------------------------------------------------------
 
+
 def test_the_fake_upstreams_sigv4_check_reproduces_the_aws_test_suite_vector():
     # get-vanilla from AWS's Signature Version 4 test suite.
     canonical = fake.canonical_request(
-        "GET", "/", "", {"host": "example.amazonaws.com", "x-amz-date": "20150830T123600Z"},
-        ["host", "x-amz-date"], b"")
-    assert fake.signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z",
-                          "us-east-1", "service", canonical) == (
-        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+        "GET",
+        "/",
+        "",
+        {"host": "example.amazonaws.com", "x-amz-date": "20150830T123600Z"},
+        ["host", "x-amz-date"],
+        b"",
+    )
+    assert fake.signature(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "20150830T123600Z",
+        "us-east-1",
+        "service",
+        canonical,
+    ) == ("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
 
 
 async def run(c, *, stream: bool = False):
@@ -272,8 +447,9 @@ async def test_plain_chat_is_signed_and_accepted_by_an_independent_sigv4_check(u
 async def test_an_inference_profile_arn_is_signed_as_it_travels(upstream):
     url, received = upstream
     profile = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude"
-    reply = await run(call({"messages": [{"role": "user", "content": "Hi"}]}, url,
-                           upstream_model=profile))
+    reply = await run(
+        call({"messages": [{"role": "user", "content": "Hi"}]}, url, upstream_model=profile)
+    )
     assert reply.body["choices"][0]["message"]["content"] == fake.POP_SONGS
     assert received[-1]["model_id"] == profile
     assert "inference-profile%2Fus" in received[-1]["raw_path"]
@@ -282,8 +458,13 @@ async def test_an_inference_profile_arn_is_signed_as_it_travels(upstream):
 @pytest.mark.anyio
 async def test_a_session_token_is_signed_too(upstream):
     url, received = upstream
-    await run(call({"messages": [{"role": "user", "content": "Hi"}]}, url,
-                   secrets={**SECRETS, "session_token": "FwoGZXIvYXdzEXAMPLE"}))
+    await run(
+        call(
+            {"messages": [{"role": "user", "content": "Hi"}]},
+            url,
+            secrets={**SECRETS, "session_token": "FwoGZXIvYXdzEXAMPLE"},
+        )
+    )
     assert received[-1]["headers"]["x-amz-security-token"] == "FwoGZXIvYXdzEXAMPLE"
     assert "x-amz-security-token" in received[-1]["headers"]["authorization"]
 
@@ -292,8 +473,13 @@ async def test_a_session_token_is_signed_too(upstream):
 async def test_a_wrong_secret_is_refused_and_becomes_a_retryable_502_without_the_secret(upstream):
     url, _ = upstream
     with pytest.raises(UpstreamStatusError) as info:
-        await run(call({"messages": [{"role": "user", "content": "Hi"}]}, url,
-                       secrets={**SECRETS, "secret_access_key": "not-the-secret"}))
+        await run(
+            call(
+                {"messages": [{"role": "user", "content": "Hi"}]},
+                url,
+                secrets={**SECRETS, "secret_access_key": "not-the-secret"},
+            )
+        )
     assert (info.value.status, info.value.retryable) == (502, True)
     assert "not-the-secret" not in json.dumps(info.value.body())
 
@@ -301,20 +487,30 @@ async def test_a_wrong_secret_is_refused_and_becomes_a_retryable_502_without_the
 @pytest.mark.anyio
 async def test_streamed_chat_on_loopback(upstream):
     url, _ = upstream
-    seen = assemble(await run(call({"stream": True, "messages": [
-        {"role": "user", "content": "Create a playlist"}]}, url), stream=True))
+    seen = assemble(
+        await run(
+            call(
+                {"stream": True, "messages": [{"role": "user", "content": "Create a playlist"}]},
+                url,
+            ),
+            stream=True,
+        )
+    )
     assert seen["content"] == fake.POP_SONGS and seen["finish"] == "stop"
     assert seen["usage"]["completion_tokens"] == 60
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("model_id", "status", "retryable"), [
-    ("throttled", 429, True), ("not-ready", 503, True), ("invalid", 400, False)])
+@pytest.mark.parametrize(
+    ("model_id", "status", "retryable"),
+    [("throttled", 429, True), ("not-ready", 503, True), ("invalid", 400, False)],
+)
 async def test_aws_exceptions_map_to_openai_statuses(upstream, model_id, status, retryable):
     url, _ = upstream
     with pytest.raises(UpstreamStatusError) as info:
-        await run(call({"messages": [{"role": "user", "content": "Hi"}]}, url,
-                       upstream_model=model_id))
+        await run(
+            call({"messages": [{"role": "user", "content": "Hi"}]}, url, upstream_model=model_id)
+        )
     assert (info.value.status, info.value.retryable) == (status, retryable)
     if not retryable:
         assert "roles must alternate" in info.value.body()["error"]["message"]
@@ -322,26 +518,40 @@ async def test_aws_exceptions_map_to_openai_statuses(upstream, model_id, status,
 
 # --- through the proxy, with the official SDK ------------------------------------------------
 
-ENVIRON = {"AWS_ACCESS_KEY_ID": fake.ACCESS_KEY_ID,
-           "AWS_SECRET_ACCESS_KEY": fake.SECRET_ACCESS_KEY}
+ENVIRON = {"AWS_ACCESS_KEY_ID": fake.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": fake.SECRET_ACCESS_KEY}
 
 
 @pytest.fixture(scope="module")
 def sdk(upstream) -> Iterator[tuple[openai.OpenAI, list[dict[str, Any]]]]:
     url, received = upstream
-    catalog = proxy_catalog("bedrock", url, AUTH, {
-        "claude": MODEL_ID, "claude-throttled": "throttled", "claude-invalid": "invalid",
-        "claude-cut": "stream-throttled"})
+    catalog = proxy_catalog(
+        "bedrock",
+        url,
+        AUTH,
+        {
+            "claude": MODEL_ID,
+            "claude-throttled": "throttled",
+            "claude-invalid": "invalid",
+            "claude-cut": "stream-throttled",
+        },
+    )
     with running_proxy(catalog, environ=ENVIRON) as (proxy_url, _):
         yield client(proxy_url), received
 
 
 def test_sdk_plain_chat(sdk):
     api, received = sdk
-    answer = api.chat.completions.create(model="claude", messages=[
-        {"role": "system", "content": "You are an app that creates playlists for a radio station "
-                                      "that plays rock and pop music."},
-        {"role": "user", "content": "Create a list of 3 pop songs."}])
+    answer = api.chat.completions.create(
+        model="claude",
+        messages=[
+            {
+                "role": "system",
+                "content": "You are an app that creates playlists for a radio station "
+                "that plays rock and pop music.",
+            },
+            {"role": "user", "content": "Create a list of 3 pop songs."},
+        ],
+    )
     assert answer.choices[0].message.content == fake.POP_SONGS
     assert answer.usage.total_tokens == 185
     assert received[-1]["body"]["system"][0]["text"].startswith("You are an app")
@@ -349,9 +559,14 @@ def test_sdk_plain_chat(sdk):
 
 def test_sdk_streamed_chat(sdk):
     api, _ = sdk
-    chunks = list(api.chat.completions.create(
-        model="claude", messages=[{"role": "user", "content": "Create a list of 3 pop songs."}],
-        stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        api.chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": "Create a list of 3 pop songs."}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == fake.POP_SONGS
     assert chunks[-1].usage.completion_tokens == 60
 
@@ -359,35 +574,61 @@ def test_sdk_streamed_chat(sdk):
 def test_sdk_tool_call_round_trip(sdk):
     api, received = sdk
     messages: list[dict[str, Any]] = [
-        {"role": "user", "content": "What is the most popular song on WZPZ?"}]
+        {"role": "user", "content": "What is the most popular song on WZPZ?"}
+    ]
     first = api.chat.completions.create(model="claude", messages=messages, tools=[TOP_SONG_TOOL])
     call_ = first.choices[0].message.tool_calls[0]
     assert json.loads(call_.function.arguments) == {"sign": "WZPZ"}
-    messages += [first.choices[0].message.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": call_.id,
-                  "content": json.dumps({"song": "Elemental Hotel", "artist": "8 Storey Hike"})}]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": call_.id,
+            "content": json.dumps({"song": "Elemental Hotel", "artist": "8 Storey Hike"}),
+        },
+    ]
     second = api.chat.completions.create(model="claude", messages=messages, tools=[TOP_SONG_TOOL])
     assert second.choices[0].message.content == fake.TOP_SONG
-    assert received[-1]["body"]["messages"][-1]["content"][0]["toolResult"]["toolUseId"] == \
-        "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+    assert (
+        received[-1]["body"]["messages"][-1]["content"][0]["toolResult"]["toolUseId"]
+        == "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+    )
 
 
 def test_sdk_streamed_tool_call(sdk):
     api, _ = sdk
-    chunks = list(api.chat.completions.create(
-        model="claude", messages=[{"role": "user", "content": "Top song on WZPZ?"}],
-        tools=[TOP_SONG_TOOL], stream=True))
-    arguments = "".join(tc.function.arguments or "" for c in chunks if c.choices
-                        for tc in c.choices[0].delta.tool_calls or ())
+    chunks = list(
+        api.chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": "Top song on WZPZ?"}],
+            tools=[TOP_SONG_TOOL],
+            stream=True,
+        )
+    )
+    arguments = "".join(
+        tc.function.arguments or ""
+        for c in chunks
+        if c.choices
+        for tc in c.choices[0].delta.tool_calls or ()
+    )
     assert json.loads(arguments) == {"sign": "WZPZ"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
 def test_sdk_image_input(sdk):
     api, received = sdk
-    answer = api.chat.completions.create(model="claude", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "What is in this image?"},
-        {"type": "image_url", "image_url": {"url": PIXEL}}]}])
+    answer = api.chat.completions.create(
+        model="claude",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this image?"},
+                    {"type": "image_url", "image_url": {"url": PIXEL}},
+                ],
+            }
+        ],
+    )
     assert answer.choices[0].message.content == fake.IMAGE_TEXT
     assert received[-1]["body"]["messages"][0]["content"][1]["image"]["format"] == "png"
 
@@ -408,8 +649,17 @@ def test_sdk_sees_aws_errors_in_openai_shape(sdk):
 def test_sdk_image_urls_are_refused_as_the_clients_error(sdk, stream):
     api, _ = sdk
     with pytest.raises(openai.BadRequestError) as info:
-        answer = api.chat.completions.create(model="claude", stream=stream, messages=[
-            {"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}])
+        answer = api.chat.completions.create(
+            model="claude",
+            stream=stream,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+                    ],
+                }
+            ],
+        )
         list(answer) if stream else None
     assert "data: URLs only" in info.value.body["message"]

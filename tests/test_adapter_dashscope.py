@@ -20,8 +20,13 @@ HI = [{"role": "user", "content": "Who are you?"}]
 def served() -> Iterator[tuple[str, fake.FakeThinking]]:
     upstream = fake.FakeThinking("dashscope", "/compatible-mode/v1")
     with serve_asgi(upstream.app) as url:
-        data = fake.catalog("dashscope", f"{url}/compatible-mode/v1", model_name="qwen",
-                            upstream_model="qwen-plus", key_env="DASHSCOPE_KEY")
+        data = fake.catalog(
+            "dashscope",
+            f"{url}/compatible-mode/v1",
+            model_name="qwen",
+            upstream_model="qwen-plus",
+            key_env="DASHSCOPE_KEY",
+        )
         with running_proxy(data, environ={"DASHSCOPE_KEY": fake.KEYS["dashscope"]}) as (p, _):
             yield p, upstream
 
@@ -46,8 +51,7 @@ def test_plain_chat_without_reasoning_settings_sends_no_switch(dashscope):
 
 def test_reasoning_effort_sets_enable_thinking_and_a_budget(dashscope):
     url, upstream = dashscope
-    answer = client(url).chat.completions.create(model="qwen", messages=HI,
-                                                 reasoning_effort="low")
+    answer = client(url).chat.completions.create(model="qwen", messages=HI, reasoning_effort="low")
     assert sent(upstream)["enable_thinking"] is True
     assert sent(upstream)["thinking_budget"] == 1024
     assert answer.choices[0].message.model_extra["reasoning_content"] == fake.REASONING
@@ -63,10 +67,14 @@ def test_reasoning_effort_none_or_channel_disabled_turns_thinking_off(dashscope)
 
 def test_streamed_thinking_with_usage_in_the_last_chunk(dashscope):
     url, upstream = dashscope
-    chunks = list(client(url).chat.completions.create(
-        model="qwen-on", messages=HI, stream=True, stream_options={"include_usage": True}))
-    reasoning = "".join(c.choices[0].delta.model_extra.get("reasoning_content") or ""
-                        for c in chunks if c.choices)
+    chunks = list(
+        client(url).chat.completions.create(
+            model="qwen-on", messages=HI, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    reasoning = "".join(
+        c.choices[0].delta.model_extra.get("reasoning_content") or "" for c in chunks if c.choices
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert (reasoning, text) == (fake.REASONING, fake.ANSWER)
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 9
@@ -83,10 +91,19 @@ def test_stream_without_include_usage_still_gets_usage_upstream_but_hides_it(das
 
 def test_upstream_errors_pass_through_in_openai_shape():
     with served() as (url, upstream):
-        upstream.fail(400, {"error": {
-            "code": "invalid_parameter_error", "param": None, "type": "invalid_request_error",
-            "message": "parameter.enable_thinking must be set to false for non-streaming "
-                       "calls"}, "request_id": "9b5c"})
+        upstream.fail(
+            400,
+            {
+                "error": {
+                    "code": "invalid_parameter_error",
+                    "param": None,
+                    "type": "invalid_request_error",
+                    "message": "parameter.enable_thinking must be set to false for non-streaming "
+                    "calls",
+                },
+                "request_id": "9b5c",
+            },
+        )
         with pytest.raises(openai.BadRequestError) as err:
             client(url).chat.completions.create(model="qwen-on", messages=HI)
         assert err.value.body["code"] == "invalid_parameter_error"
@@ -99,8 +116,13 @@ def test_upstream_errors_pass_through_in_openai_shape():
 def test_a_refused_key_is_our_fault_a_502_without_the_key():
     upstream = fake.FakeThinking("dashscope", "/compatible-mode/v1")
     with serve_asgi(upstream.app) as url:
-        data = fake.catalog("dashscope", f"{url}/compatible-mode/v1", model_name="qwen",
-                            upstream_model="qwen-plus", key_env="DASHSCOPE_KEY")
+        data = fake.catalog(
+            "dashscope",
+            f"{url}/compatible-mode/v1",
+            model_name="qwen",
+            upstream_model="qwen-plus",
+            key_env="DASHSCOPE_KEY",
+        )
         with running_proxy(data, environ={"DASHSCOPE_KEY": "sk-wrong"}) as (proxy, _):
             with pytest.raises(openai.APIStatusError) as err:
                 client(proxy).chat.completions.create(model="qwen", messages=HI)

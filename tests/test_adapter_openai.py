@@ -23,22 +23,39 @@ def run(coro_factory):
             return await coro_factory(OpenAIAdapter(http))
         finally:
             await http.aclose()
+
     return asyncio.run(main())
 
 
 def call_for(url: str, body=None, **kw):
-    return make_call(body or {"messages": USER}, protocol="openai", base_url=url,
-                     upstream_model="up-1", **kw)
+    return make_call(
+        body or {"messages": USER}, protocol="openai", base_url=url, upstream_model="up-1", **kw
+    )
 
 
-@pytest.mark.parametrize("auth,secrets,header,value", [
-    ({"type": "bearer", "token": "${T}"}, {"type": "bearer", "token": "tok"},
-     "authorization", "Bearer tok"),
-    ({"type": "basic", "username": "u", "password": "${P}"},
-     {"type": "basic", "username": "u", "password": "pw"}, "authorization", "Basic dTpwdw=="),
-    ({"type": "header", "header": "api-key", "value": "${V}"},
-     {"type": "header", "header": "api-key", "value": "v1"}, "api-key", "v1"),
-])
+@pytest.mark.parametrize(
+    "auth,secrets,header,value",
+    [
+        (
+            {"type": "bearer", "token": "${T}"},
+            {"type": "bearer", "token": "tok"},
+            "authorization",
+            "Bearer tok",
+        ),
+        (
+            {"type": "basic", "username": "u", "password": "${P}"},
+            {"type": "basic", "username": "u", "password": "pw"},
+            "authorization",
+            "Basic dTpwdw==",
+        ),
+        (
+            {"type": "header", "header": "api-key", "value": "${V}"},
+            {"type": "header", "header": "api-key", "value": "v1"},
+            "api-key",
+            "v1",
+        ),
+    ],
+)
 def test_auth_styles_reach_the_upstream(upstream, auth, secrets, header, value):
     fake, url = upstream
     run(lambda a: a.send(call_for(url, auth=auth, secrets=secrets)))
@@ -56,8 +73,18 @@ def test_stream_usage_option_false_leaves_stream_options_alone(upstream):
     fake, url = upstream
 
     async def drain(adapter):
-        return [c async for c in adapter.stream(call_for(
-            url, {"messages": USER, "stream": True}, secrets={}, options={"stream_usage": False}))]
+        return [
+            c
+            async for c in adapter.stream(
+                call_for(
+                    url,
+                    {"messages": USER, "stream": True},
+                    secrets={},
+                    options={"stream_usage": False},
+                )
+            )
+        ]
+
     chunks = run(drain)
     assert "stream_options" not in fake.requests[-1]["body"]
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
@@ -89,8 +116,13 @@ def test_cut_stream_raises_protocol_error(upstream):
     fake.push({"cut_after": 2})
 
     async def drain(adapter):
-        return [c async for c in adapter.stream(call_for(url, {"messages": USER, "stream": True},
-                                                         secrets={}))]
+        return [
+            c
+            async for c in adapter.stream(
+                call_for(url, {"messages": USER, "stream": True}, secrets={})
+            )
+        ]
+
     with pytest.raises(UpstreamProtocolError):
         run(drain)
 

@@ -29,14 +29,22 @@ HI = [{"role": "user", "content": "hi"}]
 def catalog(upstream_url: str) -> dict:
     return snapshot_dict(
         settings={"breaker": {"failure_threshold": 1, "cooldown_s": 60, "max_cooldown_s": 60}},
-        providers=[provider("fake", base_url=upstream_url,
-                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}),
-                   provider("mock", protocol="mock")],
+        providers=[
+            provider(
+                "fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}
+            ),
+            provider("mock", protocol="mock"),
+        ],
         models=[model("gpt-test")],
-        channels=[channel("fake-gpt", "gpt-test", "fake", priority="high"),
-                  channel("mock-gpt", "gpt-test", "mock", priority="low")],
-        consumers=[consumer("alice", KEY_ALICE),
-                   consumer("ops", KEY_OPS, scopes=["public", "admin"])])
+        channels=[
+            channel("fake-gpt", "gpt-test", "fake", priority="high"),
+            channel("mock-gpt", "gpt-test", "mock", priority="low"),
+        ],
+        consumers=[
+            consumer("alice", KEY_ALICE),
+            consumer("ops", KEY_OPS, scopes=["public", "admin"]),
+        ],
+    )
 
 
 def test_status_shows_circuits_success_and_last_error_for_admin_keys_only(upstream):
@@ -45,12 +53,15 @@ def test_status_shows_circuits_success_and_last_error_for_admin_keys_only(upstre
     app = ProxyApp(holder_of(catalog(url), ENV), rng=random.Random(1))
     with serve_asgi(app) as proxy_url:
         answer = client(proxy_url).chat.completions.with_raw_response.create(
-            model="gpt-test", messages=HI)
+            model="gpt-test", messages=HI
+        )
         assert answer.headers["x-modelyard-channel"] == "mock-gpt"  # failed over
-        denied = httpx.get(f"{proxy_url}/admin/status",
-                           headers={"Authorization": f"Bearer {KEY_ALICE}"})
-        document = httpx.get(f"{proxy_url}/admin/status",
-                             headers={"Authorization": f"Bearer {KEY_OPS}"}).json()
+        denied = httpx.get(
+            f"{proxy_url}/admin/status", headers={"Authorization": f"Bearer {KEY_ALICE}"}
+        )
+        document = httpx.get(
+            f"{proxy_url}/admin/status", headers={"Authorization": f"Bearer {KEY_OPS}"}
+        ).json()
     assert denied.status_code == 403
     (entry,) = document["models"]
     channels = {c["name"]: c for c in entry["channels"]}
@@ -77,8 +88,9 @@ def test_metrics_count_every_upstream_attempt_the_failed_over_ones_too(upstream)
     app = ProxyApp(holder_of(catalog(url), ENV), rng=random.Random(1))
 
     def attempts(proxy_url: str) -> dict[tuple[str, str], float]:
-        text = httpx.get(f"{proxy_url}/metrics",
-                         headers={"Authorization": f"Bearer {KEY_OPS}"}).text
+        text = httpx.get(
+            f"{proxy_url}/metrics", headers={"Authorization": f"Bearer {KEY_OPS}"}
+        ).text
         counts = {}
         for line in text.splitlines():
             if line.startswith("modelyard_upstream_attempts_total{"):
@@ -91,9 +103,12 @@ def test_metrics_count_every_upstream_attempt_the_failed_over_ones_too(upstream)
     with serve_asgi(app) as proxy_url:
         before = attempts(proxy_url)
         answer = client(proxy_url).chat.completions.with_raw_response.create(
-            model="gpt-test", messages=HI)
+            model="gpt-test", messages=HI
+        )
         after = attempts(proxy_url)
     assert answer.headers["x-modelyard-channel"] == "mock-gpt"
     added = {key: after[key] - before.get(key, 0.0) for key in after}
-    assert {key: n for key, n in added.items() if n} == {("fake-gpt", "failure"): 1.0,
-                                                         ("mock-gpt", "success"): 1.0}
+    assert {key: n for key, n in added.items() if n} == {
+        ("fake-gpt", "failure"): 1.0,
+        ("mock-gpt", "success"): 1.0,
+    }

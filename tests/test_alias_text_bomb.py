@@ -24,9 +24,15 @@ def text_bomb(length: int, keys: int, per_key: int) -> str:
     times: a list of per_key aliases of it, aliased again by each of `keys` keys. Only
     keys x (per_key + 1) nodes: within the node budget (MY111) that alone checked."""
     aliases = ",".join(["*s"] * per_key)
-    lines = ["kind: NativeTool", "name: bomb", "applies_to: [chat]",
-             f"description: &s {'x' * length}", "spellings:", "  openai:",
-             f"    k0: &l [{aliases}]"]
+    lines = [
+        "kind: NativeTool",
+        "name: bomb",
+        "applies_to: [chat]",
+        f"description: &s {'x' * length}",
+        "spellings:",
+        "  openai:",
+        f"    k0: &l [{aliases}]",
+    ]
     lines += [f"    k{i}: *l" for i in range(1, keys)]
     return "\n".join(lines) + "\n"
 
@@ -60,8 +66,7 @@ def test_long_text_shared_a_few_times_is_still_fine(tmp_path):
     assert diags == [] and len(docs[0].data["spellings"]["openai"]["k4"]) == 10
 
 
-def test_text_bomb_hot_reloaded_into_a_served_catalog_is_refused_fast_and_old_one_serves(
-        tmp_path):
+def test_text_bomb_hot_reloaded_into_a_served_catalog_is_refused_fast_and_old_one_serves(tmp_path):
     root = write_catalog(tmp_path / "catalog")
     holder = Holder(CatalogDir(root), Breakers(), environ={})
     with running_proxy(holder) as (url, _app), httpx.Client(base_url=url, timeout=10) as http:
@@ -74,7 +79,8 @@ def test_text_bomb_hot_reloaded_into_a_served_catalog_is_refused_fast_and_old_on
         assert took < 5
         started = time.monotonic()
         answer = client(url).chat.completions.create(
-            model="echo", messages=[{"role": "user", "content": "still here?"}])
+            model="echo", messages=[{"role": "user", "content": "still here?"}]
+        )
         assert answer.choices[0].message.content and time.monotonic() - started < 2
 
 

@@ -12,7 +12,8 @@ from tests.conftest import KEY_ALICE, KEY_BOB, KEY_SERVICE, client, running_prox
 def test_chat_answers_through_upstream_with_upstream_model_substituted(proxy):
     url, fake = proxy
     answer = client(url).chat.completions.with_raw_response.create(
-        model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+    )
     completion = answer.parse()
     assert completion.choices[0].message.content == "fake answer from up-gpt"
     assert completion.model == "gpt-test"
@@ -34,8 +35,10 @@ def test_client_key_never_reaches_upstream(proxy):
 
 def test_system_prompts_come_global_then_model_then_client(proxy):
     url, fake = proxy
-    client(url).chat.completions.create(model="gpt-test", messages=[
-        {"role": "system", "content": "Client rules."}, {"role": "user", "content": "q"}])
+    client(url).chat.completions.create(
+        model="gpt-test",
+        messages=[{"role": "system", "content": "Client rules."}, {"role": "user", "content": "q"}],
+    )
     messages = fake.requests[-1]["body"]["messages"]
     assert messages[0] == {"role": "system", "content": "Be brief.\n\nAnswer in English."}
     assert messages[1]["content"] == "Client rules."
@@ -44,8 +47,11 @@ def test_system_prompts_come_global_then_model_then_client(proxy):
 def test_streamed_chat_arrives_in_chunks_with_usage_when_asked(proxy):
     url, fake = proxy
     stream = client(url).chat.completions.create(
-        model="gpt-test", stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "hi"}])
+        model="gpt-test",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "hi"}],
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip() == "fake answer from up-gpt"
@@ -55,16 +61,22 @@ def test_streamed_chat_arrives_in_chunks_with_usage_when_asked(proxy):
 
 def test_stream_without_usage_request_still_asks_upstream_but_hides_usage(proxy):
     url, fake = proxy
-    chunks = list(client(url).chat.completions.create(
-        model="gpt-test", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    chunks = list(
+        client(url).chat.completions.create(
+            model="gpt-test", stream=True, messages=[{"role": "user", "content": "hi"}]
+        )
+    )
     assert all(c.usage is None for c in chunks)
     assert fake.requests[-1]["body"]["stream_options"] == {"include_usage": True}
 
 
 def test_mock_model_streams_its_echo(proxy):
     url, _ = proxy
-    chunks = list(client(url).chat.completions.create(
-        model="limited", stream=True, messages=[{"role": "user", "content": "ping pong"}]))
+    chunks = list(
+        client(url).chat.completions.create(
+            model="limited", stream=True, messages=[{"role": "user", "content": "ping pong"}]
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Mock answer from mock-limited: ping pong"
     assert len(chunks) > 3
@@ -97,24 +109,33 @@ def test_models_retrieve_by_name_and_hides_invisible_ones(proxy):
             client(url).models.retrieve(hidden)
 
 
-@pytest.mark.parametrize("key,name", [
-    (KEY_ALICE, "nope"), (KEY_BOB, "alice-private"), (KEY_ALICE, "helper"),
-    (KEY_ALICE, "retired"), (KEY_ALICE, "research-only"),
-])
+@pytest.mark.parametrize(
+    "key,name",
+    [
+        (KEY_ALICE, "nope"),
+        (KEY_BOB, "alice-private"),
+        (KEY_ALICE, "helper"),
+        (KEY_ALICE, "retired"),
+        (KEY_ALICE, "research-only"),
+    ],
+)
 def test_unknown_and_invisible_models_give_the_same_404(proxy, key, name):
     url, _ = proxy
     with pytest.raises(openai.NotFoundError) as info:
-        client(url, key).chat.completions.create(model=name, messages=[{"role": "user",
-                                                                          "content": "x"}])
+        client(url, key).chat.completions.create(
+            model=name, messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.code == "model_not_found"
-    assert info.value.body["message"] == (f"The model `{name}` does not exist or you do not "
-                                          "have access to it.")
+    assert info.value.body["message"] == (
+        f"The model `{name}` does not exist or you do not have access to it."
+    )
 
 
 def test_internal_model_is_usable_with_internal_scope(proxy):
     url, _ = proxy
     reply = client(url, KEY_SERVICE).chat.completions.create(
-        model="helper", messages=[{"role": "user", "content": "title"}])
+        model="helper", messages=[{"role": "user", "content": "title"}]
+    )
     assert reply.choices[0].message.content.startswith("Mock answer from mock-helper")
 
 
@@ -122,12 +143,13 @@ def test_private_and_protected_models_serve_their_owners(proxy):
     url, _ = proxy
     msg = [{"role": "user", "content": "x"}]
     assert client(url).chat.completions.create(model="alice-private", messages=msg).choices
-    assert client(url, KEY_BOB).chat.completions.create(model="research-only",
-                                                        messages=msg).choices
+    assert client(url, KEY_BOB).chat.completions.create(model="research-only", messages=msg).choices
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
-                                     {"Authorization": "Basic abc"}, {"x-api-key": "wrong"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}, {"x-api-key": "wrong"}],
+)
 def test_requests_without_a_valid_key_get_401(proxy, headers):
     url, _ = proxy
     answer = httpx.post(f"{url}/v1/chat/completions", headers=headers, json={})
@@ -165,10 +187,14 @@ def test_health_and_readiness(proxy):
 
 def test_no_auth_serves_anonymous_consumer_with_public_scope(upstream):
     _, url = upstream
-    with running_proxy(standard_catalog(url), environ={"MY_FAKE_KEY": "k"},
-                       no_auth=True) as (proxy_url, _):
+    with running_proxy(standard_catalog(url), environ={"MY_FAKE_KEY": "k"}, no_auth=True) as (
+        proxy_url,
+        _,
+    ):
         listed = httpx.get(f"{proxy_url}/v1/models").json()["data"]
         assert [m["id"] for m in listed] == ["gpt-test", "embed", "limited"]
-        internal = httpx.post(f"{proxy_url}/v1/chat/completions", json={
-            "model": "helper", "messages": [{"role": "user", "content": "x"}]})
+        internal = httpx.post(
+            f"{proxy_url}/v1/chat/completions",
+            json={"model": "helper", "messages": [{"role": "user", "content": "x"}]},
+        )
         assert internal.status_code == 404

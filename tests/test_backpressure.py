@@ -34,20 +34,32 @@ class LongStream:
 
     async def chat(self, request: Request) -> StreamingResponse:
         body = await request.json()
-        event = json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
-                            "model": body["model"], "choices": [
-                                {"index": 0, "delta": {"content": EVENT_TEXT},
-                                 "finish_reason": None}]})
+        event = json.dumps(
+            {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": {"content": EVENT_TEXT}, "finish_reason": None}],
+            }
+        )
         piece = f"data: {event}\n\n".encode() * 64
-        end = json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1,
-                          "model": body["model"], "choices": [
-                              {"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        end = json.dumps(
+            {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            }
+        )
 
         async def chunks():
             for _ in range(STREAM_BYTES // len(piece)):
                 self.sent += len(piece)
                 yield piece
             yield f"data: {end}\n\ndata: [DONE]\n\n".encode()
+
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
 
@@ -95,14 +107,17 @@ def rss_mb(pid: int) -> float:
 def stalled_reader(url: str) -> socket.socket:
     """Ask for the stream, read its first bytes, then read nothing more."""
     host, port = url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "long", "stream": True,
-                       "messages": [{"role": "user", "content": "go"}]}).encode()
+    body = json.dumps(
+        {"model": "long", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+    ).encode()
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                 b"Authorization: Bearer " + KEY_ALICE.encode() + b"\r\n"
-                 b"Content-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer " + KEY_ALICE.encode() + b"\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
     assert b"200 OK" in sock.recv(16 * 1024)
     return sock
 
@@ -111,12 +126,21 @@ def test_clients_that_stop_reading_a_50_mb_stream_hold_bounded_memory(tmp_path):
     if not sys.platform.startswith("linux"):
         return
     upstream = LongStream()
-    with serve_asgi(upstream.app) as up, \
-            serving("--catalog", str(write_catalog(tmp_path / "c", up))) as (url, proc, _):
-        with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=60,
-                          headers={"Authorization": f"Bearer {KEY_ALICE}"},
-                          json={"model": "long", "stream": True,
-                                "messages": [{"role": "user", "content": "warm up"}]}) as r:
+    with (
+        serve_asgi(upstream.app) as up,
+        serving("--catalog", str(write_catalog(tmp_path / "c", up))) as (url, proc, _),
+    ):
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/chat/completions",
+            timeout=60,
+            headers={"Authorization": f"Bearer {KEY_ALICE}"},
+            json={
+                "model": "long",
+                "stream": True,
+                "messages": [{"role": "user", "content": "warm up"}],
+            },
+        ) as r:
             assert sum(len(b) for b in r.iter_bytes()) > 0.99 * STREAM_BYTES  # readers get it all
         baseline = rss_mb(proc.pid)
         upstream.sent = 0

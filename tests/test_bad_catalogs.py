@@ -22,11 +22,15 @@ from gateway.proxy.breaker import Breakers
 from gateway.proxy.reload import CatalogDir, Holder
 from tests.conftest import client, poll, running_proxy, write_catalog
 
-LAUGHS = "\n".join([
-    "kind: Capability", "name: laughs", "applies_to: [chat]",
-    "description: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]",
-    *(f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)),
-])
+LAUGHS = "\n".join(
+    [
+        "kind: Capability",
+        "name: laughs",
+        "applies_to: [chat]",
+        "description: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+        *(f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)),
+    ]
+)
 UNKNOWN_FIELD = """\
 kind: Capability
 name: extra
@@ -93,10 +97,21 @@ class Case:
 CASES = {
     # Reported on the line whose aliases pass the budget, not at the anchor they name.
     "alias bomb": Case("bomb.yaml", "MY111", 7, LAUGHS),
-    "long-text alias bomb": Case("text-bomb.yaml", "MY112", 5, "\n".join([
-        "kind: Capability", "name: text", "applies_to: [chat]",
-        f"description: &s {'x' * 40_000}",
-        "x: &l [" + ",".join(["*s"] * 99) + "]", *(f"y{i}: *l" for i in range(99))])),
+    "long-text alias bomb": Case(
+        "text-bomb.yaml",
+        "MY112",
+        5,
+        "\n".join(
+            [
+                "kind: Capability",
+                "name: text",
+                "applies_to: [chat]",
+                f"description: &s {'x' * 40_000}",
+                "x: &l [" + ",".join(["*s"] * 99) + "]",
+                *(f"y{i}: *l" for i in range(99)),
+            ]
+        ),
+    ),
     "recursive alias": Case("loop.yaml", "MY111", 3, RECURSIVE_ALIAS),
     "duplicate key": Case("twice.yaml", "MY103", 4, DUPLICATE_KEY),
     "unknown field": Case("extra.yaml", "MY202", 4, UNKNOWN_FIELD),
@@ -140,6 +155,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path, outside):
 
 # ----- the running proxy keeps its last good snapshot -----
 
+
 @dataclass
 class Served:
     root: Path
@@ -164,6 +180,7 @@ class Served:
             seen.append(self.ready())
             now = seen[-1][field]
             return (now >= value) if isinstance(value, int) else (now != value)
+
         poll(reached, timeout=10)
         return seen[-1]
 
@@ -187,8 +204,9 @@ def test_running_proxy_keeps_its_snapshot_through_every_bad_catalog(served, outs
         message = status["last_reload_error"]["message"]
         assert f"[{case.code}]" in message or case.code in message, (label, message)
         assert f"{planted}:{case.line}:" in message, (label, message)
-        answer = sdk.chat.completions.create(model="echo",
-                                             messages=[{"role": "user", "content": label}])
+        answer = sdk.chat.completions.create(
+            model="echo", messages=[{"role": "user", "content": label}]
+        )
         assert answer.choices[0].message.content, label
         # Take the bad file away: the catalog is the good one again, byte for byte.
         planted.unlink()
@@ -207,6 +225,6 @@ def test_good_change_after_refusals_is_served(served, outside):
     status = served.wait_for("digest", good["digest"])
     assert status["last_reload_error"] is None
     sent = client(served.url).chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": "hi"}])
+        model="echo", messages=[{"role": "user", "content": "hi"}]
+    )
     assert sent.choices[0].message.content
-

@@ -38,60 +38,114 @@ from tests.upstreams.openai_like import FakeOpenAI
 MIN_CASES = 2000
 LIMIT = 64 * 1024  # the catalog's max_request_bytes, small so oversized cases stay cheap
 SENT = {"cases": 0}
-HYPOTHESIS = settings(max_examples=800, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=[HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=800,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 CHAT, EMBEDDINGS = "/v1/chat/completions", "/v1/embeddings"
 USER = {"role": "user", "content": "hi"}
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 BASE_CHAT: dict[str, Any] = {
-    "model": "gpt-test", "messages": [USER], "max_tokens": 10, "temperature": 0.5, "top_p": 1,
-    "n": 1, "stop": ["END"], "stream": False, "tools": [TOOL], "tool_choice": "auto",
-    "response_format": {"type": "text"}, "user": "u-1", "seed": 7, "presence_penalty": 0,
-    "frequency_penalty": 0, "logprobs": False, "parallel_tool_calls": True}
-BASE_PARTS: dict[str, Any] = {"model": "gpt-test", "stream": True,
-                              "stream_options": {"include_usage": True},
-                              "messages": [{"role": "user", "content": [
-                                  {"type": "text", "text": "hi"}]}]}
-BASE_EMBEDDINGS: dict[str, Any] = {"model": "embed", "input": ["hello"],
-                                   "encoding_format": "float", "dimensions": 4, "user": "u-1"}
+    "model": "gpt-test",
+    "messages": [USER],
+    "max_tokens": 10,
+    "temperature": 0.5,
+    "top_p": 1,
+    "n": 1,
+    "stop": ["END"],
+    "stream": False,
+    "tools": [TOOL],
+    "tool_choice": "auto",
+    "response_format": {"type": "text"},
+    "user": "u-1",
+    "seed": 7,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "logprobs": False,
+    "parallel_tool_calls": True,
+}
+BASE_PARTS: dict[str, Any] = {
+    "model": "gpt-test",
+    "stream": True,
+    "stream_options": {"include_usage": True},
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+}
+BASE_EMBEDDINGS: dict[str, Any] = {
+    "model": "embed",
+    "input": ["hello"],
+    "encoding_format": "float",
+    "dimensions": 4,
+    "user": "u-1",
+}
 
 JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 NUMBER = ("integer", "number")
 # Field path -> the JSON types OpenAI accepts there ("number" includes integers).
 CHAT_FIELDS: dict[tuple, tuple[str, ...]] = {
-    ("model",): ("string",), ("messages",): ("array",), ("messages", 0): ("object",),
-    ("messages", 0, "role"): ("string",), ("messages", 0, "content"): ("string", "array"),
-    ("tools",): ("array",), ("tools", 0): ("object",), ("tools", 0, "type"): ("string",),
-    ("tools", 0, "function"): ("object",), ("tools", 0, "function", "name"): ("string",),
-    ("tool_choice",): ("string", "object"), ("stream",): ("boolean", "null"),
-    ("max_tokens",): ("integer", "null"), ("max_completion_tokens",): ("integer", "null"),
-    ("temperature",): (*NUMBER, "null"), ("top_p",): (*NUMBER, "null"),
-    ("n",): ("integer", "null"), ("stop",): ("string", "array", "null"),
-    ("response_format",): ("object",), ("response_format", "type"): ("string",),
-    ("user",): ("string",), ("seed",): ("integer", "null"),
-    ("presence_penalty",): (*NUMBER, "null"), ("frequency_penalty",): (*NUMBER, "null"),
-    ("logprobs",): ("boolean", "null"), ("top_logprobs",): ("integer", "null"),
-    ("parallel_tool_calls",): ("boolean",), ("logit_bias",): ("object", "null"),
-    ("reasoning_effort",): ("string", "null"), ("metadata",): ("object", "null"),
+    ("model",): ("string",),
+    ("messages",): ("array",),
+    ("messages", 0): ("object",),
+    ("messages", 0, "role"): ("string",),
+    ("messages", 0, "content"): ("string", "array"),
+    ("tools",): ("array",),
+    ("tools", 0): ("object",),
+    ("tools", 0, "type"): ("string",),
+    ("tools", 0, "function"): ("object",),
+    ("tools", 0, "function", "name"): ("string",),
+    ("tool_choice",): ("string", "object"),
+    ("stream",): ("boolean", "null"),
+    ("max_tokens",): ("integer", "null"),
+    ("max_completion_tokens",): ("integer", "null"),
+    ("temperature",): (*NUMBER, "null"),
+    ("top_p",): (*NUMBER, "null"),
+    ("n",): ("integer", "null"),
+    ("stop",): ("string", "array", "null"),
+    ("response_format",): ("object",),
+    ("response_format", "type"): ("string",),
+    ("user",): ("string",),
+    ("seed",): ("integer", "null"),
+    ("presence_penalty",): (*NUMBER, "null"),
+    ("frequency_penalty",): (*NUMBER, "null"),
+    ("logprobs",): ("boolean", "null"),
+    ("top_logprobs",): ("integer", "null"),
+    ("parallel_tool_calls",): ("boolean",),
+    ("logit_bias",): ("object", "null"),
+    ("reasoning_effort",): ("string", "null"),
+    ("metadata",): ("object", "null"),
 }
 PARTS_FIELDS: dict[tuple, tuple[str, ...]] = {
-    ("stream_options",): ("object", "null"), ("stream_options", "include_usage"): ("boolean",),
-    ("messages", 0, "content", 0): ("object",), ("messages", 0, "content", 0, "type"): ("string",),
+    ("stream_options",): ("object", "null"),
+    ("stream_options", "include_usage"): ("boolean",),
+    ("messages", 0, "content", 0): ("object",),
+    ("messages", 0, "content", 0, "type"): ("string",),
     ("messages", 0, "content", 0, "text"): ("string",),
 }
 EMBEDDING_FIELDS: dict[tuple, tuple[str, ...]] = {
-    ("model",): ("string",), ("input",): ("string", "array"),
-    ("input", 0): ("string", "integer", "array"), ("encoding_format",): ("string",),
-    ("dimensions",): ("integer",), ("user",): ("string",),
+    ("model",): ("string",),
+    ("input",): ("string", "array"),
+    ("input", 0): ("string", "integer", "array"),
+    ("encoding_format",): ("string",),
+    ("dimensions",): ("integer",),
+    ("user",): ("string",),
 }
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
-                    st.floats(allow_nan=False, allow_infinity=False))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=8),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 VALUES = {
-    "null": st.none(), "boolean": st.booleans(),
+    "null": st.none(),
+    "boolean": st.booleans(),
     "integer": st.integers(-(2**70), 2**70),
     "number": st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f)),
-    "string": st.text(max_size=12), "array": st.lists(scalars, max_size=3),
+    "string": st.text(max_size=12),
+    "array": st.lists(scalars, max_size=3),
     "object": st.dictionaries(st.text(max_size=6), scalars, max_size=3),
 }
 
@@ -109,31 +163,54 @@ def hostile_catalog(upstream_url: str) -> dict:
     """A chat and an embedding model, both over the recording fake upstream."""
     return snapshot_dict(
         settings={"max_request_bytes": LIMIT},
-        providers=[provider("fake", base_url=upstream_url,
-                            auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})],
-        models=[model("gpt-test", aliases=["gpt"], capabilities=[
-                    "streaming", "tools", "image_input", "json_schema", "json_object",
-                    "parallel_tool_calls", "stream_function_call"]),
-                model("embed", type="embedding", capabilities=[])],
-        channels=[channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt"),
-                  channel("fake-embed", "embed", "fake", upstream_model="up-embed")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        providers=[
+            provider(
+                "fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}
+            )
+        ],
+        models=[
+            model(
+                "gpt-test",
+                aliases=["gpt"],
+                capabilities=[
+                    "streaming",
+                    "tools",
+                    "image_input",
+                    "json_schema",
+                    "json_object",
+                    "parallel_tool_calls",
+                    "stream_function_call",
+                ],
+            ),
+            model("embed", type="embedding", capabilities=[]),
+        ],
+        channels=[
+            channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt"),
+            channel("fake-embed", "embed", "fake", upstream_model="up-embed"),
+        ],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
 
 @pytest.fixture(scope="module")
 def gate() -> Iterator[Gate]:
-    with fake_upstream() as (fake, url), \
-            running_proxy(hostile_catalog(url), environ={"MY_FAKE_KEY": "s"}) as (proxy_url, _), \
-            httpx.Client(base_url=proxy_url, timeout=10) as http:
+    with (
+        fake_upstream() as (fake, url),
+        running_proxy(hostile_catalog(url), environ={"MY_FAKE_KEY": "s"}) as (proxy_url, _),
+        httpx.Client(base_url=proxy_url, timeout=10) as http,
+    ):
         yield Gate(proxy_url, fake, http)
 
 
-def post(gate: Gate, body: bytes | Iterable[bytes], path: str = CHAT,
-         headers: list[tuple[str, str]] | None = None) -> httpx.Response:
+def post(
+    gate: Gate,
+    body: bytes | Iterable[bytes],
+    path: str = CHAT,
+    headers: list[tuple[str, str]] | None = None,
+) -> httpx.Response:
     """POST raw bytes (an iterable is sent chunked, without Content-Length)."""
     sent = headers if headers is not None else [("authorization", f"Bearer {KEY_ALICE}")]
-    return gate.http.post(path, content=body,
-                          headers=[("content-type", "application/json"), *sent])
+    return gate.http.post(path, content=body, headers=[("content-type", "application/json"), *sent])
 
 
 def encode(value: Any) -> bytes:
@@ -158,8 +235,13 @@ def problem(gate: Gate, response: httpx.Response) -> str | None:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return f"{response.status_code}: not an OpenAI error body: {response.text[:200]}"
-    if not (isinstance(error, dict) and isinstance(error.get("message"), str)
-            and isinstance(error.get("type"), str) and "param" in error and "code" in error):
+    if not (
+        isinstance(error, dict)
+        and isinstance(error.get("message"), str)
+        and isinstance(error.get("type"), str)
+        and "param" in error
+        and "code" in error
+    ):
         return f"{response.status_code}: not an OpenAI error body: {error!r:.200}"
     return None
 
@@ -186,14 +268,15 @@ def replaced(base: dict, path: tuple, value: Any) -> dict:
 def wrong_values(fields: dict[tuple, tuple[str, ...]]) -> st.SearchStrategy:
     """(path, value) with a value of a JSON type the field does not accept."""
     pairs = [(path, kind) for path, ok in fields.items() for kind in JSON_TYPES if kind not in ok]
-    return st.sampled_from(pairs).flatmap(
-        lambda pair: st.tuples(st.just(pair[0]), VALUES[pair[1]]))
+    return st.sampled_from(pairs).flatmap(lambda pair: st.tuples(st.just(pair[0]), VALUES[pair[1]]))
 
 
 # ----- the base requests are valid: every refusal below is about the one change -----
 
-@pytest.mark.parametrize(("path", "base"), [(CHAT, BASE_CHAT), (CHAT, BASE_PARTS),
-                                            (EMBEDDINGS, BASE_EMBEDDINGS)])
+
+@pytest.mark.parametrize(
+    ("path", "base"), [(CHAT, BASE_CHAT), (CHAT, BASE_PARTS), (EMBEDDINGS, BASE_EMBEDDINGS)]
+)
 def test_base_requests_reach_the_upstream(gate, path, base):
     response = post(gate, encode(base), path)
     assert response.status_code == 200, response.text
@@ -202,6 +285,7 @@ def test_base_requests_reach_the_upstream(gate, path, base):
 
 
 # ----- wrong types, one field at a time -----
+
 
 @HYPOTHESIS
 @given(case=wrong_values(CHAT_FIELDS))
@@ -225,29 +309,44 @@ def test_embeddings_field_of_wrong_type_is_refused(gate, case):
     assert problem(gate, post(gate, body, EMBEDDINGS)) is None, case
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("messages",), []), (("messages", 0, "role"), "wizard"), (("messages", 0), {}),
-    (("messages", 0, "content"), None), (("tool_choice",), "sometimes"), (("n",), 0),
-    (("max_tokens",), -1), (("temperature",), -1), (("stop",), [1, 2]),
-    (("messages", 0, "content"), [{"type": "text", "text": 5}]),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("messages",), []),
+        (("messages", 0, "role"), "wizard"),
+        (("messages", 0), {}),
+        (("messages", 0, "content"), None),
+        (("tool_choice",), "sometimes"),
+        (("n",), 0),
+        (("max_tokens",), -1),
+        (("temperature",), -1),
+        (("stop",), [1, 2]),
+        (("messages", 0, "content"), [{"type": "text", "text": 5}]),
+    ],
+)
 def test_chat_field_with_impossible_value_is_refused(gate, path, value):
     assert problem(gate, post(gate, encode(replaced(BASE_CHAT, path, value)))) is None
 
 
 # ----- malformed and hostile JSON -----
 
+
 def test_every_truncation_of_a_valid_body_is_refused(gate):
     body = encode(BASE_CHAT)
-    assert_refused(gate, ((f"cut at {n}", body[:n]) for n in range(len(body))),
-                   lambda cut: post(gate, cut))
+    assert_refused(
+        gate, ((f"cut at {n}", body[:n]) for n in range(len(body))), lambda cut: post(gate, cut)
+    )
 
 
 DEEP = 10_000
 HOSTILE_BODIES: dict[str, bytes] = {
     "empty": b"",
     "whitespace": b"  \n",
-    "array": b"[]", "string": b'"hi"', "number": b"1", "null": b"null", "true": b"true",
+    "array": b"[]",
+    "string": b'"hi"',
+    "number": b"1",
+    "null": b"null",
+    "true": b"true",
     "utf-8 BOM": b"\xef\xbb\xbf" + encode(BASE_CHAT),
     "utf-16": json.dumps(BASE_CHAT).encode("utf-16"),
     "invalid utf-8 in a string": encode(BASE_CHAT).replace(b'"hi"', b'"\xff\xfe"'),
@@ -261,16 +360,23 @@ HOSTILE_BODIES: dict[str, bytes] = {
     "NaN max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10', b'"max_tokens": NaN'),
     "1e400 max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10', b'"max_tokens": 1e400'),
     "1e400 temperature": encode(BASE_CHAT).replace(b"0.5", b"1e400"),
-    "5000-digit max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10',
-                                                       b'"max_tokens": ' + b"9" * 5000),
-    "2**64 max_tokens": encode(BASE_CHAT).replace(b'"max_tokens": 10',
-                                                  b'"max_tokens": 18446744073709551616'),
+    "5000-digit max_tokens": encode(BASE_CHAT).replace(
+        b'"max_tokens": 10', b'"max_tokens": ' + b"9" * 5000
+    ),
+    "2**64 max_tokens": encode(BASE_CHAT).replace(
+        b'"max_tokens": 10', b'"max_tokens": 18446744073709551616'
+    ),
     "deep arrays at top": b"[" * DEEP + b"]" * DEEP,
     "deep objects at top": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
     "deep arrays in messages": encode(BASE_CHAT).replace(
-        b'"messages": [', b'"messages": [' + b"[" * DEEP + b"]" * DEEP + b","),
-    "deep objects in metadata": encode(BASE_CHAT)[:-1] + b', "metadata": '
-    + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}",
+        b'"messages": [', b'"messages": [' + b"[" * DEEP + b"]" * DEEP + b","
+    ),
+    "deep objects in metadata": encode(BASE_CHAT)[:-1]
+    + b', "metadata": '
+    + b'{"a":' * DEEP
+    + b"1"
+    + b"}" * DEEP
+    + b"}",
     "duplicate model, bad last": encode(BASE_CHAT)[:-1] + b', "model": "nope"}',
     "duplicate model, good last": b'{"model": "nope", ' + encode(BASE_CHAT)[1:],
     "duplicate stream": encode(BASE_CHAT)[:-1] + b', "stream": true}',
@@ -292,6 +398,7 @@ def test_hostile_json_is_refused(gate):
 
 # ----- sizes -----
 
+
 def big_body(size: int) -> bytes:
     body = encode(replaced(BASE_CHAT, ("messages", 0, "content"), "x" * size))
     assert len(body) > LIMIT
@@ -300,15 +407,17 @@ def big_body(size: int) -> bytes:
 
 def chunks_of(body: bytes, size: int = 8192) -> Iterator[bytes]:
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 def test_oversized_bodies_are_refused_with_413(gate):
-    cases = [("content-length, just over", lambda: post(gate, big_body(LIMIT))),
-             ("content-length, 4 MiB", lambda: post(gate, big_body(4 << 20))),
-             ("chunked, just over", lambda: post(gate, chunks_of(big_body(LIMIT)))),
-             ("chunked, 4 MiB", lambda: post(gate, chunks_of(big_body(4 << 20)))),
-             ("chunked, one big chunk", lambda: post(gate, iter([big_body(LIMIT * 2)])))]
+    cases = [
+        ("content-length, just over", lambda: post(gate, big_body(LIMIT))),
+        ("content-length, 4 MiB", lambda: post(gate, big_body(4 << 20))),
+        ("chunked, just over", lambda: post(gate, chunks_of(big_body(LIMIT)))),
+        ("chunked, 4 MiB", lambda: post(gate, chunks_of(big_body(4 << 20)))),
+        ("chunked, one big chunk", lambda: post(gate, iter([big_body(LIMIT * 2)]))),
+    ]
     for label, send in cases:
         response = send()
         assert response.status_code == 413, label
@@ -346,8 +455,13 @@ def _expected_size(data: bytes) -> int:
 
 
 def request_head(*headers: str, length: int | None = None, key: str | None = KEY_ALICE) -> bytes:
-    lines = [f"POST {CHAT} HTTP/1.1", "host: 127.0.0.1", "connection: close",
-             "content-type: application/json", *headers]
+    lines = [
+        f"POST {CHAT} HTTP/1.1",
+        "host: 127.0.0.1",
+        "connection: close",
+        "content-type: application/json",
+        *headers,
+    ]
     if key is not None:
         lines.append(f"authorization: Bearer {key}")
     if length is not None:
@@ -364,11 +478,12 @@ FRAMING_CASES: dict[str, tuple[bytes, bytes]] = {
     "content-length above the limit": (request_head(length=100 * LIMIT), VALID),
     "header value of 64 KiB": (request_head("x-big: " + "a" * 65536, length=N), VALID),
     "authorization of 64 KiB": (request_head(length=N, key="k" * 65536), VALID),
-    "2,000 headers": (request_head(*(f"x-h{i}: {'v' * 40}" for i in range(2000)), length=N),
-                      VALID),
+    "2,000 headers": (request_head(*(f"x-h{i}: {'v' * 40}" for i in range(2000)), length=N), VALID),
     "NUL in the authorization": (request_head(length=N, key=KEY_ALICE + "\x00"), VALID),
-    "space before the colon": (request_head(f"authorization : Bearer {KEY_ALICE}", length=N,
-                                            key=None), VALID),
+    "space before the colon": (
+        request_head(f"authorization : Bearer {KEY_ALICE}", length=N, key=None),
+        VALID,
+    ),
 }
 
 
@@ -396,8 +511,11 @@ DUPLICATE_HEADERS: dict[str, list[tuple[str, str]]] = {
     "basic scheme": [("authorization", "Basic " + KEY_ALICE)],
     "bearer without key": [("authorization", "Bearer")],
     "two keys in one authorization": [("authorization", AUTH + " " + KEY_ALICE)],
-    "two destinations": [("authorization", AUTH), ("x-modelyard-data-destination", "overseas"),
-                         ("x-modelyard-data-destination", "protected")],
+    "two destinations": [
+        ("authorization", AUTH),
+        ("x-modelyard-data-destination", "overseas"),
+        ("x-modelyard-data-destination", "protected"),
+    ],
 }
 
 
@@ -409,23 +527,66 @@ def test_duplicated_or_odd_credentials_are_refused(gate, label):
 # ----- look-alike model names and attempts to choose the upstream -----
 
 LOOK_ALIKES = [
-    "gpt-test ", " gpt-test", "gpt-test\n", "gpt-test\t", "GPT-TEST", "Gpt-test", "gpt-Test",
-    "gpt\u2010test", "gpt\u2013test", "gpt-t\u0435st", "g\u0440t-test", "\uff47\uff50\uff54-test",
-    "gpt-test\u200b", "\u200bgpt-test", "gpt\u200d-test", "gpt-test\ufeff", "gpt-test\u00a0",
-    "gpt-test\x00", "gpt-te\u0301st", "gpt-test/../gpt-test", "../gpt-test", "./gpt-test",
-    "gpt-test/", "/gpt-test", "models/gpt-test", "openai/gpt-test", "fake/up-gpt",
-    "gpt-test:latest", "gpt-latest", "gpt ", "GPT", "gpt2", "gpt-test@fake-gpt",
-    "gpt-test#fake-gpt", "fake-gpt", "up-gpt", "gpt-test%20", "gpt%2Dtest", "embed ", "EMBED",
-    "", "*", "gpt*", "gpt-test\\", "gpt-test?", "gpt-test,embed",
+    "gpt-test ",
+    " gpt-test",
+    "gpt-test\n",
+    "gpt-test\t",
+    "GPT-TEST",
+    "Gpt-test",
+    "gpt-Test",
+    "gpt\u2010test",
+    "gpt\u2013test",
+    "gpt-t\u0435st",
+    "g\u0440t-test",
+    "\uff47\uff50\uff54-test",
+    "gpt-test\u200b",
+    "\u200bgpt-test",
+    "gpt\u200d-test",
+    "gpt-test\ufeff",
+    "gpt-test\u00a0",
+    "gpt-test\x00",
+    "gpt-te\u0301st",
+    "gpt-test/../gpt-test",
+    "../gpt-test",
+    "./gpt-test",
+    "gpt-test/",
+    "/gpt-test",
+    "models/gpt-test",
+    "openai/gpt-test",
+    "fake/up-gpt",
+    "gpt-test:latest",
+    "gpt-latest",
+    "gpt ",
+    "GPT",
+    "gpt2",
+    "gpt-test@fake-gpt",
+    "gpt-test#fake-gpt",
+    "fake-gpt",
+    "up-gpt",
+    "gpt-test%20",
+    "gpt%2Dtest",
+    "embed ",
+    "EMBED",
+    "",
+    "*",
+    "gpt*",
+    "gpt-test\\",
+    "gpt-test?",
+    "gpt-test,embed",
 ]
 
 
 def test_look_alike_model_names_are_not_found(gate):
-    assert_refused(gate, ((repr(n), n) for n in LOOK_ALIKES),
-                   lambda name: post(gate, encode(replaced(BASE_CHAT, ("model",), name))))
-    assert_refused(gate, ((repr(n), n) for n in LOOK_ALIKES),
-                   lambda name: post(gate, encode(replaced(BASE_EMBEDDINGS, ("model",), name)),
-                                     EMBEDDINGS))
+    assert_refused(
+        gate,
+        ((repr(n), n) for n in LOOK_ALIKES),
+        lambda name: post(gate, encode(replaced(BASE_CHAT, ("model",), name))),
+    )
+    assert_refused(
+        gate,
+        ((repr(n), n) for n in LOOK_ALIKES),
+        lambda name: post(gate, encode(replaced(BASE_EMBEDDINGS, ("model",), name)), EMBEDDINGS),
+    )
 
 
 UPSTREAM_CHOICES: dict[str, tuple[tuple, Any]] = {
@@ -480,17 +641,40 @@ def test_corpus_sent_at_least_two_thousand_cases(request):
 
 #: Pieces that trip byte-level scanners: escaped backslashes before `u`, escapes that look
 #: like surrogates but are text, astral characters, and real lone surrogates.
-TRICKY = st.sampled_from(["\\", "\\\\", "\\u", "\\ud800", "\\\\ud800", "\\udc00x", "😀",
-                          "\U0001f600", "\\n", '"', "\ud800", "\udc00", "\udbff", "é"])
-TEXT = st.lists(st.one_of(TRICKY, st.text(st.characters(blacklist_categories=("Cs",)),
-                                          max_size=6)), max_size=6).map("".join)
-PART = st.one_of(st.builds(lambda t: {"type": "text", "text": t}, TEXT),
-                 st.builds(lambda t: {"type": "text", "text": t},
-                           st.one_of(st.integers(), st.none(), st.lists(st.integers(),
-                                                                        max_size=2))))
-MIXED = st.tuples(st.sampled_from([CHAT, EMBEDDINGS]), st.booleans(),
-                  st.one_of(TEXT, st.lists(PART, min_size=1, max_size=3)),
-                  st.booleans())
+TRICKY = st.sampled_from(
+    [
+        "\\",
+        "\\\\",
+        "\\u",
+        "\\ud800",
+        "\\\\ud800",
+        "\\udc00x",
+        "😀",
+        "\U0001f600",
+        "\\n",
+        '"',
+        "\ud800",
+        "\udc00",
+        "\udbff",
+        "é",
+    ]
+)
+TEXT = st.lists(
+    st.one_of(TRICKY, st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)), max_size=6
+).map("".join)
+PART = st.one_of(
+    st.builds(lambda t: {"type": "text", "text": t}, TEXT),
+    st.builds(
+        lambda t: {"type": "text", "text": t},
+        st.one_of(st.integers(), st.none(), st.lists(st.integers(), max_size=2)),
+    ),
+)
+MIXED = st.tuples(
+    st.sampled_from([CHAT, EMBEDDINGS]),
+    st.booleans(),
+    st.one_of(TEXT, st.lists(PART, min_size=1, max_size=3)),
+    st.booleans(),
+)
 
 
 def _lone(value: Any) -> bool:
@@ -506,13 +690,20 @@ def mixed_body(path: str, stream: bool, content: Any, ascii_only: bool) -> tuple
     """A generated body and the status it must get: 400 for a lone surrogate or a part whose
     text is no string, 200 otherwise."""
     if path == CHAT:
-        value = {"model": "gpt-test", "messages": [{"role": "user", "content": content}],
-                 "stream": stream}
+        value = {
+            "model": "gpt-test",
+            "messages": [{"role": "user", "content": content}],
+            "stream": stream,
+        }
     else:
+
         def text_of(part: dict) -> str:
             return "x" + (part["text"] if isinstance(part["text"], str) else "")
-        value = {"model": "embed", "input": [text_of(p) for p in content]
-                 if isinstance(content, list) else "x" + content}
+
+        value = {
+            "model": "embed",
+            "input": [text_of(p) for p in content] if isinstance(content, list) else "x" + content,
+        }
     text = json.dumps(value, ensure_ascii=ascii_only)
     body = text.encode("utf-8", "surrogatepass")
     try:
@@ -523,7 +714,8 @@ def mixed_body(path: str, stream: bool, content: Any, ascii_only: bool) -> tuple
         return body, 400
     parts = decoded["messages"][0]["content"] if path == CHAT else decoded["input"]
     if isinstance(parts, list) and any(
-            not isinstance(p.get("text") if isinstance(p, dict) else p, str) for p in parts):
+        not isinstance(p.get("text") if isinstance(p, dict) else p, str) for p in parts
+    ):
         return body, 400
     return body, 200
 
@@ -554,7 +746,9 @@ def test_an_escaped_backslash_before_u_is_text_not_a_surrogate(gate):
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_escaped_backslash_then_a_real_lone_surrogate_is_refused(gate, path, stream):
     value = "\\\\ud800\\udc00"  # text `\ud800`, then the escape of a lone low surrogate
-    body = (f'{{"model": "{"gpt-test" if path == CHAT else "embed"}", "stream": '
-            f'{json.dumps(stream)}, "messages": [{{"role": "user", "content": "{value}"}}], '
-            f'"input": "{value}"}}').encode()
+    body = (
+        f'{{"model": "{"gpt-test" if path == CHAT else "embed"}", "stream": '
+        f'{json.dumps(stream)}, "messages": [{{"role": "user", "content": "{value}"}}], '
+        f'"input": "{value}"}}'
+    ).encode()
     assert problem(gate, post(gate, body, path)) is None

@@ -41,15 +41,17 @@ def test_announced_length_over_limit_is_refused_without_reading():
 @pytest.fixture
 def small_proxy(upstream):
     _, url = upstream
-    with running_proxy(standard_catalog(url, max_request_bytes=2048),
-                       environ={"MY_FAKE_KEY": "k"}) as (proxy_url, _app):
+    with running_proxy(
+        standard_catalog(url, max_request_bytes=2048), environ={"MY_FAKE_KEY": "k"}
+    ) as (proxy_url, _app):
         yield proxy_url
 
 
 def test_large_request_gets_413_from_sdk(small_proxy):
     with pytest.raises(openai.APIStatusError) as info:
         client(small_proxy).chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": "x" * 5000}])
+            model="gpt-test", messages=[{"role": "user", "content": "x" * 5000}]
+        )
     assert info.value.status_code == 413
     assert info.value.code == "request_too_large"
 
@@ -63,10 +65,15 @@ def test_chunked_body_over_limit_gets_413(small_proxy):
     assert answer.status_code == 413
 
 
-@pytest.mark.parametrize("body,param", [
-    (b"{not json", None), (b"[1, 2]", None), (b"", None),
-    (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        (b"", None),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
+    ],
+)
 def test_invalid_json_and_missing_fields_get_400(small_proxy, body, param):
     answer = httpx.post(f"{small_proxy}/v1/chat/completions", headers=AUTH, content=body)
     assert answer.status_code == 400
@@ -75,20 +82,26 @@ def test_invalid_json_and_missing_fields_get_400(small_proxy, body, param):
 
 
 def test_unknown_path_and_wrong_method_are_openai_shaped(small_proxy):
-    assert httpx.get(f"{small_proxy}/v1/nothing", headers=AUTH).json()["error"]["code"] == \
-        "unknown_url"
+    assert (
+        httpx.get(f"{small_proxy}/v1/nothing", headers=AUTH).json()["error"]["code"]
+        == "unknown_url"
+    )
     assert httpx.get(f"{small_proxy}/v1/chat/completions", headers=AUTH).status_code == 400
 
 
 # ----- the pre-scan decides on decoded strings -----
 
-ESCAPY = st.text(st.sampled_from(["\\", "u", "d", "8", "0", "c", "a", "😀", "\U0010fffd", '"',
-                                  "x", "é", "\n"]), max_size=12)
+ESCAPY = st.text(
+    st.sampled_from(["\\", "u", "d", "8", "0", "c", "a", "😀", "\U0010fffd", '"', "x", "é", "\n"]),
+    max_size=12,
+)
 JSON_DOCS = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), ESCAPY),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(ESCAPY, inner, max_size=4)),
-    max_leaves=20)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(ESCAPY, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, database=None)

@@ -17,7 +17,9 @@ class Clock:
         return self.now
 
 
-def breaker(threshold: int = 3, cooldown: float = 10, cap: float = 35) -> tuple[CircuitBreaker, Clock]:
+def breaker(
+    threshold: int = 3, cooldown: float = 10, cap: float = 35
+) -> tuple[CircuitBreaker, Clock]:
     clock = Clock()
     return CircuitBreaker(Settings(threshold, cooldown, cap), clock, random.Random(3)), clock
 
@@ -71,13 +73,23 @@ def test_retry_after_holds_channel_even_when_closed():
 
 
 def test_key_changes_with_what_the_channel_sends_to_and_not_otherwise():
-    provider = Provider("p", "openai", "http://x/v1", {"type": "bearer", "token": "${K}"}, "inner", {})
-    base = Channel("c", "m", "p", "openai", "up", "normal", 1, "active", "inner", None, {}, None, None)
-    heavier = Channel("c", "m", "p", "openai", "up", "high", 5, "active", "inner", None, {}, None, None)
-    moved = Channel("c", "m", "p", "openai", "up2", "normal", 1, "active", "inner", None, {}, None, None)
+    provider = Provider(
+        "p", "openai", "http://x/v1", {"type": "bearer", "token": "${K}"}, "inner", {}
+    )
+    base = Channel(
+        "c", "m", "p", "openai", "up", "normal", 1, "active", "inner", None, {}, None, None
+    )
+    heavier = Channel(
+        "c", "m", "p", "openai", "up", "high", 5, "active", "inner", None, {}, None, None
+    )
+    moved = Channel(
+        "c", "m", "p", "openai", "up2", "normal", 1, "active", "inner", None, {}, None, None
+    )
     assert channel_key(base, provider) == channel_key(heavier, provider)
     assert channel_key(base, provider) != channel_key(moved, provider)
-    other_key = Provider("p", "openai", "http://x/v1", {"type": "bearer", "token": "${K2}"}, "inner", {})
+    other_key = Provider(
+        "p", "openai", "http://x/v1", {"type": "bearer", "token": "${K2}"}, "inner", {}
+    )
     assert channel_key(base, provider) != channel_key(base, other_key)
 
 

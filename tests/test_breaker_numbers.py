@@ -61,8 +61,13 @@ def reopen(b: CircuitBreaker, clock: Clock) -> float:
 
 # ----- when it opens -----
 
+
 def test_defaults_are_5_failures_30_seconds_capped_at_300():
-    assert (DEFAULTS.failure_threshold, DEFAULTS.cooldown_s, DEFAULTS.max_cooldown_s) == (5, 30, 300)
+    assert (DEFAULTS.failure_threshold, DEFAULTS.cooldown_s, DEFAULTS.max_cooldown_s) == (
+        5,
+        30,
+        300,
+    )
 
 
 def test_opens_on_exactly_the_fifth_consecutive_failure():
@@ -85,6 +90,7 @@ def test_a_success_restarts_the_count_of_consecutive_failures():
 
 
 # ----- how long it stays open -----
+
 
 def test_first_ejection_lasts_the_cooldown_within_ten_percent():
     b, clock = fresh()
@@ -123,6 +129,7 @@ def test_failures_of_requests_in_flight_when_it_opened_do_not_lengthen_the_eject
 
 
 # ----- half-open: one probe -----
+
 
 def test_half_open_lets_one_probe_through_and_skips_the_channel_meanwhile():
     b, clock = fresh()
@@ -164,6 +171,7 @@ def test_probe_that_ends_without_a_verdict_frees_the_slot_for_the_next_request()
 
 # ----- Retry-After holds -----
 
+
 def test_retry_after_holds_a_closed_channel_for_exactly_that_long_and_counts_as_failure():
     b, clock = fresh()
     b.failure(retry_after=12.5)
@@ -187,25 +195,37 @@ def test_retry_after_longer_than_the_cooldown_outlasts_it():
 
 # ----- through the proxy -----
 
+
 def proxy_catalog(url: str) -> dict:
     """Model m1 with channel m1-a; model m2 with m2-a (high) and m2-b (normal)."""
     return snapshot_dict(
-        settings={"connect_timeout_s": 0.5, "first_byte_timeout_s": 0.5, "total_timeout_s": 3,
-                  "retry_budget": 2,
-                  "breaker": {"failure_threshold": 2, "cooldown_s": 10, "max_cooldown_s": 40}},
-        providers=[provider("fake", base_url=url, auth={"type": "bearer", "token": "${FAULT_KEY}"})],
+        settings={
+            "connect_timeout_s": 0.5,
+            "first_byte_timeout_s": 0.5,
+            "total_timeout_s": 3,
+            "retry_budget": 2,
+            "breaker": {"failure_threshold": 2, "cooldown_s": 10, "max_cooldown_s": 40},
+        },
+        providers=[
+            provider("fake", base_url=url, auth={"type": "bearer", "token": "${FAULT_KEY}"})
+        ],
         models=[model("m1"), model("m2")],
-        channels=[channel("m1-a", "m1", "fake", upstream_model="a"),
-                  channel("m2-a", "m2", "fake", upstream_model="a", priority="high"),
-                  channel("m2-b", "m2", "fake", upstream_model="b")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        channels=[
+            channel("m1-a", "m1", "fake", upstream_model="a"),
+            channel("m2-a", "m2", "fake", upstream_model="a", priority="high"),
+            channel("m2-b", "m2", "fake", upstream_model="b"),
+        ],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
 
 @pytest.fixture(scope="module")
 def clocked_bench():
     clock = Clock()
-    with faulty_upstream() as (fake, url), \
-            running_proxy(holder_of(proxy_catalog(url), ENV, clock=clock)) as (proxy, app):
+    with (
+        faulty_upstream() as (fake, url),
+        running_proxy(holder_of(proxy_catalog(url), ENV, clock=clock)) as (proxy, app),
+    ):
         yield fake, proxy, clock, app
 
 
@@ -218,9 +238,11 @@ def clocked(clocked_bench):
     return fake, proxy, clock
 
 
-@pytest.mark.parametrize("failure", [500, 503, 429, {"stall": "headers"}, {"invalid_json": True},
-                                     401, {"cut_after": 2}],
-                         ids=["500", "503", "429", "timeout", "invalid-json", "401", "cut-stream"])
+@pytest.mark.parametrize(
+    "failure",
+    [500, 503, 429, {"stall": "headers"}, {"invalid_json": True}, 401, {"cut_after": 2}],
+    ids=["500", "503", "429", "timeout", "invalid-json", "401", "cut-stream"],
+)
 def test_proxy_opens_the_circuit_after_two_failures_of_any_kind(clocked, failure):
     fake, proxy, _ = clocked
     fake.push(failure, failure)
@@ -236,7 +258,14 @@ def test_proxy_opens_the_circuit_after_two_failures_of_any_kind(clocked, failure
 def test_proxy_upstream_client_errors_never_count_and_restart_the_count(clocked, status):
     fake, proxy, _ = clocked
     fake.push(500, status, 500, status, 500)
-    assert [ask(proxy, "m1", stream=False).status for _ in range(6)] == [502, status, 502, status, 502, 200]
+    assert [ask(proxy, "m1", stream=False).status for _ in range(6)] == [
+        502,
+        status,
+        502,
+        status,
+        502,
+        200,
+    ]
 
 
 def test_proxy_every_channel_open_answers_503_circuit_open_with_retry_after(clocked):
@@ -244,8 +273,12 @@ def test_proxy_every_channel_open_answers_503_circuit_open_with_retry_after(cloc
     fake.push(500, 500)
     ask(proxy, "m1", stream=False), ask(proxy, "m1", stream=False)  # open for 9..11 s
     result = ask(proxy, "m1", stream=False)
-    assert (result.status, result.code, result.attempts, result.channel) == \
-        (503, "circuit_open", 0, None)
+    assert (result.status, result.code, result.attempts, result.channel) == (
+        503,
+        "circuit_open",
+        0,
+        None,
+    )
     assert result.headers["retry-after"] in ("9", "10", "11")
     clock.now += 5
     assert ask(proxy, "m1", stream=False).headers["retry-after"] in ("4", "5", "6")
@@ -257,7 +290,11 @@ def test_proxy_retry_after_hold_is_passed_on_to_the_client_refused_meanwhile(clo
     assert ask(proxy, "m1", stream=False).headers["retry-after"] == "30"
     clock.now += 20.5
     result = ask(proxy, "m1", stream=False)
-    assert (result.status, result.code, result.headers["retry-after"]) == (503, "circuit_open", "10")
+    assert (result.status, result.code, result.headers["retry-after"]) == (
+        503,
+        "circuit_open",
+        "10",
+    )
 
 
 def test_proxy_refused_during_a_probe_is_told_to_retry_in_a_second(clocked):

@@ -17,12 +17,18 @@ from gateway.catalog.protocols import SERVES
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
 SCHEMA_OF_KIND = {
-    "Settings": "settings.json", "Provider": "provider.json", "Model": "model.json",
-    "Channel": "channel.json", "Capability": "capability.json",
-    "NativeTool": "native-tool.json", "PriceBook": "price-book.json",
+    "Settings": "settings.json",
+    "Provider": "provider.json",
+    "Model": "model.json",
+    "Channel": "channel.json",
+    "Capability": "capability.json",
+    "NativeTool": "native-tool.json",
+    "PriceBook": "price-book.json",
     "Consumer": "consumer.json",
 }
-KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{6,}|AKIA[0-9A-Z]{12,}|AIza[0-9A-Za-z_-]{20,}")
+KEY_LIKE = re.compile(
+    r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{6,}|AKIA[0-9A-Z]{12,}|AIza[0-9A-Za-z_-]{20,}"
+)
 
 
 def _files() -> list[Path]:
@@ -59,14 +65,23 @@ def test_catalog_has_models_of_every_served_type(catalog: dict) -> None:
     for kind in ("speech", "transcription", "image-generation"):
         assert types[kind] >= 1, kind
     # image edits come from an image-edit model or an image generation model with image_edit
-    assert types["image-edit"] or any("image_edit" in m.get("capabilities", ())
-                                      for m in catalog["Model"].values())
+    assert types["image-edit"] or any(
+        "image_edit" in m.get("capabilities", ()) for m in catalog["Model"].values()
+    )
 
 
 def test_every_protocol_has_a_provider(catalog: dict) -> None:
     protocols = {p["protocol"] for p in catalog["Provider"].values()}
-    assert protocols >= {"openai", "azure-openai", "anthropic", "bedrock", "volcengine",
-                         "dashscope", "gemini", "mock"}
+    assert protocols >= {
+        "openai",
+        "azure-openai",
+        "anthropic",
+        "bedrock",
+        "volcengine",
+        "dashscope",
+        "gemini",
+        "mock",
+    }
 
 
 def test_mock_provider_is_built_in_and_protected(catalog: dict) -> None:
@@ -81,8 +96,9 @@ def test_every_active_model_has_an_active_low_priority_mock_channel(catalog: dic
     for name, model in catalog["Model"].items():
         if not _active(model):
             continue
-        mocks = [c for c in _channels_of(catalog, name)
-                 if c["provider"] in mock_providers and _active(c)]
+        mocks = [
+            c for c in _channels_of(catalog, name) if c["provider"] in mock_providers and _active(c)
+        ]
         assert mocks, f"{name} has no active mock channel"
         assert all(c["priority"] == "low" for c in mocks), name
 
@@ -142,8 +158,11 @@ def test_every_channel_of_a_public_model_has_a_price_of_its_type(catalog: dict) 
         model = catalog["Model"][channel["model"]]
         if model.get("visibility", "public") != "public" or "price" in channel:
             continue
-        entries = [b["prices"][channel["upstream_model"]] for b in books
-                   if b["provider"] == channel["provider"] and channel["upstream_model"] in b["prices"]]
+        entries = [
+            b["prices"][channel["upstream_model"]]
+            for b in books
+            if b["provider"] == channel["provider"] and channel["upstream_model"] in b["prices"]
+        ]
         assert entries, f"{channel['name']} has no price"
         assert all(e["type"] == model["type"] for e in entries), channel["name"]
 
@@ -179,7 +198,9 @@ def test_single_kind_files_name_their_schema_on_the_first_line() -> None:
         if len(kinds) != 1:
             continue
         depth = len(path.relative_to(CATALOG).parts)
-        want = f"# yaml-language-server: $schema={'../' * depth}schemas/{SCHEMA_OF_KIND[kinds.pop()]}"
+        want = (
+            f"# yaml-language-server: $schema={'../' * depth}schemas/{SCHEMA_OF_KIND[kinds.pop()]}"
+        )
         assert text.splitlines()[0] == want, path
 
 
@@ -188,19 +209,25 @@ def test_every_document_matches_the_schema_of_its_kind() -> None:
     schemas = {}
     for path in (ROOT / "schemas").glob("*.json"):
         schemas[path.name] = yaml.safe_load(path.read_text(encoding="utf-8"))
-        registry = registry.with_resource(f"https://modelyard.dev/schemas/{path.name}",
-                                          Resource.from_contents(schemas[path.name]))
+        registry = registry.with_resource(
+            f"https://modelyard.dev/schemas/{path.name}", Resource.from_contents(schemas[path.name])
+        )
     problems = []
     for path in _files():
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            validator = Draft202012Validator(schemas[SCHEMA_OF_KIND[doc["kind"]]], registry=registry)
-            problems += [f"{path.name} {doc['name']}: {e.message}" for e in validator.iter_errors(doc)]
+            validator = Draft202012Validator(
+                schemas[SCHEMA_OF_KIND[doc["kind"]]], registry=registry
+            )
+            problems += [
+                f"{path.name} {doc['name']}: {e.message}" for e in validator.iter_errors(doc)
+            ]
     assert problems == []
 
 
 def _build() -> Any:
     compile_module = pytest.importorskip(
-        "gateway.catalog.compile", reason="the catalog compiler is not in this tree yet")
+        "gateway.catalog.compile", reason="the catalog compiler is not in this tree yet"
+    )
     return compile_module.build(CATALOG, strict=True)
 
 

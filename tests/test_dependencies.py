@@ -27,10 +27,13 @@ def imported_modules() -> set[str]:
 
 def declared() -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    specs = [*project["dependencies"], *(s for extra in project["optional-dependencies"].values()
-                                         for s in extra)]
-    return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
-            for spec in specs}
+    specs = [
+        *project["dependencies"],
+        *(s for extra in project["optional-dependencies"].values() for s in extra),
+    ]
+    return {
+        re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs
+    }
 
 
 def test_every_imported_third_party_package_is_declared():

@@ -60,8 +60,9 @@ def test_container_runs_as_the_images_unprivileged_user_on_a_read_only_root():
     pod, container = proxy_container()
     dockerfile = (ROOT / "Dockerfile").read_text()
     user = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.M)
-    assert user == [(str(pod["securityContext"]["runAsUser"]),
-                     str(pod["securityContext"]["runAsGroup"]))]
+    assert user == [
+        (str(pod["securityContext"]["runAsUser"]), str(pod["securityContext"]["runAsGroup"]))
+    ]
     assert int(user[0][0]) != 0 and pod["securityContext"]["runAsNonRoot"]
     assert container["securityContext"]["readOnlyRootFilesystem"]
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
@@ -80,11 +81,15 @@ def test_redis_overlay_points_the_proxy_at_its_redis_service():
     patch = yaml.safe_load((overlay / "state.yaml").read_text())
     env = patch["spec"]["template"]["spec"]["containers"][0]["env"]
     url = next(e["value"] for e in env if e["name"] == "MODELYARD_STATE")
-    services = [d for d in yaml.safe_load_all((overlay / "redis.yaml").read_text())
-                if d["kind"] == "Service"]
+    services = [
+        d
+        for d in yaml.safe_load_all((overlay / "redis.yaml").read_text())
+        if d["kind"] == "Service"
+    ]
     host, port = url.removeprefix("redis://").split("/")[0].split(":")
-    assert [(s["metadata"]["name"], s["spec"]["ports"][0]["port"]) for s in services] == \
-        [(host, int(port))]
+    assert [(s["metadata"]["name"], s["spec"]["ports"][0]["port"]) for s in services] == [
+        (host, int(port))
+    ]
 
 
 def kubelet_update(volume: Path, data: bytes, generation: int) -> None:
@@ -105,6 +110,13 @@ def test_configmap_volume_updated_in_place_is_served(tmp_path):
     with serve_asgi(ProxyApp(holder)) as url:
         poll(lambda: holder.current is not None)
         kubelet_update(tmp_path, canonical_json(versioned(2)), 2)
-        poll(lambda: "up-v2" in client(url).chat.completions.create(
-            model="m", messages=USER).choices[0].message.content)
+        poll(
+            lambda: (
+                "up-v2"
+                in client(url)
+                .chat.completions.create(model="m", messages=USER)
+                .choices[0]
+                .message.content
+            )
+        )
         assert holder.reloads == 2

@@ -20,7 +20,7 @@ def test_file_move_and_reorder_is_no_change(tmp_path):
     for i in range(0, len(docs), 3):
         target = moved / f"group{i % 2}" / f"part{i}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n---\n".join(docs[i:i + 3]))
+        target.write_text("\n---\n".join(docs[i : i + 3]))
     review = review_snapshots(compiled(BASE), compiled(moved))
     assert review.changes == () and review.findings == ()
 
@@ -43,7 +43,8 @@ def test_nested_fields_are_compared_leaf_by_leaf(tmp_path):
     edit(head, "Channel", "small@azure", setter(options={"api_version": "2024-10-21"}))
     (change,) = diff_snapshots(compiled(BASE), compiled(head))
     assert [(f.dotted, f.before, f.after) for f in change.fields] == [
-        ("options.api_version", None, "2024-10-21")]
+        ("options.api_version", None, "2024-10-21")
+    ]
 
 
 def test_entities_added_and_removed_are_matched_by_kind_and_name(tmp_path):
@@ -51,13 +52,15 @@ def test_entities_added_and_removed_are_matched_by_kind_and_name(tmp_path):
     edit(head, "Channel", "legacy@openai", setter(name="vintage@openai", model="vintage"))
     edit(head, "Model", "legacy", setter(name="vintage"))
     edit(head, "Channel", "big@azure", setter(name="big@azure-2"))
-    actions = {(c.kind, c.name): c.action
-               for c in diff_snapshots(compiled(BASE), compiled(head))}
-    assert actions == {("model", "legacy"): "removed", ("model", "vintage"): "added",
-                       ("channel", "legacy@openai"): "removed",
-                       ("channel", "vintage@openai"): "added",
-                       ("channel", "big@azure"): "removed",
-                       ("channel", "big@azure-2"): "added"}
+    actions = {(c.kind, c.name): c.action for c in diff_snapshots(compiled(BASE), compiled(head))}
+    assert actions == {
+        ("model", "legacy"): "removed",
+        ("model", "vintage"): "added",
+        ("channel", "legacy@openai"): "removed",
+        ("channel", "vintage@openai"): "added",
+        ("channel", "big@azure"): "removed",
+        ("channel", "big@azure-2"): "added",
+    }
 
 
 def test_aliases_are_entities_of_their_own():

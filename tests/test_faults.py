@@ -28,8 +28,10 @@ DATE = "http-date"  # replaced by an HTTP date two seconds ahead when the fault 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[tuple[FaultyOpenAI, str, ProxyApp]]:
     """One fake and one proxy for the module; each test starts from a clean slate."""
-    with faulty_upstream() as (fake, url), \
-            running_proxy(fault_catalog(url), environ=ENV) as (proxy, app):
+    with (
+        faulty_upstream() as (fake, url),
+        running_proxy(fault_catalog(url), environ=ENV) as (proxy, app),
+    ):
         yield fake, proxy, app
 
 
@@ -58,8 +60,10 @@ class Fault:
             return
         behaviour = self.behaviour
         if isinstance(behaviour, dict) and behaviour.get("retry_after") == DATE:
-            behaviour = {**behaviour, "retry_after": email.utils.formatdate(time.time() + 2,
-                                                                            usegmt=True)}
+            behaviour = {
+                **behaviour,
+                "retry_after": email.utils.formatdate(time.time() + 2, usegmt=True),
+            }
         fake.push(behaviour, model="a")
 
 
@@ -72,8 +76,12 @@ BEFORE_ANSWER = [
     Fault("connection-refused", None, 502, "upstream_connect_error", refused=True),
     Fault("429-retry-after-seconds", {"status": 429, "retry_after": "1"}, 429, "upstream_error"),
     Fault("429-retry-after-date", {"status": 429, "retry_after": DATE}, 429, "upstream_error"),
-    Fault("429-retry-after-garbage", {"status": 429, "retry_after": "soon, maybe"}, 429,
-          "upstream_error"),
+    Fault(
+        "429-retry-after-garbage",
+        {"status": 429, "retry_after": "soon, maybe"},
+        429,
+        "upstream_error",
+    ),
     Fault("stall-before-headers", {"stall": "headers"}, 504, "upstream_timeout"),
     Fault("slow-within-deadline", {"slow": 0.3}),
 ]
@@ -92,10 +100,18 @@ STREAM_FAULTS = [
     Fault("no-done-after-complete-answer", {"no_done": True}),
     Fault("stall-mid-body", {"stall": "body"}, code="upstream_timeout", mid_stream=""),
     Fault("cut-mid-stream", {"cut_after": 2}, code="upstream_protocol_error", mid_stream="fake "),
-    Fault("malformed-chunk-mid-stream", {"malformed_chunk": 2}, code="upstream_protocol_error",
-          mid_stream="fake "),
-    Fault("ends-before-the-answer", {"end_after": 2}, code="upstream_protocol_error",
-          mid_stream="fake "),
+    Fault(
+        "malformed-chunk-mid-stream",
+        {"malformed_chunk": 2},
+        code="upstream_protocol_error",
+        mid_stream="fake ",
+    ),
+    Fault(
+        "ends-before-the-answer",
+        {"end_after": 2},
+        code="upstream_protocol_error",
+        mid_stream="fake ",
+    ),
 ]
 
 
@@ -120,10 +136,16 @@ def check_fault(bench, fault: Fault, channels: int, stream: bool) -> None:
         assert last is not None and last.code == fault.code
     elif fault.status is None or channels > 1:
         served = "a" if fault.status is None else "b"
-        assert (result.status, result.mid_stream_error, result.text) == \
-            (200, False, answer_of(served, stream))
-        assert (result.channel, result.attempts, upstream_requests) == \
-            (f"{name}-{served}", 1 if served == "a" else 2, result.attempts)
+        assert (result.status, result.mid_stream_error, result.text) == (
+            200,
+            False,
+            answer_of(served, stream),
+        )
+        assert (result.channel, result.attempts, upstream_requests) == (
+            f"{name}-{served}",
+            1 if served == "a" else 2,
+            result.attempts,
+        )
     else:
         assert (result.status, result.code) == (fault.status, fault.code)
         assert result.attempts == upstream_requests == 1
@@ -143,6 +165,7 @@ def test_streamed_request_survives_fault_within_budget_and_deadline(clean, fault
 
 # ----- Retry-After -----
 
+
 def wait_out_hold(proxy: str, model_name: str, stream: bool) -> tuple[Result, int]:
     """Ask until the model answers again (bounded): the final result and how many 503s came."""
     results: list[Result] = []
@@ -153,6 +176,7 @@ def wait_out_hold(proxy: str, model_name: str, stream: bool) -> tuple[Result, in
             return True
         assert (results[-1].code, results[-1].attempts) == ("circuit_open", 0)
         return False
+
     poll(answered, timeout=4)
     return results[-1], len(results) - 1
 
@@ -193,15 +217,26 @@ def test_retry_after_holds_only_the_channel_that_sent_it(clean):
 
 # ----- upstream 4xx -----
 
+
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 @pytest.mark.parametrize("status", [400, 403, 413, 422])
-def test_upstream_client_error_goes_back_as_is_and_is_never_retried(clean, status, stream,
-                                                                   channels):
+def test_upstream_client_error_goes_back_as_is_and_is_never_retried(
+    clean, status, stream, channels
+):
     fake, proxy, _ = clean
-    fake.push({"status": status, "error": {"message": "no", "type": "invalid_request_error",
-                                           "param": "messages", "code": "upstream_says_no"}},
-              model="a")
+    fake.push(
+        {
+            "status": status,
+            "error": {
+                "message": "no",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "upstream_says_no",
+            },
+        },
+        model="a",
+    )
     result = ask(proxy, f"m{channels}", stream=stream)
     assert (result.status, result.code, result.attempts) == (status, "upstream_says_no", 1)
     assert len(fake.requests) == 1
@@ -209,8 +244,9 @@ def test_upstream_client_error_goes_back_as_is_and_is_never_retried(clean, statu
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("status", [401, 404])
-def test_upstream_refusing_the_channel_credentials_is_a_502_that_fails_over(clean, status,
-                                                                             channels):
+def test_upstream_refusing_the_channel_credentials_is_a_502_that_fails_over(
+    clean, status, channels
+):
     # Documented: the catalog's credentials are at fault, not the client's (docs/providers.md).
     fake, proxy, _ = clean
     fake.push(status, model="a")
@@ -222,6 +258,7 @@ def test_upstream_refusing_the_channel_credentials_is_a_502_that_fails_over(clea
 
 
 # ----- no retry storm -----
+
 
 @pytest.mark.parametrize("concurrency", [1, 10])
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -235,15 +272,21 @@ def test_every_upstream_failing_causes_no_retry_storm(clean, stream, concurrency
     assert results[-1].code == "circuit_open"
 
 
-
-
 # ----- budget and the last error -----
 
-@pytest.mark.parametrize(("failures", "status"), [((429, 503, 500), 502), ((500, 503, 429), 429),
-                                                  ((500, 429, 503), 503),
-                                                  ((500, 500, {"stall": "headers"}), 504)])
-def test_every_channel_failing_uses_the_whole_budget_and_answers_the_last_error(clean, failures,
-                                                                                status):
+
+@pytest.mark.parametrize(
+    ("failures", "status"),
+    [
+        ((429, 503, 500), 502),
+        ((500, 503, 429), 429),
+        ((500, 429, 503), 503),
+        ((500, 500, {"stall": "headers"}), 504),
+    ],
+)
+def test_every_channel_failing_uses_the_whole_budget_and_answers_the_last_error(
+    clean, failures, status
+):
     fake, proxy, _ = clean
     for name, failure in zip("abc", failures, strict=True):
         fake.push(failure, model=name)

@@ -22,9 +22,13 @@ TIGHT_S = 1.0
 @pytest.fixture
 def tight() -> Iterator[tuple[FaultyOpenAI, str]]:
     """A proxy whose total deadline (1 s) is shorter than its first-byte timeout (2 s)."""
-    with faulty_upstream() as (fake, url), running_proxy(
+    with (
+        faulty_upstream() as (fake, url),
+        running_proxy(
             fault_catalog(url, total_timeout_s=TIGHT_S, first_byte_timeout_s=2 * TIGHT_S),
-            environ=ENV) as (proxy, _):
+            environ=ENV,
+        ) as (proxy, _),
+    ):
         yield fake, proxy
 
 
@@ -62,8 +66,12 @@ def test_client_disconnect_before_the_answer_cancels_the_upstream_request(spied)
     baseline = spy.tasks()
     fake.push({"stall": "headers"}, model="a")
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{proxy}/v1/chat/completions", timeout=0.3, json={"model": "m1", "messages": USER},
-                   headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        httpx.post(
+            f"{proxy}/v1/chat/completions",
+            timeout=0.3,
+            json={"model": "m1", "messages": USER},
+            headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
     settle(lambda: fake.disconnects == 1)
     settle(lambda: spy.tasks() <= baseline)
 
@@ -74,21 +82,33 @@ QUICK_READ = httpx.Timeout(5, read=1)
 def test_first_streamed_chunk_reaches_the_client_while_the_upstream_pauses(spied):
     fake, proxy, _ = spied
     fake.push({"stall": "body"}, model="a")  # one event, then silence for first_byte_timeout_s
-    with httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ) as http, \
-            http.stream("POST", f"{proxy}/v1/chat/completions",
-                        json={"model": "m1", "messages": USER, "stream": True}) as response:
+    with (
+        httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ) as http,
+        http.stream(
+            "POST",
+            f"{proxy}/v1/chat/completions",
+            json={"model": "m1", "messages": USER, "stream": True},
+        ) as response,
+    ):
         first = next(response.iter_lines())
     assert json.loads(first.removeprefix("data: "))["choices"][0]["delta"]["role"] == "assistant"
 
 
-@pytest.mark.parametrize("behaviour", [{"trickle": 0.3}, {"stall": "body"}], ids=["trickle", "stall"])
+@pytest.mark.parametrize(
+    "behaviour", [{"trickle": 0.3}, {"stall": "body"}], ids=["trickle", "stall"]
+)
 def test_client_disconnect_mid_stream_cancels_the_upstream_stream(spied, behaviour):
     fake, proxy, spy = spied
     baseline = spy.tasks()
     fake.push(behaviour, model="a")
-    with httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ) as http, \
-            http.stream("POST", f"{proxy}/v1/chat/completions",
-                        json={"model": "m1", "messages": USER, "stream": True}) as response:
+    with (
+        httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ) as http,
+        http.stream(
+            "POST",
+            f"{proxy}/v1/chat/completions",
+            json={"model": "m1", "messages": USER, "stream": True},
+        ) as response,
+    ):
         assert response.status_code == 200
         chunks = response.iter_raw()  # kept: dropping the iterator would close the response
         assert next(chunks).startswith(b"data: ")
@@ -104,9 +124,16 @@ def test_many_clients_leaving_mid_stream_leave_nothing_running(spied):
     fake.push(*[{"trickle": 0.2}] * 20, model="a")
 
     def leave_after_first_chunk(_: int) -> bytes:
-        with httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ) as http, \
-                http.stream("POST", f"{proxy}/v1/chat/completions",
-                            json={"model": "m1", "messages": USER, "stream": True}) as response:
+        with (
+            httpx.Client(
+                headers={"Authorization": f"Bearer {KEY_ALICE}"}, timeout=QUICK_READ
+            ) as http,
+            http.stream(
+                "POST",
+                f"{proxy}/v1/chat/completions",
+                json={"model": "m1", "messages": USER, "stream": True},
+            ) as response,
+        ):
             chunks = response.iter_raw()
             return next(chunks)
 

@@ -16,7 +16,7 @@ def _runtime_imports(tree: ast.Module) -> set[str]:
     for node in tree.body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             continue
-        for child in ([node] if not isinstance(node, ast.If | ast.Try) else ast.walk(node)):
+        for child in [node] if not isinstance(node, ast.If | ast.Try) else ast.walk(node):
             if isinstance(child, ast.ImportFrom) and child.module:
                 found.add(child.module)
             elif isinstance(child, ast.Import):
@@ -33,8 +33,12 @@ def package_graph() -> dict[str, set[str]]:
         package = parts[0]
         for module in _runtime_imports(ast.parse(path.read_text())):
             names = module.split(".")
-            if (names[0] == "gateway" and len(names) > 1 and (GATEWAY / names[1]).is_dir()
-                    and names[1] != package):
+            if (
+                names[0] == "gateway"
+                and len(names) > 1
+                and (GATEWAY / names[1]).is_dir()
+                and names[1] != package
+            ):
                 graph.setdefault(package, set()).add(names[1])
     return graph
 
@@ -46,9 +50,10 @@ def test_no_two_packages_import_each_other_at_load_time():
     def visit(node: str, path: list[str]) -> None:
         for nxt in sorted(graph.get(node, ())):
             if nxt in path:
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt])
             elif len(path) < 10:
                 visit(nxt, [*path, nxt])
+
     for start in sorted(graph):
         visit(start, [start])
     assert cycles == [], cycles

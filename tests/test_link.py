@@ -11,8 +11,9 @@ from gateway.diagnostics import ERROR, Diagnostic
 
 
 def doc(kind: str, name: str, file: str = "c.yaml", line: int = 1, **data: Any) -> Document:
-    return Document(kind, name, file, line, 1, {"kind": kind, "name": name, **data},
-                    {("name",): (line + 1, 7)})
+    return Document(
+        kind, name, file, line, 1, {"kind": kind, "name": name, **data}, {("name",): (line + 1, 7)}
+    )
 
 
 def model(name: str, line: int = 1, file: str = "m.yaml", **data: Any) -> Document:
@@ -20,13 +21,22 @@ def model(name: str, line: int = 1, file: str = "m.yaml", **data: Any) -> Docume
 
 
 def channel(name: str, model: str, provider: str = "p", line: int = 1, **data: Any) -> Document:
-    return doc("Channel", name, "ch.yaml", line, model=model, provider=provider,
-               upstream_model=data.pop("upstream_model", "u"), **data)
+    return doc(
+        "Channel",
+        name,
+        "ch.yaml",
+        line,
+        model=model,
+        provider=provider,
+        upstream_model=data.pop("upstream_model", "u"),
+        **data,
+    )
 
 
 def book(name: str, provider: str, *entries: str) -> Document:
-    prices = {e: {"type": "chat", "unit": "per_million_tokens", "input": 1, "output": 2}
-              for e in entries}
+    prices = {
+        e: {"type": "chat", "unit": "per_million_tokens", "input": 1, "output": 2} for e in entries
+    }
     return doc("PriceBook", name, "b.yaml", provider=provider, prices=prices)
 
 
@@ -66,15 +76,28 @@ def test_the_same_model_without_a_channel_is_reported():
 
 
 def test_price_comes_from_the_named_book_even_when_another_has_the_entry():
-    cat, _ = link([PROVIDER, book("a-list", "p", "u"), book("z-list", "p", "u"),
-                   channel("c", "m", price={"book": "z-list"})])
+    cat, _ = link(
+        [
+            PROVIDER,
+            book("a-list", "p", "u"),
+            book("z-list", "p", "u"),
+            channel("c", "m", price={"book": "z-list"}),
+        ]
+    )
     ref = cat.prices["c"]
     assert (ref.source, ref.named, ref.book.name) == ("book:z-list", True, "z-list")
 
 
 def test_without_a_price_the_first_book_of_the_provider_by_name_is_used():
-    cat, _ = link([PROVIDER, book("z-list", "p", "u"), book("a-list", "p", "u"),
-                   book("other", "q", "u"), channel("c", "m")])
+    cat, _ = link(
+        [
+            PROVIDER,
+            book("z-list", "p", "u"),
+            book("a-list", "p", "u"),
+            book("other", "q", "u"),
+            channel("c", "m"),
+        ]
+    )
     assert cat.prices["c"].source == "book:a-list"
 
 

@@ -92,10 +92,14 @@ def test_secret_findings_never_echo_the_secret(tmp_path, monkeypatch):
     assert text.count("looks like") == marked >= len(FAKE_KEYS)  # every key was found
     for key in FAKE_KEYS.values():
         middle = len(key) // 2
-        for part in (key[:12], key[middle - 4:middle + 4], key[-8:]):
+        for part in (key[:12], key[middle - 4 : middle + 4], key[-8:]):
             assert part not in text
-    for literal in ("correct-horse-battery", "not-a-reference-secret", "my-plain-demo-key",
-                    "2B30E3C1443C"):
+    for literal in (
+        "correct-horse-battery",
+        "not-a-reference-secret",
+        "my-plain-demo-key",
+        "2B30E3C1443C",
+    ):
         assert literal not in text
 
 
@@ -120,25 +124,49 @@ def test_duplicate_names_point_at_the_second_and_name_the_first(tmp_path, monkey
 
 
 KEY_SHAPES = {
-    "an OpenAI API key": ("sk-proj-", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", 40),
-    "an Anthropic API key": ("sk-ant-api03-", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 40),
+    "an OpenAI API key": (
+        "sk-proj-",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+        40,
+    ),
+    "an Anthropic API key": (
+        "sk-ant-api03-",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    ),
     "an AWS access key id": ("AKIA", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16),
-    "a Google API key": ("AIza", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", 35),
+    "a Google API key": (
+        "AIza",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+        35,
+    ),
 }
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(kind=st.sampled_from(sorted(KEY_SHAPES)), data=st.data(),
-       field=st.sampled_from(["description", "display_name", "vendor"]))
+@given(
+    kind=st.sampled_from(sorted(KEY_SHAPES)),
+    data=st.data(),
+    field=st.sampled_from(["description", "display_name", "vendor"]),
+)
 def test_any_provider_key_anywhere_is_found_and_never_echoed(kind, data, field):
     prefix, alphabet, size = KEY_SHAPES[kind]
-    body = data.draw(st.text(alphabet, min_size=size, max_size=size).filter(
-        lambda t: any(c.isdigit() for c in t)))
+    body = data.draw(
+        st.text(alphabet, min_size=size, max_size=size).filter(
+            lambda t: any(c.isdigit() for c in t)
+        )
+    )
     key = prefix + body
-    doc = Document("Model", "m", "models.yaml", 3, 1,
-                   {"kind": "Model", "name": "m", "type": "chat", field: f"see {key} here"},
-                   {(field,): (7, 1)})
+    doc = Document(
+        "Model",
+        "m",
+        "models.yaml",
+        3,
+        1,
+        {"kind": "Model", "name": "m", "type": "chat", field: f"see {key} here"},
+        {(field,): (7, 1)},
+    )
     (found,) = scan_secrets([doc])
     assert (found.code, found.line) == ("MY502", 7) and kind in found.message
     shown = found.text() + found.github()
-    assert all(key[i:i + 8] not in shown for i in range(len(key) - 7))
+    assert all(key[i : i + 8] not in shown for i in range(len(key) - 7))

@@ -28,34 +28,49 @@ def test_lists_every_model_in_display_order_with_internal_ones(snapshot):
 
 def test_row_counts_active_and_total_channels_and_keeps_alias_order(snapshot):
     row = list_models(snapshot)[0]
-    assert row == ModelRow(name="gpt-4o", display_name="GPT-4o", type="chat", status="active",
-                           vendor="OpenAI", visibility="public", active_channels=2, channels=2,
-                           aliases=("chat-default", "flagship"))
+    assert row == ModelRow(
+        name="gpt-4o",
+        display_name="GPT-4o",
+        type="chat",
+        status="active",
+        vendor="OpenAI",
+        visibility="public",
+        active_channels=2,
+        channels=2,
+        aliases=("chat-default", "flagship"),
+    )
     assert row.as_dict()["aliases"] == ["chat-default", "flagship"]
 
 
-@pytest.mark.parametrize(("needle", "expected"), [
-    ("GPT", ["gpt-4o"]),            # name, any case
-    ("claude", ["claude"]),         # display name
-    ("flagship", ["gpt-4o"]),       # alias
-    ("anthropic", ["claude"]),      # vendor
-    ("embeddings", ["embed"]),      # description
-    ("nothing-like-it", []),
-])
+@pytest.mark.parametrize(
+    ("needle", "expected"),
+    [
+        ("GPT", ["gpt-4o"]),  # name, any case
+        ("claude", ["claude"]),  # display name
+        ("flagship", ["gpt-4o"]),  # alias
+        ("anthropic", ["claude"]),  # vendor
+        ("embeddings", ["embed"]),  # description
+        ("nothing-like-it", []),
+    ],
+)
 def test_search_is_case_insensitive_over_name_display_name_alias_vendor_description(
-        snapshot, needle, expected):
+    snapshot, needle, expected
+):
     assert names(snapshot, search=needle) == expected
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ({"status": "inactive"}, ["team-model"]),
-    ({"type": "embedding"}, ["embed"]),
-    ({"visibility": "internal"}, ["titler"]),
-    ({"vendor": "openai"}, ["gpt-4o", "embed"]),
-    ({"protocol": "anthropic"}, ["claude"]),
-    ({"protocol": "mock"}, ["gpt-4o", "titler"]),
-    ({"protocol": "mock", "search": "titl"}, ["titler"]),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "inactive"}, ["team-model"]),
+        ({"type": "embedding"}, ["embed"]),
+        ({"visibility": "internal"}, ["titler"]),
+        ({"vendor": "openai"}, ["gpt-4o", "embed"]),
+        ({"protocol": "anthropic"}, ["claude"]),
+        ({"protocol": "mock"}, ["gpt-4o", "titler"]),
+        ({"protocol": "mock", "search": "titl"}, ["titler"]),
+    ],
+)
 def test_filters_select_exactly_the_matching_models(snapshot, query, expected):
     assert names(snapshot, **query) == expected
 

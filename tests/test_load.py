@@ -72,8 +72,13 @@ def test_positions_exist_for_every_node_path(in_fixtures):
 
     def paths(value, prefix=()):
         yield prefix
-        items = value.items() if isinstance(value, dict) else \
-            enumerate(value) if isinstance(value, list) else ()
+        items = (
+            value.items()
+            if isinstance(value, dict)
+            else enumerate(value)
+            if isinstance(value, list)
+            else ()
+        )
         for key, item in items:
             yield from paths(item, (*prefix, key))
 
@@ -83,8 +88,20 @@ def test_positions_exist_for_every_node_path(in_fixtures):
 def test_scalars_resolve_as_safe_load_does_except_dates_and_keys(in_fixtures):
     doc = load_one("scalars.yaml")[0][0]
     reference = yaml.safe_load((FIXTURES / "scalars.yaml").read_text())
-    for key in ("int", "octal", "hex", "float", "exp", "yes_bool", "true_bool", "null_value",
-                "empty", "quoted_number", "version", "text"):
+    for key in (
+        "int",
+        "octal",
+        "hex",
+        "float",
+        "exp",
+        "yes_bool",
+        "true_bool",
+        "null_value",
+        "empty",
+        "quoted_number",
+        "version",
+        "text",
+    ):
         assert doc.data[key] == reference[key] and type(doc.data[key]) is type(reference[key])
     assert doc.data["date"] == "2024-01-01"
     assert doc.data["on"] == "key kept as written"
@@ -136,8 +153,7 @@ def test_documents_without_string_kind_or_name_are_refused(in_fixtures):
     ]
 
 
-@pytest.mark.parametrize("name, line, col", [("python_tag.yaml", 3, 7),
-                                             ("custom_tag.yaml", 3, 7)])
+@pytest.mark.parametrize("name, line, col", [("python_tag.yaml", 3, 7), ("custom_tag.yaml", 3, 7)])
 def test_unknown_yaml_tags_are_refused(in_fixtures, name, line, col):
     docs, diags = load_one(name)
     d = only(diags, "MY106")
@@ -245,8 +261,7 @@ def test_control_character_is_refused_with_its_line(in_fixtures):
     assert "#x0007" in d.message
 
 
-@pytest.mark.parametrize("name, line, col", [("complex_key.yaml", 3, 3),
-                                             ("merge_list.yaml", 5, 3)])
+@pytest.mark.parametrize("name, line, col", [("complex_key.yaml", 3, 3), ("merge_list.yaml", 5, 3)])
 def test_keys_must_be_scalars_and_merges_must_be_mappings(in_fixtures, name, line, col):
     docs, diags = load_one(name)
     d = only(diags, "MY110")

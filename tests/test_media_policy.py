@@ -37,8 +37,7 @@ def edit(api: openai.OpenAI, name: str) -> bytes:
     return base64.b64decode(answer.data[0].b64_json)
 
 
-def refusal(request: Callable[[openai.OpenAI, str], bytes], api: openai.OpenAI,
-            name: str) -> dict:
+def refusal(request: Callable[[openai.OpenAI, str], bytes], api: openai.OpenAI, name: str) -> dict:
     """The body of the type mismatch a request to model `name` is refused with."""
     with pytest.raises(openai.BadRequestError) as caught:
         request(api, name)
@@ -51,12 +50,14 @@ def api() -> Iterator[openai.OpenAI]:
     """The proxy over three mock image models: one generates, one edits, one does both."""
     data = snapshot_dict(
         providers=[provider("mock", protocol="mock")],
-        models=[model("painter", type="image-generation", properties=PROPS, capabilities=[]),
-                model("editor", type="image-edit", properties=PROPS, capabilities=[]),
-                model("both", type="image-generation", properties=PROPS,
-                      capabilities=["image_edit"])],
+        models=[
+            model("painter", type="image-generation", properties=PROPS, capabilities=[]),
+            model("editor", type="image-edit", properties=PROPS, capabilities=[]),
+            model("both", type="image-generation", properties=PROPS, capabilities=["image_edit"]),
+        ],
         channels=[channel(f"mock-{n}", n, "mock") for n in ("painter", "editor", "both")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
     with running_proxy(data) as (url, _app):
         yield client(url)
 
@@ -82,8 +83,10 @@ def bundled() -> Iterator[openai.OpenAI]:
     result = build(CATALOG, strict=True)
     assert result.snapshot is not None
     data = dict(result.snapshot)
-    data["models"] = [{**m, "channels": ["gpt-image-1@mock"]} if m["name"] == "gpt-image-1"
-                      else m for m in data["models"]]
+    data["models"] = [
+        {**m, "channels": ["gpt-image-1@mock"]} if m["name"] == "gpt-image-1" else m
+        for m in data["models"]
+    ]
     data["digest"] = digest_of(data)
     with running_proxy(data, no_auth=True) as (url, _app):
         yield client(url)

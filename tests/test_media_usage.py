@@ -13,15 +13,17 @@ from gateway.proxy.media_usage import media_usage, wav_seconds
 from gateway.usage.pricing import Usage, cost_of
 from tests.conftest import model
 
-PAINTER = Model.from_dict(model("p", type="image-generation",
-                                properties={"sizes": ["1024x1024", "1792x1024"]}))
+PAINTER = Model.from_dict(
+    model("p", type="image-generation", properties={"sizes": ["1024x1024", "1792x1024"]})
+)
 SCRIBE = Model.from_dict(model("s", type="transcription"))
 IMAGES = Reply(body={"created": 1, "data": [{"b64_json": "x"}, {"b64_json": "y"}]})
 
 
 def test_images_count_what_came_back_by_size_and_quality():
-    usage = media_usage("images.generations", PAINTER, {"size": "1792x1024", "quality": "hd",
-                                                        "n": 3}, {}, IMAGES)
+    usage = media_usage(
+        "images.generations", PAINTER, {"size": "1792x1024", "quality": "hd", "n": 3}, {}, IMAGES
+    )
     assert usage == Usage(images=(("1792x1024", "hd", 2),))
 
 
@@ -38,7 +40,8 @@ def test_speech_counts_input_characters():
 def test_transcription_seconds_come_from_the_upstreams_duration():
     reply = Reply(body={"text": "t", "duration": 61.5})
     assert media_usage("audio.transcriptions", SCRIBE, {}, {}, reply) == Usage(
-        audio_seconds=Decimal("61.5"))
+        audio_seconds=Decimal("61.5")
+    )
     reply = Reply(body={"text": "t", "usage": {"type": "duration", "seconds": 7}})
     assert media_usage("audio.transcriptions", SCRIBE, {}, {}, reply).audio_seconds == 7
 
@@ -51,8 +54,9 @@ def test_transcription_seconds_are_estimated_from_a_wav_upload():
 
 def test_transcription_seconds_of_other_audio_are_unknown():
     files = {"file": UploadFile("a.mp3", b"\xff\xfb\x90\xc0" * 10, "audio/mpeg")}
-    usage = media_usage("audio.transcriptions", SCRIBE, {}, files,
-                        Reply(content=b"t", content_type="text/plain"))
+    usage = media_usage(
+        "audio.transcriptions", SCRIBE, {}, files, Reply(content=b"t", content_type="text/plain")
+    )
     assert usage == Usage(estimated=True) and usage.audio_seconds == 0
 
 
@@ -62,11 +66,19 @@ def test_wav_seconds_of_anything_else_is_none(data):
 
 
 def test_image_usage_prices_with_the_price_books_image_table():
-    price = Price.from_dict({"currency": "USD", "unit": "per_image", "images": {
-        "1024x1024": {"standard": "0.04", "hd": "0.08"},
-        "1792x1024": {"standard": "0.08", "hd": "0.12"}}})
-    usage = media_usage("images.generations", PAINTER, {"size": "1792x1024", "quality": "hd"},
-                        {}, IMAGES)
+    price = Price.from_dict(
+        {
+            "currency": "USD",
+            "unit": "per_image",
+            "images": {
+                "1024x1024": {"standard": "0.04", "hd": "0.08"},
+                "1792x1024": {"standard": "0.08", "hd": "0.12"},
+            },
+        }
+    )
+    usage = media_usage(
+        "images.generations", PAINTER, {"size": "1792x1024", "quality": "hd"}, {}, IMAGES
+    )
     assert cost_of(usage, price).amount == Decimal("0.24")
     default = media_usage("images.generations", PAINTER, {}, {}, IMAGES)
     assert cost_of(default, price).amount == Decimal("0.08")  # 2 × 1024x1024 standard

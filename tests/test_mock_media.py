@@ -34,10 +34,10 @@ def read_png(data: bytes) -> tuple[int, int, bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     position, chunks = 8, {}
     while position < len(data):
-        (length,) = struct.unpack(">I", data[position:position + 4])
-        kind = data[position + 4:position + 8]
-        content = data[position + 8:position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        content = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
         assert crc == zlib.crc32(kind + content) & 0xFFFFFFFF
         chunks[kind] = content
         position += 12 + length
@@ -64,6 +64,7 @@ def test_edits_depend_on_the_uploaded_image():
     def edit(image: bytes) -> str:
         files = {"image": UploadFile("i.png", image, "image/png")}
         return image_reply(call("images.edits", {"prompt": "p"}, files)).body["data"][0]
+
     assert edit(b"a") == edit(b"a") != edit(b"b")
 
 
@@ -73,8 +74,9 @@ async def collect(reply) -> bytes:
 
 @pytest.mark.parametrize("fmt,content_type", [("wav", "audio/wav"), ("flac", "audio/wav")])
 def test_speech_is_a_wav_streamed_in_chunks(fmt, content_type):
-    reply = speech_reply(call("audio.speech", {"input": "hello world", "voice": "alloy",
-                                               "response_format": fmt}))
+    reply = speech_reply(
+        call("audio.speech", {"input": "hello world", "voice": "alloy", "response_format": fmt})
+    )
     assert reply.content_type == content_type
     audio = asyncio.run(collect(reply))
     with wave.open(io.BytesIO(audio)) as reader:
@@ -84,14 +86,24 @@ def test_speech_is_a_wav_streamed_in_chunks(fmt, content_type):
 def test_speech_as_mp3_is_whole_silent_frames_and_pcm_has_no_header():
     mp3 = asyncio.run(collect(speech_reply(call("audio.speech", {"input": "hi", "voice": "a"}))))
     assert len(mp3) % len(MP3_FRAME) == 0 and mp3.startswith(b"\xff\xfb")
-    pcm = asyncio.run(collect(speech_reply(call("audio.speech", {
-        "input": "hi", "voice": "a", "response_format": "pcm"}))))
+    pcm = asyncio.run(
+        collect(
+            speech_reply(
+                call("audio.speech", {"input": "hi", "voice": "a", "response_format": "pcm"})
+            )
+        )
+    )
     assert not pcm.startswith(b"RIFF") and len(pcm) == 2 * int(24000 * 0.1)
 
 
-@pytest.mark.parametrize("fmt,start", [("text", b"Mock transcription of "),
-                                       ("srt", b"1\n00:00:00,000 --> 00:00:00,500\nMock"),
-                                       ("vtt", b"WEBVTT\n\n00:00:00.000 --> 00:00:00.500\n")])
+@pytest.mark.parametrize(
+    "fmt,start",
+    [
+        ("text", b"Mock transcription of "),
+        ("srt", b"1\n00:00:00,000 --> 00:00:00,500\nMock"),
+        ("vtt", b"WEBVTT\n\n00:00:00.000 --> 00:00:00.500\n"),
+    ],
+)
 def test_transcription_formats_name_the_audio(fmt, start):
     files = {"file": UploadFile("a.wav", wav(0.5, b"\x01"), "audio/wav")}
     reply = transcription_reply(call("audio.transcriptions", {"response_format": fmt}, files))

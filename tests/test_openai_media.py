@@ -31,14 +31,22 @@ class Recorder:
 
     async def answer(self, request: Request) -> Response:
         raw = await request.body()
-        self.requests.append({"path": request.url.path, "query": dict(request.query_params),
-                              "headers": dict(request.headers), "raw": raw})
+        self.requests.append(
+            {
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "headers": dict(request.headers),
+                "raw": raw,
+            }
+        )
         if request.url.path.endswith("/audio/speech"):
             if b"fail" in raw:
                 return JSONResponse({"error": {"message": "down"}}, status_code=503)
+
             async def audio():
                 for i in range(3):
                     yield bytes([i]) * 100
+
             return StreamingResponse(audio(), media_type="audio/mpeg")
         return JSONResponse({"text": "ok", "duration": 1.5})
 
@@ -60,28 +68,42 @@ def run(protocol: str, call, consume=None):
             return reply, None
         finally:
             await http.aclose()
+
     return asyncio.run(main())
 
 
 def media_call(protocol: str, url: str, endpoint: str, body: dict, files=None, **kw):
-    call = make_call(body, protocol=protocol, base_url=url, secrets={"type": "none"},
-                     upstream_model="whisper-dep", **kw)
+    call = make_call(
+        body,
+        protocol=protocol,
+        base_url=url,
+        secrets={"type": "none"},
+        upstream_model="whisper-dep",
+        **kw,
+    )
     return dataclasses.replace(call, endpoint=endpoint, files=files or {})
 
 
 def test_azure_sends_a_transcription_to_the_deployment_without_a_model_field(recorder):
     fake, url = recorder
     files = {"file": UploadFile("talk.wav", AUDIO, "audio/wav")}
-    call = media_call("azure-openai", url, "audio.transcriptions",
-                      {"response_format": "verbose_json", "timestamp_granularities[]":
-                       ["word", "segment"]}, files, options={"api_version": "2024-10-21"})
+    call = media_call(
+        "azure-openai",
+        url,
+        "audio.transcriptions",
+        {"response_format": "verbose_json", "timestamp_granularities[]": ["word", "segment"]},
+        files,
+        options={"api_version": "2024-10-21"},
+    )
     reply, _ = run("azure-openai", call)
     sent = fake.requests[-1]
     assert sent["path"] == "/openai/deployments/whisper-dep/audio/transcriptions"
     assert sent["query"] == {"api-version": "2024-10-21"}
     fields, uploads = read_form(sent["raw"], sent["headers"]["content-type"])
-    assert fields == {"response_format": "verbose_json",
-                      "timestamp_granularities[]": ["word", "segment"]}
+    assert fields == {
+        "response_format": "verbose_json",
+        "timestamp_granularities[]": ["word", "segment"],
+    }
     assert uploads == {"file": [("talk.wav", "audio/wav", AUDIO)]}
     assert reply.body == {"text": "ok", "duration": 1.5}
 
@@ -92,9 +114,11 @@ def test_openai_sends_speech_as_json_and_relays_the_audio_in_chunks(recorder):
 
     async def chunks(reply):
         return [chunk async for chunk in reply.chunks]
+
     reply, got = run("openai", call, chunks)
     assert reply.content_type == "audio/mpeg" and b"".join(got) == b"".join(
-        bytes([i]) * 100 for i in range(3))
+        bytes([i]) * 100 for i in range(3)
+    )
     assert fake.requests[-1]["path"] == "/audio/speech"
     assert b'"model":"whisper-dep"' in fake.requests[-1]["raw"]
 
@@ -107,9 +131,18 @@ def test_speech_failing_before_any_audio_is_a_retryable_upstream_error(recorder)
     assert caught.value.retryable and caught.value.status == 503
 
 
-@pytest.mark.parametrize("protocol,serves", [
-    ("openai", True), ("azure-openai", True), ("volcengine", False), ("dashscope", False),
-    ("mock", True), ("anthropic", False), ("gemini", False)])
+@pytest.mark.parametrize(
+    "protocol,serves",
+    [
+        ("openai", True),
+        ("azure-openai", True),
+        ("volcengine", False),
+        ("dashscope", False),
+        ("mock", True),
+        ("anthropic", False),
+        ("gemini", False),
+    ],
+)
 def test_which_protocols_serve_image_edits_and_transcriptions(protocol, serves):
     endpoints = adapter_class(protocol).endpoints
     assert ({"images.edits", "audio.transcriptions"} <= endpoints) is serves
@@ -117,7 +150,12 @@ def test_which_protocols_serve_image_edits_and_transcriptions(protocol, serves):
 
 
 def test_form_fields_are_text():
-    assert form_fields({"n": 2, "stream": False, "x": None, "tags[]": ["a", 1],
-                        "chunking_strategy": {"type": "auto"}}) == {
-        "n": "2", "stream": "false", "tags[]": ["a", "1"],
-        "chunking_strategy": '{"type":"auto"}'}
+    assert form_fields(
+        {
+            "n": 2,
+            "stream": False,
+            "x": None,
+            "tags[]": ["a", 1],
+            "chunking_strategy": {"type": "auto"},
+        }
+    ) == {"n": "2", "stream": "false", "tags[]": ["a", "1"], "chunking_strategy": '{"type":"auto"}'}

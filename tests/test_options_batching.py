@@ -19,8 +19,13 @@ from tests.upstreams.server import serve_asgi
 
 def embed_call(inputs, batch_size: int | None = 2) -> Call:
     options = {"batch_size": batch_size} if batch_size else {}
-    call = make_call({"input": inputs}, protocol="openai", base_url="http://unused",
-                     secrets={"type": "none"}, options=options)
+    call = make_call(
+        {"input": inputs},
+        protocol="openai",
+        base_url="http://unused",
+        secrets={"type": "none"},
+        options=options,
+    )
     return dataclasses.replace(call, endpoint="embeddings")
 
 
@@ -41,10 +46,18 @@ class Recorder(Adapter):
         await asyncio.sleep(0)
         if self.fail_on is not None and self.fail_on in batch:
             raise UpstreamStatusError("no", status=400, retryable=False)
-        data = [{"object": "embedding", "index": i, "embedding": [float(len(str(x)))]}
-                for i, x in enumerate(batch if isinstance(batch, list) else [batch])]
-        return Reply(body={"object": "list", "model": "up", "data": data[::-1],
-                           "usage": {"prompt_tokens": len(batch), "total_tokens": len(batch)}})
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(str(x)))]}
+            for i, x in enumerate(batch if isinstance(batch, list) else [batch])
+        ]
+        return Reply(
+            body={
+                "object": "list",
+                "model": "up",
+                "data": data[::-1],
+                "usage": {"prompt_tokens": len(batch), "total_tokens": len(batch)},
+            }
+        )
 
 
 def test_inputs_are_sent_in_batches_and_joined_in_order_with_usage_summed():
@@ -57,8 +70,9 @@ def test_inputs_are_sent_in_batches_and_joined_in_order_with_usage_summed():
     assert reply.body["usage"] == {"prompt_tokens": 5, "total_tokens": 5}
 
 
-@pytest.mark.parametrize("inputs,size", [("one string", 2), (["a", "b"], 2), ([1, 2, 3], 2),
-                                         (["a", "b", "c"], None)])
+@pytest.mark.parametrize(
+    "inputs,size", [("one string", 2), (["a", "b"], 2), ([1, 2, 3], 2), (["a", "b", "c"], None)]
+)
 def test_calls_that_fit_go_out_unchanged(inputs, size):
     adapter = Recorder()
     asyncio.run(batching.send_batched(adapter, embed_call(inputs, size)))
@@ -92,8 +106,9 @@ def test_batches_in_flight_are_bounded():
 def ark() -> Iterator[tuple[str, fake.FakeThinking]]:
     upstream = fake.FakeThinking("volcengine", "/api/v3")
     with serve_asgi(upstream.app) as url:
-        data = fake.catalog("volcengine", f"{url}/api/v3", model_name="m",
-                            upstream_model="up", key_env="ARK_KEY")
+        data = fake.catalog(
+            "volcengine", f"{url}/api/v3", model_name="m", upstream_model="up", key_env="ARK_KEY"
+        )
         with running_proxy(data, environ={"ARK_KEY": fake.KEYS["volcengine"]}) as (proxy, _):
             yield proxy, upstream
 

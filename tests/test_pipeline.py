@@ -30,8 +30,11 @@ def served(tmp_path):
     fake = FakeOpenAIMedia()
     log_path = tmp_path / "usage.jsonl"
     with serve_asgi(fake.app) as fake_url:
-        app = ProxyApp(holder_of(media_catalog(f"{fake_url}/v1"), ENV), rng=random.Random(1),
-                       usage_log=str(log_path))
+        app = ProxyApp(
+            holder_of(media_catalog(f"{fake_url}/v1"), ENV),
+            rng=random.Random(1),
+            usage_log=str(log_path),
+        )
         try:
             with serve_asgi(app) as url:
                 yield url, fake, log_path
@@ -40,17 +43,25 @@ def served(tmp_path):
 
 
 @pytest.mark.parametrize(("endpoint", "path", "name", "body"), REQUESTS)
-def test_media_client_leaving_before_the_answer_is_logged_as_499(served, endpoint, path, name,
-                                                                  body):
+def test_media_client_leaving_before_the_answer_is_logged_as_499(
+    served, endpoint, path, name, body
+):
     url, fake, log_path = served
     fake.push({"stall": "headers"})
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{url}{path}", json={"model": name, **body}, timeout=0.5,
-                   headers={"Authorization": f"Bearer {KEY_ALICE}"})
+        httpx.post(
+            f"{url}{path}",
+            json={"model": name, **body},
+            timeout=0.5,
+            headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        )
     poll(lambda: fake.disconnects == 1)
     [line] = read_log(log_path, 1)
-    assert (line["endpoint"], line["status"], line["error_code"]) == \
-        (endpoint, 499, "client_closed_request")
+    assert (line["endpoint"], line["status"], line["error_code"]) == (
+        endpoint,
+        499,
+        "client_closed_request",
+    )
     assert line["channel"].startswith("fake-")
 
 
@@ -61,5 +72,7 @@ def test_chat_and_media_failures_are_logged_alike(served):
         client(url).images.generate(model="painter", prompt="a cat")
     client(url).chat.completions.create(model="chatty", messages=HI)
     lines = read_log(log_path, 2)
-    assert [(x["endpoint"], x["status"]) for x in lines] == \
-        [("images.generations", 400), ("chat", 200)]
+    assert [(x["endpoint"], x["status"]) for x in lines] == [
+        ("images.generations", 400),
+        ("chat", 200),
+    ]

@@ -14,23 +14,27 @@ from tests.conftest import KEY_ALICE, KEY_BOB, channel, consumer, model, provide
 
 @pytest.fixture
 def snap() -> Snapshot:
-    return Snapshot.from_dict(snapshot_dict(
-        providers=[provider("eu", data_destination="inner"),
-                   provider("us", data_destination="overseas"),
-                   provider("cn", data_destination="mainland")],
-        models=[model("chat")],
-        channels=[
-            channel("hi-a", "chat", "eu", priority="high", weight=3),
-            channel("hi-b", "chat", "cn", priority="high", weight=1),
-            channel("hi-zero", "chat", "eu", priority="high", weight=0),
-            channel("norm", "chat", "us"),
-            channel("low", "chat", "eu", priority="low"),
-            channel("off", "chat", "eu", priority="high", status="inactive"),
-            channel("alice-own", "chat", "us", owner={"type": "person", "code": "alice"}),
-            channel("team", "chat", "eu", owner={"type": "org", "code": "research"}),
-        ],
-        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB, orgs=["research"])],
-    ))
+    return Snapshot.from_dict(
+        snapshot_dict(
+            providers=[
+                provider("eu", data_destination="inner"),
+                provider("us", data_destination="overseas"),
+                provider("cn", data_destination="mainland"),
+            ],
+            models=[model("chat")],
+            channels=[
+                channel("hi-a", "chat", "eu", priority="high", weight=3),
+                channel("hi-b", "chat", "cn", priority="high", weight=1),
+                channel("hi-zero", "chat", "eu", priority="high", weight=0),
+                channel("norm", "chat", "us"),
+                channel("low", "chat", "eu", priority="low"),
+                channel("off", "chat", "eu", priority="high", status="inactive"),
+                channel("alice-own", "chat", "us", owner={"type": "person", "code": "alice"}),
+                channel("team", "chat", "eu", owner={"type": "org", "code": "research"}),
+            ],
+            consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB, orgs=["research"])],
+        )
+    )
 
 
 def who(snap: Snapshot, name: str) -> Consumer:
@@ -69,17 +73,25 @@ def test_without_consumer_private_channels_are_excluded(snap):
 
 
 def test_consumer_limit_cannot_be_widened_by_request():
-    data = snapshot_dict(providers=[provider("us")], models=[model("m")],
-                         channels=[channel("c", "m", "us")],
-                         consumers=[consumer("a", KEY_ALICE, max_data_destination="inner")])
+    data = snapshot_dict(
+        providers=[provider("us")],
+        models=[model("m")],
+        channels=[channel("c", "m", "us")],
+        consumers=[consumer("a", KEY_ALICE, max_data_destination="inner")],
+    )
     snap = Snapshot.from_dict(data)
     plan = plan_route(snap, "m", snap.consumers[0], max_destination="overseas")
     assert plan.empty and plan.excluded[0][1].startswith("data_destination")
 
 
 def test_is_available_reason_excludes_channel(snap):
-    plan = plan_route(snap, "chat", None, max_destination=None,
-                      is_available=lambda c: "circuit_open" if c.name == "hi-a" else None)
+    plan = plan_route(
+        snap,
+        "chat",
+        None,
+        max_destination=None,
+        is_available=lambda c: "circuit_open" if c.name == "hi-a" else None,
+    )
     assert ("hi-a", "circuit_open") in [(c.name, r) for c, r in plan.excluded]
 
 
@@ -112,8 +124,11 @@ def test_failover_order_is_static(snap):
 
 
 def test_group_of_only_fallbacks_shares_evenly():
-    data = snapshot_dict(providers=[provider("p")], models=[model("m")],
-                         channels=[channel("a", "m", "p", weight=0), channel("b", "m", "p", weight=0)])
+    data = snapshot_dict(
+        providers=[provider("p")],
+        models=[model("m")],
+        channels=[channel("a", "m", "p", weight=0), channel("b", "m", "p", weight=0)],
+    )
     plan = plan_route(Snapshot.from_dict(data), "m", None, max_destination=None)
     assert plan.first_choice_probabilities() == {"a": 0.5, "b": 0.5}
     rng = random.Random(1)
@@ -122,18 +137,37 @@ def test_group_of_only_fallbacks_shares_evenly():
 
 
 def test_own_channels_keep_their_priority_classes_ahead_of_public_ones():
-    snap = Snapshot.from_dict(snapshot_dict(
-        providers=[provider("p")], models=[model("chat")],
-        channels=[channel("own-low", "chat", "p", priority="low",
-                          owner={"type": "person", "code": "alice"}),
-                  channel("own-high", "chat", "p", priority="high",
-                          owner={"type": "person", "code": "alice"}),
-                  channel("public-high", "chat", "p", priority="high")],
-        consumers=[consumer("alice", KEY_ALICE)]))
+    snap = Snapshot.from_dict(
+        snapshot_dict(
+            providers=[provider("p")],
+            models=[model("chat")],
+            channels=[
+                channel(
+                    "own-low",
+                    "chat",
+                    "p",
+                    priority="low",
+                    owner={"type": "person", "code": "alice"},
+                ),
+                channel(
+                    "own-high",
+                    "chat",
+                    "p",
+                    priority="high",
+                    owner={"type": "person", "code": "alice"},
+                ),
+                channel("public-high", "chat", "p", priority="high"),
+            ],
+            consumers=[consumer("alice", KEY_ALICE)],
+        )
+    )
     plan = plan_route(snap, "chat", who(snap, "alice"), max_destination=None)
     assert [(g, names(m)) for g, m in plan.groups] == [
-        ("private-high", ["own-high"]), ("private-low", ["own-low"]),
-        ("high", ["public-high"])]
-    orders = Counter(tuple(c.name for c in ordered_attempts(plan, random.Random(seed)))
-                     for seed in range(50))
+        ("private-high", ["own-high"]),
+        ("private-low", ["own-low"]),
+        ("high", ["public-high"]),
+    ]
+    orders = Counter(
+        tuple(c.name for c in ordered_attempts(plan, random.Random(seed))) for seed in range(50)
+    )
     assert orders == {("own-high", "own-low", "public-high"): 50}

@@ -7,13 +7,16 @@ from gateway.usage.pricing import Usage, cost_of, estimate_tokens, usage_from_op
 
 
 def price(unit, currency="USD", images=None, **amounts):
-    return Price.from_dict({"currency": currency, "unit": unit, **amounts,
-                            **({"images": images} if images else {})})
+    return Price.from_dict(
+        {"currency": currency, "unit": unit, **amounts, **({"images": images} if images else {})}
+    )
 
 
 def test_chat_tokens_with_cache_and_reasoning_billed_apart():
     p = price("per_million_tokens", input="2.50", cached_input="1.25", output="10", reasoning="12")
-    usage = Usage(input_tokens=1000, cached_input_tokens=400, output_tokens=300, reasoning_tokens=100)
+    usage = Usage(
+        input_tokens=1000, cached_input_tokens=400, output_tokens=300, reasoning_tokens=100
+    )
     # 600 * 2.50 + 400 * 1.25 + 100 * 12 + 200 * 10 = 1500 + 500 + 1200 + 2000 = 5200 per 1M
     assert cost_of(usage, p).amount == Decimal("0.0052")
 
@@ -37,8 +40,13 @@ def test_per_thousand_tokens_embedding():
 
 
 def test_images_by_size_and_quality():
-    p = price("per_image", images={"1024x1024": {"standard": "0.04", "hd": "0.08"},
-                                   "1792x1024": {"standard": "0.08", "hd": "0.12"}})
+    p = price(
+        "per_image",
+        images={
+            "1024x1024": {"standard": "0.04", "hd": "0.08"},
+            "1792x1024": {"standard": "0.08", "hd": "0.12"},
+        },
+    )
     usage = Usage(images=(("1024x1024", "hd", 2), ("1792x1024", "standard", 1)))
     assert cost_of(usage, p).amount == Decimal("0.24")
 
@@ -82,10 +90,18 @@ def test_no_float_drift_over_a_million_requests():
 
 
 def test_usage_from_openai_reads_details():
-    usage = usage_from_openai({"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70,
-                               "prompt_tokens_details": {"cached_tokens": 10},
-                               "completion_tokens_details": {"reasoning_tokens": 5}})
-    assert usage == Usage(input_tokens=50, cached_input_tokens=10, output_tokens=20, reasoning_tokens=5)
+    usage = usage_from_openai(
+        {
+            "prompt_tokens": 50,
+            "completion_tokens": 20,
+            "total_tokens": 70,
+            "prompt_tokens_details": {"cached_tokens": 10},
+            "completion_tokens_details": {"reasoning_tokens": 5},
+        }
+    )
+    assert usage == Usage(
+        input_tokens=50, cached_input_tokens=10, output_tokens=20, reasoning_tokens=5
+    )
     assert usage_from_openai(None) is None
 
 

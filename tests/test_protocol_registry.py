@@ -44,8 +44,14 @@ def test_extras_name_an_importable_module_and_the_pip_command():
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
 def test_native_tools_are_sent_in_the_registered_spelling_or_dropped(name):
     for tool in ("web_search", "code_execution", "url_context", "made_up_tool"):
-        spec = NativeTool(name=tool, description=None, applies_to=("chat",), spellings={},
-                          price_per_call=None, currency="USD")
+        spec = NativeTool(
+            name=tool,
+            description=None,
+            applies_to=("chat",),
+            spellings={},
+            price_per_call=None,
+            currency="USD",
+        )
         carried = PROTOCOLS[name].native_tools
         expected = {"type": tool} if carried is None else carried.get(tool)
         assert native_tools.spelling(spec, name) == expected

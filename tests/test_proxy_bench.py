@@ -20,8 +20,14 @@ from benchmarks.proxy import bench_catalog, load, passthrough, report, upstream
 from tests.upstreams.server import serve_asgi
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-KIND_FILES = {"Settings": "settings", "Capability": "capability", "Consumer": "consumer",
-              "Provider": "provider", "Model": "model", "Channel": "channel"}
+KIND_FILES = {
+    "Settings": "settings",
+    "Capability": "capability",
+    "Consumer": "consumer",
+    "Provider": "provider",
+    "Model": "model",
+    "Channel": "channel",
+}
 
 
 def _validator(kind: str) -> Draft202012Validator:
@@ -35,21 +41,19 @@ def _validator(kind: str) -> Draft202012Validator:
 
 
 def _sse_data(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.split("\n\n") if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.split("\n\n") if line.startswith("data: ")]
 
 
 def test_bench_catalog_documents_follow_the_schemas(tmp_path: Path) -> None:
     bench_catalog.write_catalog(tmp_path, "http://127.0.0.1:8080")
-    docs = [d for f in sorted(tmp_path.glob("*.yaml"))
-            for d in yaml.safe_load_all(f.read_text())]
+    docs = [d for f in sorted(tmp_path.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
     assert {d["kind"] for d in docs} == set(KIND_FILES)
     for doc in docs:
         errors = [e.message for e in _validator(doc["kind"]).iter_errors(doc)]
         assert errors == [], (doc["kind"], doc["name"], errors)
 
 
-def test_bench_catalog_compiles_without_findings_into_two_streaming_models(tmp_path: Path
-                                                                         ) -> None:
+def test_bench_catalog_compiles_without_findings_into_two_streaming_models(tmp_path: Path) -> None:
     from gateway.catalog.compile import build
 
     result = build(bench_catalog.write_catalog(tmp_path, "http://127.0.0.1:8080"))
@@ -95,10 +99,21 @@ def test_wrk_script_refuses_a_body_that_would_end_its_lua_string(tmp_path: Path)
 
 
 def test_wrk_summary_becomes_rate_percentiles_in_ms_and_error_count() -> None:
-    point = load.Point.from_summary({"requests": 5000, "duration_us": 2_000_000, "p50_us": 800,
-                                     "p90_us": 1200, "p99_us": 2500, "max_us": 9000,
-                                     "connect": 0, "read": 1, "write": 0, "status": 2,
-                                     "timeout": 0})
+    point = load.Point.from_summary(
+        {
+            "requests": 5000,
+            "duration_us": 2_000_000,
+            "p50_us": 800,
+            "p90_us": 1200,
+            "p99_us": 2500,
+            "max_us": 9000,
+            "connect": 0,
+            "read": 1,
+            "write": 0,
+            "status": 2,
+            "timeout": 0,
+        }
+    )
     assert point.rps == 2500 and point.p50_ms == 0.8 and point.p99_ms == 2.5
     assert point.errors == 3
 
@@ -108,32 +123,39 @@ def _point(rps: float, p50: float) -> load.Point:
 
 
 def test_report_compares_with_direct_latency_and_bare_aiohttp_throughput() -> None:
-    points = {("direct", "plain", 1): _point(20000, 0.05),
-              ("bare-aiohttp", "plain", 1): _point(1000, 0.8),
-              ("modelyard", "plain", 1): _point(800, 1.25),
-              ("bare-aiohttp", "plain", 16): _point(2000, 6.0),
-              ("modelyard", "plain", 16): _point(1300, 9.0)}
+    points = {
+        ("direct", "plain", 1): _point(20000, 0.05),
+        ("bare-aiohttp", "plain", 1): _point(1000, 0.8),
+        ("modelyard", "plain", 1): _point(800, 1.25),
+        ("bare-aiohttp", "plain", 16): _point(2000, 6.0),
+        ("modelyard", "plain", 16): _point(1300, 9.0),
+    }
     table = report.table(points)
     assert "| modelyard | plain | 1 | 800 | 1.25 | 1.25 | +1.20 ms | 80% | – | 0 |" in table
     checks = report.check_targets(points, [report.Startup("catalog/", [0.9, 1.2, 1.7], 61.0)])
     assert "added p50, plain, concurrency 1: 1.20 ms (target <= 1.0 ms): MISSED" in checks
-    assert ("throughput, plain, concurrency 16: 65% of bare aiohttp (target >= 70%): MISSED"
-            in checks)
+    assert (
+        "throughput, plain, concurrency 16: 65% of bare aiohttp (target >= 70%): MISSED" in checks
+    )
     assert "ready (catalog/): 1.20 s (median of 3, worst 1.70 s) (target < 1.5 s): met" in checks
     assert "RSS (catalog/): 61 MB (target < 100 MB): met" in checks
 
 
 def test_report_says_what_accounting_adds_to_the_p50() -> None:
-    points = {("modelyard", "plain", 1): _point(800, 1.05),
-              ("modelyard-no-accounting", "plain", 1): _point(820, 1.0),
-              ("modelyard", "stream", 16): _point(1000, 11.0),
-              ("modelyard-no-accounting", "stream", 16): _point(1100, 10.0)}
+    points = {
+        ("modelyard", "plain", 1): _point(800, 1.05),
+        ("modelyard-no-accounting", "plain", 1): _point(820, 1.0),
+        ("modelyard", "stream", 16): _point(1000, 11.0),
+        ("modelyard-no-accounting", "stream", 16): _point(1100, 10.0),
+    }
     checks = report.check_targets(points, [])
     assert "usage log + metrics, plain, concurrency 1: +5.0% p50 (target < 5%): MISSED" in checks
     assert "usage log + metrics, stream, concurrency 16: +10.0% p50 (target < 5%): MISSED" in checks
     points[("modelyard", "plain", 1)] = _point(800, 1.04)
-    assert ("usage log + metrics, plain, concurrency 1: +4.0% p50 (target < 5%): met"
-            in report.check_targets(points, []))
+    assert (
+        "usage log + metrics, plain, concurrency 1: +4.0% p50 (target < 5%): met"
+        in report.check_targets(points, [])
+    )
 
 
 def _fake_upstream(seen: list[str]) -> Starlette:
@@ -145,15 +167,20 @@ def _fake_upstream(seen: list[str]) -> Starlette:
         seen.append(request.headers["authorization"])
         return Response(upstream.chat_stream(), media_type="text/event-stream")
 
-    return Starlette(routes=[
-        Route(upstream.PLAIN_PREFIX + upstream.CHAT_PATH, plain, methods=["POST"]),
-        Route(upstream.STREAM_PREFIX + upstream.CHAT_PATH, stream, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route(upstream.PLAIN_PREFIX + upstream.CHAT_PATH, plain, methods=["POST"]),
+            Route(upstream.STREAM_PREFIX + upstream.CHAT_PATH, stream, methods=["POST"]),
+        ]
+    )
 
 
-@pytest.mark.parametrize("app", [passthrough.aiohttp_app, passthrough.httpx_app],
-                         ids=["aiohttp", "httpx"])
+@pytest.mark.parametrize(
+    "app", [passthrough.aiohttp_app, passthrough.httpx_app], ids=["aiohttp", "httpx"]
+)
 def test_passthrough_forwards_plain_and_streamed_chat_with_the_upstream_key(
-        app: Starlette, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[str] = []
     with serve_asgi(_fake_upstream(seen)) as upstream_url:
         monkeypatch.setenv("BENCH_UPSTREAM_URL", upstream_url)
@@ -162,9 +189,11 @@ def test_passthrough_forwards_plain_and_streamed_chat_with_the_upstream_key(
             client = openai.OpenAI(base_url=url + "/v1", api_key="sk-client", max_retries=0)
             messages = [{"role": "user", "content": "hi"}]
             answer = client.chat.completions.create(model="m", messages=messages)
-            chunks = list(client.chat.completions.create(model="m", messages=messages,
-                                                         stream=True))
-    assert answer.choices[0].message.content == "Hello from the benchmark upstream, one word at a time."
+            chunks = list(client.chat.completions.create(model="m", messages=messages, stream=True))
+    assert (
+        answer.choices[0].message.content
+        == "Hello from the benchmark upstream, one word at a time."
+    )
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
     assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]
 
@@ -181,11 +210,13 @@ def test_best_round_keeps_the_fastest_round_and_the_least_cpu_of_any_round() -> 
 def test_profile_summary_splits_own_and_inclusive_time_and_leaves_other_threads_out() -> None:
     from benchmarks.proxy.profile import summarize
 
-    collapsed = "\n".join([
-        "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9);loads (json/__init__.py:3) 3",
-        "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9) 1",
-        "Thread._bootstrap (threading.py:1);WorkerThread.run (anyio/_backends/_asyncio.py:2) 4",
-    ])
+    collapsed = "\n".join(
+        [
+            "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9);loads (json/__init__.py:3) 3",
+            "run (uvicorn/main.py:1);inference (gateway/proxy/handlers.py:9) 1",
+            "Thread._bootstrap (threading.py:1);WorkerThread.run (anyio/_backends/_asyncio.py:2) 4",
+        ]
+    )
     text = summarize(collapsed, focus="gateway/", top=5, cpu_us=400.0)
     assert "4 samples of the event loop thread (4 in other threads, left out)" in text
     own, inclusive = text.split("inclusive time")
@@ -205,16 +236,25 @@ def test_process_cpu_and_memory_are_read_from_proc_for_a_live_process() -> None:
 
 def test_with_several_rounds_ratios_are_medians_of_each_rounds_ratio() -> None:
     def round_(bare_rps: float, mine_rps: float) -> dict:
-        return {("bare-aiohttp", "plain", 16): _point(bare_rps, 6.0),
-                ("modelyard", "plain", 16): _point(mine_rps, 8.0)}
+        return {
+            ("bare-aiohttp", "plain", 16): _point(bare_rps, 6.0),
+            ("modelyard", "plain", 16): _point(mine_rps, 8.0),
+        }
+
     rounds = [round_(2000, 1500), round_(1000, 800), round_(3000, 1800)]  # 75%, 80%, 60%
-    best = {("bare-aiohttp", "plain", 16): _point(3000, 6.0),
-            ("modelyard", "plain", 16): _point(1500, 8.0)}  # best of each: 50%
+    best = {
+        ("bare-aiohttp", "plain", 16): _point(3000, 6.0),
+        ("modelyard", "plain", 16): _point(1500, 8.0),
+    }  # best of each: 50%
     checks = report.check_targets(best, [], rounds)
-    assert ("throughput, plain, concurrency 16: 75% of bare aiohttp (median of 3 rounds) "
-            "(target >= 70%): met") in checks
-    assert ("throughput, plain, concurrency 16: 50% of bare aiohttp (target >= 70%): MISSED"
-            in report.check_targets(best, [], rounds[:1]))
+    assert (
+        "throughput, plain, concurrency 16: 75% of bare aiohttp (median of 3 rounds) "
+        "(target >= 70%): met"
+    ) in checks
+    assert (
+        "throughput, plain, concurrency 16: 50% of bare aiohttp (target >= 70%): MISSED"
+        in report.check_targets(best, [], rounds[:1])
+    )
 
 
 def test_side_by_side_overhead_is_the_median_slice_ratio_with_its_middle_half() -> None:
@@ -222,9 +262,15 @@ def test_side_by_side_overhead_is_the_median_slice_ratio_with_its_middle_half() 
 
     args = accounting_bench.parse_args(["--slices", "5", "--concurrency", "16"])
     ratios = [1.10, 0.98, 1.02, 1.03, 1.01]  # one disturbed slice; the median leaves it out
-    pairs = {("plain", 16): [accounting_bench.Pair(replace(_point(1000, 10 * r), cpu_us=500 * r),
-                                                  replace(_point(1000, 10.0), cpu_us=500))
-                             for r in ratios]}
+    pairs = {
+        ("plain", 16): [
+            accounting_bench.Pair(
+                replace(_point(1000, 10 * r), cpu_us=500 * r),
+                replace(_point(1000, 10.0), cpu_us=500),
+            )
+            for r in ratios
+        ]
+    }
     text = accounting_bench.render(pairs, args)
     assert "| plain | 16 | +2.0% | -0.5% to +6.5% | +2.0% | 1,000 / 1,000 | 0 |" in text
     assert "usage log + metrics, plain, concurrency 16: +2.0% p50 (target < 5%): met" in text
@@ -232,21 +278,25 @@ def test_side_by_side_overhead_is_the_median_slice_ratio_with_its_middle_half() 
     assert "twin of itself" in control and "target" not in control
 
 
-
 def test_in_process_overhead_is_the_median_of_slice_by_slice_differences() -> None:
     from benchmarks.proxy import inprocess
 
     on = [110e-6, 112e-6, 150e-6, 111e-6, 109e-6]  # one disturbed slice
     off = [100e-6, 101e-6, 100e-6, 102e-6, 99e-6]
-    spent = {("accounting", "plain"): on, ("no-accounting", "plain"): off,
-             ("accounting", "stream"): on, ("no-accounting", "stream"): off}
+    spent = {
+        ("accounting", "plain"): on,
+        ("no-accounting", "plain"): off,
+        ("accounting", "stream"): on,
+        ("no-accounting", "stream"): off,
+    }
     text = inprocess.report(spent, ["accounting", "no-accounting"])
     assert "| accounting | plain | 111.0 |" in text and "| no-accounting | plain | 100.0 |" in text
     assert "accounting adds 10.0 µs (10.0%; middle half of slices 9.5 to 30.5 µs) to plain" in text
 
 
 def test_baseline_routes_on_the_model_and_forwards_plain_and_streamed_chat(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from benchmarks.proxy.bench_catalog import PLAIN_MODEL, STREAM_MODEL
 
     seen: list[str] = []
@@ -257,8 +307,9 @@ def test_baseline_routes_on_the_model_and_forwards_plain_and_streamed_chat(
             client = openai.OpenAI(base_url=url + "/v1", api_key="sk-client", max_retries=0)
             messages = [{"role": "user", "content": "hi"}]
             answer = client.chat.completions.create(model=PLAIN_MODEL, messages=messages)
-            chunks = list(client.chat.completions.create(model=STREAM_MODEL,
-                                                         messages=messages, stream=True))
+            chunks = list(
+                client.chat.completions.create(model=STREAM_MODEL, messages=messages, stream=True)
+            )
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(model="other", messages=messages)
     assert answer.choices[0].message.content.startswith("Hello from the benchmark")
@@ -287,27 +338,37 @@ def test_request_and_stream_shapes_have_the_sizes_the_benchmark_names() -> None:
 
 
 def test_report_checks_throughput_and_added_p50_against_the_baseline() -> None:
-    points = {("direct", "stream", 1): _point(20000, 0.10),
-              ("baseline", "stream", 1): _point(1000, 0.60),
-              ("modelyard", "stream", 1): _point(800, 0.80),
-              ("baseline", "stream", 16): _point(2000, 6.0),
-              ("modelyard", "stream", 16): _point(1700, 9.0)}
+    points = {
+        ("direct", "stream", 1): _point(20000, 0.10),
+        ("baseline", "stream", 1): _point(1000, 0.60),
+        ("modelyard", "stream", 1): _point(800, 0.80),
+        ("baseline", "stream", 16): _point(2000, 6.0),
+        ("modelyard", "stream", 16): _point(1700, 9.0),
+    }
     checks = report.check_targets(points, [])
-    assert "added p50, stream, concurrency 1: 1.40x the baseline's 0.50 ms (target <= 1.3x): " \
-           "MISSED" in checks
+    assert (
+        "added p50, stream, concurrency 1: 1.40x the baseline's 0.50 ms (target <= 1.3x): "
+        "MISSED" in checks
+    )
     assert "throughput, stream, concurrency 16: 85% of the baseline (target >= 80%): met" in checks
     assert "% of baseline" in report.table(points)
 
 
 def test_messages_stream_overhead_is_set_against_the_chat_streams_over_direct() -> None:
-    rounds = [{("direct", "stream", 1): _point(5000, 0.2),
-               ("modelyard", "stream", 1): _point(900, 1.2),
-               ("modelyard", "messages-stream", 1): _point(850, 1.3 + bump)}
-              for bump in (0.0, 0.05, 0.4)]
+    rounds = [
+        {
+            ("direct", "stream", 1): _point(5000, 0.2),
+            ("modelyard", "stream", 1): _point(900, 1.2),
+            ("modelyard", "messages-stream", 1): _point(850, 1.3 + bump),
+        }
+        for bump in (0.0, 0.05, 0.4)
+    ]
     points = rounds[0]
     table = report.table(points)
     assert "| modelyard | messages-stream | 1 | 850 | 1.30 | 1.30 | +1.10 ms |" in table
     (line,) = report.messages_overhead(points, rounds)
     # (1.35 - 0.2) / (1.2 - 0.2), the middle of the three rounds' ratios
-    assert line.startswith("messages stream overhead, concurrency 1: 1.15x the chat stream's "
-                           "added p50 (median of 3 round(s); target <= 1.20x): met")
+    assert line.startswith(
+        "messages stream overhead, concurrency 1: 1.15x the chat stream's "
+        "added p50 (median of 3 round(s); target <= 1.20x): met"
+    )

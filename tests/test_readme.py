@@ -22,8 +22,12 @@ def test_readme_reads_in_five_minutes() -> None:
 
 
 def test_readme_gives_the_serve_and_test_commands_and_ci_runs_the_same_test_command() -> None:
-    commands = [line for block in re.findall(r"```sh\n(.*?)```", README, re.S)
-                for line in block.splitlines() if "pip install" in line]
+    commands = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", README, re.S)
+        for line in block.splitlines()
+        if "pip install" in line
+    ]
     assert commands == [SERVE, TEST]
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     # CI runs exactly the README's command, last; the linters run inside it.
@@ -48,17 +52,27 @@ def test_readme_links_every_docs_page_and_the_screenshots() -> None:
         assert (REPO / "docs" / "images" / f"{shot}.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("command, says", [
-    (["serve"], "--catalog PATH"),
-    (["validate"], "modelyard validate PATH"),
-    (["route", "gpt-4o"], "--catalog PATH"),
-    (["site", "-o", "out"], "modelyard site PATH"),
-])
-def test_commands_run_outside_the_checkout_say_what_to_do(tmp_path: Path, command: list[str],
-                                                          says: str) -> None:
+@pytest.mark.parametrize(
+    "command, says",
+    [
+        (["serve"], "--catalog PATH"),
+        (["validate"], "modelyard validate PATH"),
+        (["route", "gpt-4o"], "--catalog PATH"),
+        (["site", "-o", "out"], "modelyard site PATH"),
+    ],
+)
+def test_commands_run_outside_the_checkout_say_what_to_do(
+    tmp_path: Path, command: list[str], says: str
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "cli.main", *command], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode != 0
     text = " ".join(done.stderr.split())
     assert "cd modelyard" in text and says in text, text
@@ -66,8 +80,16 @@ def test_commands_run_outside_the_checkout_say_what_to_do(tmp_path: Path, comman
 
 def test_help_points_to_the_docs() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    for args, page in ((["--help"], "docs/cli.md"), (["site", "--help"], "docs/console.md"),
-                       (["serve", "--help"], "docs/proxy.md")):
-        done = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
-                              text=True, env=env, timeout=60)
+    for args, page in (
+        (["--help"], "docs/cli.md"),
+        (["site", "--help"], "docs/console.md"),
+        (["serve", "--help"], "docs/proxy.md"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert page in done.stdout

@@ -32,9 +32,12 @@ USER = [{"role": "user", "content": "hello"}]
 
 def versioned(n: int) -> dict:
     """Snapshot version n: the channel and its upstream model both name the version."""
-    return snapshot_dict(providers=[provider("mock", protocol="mock")], models=[model("m")],
-                         channels=[channel(f"ch-v{n}", "m", "mock", upstream_model=f"up-v{n}")],
-                         consumers=[consumer("alice", KEY_ALICE)])
+    return snapshot_dict(
+        providers=[provider("mock", protocol="mock")],
+        models=[model("m")],
+        channels=[channel(f"ch-v{n}", "m", "mock", upstream_model=f"up-v{n}")],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
 
 def publish(path: Path, data: bytes) -> None:
@@ -68,14 +71,17 @@ def test_catalog_with_errors_is_refused(tmp_path):
 
 
 def test_circuit_state_of_unchanged_channels_survives_a_reload():
-    two = snapshot_dict(providers=[provider("p", base_url="http://127.0.0.1:1")],
-                        models=[model("m")],
-                        channels=[channel("a", "m", "p"), channel("b", "m", "p")])
+    two = snapshot_dict(
+        providers=[provider("p", base_url="http://127.0.0.1:1")],
+        models=[model("m")],
+        channels=[channel("a", "m", "p"), channel("b", "m", "p")],
+    )
     holder = Holder(None, Breakers(), environ={})
     holder.install(Snapshot.from_dict(two))
     for name in ("a", "b"):
-        breaker = holder.breakers.get(holder.current.breaker_keys[name],
-                                      holder.current.snapshot.settings.breaker)
+        breaker = holder.breakers.get(
+            holder.current.breaker_keys[name], holder.current.snapshot.settings.breaker
+        )
         for _ in range(5):
             breaker.failure()
         assert breaker.state == OPEN
@@ -105,8 +111,15 @@ def test_new_snapshot_is_served_within_a_second(served_file):
     path, holder, url = served_file
     poll(lambda: holder.current is not None)
     publish(path, canonical_json(versioned(1)))
-    took = poll(lambda: "up-v1" in client(url).chat.completions.create(
-        model="m", messages=USER).choices[0].message.content)
+    took = poll(
+        lambda: (
+            "up-v1"
+            in client(url)
+            .chat.completions.create(model="m", messages=USER)
+            .choices[0]
+            .message.content
+        )
+    )
     assert took < 1.0
 
 
@@ -117,8 +130,10 @@ def test_readyz_shows_a_refused_snapshot_while_the_old_one_serves(served_file):
     poll(lambda: holder.refusals >= 1)
     ready = httpx.get(f"{url}/readyz")
     assert ready.status_code == 200
-    assert "JSON" in ready.json()["last_reload_error"]["message"] or \
-        "Expecting" in ready.json()["last_reload_error"]["message"]
+    assert (
+        "JSON" in ready.json()["last_reload_error"]["message"]
+        or "Expecting" in ready.json()["last_reload_error"]["message"]
+    )
     reply = client(url).chat.completions.create(model="m", messages=USER)
     assert "up-v0" in reply.choices[0].message.content
 
@@ -142,9 +157,11 @@ def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
                     text = raw.parse().choices[0].message.content
                 else:
                     raw = sdk.chat.completions.with_raw_response.create(
-                        model="m", messages=USER, stream=True)
-                    text = "".join(c.choices[0].delta.content or ""
-                                   for c in raw.parse() if c.choices)
+                        model="m", messages=USER, stream=True
+                    )
+                    text = "".join(
+                        c.choices[0].delta.content or "" for c in raw.parse() if c.choices
+                    )
                 answers.append((raw.headers["x-modelyard-channel"], text))
             except Exception as error:  # collected: the test's point is that none happen
                 failures.append(error)
@@ -168,8 +185,7 @@ def test_reload_under_load_fails_no_request_and_mixes_no_snapshots(served_file):
             else:
                 publish(path, good)
                 published.add(n)
-                poll(lambda good=good: holder.current.snapshot.digest
-                         == json.loads(good)["digest"])
+                poll(lambda good=good: holder.current.snapshot.digest == json.loads(good)["digest"])
             time.sleep(0.02)  # let requests run on this version
     finally:
         done.set()
@@ -197,8 +213,12 @@ def test_a_reload_forgets_the_recent_health_of_channels_it_removed():
     from tests.conftest import channel, holder_of, model, provider, snapshot_dict
 
     def data(*names: str) -> dict:
-        return snapshot_dict(providers=[provider("p")], models=[model("m")],
-                             channels=[channel(n, "m", "p") for n in names])
+        return snapshot_dict(
+            providers=[provider("p")],
+            models=[model("m")],
+            channels=[channel(n, "m", "p") for n in names],
+        )
+
     holder = holder_of(data("keep", "drop"))
     app = ProxyApp(holder, watch=False)
     for name in ("keep", "drop"):

@@ -43,34 +43,54 @@ def test_markdown_starts_with_marker_and_a_one_line_plan_with_both_digests(tmp_p
 
 def test_markdown_sections_go_breaking_security_routing_pricing_other(tmp_path):
     text = render_markdown(multi_change(tmp_path))
-    at = [text.index(f"<summary><b>{t} (") for t in ("Breaking", "Security", "Routing",
-                                                     "Pricing", "Other")]
+    at = [
+        text.index(f"<summary><b>{t} (")
+        for t in ("Breaking", "Security", "Routing", "Pricing", "Other")
+    ]
     assert at == sorted(at)
 
 
 def test_markdown_groups_price_changes_by_percent_largest_first(tmp_path):
     review = review_pair(
-        tmp_path, ("PriceBook", "azure-list", lambda d: d["prices"]["gpt-4o-mini"].update(
-            input="0.18")),
-        ("PriceBook", "openai-list", lambda d: (d["prices"]["gpt-4o"].update(
-            input="2.75", output="11.00"), d["prices"]["gpt-4-turbo"].update(
-            input="11", output="33"))))
+        tmp_path,
+        ("PriceBook", "azure-list", lambda d: d["prices"]["gpt-4o-mini"].update(input="0.18")),
+        (
+            "PriceBook",
+            "openai-list",
+            lambda d: (
+                d["prices"]["gpt-4o"].update(input="2.75", output="11.00"),
+                d["prices"]["gpt-4-turbo"].update(input="11", output="33"),
+            ),
+        ),
+    )
     text = render_markdown(review)
     assert text.index("**+20%** (1 price)") < text.index("**+10%** (2 prices)")
 
 
 def test_a_changed_number_shows_though_its_spelling_changed_too(tmp_path):
-    review = review_pair(tmp_path, ("PriceBook", "openai-list", lambda d: d["prices"][
-        "gpt-4o"].update(input="2.5", output="10.50")))
-    (row,) = [r for f in review.of("pricing") for r in f.detail["amounts"]
-              if f.name == "big@openai"]
+    review = review_pair(
+        tmp_path,
+        (
+            "PriceBook",
+            "openai-list",
+            lambda d: d["prices"]["gpt-4o"].update(input="2.5", output="10.50"),
+        ),
+    )
+    (row,) = [
+        r for f in review.of("pricing") for r in f.detail["amounts"] if f.name == "big@openai"
+    ]
     assert (row["amount"], row["before"], row["after"]) == ("output", "10.00", "10.50")
 
 
 def test_markdown_puts_each_class_in_a_collapsible_section(tmp_path):
     text = render_markdown(multi_change(tmp_path))
-    for title, count in (("Breaking", 2), ("Routing", 1), ("Pricing", 1), ("Security", 3),
-                         ("Other", 1)):
+    for title, count in (
+        ("Breaking", 2),
+        ("Routing", 1),
+        ("Pricing", 1),
+        ("Security", 3),
+        ("Other", 1),
+    ):
         assert f"<summary><b>{title} ({count})</b></summary>" in text
     # five classes, per-consumer impact and the raw field changes
     assert text.count("<details") == text.count("</details>") == 7
@@ -88,8 +108,11 @@ def test_markdown_pricing_table_shows_percent(tmp_path):
 
 
 def test_markdown_lines_outside_tables_stay_short(tmp_path):
-    review = review_pair(tmp_path, ("Settings", "settings", setter(system_prompt="word " * 80)),
-                         ("Consumer", "support-bot", setter(models=[])))
+    review = review_pair(
+        tmp_path,
+        ("Settings", "settings", setter(system_prompt="word " * 80)),
+        ("Consumer", "support-bot", setter(models=[])),
+    )
     for line in render_markdown(review).splitlines():
         assert line.startswith("|") or len(line) <= 120, line
 
@@ -102,11 +125,21 @@ def test_no_change_says_so(tmp_path):
 
 def test_json_has_the_documented_keys(tmp_path):
     data = json.loads(render_json(multi_change(tmp_path)))
-    assert list(data) == ["format", "version", "base", "head", "verdict", "summary", "findings",
-                          "impact", "warnings", "cost", "changes"]
+    assert list(data) == [
+        "format",
+        "version",
+        "base",
+        "head",
+        "verdict",
+        "summary",
+        "findings",
+        "impact",
+        "warnings",
+        "cost",
+        "changes",
+    ]
     assert (data["format"], data["version"]) == ("modelyard-diff", 1)
-    assert list(data["summary"]) == ["breaking", "security", "routing", "pricing", "quota",
-                                     "other"]
+    assert list(data["summary"]) == ["breaking", "security", "routing", "pricing", "quota", "other"]
     assert set(data["base"]) == {"label", "digest"}
     for finding in data["findings"]:
         assert {"class", "kind", "name", "message"} <= set(finding)
@@ -121,11 +154,17 @@ def test_json_has_the_documented_keys(tmp_path):
 
 def test_no_output_carries_a_secret_reference_or_key_hash(tmp_path):
     review = review_pair(
-        tmp_path, ("Provider", "openai", lambda d: d["auth"].update(token="${OPENAI_SECRET}")),
+        tmp_path,
+        ("Provider", "openai", lambda d: d["auth"].update(token="${OPENAI_SECRET}")),
         ("Consumer", "analyst", lambda d: d["key_sha256"].append("ab" * 32)),
-        ("Provider", "azure", setter(headers={"X-Token": "sk-live-abcdefghijklmnop"})))
-    for text in (render_markdown(review), render_json(review), text_of(review),
-                 json.dumps(to_json(review))):
+        ("Provider", "azure", setter(headers={"X-Token": "sk-live-abcdefghijklmnop"})),
+    )
+    for text in (
+        render_markdown(review),
+        render_json(review),
+        text_of(review),
+        json.dumps(to_json(review)),
+    ):
         # The new variable's name is told (it must be set before deploy), never a value.
         assert "OPENAI_SECRET" in text
         for secret in ("OPENAI_API_KEY", "ab" * 32, "sk-live-abcdefghijklmnop"):
@@ -140,16 +179,30 @@ def test_terminal_text_lists_every_class(tmp_path):
     assert "+20%" in text
 
 
-@pytest.mark.parametrize("value", ["sk-proj-abcdefghijklmnop", "AKIAIOSFODNN7EXAMPLE",
-                                   "ghp_0123456789abcdefABCDEF", "Zx9q2LmN8vB4tY7wK1sD5fG3hJ6kP0aQ"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sk-proj-abcdefghijklmnop",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_0123456789abcdefABCDEF",
+        "Zx9q2LmN8vB4tY7wK1sD5fG3hJ6kP0aQ",
+    ],
+)
 def test_key_looking_values_are_masked(value):
     assert looks_like_key(value)
     assert mask_value("channel", ("options", "headers", "X-Key"), value) == "***"
 
 
-@pytest.mark.parametrize("value", ["claude-3-5-sonnet-20240620", "gpt-4o-mini-2024-07-18",
-                                   "anthropic.claude-3-5-sonnet-20241022-v2:0", "overseas",
-                                   "https://api.openai.com/v1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "claude-3-5-sonnet-20240620",
+        "gpt-4o-mini-2024-07-18",
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "overseas",
+        "https://api.openai.com/v1",
+    ],
+)
 def test_ordinary_values_are_shown(value):
     assert not looks_like_key(value)
 
@@ -161,6 +214,7 @@ def test_text_diffs_are_wrapped_for_reading():
 
 def test_split_comment_keeps_breaking_and_security_and_points_to_the_rest(tmp_path):
     from gateway.review.comment import split_comment
+
     text = render_markdown(multi_change(tmp_path))
     parts = split_comment(text, limit=700, max_parts=1, rest_url="https://ci.example/run/1")
     essential = [p for p in parts if p.essential]
@@ -177,6 +231,7 @@ def test_split_comment_keeps_breaking_and_security_and_points_to_the_rest(tmp_pa
 
 def test_split_comment_reopens_a_table_cut_in_the_middle(tmp_path):
     from gateway.review.comment import split_comment
+
     rows = "\n".join(f"| `c{i}` | {i} |" for i in range(200))
     text = f"{MARKER}\n<details>\n<summary><b>Pricing (200)</b></summary>\n\n| Channel | Price |\n|---|--:|\n{rows}\n\n</details>\n"
     parts = split_comment(text, limit=1500, max_parts=50)

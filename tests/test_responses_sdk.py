@@ -15,10 +15,16 @@ from tests.conftest import KEY_ALICE, KEY_BOB, client
 from tests.test_messages_sdk import logged
 from tests.upstreams import openai_agentic as fake_openai
 
-WEATHER: Any = {"type": "function", "name": "get_weather",
-                "description": "Get the current weather in a given location",
-                "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
-                               "required": ["location"]}}
+WEATHER: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather in a given location",
+    "parameters": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
+}
 PASS_THROUGH, TRANSLATED = "gpt", "claude"
 BOTH = pytest.mark.parametrize("target", [PASS_THROUGH, TRANSLATED])
 GREETINGS = {PASS_THROUGH: fake_openai.GREETING, TRANSLATED: "Hi! My name is Claude."}
@@ -48,8 +54,11 @@ def test_plain_response(api, served, target):
     assert response.id.startswith("resp_")
     if target == PASS_THROUGH:
         sent = last_native(served)
-        assert (sent["model"], sent["instructions"], sent["store"]) == ("gpt-4o", "Be brief.",
-                                                                         False)
+        assert (sent["model"], sent["instructions"], sent["store"]) == (
+            "gpt-4o",
+            "Be brief.",
+            False,
+        )
         assert response.usage.input_tokens == 37
     else:
         assert served.anthropic[-1]["body"]["system"] == "Be brief."
@@ -60,10 +69,18 @@ def test_plain_response(api, served, target):
 def test_streamed_response_events_in_order(api, target):
     events = list(api.responses.create(model=target, input="Hello", stream=True))
     kinds = [e.type for e in events]
-    assert kinds[:4] == ["response.created", "response.in_progress",
-                         "response.output_item.added", "response.content_part.added"]
-    assert kinds[-4:] == ["response.output_text.done", "response.content_part.done",
-                          "response.output_item.done", "response.completed"]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     expected = fake_openai.GREETING if target == PASS_THROUGH else "Hello!"
@@ -81,39 +98,54 @@ def test_stream_helper_gives_the_final_response(api, target):
 
 @BOTH
 def test_function_call_round_trip_with_previous_response_id(api, served, target):
-    first = api.responses.create(model=target, input="What is the weather in San Francisco?",
-                                 tools=[WEATHER])
+    first = api.responses.create(
+        model=target, input="What is the weather in San Francisco?", tools=[WEATHER]
+    )
     (call,) = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather"
-    second = api.responses.create(model=target, previous_response_id=first.id, tools=[WEATHER],
-                                  input=[{"type": "function_call_output", "call_id": call.call_id,
-                                          "output": "15 degrees"}])
+    second = api.responses.create(
+        model=target,
+        previous_response_id=first.id,
+        tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "15 degrees"}],
+    )
     assert "15 degrees" in second.output_text
     assert second.previous_response_id == first.id
     if target == PASS_THROUGH:
         sent = last_native(served)["input"]
-        assert [item["type"] for item in sent] == ["message", "function_call",
-                                                   "function_call_output"]
+        assert [item["type"] for item in sent] == [
+            "message",
+            "function_call",
+            "function_call_output",
+        ]
         assert "previous_response_id" not in last_native(served)
     else:
         turns = served.anthropic[-1]["body"]["messages"]
         assert turns[1]["content"][-1]["type"] == "tool_use"
-        assert turns[2]["content"][0] == {"type": "tool_result", "tool_use_id": call.call_id,
-                                          "content": "15 degrees"}
+        assert turns[2]["content"][0] == {
+            "type": "tool_result",
+            "tool_use_id": call.call_id,
+            "content": "15 degrees",
+        }
 
 
 @BOTH
 def test_streamed_function_call_round_trip(api, target):
-    events = list(api.responses.create(model=target, input="Weather in SF?", tools=[WEATHER],
-                                       stream=True))
+    events = list(
+        api.responses.create(model=target, input="Weather in SF?", tools=[WEATHER], stream=True)
+    )
     kinds = [e.type for e in events]
     assert "response.function_call_arguments.delta" in kinds
     assert "response.function_call_arguments.done" in kinds
     first = events[-1].response
     (call,) = [item for item in first.output if item.type == "function_call"]
-    second = api.responses.create(model=target, previous_response_id=first.id, tools=[WEATHER],
-                                  input=[{"type": "function_call_output", "call_id": call.call_id,
-                                          "output": "15 degrees"}], stream=True)
+    second = api.responses.create(
+        model=target,
+        previous_response_id=first.id,
+        tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "15 degrees"}],
+        stream=True,
+    )
     assert "15 degrees" in list(second)[-1].response.output_text
 
 
@@ -161,14 +193,14 @@ def test_overloaded_channel_fails_over(api, target):
 def test_usage_and_cost_equal_what_the_upstream_reported(api, served):
     native = api.responses.with_raw_response.create(model=PASS_THROUGH, input="Hello")
     translated = api.responses.with_raw_response.create(model=TRANSLATED, input="Hello")
-    with api.responses.with_streaming_response.create(model=PASS_THROUGH, input="Hello",
-                                                      stream=True) as streamed:
+    with api.responses.with_streaming_response.create(
+        model=PASS_THROUGH, input="Hello", stream=True
+    ) as streamed:
         streamed.read()
     lines = [logged(served, r.headers["x-request-id"]) for r in (native, translated, streamed)]
     gpt_cost = (32 * Decimal("2.50") + 5 * Decimal("1.25") + 12 * Decimal(10)) / 1_000_000
     for line in (lines[0], lines[2]):
-        assert line["usage"] == {"input_tokens": 37, "cached_input_tokens": 5,
-                                 "output_tokens": 12}
+        assert line["usage"] == {"input_tokens": 37, "cached_input_tokens": 5, "output_tokens": 12}
         assert Decimal(line["cost"]) == gpt_cost
     assert Decimal(native.headers["x-modelyard-cost"]) == gpt_cost
     assert lines[1]["usage"] == {"input_tokens": 2095, "output_tokens": 503}
@@ -187,10 +219,15 @@ def test_agents_sdk_runs_an_agent_with_a_function_tool(served, target):
         calls.append(location)
         return "15 degrees"
 
-    model = agents.OpenAIResponsesModel(model=target, openai_client=openai.AsyncOpenAI(
-        base_url=f"{served.url}/v1", api_key=KEY_ALICE, max_retries=0))
-    agent = agents.Agent(name="weather", instructions="Answer weather questions.",
-                         tools=[get_weather], model=model)
+    model = agents.OpenAIResponsesModel(
+        model=target,
+        openai_client=openai.AsyncOpenAI(
+            base_url=f"{served.url}/v1", api_key=KEY_ALICE, max_retries=0
+        ),
+    )
+    agent = agents.Agent(
+        name="weather", instructions="Answer weather questions.", tools=[get_weather], model=model
+    )
     result = agents.Runner.run_sync(agent, "What is the weather in San Francisco?")
     assert calls == ["San Francisco, CA"]
     assert "15 degrees" in result.final_output

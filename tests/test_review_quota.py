@@ -19,7 +19,8 @@ def test_a_consumer_limit_raised_is_a_quota_change_with_old_and_new_values():
     head = quota_catalog(URL, alice={"requests_per_minute": 120, "budget_per_day": "5"})
     assert sorted(quota_findings(base, head)) == [
         ("consumer", "alice", "quota.budget_per_day: (none) → 5"),
-        ("consumer", "alice", "quota.requests_per_minute: 60 → 120")]
+        ("consumer", "alice", "quota.requests_per_minute: 60 → 120"),
+    ]
     review = review_snapshots(base, head)
     assert [f.category for f in review.findings] == ["quota", "quota"]
     assert "Quota" in render_markdown(review)
@@ -32,4 +33,5 @@ def test_an_org_quota_added_and_changed_is_a_quota_change():
     assert (kind, name) == ("org", "research") and "500" in message
     changed = quota_catalog(URL, research={"tokens_per_minute": 800})
     assert quota_findings(added, changed) == [
-        ("org", "research", "quota.tokens_per_minute: 500 → 800")]
+        ("org", "research", "quota.tokens_per_minute: 500 → 800")
+    ]

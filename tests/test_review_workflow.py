@@ -32,27 +32,54 @@ def repo(tmp_path):
     return catalog_repo(tmp_path / "repo")
 
 
-def run_review(repo: Path, github: tuple[FakeGitHub, str], *, action: str = "opened",
-               fork: bool = False, author: str = "dev", labels: tuple[str, ...] = (),
-               limit: int | None = None) -> tuple[int, str, str]:
+def run_review(
+    repo: Path,
+    github: tuple[FakeGitHub, str],
+    *,
+    action: str = "opened",
+    fork: bool = False,
+    author: str = "dev",
+    labels: tuple[str, ...] = (),
+    limit: int | None = None,
+) -> tuple[int, str, str]:
     """Run the script for the pull request `HEAD` against `main`; (exit, summary, stderr)."""
     fake, url = github
-    event = {"action": action, "pull_request": {
-        "number": 7, "user": {"login": author}, "labels": [{"name": n} for n in labels],
-        "head": {"repo": {"full_name": "someone/fork" if fork else "acme/models"}}}}
+    event = {
+        "action": action,
+        "pull_request": {
+            "number": 7,
+            "user": {"login": author},
+            "labels": [{"name": n} for n in labels],
+            "head": {"repo": {"full_name": "someone/fork" if fork else "acme/models"}},
+        },
+    }
     event_path = repo.parent / "event.json"
     event_path.write_text(json.dumps(event))
     summary = repo.parent / "summary.md"
     summary.write_text("")
-    env = {**os.environ, "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": "acme/models",
-           "GITHUB_API_URL": url, "GITHUB_TOKEN": fake.token, "GITHUB_STEP_SUMMARY": str(summary),
-           "GITHUB_RUN_ID": "99", "BASE_SHA": git(repo, "rev-parse", "main"),
-           "HEAD_SHA": git(repo, "rev-parse", "HEAD"), "REVIEW_DIR": str(repo.parent / "out"),
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "GITHUB_EVENT_PATH": str(event_path),
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_API_URL": url,
+        "GITHUB_TOKEN": fake.token,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_RUN_ID": "99",
+        "BASE_SHA": git(repo, "rev-parse", "main"),
+        "HEAD_SHA": git(repo, "rev-parse", "HEAD"),
+        "REVIEW_DIR": str(repo.parent / "out"),
+        "PYTHONPATH": str(REPO),
+    }
     if limit:
         env["COMMENT_LIMIT"] = str(limit)
-    done = subprocess.run([sys.executable, str(SCRIPT)], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, summary.read_text(), done.stderr
 
@@ -131,21 +158,49 @@ def big_catalog(root: Path, models: int) -> Path:
     """The bundled catalog plus `models` generated public models on one OpenAI price book."""
     catalog = root / "catalog-src"
     import shutil
+
     shutil.copytree(REPO / "catalog", catalog)
     docs, prices = [], {}
     for i in range(models):
         name = f"gen-{i:04d}"
-        prices[name] = {"type": "chat", "unit": "per_million_tokens",
-                        "input": f"{1 + i % 97}.{i % 10}0", "output": f"{4 + i % 89}.00"}
-        docs.append({"kind": "Model", "name": name, "type": "chat", "visibility": "public",
-                     "description": f"Generated model number {i} for a large review."})
-        docs.append({"kind": "Channel", "name": f"{name}@openai", "model": name,
-                     "provider": "openai", "upstream_model": name})
+        prices[name] = {
+            "type": "chat",
+            "unit": "per_million_tokens",
+            "input": f"{1 + i % 97}.{i % 10}0",
+            "output": f"{4 + i % 89}.00",
+        }
+        docs.append(
+            {
+                "kind": "Model",
+                "name": name,
+                "type": "chat",
+                "visibility": "public",
+                "description": f"Generated model number {i} for a large review.",
+            }
+        )
+        docs.append(
+            {
+                "kind": "Channel",
+                "name": f"{name}@openai",
+                "model": name,
+                "provider": "openai",
+                "upstream_model": name,
+            }
+        )
     import yaml
+
     (catalog / "models" / "generated.yaml").write_text(yaml.safe_dump_all(docs))
-    (catalog / "prices" / "generated.yaml").write_text(yaml.safe_dump(
-        {"kind": "PriceBook", "name": "generated", "provider": "openai", "currency": "USD",
-         "prices": prices}))
+    (catalog / "prices" / "generated.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "kind": "PriceBook",
+                "name": "generated",
+                "provider": "openai",
+                "currency": "USD",
+                "prices": prices,
+            }
+        )
+    )
     return catalog
 
 
@@ -157,10 +212,15 @@ def test_large_review_keeps_every_breaking_and_security_line_in_the_comments(tmp
             for key in ("input", "output"):
                 if key in entry:
                     entry[key] = f"{float(entry[key]) * 1.1:.4f}"
-    pull_request(repo, "all-prices", ("PriceBook", "generated", raise_prices),
-                 ("PriceBook", "openai-list", raise_prices),
-                 ("Provider", "openai", setter(base_url="https://api.openai.attacker.example/v1")),
-                 ("Channel", "qwen-plus@dashscope", setter(status="inactive")))
+
+    pull_request(
+        repo,
+        "all-prices",
+        ("PriceBook", "generated", raise_prices),
+        ("PriceBook", "openai-list", raise_prices),
+        ("Provider", "openai", setter(base_url="https://api.openai.attacker.example/v1")),
+        ("Channel", "qwen-plus@dashscope", setter(status="inactive")),
+    )
     code, _, stderr = run_review(repo, github)
     assert code == 1 and "does not compile" not in stderr, stderr
     full = (tmp_path / "out" / "diff.md").read_text()

@@ -85,12 +85,29 @@ def digest(body: bytes) -> str:
 def replica(snapshot_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """One `modelyard serve --snapshot URL` process, ready; stopped (SIGKILL) if still running."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
-                             "--snapshot", snapshot_url, "--poll-interval", str(POLL_S),
-                             "--log-level", "warning", *extra], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--snapshot",
+            snapshot_url,
+            "--poll-interval",
+            str(POLL_S),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
+
         def ready() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(proc.stdout.read().decode())
@@ -115,13 +132,24 @@ def fleet(tmp_path):
         v1 = compiled(tmp_path, upstream_url, 1)
         host = SnapshotHost(v1)
         host_url = stack.enter_context(serve_asgi(host.app, interface="asgi3"))
-        replicas = [stack.enter_context(replica(f"{host_url}/snapshot.json",
-                                                "--shutdown-grace", str(GRACE_S)))
-                    for _ in range(3)]
+        replicas = [
+            stack.enter_context(
+                replica(f"{host_url}/snapshot.json", "--shutdown-grace", str(GRACE_S))
+            )
+            for _ in range(3)
+        ]
         balancer = RoundRobin([url for url, _ in replicas])
         lb_url = stack.enter_context(serve_asgi(balancer.app, lifespan="on", interface="asgi3"))
-        yield {"fake": fake, "upstream_url": upstream_url, "host": host, "v1": v1,
-               "replicas": replicas, "balancer": balancer, "lb": lb_url, "tmp": tmp_path}
+        yield {
+            "fake": fake,
+            "upstream_url": upstream_url,
+            "host": host,
+            "v1": v1,
+            "replicas": replicas,
+            "balancer": balancer,
+            "lb": lb_url,
+            "tmp": tmp_path,
+        }
 
 
 def serving_digest(url: str) -> str | None:
@@ -139,8 +167,11 @@ def test_new_snapshot_reaches_all_replicas_within_two_polls_without_a_failed_req
         sdk = client(lb)
         while not stop.is_set() and len(answers) < 5000:
             try:
-                answers.append(sdk.chat.completions.create(
-                    model="echo", messages=USER).choices[0].message.content)
+                answers.append(
+                    sdk.chat.completions.create(model="echo", messages=USER)
+                    .choices[0]
+                    .message.content
+                )
             except Exception as error:  # every kind of failure is counted, none hidden
                 failures.append(error)
 
@@ -151,8 +182,9 @@ def test_new_snapshot_reaches_all_replicas_within_two_polls_without_a_failed_req
         poll(lambda: len(answers) >= 20, timeout=20)
         v2 = compiled(fleet["tmp"], fleet["upstream_url"], 2)
         host.publish(v2)
-        took = poll(lambda: all(serving_digest(url) == digest(v2) for url, _ in replicas),
-                    timeout=10)
+        took = poll(
+            lambda: all(serving_digest(url) == digest(v2) for url, _ in replicas), timeout=10
+        )
         settled = len(answers)
         poll(lambda: len(answers) >= settled + 20, timeout=20)
     finally:
@@ -188,8 +220,10 @@ def test_sigterm_during_50_streams_lets_all_finish_and_exits_0(fleet):
     poll(lambda: _refuses_connections(victim_url), timeout=GRACE_S + 5)
     assert victim.poll() is None  # still running: its streams are in flight
     fake.release()  # the upstream goes on: every stream must finish, the victim's included
-    texts = ["".join(chunk.choices[0].delta.content or "" for chunk in stream
-                     if chunk.choices) for stream in streams]
+    texts = [
+        "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        for stream in streams
+    ]
     assert all(text.strip() == "fake answer from up-v1" for text in texts), texts
     assert victim.wait(timeout=15) == 0
     assert all(proc.poll() is None for _, proc in replicas[1:])
@@ -203,15 +237,13 @@ def _refuses_connections(url: str) -> bool:
     return False
 
 
-
 def test_a_stream_longer_than_the_shutdown_deadline_is_cut_and_the_process_exits_0(tmp_path):
     with fake_upstream() as (fake, upstream_url):
         path = tmp_path / "snapshot.json"
         path.write_bytes(compiled(tmp_path, upstream_url, 1, deadline_s=1))
         with replica(str(path)) as (url, proc):
             fake.push({"stall": "body"})  # stalls up to 10 s, far past the 1 s deadline
-            stream = client(url).chat.completions.create(model="echo", messages=USER,
-                                                         stream=True)
+            stream = client(url).chat.completions.create(model="echo", messages=USER, stream=True)
             assert next(iter(stream)).choices[0].delta.role == "assistant"
             signalled = time.monotonic()
             proc.send_signal(signal.SIGTERM)

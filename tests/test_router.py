@@ -37,19 +37,27 @@ class Clock:
         return self.now
 
 
-def routed_catalog(url: str, *, retry_budget: int = 2, threshold: int = 2,
-                   channels=None, **settings) -> dict:
+def routed_catalog(
+    url: str, *, retry_budget: int = 2, threshold: int = 2, channels=None, **settings
+) -> dict:
     return snapshot_dict(
-        settings={"retry_budget": retry_budget, "first_byte_timeout_s": 0.5,
-                  "connect_timeout_s": 0.5, "breaker": {"failure_threshold": threshold,
-                                                        "cooldown_s": 10, "max_cooldown_s": 40},
-                  **settings},
+        settings={
+            "retry_budget": retry_budget,
+            "first_byte_timeout_s": 0.5,
+            "connect_timeout_s": 0.5,
+            "breaker": {"failure_threshold": threshold, "cooldown_s": 10, "max_cooldown_s": 40},
+            **settings,
+        },
         providers=[provider("fake", base_url=url, auth={"type": "bearer", "token": "${FAKE_KEY}"})],
         models=[model("m")],
-        channels=channels or [channel("a", "m", "fake", priority="high"),
-                              channel("b", "m", "fake"),
-                              channel("c", "m", "fake", priority="low")],
-        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)])
+        channels=channels
+        or [
+            channel("a", "m", "fake", priority="high"),
+            channel("b", "m", "fake"),
+            channel("c", "m", "fake", priority="low"),
+        ],
+        consumers=[consumer("alice", KEY_ALICE), consumer("bob", KEY_BOB)],
+    )
 
 
 def served_by(url: str, **kw) -> tuple[str, int]:
@@ -67,10 +75,12 @@ def test_failure_of_high_channel_fails_over_to_normal(upstream, failure):
 
 def test_connect_error_fails_over():
     closed = provider("gone", base_url=f"http://127.0.0.1:{free_port()}/v1")
-    data = snapshot_dict(providers=[closed, provider("mock", protocol="mock")],
-                         models=[model("m")], consumers=[consumer("alice", KEY_ALICE)],
-                         channels=[channel("dead", "m", "gone", priority="high"),
-                                   channel("alive", "m", "mock")])
+    data = snapshot_dict(
+        providers=[closed, provider("mock", protocol="mock")],
+        models=[model("m")],
+        consumers=[consumer("alice", KEY_ALICE)],
+        channels=[channel("dead", "m", "gone", priority="high"), channel("alive", "m", "mock")],
+    )
     with running_proxy(data) as (proxy, _):
         assert served_by(proxy) == ("alive", 2)
 
@@ -79,7 +89,10 @@ def test_retry_budget_bounds_attempts(upstream):
     fake, url = upstream
     fake.push(500, model="a")
     fake.push(502, model="b")
-    with running_proxy(routed_catalog(url, retry_budget=1), environ=ENV) as (proxy, _), pytest.raises(openai.APIStatusError) as info:
+    with (
+        running_proxy(routed_catalog(url, retry_budget=1), environ=ENV) as (proxy, _),
+        pytest.raises(openai.APIStatusError) as info,
+    ):
         client(proxy).chat.completions.create(model="m", messages=USER)
     assert info.value.status_code == 502
     assert info.value.response.headers["x-modelyard-attempts"] == "2"
@@ -88,10 +101,17 @@ def test_retry_budget_bounds_attempts(upstream):
 
 def test_upstream_4xx_goes_back_as_is_without_failover(upstream):
     fake, url = upstream
-    error = {"message": "context too long", "type": "invalid_request_error",
-             "param": "messages", "code": "context_length_exceeded"}
+    error = {
+        "message": "context too long",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
     fake.push({"status": 400, "error": error}, model="a")
-    with running_proxy(routed_catalog(url), environ=ENV) as (proxy, _), pytest.raises(openai.BadRequestError) as info:
+    with (
+        running_proxy(routed_catalog(url), environ=ENV) as (proxy, _),
+        pytest.raises(openai.BadRequestError) as info,
+    ):
         client(proxy).chat.completions.create(model="m", messages=USER)
     assert info.value.code == "context_length_exceeded"
     assert info.value.body["message"] == "context too long"
@@ -167,7 +187,8 @@ def test_stream_fails_over_before_the_first_chunk(upstream):
     fake.push(503, model="a")
     with running_proxy(routed_catalog(url), environ=ENV) as (proxy, _):
         answer = client(proxy).chat.completions.with_raw_response.create(
-            model="m", messages=USER, stream=True)
+            model="m", messages=USER, stream=True
+        )
         assert answer.headers["x-modelyard-channel"] == "b"
         text = "".join(c.choices[0].delta.content or "" for c in answer.parse() if c.choices)
     assert text.strip() == "fake answer from b"
@@ -200,9 +221,12 @@ def test_client_disconnect_cancels_upstream_request(upstream):
     data = routed_catalog(url, first_byte_timeout_s=30, channels=[channel("a", "m", "fake")])
     with running_proxy(data, environ=ENV) as (proxy, _):
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{proxy}/v1/chat/completions", timeout=0.3,
-                       headers={"Authorization": f"Bearer {KEY_ALICE}"},
-                       json={"model": "m", "messages": USER})
+            httpx.post(
+                f"{proxy}/v1/chat/completions",
+                timeout=0.3,
+                headers={"Authorization": f"Bearer {KEY_ALICE}"},
+                json={"model": "m", "messages": USER},
+            )
         poll(lambda: fake.disconnects > 0)
     assert fake.disconnects == 1
 
@@ -212,28 +236,40 @@ def test_total_deadline_covers_all_attempts(upstream):
     fake.push({"slow": 0.4, "status": 500}, model="a")
     fake.push({"slow": 0.4}, model="b")
     data = routed_catalog(url, total_timeout_s=0.6, first_byte_timeout_s=5)
-    with running_proxy(data, environ=ENV) as (proxy, _), pytest.raises(openai.APIStatusError) as info:
+    with (
+        running_proxy(data, environ=ENV) as (proxy, _),
+        pytest.raises(openai.APIStatusError) as info,
+    ):
         client(proxy).chat.completions.create(model="m", messages=USER)
     assert info.value.status_code == 504 and info.value.code == "deadline_exceeded"
 
 
 def destination_catalog() -> dict:
     return snapshot_dict(
-        providers=[provider("abroad", protocol="mock", data_destination="overseas"),
-                   provider("home", protocol="mock", data_destination="mainland"),
-                   provider("vault", protocol="mock", data_destination="inner")],
+        providers=[
+            provider("abroad", protocol="mock", data_destination="overseas"),
+            provider("home", protocol="mock", data_destination="mainland"),
+            provider("vault", protocol="mock", data_destination="inner"),
+        ],
         models=[model("m")],
-        channels=[channel("abroad", "m", "abroad", priority="high"),
-                  channel("home", "m", "home"), channel("vault", "m", "vault", priority="low")],
-        consumers=[consumer("alice", KEY_ALICE),
-                   consumer("bob", KEY_BOB, max_data_destination="mainland")])
+        channels=[
+            channel("abroad", "m", "abroad", priority="high"),
+            channel("home", "m", "home"),
+            channel("vault", "m", "vault", priority="low"),
+        ],
+        consumers=[
+            consumer("alice", KEY_ALICE),
+            consumer("bob", KEY_BOB, max_data_destination="mainland"),
+        ],
+    )
 
 
 def test_consumer_maximum_data_destination_filters_channels():
     with running_proxy(destination_catalog()) as (proxy, _):
         assert served_by(proxy)[0] == "abroad"
         bob = client(proxy, KEY_BOB).chat.completions.with_raw_response.create(
-            model="m", messages=USER)
+            model="m", messages=USER
+        )
         assert bob.headers["x-modelyard-channel"] == "home"
 
 
@@ -242,8 +278,9 @@ def test_request_header_narrows_data_destination_but_cannot_widen_it():
         narrowed = client(proxy, default_headers={"x-modelyard-data-destination": "inner"})
         answer = narrowed.chat.completions.with_raw_response.create(model="m", messages=USER)
         assert answer.headers["x-modelyard-channel"] == "vault"
-        widened = client(proxy, KEY_BOB,
-                         default_headers={"x-modelyard-data-destination": "overseas"})
+        widened = client(
+            proxy, KEY_BOB, default_headers={"x-modelyard-data-destination": "overseas"}
+        )
         answer = widened.chat.completions.with_raw_response.create(model="m", messages=USER)
         assert answer.headers["x-modelyard-channel"] == "home"
         narrowest = client(proxy, default_headers={"x-modelyard-data-destination": "protected"})
@@ -254,28 +291,40 @@ def test_request_header_narrows_data_destination_but_cannot_widen_it():
 
 def test_weight_shares_through_the_proxy_with_fixed_seed():
     # 400 requests, weights 3:1; the share of "heavy" must be within 0.06 of 0.75.
-    data = snapshot_dict(providers=[provider("mock", protocol="mock")], models=[model("m")],
-                         channels=[channel("heavy", "m", "mock", weight=3),
-                                   channel("light", "m", "mock", weight=1)],
-                         consumers=[consumer("alice", KEY_ALICE)])
-    with running_proxy(data, seed=11) as (proxy, _), \
-            httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}) as http:
-        counts = Counter(http.post(f"{proxy}/v1/chat/completions", json={
-            "model": "m", "messages": USER}).headers["x-modelyard-channel"] for _ in range(400))
+    data = snapshot_dict(
+        providers=[provider("mock", protocol="mock")],
+        models=[model("m")],
+        channels=[channel("heavy", "m", "mock", weight=3), channel("light", "m", "mock", weight=1)],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
+    with (
+        running_proxy(data, seed=11) as (proxy, _),
+        httpx.Client(headers={"Authorization": f"Bearer {KEY_ALICE}"}) as http,
+    ):
+        counts = Counter(
+            http.post(
+                f"{proxy}/v1/chat/completions", json={"model": "m", "messages": USER}
+            ).headers["x-modelyard-channel"]
+            for _ in range(400)
+        )
     assert abs(counts["heavy"] / 400 - 0.75) < 0.06
 
 
 def test_missing_secret_makes_channel_unavailable_never_sent_without_auth(upstream):
     fake, url = upstream
     data = snapshot_dict(
-        providers=[provider("keyless", base_url=url, auth={"type": "bearer",
-                                                            "token": "${ABSENT_KEY}"}),
-                   provider("mock", protocol="mock")],
+        providers=[
+            provider("keyless", base_url=url, auth={"type": "bearer", "token": "${ABSENT_KEY}"}),
+            provider("mock", protocol="mock"),
+        ],
         models=[model("m"), model("only-keyless")],
-        channels=[channel("keyless", "m", "keyless", priority="high"),
-                  channel("mock", "m", "mock"),
-                  channel("keyless-only", "only-keyless", "keyless")],
-        consumers=[consumer("alice", KEY_ALICE)])
+        channels=[
+            channel("keyless", "m", "keyless", priority="high"),
+            channel("mock", "m", "mock"),
+            channel("keyless-only", "only-keyless", "keyless"),
+        ],
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
     with running_proxy(data, environ={}) as (proxy, _):
         assert served_by(proxy) == ("mock", 1)
         with pytest.raises(openai.APIStatusError) as info:
@@ -289,9 +338,13 @@ def test_client_leaving_mid_stream_cancels_the_upstream_stream(upstream):
     fake.push({"stall": "body"}, model="a")
     data = routed_catalog(url, first_byte_timeout_s=30, channels=[channel("a", "m", "fake")])
     with running_proxy(data, environ=ENV) as (proxy, _):
-        with httpx.stream("POST", f"{proxy}/v1/chat/completions", timeout=5,
-                          headers={"Authorization": f"Bearer {KEY_ALICE}"},
-                          json={"model": "m", "messages": USER, "stream": True}) as answer:
+        with httpx.stream(
+            "POST",
+            f"{proxy}/v1/chat/completions",
+            timeout=5,
+            headers={"Authorization": f"Bearer {KEY_ALICE}"},
+            json={"model": "m", "messages": USER, "stream": True},
+        ) as answer:
             first = next(answer.iter_bytes())
         assert first.startswith(b"data: ")
         poll(lambda: fake.disconnects > 0)

@@ -60,8 +60,10 @@ def test_unknown_kind_suggests_the_closest_kind():
 def test_bad_enum_lists_the_allowed_values():
     d = one(check("bad_enum.yaml"), "MY205")
     assert d.line == 3
-    assert d.message == ("'protocol' must be one of: openai, azure-openai, anthropic, bedrock, "
-                         "gemini, volcengine, dashscope, mock")
+    assert d.message == (
+        "'protocol' must be one of: openai, azure-openai, anthropic, bedrock, "
+        "gemini, volcengine, dashscope, mock"
+    )
     assert "did you mean 'openai'?" in d.hint
 
 
@@ -82,7 +84,9 @@ def test_missing_required_field_is_named():
 def test_properties_are_checked_per_model_type():
     d = one(check("image_properties.yaml"), "MY202")
     assert (d.line, d.col) == (6, 3)
-    assert d.message == "unknown field 'context_tokens' in 'properties' of an image-generation model"
+    assert (
+        d.message == "unknown field 'context_tokens' in 'properties' of an image-generation model"
+    )
     assert "sizes" in d.hint
 
 
@@ -129,8 +133,7 @@ def test_all_errors_of_a_document_are_reported_at_once():
 
 
 def test_schemas_are_found_next_to_the_package():
-    assert {p.name for p in schema_dir().glob("*.json")} >= {*KIND_SCHEMAS.values(),
-                                                             "common.json"}
+    assert {p.name for p in schema_dir().glob("*.json")} >= {*KIND_SCHEMAS.values(), "common.json"}
 
 
 @pytest.mark.parametrize("uri", sorted(load_schemas()))
@@ -174,11 +177,12 @@ def _properties(node, where=""):
 
 def test_every_property_of_every_schema_has_a_description():
     schemas = load_schemas()
-    missing = [f"{Path(uri).name}#{where}"
-               for uri, schema in schemas.items()
-               for where, _, prop in _properties(schema)
-               if not _described(prop, schemas, schema)
-               and not _is_narrowing(where)]
+    missing = [
+        f"{Path(uri).name}#{where}"
+        for uri, schema in schemas.items()
+        for where, _, prop in _properties(schema)
+        if not _described(prop, schemas, schema) and not _is_narrowing(where)
+    ]
     assert missing == []
 
 

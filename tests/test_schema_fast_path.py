@@ -54,15 +54,32 @@ def test_fast_check_agrees_with_jsonschema_on_catalog_and_fixture_mutations():
 # Keywords that only draft 2019-09 / 2020-12 define: compiled as draft-07 they were ignored,
 # so a document breaking them passed the fast path and was never explained.
 DRAFT_2020_12_ONLY = [
-    ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
-     ["a", 1], ["a", "b"]),
+    (
+        {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
+        ["a", 1],
+        ["a", "b"],
+    ),
     ({"type": "array", "prefixItems": [{"type": "string"}], "items": False}, ["a"], ["a", 2]),
-    ({"type": "object", "dependentRequired": {"unit": ["currency"]}},
-     {"unit": "x", "currency": "USD"}, {"unit": "x"}),
-    ({"type": "object", "dependentSchemas": {"unit": {"required": ["currency"]}}},
-     {"unit": "x", "currency": "USD"}, {"unit": "x"}),
-    ({"type": "object", "properties": {"a": {}}, "allOf": [{"properties": {"b": {}}}],
-      "unevaluatedProperties": False}, {"a": 1, "b": 2}, {"a": 1, "c": 3}),
+    (
+        {"type": "object", "dependentRequired": {"unit": ["currency"]}},
+        {"unit": "x", "currency": "USD"},
+        {"unit": "x"},
+    ),
+    (
+        {"type": "object", "dependentSchemas": {"unit": {"required": ["currency"]}}},
+        {"unit": "x", "currency": "USD"},
+        {"unit": "x"},
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"a": {}},
+            "allOf": [{"properties": {"b": {}}}],
+            "unevaluatedProperties": False,
+        },
+        {"a": 1, "b": 2},
+        {"a": 1, "c": 3},
+    ),
     ({"type": "array", "contains": {"const": 1}, "minContains": 2}, [1, 1], [1, 2]),
 ]
 

@@ -15,9 +15,11 @@ def prov(auth: dict) -> Provider:
 
 
 def test_references_are_resolved_from_the_environment():
-    secrets = resolve_provider(prov({"type": "basic", "username": "svc-${ENV_USER}",
-                                     "password": "${ENV_PASS}"}),
-                               {"ENV_USER": "bot", "ENV_PASS": "s3cret"}, ())
+    secrets = resolve_provider(
+        prov({"type": "basic", "username": "svc-${ENV_USER}", "password": "${ENV_PASS}"}),
+        {"ENV_USER": "bot", "ENV_PASS": "s3cret"},
+        (),
+    )
     assert dict(secrets) == {"type": "basic", "username": "svc-bot", "password": "s3cret"}
 
 
@@ -28,21 +30,28 @@ def test_secret_values_never_show_in_repr():
 
 def test_missing_or_empty_variable_makes_provider_unavailable():
     assert resolve_provider(prov({"type": "bearer", "token": "${T}"}), {}, ()) == "missing_secret"
-    assert resolve_provider(prov({"type": "bearer", "token": "${T}"}), {"T": ""}, ()) == \
-        "missing_secret"
+    assert (
+        resolve_provider(prov({"type": "bearer", "token": "${T}"}), {"T": ""}, ())
+        == "missing_secret"
+    )
 
 
 def test_names_outside_allowed_prefixes_are_refused():
-    result = resolve_provider(prov({"type": "bearer", "token": "${HOME}"}), {"HOME": "/root"},
-                              ("OPENAI_",))
+    result = resolve_provider(
+        prov({"type": "bearer", "token": "${HOME}"}), {"HOME": "/root"}, ("OPENAI_",)
+    )
     assert result == "secret_not_allowed"
 
 
 def test_unavailable_provider_is_logged_once_at_load_without_values(caplog):
     data = snapshot_dict(
-        providers=[provider("p", base_url="http://x", auth={"type": "bearer", "token": "${GONE}"}),
-                   provider("q", base_url="http://y", auth={"type": "bearer", "token": "${HERE}"})],
-        models=[model("m")], channels=[channel("c", "m", "p"), channel("d", "m", "q")])
+        providers=[
+            provider("p", base_url="http://x", auth={"type": "bearer", "token": "${GONE}"}),
+            provider("q", base_url="http://y", auth={"type": "bearer", "token": "${HERE}"}),
+        ],
+        models=[model("m")],
+        channels=[channel("c", "m", "p"), channel("d", "m", "q")],
+    )
     resolved, unavailable = resolve_all(Snapshot.from_dict(data), {"HERE": "value-42"})
     assert unavailable == {"p": "missing_secret"} and set(resolved) == {"q"}
     with caplog.at_level(logging.WARNING, logger="modelyard.proxy"):

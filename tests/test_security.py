@@ -58,31 +58,47 @@ def security_catalog(main: str, other: str, keyless: str) -> dict:
     """Model m: a on `main` (high), b on `other` (header auth); k on a provider whose secret is
     missing (never callable). Model lonely: only k."""
     return snapshot_dict(
-        settings={"connect_timeout_s": 0.5, "first_byte_timeout_s": 0.5, "total_timeout_s": 3,
-                  "breaker": {"failure_threshold": 100, "cooldown_s": 30, "max_cooldown_s": 300}},
+        settings={
+            "connect_timeout_s": 0.5,
+            "first_byte_timeout_s": 0.5,
+            "total_timeout_s": 3,
+            "breaker": {"failure_threshold": 100, "cooldown_s": 30, "max_cooldown_s": 300},
+        },
         providers=[
             provider("main", base_url=main, auth={"type": "bearer", "token": "${SEC_MAIN_KEY}"}),
-            provider("other", base_url=other, auth={"type": "header", "header": "api-key",
-                                                    "value": "${SEC_OTHER_KEY}"}),
-            provider("keyless", base_url=keyless, auth={"type": "bearer",
-                                                        "token": "${SEC_NOT_SET}"})],
+            provider(
+                "other",
+                base_url=other,
+                auth={"type": "header", "header": "api-key", "value": "${SEC_OTHER_KEY}"},
+            ),
+            provider(
+                "keyless", base_url=keyless, auth={"type": "bearer", "token": "${SEC_NOT_SET}"}
+            ),
+        ],
         models=[model("m"), model("lonely"), model("embed", type="embedding", capabilities=[])],
-        channels=[channel("k", "m", "keyless", upstream_model="k", priority="high"),
-                  channel("a", "m", "main", upstream_model="a", priority="high"),
-                  channel("b", "m", "other", upstream_model="b"),
-                  channel("k-lonely", "lonely", "keyless", upstream_model="k"),
-                  channel("e", "embed", "main", upstream_model="e")],
-        consumers=[consumer("alice", CLIENT_KEY), consumer("ops", ADMIN_KEY, scopes=["admin"])])
+        channels=[
+            channel("k", "m", "keyless", upstream_model="k", priority="high"),
+            channel("a", "m", "main", upstream_model="a", priority="high"),
+            channel("b", "m", "other", upstream_model="b"),
+            channel("k-lonely", "lonely", "keyless", upstream_model="k"),
+            channel("e", "embed", "main", upstream_model="e"),
+        ],
+        consumers=[consumer("alice", CLIENT_KEY), consumer("ops", ADMIN_KEY, scopes=["admin"])],
+    )
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[tuple[str, ProxyApp, dict[str, FaultyOpenAI]]]:
     """The proxy over three fakes (main, other, keyless), secrets from canary environ."""
-    with faulty_upstream("main") as (main, main_url), \
-            faulty_upstream("other") as (other, other_url), \
-            faulty_upstream("keyless") as (keyless, keyless_url), \
-            running_proxy(security_catalog(main_url, other_url, keyless_url),
-                          environ=SECRETS) as (proxy, app):
+    with (
+        faulty_upstream("main") as (main, main_url),
+        faulty_upstream("other") as (other, other_url),
+        faulty_upstream("keyless") as (keyless, keyless_url),
+        running_proxy(security_catalog(main_url, other_url, keyless_url), environ=SECRETS) as (
+            proxy,
+            app,
+        ),
+    ):
         yield proxy, app, {"main": main, "other": other, "keyless": keyless}
 
 
@@ -91,8 +107,12 @@ HTTP = httpx.Client(timeout=10)  # one client: building one per request costs ~0
 
 def chat(proxy: str, *, headers: dict | None = None, **body) -> httpx.Response:
     payload = {"model": "m", "messages": USER, **body}
-    return HTTP.post(f"{proxy}/v1/chat/completions", json=payload, timeout=10,
-                      headers=CLIENT_CANARIES if headers is None else headers)
+    return HTTP.post(
+        f"{proxy}/v1/chat/completions",
+        json=payload,
+        timeout=10,
+        headers=CLIENT_CANARIES if headers is None else headers,
+    )
 
 
 def drive_every_path(proxy: str, fakes: dict[str, FaultyOpenAI]) -> list[httpx.Response]:
@@ -102,11 +122,13 @@ def drive_every_path(proxy: str, fakes: dict[str, FaultyOpenAI]) -> list[httpx.R
     answers = [chat(proxy), chat(proxy, stream=True)]
     main.push(500, model="a")
     answers.append(chat(proxy))
-    main.push({"status": 400, "error": {"message": "bad", "type": "invalid_request_error"}},
-              model="a")
+    main.push(
+        {"status": 400, "error": {"message": "bad", "type": "invalid_request_error"}}, model="a"
+    )
     answers.append(chat(proxy))
-    main.push({"status": 401, "error": {"message": f"Incorrect key {SECRETS['SEC_MAIN_KEY']}"}},
-              model="a")
+    main.push(
+        {"status": 401, "error": {"message": f"Incorrect key {SECRETS['SEC_MAIN_KEY']}"}}, model="a"
+    )
     answers.append(chat(proxy))
     main.push({"cut_after": 2}, model="a")
     answers.append(chat(proxy, stream=True))
@@ -114,8 +136,11 @@ def drive_every_path(proxy: str, fakes: dict[str, FaultyOpenAI]) -> list[httpx.R
     other.push({"stall": "headers"}, model="b")
     answers.append(chat(proxy, stream=True))
     answers.append(chat(proxy, model="lonely"))
-    answers.append(HTTP.post(f"{proxy}/v1/embeddings", headers=CLIENT_CANARIES,
-                              json={"model": "embed", "input": "x"}))
+    answers.append(
+        HTTP.post(
+            f"{proxy}/v1/embeddings", headers=CLIENT_CANARIES, json={"model": "embed", "input": "x"}
+        )
+    )
     only_x_api_key = {k: v for k, v in CLIENT_CANARIES.items() if k != "authorization"}
     answers.append(chat(proxy, headers={**only_x_api_key, "x-api-key": CLIENT_KEY}))
     return answers
@@ -137,12 +162,14 @@ def driven(guarded) -> tuple[list[httpx.Response], list[logging.LogRecord], str]
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-    text = "\n".join(logging.Formatter("%(name)s %(message)s %(exc_text)s").format(r)
-                     for r in records)
+    text = "\n".join(
+        logging.Formatter("%(name)s %(message)s %(exc_text)s").format(r) for r in records
+    )
     return answers, records, text
 
 
 # ----- client credentials never reach an upstream -----
+
 
 def test_every_path_was_driven(driven):
     answers, _, _ = driven
@@ -166,11 +193,14 @@ def test_each_upstream_receives_only_its_own_secret(guarded, driven):
     main = json.dumps(fakes["main"].requests)
     other = json.dumps(fakes["other"].requests)
     assert SECRETS["SEC_OTHER_KEY"] not in main and SECRETS["SEC_MAIN_KEY"] not in other
-    assert all(r["headers"]["authorization"] == f"Bearer {SECRETS['SEC_MAIN_KEY']}"
-               for r in fakes["main"].requests)
+    assert all(
+        r["headers"]["authorization"] == f"Bearer {SECRETS['SEC_MAIN_KEY']}"
+        for r in fakes["main"].requests
+    )
 
 
 # ----- channel secrets never leak -----
+
 
 def test_channel_secrets_never_appear_in_answers_to_clients(driven):
     answers, _, _ = driven
@@ -182,8 +212,18 @@ def test_channel_secrets_never_appear_in_answers_to_clients(driven):
 def test_upstream_error_echoing_its_credential_never_shows_it_to_the_client(guarded, status):
     proxy, _, fakes = guarded
     echo = f"Incorrect API key provided: {SECRETS['SEC_MAIN_KEY']}"
-    fakes["main"].push({"status": status, "error": {"message": echo, "type": "invalid_request_error",
-                                                    "param": None, "code": "invalid_key"}}, model="a")
+    fakes["main"].push(
+        {
+            "status": status,
+            "error": {
+                "message": echo,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_key",
+            },
+        },
+        model="a",
+    )
     answer = chat(proxy)
     assert answer.status_code == status
     assert canaries_in(answer.text, SECRETS.values()) == []
@@ -204,33 +244,58 @@ def test_channel_secrets_never_appear_in_readyz_or_metrics(guarded, driven):
     assert canaries_in(metrics.text, [*SECRETS.values(), *client_canaries()]) == []
 
 
-def test_metrics_needs_an_admin_key_or_the_scraper_token_which_opens_nothing_else(guarded,
-                                                                               monkeypatch):
+def test_metrics_needs_an_admin_key_or_the_scraper_token_which_opens_nothing_else(
+    guarded, monkeypatch
+):
     proxy, _, _ = guarded
     monkeypatch.setenv("MODELYARD_METRICS_KEY", "scraper-token-6e1f0a")
     scraper = {"Authorization": "Bearer scraper-token-6e1f0a"}
     assert HTTP.get(f"{proxy}/metrics", headers=scraper).status_code == 200
-    assert HTTP.get(f"{proxy}/metrics", headers={"Authorization": f"Bearer {CLIENT_KEY}"}
-                    ).status_code == 403
+    assert (
+        HTTP.get(f"{proxy}/metrics", headers={"Authorization": f"Bearer {CLIENT_KEY}"}).status_code
+        == 403
+    )
     assert HTTP.get(f"{proxy}/v1/models", headers=scraper).status_code == 401
-    assert HTTP.post(f"{proxy}/v1/chat/completions", headers=scraper,
-                     json={"model": "m", "messages": USER}).status_code == 401
+    assert (
+        HTTP.post(
+            f"{proxy}/v1/chat/completions", headers=scraper, json={"model": "m", "messages": USER}
+        ).status_code
+        == 401
+    )
 
 
 def test_channel_secrets_never_appear_in_object_reprs(guarded, driven):
     _, app, _ = guarded
     loaded = app.holder.current
-    call = Call(endpoint="chat", body={"model": "m"}, model=loaded.snapshot.resolve_name("m"),
-                channel=loaded.snapshot.channels["a"], provider=loaded.snapshot.providers["main"],
-                secrets=loaded.secrets["main"], native_tools={}, deadline=Deadline(1, 1, 0))
-    objects = [app, app.holder, loaded, loaded.secrets, loaded.secrets["main"], call,
-               app.router, app.router.adapter("openai"), app.http, app.holder.breakers,
-               app.holder.status()]
+    call = Call(
+        endpoint="chat",
+        body={"model": "m"},
+        model=loaded.snapshot.resolve_name("m"),
+        channel=loaded.snapshot.channels["a"],
+        provider=loaded.snapshot.providers["main"],
+        secrets=loaded.secrets["main"],
+        native_tools={},
+        deadline=Deadline(1, 1, 0),
+    )
+    objects = [
+        app,
+        app.holder,
+        loaded,
+        loaded.secrets,
+        loaded.secrets["main"],
+        call,
+        app.router,
+        app.router.adapter("openai"),
+        app.http,
+        app.holder.breakers,
+        app.holder.status(),
+    ]
     text = "\n".join(f"{o!r} {o!s}" for o in objects)
     assert "Secrets(" in text and canaries_in(text, SECRETS.values()) == []
 
 
 # ----- catalogs: the snapshot and the diff hold references, never values -----
+
 
 def catalog_with_canaries(tmp_path: Path, monkeypatch) -> tuple[Path, Path, list[str]]:
     """The bundled catalog twice (head with one secret reference renamed); every reference
@@ -238,8 +303,13 @@ def catalog_with_canaries(tmp_path: Path, monkeypatch) -> tuple[Path, Path, list
     base, head = tmp_path / "base", tmp_path / "head"
     shutil.copytree(Path(__file__).parent.parent / "catalog", base)
     shutil.copytree(base, head)
-    refs = sorted({ref for f in base.rglob("*.yaml")
-                   for ref in re.findall(r"\$\{([A-Z0-9_]+)\}", f.read_text())})
+    refs = sorted(
+        {
+            ref
+            for f in base.rglob("*.yaml")
+            for ref in re.findall(r"\$\{([A-Z0-9_]+)\}", f.read_text())
+        }
+    )
     target = next(f for f in head.rglob("*.yaml") if f"${{{refs[0]}}}" in f.read_text())
     target.write_text(target.read_text().replace(f"${{{refs[0]}}}", f"${{{refs[0]}_NEXT}}"))
     canaries = []
@@ -269,6 +339,7 @@ def test_diff_output_never_shows_a_secret_value(tmp_path, monkeypatch, form):
 
 # ----- every route but health needs a key -----
 
+
 def dispatched_paths() -> list[str]:
     """The paths the proxy knows: its endpoint table, and those its app module's source names,
     so a new route is covered."""
@@ -286,16 +357,22 @@ def test_every_route_but_health_needs_a_key(guarded, method, key):
     headers = {} if key is None else {"Authorization": f"Bearer {key}".strip(), "x-api-key": key}
     before = sum(len(f.requests) for f in fakes.values())
     for path in dispatched_paths():
-        answer = HTTP.request(method, f"{proxy}{path}", headers=headers,
-                               json={"model": "m", "messages": USER, "input": "x"})
+        answer = HTTP.request(
+            method,
+            f"{proxy}{path}",
+            headers=headers,
+            json={"model": "m", "messages": USER, "input": "x"},
+        )
         if path in PUBLIC_PATHS:
             assert answer.status_code == 200, path
         else:
             assert answer.status_code == 401, (method, path)
             if method != "HEAD":  # OpenAI's error shape, or Anthropic's on /v1/messages
                 error = answer.json()["error"]
-                assert error.get("code", error["type"]) in ("invalid_api_key",
-                                                            "authentication_error"), path
+                assert error.get("code", error["type"]) in (
+                    "invalid_api_key",
+                    "authentication_error",
+                ), path
     assert sum(len(f.requests) for f in fakes.values()) == before
 
 
@@ -311,15 +388,33 @@ def raw_status(url: str, target: str, headers: list[tuple[str, str]]) -> int:
     return int(reply.split(b" ", 2)[1])
 
 
-PATH_SPELLINGS = ["/v1/models", "//v1/models", "/v1/../v1/models", "/V1/models", "/%761/models",
-                  "/v1/models/", "/v1/models?x=/healthz", "/healthz/../v1/models",
-                  "/v1/models;/healthz", "/./v1/models", "/v1/models%00", "/v1%2fmodels",
-                  "ABSOLUTE/v1/models", "http://localhost/v1/models",
-                  f"/v1/models?api_key={CLIENT_KEY}&key={CLIENT_KEY}"]  # keys in URLs: never
+PATH_SPELLINGS = [
+    "/v1/models",
+    "//v1/models",
+    "/v1/../v1/models",
+    "/V1/models",
+    "/%761/models",
+    "/v1/models/",
+    "/v1/models?x=/healthz",
+    "/healthz/../v1/models",
+    "/v1/models;/healthz",
+    "/./v1/models",
+    "/v1/models%00",
+    "/v1%2fmodels",
+    "ABSOLUTE/v1/models",
+    "http://localhost/v1/models",
+    f"/v1/models?api_key={CLIENT_KEY}&key={CLIENT_KEY}",
+]  # keys in URLs: never
 HOSTS = [None, "localhost", "127.0.0.1:1", "evil.example", ""]
-EXTRA = [[], [("X-Forwarded-Host", "localhost")], [("X-Original-URL", "/healthz")],
-         [("X-Rewrite-URL", "/healthz")], [("X-Forwarded-For", "127.0.0.1")],
-         [("X-Forwarded-Prefix", "/healthz")], [("Forwarded", "for=127.0.0.1;host=localhost")]]
+EXTRA = [
+    [],
+    [("X-Forwarded-Host", "localhost")],
+    [("X-Original-URL", "/healthz")],
+    [("X-Rewrite-URL", "/healthz")],
+    [("X-Forwarded-For", "127.0.0.1")],
+    [("X-Forwarded-Prefix", "/healthz")],
+    [("Forwarded", "for=127.0.0.1;host=localhost")],
+]
 
 
 @pytest.mark.parametrize("host", HOSTS, ids=lambda h: f"host={h}")

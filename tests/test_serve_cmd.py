@@ -30,10 +30,24 @@ def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """`modelyard serve ARGS` on a free port: (url, process, seconds until ready)."""
     port = free_port()
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
-                             "--log-level", "warning", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *args,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
+
     def ready() -> bool:
         if proc.poll() is not None:
             raise AssertionError(proc.stdout.read().decode())
@@ -55,8 +69,9 @@ def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
 
 
 def answer(url: str) -> str:
-    return client(url).chat.completions.create(model="echo", messages=USER).choices[0] \
-        .message.content
+    return (
+        client(url).chat.completions.create(model="echo", messages=USER).choices[0].message.content
+    )
 
 
 def test_serve_catalog_reloads_on_edit_refuses_broken_edit_and_obeys_sighup(tmp_path):
@@ -105,14 +120,27 @@ def test_metrics_add_up_across_two_workers(tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     path = tmp_path / "snapshot.json"
     path.write_bytes(canonical_json(build(write_catalog(tmp_path / "c", 4)).snapshot))
+
     def total(text: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("modelyard_requests_total{") and 'model="echo"' in line)
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("modelyard_requests_total{") and 'model="echo"' in line
+        )
 
     with serving("--snapshot", str(path), "--workers", "2") as (url, _, _):
         for _ in range(10):
             answer(url)
         # each worker exports what it counted within Accountant.INTERVAL_S (the scraped one at once)
-        waited = poll(lambda: total(httpx.get(f"{url}/metrics", headers={
-            "Authorization": "Bearer scrape-token-5678"}).text) == 10, timeout=10)
+        waited = poll(
+            lambda: (
+                total(
+                    httpx.get(
+                        f"{url}/metrics", headers={"Authorization": "Bearer scrape-token-5678"}
+                    ).text
+                )
+                == 10
+            ),
+            timeout=10,
+        )
     assert waited < Accountant.INTERVAL_S + 2

@@ -126,13 +126,18 @@ def error_answer(data: bytes) -> tuple[int, dict]:
 
 def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(proxy):
     sock = connect(proxy)
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + HEALTH)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + HEALTH
+    )
     data, _ = read_until_closed(sock)
     assert answers(data) == 1
     status, error = error_answer(data)
-    assert (status, error["code"], error["type"]) == (400, "ambiguous_framing",
-                                                      "invalid_request_error")  # the request smuggled behind it is never answered
+    assert (status, error["code"], error["type"]) == (
+        400,
+        "ambiguous_framing",
+        "invalid_request_error",
+    )  # the request smuggled behind it is never answered
 
 
 def test_two_pipelined_requests_are_both_answered(proxy):
@@ -149,16 +154,19 @@ def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(proxy):
     loris = [connect(proxy) for _ in range(100)]
     slow_body = [connect(proxy) for _ in range(50)]
     for sock in slow_body:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                     + KEY_ALICE.encode() + b"\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + KEY_ALICE.encode()
+            + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
     head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 1000
     start, sent = time.monotonic(), 0
     trickling = loris + slow_body
     while time.monotonic() - start < HEADER_S + 5:
         for sock in trickling:  # one byte each every 50 ms: never idle, never complete
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                sock.sendall(head[sent:sent + 1] if sock in loris else b" ")
+                sock.sendall(head[sent : sent + 1] if sock in loris else b" ")
         sent += 1
         if all(is_closed(s) for s in idle + trickling):
             break
@@ -174,9 +182,12 @@ def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(proxy):
 
 def test_slow_body_gets_408_in_openai_shape(proxy):
     sock = connect(proxy)
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                 + KEY_ALICE.encode() + b"\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 100\r\n\r\n{\"mo")
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + KEY_ALICE.encode()
+        + b"\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"mo'
+    )
     data, took = read_until_closed(sock)
     assert error_answer(data)[0] == 408 and error_answer(data)[1]["code"] == "request_timeout"
     assert BODY_S - 0.2 < took < BODY_S + 2
@@ -198,9 +209,15 @@ def test_connections_over_the_limit_get_503_and_are_closed(proxy):
     try:
         extra = connect(proxy)
         data, _ = read_until_closed(extra)
-        assert error_answer(data) == (503, {
-            "message": "too many connections to this server; retry", "type": "server_error",
-            "param": None, "code": "server_overloaded"})
+        assert error_answer(data) == (
+            503,
+            {
+                "message": "too many connections to this server; retry",
+                "type": "server_error",
+                "param": None,
+                "code": "server_overloaded",
+            },
+        )
     finally:
         for sock in held:
             sock.close()
@@ -209,8 +226,10 @@ def test_connections_over_the_limit_get_503_and_are_closed(proxy):
 def test_a_percent_encoded_slash_does_not_reach_the_admin_endpoint(proxy):
     def get(path: str) -> bytes:
         sock = connect(proxy)
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_ADMIN}\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_ADMIN}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         return read_until_closed(sock)[0]
 
     assert get("/admin/status").startswith(b"HTTP/1.1 200 ")
@@ -227,8 +246,13 @@ class EchoSocket:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"2")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"2")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"ok"})
             return
         if scope["type"] != "websocket":
@@ -243,8 +267,9 @@ class EchoSocket:
 
 
 def test_a_websocket_outlives_the_http_deadlines_of_its_connection():
-    with serve_asgi(EchoSocket(), http=GuardedH11Protocol, interface="asgi3",
-                    lifespan="off") as url:
+    with serve_asgi(
+        EchoSocket(), http=GuardedH11Protocol, interface="asgi3", lifespan="off"
+    ) as url:
         sock = connect(tuple(url.removeprefix("http://").split(":")))  # type: ignore[arg-type]
         sock.sendall(HEALTH)  # a request first: the connection has an old cycle when it upgrades
         answer = b""
@@ -252,13 +277,18 @@ def test_a_websocket_outlives_the_http_deadlines_of_its_connection():
             answer += sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 200 ")
         key = base64.b64encode(b"0123456789abcdef")
-        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                     b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
+        sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: " + key + b"\r\n\r\n"
+        )
         assert sock.recv(65536).startswith(b"HTTP/1.1 101 ")
         time.sleep(1.0)  # three head and body deadlines pass: what must not happen has had time
         mask, text = b"\x01\x02\x03\x04", b"still here"
-        sock.sendall(bytes([0x81, 0x80 | len(text)]) + mask +
-                     bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+        sock.sendall(
+            bytes([0x81, 0x80 | len(text)])
+            + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+        )
         sock.settimeout(5)
         assert sock.recv(65536) == bytes([0x81, len(text)]) + text

@@ -17,9 +17,22 @@ from tests.review_support import BASE, compiled, edit, setter
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                           "-c", "commit.gpgsign=false", *args], cwd=repo, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout
 
 
@@ -64,20 +77,24 @@ def test_git_revisions_are_read_without_touching_the_working_tree(repo):
     before_files = {p: p.read_bytes() for p in (repo / "catalog").rglob("*") if p.is_file()}
     old, new = load_side("HEAD~1", cwd=repo), load_side("HEAD", cwd=repo)
     review = review_snapshots(old.snapshot, new.snapshot)
-    assert shares(review) == ({"big@openai": 75.0, "big@azure": 25.0},
-                              {"big@azure": 50.0, "big@openai": 50.0})
+    assert shares(review) == (
+        {"big@openai": 75.0, "big@azure": 25.0},
+        {"big@azure": 50.0, "big@openai": 50.0},
+    )
     assert old.label.startswith("HEAD~1 (")
     assert git(repo, "status", "--porcelain") == ""
-    assert {p: p.read_bytes() for p in (repo / "catalog").rglob("*") if p.is_file()} \
-        == before_files
+    assert {p: p.read_bytes() for p in (repo / "catalog").rglob("*") if p.is_file()} == before_files
 
 
 def test_git_revision_against_the_working_tree(repo):
     edit(repo / "catalog", "Channel", "big@azure", setter(weight=3))  # not committed
-    review = review_snapshots(load_side("HEAD", cwd=repo).snapshot,
-                              load_side("catalog", cwd=repo).snapshot)
-    assert shares(review) == ({"big@azure": 50.0, "big@openai": 50.0},
-                              {"big@azure": 75.0, "big@openai": 25.0})
+    review = review_snapshots(
+        load_side("HEAD", cwd=repo).snapshot, load_side("catalog", cwd=repo).snapshot
+    )
+    assert shares(review) == (
+        {"big@azure": 50.0, "big@openai": 50.0},
+        {"big@azure": 75.0, "big@openai": 25.0},
+    )
     assert git(repo, "status", "--porcelain") == " M catalog/channels.yaml\n"
 
 
@@ -108,8 +125,10 @@ def test_revision_that_does_not_compile_reports_diagnostics_at_rev_paths(repo):
     git(repo, "commit", "-qam", "broken")
     with pytest.raises(SideDoesNotCompile) as caught:
         load_side("HEAD", cwd=repo)
-    assert any(d.code == "MY304" and d.file == "HEAD:catalog/channels.yaml"
-               for d in caught.value.diagnostics)
+    assert any(
+        d.code == "MY304" and d.file == "HEAD:catalog/channels.yaml"
+        for d in caught.value.diagnostics
+    )
 
 
 def test_revision_with_an_outward_symlink_is_my108_not_a_traceback(repo, tmp_path):
@@ -128,8 +147,12 @@ def test_diff_of_a_revision_with_an_outward_symlink_prints_my108_and_exits_2(rep
     (repo / "catalog" / "up.yaml").symlink_to("../../outside.yaml")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "symlink out")
-    done = subprocess.run([sys.executable, "-m", "cli.main", "diff", "HEAD~1", "HEAD"],
-                          cwd=repo, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "diff", "HEAD~1", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2
     assert "MY108" in done.stderr and "HEAD:catalog/up.yaml" in done.stderr
     assert "Traceback" not in done.stderr

@@ -40,29 +40,58 @@ def small() -> Snapshot:
 
 def small_dict() -> dict:
     return snapshot_dict(
-        providers=[provider("up", base_url="https://up.internal.example/v1",
-                            auth={"type": "bearer", "token": "${UP_SECRET_KEY}"},
-                            headers={"x-tenant": "tenant-7"}),
-                   provider("mock", protocol="mock")],
-        models=[model("open", order=1, vendor="Acme", description="An open model",
-                      system_prompt="SECRET PROMPT", aliases=["op"]),
-                model("team", order=2, visibility="protected",
-                      owner={"type": "org", "code": "research"}),
-                model("helper", order=3, visibility="internal"),
-                model("mine", order=4, visibility="private",
-                      owner={"type": "person", "code": "alice"}),
-                model("odd/name:v1", order=5)],
-        channels=[channel("open@up", "open", "up", priority="high", weight=3,
-                          price={"currency": "USD", "unit": "per_thousand_tokens",
-                                 "input": "0.001", "output": "0.002"}),
-                  channel("open@up2", "open", "up", priority="high", weight=1),
-                  channel("open@mock", "open", "mock", priority="low"),
-                  channel("open@alice", "open", "mock", owner={"type": "person",
-                                                               "code": "alice"}),
-                  channel("team@mock", "team", "mock"), channel("helper@mock", "helper", "mock"),
-                  channel("mine@mock", "mine", "mock"), channel("odd@mock", "odd/name:v1", "mock")],
-        consumers=[consumer("alice", KEY_ALICE, orgs=["research"]),
-                   consumer("bob", "sk-bob-key-123456")])
+        providers=[
+            provider(
+                "up",
+                base_url="https://up.internal.example/v1",
+                auth={"type": "bearer", "token": "${UP_SECRET_KEY}"},
+                headers={"x-tenant": "tenant-7"},
+            ),
+            provider("mock", protocol="mock"),
+        ],
+        models=[
+            model(
+                "open",
+                order=1,
+                vendor="Acme",
+                description="An open model",
+                system_prompt="SECRET PROMPT",
+                aliases=["op"],
+            ),
+            model(
+                "team", order=2, visibility="protected", owner={"type": "org", "code": "research"}
+            ),
+            model("helper", order=3, visibility="internal"),
+            model("mine", order=4, visibility="private", owner={"type": "person", "code": "alice"}),
+            model("odd/name:v1", order=5),
+        ],
+        channels=[
+            channel(
+                "open@up",
+                "open",
+                "up",
+                priority="high",
+                weight=3,
+                price={
+                    "currency": "USD",
+                    "unit": "per_thousand_tokens",
+                    "input": "0.001",
+                    "output": "0.002",
+                },
+            ),
+            channel("open@up2", "open", "up", priority="high", weight=1),
+            channel("open@mock", "open", "mock", priority="low"),
+            channel("open@alice", "open", "mock", owner={"type": "person", "code": "alice"}),
+            channel("team@mock", "team", "mock"),
+            channel("helper@mock", "helper", "mock"),
+            channel("mine@mock", "mine", "mock"),
+            channel("odd@mock", "odd/name:v1", "mock"),
+        ],
+        consumers=[
+            consumer("alice", KEY_ALICE, orgs=["research"]),
+            consumer("bob", "sk-bob-key-123456"),
+        ],
+    )
 
 
 def all_text(root: Path) -> str:
@@ -87,7 +116,8 @@ def test_flags_add_internal_and_private_models(tmp_path: Path) -> None:
 
 
 def test_site_holds_no_secret_reference_key_digest_base_url_header_or_prompt(
-        tmp_path: Path, bundled: Snapshot) -> None:
+    tmp_path: Path, bundled: Snapshot
+) -> None:
     build_site(small(), tmp_path / "small", include_internal=True, include_private=True)
     build_site(bundled, tmp_path / "bundled", include_internal=True, include_private=True)
     text = all_text(tmp_path)
@@ -99,7 +129,8 @@ def test_site_holds_no_secret_reference_key_digest_base_url_header_or_prompt(
 
 
 def test_pages_use_no_external_asset_and_every_local_link_resolves(
-        tmp_path: Path, bundled: Snapshot) -> None:
+    tmp_path: Path, bundled: Snapshot
+) -> None:
     build_site(bundled, tmp_path)
     for page in tmp_path.rglob("*.html"):
         html = page.read_text()
@@ -135,8 +166,18 @@ def test_list_rows_carry_what_search_and_filters_read(tmp_path: Path) -> None:
     assert row is not None
     assert row.group(1) == "open open acme an open model op"
     assert 'data-protocol="mock|openai"' in row.group(0)
-    for label in ("Search", "Type", "Vendor", "Capability", "Native tool", "Visibility",
-                  "Status", "Protocol", "Data destination", "Sort by"):
+    for label in (
+        "Search",
+        "Type",
+        "Vendor",
+        "Capability",
+        "Native tool",
+        "Visibility",
+        "Status",
+        "Protocol",
+        "Data destination",
+        "Sort by",
+    ):
         assert f">{label}</label>" in html
 
 
@@ -162,12 +203,20 @@ def test_expected_price_weights_first_choice_channels_by_share() -> None:
 def test_cli_builds_from_a_snapshot_file_and_explains_a_missing_catalog(tmp_path: Path) -> None:
     snapshot = tmp_path / "snapshot.json"
     snapshot.write_text(json.dumps(small_dict()))
-    done = subprocess.run([sys.executable, "-m", "cli.main", "site", str(snapshot), "-o",
-                           str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "site", str(snapshot), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "index.html").is_file()
     assert "3 models" in done.stderr
-    missing = subprocess.run([sys.executable, "-m", "cli.main", "site", "-o", "out"],
-                             capture_output=True, text=True, cwd=tmp_path)
+    missing = subprocess.run(
+        [sys.executable, "-m", "cli.main", "site", "-o", "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert missing.returncode == 2
     assert "catalog does not exist" in missing.stderr and "PATH" in missing.stderr

@@ -52,8 +52,9 @@ def shown(page: Any) -> list[str]:
     return page.eval_on_selector_all("#models tbody tr", "rows => rows.map(r => r.dataset.name)")
 
 
-def test_search_narrows_the_list_to_matching_models(page: Any, site: Path,
-                                                    bundled: Snapshot) -> None:
+def test_search_narrows_the_list_to_matching_models(
+    page: Any, site: Path, bundled: Snapshot
+) -> None:
     page.goto((site / "index.html").as_uri())
     everything = shown(page)
     assert len(everything) == len(site_view(bundled).models)
@@ -113,19 +114,20 @@ def test_keyboard_reaches_search_and_opens_a_model(page: Any, site: Path) -> Non
     page.wait_for_url("**/models/whisper-1.html")
     unlabeled = page.goto((site / "index.html").as_uri()) and page.evaluate(
         "Array.from(document.querySelectorAll('input, select'))"
-        ".filter(e => !e.labels || !e.labels.length).map(e => e.id)")
+        ".filter(e => !e.labels || !e.labels.length).map(e => e.id)"
+    )
     assert unlabeled == []
 
 
-def test_model_page_shows_its_channels_and_shares(page: Any, site: Path,
-                                                  bundled: Snapshot) -> None:
+def test_model_page_shows_its_channels_and_shares(page: Any, site: Path, bundled: Snapshot) -> None:
     page.goto((site / "index.html").as_uri())
     page.click("text=GPT-4o mini")
     page.wait_for_url("**/models/gpt-4o-mini.html")
     rows = page.eval_on_selector_all(
         "table.channels tbody tr",
         "rows => rows.map(r => [r.querySelector('th').innerText,"
-        " r.querySelector('td.share').innerText])")
+        " r.querySelector('td.share').innerText])",
+    )
     plan = plan_route(bundled, "gpt-4o-mini", None, max_destination=None)
     odds = plan.first_choice_probabilities()
     assert [name for name, _ in rows] == list(bundled.models_by_name["gpt-4o-mini"].channels)
@@ -142,9 +144,9 @@ def test_model_page_shows_its_channels_and_shares(page: Any, site: Path,
     screenshot(page, "site-prices")
 
 
-def test_search_answers_within_100_ms_on_4000_models(page: Any,
-                                                     tmp_path_factory: pytest.TempPathFactory
-                                                     ) -> None:
+def test_search_answers_within_100_ms_on_4000_models(
+    page: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     prices = price_map()
     if prices is None:
         pytest.skip("LiteLLM's price map is not beside the checkout (../shared/data)")
@@ -158,8 +160,10 @@ def test_search_answers_within_100_ms_on_4000_models(page: Any,
     assert report.models >= 4000
     page.goto((root / "site" / "index.html").as_uri())
     page.wait_for_selector("html[data-ready]")
-    texts = [(v.model.name, search_text(v))
-             for v in site_view(Snapshot.from_dict(result.snapshot)).models]
+    texts = [
+        (v.model.name, search_text(v))
+        for v in site_view(Snapshot.from_dict(result.snapshot)).models
+    ]
     timings = {}
     for query in ("gpt", "claude", "g", "bedrock claude", "zzz-nothing", ""):
         runs = [page.evaluate(SEARCH_TIMER, query) for _ in range(5)]
@@ -178,4 +182,3 @@ SEARCH_TIMER = """(query) => {
     document.body.getBoundingClientRect();
     return [performance.now() - started, +document.getElementById('models').dataset.shown];
 }"""
-

@@ -34,6 +34,7 @@ def serialisations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         if isinstance(value, dict) and "models" in value:
             made.append(len(out))
         return out
+
     monkeypatch.setattr(snapshot_module, "canonical_json", counted)
     monkeypatch.setattr(compile_module, "canonical_json", counted)
     return made
@@ -72,8 +73,10 @@ def test_defaults_come_from_one_table(tmp_path):
     # A hand-made snapshot without settings reads the same values.
     assert Settings.from_dict({}) == Settings.from_dict(compiled) == Settings()
     assert Breaker() == Breaker(**BREAKER_DEFAULTS)
-    assert not hasattr(compile_module, "TIMEOUT_DEFAULTS") or \
-        compile_module.TIMEOUT_DEFAULTS is TIMEOUT_DEFAULTS
+    assert (
+        not hasattr(compile_module, "TIMEOUT_DEFAULTS")
+        or compile_module.TIMEOUT_DEFAULTS is TIMEOUT_DEFAULTS
+    )
 
 
 def test_bundled_catalog_round_trips_through_its_file(tmp_path):

@@ -32,8 +32,7 @@ def published():
 
 
 def served_model(url: str) -> str:
-    return client(url).chat.completions.create(model="m", messages=USER).choices[0] \
-        .message.content
+    return client(url).chat.completions.create(model="m", messages=USER).choices[0].message.content
 
 
 def test_unchanged_snapshot_costs_a_304_per_poll_and_no_reload(published):
@@ -51,8 +50,11 @@ def test_published_snapshot_is_served_within_two_polls(published):
     assert httpx.get(f"{url}/readyz").json()["digest"] == versioned(2)["digest"]
 
 
-@pytest.mark.parametrize("broken", [b'{"schema_version": 1, "digest": "tru', b"{}",
-                                    "edited"], ids=["truncated", "empty", "edited"])
+@pytest.mark.parametrize(
+    "broken",
+    [b'{"schema_version": 1, "digest": "tru', b"{}", "edited"],
+    ids=["truncated", "empty", "edited"],
+)
 def test_broken_snapshot_is_refused_once_and_the_old_one_keeps_serving(published, broken):
     host, holder, url = published
     good = canonical_json(versioned(1))

@@ -3,13 +3,17 @@
 from gateway.proxy.sse import DONE, SSEDecoder, encode_event
 
 STREAM = (
-    b"event: message_start\r\ndata: {\"x\": \"\xc3\xa9\xe4\xb8\xad\"}\r\n\r\n"
+    b'event: message_start\r\ndata: {"x": "\xc3\xa9\xe4\xb8\xad"}\r\n\r\n'
     b": keep-alive comment\n"
     b"data: line one\ndata: line two\n\n"
     b"data:no-space\n\n" + DONE
 )
-EXPECTED = [("message_start", '{"x": "é中"}'), (None, "line one\nline two"),
-            (None, "no-space"), (None, "[DONE]")]
+EXPECTED = [
+    ("message_start", '{"x": "é中"}'),
+    (None, "line one\nline two"),
+    (None, "no-space"),
+    (None, "[DONE]"),
+]
 
 
 def test_decoder_reads_events_fields_and_comments():

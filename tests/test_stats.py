@@ -23,8 +23,13 @@ def make(size: int = 10, window_s: float = 60.0) -> tuple[Stats, Clock]:
 def test_unseen_channel_has_no_rate_and_no_latency() -> None:
     stats, _ = make()
     view = stats.view("never")
-    assert (view.requests, view.failures, view.success_rate, view.p50_ms, view.last_error) == \
-        (0, 0, None, None, None)
+    assert (view.requests, view.failures, view.success_rate, view.p50_ms, view.last_error) == (
+        0,
+        0,
+        None,
+        None,
+        None,
+    )
 
 
 def test_success_rate_counts_successes_over_all_attempts() -> None:
@@ -81,8 +86,12 @@ def test_channels_are_counted_apart() -> None:
 
 def test_last_error_is_sanitised_and_timestamped() -> None:
     stats, _ = make()
-    stats.failure("a", 0.1, "upstream_error",
-                  "bad key sk-abcdefghijklmnop1234 at https://user:pw@api.example.com/v1?key=s3cret")
+    stats.failure(
+        "a",
+        0.1,
+        "upstream_error",
+        "bad key sk-abcdefghijklmnop1234 at https://user:pw@api.example.com/v1?key=s3cret",
+    )
     error = stats.view("a").last_error
     assert error.code == "upstream_error"
     assert "sk-abcdefghijklmnop1234" not in error.message
@@ -116,13 +125,19 @@ def test_p99_is_the_nearest_rank_over_successes() -> None:
 
 def test_series_cuts_the_window_into_slices_oldest_first() -> None:
     stats, clock = make(size=50, window_s=60.0)
-    stats.success("a", 0.2)          # 59 s before the end: first slice
+    stats.success("a", 0.2)  # 59 s before the end: first slice
     clock.now += 59
     stats.failure("a", 1.0, "upstream_error", "boom")
-    stats.success("a", 0.4)          # now: last slice
+    stats.success("a", 0.4)  # now: last slice
     series = stats.series("a", buckets=6)
-    assert [(b.requests, b.failures) for b in series] == \
-        [(1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (2, 1)]
+    assert [(b.requests, b.failures) for b in series] == [
+        (1, 0),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        (2, 1),
+    ]
     assert (series[0].p50_ms, series[-1].p50_ms, series[1].p50_ms) == (200.0, 400.0, None)
 
 

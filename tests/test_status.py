@@ -27,25 +27,42 @@ WALL = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 
 
 def small_snapshot() -> Snapshot:
-    return Snapshot.from_dict(snapshot_dict(
-        providers=[provider("up", base_url="http://127.0.0.1:9/v1",
-                            auth={"type": "bearer", "token": "${UP_KEY}"}),
-                   provider("mock", protocol="mock")],
-        models=[model("first", order=1), model("second", order=2),
+    return Snapshot.from_dict(
+        snapshot_dict(
+            providers=[
+                provider(
+                    "up",
+                    base_url="http://127.0.0.1:9/v1",
+                    auth={"type": "bearer", "token": "${UP_KEY}"},
+                ),
+                provider("mock", protocol="mock"),
+            ],
+            models=[
+                model("first", order=1),
+                model("second", order=2),
                 model("embed", type="embedding", visibility="internal", order=3),
-                model("old", status="inactive", order=4)],
-        channels=[channel("first@up", "first", "up", priority="high"),
-                  channel("first@mock", "first", "mock"),
-                  channel("second@mock", "second", "mock", status="inactive"),
-                  channel("embed@mock", "embed", "mock")]))
+                model("old", status="inactive", order=4),
+            ],
+            channels=[
+                channel("first@up", "first", "up", priority="high"),
+                channel("first@mock", "first", "mock"),
+                channel("second@mock", "second", "mock", status="inactive"),
+                channel("embed@mock", "embed", "mock"),
+            ],
+        )
+    )
 
 
 def stats_with_history() -> Stats:
     stats = Stats(clock=lambda: 150.0, wall=lambda: WALL)
     for latency in (0.1, 0.3, 0.2):
         stats.success("first@up", latency)
-    stats.failure("first@up", 5.0, "upstream_timeout",
-                  "upstream 127.0.0.1 timed out; Authorization: Bearer sk-live-abcdefgh12345678")
+    stats.failure(
+        "first@up",
+        5.0,
+        "upstream_timeout",
+        "upstream 127.0.0.1 timed out; Authorization: Bearer sk-live-abcdefgh12345678",
+    )
     return stats
 
 
@@ -53,8 +70,11 @@ def test_models_come_in_display_order_with_type_status_and_visibility() -> None:
     doc = build_status(small_snapshot(), {}, Stats(), loaded_at=WALL, last_reload_error=None)
     assert [m["name"] for m in doc["models"]] == ["first", "second", "embed", "old"]
     embed = doc["models"][2]
-    assert (embed["type"], embed["status"], embed["visibility"]) == \
-        ("embedding", "active", "internal")
+    assert (embed["type"], embed["status"], embed["visibility"]) == (
+        "embedding",
+        "active",
+        "internal",
+    )
     assert doc["models"][3]["status"] == "inactive"
     assert doc["digest"] == small_snapshot().digest
     assert doc["loaded_at"] == "2025-11-24T16:00:00Z"
@@ -62,16 +82,33 @@ def test_models_come_in_display_order_with_type_status_and_visibility() -> None:
 
 
 def test_channels_carry_circuit_recent_rate_p50_and_sanitised_last_error() -> None:
-    circuits = {"first@up": {"state": "open", "until": "2025-11-24T16:00:30Z",
-                             "retry_after_until": None, "failures": 5}}
-    doc = build_status(small_snapshot(), circuits, stats_with_history(), loaded_at=WALL,
-                       last_reload_error=None, unavailable={"up": "missing_secret"})
+    circuits = {
+        "first@up": {
+            "state": "open",
+            "until": "2025-11-24T16:00:30Z",
+            "retry_after_until": None,
+            "failures": 5,
+        }
+    }
+    doc = build_status(
+        small_snapshot(),
+        circuits,
+        stats_with_history(),
+        loaded_at=WALL,
+        last_reload_error=None,
+        unavailable={"up": "missing_secret"},
+    )
     first = doc["models"][0]
     up, mock = first["channels"]
     assert up["name"] == "first@up" and up["priority"] == "high"
     assert up["circuit"]["state"] == "open" and up["circuit"]["until"] == "2025-11-24T16:00:30Z"
-    assert up["recent"] == {"requests": 4, "failures": 1, "success_rate": 0.75, "p50_ms": 200.0,
-                            "p99_ms": 300.0}
+    assert up["recent"] == {
+        "requests": 4,
+        "failures": 1,
+        "success_rate": 0.75,
+        "p50_ms": 200.0,
+        "p99_ms": 300.0,
+    }
     assert sum(b["failures"] for b in up["series"]) == 1 and mock["series"] is None
     assert up["last_error"]["code"] == "upstream_timeout"
     assert "sk-live" not in up["last_error"]["message"]
@@ -84,15 +121,23 @@ def test_channels_carry_circuit_recent_rate_p50_and_sanitised_last_error() -> No
 
 
 def test_reload_error_is_passed_on_sanitised() -> None:
-    doc = build_status(small_snapshot(), {}, Stats(), loaded_at=None,
-                       last_reload_error={"message": "CatalogError: token=abc123def", "at": "x"})
+    doc = build_status(
+        small_snapshot(),
+        {},
+        Stats(),
+        loaded_at=None,
+        last_reload_error={"message": "CatalogError: token=abc123def", "at": "x"},
+    )
     assert doc["last_reload_error"] == {"message": "CatalogError: token=***", "at": "x"}
 
 
 def test_breaker_state_reads_open_until_as_wall_time_and_half_open_after_cooldown() -> None:
     now = [50.0]
-    breaker = CircuitBreaker(Breaker(failure_threshold=1, cooldown_s=30, max_cooldown_s=30),
-                             lambda: now[0], random.Random(1))
+    breaker = CircuitBreaker(
+        Breaker(failure_threshold=1, cooldown_s=30, max_cooldown_s=30),
+        lambda: now[0],
+        random.Random(1),
+    )
     assert breaker_state(None, now=now[0], wall_now=WALL)["state"] == "closed"
     breaker.failure(retry_after=10)
     seen = breaker_state(breaker, now=now[0], wall_now=WALL)
@@ -107,9 +152,11 @@ def test_breaker_state_reads_open_until_as_wall_time_and_half_open_after_cooldow
 
 def test_status_of_a_holder_uses_its_breakers_by_channel_name() -> None:
     data = snapshot_dict(
-        providers=[provider("mock", protocol="mock")], models=[model("m")],
+        providers=[provider("mock", protocol="mock")],
+        models=[model("m")],
         channels=[channel("m@mock", "m", "mock")],
-        settings={"breaker": {"failure_threshold": 1, "cooldown_s": 30, "max_cooldown_s": 30}})
+        settings={"breaker": {"failure_threshold": 1, "cooldown_s": 30, "max_cooldown_s": 30}},
+    )
     holder = holder_of(data)
     loaded = holder.current
     key = loaded.breaker_keys["m@mock"]
@@ -133,9 +180,19 @@ ADMIN_KEY = "sk-admin-0123456789"
 def status_server(document: dict) -> Starlette:
     async def admin_status(request: Request) -> JSONResponse:
         if request.headers.get("authorization") != f"Bearer {ADMIN_KEY}":
-            return JSONResponse({"error": {"message": "admin scope required", "type": "x",
-                                           "param": None, "code": "permission_denied"}}, 403)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "admin scope required",
+                        "type": "x",
+                        "param": None,
+                        "code": "permission_denied",
+                    }
+                },
+                403,
+            )
         return JSONResponse(document)
+
     return Starlette(routes=[Route("/admin/status", admin_status)])
 
 
@@ -148,10 +205,21 @@ def cli_app() -> typer.Typer:
 
 @pytest.fixture(scope="module")
 def served() -> str:
-    circuits = {"first@up": {"state": "open", "until": "2025-11-24T16:00:30Z",
-                             "retry_after_until": None, "failures": 5}}
-    doc = build_status(small_snapshot(), circuits, stats_with_history(), loaded_at=WALL,
-                       last_reload_error={"message": "refused: bad yaml", "at": "2025-11-24T16:01:00Z"})
+    circuits = {
+        "first@up": {
+            "state": "open",
+            "until": "2025-11-24T16:00:30Z",
+            "retry_after_until": None,
+            "failures": 5,
+        }
+    }
+    doc = build_status(
+        small_snapshot(),
+        circuits,
+        stats_with_history(),
+        loaded_at=WALL,
+        last_reload_error={"message": "refused: bad yaml", "at": "2025-11-24T16:01:00Z"},
+    )
     with serve_asgi(status_server(json.loads(json.dumps(doc)))) as url:
         yield url
 
@@ -164,9 +232,18 @@ def test_status_command_renders_a_row_per_channel_with_circuit_rate_p50_and_erro
     result = invoke("--url", served, "--key", ADMIN_KEY)
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("first@up", "first@mock", "embed@mock", "open until 2025-11-24T16:00:30Z",
-                 "75.0 of 4", "200", "upstream_timeout", "inactive", "last reload refused",
-                 "bad yaml"):
+    for text in (
+        "first@up",
+        "first@mock",
+        "embed@mock",
+        "open until 2025-11-24T16:00:30Z",
+        "75.0 of 4",
+        "200",
+        "upstream_timeout",
+        "inactive",
+        "last reload refused",
+        "bad yaml",
+    ):
         assert text in out, text
     assert "sk-live" not in out
 
@@ -199,6 +276,7 @@ def test_status_command_rejects_a_url_without_scheme() -> None:
 
 # ----- through the real proxy -----
 
+
 def test_status_command_through_the_proxy_shows_recorded_outcomes(upstream) -> None:
     import openai
 
@@ -207,10 +285,14 @@ def test_status_command_through_the_proxy_shows_recorded_outcomes(upstream) -> N
     fake, url = upstream
     data = snapshot_dict(
         settings={"retry_budget": 0},
-        providers=[provider("fake", base_url=url)], models=[model("m")],
+        providers=[provider("fake", base_url=url)],
+        models=[model("m")],
         channels=[channel("m@fake", "m", "fake", upstream_model="up-m")],
-        consumers=[consumer("ops", ADMIN_KEY, scopes=["public", "admin"]),
-                   consumer("alice", KEY_ALICE)])
+        consumers=[
+            consumer("ops", ADMIN_KEY, scopes=["public", "admin"]),
+            consumer("alice", KEY_ALICE),
+        ],
+    )
     with running_proxy(data) as (proxy_url, _app):
         sdk = client(proxy_url, KEY_ALICE)
         sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])

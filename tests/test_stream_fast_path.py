@@ -32,17 +32,28 @@ class DictPath(OpenAIAdapter):
 
 def events(*, compact: bool = True, usage: bool = True, null_usage: bool = False) -> bytes:
     """An OpenAI-like stream: role, words, finish, optional usage chunk, [DONE]."""
+
     def chunk(choices: list[dict], extra: dict | None = None) -> bytes:
-        body: dict[str, Any] = {"id": "c-1", "object": "chat.completion.chunk", "created": 1,
-                                "model": "up-1", "choices": choices}
+        body: dict[str, Any] = {
+            "id": "c-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "up-1",
+            "choices": choices,
+        }
         if null_usage:
             body["usage"] = None
         body.update(extra or {})
-        text = (json.dumps(body, separators=(",", ":"), ensure_ascii=False) if compact
-                else json.dumps(body))
+        text = (
+            json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+            if compact
+            else json.dumps(body)
+        )
         return b"data: " + text.encode() + b"\n\n"
-    out = chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                  "finish_reason": None}])
+
+    out = chunk(
+        [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+    )
     for word in WORDS:
         out += chunk([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
     out += chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
@@ -62,24 +73,38 @@ def upstream():
             pass
         body = state["body"]
         kind = b"application/json" if body.startswith(b"{") else b"text/event-stream"
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", kind)]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]}
+        )
         step = state["step"]
         for at in range(0, len(body), step):  # reads that end mid-event
-            await send({"type": "http.response.body", "body": body[at:at + step],
-                        "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": body[at : at + step], "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b""})
+
     with serve_asgi(app) as url:
         yield state, url
 
 
-def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: bool,
-                  options: dict | None = None, error_ok: bool = False,
-                  sse_bytes: bool = False) -> tuple[bytes, list, Meter]:
+def through_proxy(
+    url: str,
+    adapter_class: type[OpenAIAdapter],
+    *,
+    keep_usage: bool,
+    options: dict | None = None,
+    error_ok: bool = False,
+    sse_bytes: bool = False,
+) -> tuple[bytes, list, Meter]:
     """What relay sends to the client, the chunks behind it, and the meter it filled."""
-    call = make_call({"messages": [{"role": "user", "content": "hi"}], "stream": True},
-                     protocol="openai", base_url=url, secrets={}, upstream_model="up-1",
-                     options=options)
+    call = make_call(
+        {"messages": [{"role": "user", "content": "hi"}], "stream": True},
+        protocol="openai",
+        base_url=url,
+        secrets={},
+        upstream_model="up-1",
+        options=options,
+    )
     call.sse_bytes = sse_bytes
     meter = Meter("chat", "m", call.body)
     seen: list = []
@@ -95,6 +120,7 @@ def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: b
             async for chunk in chunks:
                 seen.append(chunk)
                 yield chunk
+
         try:
             chunks = watched(finish_stream(call, adapter_class(http).stream(call)))
             first = await anext(chunks)
@@ -105,6 +131,7 @@ def through_proxy(url: str, adapter_class: type[OpenAIAdapter], *, keep_usage: b
             return bytes(sent + tail)
         finally:
             await http.aclose()
+
     return asyncio.run(main()), seen, meter
 
 
@@ -142,8 +169,7 @@ def test_other_upstream_spellings_give_the_same_events(upstream, compact, null_u
 def test_options_that_edit_chunks_still_apply(upstream):
     state, url = upstream
     state["body"] = events().replace(b"H\xc3\xa9llo", b"<think>why</think>H\xc3\xa9llo")
-    fast, _, _ = through_proxy(url, OpenAIAdapter, keep_usage=True,
-                               options={"reasoning": "split"})
+    fast, _, _ = through_proxy(url, OpenAIAdapter, keep_usage=True, options={"reasoning": "split"})
     slow, _, _ = through_proxy(url, DictPath, keep_usage=True, options={"reasoning": "split"})
     assert fast == slow
     assert "reasoning_content" in fast.decode() and "<think>" not in fast.decode()
@@ -169,8 +195,13 @@ def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
 
 
 def plain_through_adapter(url: str, adapter_class: type[OpenAIAdapter]):
-    call = make_call({"messages": [{"role": "user", "content": "hi"}]}, protocol="openai",
-                     base_url=url, secrets={}, upstream_model="up-1")
+    call = make_call(
+        {"messages": [{"role": "user", "content": "hi"}]},
+        protocol="openai",
+        base_url=url,
+        secrets={},
+        upstream_model="up-1",
+    )
 
     async def main():
         http = AiohttpUpstream()
@@ -178,18 +209,33 @@ def plain_through_adapter(url: str, adapter_class: type[OpenAIAdapter]):
             return await adapter_class(http).send(call)
         finally:
             await http.aclose()
+
     return asyncio.run(main())
 
 
-ANSWER = {"id": "c-1", "object": "chat.completion", "created": 1, "model": "up-1",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": 'say "model":'},
-                       "finish_reason": "stop"}], "usage": USAGE}
+ANSWER = {
+    "id": "c-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "up-1",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": 'say "model":'},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": USAGE,
+}
 
 
-@pytest.mark.parametrize("text", [
-    json.dumps(ANSWER, separators=(",", ":"), ensure_ascii=False),  # compact
-    json.dumps(ANSWER, indent=2),  # pretty, as OpenAI sends it
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(ANSWER, separators=(",", ":"), ensure_ascii=False),  # compact
+        json.dumps(ANSWER, indent=2),  # pretty, as OpenAI sends it
+    ],
+)
 def test_plain_answers_are_relayed_as_the_upstreams_bytes_renamed(upstream, text):
     state, url = upstream
     state["body"] = text.encode()
@@ -212,8 +258,14 @@ def test_options_that_edit_answers_drop_the_upstreams_bytes(upstream):
 
     state, url = upstream
     state["body"] = json.dumps(ANSWER).replace("say", "<think>why</think>say").encode()
-    call = make_call({"messages": []}, protocol="openai", base_url=url, secrets={},
-                     upstream_model="up-1", options={"reasoning": "split"})
+    call = make_call(
+        {"messages": []},
+        protocol="openai",
+        base_url=url,
+        secrets={},
+        upstream_model="up-1",
+        options={"reasoning": "split"},
+    )
     shaped = finish(call, plain_through_adapter(url, OpenAIAdapter))
     assert shaped.raw is None
     assert shaped.body["choices"][0]["message"]["reasoning_content"] == "why"
@@ -223,12 +275,14 @@ def test_options_that_edit_answers_drop_the_upstreams_bytes(upstream):
 @pytest.mark.parametrize("compact,null_usage", [(True, False), (True, True), (False, True)])
 @pytest.mark.parametrize("keep_usage", [True, False])
 def test_runs_of_plain_events_relayed_whole_give_the_same_events_and_usage(
-        upstream, step, compact, null_usage, keep_usage):
+    upstream, step, compact, null_usage, keep_usage
+):
     state, url = upstream
     state["body"], state["step"] = events(compact=compact, null_usage=null_usage), step
     try:
-        whole, chunks, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=keep_usage,
-                                                   sse_bytes=True)
+        whole, chunks, whole_meter = through_proxy(
+            url, OpenAIAdapter, keep_usage=keep_usage, sse_bytes=True
+        )
         slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
     finally:
         state["step"] = 97
@@ -253,13 +307,24 @@ def test_plain_events_are_estimated_when_the_upstream_reports_no_usage(upstream)
     assert meter.usage() == slow.usage() and meter.usage().estimated
 
 
-@pytest.mark.parametrize("edit", [
-    (b'"choices":[{"index":0,"delta":{"content":"H', b'"choices":[],"x":[{"index":0,"delta":{"content":"H'),
-    (b'"model":"up-1","choices":[{"index":0,"delta":{"content":" end', b'"choices":[{"index":0,"delta":{"content":" end'),
-    (b'}\n\ndata: {', b'}\r\n\r\ndata: {'),
-    (b'"finish_reason":null}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w',
-     b'"finish_reason": "length"}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w'),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        (
+            b'"choices":[{"index":0,"delta":{"content":"H',
+            b'"choices":[],"x":[{"index":0,"delta":{"content":"H',
+        ),
+        (
+            b'"model":"up-1","choices":[{"index":0,"delta":{"content":" end',
+            b'"choices":[{"index":0,"delta":{"content":" end',
+        ),
+        (b"}\n\ndata: {", b"}\r\n\r\ndata: {"),
+        (
+            b'"finish_reason":null}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w',
+            b'"finish_reason": "length"}]}\n\ndata: {"id":"c-1","object":"chat.completion.chunk","created":1,"model":"up-1","choices":[{"index":0,"delta":{"content":" w',
+        ),
+    ],
+)
 def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
     """An empty choices list, a missing model, CRLF framing, a spaced finish reason: the
     read goes the event-by-event way, and the client gets what the dict path gives."""
@@ -268,8 +333,9 @@ def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
     assert edit[0] in body
     state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
     try:
-        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=True,
-                                              sse_bytes=True, error_ok=True)
+        whole, _, whole_meter = through_proxy(
+            url, OpenAIAdapter, keep_usage=True, sse_bytes=True, error_ok=True
+        )
         slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True, error_ok=True)
     finally:
         state["step"] = 97

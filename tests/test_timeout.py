@@ -20,6 +20,7 @@ def test_the_block_is_cut_at_the_deadline_with_a_timeout_error():
         with pytest.raises(TimeoutError), timeout_at(started + 0.05):
             await asyncio.sleep(5)
         return loop.time() - started
+
     assert 0.04 <= run(main()) < 1
 
 
@@ -30,6 +31,7 @@ def test_a_block_done_in_time_is_left_alone_and_its_timer_cancelled():
             await asyncio.sleep(0)
         await asyncio.sleep(0.01)
         return ("expired" if cutoff.expired else "in time"), asyncio.current_task().cancelling()
+
     assert run(main()) == ("in time", 0)
 
 
@@ -37,6 +39,7 @@ def test_a_deadline_already_past_cuts_at_the_first_wait():
     async def main() -> None:
         with timeout_at(asyncio.get_running_loop().time() - 1):
             await asyncio.sleep(1)
+
     with pytest.raises(TimeoutError):
         run(main())
 
@@ -53,6 +56,7 @@ def test_a_cancellation_from_elsewhere_stays_a_cancellation():
         await entered.wait()
         task.cancel()
         await task
+
     with pytest.raises(asyncio.CancelledError):
         run(main())
 
@@ -66,6 +70,7 @@ def test_an_outer_cancellation_after_expiry_is_not_swallowed():
 
     async def main() -> None:
         await asyncio.create_task(body())
+
     with pytest.raises(asyncio.CancelledError):
         run(main())
 

@@ -43,14 +43,19 @@ def test_bundled_catalog_without_keys_says_each_provider_once_and_a_summary_per_
 
 
 def two_channel_catalog(upstream_url: str, *, with_mock: bool) -> dict:
-    providers = [provider("fake", base_url=upstream_url,
-                          auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})]
+    providers = [
+        provider("fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"})
+    ]
     channels = [channel("fake-chat", "chat", "fake", priority="high")]
     if with_mock:
         providers.append(provider("mock", protocol="mock"))
         channels.append(channel("mock-chat", "chat", "mock", priority="low"))
-    return snapshot_dict(providers=providers, models=[model("chat", capabilities=[])],
-                         channels=channels, consumers=[consumer("alice", KEY_ALICE)])
+    return snapshot_dict(
+        providers=providers,
+        models=[model("chat", capabilities=[])],
+        channels=channels,
+        consumers=[consumer("alice", KEY_ALICE)],
+    )
 
 
 @pytest.mark.parametrize("secret", ["upstream-secret\n", "upstream-secret\r\n"])
@@ -59,7 +64,8 @@ def test_secret_with_trailing_newline_fails_over_to_the_next_channel(upstream, s
     env = {**ENV, "MY_FAKE_KEY": secret}
     with running_proxy(two_channel_catalog(url, with_mock=True), environ=env) as (proxy, _):
         reply = client(proxy).chat.completions.with_raw_response.create(
-            model="chat", messages=[{"role": "user", "content": "hi"}])
+            model="chat", messages=[{"role": "user", "content": "hi"}]
+        )
         assert reply.headers["x-modelyard-channel"] == "mock-chat"
         ready = httpx.get(f"{proxy}/readyz").json()
         assert ready["unavailable_providers"] == {"fake": "secret_invalid"}
@@ -73,6 +79,7 @@ def test_secret_with_trailing_newline_and_no_other_channel_is_a_clear_503(upstre
     with running_proxy(two_channel_catalog(url, with_mock=False), environ=env) as (proxy, _):
         with pytest.raises(openai.APIStatusError) as caught:
             client(proxy).chat.completions.create(
-                model="chat", messages=[{"role": "user", "content": "hi"}])
+                model="chat", messages=[{"role": "user", "content": "hi"}]
+            )
     assert caught.value.status_code == 503
     assert caught.value.code == "no_channel_available"

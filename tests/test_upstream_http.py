@@ -23,16 +23,19 @@ async def _sse(request):
     async def gen():
         for i in range(3):
             yield f"data: {i}\n\n".encode()
+
     return StreamingResponse(gen(), media_type="text/event-stream")
 
 
-app = Starlette(routes=[
-    Route("/json", lambda r: JSONResponse({"ok": True}), methods=["POST"]),
-    Route("/bad", lambda r: Response(b"{not json", media_type="application/json")),
-    Route("/redirect", lambda r: RedirectResponse("http://127.0.0.1:9/elsewhere")),
-    Route("/stall", _stall),
-    Route("/sse", _sse),
-])
+app = Starlette(
+    routes=[
+        Route("/json", lambda r: JSONResponse({"ok": True}), methods=["POST"]),
+        Route("/bad", lambda r: Response(b"{not json", media_type="application/json")),
+        Route("/redirect", lambda r: RedirectResponse("http://127.0.0.1:9/elsewhere")),
+        Route("/stall", _stall),
+        Route("/sse", _sse),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +55,29 @@ def run(coro_fn):
             return await coro_fn(http)
         finally:
             await http.aclose()
+
     return asyncio.run(main())
 
 
 def test_json_round_trip_reuses_one_session(upstream):
     async def go(http):
-        first = await (await http.request("POST", upstream + "/json", headers={}, deadline=deadline(), json={"a": 1})).json()
+        first = await (
+            await http.request(
+                "POST", upstream + "/json", headers={}, deadline=deadline(), json={"a": 1}
+            )
+        ).json()
         await http.request("POST", upstream + "/json", headers={}, deadline=deadline(), json={})
         return first, len(http._sessions)
+
     assert run(go) == ({"ok": True}, 1)
 
 
 def test_connection_refused_is_a_connect_error():
     port = free_port()
+
     async def go(http):
         await http.request("GET", f"http://127.0.0.1:{port}/", headers={}, deadline=deadline())
+
     with pytest.raises(UpstreamConnectError) as info:
         run(go)
     assert "127.0.0.1" in str(info.value) and str(port) not in str(info.value)
@@ -74,7 +85,10 @@ def test_connection_refused_is_a_connect_error():
 
 def test_stall_before_headers_is_a_timeout(upstream):
     async def go(http):
-        await http.request("GET", upstream + "/stall", headers={}, deadline=deadline(first_byte=0.2))
+        await http.request(
+            "GET", upstream + "/stall", headers={}, deadline=deadline(first_byte=0.2)
+        )
+
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout):
         run(go)
@@ -83,7 +97,10 @@ def test_stall_before_headers_is_a_timeout(upstream):
 
 def test_total_deadline_bounds_the_attempt(upstream):
     async def go(http):
-        await http.request("GET", upstream + "/stall", headers={}, deadline=deadline(first_byte=10, total=0.3))
+        await http.request(
+            "GET", upstream + "/stall", headers={}, deadline=deadline(first_byte=10, total=0.3)
+        )
+
     with pytest.raises(UpstreamTimeout):
         run(go)
 
@@ -91,13 +108,17 @@ def test_total_deadline_bounds_the_attempt(upstream):
 def test_invalid_json_is_a_protocol_error(upstream):
     async def go(http):
         await (await http.request("GET", upstream + "/bad", headers={}, deadline=deadline())).json()
+
     with pytest.raises(UpstreamProtocolError):
         run(go)
 
 
 def test_redirects_are_not_followed(upstream):
     async def go(http):
-        return (await http.request("GET", upstream + "/redirect", headers={}, deadline=deadline())).status
+        return (
+            await http.request("GET", upstream + "/redirect", headers={}, deadline=deadline())
+        ).status
+
     assert run(go) in (302, 307)
 
 
@@ -105,4 +126,5 @@ def test_sse_events_arrive_in_order(upstream):
     async def go(http):
         response = await http.request("GET", upstream + "/sse", headers={}, deadline=deadline())
         return [data async for _, data in response.iter_sse()]
+
     assert run(go) == ["0", "1", "2"]

@@ -34,36 +34,64 @@ from tests.upstreams.server import serve_asgi
 SECRET_USER, SECRET_PASSWORD = "svc-user-4242", "pa55-word-0987654321"
 ENV = {"UP_USER": SECRET_USER, "UP_PASSWORD": SECRET_PASSWORD}
 HI = [{"role": "user", "content": "hi"}]
-BAD_USAGES = [{"prompt_tokens": -1_000_000_000, "completion_tokens": -5}, [1, 2], "lots",
-              {"prompt_tokens": "abc"}, {"prompt_tokens_details": [1]},
-              {"prompt_tokens": 1e300, "completion_tokens": 2},
-              {"prompt_tokens": 3, "completion_tokens": 4, "native_tool_calls": {"x": -3}}]
+BAD_USAGES = [
+    {"prompt_tokens": -1_000_000_000, "completion_tokens": -5},
+    [1, 2],
+    "lots",
+    {"prompt_tokens": "abc"},
+    {"prompt_tokens_details": [1]},
+    {"prompt_tokens": 1e300, "completion_tokens": 2},
+    {"prompt_tokens": 3, "completion_tokens": 4, "native_tool_calls": {"x": -3}},
+]
 
 
 def catalog(url: str) -> dict:
     return snapshot_dict(
-        providers=[provider("fake", base_url=url, auth={
-            "type": "basic", "username": "${UP_USER}", "password": "${UP_PASSWORD}"})],
+        providers=[
+            provider(
+                "fake",
+                base_url=url,
+                auth={"type": "basic", "username": "${UP_USER}", "password": "${UP_PASSWORD}"},
+            )
+        ],
         models=[model("gpt-4o")],
-        channels=[channel("fake-4o", "gpt-4o", "fake", upstream_model="gpt-4o",
-                          price={"currency": "USD", "unit": "per_million_tokens", "input": "1",
-                                 "output": "2"}, price_source="inline")],
+        channels=[
+            channel(
+                "fake-4o",
+                "gpt-4o",
+                "fake",
+                upstream_model="gpt-4o",
+                price={
+                    "currency": "USD",
+                    "unit": "per_million_tokens",
+                    "input": "1",
+                    "output": "2",
+                },
+                price_source="inline",
+            )
+        ],
         consumers=[consumer("alice", KEY_ALICE)],
-        settings={"breaker": {"failure_threshold": 1000, "cooldown_s": 1, "max_cooldown_s": 5}})
+        settings={"breaker": {"failure_threshold": 1000, "cooldown_s": 1, "max_cooldown_s": 5}},
+    )
 
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[tuple[str, object, object]]:
     log_path = tmp_path / "usage.jsonl"
-    with fake_upstream() as (fake, url), \
-            running_proxy(catalog(url), environ=ENV, usage_log=str(log_path)) as (proxy, _):
+    with (
+        fake_upstream() as (fake, url),
+        running_proxy(catalog(url), environ=ENV, usage_log=str(log_path)) as (proxy, _),
+    ):
         yield proxy, fake, log_path
 
 
 def chat(proxy: str, stream: bool = False) -> httpx.Response:
-    return httpx.post(f"{proxy}/v1/chat/completions", timeout=10,
-                      headers={"Authorization": f"Bearer {KEY_ALICE}"},
-                      json={"model": "gpt-4o", "messages": HI, "stream": stream})
+    return httpx.post(
+        f"{proxy}/v1/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {KEY_ALICE}"},
+        json={"model": "gpt-4o", "messages": HI, "stream": stream},
+    )
 
 
 def test_bad_upstream_usage_costs_no_log_line_and_no_5xx(served):
@@ -111,8 +139,9 @@ def test_the_client_always_sees_the_model_name_it_asked_for(served, stream):
     proxy, fake, _ = served
     fake.push({"model": "gpt-4o-2024-08-06-secret-snapshot"})
     if stream:
-        chunks = list(client(proxy).chat.completions.create(model="gpt-4o", messages=HI,
-                                                             stream=True))
+        chunks = list(
+            client(proxy).chat.completions.create(model="gpt-4o", messages=HI, stream=True)
+        )
         assert {c.model for c in chunks} == {"gpt-4o"}
     else:
         answer = client(proxy).chat.completions.create(model="gpt-4o", messages=HI)
@@ -123,9 +152,17 @@ def test_a_basic_auth_header_echoed_by_the_upstream_is_masked(served):
     proxy, fake, _ = served
     sent = "Basic " + base64.b64encode(f"{SECRET_USER}:{SECRET_PASSWORD}".encode()).decode()
     assert fake_header_seen(proxy, fake) == sent
-    fake.push({"status": 400, "error": {
-        "message": f"bad request with Authorization: {sent} (password {SECRET_PASSWORD})",
-        "type": "invalid_request_error", "param": None, "code": None}})
+    fake.push(
+        {
+            "status": 400,
+            "error": {
+                "message": f"bad request with Authorization: {sent} (password {SECRET_PASSWORD})",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+        }
+    )
     answer = chat(proxy)
     assert answer.status_code == 400
     assert sent.split()[1] not in answer.text and SECRET_PASSWORD not in answer.text
@@ -152,8 +189,8 @@ def test_a_compression_bomb_is_refused_without_reading_it_whole():
 
     async def answer(request: Request) -> Response:
         await request.body()
-        return Response(bomb, media_type="application/json",
-                        headers={"content-encoding": "gzip"})
+        return Response(bomb, media_type="application/json", headers={"content-encoding": "gzip"})
+
     app = Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])
     with serve_asgi(app) as url, running_proxy(catalog(url), environ=ENV) as (proxy, _):
         started = time.monotonic()

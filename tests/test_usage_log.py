@@ -9,9 +9,32 @@ from gateway.usage.log import FIELDS, UsageLog, _time, request_line
 
 def line(request_id: str = "r", **changes):
     """A request's line; `changes` replace the defaults by field name."""
-    values = dict(zip(FIELDS, [
-        1_700_000_000.25, request_id, "alice", "m", "m", "c", "p", "up", "chat", False, 1, 200,
-        None, 12.5, None, {"input_tokens": 3}, "0.1", "USD"], strict=True))
+    values = dict(
+        zip(
+            FIELDS,
+            [
+                1_700_000_000.25,
+                request_id,
+                "alice",
+                "m",
+                "m",
+                "c",
+                "p",
+                "up",
+                "chat",
+                False,
+                1,
+                200,
+                None,
+                12.5,
+                None,
+                {"input_tokens": 3},
+                "0.1",
+                "USD",
+            ],
+            strict=True,
+        )
+    )
     values.update(changes)
     return request_line(*values.values())
 
@@ -45,19 +68,44 @@ def test_times_match_datetime():
 def test_lines_are_json_whatever_the_values_and_leave_none_out():
     rng = random.Random(11)
     texts = ["gpt-4o", 'a"b', "back\\slash", "é中文", "line\nbreak", "\u2028", ""]
-    usages = [{}, {"input_tokens": 3, "estimated": True},
-              {"audio_seconds": "1.5", "tool_calls": {"web_search": 2}}]
+    usages = [
+        {},
+        {"input_tokens": 3, "estimated": True},
+        {"audio_seconds": "1.5", "tool_calls": {"web_search": 2}},
+    ]
     for _ in range(500):
-        values = {name: rng.choice(texts) for name in (
-            "consumer", "model", "requested_model", "channel", "provider", "upstream_model",
-            "error_code", "cost", "currency")}
-        for name in ("channel", "provider", "upstream_model", "error_code", "ttft_ms", "cost",
-                     "currency"):
+        values = {
+            name: rng.choice(texts)
+            for name in (
+                "consumer",
+                "model",
+                "requested_model",
+                "channel",
+                "provider",
+                "upstream_model",
+                "error_code",
+                "cost",
+                "currency",
+            )
+        }
+        for name in (
+            "channel",
+            "provider",
+            "upstream_model",
+            "error_code",
+            "ttft_ms",
+            "cost",
+            "currency",
+        ):
             if rng.random() < 0.3:
                 values[name] = None
-        values.update(stream=rng.random() < 0.5, attempts=rng.randint(0, 3),
-                      status=rng.choice([200, 429, 502]), usage=rng.choice(usages),
-                      latency_ms=round(rng.uniform(0, 9e4), 2))
+        values.update(
+            stream=rng.random() < 0.5,
+            attempts=rng.randint(0, 3),
+            status=rng.choice([200, 429, 502]),
+            usage=rng.choice(usages),
+            latency_ms=round(rng.uniform(0, 9e4), 2),
+        )
         if "ttft_ms" not in values:
             values["ttft_ms"] = round(rng.uniform(0, 9e4), 2)
         parsed = json.loads(line(**values))

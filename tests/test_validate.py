@@ -15,53 +15,88 @@ def chat(**fields):
     return {"model": "m", "messages": [USER], **fields}
 
 
-@pytest.mark.parametrize("body", [
-    chat(), chat(temperature=0, top_p=1, n=1, stop=["a"], stream=None, max_tokens=5),
-    chat(messages=[{"role": "assistant", "content": None, "tool_calls": []}, USER]),
-    chat(messages=[{"role": "user", "content": [{"type": "text", "text": "x"},
-                                                  {"type": "image_url", "image_url": {"url": "u"}}]}]),
-    chat(tools=[{"type": "web_search"}], tool_choice={"type": "function"}),
-    chat(response_format={"type": "json_schema", "json_schema": {}}, extra_vendor_field=[1]),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        chat(),
+        chat(temperature=0, top_p=1, n=1, stop=["a"], stream=None, max_tokens=5),
+        chat(messages=[{"role": "assistant", "content": None, "tool_calls": []}, USER]),
+        chat(
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "x"},
+                        {"type": "image_url", "image_url": {"url": "u"}},
+                    ],
+                }
+            ]
+        ),
+        chat(tools=[{"type": "web_search"}], tool_choice={"type": "function"}),
+        chat(response_format={"type": "json_schema", "json_schema": {}}, extra_vendor_field=[1]),
+    ],
+)
 def test_valid_chat_bodies_pass(body):
     check_chat(body)
 
 
-@pytest.mark.parametrize("body,param", [
-    (chat(temperature=True), "temperature"), (chat(temperature=3), "temperature"),
-    (chat(max_tokens=0), "max_tokens"), (chat(n="2"), "n"), (chat(stop=[1]), "stop"),
-    (chat(stream="yes"), "stream"), (chat(tool_choice="sometimes"), "tool_choice"),
-    (chat(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role"),
-    (chat(messages=[{"role": "user", "content": None}]), "messages[0].content"),
-    (chat(messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}]),
-     "messages[0].content[0].text"),
-    (chat(tools=[{"type": "function", "function": {"name": 1}}]), "tools[0].function.name"),
-    (chat(response_format={"type": "yaml"}), "response_format.type"),
-    (chat(stream_options={"include_usage": "yes"}), "stream_options.include_usage"),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        (chat(temperature=True), "temperature"),
+        (chat(temperature=3), "temperature"),
+        (chat(max_tokens=0), "max_tokens"),
+        (chat(n="2"), "n"),
+        (chat(stop=[1]), "stop"),
+        (chat(stream="yes"), "stream"),
+        (chat(tool_choice="sometimes"), "tool_choice"),
+        (chat(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role"),
+        (chat(messages=[{"role": "user", "content": None}]), "messages[0].content"),
+        (
+            chat(messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}]),
+            "messages[0].content[0].text",
+        ),
+        (chat(tools=[{"type": "function", "function": {"name": 1}}]), "tools[0].function.name"),
+        (chat(response_format={"type": "yaml"}), "response_format.type"),
+        (chat(stream_options={"include_usage": "yes"}), "stream_options.include_usage"),
+    ],
+)
 def test_invalid_chat_fields_are_named(body, param):
     with pytest.raises(InvalidRequest) as info:
         check_chat(body)
     assert info.value.param == param
 
 
-@pytest.mark.parametrize("body,param", [
-    ({"model": "e", "input": []}, "input"), ({"model": "e", "input": [None]}, "input[0]"),
-    ({"model": "e", "input": [[1, "a"]]}, "input[0]"),
-    ({"model": "e", "input": "x", "dimensions": 0}, "dimensions"),
-    ({"model": "e", "input": "x", "encoding_format": "hex"}, "encoding_format"),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        ({"model": "e", "input": []}, "input"),
+        ({"model": "e", "input": [None]}, "input[0]"),
+        ({"model": "e", "input": [[1, "a"]]}, "input[0]"),
+        ({"model": "e", "input": "x", "dimensions": 0}, "dimensions"),
+        ({"model": "e", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+    ],
+)
 def test_invalid_embedding_fields_are_named(body, param):
     with pytest.raises(InvalidRequest) as info:
         check_embeddings(body)
     assert info.value.param == param
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"a": NaN}', b'{"a": 1e400}', b'{"a": 18446744073709551616}', b'{"a": 1, "a": 2}',
-    b'\xef\xbb\xbf{"a": 1}', b'{"a": "\\ud800"}', b'{"a": "\\udc00"}', b'{"a": "\xff"}',
-    b"[" * 5000 + b"]" * 5000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": NaN}',
+        b'{"a": 1e400}',
+        b'{"a": 18446744073709551616}',
+        b'{"a": 1, "a": 2}',
+        b'\xef\xbb\xbf{"a": 1}',
+        b'{"a": "\\ud800"}',
+        b'{"a": "\\udc00"}',
+        b'{"a": "\xff"}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
 def test_json_that_parsers_disagree_on_is_refused(raw):
     with pytest.raises(InvalidRequest):
         parse_json_object(raw)

@@ -26,27 +26,59 @@ def documents(upstream_root: str) -> list[dict[str, Any]]:
     """The catalog documents for an upstream at `upstream_root` (http://127.0.0.1:PORT)."""
     docs: list[dict[str, Any]] = [
         {"kind": "Settings", "name": "bench", "env_prefixes": ["BENCH_"]},
-        {"kind": "Capability", "name": "streaming", "applies_to": ["chat"],
-         "description": "Answers as server-sent events."},
-        {"kind": "Capability", "name": "tools", "applies_to": ["chat"],
-         "description": "Calls functions the client declares in `tools`."},
-        {"kind": "Consumer", "name": "bench-client",
-         "key_sha256": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
-         "owner": {"type": "person", "code": "bench"}, "scopes": ["public"]},
+        {
+            "kind": "Capability",
+            "name": "streaming",
+            "applies_to": ["chat"],
+            "description": "Answers as server-sent events.",
+        },
+        {
+            "kind": "Capability",
+            "name": "tools",
+            "applies_to": ["chat"],
+            "description": "Calls functions the client declares in `tools`.",
+        },
+        {
+            "kind": "Consumer",
+            "name": "bench-client",
+            "key_sha256": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
+            "owner": {"type": "person", "code": "bench"},
+            "scopes": ["public"],
+        },
     ]
     for model, prefix in ((PLAIN_MODEL, PLAIN_PREFIX), (STREAM_MODEL, STREAM_PREFIX)):
         provider = f"{model}-upstream"
         docs += [
-            {"kind": "Provider", "name": provider, "protocol": "openai",
-             "base_url": upstream_root + prefix, "data_destination": "inner",
-             "auth": {"type": "bearer", "token": "${" + UPSTREAM_KEY_ENV + "}"}},
-            {"kind": "Model", "name": model, "type": "chat", "visibility": "public",
-             "capabilities": ["streaming", "tools"], "properties": {"max_output_tokens": 4096}},
-            {"kind": "Channel", "name": f"{model}-nginx", "model": model,
-             "provider": provider, "upstream_model": "bench-upstream",
-             "options": {"stream_usage": True},
-             "price": {"unit": "per_million_tokens", "currency": "USD", "input": "0.15",
-                       "output": "0.60"}},
+            {
+                "kind": "Provider",
+                "name": provider,
+                "protocol": "openai",
+                "base_url": upstream_root + prefix,
+                "data_destination": "inner",
+                "auth": {"type": "bearer", "token": "${" + UPSTREAM_KEY_ENV + "}"},
+            },
+            {
+                "kind": "Model",
+                "name": model,
+                "type": "chat",
+                "visibility": "public",
+                "capabilities": ["streaming", "tools"],
+                "properties": {"max_output_tokens": 4096},
+            },
+            {
+                "kind": "Channel",
+                "name": f"{model}-nginx",
+                "model": model,
+                "provider": provider,
+                "upstream_model": "bench-upstream",
+                "options": {"stream_usage": True},
+                "price": {
+                    "unit": "per_million_tokens",
+                    "currency": "USD",
+                    "input": "0.15",
+                    "output": "0.60",
+                },
+            },
         ]
     return docs
 

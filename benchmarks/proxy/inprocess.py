@@ -67,20 +67,33 @@ class CannedUpstream:
 
     def __init__(self, stream_shape: str = "current") -> None:
         self.plain = upstream.chat_completion().encode()
-        self.stream = (upstream.chat_stream() if stream_shape == "current"
-                       else shapes.openai_stream(200)).encode()
+        self.stream = (
+            upstream.chat_stream() if stream_shape == "current" else shapes.openai_stream(200)
+        ).encode()
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      deadline: Deadline, json: Any = None, data: bytes | None = None,
-                      form: Mapping[str, Any] | None = None) -> CannedResponse:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        deadline: Deadline,
+        json: Any = None,
+        data: bytes | None = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> CannedResponse:
         if upstream.STREAM_PREFIX + upstream.CHAT_PATH in url:
             return CannedResponse(self.stream, "text/event-stream")
         return CannedResponse(self.plain, "application/json")
 
 
 #: What each setup turns on: (usage log, metrics).
-SETUPS = {"accounting": (True, True), "log-only": (True, False), "metrics-only": (False, True),
-          "no-accounting": (False, False)}
+SETUPS = {
+    "accounting": (True, True),
+    "log-only": (True, False),
+    "metrics-only": (False, True),
+    "no-accounting": (False, False),
+}
 
 
 #: The request and stream shapes of the run (benchmarks/proxy/shapes.py).
@@ -91,9 +104,12 @@ def build_app(work: Path, setup: str) -> ProxyApp:
     usage_log, metrics = SETUPS[setup]
     os.environ[bench_catalog.UPSTREAM_KEY_ENV] = bench_catalog.UPSTREAM_KEY
     catalog = bench_catalog.write_catalog(work / "catalog", ROOT)
-    app = create_app(catalog=catalog, watch=False,
-                     usage_log=str(work / "usage.jsonl") if usage_log else None,
-                     metrics=metrics)
+    app = create_app(
+        catalog=catalog,
+        watch=False,
+        usage_log=str(work / "usage.jsonl") if usage_log else None,
+        metrics=metrics,
+    )
     app.http = app.router.http = CannedUpstream(SHAPE["stream"])
     return app
 
@@ -101,12 +117,20 @@ def build_app(work: Path, setup: str) -> ProxyApp:
 async def drive(app: ProxyApp, mode: str, count: int) -> float:
     """Send `count` requests one after another; CPU seconds per request."""
     body = request_body(mode, SHAPE["request"])
-    headers = [(b"host", b"127.0.0.1"), (b"authorization",
-                                         b"Bearer " + bench_catalog.CLIENT_KEY.encode()),
-               (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    scope = {"type": "http", "method": "POST", "path": MODE_PATHS[mode],
-             "headers": headers, "query_string": b"", "http_version": "1.1"}
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"authorization", b"Bearer " + bench_catalog.CLIENT_KEY.encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": MODE_PATHS[mode],
+        "headers": headers,
+        "query_string": b"",
+        "http_version": "1.1",
+    }
     request = {"type": "http.request", "body": body, "more_body": False}
     statuses: list[int] = []
     pending: list[dict[str, Any]] = []  # the body once per request, then wait as uvicorn does
@@ -134,9 +158,9 @@ async def drive(app: ProxyApp, mode: str, count: int) -> float:
     return spent / count
 
 
-async def measure(slices: int, count: int, setups: list[str],
-                  modes: tuple[str, ...] = ("plain", "stream")
-                  ) -> dict[tuple[str, str], list[float]]:
+async def measure(
+    slices: int, count: int, setups: list[str], modes: tuple[str, ...] = ("plain", "stream")
+) -> dict[tuple[str, str], list[float]]:
     """CPU seconds per request of every setup and mode, `slices` times each.
 
     The setups take turns in short slices (each slice starting with the next setup), so a
@@ -154,10 +178,11 @@ async def measure(slices: int, count: int, setups: list[str],
         # Modes take turns too, so that they can be compared with each other as well.
         for turn in range(slices):
             for mode in modes:
-                order = setups[turn % len(setups):] + setups[:turn % len(setups)]
+                order = setups[turn % len(setups) :] + setups[: turn % len(setups)]
                 for setup in order:
                     spent.setdefault((setup, mode), []).append(
-                        await drive(apps[setup], mode, count))
+                        await drive(apps[setup], mode, count)
+                    )
         for app in apps.values():
             await app.shutdown()
     return spent
@@ -181,15 +206,21 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="requests per slice")
     parser.add_argument("--slices", type=int, default=40, help="slices per setup and mode")
     parser.add_argument("--profile", choices=MODES, help="cProfile one mode")
-    parser.add_argument("--modes", default="plain,stream",
-                        help=f"modes to measure, comma separated, of {', '.join(MODES)} "
-                        "(messages-stream: an Anthropic Messages client, translated)")
-    parser.add_argument("--split", action="store_true",
-                        help="also measure the usage log and the metrics on their own")
-    parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current",
-                        help="request shape")
-    parser.add_argument("--stream-shape", choices=upstream.STREAM_SHAPES, default="current",
-                        help="stream shape")
+    parser.add_argument(
+        "--modes",
+        default="plain,stream",
+        help=f"modes to measure, comma separated, of {', '.join(MODES)} "
+        "(messages-stream: an Anthropic Messages client, translated)",
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also measure the usage log and the metrics on their own",
+    )
+    parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current", help="request shape")
+    parser.add_argument(
+        "--stream-shape", choices=upstream.STREAM_SHAPES, default="current", help="stream shape"
+    )
     args = parser.parse_args()
     SHAPE.update(request=args.shape, stream=args.stream_shape)
     if args.profile:
@@ -200,22 +231,29 @@ def main() -> None:
     print(report(asyncio.run(measure(args.slices, args.count, setups, modes)), setups, modes))
 
 
-def report(spent: dict[tuple[str, str], list[float]], setups: list[str],
-           modes: tuple[str, ...] = ("plain", "stream")) -> str:
+def report(
+    spent: dict[tuple[str, str], list[float]],
+    setups: list[str],
+    modes: tuple[str, ...] = ("plain", "stream"),
+) -> str:
     """Median CPU per request of each setup; what each adds to no-accounting as the median
     of slice-by-slice differences (a slice and the no-accounting one right next to it)."""
     lines = ["| setup | mode | CPU µs/request (median slice) |", "|---|---|---:|"]
-    lines += [f"| {setup} | {mode} | {statistics.median(times) * 1e6:.1f} |"
-              for (setup, mode), times in spent.items()]
+    lines += [
+        f"| {setup} | {mode} | {statistics.median(times) * 1e6:.1f} |"
+        for (setup, mode), times in spent.items()
+    ]
     for setup in setups[:-1]:
         for mode in modes:
             pairs = zip(spent[(setup, mode)], spent[("no-accounting", mode)], strict=True)
             added = sorted(on - off for on, off in pairs)
             base = statistics.median(spent[("no-accounting", mode)])
             low, mid, high = statistics.quantiles(added, n=4)
-            lines.append(f"{setup} adds {statistics.median(added) * 1e6:.1f} µs "
-                         f"({statistics.median(added) / base * 100:.1f}%; middle half of slices "
-                         f"{low * 1e6:.1f} to {high * 1e6:.1f} µs) to {mode} requests")
+            lines.append(
+                f"{setup} adds {statistics.median(added) * 1e6:.1f} µs "
+                f"({statistics.median(added) / base * 100:.1f}%; middle half of slices "
+                f"{low * 1e6:.1f} to {high * 1e6:.1f} µs) to {mode} requests"
+            )
     return "\n".join(lines)
 
 

@@ -43,9 +43,14 @@ class Point:
     @classmethod
     def from_summary(cls, s: dict) -> Point:
         errors = int(s["connect"] + s["read"] + s["write"] + s["status"] + s["timeout"])
-        return cls(requests=int(s["requests"]), rps=s["requests"] / (s["duration_us"] / 1e6),
-                   p50_ms=s["p50_us"] / 1000, p90_ms=s["p90_us"] / 1000,
-                   p99_ms=s["p99_us"] / 1000, errors=errors)
+        return cls(
+            requests=int(s["requests"]),
+            rps=s["requests"] / (s["duration_us"] / 1e6),
+            p50_ms=s["p50_us"] / 1000,
+            p90_ms=s["p90_us"] / 1000,
+            p99_ms=s["p99_us"] / 1000,
+            errors=errors,
+        )
 
 
 def write_script(path: Path, body: bytes, key: str) -> Path:
@@ -57,16 +62,25 @@ def write_script(path: Path, body: bytes, key: str) -> Path:
     return path
 
 
-def run_wrk(url: str, script: Path, *, connections: int, seconds: float,
-            threads: int = 1) -> Point:
+def run_wrk(url: str, script: Path, *, connections: int, seconds: float, threads: int = 1) -> Point:
     """Run wrk for `seconds` with `connections` open connections; raise if it fails."""
     threads = min(threads, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-           "--timeout", "10s", "-s", str(script), url]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
-                          check=False)
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     for line in done.stdout.splitlines():
         if line.startswith(_MARKER):
-            return Point.from_summary(json.loads(line[len(_MARKER):]))
-    raise RuntimeError(f"wrk gave no summary (exit {done.returncode}): "
-                       f"{done.stderr.strip() or done.stdout.strip()[-400:]}")
+            return Point.from_summary(json.loads(line[len(_MARKER) :]))
+    raise RuntimeError(
+        f"wrk gave no summary (exit {done.returncode}): "
+        f"{done.stderr.strip() or done.stdout.strip()[-400:]}"
+    )

@@ -32,14 +32,17 @@ def _target(body: bytes) -> tuple[str, dict[str, str]]:
     root = os.environ["BENCH_UPSTREAM_URL"]
     stream = bool(json.loads(body).get("stream"))
     url = root + (STREAM_PREFIX if stream else PLAIN_PREFIX) + CHAT_PATH
-    headers = {"Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
-               "Content-Type": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
+        "Content-Type": "application/json",
+    }
     return url, headers
 
 
 def _app(handler: Callable, lifespan: Callable) -> Starlette:
-    return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/v1/chat/completions", handler, methods=["POST"])], lifespan=lifespan
+    )
 
 
 # --- aiohttp ---------------------------------------------------------------------------------
@@ -61,11 +64,16 @@ async def _aiohttp_chat(request: Request) -> Response:
     upstream = await _aiohttp["session"].post(url, data=body, headers=headers)
     media_type = upstream.headers.get("Content-Type", "application/json")
     if media_type.startswith("text/event-stream"):
+
         async def release() -> None:  # async: starlette runs a sync task in a thread
             upstream.release()
 
-        return StreamingResponse(upstream.content.iter_any(), status_code=upstream.status,
-                                 media_type=media_type, background=BackgroundTask(release))
+        return StreamingResponse(
+            upstream.content.iter_any(),
+            status_code=upstream.status,
+            media_type=media_type,
+            background=BackgroundTask(release),
+        )
     content = await upstream.read()
     upstream.release()
     return Response(content, status_code=upstream.status, media_type=media_type)
@@ -91,13 +99,17 @@ async def _httpx_chat(request: Request) -> Response:
     body = await request.body()
     url, headers = _target(body)
     client = _httpx["client"]
-    upstream = await client.send(client.build_request("POST", url, content=body,
-                                                      headers=headers), stream=True)
+    upstream = await client.send(
+        client.build_request("POST", url, content=body, headers=headers), stream=True
+    )
     media_type = upstream.headers.get("Content-Type", "application/json")
     if media_type.startswith("text/event-stream"):
-        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
-                                 media_type=media_type,
-                                 background=BackgroundTask(upstream.aclose))
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            media_type=media_type,
+            background=BackgroundTask(upstream.aclose),
+        )
     content = await upstream.aread()
     await upstream.aclose()
     return Response(content, status_code=upstream.status_code, media_type=media_type)
@@ -121,8 +133,10 @@ def _routes() -> dict[str, str]:
     from benchmarks.proxy.bench_catalog import PLAIN_MODEL, STREAM_MODEL
 
     root = os.environ["BENCH_UPSTREAM_URL"]
-    return {PLAIN_MODEL: root + PLAIN_PREFIX + CHAT_PATH,
-            STREAM_MODEL: root + STREAM_PREFIX + CHAT_PATH}
+    return {
+        PLAIN_MODEL: root + PLAIN_PREFIX + CHAT_PATH,
+        STREAM_MODEL: root + STREAM_PREFIX + CHAT_PATH,
+    }
 
 
 async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
@@ -139,7 +153,8 @@ async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
                 _fast["routes"] = _routes()
                 _fast["headers"] = {
                     "Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
-                    "Content-Type": "application/json"}
+                    "Content-Type": "application/json",
+                }
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await _fast["session"].close()  # type: ignore[attr-defined]
@@ -159,8 +174,13 @@ async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
     session: aiohttp.ClientSession = _fast["session"]  # type: ignore[assignment]
     async with session.post(url, data=body, headers=_fast["headers"]) as upstream:
         content_type = upstream.headers.get("Content-Type", "application/json").encode()
-        await send({"type": "http.response.start", "status": upstream.status,
-                    "headers": [(b"content-type", content_type)]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": upstream.status,
+                "headers": [(b"content-type", content_type)],
+            }
+        )
         if content_type.startswith(b"text/event-stream"):
             async for chunk in upstream.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

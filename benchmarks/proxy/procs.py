@@ -17,9 +17,16 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 APT_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
-PIP_PACKAGES = {"aiohttp": "aiohttp", "httpx": "httpx", "starlette": "starlette",
-                "uvicorn": "uvicorn", "yaml": "pyyaml", "orjson": "orjson", "uvloop": "uvloop",
-                "httptools": "httptools"}  # the last two: the baseline's server stack
+PIP_PACKAGES = {
+    "aiohttp": "aiohttp",
+    "httpx": "httpx",
+    "starlette": "starlette",
+    "uvicorn": "uvicorn",
+    "yaml": "pyyaml",
+    "orjson": "orjson",
+    "uvloop": "uvloop",
+    "httptools": "httptools",
+}  # the last two: the baseline's server stack
 
 
 def ensure_tools() -> None:
@@ -27,8 +34,10 @@ def ensure_tools() -> None:
     missing = [pkg for tool, pkg in APT_PACKAGES.items() if shutil.which(tool) is None]
     if missing:
         if os.geteuid() != 0:
-            sys.exit(f"missing {', '.join(missing)}: install them (apt-get install -y "
-                     f"{' '.join(missing)}) or run as root")
+            sys.exit(
+                f"missing {', '.join(missing)}: install them (apt-get install -y "
+                f"{' '.join(missing)}) or run as root"
+            )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
@@ -43,16 +52,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, *, timeout_s: float, interval_s: float = 0.01,
-              proc: subprocess.Popen | None = None, method: str = "GET") -> float:
+def wait_http(
+    url: str,
+    *,
+    timeout_s: float,
+    interval_s: float = 0.01,
+    proc: subprocess.Popen | None = None,
+    method: str = "GET",
+) -> float:
     """Poll `url` until it answers 200; return the seconds it took. Bounded by `timeout_s`."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method=method),
-                                        timeout=1) as answer:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, method=method), timeout=1
+            ) as answer:
                 if answer.status == 200:
                     return time.monotonic() - start
         except (OSError, urllib.error.URLError):
@@ -74,12 +90,19 @@ def wait_port(port: int, *, timeout_s: float, proc: subprocess.Popen | None = No
 
 
 @contextlib.contextmanager
-def running(cmd: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+def running(
+    cmd: Sequence[str], *, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
     """Run `cmd` in its own process group for the block; stop the whole group afterwards."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         try:
             yield proc
         finally:

@@ -50,8 +50,7 @@ def _where(frame: str) -> str:
     return f"{path}:{m['func']}"
 
 
-def summarize(collapsed: str, *, focus: str | None, top: int, cpu_us: float | None = None
-              ) -> str:
+def summarize(collapsed: str, *, focus: str | None, top: int, cpu_us: float | None = None) -> str:
     """Own and inclusive sample shares per function from py-spy's collapsed stacks, and
     what that share is in CPU microseconds per request when `cpu_us` (per request) is known."""
     own: collections.Counter[str] = collections.Counter()
@@ -75,12 +74,16 @@ def summarize(collapsed: str, *, focus: str | None, top: int, cpu_us: float | No
                 inclusive[where] += n
     if not total:
         return "no samples"
+
     def row(where: str, n: int) -> str:
         per_request = f"{cpu_us * n / total:7.1f} us/req  " if cpu_us else ""
         return f"  {100 * n / total:5.1f}%  {per_request}{where}"
 
-    out = [f"{total} samples of the event loop thread ({other_threads} in other threads, "
-           "left out)", "", "own time:"]
+    out = [
+        f"{total} samples of the event loop thread ({other_threads} in other threads, left out)",
+        "",
+        "own time:",
+    ]
     out += [row(w, n) for w, n in own.most_common(top)]
     out += ["", f"inclusive time{f' (frames in {focus})' if focus else ''}:"]
     out += [row(w, n) for w, n in inclusive.most_common(top)]
@@ -102,32 +105,50 @@ def profile(args: argparse.Namespace, work: Path) -> str:
         endpoint = stack.enter_context(start_target(args.target, work, root))
         url = endpoint.urls[args.mode]
         smoke_check(url, args.mode, args.shape)
-        script = load.write_script(work / "load.lua", request_body(args.mode, args.shape),
-                                   bench_catalog.CLIENT_KEY)
+        script = load.write_script(
+            work / "load.lua", request_body(args.mode, args.shape), bench_catalog.CLIENT_KEY
+        )
         load.run_wrk(url, script, connections=args.concurrency, seconds=2)
         raw = args.out / f"{args.target}-{args.mode}-c{args.concurrency}.txt"
         # Non-blocking sampling does not pause the server, so it barely changes what it measures.
-        record = subprocess.Popen([spy, "record", "--nonblocking", "--format", "raw",
-                                   "--rate", str(args.rate), "--duration", str(args.seconds),
-                                   "--pid", str(endpoint.pid), "--output", str(raw)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        record = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.seconds),
+                "--pid",
+                str(endpoint.pid),
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         before = procs.cpu_s(endpoint.pid)
         point = load.run_wrk(url, script, connections=args.concurrency, seconds=args.seconds + 1)
         cpu_us = 1e6 * (procs.cpu_s(endpoint.pid) - before) / max(1, point.requests)
         _, err = record.communicate(timeout=args.seconds + 30)
         if record.returncode:
             raise RuntimeError(f"py-spy failed: {err.decode().strip()[-400:]}")
-    head = (f"{args.target} {args.mode} concurrency {args.concurrency}: {point.rps:,.0f} req/s, "
-            f"p50 {point.p50_ms:.2f} ms, server CPU {cpu_us:.0f} us/req (under sampling); "
-            f"stacks in {raw}")
-    return head + "\n" + summarize(raw.read_text(), focus=args.focus, top=args.top,
-                                    cpu_us=cpu_us)
+    head = (
+        f"{args.target} {args.mode} concurrency {args.concurrency}: {point.rps:,.0f} req/s, "
+        f"p50 {point.p50_ms:.2f} ms, server CPU {cpu_us:.0f} us/req (under sampling); "
+        f"stacks in {raw}"
+    )
+    return head + "\n" + summarize(raw.read_text(), focus=args.focus, top=args.top, cpu_us=cpu_us)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", choices=[t for t in TARGETS if t != "direct"],
-                        default="modelyard")
+    parser.add_argument(
+        "--target", choices=[t for t in TARGETS if t != "direct"], default="modelyard"
+    )
     parser.add_argument("--mode", choices=MODES, default="plain")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current")

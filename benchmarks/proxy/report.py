@@ -53,13 +53,16 @@ def machine() -> str:
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info
-                         if line.startswith("model name"))
+            model = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{today}; {os.cpu_count()} CPUs ({model}); Python {platform.python_version()}; "
-            f"Linux {platform.release()}")
+    return (
+        f"{today}; {os.cpu_count()} CPUs ({model}); Python {platform.python_version()}; "
+        f"Linux {platform.release()}"
+    )
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
@@ -78,17 +81,21 @@ def _name(target: str) -> str:
 def table(points: Mapping[Key, Point]) -> str:
     """The Markdown table: one row per target, mode and concurrency, in measuring order."""
     ref = reference(points)
-    rows = ["| target | mode | conc. | req/s | p50 ms | p99 ms | added p50 vs direct | "
-            f"% of {_name(ref).removeprefix('the ')} | server CPU µs/req | errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| target | mode | conc. | req/s | p50 ms | p99 ms | added p50 vs direct | "
+        f"% of {_name(ref).removeprefix('the ')} | server CPU µs/req | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for (target, mode, conc), p in points.items():
         direct = points.get((DIRECT, BASELINE_MODE.get(mode, mode), conc))
         bare = points.get((ref, mode, conc))
         added = None if direct is None or target == DIRECT else p.p50_ms - direct.p50_ms
         share = None if bare is None or target == DIRECT else 100 * p.rps / bare.rps
-        rows.append(f"| {target} | {mode} | {conc} | {p.rps:,.0f} | {p.p50_ms:.2f} | "
-                    f"{p.p99_ms:.2f} | {_fmt(added, '+.2f', ' ms')} | {_fmt(share, '.0f', '%')} | "
-                    f"{_fmt(p.cpu_us, ',.0f')} | {p.errors} |")
+        rows.append(
+            f"| {target} | {mode} | {conc} | {p.rps:,.0f} | {p.p50_ms:.2f} | "
+            f"{p.p99_ms:.2f} | {_fmt(added, '+.2f', ' ms')} | {_fmt(share, '.0f', '%')} | "
+            f"{_fmt(p.cpu_us, ',.0f')} | {p.errors} |"
+        )
     return "\n".join(rows)
 
 
@@ -96,25 +103,31 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def _ratio(points: Mapping[Key, Point], rounds: list[Round], mine: Key, other: Key,
-           value: str) -> tuple[float, str]:
+def _ratio(
+    points: Mapping[Key, Point], rounds: list[Round], mine: Key, other: Key, value: str
+) -> tuple[float, str]:
     """`value` of `mine` over that of `other`: the median of the per-round ratios when there
     are several rounds (each round measures the two back to back, so the machine's swings
     largely cancel), else the ratio of the kept points. From four rounds on, the text also
     gives the middle half of the ratios, to show how far the rounds disagree."""
-    ratios = [getattr(r[mine], value) / getattr(r[other], value) for r in rounds
-              if mine in r and other in r and getattr(r[mine], value) and getattr(r[other], value)]
+    ratios = [
+        getattr(r[mine], value) / getattr(r[other], value)
+        for r in rounds
+        if mine in r and other in r and getattr(r[mine], value) and getattr(r[other], value)
+    ]
     if len(ratios) >= 4:
         low, _, high = statistics.quantiles(ratios, n=4)
-        return statistics.median(ratios), (f" (median of {len(ratios)} rounds, middle half "
-                                           f"{low:.2f}–{high:.2f})")
+        return statistics.median(ratios), (
+            f" (median of {len(ratios)} rounds, middle half {low:.2f}–{high:.2f})"
+        )
     if len(ratios) > 1:
         return statistics.median(ratios), f" (median of {len(ratios)} rounds)"
     return getattr(points[mine], value) / getattr(points[other], value), ""
 
 
-def check_targets(points: Mapping[Key, Point], startups: list[Startup],
-                  rounds: list[Round] | None = None) -> list[str]:
+def check_targets(
+    points: Mapping[Key, Point], startups: list[Startup], rounds: list[Round] | None = None
+) -> list[str]:
     """One line per target of modelyard that this run measured, saying met or MISSED."""
     rounds = rounds or []
     lines = []
@@ -124,50 +137,63 @@ def check_targets(points: Mapping[Key, Point], startups: list[Startup],
         base = points.get((BASELINE, mode, 1))
         if mine and direct:
             added = mine.p50_ms - direct.p50_ms
-            lines.append(f"added p50, {mode}, concurrency 1: {added:.2f} ms "
-                         f"(target <= {limit} ms): {_verdict(added <= limit)}")
+            lines.append(
+                f"added p50, {mode}, concurrency 1: {added:.2f} ms "
+                f"(target <= {limit} ms): {_verdict(added <= limit)}"
+            )
             if base and base.p50_ms > direct.p50_ms:
                 times = added / (base.p50_ms - direct.p50_ms)
-                lines.append(f"added p50, {mode}, concurrency 1: {times:.2f}x the baseline's "
-                             f"{base.p50_ms - direct.p50_ms:.2f} ms (target <= "
-                             f"{BASELINE_ADDED_P50}x): {_verdict(times <= BASELINE_ADDED_P50)}")
+                lines.append(
+                    f"added p50, {mode}, concurrency 1: {times:.2f}x the baseline's "
+                    f"{base.p50_ms - direct.p50_ms:.2f} ms (target <= "
+                    f"{BASELINE_ADDED_P50}x): {_verdict(times <= BASELINE_ADDED_P50)}"
+                )
     shares = BASELINE_SHARE if ref == BASELINE else THROUGHPUT_SHARE
     for (target, mode, conc), p in points.items():
         bare = points.get((ref, mode, conc))
         if target == MODELYARD and conc > 1 and bare:
             share, how = _ratio(points, rounds, (target, mode, conc), (ref, mode, conc), "rps")
             want = shares[mode]
-            line = (f"throughput, {mode}, concurrency {conc}: {100 * share:.0f}% of "
-                    f"{_name(ref)}{how} (target >= {100 * want:.0f}%): "
-                    f"{_verdict(share >= want)}")
+            line = (
+                f"throughput, {mode}, concurrency {conc}: {100 * share:.0f}% of "
+                f"{_name(ref)}{how} (target >= {100 * want:.0f}%): "
+                f"{_verdict(share >= want)}"
+            )
             if p.cpu_us and bare.cpu_us:
                 # What the share would be if the server's CPU were the only limit.
-                cpu, _ = _ratio(points, rounds, (ref, mode, conc), (target, mode, conc),
-                                "cpu_us")
+                cpu, _ = _ratio(points, rounds, (ref, mode, conc), (target, mode, conc), "cpu_us")
                 line += f"; by CPU per request {100 * cpu:.0f}%"
             lines.append(line)
     for (target, mode, conc), p in points.items():
         bare = points.get((NO_ACCOUNTING, mode, conc))
         if target == MODELYARD and bare:
-            ratio, how = _ratio(points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc),
-                                "p50_ms")
+            ratio, how = _ratio(
+                points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc), "p50_ms"
+            )
             added = ratio - 1
-            line = (f"usage log + metrics, {mode}, concurrency {conc}: {100 * added:+.1f}% p50"
-                    f"{how} (target < {100 * ACCOUNTING_SHARE:.0f}%): "
-                    f"{_verdict(added < ACCOUNTING_SHARE)}")
+            line = (
+                f"usage log + metrics, {mode}, concurrency {conc}: {100 * added:+.1f}% p50"
+                f"{how} (target < {100 * ACCOUNTING_SHARE:.0f}%): "
+                f"{_verdict(added < ACCOUNTING_SHARE)}"
+            )
             if p.cpu_us and bare.cpu_us:
-                cpu, _ = _ratio(points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc),
-                                "cpu_us")
+                cpu, _ = _ratio(
+                    points, rounds, (target, mode, conc), (NO_ACCOUNTING, mode, conc), "cpu_us"
+                )
                 line += f"; CPU per request {100 * (cpu - 1):+.1f}%"
             lines.append(line)
     lines += messages_overhead(points, rounds)
     for s in startups:
         median, worst = statistics.median(s.ready_s), max(s.ready_s)
         runs = f"median of {len(s.ready_s)}, worst {worst:.2f} s" if len(s.ready_s) > 1 else "1 run"
-        lines.append(f"ready ({s.catalog}): {median:.2f} s ({runs}) "
-                     f"(target < {READY_LIMIT_S} s): {_verdict(median < READY_LIMIT_S)}")
-        lines.append(f"RSS ({s.catalog}): {s.rss_mb:.0f} MB "
-                     f"(target < {RSS_LIMIT_MB:.0f} MB): {_verdict(s.rss_mb < RSS_LIMIT_MB)}")
+        lines.append(
+            f"ready ({s.catalog}): {median:.2f} s ({runs}) "
+            f"(target < {READY_LIMIT_S} s): {_verdict(median < READY_LIMIT_S)}"
+        )
+        lines.append(
+            f"RSS ({s.catalog}): {s.rss_mb:.0f} MB "
+            f"(target < {RSS_LIMIT_MB:.0f} MB): {_verdict(s.rss_mb < RSS_LIMIT_MB)}"
+        )
     return lines
 
 
@@ -180,16 +206,20 @@ def messages_overhead(points: Mapping[Key, Point], rounds: list[Round]) -> list[
         if target != MODELYARD or mode != "messages-stream":
             continue
         keys = ((MODELYARD, mode, conc), (MODELYARD, "stream", conc), (DIRECT, "stream", conc))
-        ratios = [(r[keys[0]].p50_ms - r[keys[2]].p50_ms) / (r[keys[1]].p50_ms - r[keys[2]].p50_ms)
-                  for r in (rounds or [dict(points)]) if all(k in r for k in keys)
-                  and r[keys[1]].p50_ms > r[keys[2]].p50_ms]
+        ratios = [
+            (r[keys[0]].p50_ms - r[keys[2]].p50_ms) / (r[keys[1]].p50_ms - r[keys[2]].p50_ms)
+            for r in (rounds or [dict(points)])
+            if all(k in r for k in keys) and r[keys[1]].p50_ms > r[keys[2]].p50_ms
+        ]
         if not ratios:
             continue
         ratio = statistics.median(ratios)
-        line = (f"messages stream overhead, concurrency {conc}: {ratio:.2f}x the chat stream's "
-                f"added p50 (median of {len(ratios)} round(s); target <= "
-                f"{1 + MESSAGES_OVERHEAD_SHARE:.2f}x): "
-                f"{_verdict(ratio <= 1 + MESSAGES_OVERHEAD_SHARE)}")
+        line = (
+            f"messages stream overhead, concurrency {conc}: {ratio:.2f}x the chat stream's "
+            f"added p50 (median of {len(ratios)} round(s); target <= "
+            f"{1 + MESSAGES_OVERHEAD_SHARE:.2f}x): "
+            f"{_verdict(ratio <= 1 + MESSAGES_OVERHEAD_SHARE)}"
+        )
         chat = points.get(keys[1])
         if p.cpu_us and chat and chat.cpu_us:
             cpu, _ = _ratio(points, rounds, keys[0], keys[1], "cpu_us")
@@ -198,8 +228,12 @@ def messages_overhead(points: Mapping[Key, Point], rounds: list[Round]) -> list[
     return lines
 
 
-def render(points: Mapping[Key, Point], startups: list[Startup], setup: list[str],
-           rounds: list[Round] | None = None) -> str:
+def render(
+    points: Mapping[Key, Point],
+    startups: list[Startup],
+    setup: list[str],
+    rounds: list[Round] | None = None,
+) -> str:
     """The whole report: machine, setup notes, the table, modelyard's targets."""
     parts = ["## Proxy benchmark", "", f"Machine: {machine()}", ""]
     parts += [f"- {line}" for line in setup]

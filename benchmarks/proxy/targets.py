@@ -19,8 +19,17 @@ REPO = Path(__file__).resolve().parent.parent.parent
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
 #: both off, so the pair shows what accounting costs (the -only targets split it up; they
 #: run only when named).
-TARGETS = ("direct", "baseline", "modelyard", "modelyard-no-accounting", "bare-aiohttp",
-           "bare-httpx", "modelyard-asyncio", "modelyard-log-only", "modelyard-metrics-only")
+TARGETS = (
+    "direct",
+    "baseline",
+    "modelyard",
+    "modelyard-no-accounting",
+    "bare-aiohttp",
+    "bare-httpx",
+    "modelyard-asyncio",
+    "modelyard-log-only",
+    "modelyard-metrics-only",
+)
 DEFAULT_TARGETS = TARGETS[:4]
 #: How each modelyard target accounts: usage log and metrics both on (as deployed), one of
 #: them, or neither; the differences say what each costs.
@@ -36,11 +45,16 @@ ACCOUNTING_FLAGS = {
 MODES = ("plain", "stream", "messages-stream")
 CHAT_MODES = ("plain", "stream")
 #: The path of each mode on modelyard.
-MODE_PATHS = {"plain": "/v1/chat/completions", "stream": "/v1/chat/completions",
-              "messages-stream": "/v1/messages"}
-PASSTHROUGH_APPS = {"baseline": "benchmarks.proxy.passthrough:fast_app",
-                    "bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
-                    "bare-httpx": "benchmarks.proxy.passthrough:httpx_app"}
+MODE_PATHS = {
+    "plain": "/v1/chat/completions",
+    "stream": "/v1/chat/completions",
+    "messages-stream": "/v1/messages",
+}
+PASSTHROUGH_APPS = {
+    "baseline": "benchmarks.proxy.passthrough:fast_app",
+    "bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
+    "bare-httpx": "benchmarks.proxy.passthrough:httpx_app",
+}
 #: Request shapes: the first one the benchmark always had; a ~1 KB multi-turn chat with a
 #: system message (and include_usage when streamed); a ~64 KB agent turn with a long history
 #: and 20 tool definitions.
@@ -59,8 +73,11 @@ class Endpoint:
 
 def request_body(mode: str, shape: str = "current") -> bytes:
     model = bench_catalog.PLAIN_MODEL if mode == "plain" else bench_catalog.STREAM_MODEL
-    body: dict = {"model": model, "max_tokens": 16,
-                  "messages": [{"role": "user", "content": "Say hello in ten words."}]}
+    body: dict = {
+        "model": model,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say hello in ten words."}],
+    }
     if shape != "current":
         body = shapes.request(model, shape)
     if mode != "plain":
@@ -86,28 +103,54 @@ def env_with(extra: dict[str, str]) -> dict[str, str]:
 def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]:
     """Run one target's server (none for direct) and yield where its requests go."""
     if target == "direct":
-        yield Endpoint({m: nginx_root + p + upstream.CHAT_PATH for m, p in
-                        (("plain", upstream.PLAIN_PREFIX), ("stream", upstream.STREAM_PREFIX))})
+        yield Endpoint(
+            {
+                m: nginx_root + p + upstream.CHAT_PATH
+                for m, p in (("plain", upstream.PLAIN_PREFIX), ("stream", upstream.STREAM_PREFIX))
+            }
+        )
         return
     port = procs.free_port()
-    env = env_with({"BENCH_UPSTREAM_URL": nginx_root,
-                bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
+    env = env_with(
+        {
+            "BENCH_UPSTREAM_URL": nginx_root,
+            bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY,
+        }
+    )
     if target.startswith("modelyard"):
         catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
         cmd = serve_command(catalog, port)
-        cmd += [flag.format(log=work / f"{target}-usage.jsonl")
-                for flag in ACCOUNTING_FLAGS[target]]
+        cmd += [
+            flag.format(log=work / f"{target}-usage.jsonl") for flag in ACCOUNTING_FLAGS[target]
+        ]
     else:
         loop, http = uvicorn_impl()
-        cmd = [sys.executable, "-m", "uvicorn", PASSTHROUGH_APPS[target], "--host",
-               "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
-               "--log-level", "warning", "--loop", loop, "--http", http]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            PASSTHROUGH_APPS[target],
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            loop,
+            "--http",
+            http,
+        ]
         if target == "baseline":
             cmd += ["--lifespan", "on", "--no-server-header"]
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
-            ready = procs.wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc,
-                                    timeout_s=READY_TIMEOUT_S)
+            ready = procs.wait_http(
+                f"http://127.0.0.1:{port}/readyz", proc=proc, timeout_s=READY_TIMEOUT_S
+            )
         else:
             procs.wait_port(port, timeout_s=READY_TIMEOUT_S, proc=proc)
             ready = None
@@ -122,8 +165,20 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
 def serve_command(source: Path, port: int) -> list[str]:
     """`modelyard serve` with one worker on a catalog directory or a snapshot file."""
     flag = "--snapshot" if source.is_file() else "--catalog"
-    return [sys.executable, "-m", "cli.main", "serve", flag, str(source),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "serve",
+        flag,
+        str(source),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
 
 
 def compile_command(catalog: Path, output: Path) -> list[str]:
@@ -132,15 +187,24 @@ def compile_command(catalog: Path, output: Path) -> list[str]:
 
 def smoke_check(url: str, mode: str, shape: str = "current") -> None:
     """One request by hand: the answer must be a real chat completion (or stream) with 200."""
-    request = urllib.request.Request(url, data=request_body(mode, shape), method="POST", headers={
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {bench_catalog.CLIENT_KEY}"})
+    request = urllib.request.Request(
+        url,
+        data=request_body(mode, shape),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {bench_catalog.CLIENT_KEY}",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             text = answer.read().decode()
     except urllib.error.HTTPError as err:
         raise RuntimeError(f"{mode}: HTTP {err.code}: {err.read()[:300]!r}") from None
-    ok = {"plain": '"chat.completion"' in text, "stream": "data: [DONE]" in text,
-          "messages-stream": "event: message_stop" in text}[mode]
+    ok = {
+        "plain": '"chat.completion"' in text,
+        "stream": "data: [DONE]" in text,
+        "messages-stream": "event: message_stop" in text,
+    }[mode]
     if not ok:
         raise RuntimeError(f"{mode}: unexpected answer {text[:300]!r}")

@@ -13,8 +13,18 @@ CHAT_PATH = "/chat/completions"
 _ID = "chatcmpl-bench"
 _CREATED = 1_700_000_000
 _USAGE = {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22}
-_WORDS = ("Hello", " from", " the", " benchmark", " upstream", ",", " one", " word", " at",
-          " a time.")
+_WORDS = (
+    "Hello",
+    " from",
+    " the",
+    " benchmark",
+    " upstream",
+    ",",
+    " one",
+    " word",
+    " at",
+    " a time.",
+)
 
 
 def _compact(value: object) -> str:
@@ -23,17 +33,33 @@ def _compact(value: object) -> str:
 
 def chat_completion() -> str:
     """A complete `chat.completion` JSON answer, as an OpenAI upstream sends it."""
-    return _compact({
-        "id": _ID, "object": "chat.completion", "created": _CREATED, "model": "bench-upstream",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(_WORDS)},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": _USAGE,
-    })
+    return _compact(
+        {
+            "id": _ID,
+            "object": "chat.completion",
+            "created": _CREATED,
+            "model": "bench-upstream",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(_WORDS)},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _USAGE,
+        }
+    )
 
 
 def _chunk(choices: list[dict], usage: dict | None = None) -> str:
-    body = {"id": _ID, "object": "chat.completion.chunk", "created": _CREATED,
-            "model": "bench-upstream", "choices": choices}
+    body = {
+        "id": _ID,
+        "object": "chat.completion.chunk",
+        "created": _CREATED,
+        "model": "bench-upstream",
+        "choices": choices,
+    }
     if usage is not None:
         body["usage"] = usage
     return f"data: {_compact(body)}\n\n"
@@ -44,10 +70,12 @@ def chat_stream() -> str:
 
     The usage chunk (empty choices) is what OpenAI sends for `stream_options.include_usage`.
     """
-    events = [_chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                       "finish_reason": None}])]
-    events += [_chunk([{"index": 0, "delta": {"content": w}, "finish_reason": None}])
-               for w in _WORDS]
+    events = [
+        _chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+    ]
+    events += [
+        _chunk([{"index": 0, "delta": {"content": w}, "finish_reason": None}]) for w in _WORDS
+    ]
     events.append(_chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
     events.append(_chunk([], usage=_USAGE))
     events.append("data: [DONE]\n\n")

@@ -68,18 +68,26 @@ def build(root: Path, *, strict: bool = False) -> BuildResult:
     with _gc_paused():
         snapshot, size = _compile(cat)
     if size > MAX_SNAPSHOT_BYTES:
-        too_big = Diagnostic(str(root), 0, 0, "MY601", ERROR,
-                             f"the compiled snapshot is {size:,} bytes, over the limit of "
-                             f"{MAX_SNAPSHOT_BYTES:,}",
-                             "look for long texts repeated through YAML aliases or merges, "
-                             "or split the catalog")
+        too_big = Diagnostic(
+            str(root),
+            0,
+            0,
+            "MY601",
+            ERROR,
+            f"the compiled snapshot is {size:,} bytes, over the limit of {MAX_SNAPSHOT_BYTES:,}",
+            "look for long texts repeated through YAML aliases or merges, or split the catalog",
+        )
         return BuildResult((*found, too_big), None)
     return BuildResult(found, snapshot)
 
 
-def check_documents(docs: Sequence[Document], schema_diagnostics: Iterable[Diagnostic], *,
-                    has_module: Callable[[str], bool] = module_available,
-                    lost: Iterable[Lost] = ()) -> tuple[Catalog, list[Diagnostic]]:
+def check_documents(
+    docs: Sequence[Document],
+    schema_diagnostics: Iterable[Diagnostic],
+    *,
+    has_module: Callable[[str], bool] = module_available,
+    lost: Iterable[Lost] = (),
+) -> tuple[Catalog, list[Diagnostic]]:
     """Link and lint the documents without schema errors; scan all of them for secrets.
 
     `has_module` says whether an optional dependency is importable (tests pretend); `lost`
@@ -153,8 +161,9 @@ def _compile(cat: Catalog) -> tuple[dict[str, Any], int]:
         "settings": settings,
         "providers": {n: _provider(p) for n, p in sorted(cat.providers.items())},
         "capabilities": {n: _capability(c) for n, c in sorted(cat.kind("Capability").items())},
-        "native_tools": {n: _native_tool(t, currency)
-                         for n, t in sorted(cat.kind("NativeTool").items())},
+        "native_tools": {
+            n: _native_tool(t, currency) for n, t in sorted(cat.kind("NativeTool").items())
+        },
         "models": models,
         "channels": channels,
         "aliases": dict(sorted(cat.aliases.items())),
@@ -213,37 +222,52 @@ def _settings(doc: Document | None) -> dict[str, Any]:
 
 def _provider(doc: Document) -> dict[str, Any]:
     d = doc.data
-    return {"name": doc.name, "protocol": d["protocol"], "base_url": d.get("base_url"),
-            "auth": dict(d.get("auth") or {"type": "none"}),
-            "data_destination": d.get("data_destination", DEFAULT_DESTINATION),
-            "headers": dict(d.get("headers", {}))}
+    return {
+        "name": doc.name,
+        "protocol": d["protocol"],
+        "base_url": d.get("base_url"),
+        "auth": dict(d.get("auth") or {"type": "none"}),
+        "data_destination": d.get("data_destination", DEFAULT_DESTINATION),
+        "headers": dict(d.get("headers", {})),
+    }
 
 
 def _capability(doc: Document) -> dict[str, Any]:
-    return {"name": doc.name, "description": doc.data.get("description"),
-            "applies_to": sorted(doc.data["applies_to"])}
+    return {
+        "name": doc.name,
+        "description": doc.data.get("description"),
+        "applies_to": sorted(doc.data["applies_to"]),
+    }
 
 
 def _native_tool(doc: Document, currency: str) -> dict[str, Any]:
     d = doc.data
     ppc = d.get("price_per_call")
-    return {"name": doc.name, "description": d.get("description"),
-            "applies_to": sorted(d["applies_to"]), "spellings": dict(d.get("spellings", {})),
-            "price_per_call": None if ppc is None else amount(ppc),
-            "currency": d.get("currency", currency)}
+    return {
+        "name": doc.name,
+        "description": d.get("description"),
+        "applies_to": sorted(d["applies_to"]),
+        "spellings": dict(d.get("spellings", {})),
+        "price_per_call": None if ppc is None else amount(ppc),
+        "currency": d.get("currency", currency),
+    }
 
 
 def _model(doc: Document, mine: list[dict[str, Any]]) -> dict[str, Any]:
     d = doc.data
     mine.sort(key=lambda c: (PRIORITIES.index(c["priority"]), -c["weight"], c["name"]))
     return {
-        "name": doc.name, "display_name": d.get("display_name", doc.name),
-        "vendor": d.get("vendor"), "description": d.get("description"),
-        "docs_url": d.get("docs_url"), "type": d["type"],
+        "name": doc.name,
+        "display_name": d.get("display_name", doc.name),
+        "vendor": d.get("vendor"),
+        "description": d.get("description"),
+        "docs_url": d.get("docs_url"),
+        "type": d["type"],
         **{k: d.get(k, v) for k, v in MODEL_DEFAULTS.items()},
         "owner": dict(d.get("owner") or SYSTEM_OWNER),
         "aliases": list(d.get("aliases", ())),
-        "tags": sorted(d.get("tags", ())), "properties": dict(d.get("properties", {})),
+        "tags": sorted(d.get("tags", ())),
+        "properties": dict(d.get("properties", {})),
         "capabilities": sorted(d.get("capabilities", ())),
         "native_tools": sorted(d.get("native_tools", ())),
         "system_prompt": d.get("system_prompt"),
@@ -262,14 +286,19 @@ def _channel(cat: Catalog, doc: Document, currency: str) -> dict[str, Any]:
     else:
         price = None
     return {
-        "name": doc.name, "model": d["model"], "provider": d["provider"],
-        "protocol": pdata.get("protocol"), "upstream_model": d["upstream_model"],
+        "name": doc.name,
+        "model": d["model"],
+        "provider": d["provider"],
+        "protocol": pdata.get("protocol"),
+        "upstream_model": d["upstream_model"],
         **{k: d.get(k, v) for k, v in CHANNEL_DEFAULTS.items()},
-        "data_destination": d.get("data_destination") or pdata.get("data_destination")
+        "data_destination": d.get("data_destination")
+        or pdata.get("data_destination")
         or DEFAULT_DESTINATION,
         "owner": dict(d["owner"]) if d.get("owner") else None,
         "options": dict(d.get("options", {})),
-        "price": price, "price_source": ref.source if price is not None else None,
+        "price": price,
+        "price_source": ref.source if price is not None else None,
     }
 
 
@@ -277,8 +306,10 @@ def _price(price: Mapping[str, Any], currency: str) -> dict[str, Any]:
     out: dict[str, Any] = {"currency": currency, "unit": price["unit"]}
     out.update({k: amount(v) for k, v in price.items() if k not in _PRICE_META})
     if "images" in price:
-        out["images"] = {size: {q: amount(p) for q, p in qualities.items()}
-                         for size, qualities in price["images"].items()}
+        out["images"] = {
+            size: {q: amount(p) for q, p in qualities.items()}
+            for size, qualities in price["images"].items()
+        }
     if "videos" in price:
         out["videos"] = {size: amount(p) for size, p in price["videos"].items()}
     return out
@@ -288,10 +319,12 @@ def _consumer(doc: Document) -> dict[str, Any]:
     d = doc.data
     models = d.get("models")
     return {
-        "name": doc.name, "status": d.get("status", CONSUMER_DEFAULTS["status"]),
+        "name": doc.name,
+        "status": d.get("status", CONSUMER_DEFAULTS["status"]),
         "key_sha256": sorted(d["key_sha256"]),
         "owner": dict(d["owner"]) if d.get("owner") else None,
-        "orgs": sorted(d.get("orgs", ())), "scopes": sorted(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
+        "orgs": sorted(d.get("orgs", ())),
+        "scopes": sorted(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
         "max_data_destination": d.get("max_data_destination", DEFAULT_DESTINATION),
         "models": None if models is None else sorted(models),
         **({"quota": quota_form(d["quota"])} if d.get("quota") else {}),
@@ -299,15 +332,22 @@ def _consumer(doc: Document) -> dict[str, Any]:
 
 
 def _org(doc: Document) -> dict[str, Any]:
-    return {"name": doc.name, "description": doc.data.get("description"),
-            "quota": quota_form(doc.data["quota"]) if doc.data.get("quota") else None}
+    return {
+        "name": doc.name,
+        "description": doc.data.get("description"),
+        "quota": quota_form(doc.data["quota"]) if doc.data.get("quota") else None,
+    }
 
 
 def quota_form(quota: Mapping[str, Any]) -> dict[str, Any]:
     """A quota as the snapshot carries it: the limits set, budgets as exact decimal strings."""
+
     def limits(values: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: amount(v) if k.startswith("budget_") else v
-                for k, v in sorted(values.items()) if k != "models"}
+        return {
+            k: amount(v) if k.startswith("budget_") else v
+            for k, v in sorted(values.items())
+            if k != "models"
+        }
 
     out = limits(quota)
     if quota.get("models"):

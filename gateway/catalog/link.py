@@ -13,8 +13,17 @@ from gateway.catalog.document import Document, Path
 from gateway.catalog.salvage import Lost
 from gateway.diagnostics import Diagnostic
 
-KINDS = ("Settings", "Provider", "Model", "Channel", "Capability", "NativeTool", "PriceBook",
-         "Consumer", "Org")
+KINDS = (
+    "Settings",
+    "Provider",
+    "Model",
+    "Channel",
+    "Capability",
+    "NativeTool",
+    "PriceBook",
+    "Consumer",
+    "Org",
+)
 _EMPTY: Mapping[str, Document] = MappingProxyType({})
 #: kinds whose `model:` field (if any) is not the model a channel serves
 _NOT_CHANNELS = frozenset(KINDS) - {"Channel"}
@@ -74,8 +83,12 @@ class Catalog:
     price_books: Mapping[str, Document] = field(init=False)
 
     def __post_init__(self) -> None:
-        for attr, kind in (("models", "Model"), ("channels", "Channel"),
-                           ("providers", "Provider"), ("price_books", "PriceBook")):
+        for attr, kind in (
+            ("models", "Model"),
+            ("channels", "Channel"),
+            ("providers", "Provider"),
+            ("price_books", "PriceBook"),
+        ):
             object.__setattr__(self, attr, self.kind(kind))
 
     def kind(self, kind: str) -> Mapping[str, Document]:
@@ -88,8 +101,9 @@ class Catalog:
         return self.models.get(channel.data["model"])
 
 
-def link(docs: Iterable[Document], *, dropped: Iterable[Document] = (),
-         lost: Iterable[Lost] = ()) -> tuple[Catalog, list[Diagnostic]]:
+def link(
+    docs: Iterable[Document], *, dropped: Iterable[Document] = (), lost: Iterable[Lost] = ()
+) -> tuple[Catalog, list[Diagnostic]]:
     """Index documents by kind and name, then check names and every reference between them.
 
     `dropped` are the documents left out for schema errors, `lost` those of files that
@@ -101,9 +115,15 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = (),
     by_kind = _index(docs, diags)
     settings = list(by_kind["Settings"].values())
     for extra in settings[1:]:
-        diags.append(diagnostic(extra, (), "MY302",
-                                f"a second Settings document; the first is at {where(settings[0])}",
-                                "merge them into one Settings document"))
+        diags.append(
+            diagnostic(
+                extra,
+                (),
+                "MY302",
+                f"a second Settings document; the first is at {where(settings[0])}",
+                "merge them into one Settings document",
+            )
+        )
     aliases = _alias_map(by_kind["Model"], diags)
     channels_of: dict[str, list[Document]] = {}
     for ch in by_kind["Channel"].values():
@@ -121,10 +141,15 @@ def link(docs: Iterable[Document], *, dropped: Iterable[Document] = (),
         channels_of=MappingProxyType({m: tuple(cs) for m, cs in channels_of.items()}),
         books_of=MappingProxyType({p: tuple(bs) for p, bs in books_of.items()}),
         prices=MappingProxyType(prices),
-        dropped=frozenset((kind, g.name) for g in gone if g.name is not None
-                          for kind in ((g.kind,) if g.kind in KINDS else KINDS)),
+        dropped=frozenset(
+            (kind, g.name)
+            for g in gone
+            if g.name is not None
+            for kind in ((g.kind,) if g.kind in KINDS else KINDS)
+        ),
         dropped_channel_models=frozenset(
-            g.model for g in gone if g.model is not None and g.kind not in _NOT_CHANNELS),
+            g.model for g in gone if g.model is not None and g.kind not in _NOT_CHANNELS
+        ),
         incomplete=any(g.name is None for g in gone),
     )
     diags.extend(_references(cat))
@@ -141,9 +166,15 @@ def _index(docs: Iterable[Document], diags: list[Diagnostic]) -> dict[str, dict[
         if first is None:
             seen[doc.name] = doc
         else:
-            diags.append(diagnostic(doc, ("name",), "MY301",
-                                    f"{doc.kind} {doc.name!r} is already defined at {where(first)}",
-                                    "rename one of them or delete the duplicate"))
+            diags.append(
+                diagnostic(
+                    doc,
+                    ("name",),
+                    "MY301",
+                    f"{doc.kind} {doc.name!r} is already defined at {where(first)}",
+                    "rename one of them or delete the duplicate",
+                )
+            )
     return by_kind
 
 
@@ -153,19 +184,36 @@ def _alias_map(models: Mapping[str, Document], diags: list[Diagnostic]) -> dict[
         for i, alias in enumerate(model.data.get("aliases", ())):
             path = ("aliases", i)
             if alias == model.name:
-                diags.append(diagnostic(model, path, "MY303", f"alias {alias!r} is the model's own name",
-                                        "remove the alias"))
+                diags.append(
+                    diagnostic(
+                        model,
+                        path,
+                        "MY303",
+                        f"alias {alias!r} is the model's own name",
+                        "remove the alias",
+                    )
+                )
             elif alias in models:
-                diags.append(diagnostic(
-                    model, path, "MY303",
-                    f"alias {alias!r} is the name of the model defined at {where(models[alias])}",
-                    "choose another alias; a name always resolves to its own model"))
+                diags.append(
+                    diagnostic(
+                        model,
+                        path,
+                        "MY303",
+                        f"alias {alias!r} is the name of the model defined at {where(models[alias])}",
+                        "choose another alias; a name always resolves to its own model",
+                    )
+                )
             elif alias in aliases:
                 owner = models[aliases[alias]]
-                diags.append(diagnostic(
-                    model, path, "MY303",
-                    f"alias {alias!r} is already an alias of model {owner.name!r} ({where(owner)})",
-                    "keep the alias on one model only"))
+                diags.append(
+                    diagnostic(
+                        model,
+                        path,
+                        "MY303",
+                        f"alias {alias!r} is already an alias of model {owner.name!r} ({where(owner)})",
+                        "keep the alias on one model only",
+                    )
+                )
             else:
                 aliases[alias] = model.name
     return aliases
@@ -193,8 +241,13 @@ def _references(cat: Catalog) -> Iterable[Diagnostic]:
             for ref_path, name in _refs_at(doc.data, path):
                 if name in known or (target, name) in cat.dropped:
                     continue
-                yield diagnostic(doc, ref_path, code, f"{doc.kind} {doc.name!r} refers to "
-                                 f"unknown {target} {name!r}", _suggest(cat, target, name))
+                yield diagnostic(
+                    doc,
+                    ref_path,
+                    code,
+                    f"{doc.kind} {doc.name!r} refers to unknown {target} {name!r}",
+                    _suggest(cat, target, name),
+                )
 
 
 def _refs_at(data: Mapping[str, Any], path: tuple[str, ...]) -> Iterable[tuple[Path, str]]:
@@ -222,8 +275,9 @@ def _suggest(cat: Catalog, target: str, name: str) -> str:
     return f"define a {target} named {name!r} or fix the name"
 
 
-def _price_ref(channel: Document, books: Mapping[str, Document],
-               books_of: Mapping[str, Sequence[Document]]) -> PriceRef:
+def _price_ref(
+    channel: Document, books: Mapping[str, Document], books_of: Mapping[str, Sequence[Document]]
+) -> PriceRef:
     """The price of a channel: inline, from its named book, or from a book of its provider."""
     price = channel.data.get("price")
     upstream = channel.data.get("upstream_model")
@@ -235,6 +289,7 @@ def _price_ref(channel: Document, books: Mapping[str, Document],
         return PriceRef(entry, f"book:{price['book']}", book, True, ("price", "book"))
     for book in books_of.get(channel.data["provider"], ()):
         if upstream in book.data["prices"]:
-            return PriceRef(book.data["prices"][upstream], f"book:{book.name}", book, False,
-                            ("upstream_model",))
+            return PriceRef(
+                book.data["prices"][upstream], f"book:{book.name}", book, False, ("upstream_model",)
+            )
     return PriceRef(None, None, None, False, ("upstream_model",))

@@ -69,8 +69,14 @@ def _matches(snapshot: Snapshot, model: Model, q: ModelQuery) -> bool:
         return False
     if q.search:
         needle = q.search.casefold()
-        haystack = (model.name, model.display_name, model.vendor or "", model.description or "",
-                    *model.aliases, *model.tags)
+        haystack = (
+            model.name,
+            model.display_name,
+            model.vendor or "",
+            model.description or "",
+            *model.aliases,
+            *model.tags,
+        )
         return any(needle in text.casefold() for text in haystack)
     return True
 
@@ -84,8 +90,14 @@ def _also_serves(model: Model, wanted: str) -> bool:
 def _row(snapshot: Snapshot, model: Model) -> ModelRow:
     channels = snapshot.channels_of(model)
     return ModelRow(
-        name=model.name, display_name=model.display_name, type=model.type, status=model.status,
-        vendor=model.vendor, visibility=model.visibility,
-        active_channels=sum(c.status == "active" for c in channels), channels=len(channels),
-        aliases=model.aliases, tags=model.tags,
+        name=model.name,
+        display_name=model.display_name,
+        type=model.type,
+        status=model.status,
+        vendor=model.vendor,
+        visibility=model.visibility,
+        active_channels=sum(c.status == "active" for c in channels),
+        channels=len(channels),
+        aliases=model.aliases,
+        tags=model.tags,
     )

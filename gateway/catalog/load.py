@@ -27,8 +27,22 @@ from gateway.diagnostics import ERROR, Diagnostic
 
 CATALOG_SUFFIXES = (".yaml", ".yml")
 #: Codes after which some or all of a file's documents are missing from the catalog.
-LOSING_CODES = frozenset({"MY100", "MY101", "MY102", "MY104", "MY105", "MY106", "MY107",
-                          "MY108", "MY109", "MY110", "MY111", "MY112"})
+LOSING_CODES = frozenset(
+    {
+        "MY100",
+        "MY101",
+        "MY102",
+        "MY104",
+        "MY105",
+        "MY106",
+        "MY107",
+        "MY108",
+        "MY109",
+        "MY110",
+        "MY111",
+        "MY112",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -40,8 +54,9 @@ class Loaded:
     lost: list[Lost] = dataclasses.field(default_factory=list)
 
 
-def load_catalog(root: Path, *, max_file_bytes: int = 2_000_000
-                 ) -> tuple[list[Document], list[Diagnostic]]:
+def load_catalog(
+    root: Path, *, max_file_bytes: int = 2_000_000
+) -> tuple[list[Document], list[Diagnostic]]:
     """Load every *.yaml / *.yml file under `root` (or `root` itself if it is a file).
 
     Returns the documents in file order and every problem found; a bad file or document
@@ -57,23 +72,29 @@ def read_catalog(root: Path, *, max_file_bytes: int = 2_000_000) -> Loaded:
     out = Loaded()
     shown = _Shown()
     if not root.exists():
-        out.diagnostics.append(Diagnostic(shown(root), 0, 0, "MY100", ERROR,
-                                          "catalog not found",
-                                          "give the catalog directory (or one YAML file) to read"))
+        out.diagnostics.append(
+            Diagnostic(
+                shown(root),
+                0,
+                0,
+                "MY100",
+                ERROR,
+                "catalog not found",
+                "give the catalog directory (or one YAML file) to read",
+            )
+        )
         return out
     with _gc_paused():
         for path in _catalog_files(root, shown, out.diagnostics):
             file, before, first_doc = shown(path), len(out.diagnostics), len(out.documents)
             _load_file(path, file, max_file_bytes, out.documents, out.diagnostics)
             if any(d.code in LOSING_CODES for d in out.diagnostics[before:]):
-                out.lost.extend(_salvaged(path, file, out.documents[first_doc:],
-                                                   max_file_bytes))
+                out.lost.extend(_salvaged(path, file, out.documents[first_doc:], max_file_bytes))
         out.lost.extend(Lost(d.file, None, None) for d in out.diagnostics if d.code == "MY108")
     return out
 
 
-def _salvaged(path: Path, file: str, loaded: list[Document], max_file_bytes: int
-              ) -> list[Lost]:
+def _salvaged(path: Path, file: str, loaded: list[Document], max_file_bytes: int) -> list[Lost]:
     try:
         if path.stat().st_size > max_file_bytes:
             return [Lost(file, None, None)]
@@ -136,46 +157,71 @@ def _catalog_files(root: Path, shown: _Shown, diagnostics: list[Diagnostic]) -> 
     return files
 
 
-def _check_link(path: Path, real_root: Path, shown: _Shown,
-                diagnostics: list[Diagnostic]) -> Path | None:
+def _check_link(
+    path: Path, real_root: Path, shown: _Shown, diagnostics: list[Diagnostic]
+) -> Path | None:
     """The link's target if it stays inside the root; otherwise a diagnostic and None."""
     target = path.resolve()
     if target.exists() and target.is_relative_to(real_root):
         return target
     where = "outside the catalog root" if target.exists() else "to nothing"
-    diagnostics.append(Diagnostic(
-        shown(path), 1, 1, "MY108", ERROR, f"symlink leads {where}",
-        "copy the file into the catalog, or point the link at a file inside the catalog"))
+    diagnostics.append(
+        Diagnostic(
+            shown(path),
+            1,
+            1,
+            "MY108",
+            ERROR,
+            f"symlink leads {where}",
+            "copy the file into the catalog, or point the link at a file inside the catalog",
+        )
+    )
     return None
 
 
-def _load_file(path: Path, file: str, max_file_bytes: int,
-               documents: list[Document], diagnostics: list[Diagnostic]) -> None:
+def _load_file(
+    path: Path,
+    file: str,
+    max_file_bytes: int,
+    documents: list[Document],
+    diagnostics: list[Diagnostic],
+) -> None:
     """Append the file's documents and problems; stop at the first unreadable part."""
+
     def refuse(code: str, line: int, col: int, message: str, hint: str) -> None:
         diagnostics.append(Diagnostic(file, line, col, code, ERROR, message, hint))
 
     try:
         size = path.stat().st_size
         if size > max_file_bytes:
-            refuse("MY107", 1, 1, f"file is {size} bytes, over the limit of {max_file_bytes}",
-                   "split the file into several smaller ones")
+            refuse(
+                "MY107",
+                1,
+                1,
+                f"file is {size} bytes, over the limit of {max_file_bytes}",
+                "split the file into several smaller ones",
+            )
             return
         data = path.read_bytes()
     except OSError as exc:
-        refuse("MY100", 0, 0, f"cannot read the file ({exc.strerror})",
-               "check the file's permissions")
+        refuse(
+            "MY100", 0, 0, f"cannot read the file ({exc.strerror})", "check the file's permissions"
+        )
         return
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = byte_position(data, exc.start)
-        refuse("MY101", line, col, f"file is not valid UTF-8 (byte offset {exc.start})",
-               "save the file as UTF-8")
+        refuse(
+            "MY101",
+            line,
+            col,
+            f"file is not valid UTF-8 (byte offset {exc.start})",
+            "save the file as UTF-8",
+        )
         return
     if too_deep(data):
-        refuse("MY109", 1, 1, f"nesting deeper than {MAX_DEPTH} levels",
-               "flatten the document")
+        refuse("MY109", 1, 1, f"nesting deeper than {MAX_DEPTH} levels", "flatten the document")
         return
     aliases = b"*" in data  # without one, no node can be met twice
     for item in compose(data):
@@ -187,34 +233,62 @@ def _load_file(path: Path, file: str, max_file_bytes: int,
                 documents.append(doc)
 
 
-def _document(root: Node, file: str, diagnostics: list[Diagnostic],
-              aliases: bool = True) -> Document | None:
+def _document(
+    root: Node, file: str, diagnostics: list[Diagnostic], aliases: bool = True
+) -> Document | None:
     """Build one document, or report why it cannot be one; empty documents are skipped."""
-    if isinstance(root, ScalarNode) and root.tag == IMPLICIT and root.value == "" \
-            and not root.style:
+    if (
+        isinstance(root, ScalarNode)
+        and root.tag == IMPLICIT
+        and root.value == ""
+        and not root.style
+    ):
         return None
     builder = Builder(file, diagnostics, aliases=aliases)
     try:
         data = builder.build(root, ())
     except Refusal as refusal:
         mark = refusal.mark
-        diagnostics.append(Diagnostic(file, mark.line + 1, mark.column + 1, refusal.code,
-                                      ERROR, refusal.message, refusal.hint))
+        diagnostics.append(
+            Diagnostic(
+                file,
+                mark.line + 1,
+                mark.column + 1,
+                refusal.code,
+                ERROR,
+                refusal.message,
+                refusal.hint,
+            )
+        )
         return None
     line, col = root.start_mark.line + 1, root.start_mark.column + 1
     if not isinstance(data, dict):
-        diagnostics.append(Diagnostic(
-            file, line, col, "MY104", ERROR, "document is not a mapping",
-            "write each document as `kind: ...`, `name: ...` and its fields"))
+        diagnostics.append(
+            Diagnostic(
+                file,
+                line,
+                col,
+                "MY104",
+                ERROR,
+                "document is not a mapping",
+                "write each document as `kind: ...`, `name: ...` and its fields",
+            )
+        )
         return None
     for field in ("kind", "name"):
         if not isinstance(data.get(field), str):
             where = builder.positions.get((field,), (line, col))
             problem = "is not a string" if field in data else "is missing"
-            diagnostics.append(Diagnostic(
-                file, where[0], where[1], "MY105", ERROR, f"document '{field}' {problem}",
-                f"every document needs a string `{field}:`"))
+            diagnostics.append(
+                Diagnostic(
+                    file,
+                    where[0],
+                    where[1],
+                    "MY105",
+                    ERROR,
+                    f"document '{field}' {problem}",
+                    f"every document needs a string `{field}:`",
+                )
+            )
             return None
     return Document(data["kind"], data["name"], file, line, col, data, builder.positions)
-
-

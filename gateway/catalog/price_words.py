@@ -15,8 +15,17 @@ def article(word: str) -> str:
 
 # --- prices: their shape depends on the unit and, in a price book, the model type ---
 
-AMOUNTS = ("input", "output", "images", "characters", "audio", "video", "input_image",
-           "output_image", "call")
+AMOUNTS = (
+    "input",
+    "output",
+    "images",
+    "characters",
+    "audio",
+    "video",
+    "input_image",
+    "output_image",
+    "call",
+)
 TOKEN_UNITS = "per_million_tokens or per_thousand_tokens"
 #: model type -> what its price needs, in words
 TYPE_PRICES = {
@@ -24,9 +33,9 @@ TYPE_PRICES = {
     "realtime": f"'input' and 'output' {TOKEN_UNITS}, or 'audio' per_hour, or 'call' per_call",
     "embedding": f"'input' {TOKEN_UNITS}, and no 'output'",
     "image-generation": "unit per_image and 'images' by size and quality, or token prices "
-                        f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
+    f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
     "image-edit": "unit per_image and 'images' by size and quality, or token prices "
-                  f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
+    f"('input', 'input_image', 'output_image') {TOKEN_UNITS}",
     "speech": "'characters' per_million_characters or per_thousand_characters",
     "transcription": "'audio' per_second, per_minute or per_hour, or 'call' per_call",
     "video-generation": "'video' per_second",
@@ -34,7 +43,7 @@ TYPE_PRICES = {
 #: unit -> what a price in it needs, in words
 UNIT_PRICES = {
     "per_million_tokens": "'input' (and usually 'output'), no image, character, audio or "
-                          "video amounts",
+    "video amounts",
     "per_image": "'images' by size and quality and no other amounts",
     "per_million_characters": "'characters' and no other amounts",
     "per_second": "exactly one of 'audio' or 'video' and no token, image or character amounts",
@@ -69,8 +78,10 @@ def price_shape(doc: Document, root: NodePath) -> tuple[str, str]:
     present = ", ".join(k for k in AMOUNTS if k in price) or "no amounts"
     model_type, unit = price.get("type"), price.get("unit")
     if model_type in TYPE_PRICES:
-        return (f"{article(model_type)} {model_type} price needs {TYPE_PRICES[model_type]}",
-                f"this one has unit {unit if unit in UNIT_PRICES else '(none)'} and {present}")
+        return (
+            f"{article(model_type)} {model_type} price needs {TYPE_PRICES[model_type]}",
+            f"this one has unit {unit if unit in UNIT_PRICES else '(none)'} and {present}",
+        )
     if unit in UNIT_PRICES:
         return f"a price {unit} needs {UNIT_PRICES[unit]}", f"this one has {present}"
     if "book" in price:

@@ -97,13 +97,17 @@ def _bundled() -> dict[str, dict[str, Any]]:
     schemas = load_schemas()
     registry: Registry = Registry().with_resources(
         (uri, Resource.from_contents(contents, default_specification=DRAFT202012))
-        for uri, contents in schemas.items())
-    return {kind: _inline_refs(schemas[SCHEMA_BASE + file], registry.resolver(SCHEMA_BASE + file))
-            for kind, file in KIND_SCHEMAS.items()}
+        for uri, contents in schemas.items()
+    )
+    return {
+        kind: _inline_refs(schemas[SCHEMA_BASE + file], registry.resolver(SCHEMA_BASE + file))
+        for kind, file in KIND_SCHEMAS.items()
+    }
 
 
-_ANNOTATIONS = frozenset({"description", "title", "$comment", "examples", "default",
-                          "$schema", "$id", "$defs"})
+_ANNOTATIONS = frozenset(
+    {"description", "title", "$comment", "examples", "default", "$schema", "$id", "$defs"}
+)
 
 
 def _inline_refs(schema: Any, resolver: Any, depth: int = 0) -> Any:
@@ -119,9 +123,13 @@ def _inline_refs(schema: Any, resolver: Any, depth: int = 0) -> Any:
         return [_inline_refs(item, resolver, depth) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: _inline_refs(value, resolver, depth) for key, value in schema.items()
-              if key != "$ref" and (key not in _ANNOTATIONS or not isinstance(value, str))
-              and key != "$defs"}
+    result = {
+        key: _inline_refs(value, resolver, depth)
+        for key, value in schema.items()
+        if key != "$ref"
+        and (key not in _ANNOTATIONS or not isinstance(value, str))
+        and key != "$defs"
+    }
     if "$ref" in schema:
         resolved = resolver.lookup(schema["$ref"])
         target = _inline_refs(resolved.contents, resolved.resolver, depth + 1)
@@ -136,8 +144,15 @@ def _unknown_kind(doc: Document) -> Diagnostic:
     line, col = doc.locate(("kind",))
     close = difflib.get_close_matches(doc.kind, KIND_SCHEMAS, n=1, cutoff=0.5)
     maybe = f"did you mean '{close[0]}'? " if close else ""
-    return Diagnostic(doc.file, line, col, "MY201", ERROR, "unknown document kind",
-                      f"{maybe}valid kinds: {', '.join(KIND_SCHEMAS)}")
+    return Diagnostic(
+        doc.file,
+        line,
+        col,
+        "MY201",
+        ERROR,
+        "unknown document kind",
+        f"{maybe}valid kinds: {', '.join(KIND_SCHEMAS)}",
+    )
 
 
 def _explain(doc: Document, error: ValidationError) -> Iterator[Diagnostic]:
@@ -145,8 +160,11 @@ def _explain(doc: Document, error: ValidationError) -> Iterator[Diagnostic]:
     error = _most_specific(error)
     path: NodePath = tuple(error.absolute_path)
     root = price_root(doc, path)
-    if root is not None and error.validator != "additionalProperties" \
-            and (len(path) == len(root) or error.validator is None):
+    if (
+        root is not None
+        and error.validator != "additionalProperties"
+        and (len(path) == len(root) or error.validator is None)
+    ):
         yield _at(doc, path, "MY209", *price_shape(doc, root))
         return
     validator = str(error.validator)
@@ -224,13 +242,23 @@ def _explain_additional(doc: Document, path: NodePath, error: ValidationError) -
 def _explain_required(doc: Document, path: NodePath, error: ValidationError) -> Explained:
     for field in error.validator_value:
         if isinstance(error.instance, dict) and field not in error.instance:
-            yield path, "MY203", f"missing required field '{field}' in {_where(doc, path)}", \
-                f"add `{field}:`"
+            yield (
+                path,
+                "MY203",
+                f"missing required field '{field}' in {_where(doc, path)}",
+                f"add `{field}:`",
+            )
 
 
-_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
-               "boolean": "true or false", "array": "a list", "object": "a mapping",
-               "null": "empty"}
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "empty",
+}
 
 
 def _type_words(schema: Mapping[str, Any]) -> str:
@@ -242,8 +270,12 @@ def _type_words(schema: Mapping[str, Any]) -> str:
 
 
 def _explain_type(doc: Document, path: NodePath, error: ValidationError) -> Explained:
-    yield path, "MY204", f"{_label(doc, path)} must be {_type_words(error.schema)}", \
-        "change the value's type"
+    yield (
+        path,
+        "MY204",
+        f"{_label(doc, path)} must be {_type_words(error.schema)}",
+        "change the value's type",
+    )
 
 
 def _explain_enum(doc: Document, path: NodePath, error: ValidationError) -> Explained:
@@ -253,31 +285,47 @@ def _explain_enum(doc: Document, path: NodePath, error: ValidationError) -> Expl
     if isinstance(error.instance, str):
         close = difflib.get_close_matches(error.instance, [str(a) for a in allowed], n=1)
         maybe = f"did you mean '{close[0]}'? " if close else ""
-    yield path, "MY205", f"{_label(doc, path)} must be one of: {words}", \
-        f"{maybe}use one of the listed values"
+    yield (
+        path,
+        "MY205",
+        f"{_label(doc, path)} must be one of: {words}",
+        f"{maybe}use one of the listed values",
+    )
 
 
 _BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
 
 
 def _explain_bound(doc: Document, path: NodePath, error: ValidationError) -> Explained:
-    bounds = " and ".join(f"{op} {error.schema[k]}" for k, op in _BOUNDS.items()
-                          if k in error.schema)
-    yield path, "MY206", f"{_label(doc, path)} must be {_type_words(error.schema)} {bounds}", \
-        "change the value to fit the range"
+    bounds = " and ".join(
+        f"{op} {error.schema[k]}" for k, op in _BOUNDS.items() if k in error.schema
+    )
+    yield (
+        path,
+        "MY206",
+        f"{_label(doc, path)} must be {_type_words(error.schema)} {bounds}",
+        "change the value to fit the range",
+    )
 
 
 def _explain_pattern(doc: Document, path: NodePath, error: ValidationError) -> Explained:
     if error.validator == "minLength" and error.validator_value == 1:
         yield path, "MY207", f"{_label(doc, path)} must not be empty", "write a value"
     elif error.validator == "pattern":
-        yield path, "MY207", f"{_label(doc, path)} is not in the expected form", \
-            f"it must match {error.validator_value}"
+        yield (
+            path,
+            "MY207",
+            f"{_label(doc, path)} is not in the expected form",
+            f"it must match {error.validator_value}",
+        )
     else:
         word = "at least" if error.validator == "minLength" else "at most"
-        yield path, "MY207", \
-            f"{_label(doc, path)} must be {word} {error.validator_value} characters long", \
-            "change the value's length"
+        yield (
+            path,
+            "MY207",
+            f"{_label(doc, path)} must be {word} {error.validator_value} characters long",
+            "change the value's length",
+        )
 
 
 def _explain_names(doc: Document, path: NodePath, error: ValidationError) -> Explained:
@@ -289,23 +337,32 @@ def _explain_names(doc: Document, path: NodePath, error: ValidationError) -> Exp
 
 
 def _explain_count(doc: Document, path: NodePath, error: ValidationError) -> Explained:
-    what = {"minItems": ("at least", "items"), "maxItems": ("at most", "items"),
-            "minProperties": ("at least", "entries"),
-            "maxProperties": ("at most", "entries")}.get(str(error.validator))
+    what = {
+        "minItems": ("at least", "items"),
+        "maxItems": ("at most", "items"),
+        "minProperties": ("at least", "entries"),
+        "maxProperties": ("at most", "entries"),
+    }.get(str(error.validator))
     if error.validator == "uniqueItems":
         yield path, "MY208", f"{_label(doc, path)} lists an item twice", "remove the repeat"
     elif what:
-        yield path, "MY208", \
-            f"{_label(doc, path)} needs {what[0]} {error.validator_value} {what[1]}", \
-            "add or remove entries"
+        yield (
+            path,
+            "MY208",
+            f"{_label(doc, path)} needs {what[0]} {error.validator_value} {what[1]}",
+            "add or remove entries",
+        )
 
 
 def _describe(schema: Any) -> str:
     """A schema in words: its type, enum, range and pattern (schema text only, no values)."""
     if not isinstance(schema, dict):
         return "a value"
-    parts = [f"one of: {', '.join(map(str, schema['enum']))}"] if "enum" in schema else \
-        [_type_words(schema)]
+    parts = (
+        [f"one of: {', '.join(map(str, schema['enum']))}"]
+        if "enum" in schema
+        else [_type_words(schema)]
+    )
     parts += [f"{op} {schema[k]}" for k, op in _BOUNDS.items() if k in schema]
     if "pattern" in schema:
         parts.append(f"matching {schema['pattern']}")
@@ -324,8 +381,12 @@ def _explain_forbidden(doc: Document, path: NodePath, error: ValidationError) ->
 
 
 def _explain_other(doc: Document, path: NodePath, error: ValidationError) -> Explained:
-    yield path, "MY210", f"{_label(doc, path)} does not have an allowed shape", \
-        f"see the '{error.validator}' rule in the {doc.kind} schema"
+    yield (
+        path,
+        "MY210",
+        f"{_label(doc, path)} does not have an allowed shape",
+        f"see the '{error.validator}' rule in the {doc.kind} schema",
+    )
 
 
 _EXPLAINERS = {

@@ -27,8 +27,10 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 #: provider key shapes, most specific first; a match must also hold a digit (real keys do)
 KEY_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an Anthropic API key", re.compile(r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,}")),
-    ("an OpenAI API key",
-     re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
+    (
+        "an OpenAI API key",
+        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ),
     ("an AWS access key id", re.compile(r"(?<![A-Za-z0-9])AKIA[0-9A-Z]{16}(?![A-Za-z0-9])")),
     ("a Google API key", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")),
 )
@@ -77,9 +79,14 @@ def provider_keys(doc: Document) -> Iterable[Diagnostic]:
         kind = key_kind(text)
         if kind:
             where = f"a mapping key under {_shown(path[:-1])}" if is_key else _shown(path)
-            yield diagnostic(doc, path, "MY502", f"{_label(doc)}: {where} holds what looks like "
-                             f"{kind}", "remove it from the catalog, revoke the key (it is in git "
-                             "history now) and reference a new one as ${ENV_VAR} in a Provider's auth")
+            yield diagnostic(
+                doc,
+                path,
+                "MY502",
+                f"{_label(doc)}: {where} holds what looks like {kind}",
+                "remove it from the catalog, revoke the key (it is in git "
+                "history now) and reference a new one as ${ENV_VAR} in a Provider's auth",
+            )
 
 
 def auth_references(doc: Document) -> Iterable[Diagnostic]:
@@ -93,10 +100,13 @@ def auth_references(doc: Document) -> Iterable[Diagnostic]:
             continue
         if isinstance(value, str) and key_kind(value):
             continue  # MY502 already says more
-        yield diagnostic(doc, ("auth", field), "MY501",
-                         f"{_label(doc)}: auth.{field} is not a ${{ENV_VAR}} reference",
-                         f"set the secret in the proxy's environment and write {field}: "
-                         "${SOME_ENV_VAR}")
+        yield diagnostic(
+            doc,
+            ("auth", field),
+            "MY501",
+            f"{_label(doc)}: auth.{field} is not a ${{ENV_VAR}} reference",
+            f"set the secret in the proxy's environment and write {field}: ${{SOME_ENV_VAR}}",
+        )
 
 
 def env_prefixes(doc: Document, prefixes: Sequence[str]) -> Iterable[Diagnostic]:
@@ -106,11 +116,14 @@ def env_prefixes(doc: Document, prefixes: Sequence[str]) -> Iterable[Diagnostic]
             continue
         for name in ENV_REF.findall(text):
             if not name.startswith(tuple(prefixes)):
-                yield diagnostic(doc, path, "MY503",
-                                 f"${{{name}}} is outside Settings.env_prefixes "
-                                 f"({', '.join(prefixes)})",
-                                 "rename the variable to an allowed prefix, or add its prefix "
-                                 "to Settings.env_prefixes")
+                yield diagnostic(
+                    doc,
+                    path,
+                    "MY503",
+                    f"${{{name}}} is outside Settings.env_prefixes ({', '.join(prefixes)})",
+                    "rename the variable to an allowed prefix, or add its prefix "
+                    "to Settings.env_prefixes",
+                )
 
 
 def consumer_digests(doc: Document) -> Iterable[Diagnostic]:
@@ -120,9 +133,13 @@ def consumer_digests(doc: Document) -> Iterable[Diagnostic]:
         return
     for i, value in enumerate(keys):
         if not (isinstance(value, str) and SHA256_HEX.fullmatch(value)):
-            yield diagnostic(doc, ("key_sha256", i), "MY504",
-                             f"{_label(doc)}: key_sha256[{i}] is not a lowercase sha256 hex digest",
-                             HASH_HINT)
+            yield diagnostic(
+                doc,
+                ("key_sha256", i),
+                "MY504",
+                f"{_label(doc)}: key_sha256[{i}] is not a lowercase sha256 hex digest",
+                HASH_HINT,
+            )
 
 
 def scan_secrets(docs: Iterable[Document], prefixes: Sequence[str] = ()) -> list[Diagnostic]:

@@ -28,18 +28,26 @@ PRIORITIES = ("high", "normal", "low")
 # reading a hand-made snapshot without them fills in the same values.
 DEFAULT_CURRENCY = "USD"
 DEFAULT_DESTINATION = "overseas"
-TIMEOUT_DEFAULTS: Mapping[str, int] = MappingProxyType({
-    "connect_timeout_s": 5, "first_byte_timeout_s": 60, "total_timeout_s": 300,
-    "retry_budget": 2, "max_request_bytes": 8 * 1024 * 1024})
-BREAKER_DEFAULTS: Mapping[str, int] = MappingProxyType({
-    "failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300})
+TIMEOUT_DEFAULTS: Mapping[str, int] = MappingProxyType(
+    {
+        "connect_timeout_s": 5,
+        "first_byte_timeout_s": 60,
+        "total_timeout_s": 300,
+        "retry_budget": 2,
+        "max_request_bytes": 8 * 1024 * 1024,
+    }
+)
+BREAKER_DEFAULTS: Mapping[str, int] = MappingProxyType(
+    {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300}
+)
 SYSTEM_OWNER: Mapping[str, str] = MappingProxyType({"type": "system", "code": "platform"})
-MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "status": "active", "visibility": "public", "order": 1000})
-CHANNEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "priority": "normal", "weight": 1, "status": "active"})
-CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "status": "active", "scopes": ("public",)})
+MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {"status": "active", "visibility": "public", "order": 1000}
+)
+CHANNEL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {"priority": "normal", "weight": 1, "status": "active"}
+)
+CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({"status": "active", "scopes": ("public",)})
 #: A compiled snapshot larger than this is refused by compile and by the proxy: the 4,381
 #: model catalog generated from LiteLLM's price map compiles to 8.9 MB.
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
@@ -90,7 +98,9 @@ def canonical_json(value: Any) -> bytes:
 
 def digest_of(body: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a snapshot body without its own digest."""
-    return hashlib.sha256(canonical_json({k: v for k, v in body.items() if k != "digest"})).hexdigest()
+    return hashlib.sha256(
+        canonical_json({k: v for k, v in body.items() if k != "digest"})
+    ).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +177,9 @@ class Provider:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Provider:
         return cls(
-            d["name"], d["protocol"], d.get("base_url"),
+            d["name"],
+            d["protocol"],
+            d.get("base_url"),
             MappingProxyType(dict(d.get("auth") or {"type": "none"})),
             d.get("data_destination", DEFAULT_DESTINATION),
             MappingProxyType(dict(d.get("headers", {}))),
@@ -180,7 +192,9 @@ class Price:
 
     currency: str
     unit: str
-    amounts: Mapping[str, Decimal]  # input, cached_input, cache_write, output, reasoning, characters, audio, video
+    amounts: Mapping[
+        str, Decimal
+    ]  # input, cached_input, cache_write, output, reasoning, characters, audio, video
     images: Mapping[str, Mapping[str, Decimal]]  # size -> quality -> price
     videos: Mapping[str, Decimal] = field(default_factory=dict)  # size -> price per second
 
@@ -188,13 +202,21 @@ class Price:
     def from_dict(cls, d: Mapping[str, Any] | None) -> Price | None:
         if d is None:
             return None
-        amounts = {k: Decimal(v) for k, v in d.items()
-                   if k not in ("currency", "unit", "images", "videos")}
-        images = {s: MappingProxyType({q: Decimal(p) for q, p in qs.items()})
-                  for s, qs in d.get("images", {}).items()}
+        amounts = {
+            k: Decimal(v) for k, v in d.items() if k not in ("currency", "unit", "images", "videos")
+        }
+        images = {
+            s: MappingProxyType({q: Decimal(p) for q, p in qs.items()})
+            for s, qs in d.get("images", {}).items()
+        }
         videos = {s: Decimal(p) for s, p in d.get("videos", {}).items()}
-        return cls(d["currency"], d["unit"], MappingProxyType(amounts), MappingProxyType(images),
-                   MappingProxyType(videos))
+        return cls(
+            d["currency"],
+            d["unit"],
+            MappingProxyType(amounts),
+            MappingProxyType(images),
+            MappingProxyType(videos),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,11 +242,18 @@ class Channel:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Channel:
         return cls(
-            d["name"], d["model"], d["provider"], d["protocol"], d["upstream_model"],
+            d["name"],
+            d["model"],
+            d["provider"],
+            d["protocol"],
+            d["upstream_model"],
             d.get("priority", CHANNEL_DEFAULTS["priority"]),
-            d.get("weight", CHANNEL_DEFAULTS["weight"]), d.get("status", CHANNEL_DEFAULTS["status"]),
-            d["data_destination"], Owner.from_dict(d.get("owner")),
-            MappingProxyType(dict(d.get("options", {}))), Price.from_dict(d.get("price")),
+            d.get("weight", CHANNEL_DEFAULTS["weight"]),
+            d.get("status", CHANNEL_DEFAULTS["status"]),
+            d["data_destination"],
+            Owner.from_dict(d.get("owner")),
+            MappingProxyType(dict(d.get("options", {}))),
+            Price.from_dict(d.get("price")),
             d.get("price_source"),
         )
 
@@ -252,14 +281,22 @@ class Model:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Model:
         return cls(
-            d["name"], d.get("display_name") or d["name"], d.get("vendor"), d.get("description"),
-            d.get("docs_url"), d["type"], d.get("status", MODEL_DEFAULTS["status"]),
+            d["name"],
+            d.get("display_name") or d["name"],
+            d.get("vendor"),
+            d.get("description"),
+            d.get("docs_url"),
+            d["type"],
+            d.get("status", MODEL_DEFAULTS["status"]),
             d.get("visibility", MODEL_DEFAULTS["visibility"]),
             Owner.from_dict(d.get("owner")) or Owner(**SYSTEM_OWNER),
             d.get("order", MODEL_DEFAULTS["order"]),
-            tuple(d.get("aliases", ())), tuple(d.get("tags", ())),
-            MappingProxyType(dict(d.get("properties", {}))), frozenset(d.get("capabilities", ())),
-            frozenset(d.get("native_tools", ())), d.get("system_prompt"),
+            tuple(d.get("aliases", ())),
+            tuple(d.get("tags", ())),
+            MappingProxyType(dict(d.get("properties", {}))),
+            frozenset(d.get("capabilities", ())),
+            frozenset(d.get("native_tools", ())),
+            d.get("system_prompt"),
             tuple(d.get("channels", ())),
         )
 
@@ -278,9 +315,14 @@ class Limits:
     def from_dict(cls, d: Mapping[str, Any]) -> Limits:
         def money(key: str) -> Decimal | None:
             return None if d.get(key) is None else Decimal(d[key])
-        return cls(d.get("requests_per_minute"), d.get("tokens_per_minute"),
-                   d.get("concurrent_requests"), money("budget_per_day"),
-                   money("budget_per_month"))
+
+        return cls(
+            d.get("requests_per_minute"),
+            d.get("tokens_per_minute"),
+            d.get("concurrent_requests"),
+            money("budget_per_day"),
+            money("budget_per_month"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +336,10 @@ class Quota:
     def from_dict(cls, d: Mapping[str, Any] | None) -> Quota | None:
         if not d:
             return None
-        return cls(Limits.from_dict(d), MappingProxyType(
-            {m: Limits.from_dict(q) for m, q in (d.get("models") or {}).items()}))
+        return cls(
+            Limits.from_dict(d),
+            MappingProxyType({m: Limits.from_dict(q) for m, q in (d.get("models") or {}).items()}),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,10 +362,15 @@ class Consumer:
     def from_dict(cls, d: Mapping[str, Any]) -> Consumer:
         models = d.get("models")
         return cls(
-            d["name"], d.get("status", CONSUMER_DEFAULTS["status"]), tuple(d["key_sha256"]),
-            Owner.from_dict(d.get("owner")), frozenset(d.get("orgs", ())),
-            frozenset(d.get("scopes", CONSUMER_DEFAULTS["scopes"])), d.get("max_data_destination", DEFAULT_DESTINATION),
-            None if models is None else frozenset(models), Quota.from_dict(d.get("quota")),
+            d["name"],
+            d.get("status", CONSUMER_DEFAULTS["status"]),
+            tuple(d["key_sha256"]),
+            Owner.from_dict(d.get("owner")),
+            frozenset(d.get("orgs", ())),
+            frozenset(d.get("scopes", CONSUMER_DEFAULTS["scopes"])),
+            d.get("max_data_destination", DEFAULT_DESTINATION),
+            None if models is None else frozenset(models),
+            Quota.from_dict(d.get("quota")),
         )
 
 
@@ -338,9 +387,14 @@ class NativeTool:
     def from_dict(cls, d: Mapping[str, Any]) -> NativeTool:
         ppc = d.get("price_per_call")
         return cls(
-            d["name"], d.get("description"), tuple(d.get("applies_to", ())),
-            MappingProxyType({p: MappingProxyType(dict(s)) for p, s in d.get("spellings", {}).items()}),
-            None if ppc is None else Decimal(ppc), d.get("currency", DEFAULT_CURRENCY),
+            d["name"],
+            d.get("description"),
+            tuple(d.get("applies_to", ())),
+            MappingProxyType(
+                {p: MappingProxyType(dict(s)) for p, s in d.get("spellings", {}).items()}
+            ),
+            None if ppc is None else Decimal(ppc),
+            d.get("currency", DEFAULT_CURRENCY),
         )
 
 
@@ -394,26 +448,35 @@ class Snapshot:
             schema_version=d["schema_version"],
             digest=d["digest"],
             settings=Settings.from_dict(d.get("settings", {})),
-            providers=MappingProxyType({n: Provider.from_dict(p) for n, p in d["providers"].items()}),
+            providers=MappingProxyType(
+                {n: Provider.from_dict(p) for n, p in d["providers"].items()}
+            ),
             models=models,
             models_by_name=MappingProxyType({m.name: m for m in models}),
             aliases=MappingProxyType(dict(d.get("aliases", {}))),
             channels=MappingProxyType({n: Channel.from_dict(c) for n, c in d["channels"].items()}),
             capabilities=MappingProxyType(dict(d.get("capabilities", {}))),
             native_tools=MappingProxyType(
-                {n: NativeTool.from_dict(t) for n, t in d.get("native_tools", {}).items()}),
+                {n: NativeTool.from_dict(t) for n, t in d.get("native_tools", {}).items()}
+            ),
             consumers=consumers,
             consumers_by_key=MappingProxyType(
-                {k.lower(): c for c in consumers for k in c.key_sha256}),
-            org_quotas=MappingProxyType({
-                n: q for n, o in (d.get("orgs") or {}).items()
-                if (q := Quota.from_dict(o.get("quota"))) is not None}),
+                {k.lower(): c for c in consumers for k in c.key_sha256}
+            ),
+            org_quotas=MappingProxyType(
+                {
+                    n: q
+                    for n, o in (d.get("orgs") or {}).items()
+                    if (q := Quota.from_dict(o.get("quota"))) is not None
+                }
+            ),
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Snapshot:
         """Load a snapshot file: size, JSON, version and digest checked once, here."""
         if len(data) > MAX_SNAPSHOT_BYTES:
-            raise ValueError(f"snapshot is {len(data):,} bytes, over the limit of "
-                             f"{MAX_SNAPSHOT_BYTES:,}")
+            raise ValueError(
+                f"snapshot is {len(data):,} bytes, over the limit of {MAX_SNAPSHOT_BYTES:,}"
+            )
         return cls.from_dict(json.loads(data))

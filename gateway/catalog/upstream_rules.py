@@ -23,9 +23,20 @@ from gateway.catalog.link import Catalog, diagnostic
 from gateway.diagnostics import Diagnostic
 
 #: Headers that say how the request is framed or routed; the HTTP client sets them.
-FRAMING_HEADERS = frozenset({"host", "transfer-encoding", "content-length", "connection",
-                             "keep-alive", "upgrade", "te", "trailer", "proxy-connection",
-                             "expect"})
+FRAMING_HEADERS = frozenset(
+    {
+        "host",
+        "transfer-encoding",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+        "expect",
+    }
+)
 _NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOCAL_NAMES = ("localhost", "localhost.", "ip6-localhost")
@@ -57,23 +68,39 @@ def _url_findings(url: str) -> Iterator[tuple[str, str, str]]:
     address, unusual = _address(host)
     shown = f"{host} ({address})" if unusual and address else host
     if unusual:
-        yield ("MY417", f"base_url host {host} is an IP address in an unusual spelling"
-               + (f" for {address}" if address else ""),
-               "write the host name, or the address in dotted decimal form")
-    if address is not None and (address.is_link_local or address.is_unspecified
-                                or address.is_multicast):
-        yield ("MY417", f"base_url points at {shown}, a link-local, unspecified or multicast "
-               "address (169.254.169.254 is the cloud metadata service)",
-               "point the provider at the upstream API's public or private host name")
+        yield (
+            "MY417",
+            f"base_url host {host} is an IP address in an unusual spelling"
+            + (f" for {address}" if address else ""),
+            "write the host name, or the address in dotted decimal form",
+        )
+    if address is not None and (
+        address.is_link_local or address.is_unspecified or address.is_multicast
+    ):
+        yield (
+            "MY417",
+            f"base_url points at {shown}, a link-local, unspecified or multicast "
+            "address (169.254.169.254 is the cloud metadata service)",
+            "point the provider at the upstream API's public or private host name",
+        )
     elif host in _LOCAL_NAMES or (address is not None and address.is_loopback):
-        yield ("MY419", f"base_url points at {shown}, the proxy's own machine",
-               "fine for a sidecar or a test upstream; make sure nothing else listens there")
+        yield (
+            "MY419",
+            f"base_url points at {shown}, the proxy's own machine",
+            "fine for a sidecar or a test upstream; make sure nothing else listens there",
+        )
     elif address is not None and address.is_private:
-        yield ("MY419", f"base_url points at {shown}, a private network address",
-               "fine for an internal gateway; make sure it is the one you mean")
+        yield (
+            "MY419",
+            f"base_url points at {shown}, a private network address",
+            "fine for an internal gateway; make sure it is the one you mean",
+        )
     elif parts.scheme == "http":
-        yield ("MY418", f"base_url sends requests and the provider's key over plain http to "
-               f"{host}", "use https://")
+        yield (
+            "MY418",
+            f"base_url sends requests and the provider's key over plain http to {host}",
+            "use https://",
+        )
 
 
 def risky_base_url(cat: Catalog) -> Iterable[Diagnostic]:
@@ -82,8 +109,9 @@ def risky_base_url(cat: Catalog) -> Iterable[Diagnostic]:
         url = provider.data.get("base_url")
         if isinstance(url, str):
             for code, message, hint in _url_findings(url):
-                yield diagnostic(provider, ("base_url",), code,
-                                 f"provider {provider.name!r}: {message}", hint)
+                yield diagnostic(
+                    provider, ("base_url",), code, f"provider {provider.name!r}: {message}", hint
+                )
 
 
 def _headers(doc: Document) -> Iterator[tuple[Path, Mapping[str, Any]]]:
@@ -101,15 +129,23 @@ def framing_headers(cat: Catalog) -> Iterable[Diagnostic]:
         for path, headers in _headers(doc):
             for name, value in headers.items():
                 if str(name).lower() in FRAMING_HEADERS:
-                    yield diagnostic(doc, (*path, name), "MY420",
-                                     f"{doc.kind} {doc.name!r}: header {name} decides how the "
-                                     "request is framed or routed and is set by the proxy",
-                                     f"remove {name} from the headers")
+                    yield diagnostic(
+                        doc,
+                        (*path, name),
+                        "MY420",
+                        f"{doc.kind} {doc.name!r}: header {name} decides how the "
+                        "request is framed or routed and is set by the proxy",
+                        f"remove {name} from the headers",
+                    )
                 elif isinstance(value, str) and _CONTROL.search(value):
-                    yield diagnostic(doc, (*path, name), "MY420",
-                                     f"{doc.kind} {doc.name!r}: the value of header {name} "
-                                     "holds a line break or another control character",
-                                     "write the value on one line")
+                    yield diagnostic(
+                        doc,
+                        (*path, name),
+                        "MY420",
+                        f"{doc.kind} {doc.name!r}: the value of header {name} "
+                        "holds a line break or another control character",
+                        "write the value on one line",
+                    )
 
 
 RULES = (risky_base_url, framing_headers)

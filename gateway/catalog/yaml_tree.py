@@ -109,24 +109,42 @@ def compose(data: bytes) -> Iterator[Node | Diagnostic]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         if _NESTING_REFUSED in problem:
-            yield Diagnostic("", line, col, "MY109", ERROR,
-                             f"nesting deeper than {MAX_DEPTH} levels", "flatten the document")
+            yield Diagnostic(
+                "",
+                line,
+                col,
+                "MY109",
+                ERROR,
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "flatten the document",
+            )
             return
-        yield Diagnostic("", line, col, "MY102", ERROR, f"YAML syntax error: {problem}",
-                         "fix the YAML at this place (indentation, quotes, brackets)")
+        yield Diagnostic(
+            "",
+            line,
+            col,
+            "MY102",
+            ERROR,
+            f"YAML syntax error: {problem}",
+            "fix the YAML at this place (indentation, quotes, brackets)",
+        )
     except yaml.reader.ReaderError as exc:
         line, col = byte_position(data, exc.position)
-        yield Diagnostic("", line, col, "MY101", ERROR,
-                         f"character #x{exc.character:04x} is not allowed in YAML",
-                         "remove the control character or write it as an escape in a "
-                         "double-quoted string")
+        yield Diagnostic(
+            "",
+            line,
+            col,
+            "MY101",
+            ERROR,
+            f"character #x{exc.character:04x} is not allowed in YAML",
+            "remove the control character or write it as an escape in a double-quoted string",
+        )
 
 
 class Builder:
     """Turns one document's node tree into plain values and positions, checking as it goes."""
 
-    def __init__(self, file: str, diagnostics: list[Diagnostic], *,
-                 aliases: bool = True) -> None:
+    def __init__(self, file: str, diagnostics: list[Diagnostic], *, aliases: bool = True) -> None:
         """`aliases` False: the file has no alias (`*`), so scalars need no watching."""
         self.file = file
         self.diagnostics = diagnostics
@@ -153,8 +171,12 @@ class Builder:
         if key in self.built or key in self.active:
             self._count_alias(node, mark)
         if depth >= MAX_DEPTH:
-            raise Refusal("MY109", node.start_mark, f"nesting deeper than {MAX_DEPTH} levels",
-                          "flatten the document")
+            raise Refusal(
+                "MY109",
+                node.start_mark,
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "flatten the document",
+            )
         self.active.add(key)
         if node.__class__ is MappingNode:
             self._check_tag(node, "map")
@@ -162,12 +184,14 @@ class Builder:
         else:
             self._check_tag(node, "seq")
             if self.aliases:  # an alias in a list is reported where the list is used
-                value = [self.build(item, (*path, i), depth + 1,
-                                    mark if self._repeat(item) else None)
-                         for i, item in enumerate(node.value)]
+                value = [
+                    self.build(item, (*path, i), depth + 1, mark if self._repeat(item) else None)
+                    for i, item in enumerate(node.value)
+                ]
             else:
-                value = [self.build(item, (*path, i), depth + 1)
-                         for i, item in enumerate(node.value)]
+                value = [
+                    self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)
+                ]
         self.active.discard(key)
         self.built.add(key)
         return value
@@ -177,8 +201,11 @@ class Builder:
         positions = self.positions
         merges: list[tuple[Node, Node]] = []
         for key_node, value_node in node.value:
-            if key_node.__class__ is ScalarNode and key_node.tag == IMPLICIT \
-                    and key_node.value != "<<":  # the common case, kept inline for speed
+            if (
+                key_node.__class__ is ScalarNode
+                and key_node.tag == IMPLICIT
+                and key_node.value != "<<"
+            ):  # the common case, kept inline for speed
                 key = key_node.value
             else:
                 key = self._key(key_node)
@@ -192,8 +219,9 @@ class Builder:
                 if self.aliases:
                     self._count_scalar(value_node, mark)
                 value = value_node.value
-                if value_node.tag == IMPLICIT and (value_node.style
-                                                    or value[:1] not in _MAYBE_TYPED):
+                if value_node.tag == IMPLICIT and (
+                    value_node.style or value[:1] not in _MAYBE_TYPED
+                ):
                     result[key] = value
                 else:
                     result[key] = _scalar(value_node)
@@ -206,8 +234,9 @@ class Builder:
     def _key(self, node: Node) -> Any:
         """Keys are kept as written, so data stays JSON-shaped (`on:` is the key 'on')."""
         if node.__class__ is not ScalarNode:
-            raise Refusal("MY110", node.start_mark, "a mapping key must be a plain scalar",
-                          "use a string key")
+            raise Refusal(
+                "MY110", node.start_mark, "a mapping key must be a plain scalar", "use a string key"
+            )
         value = node.value
         if node.tag != IMPLICIT:
             self._check_tag(node, "str")
@@ -215,15 +244,20 @@ class Builder:
             return _MERGE
         return value
 
-    def _merge(self, merge_key: Node, node: Node, path: NodePath, depth: int,
-               result: dict[str, Any]) -> None:
+    def _merge(
+        self, merge_key: Node, node: Node, path: NodePath, depth: int, result: dict[str, Any]
+    ) -> None:
         """`<<: *defaults` (or a list of them) adds the keys not written out, like safe_load."""
         sources = node.value if isinstance(node, SequenceNode) else [node]
         own_positions, cut = self.positions, len(path)
         for source in sources:
             if not isinstance(source, MappingNode):
-                raise Refusal("MY110", merge_key.start_mark, "`<<` merges only mappings",
-                              "point `<<` at an anchored mapping (or a list of them)")
+                raise Refusal(
+                    "MY110",
+                    merge_key.start_mark,
+                    "`<<` merges only mappings",
+                    "point `<<` at an anchored mapping (or a list of them)",
+                )
             self.positions = {}
             try:
                 value = self.build(source, path, depth + 1)
@@ -238,26 +272,44 @@ class Builder:
 
     def _duplicate(self, key: str, node: Node, first: tuple[int, int]) -> None:
         # The document is kept (first value wins) so later stages still check the rest.
-        self.diagnostics.append(Diagnostic(
-            self.file, node.start_mark.line + 1, node.start_mark.column + 1, "MY103", ERROR,
-            f"duplicate key '{key}' (first defined on line {first[0]})",
-            "remove one of the two; YAML parsers disagree on which one wins"))
+        self.diagnostics.append(
+            Diagnostic(
+                self.file,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                "MY103",
+                ERROR,
+                f"duplicate key '{key}' (first defined on line {first[0]})",
+                "remove one of the two; YAML parsers disagree on which one wins",
+            )
+        )
 
     def _check_tag(self, node: Node, allowed: str) -> None:
         tag = node.tag
         if tag != IMPLICIT and tag != _TAG + allowed and tag != "!":
-            raise Refusal("MY106", node.start_mark, f"YAML tag '{tag}' is not allowed",
-                          "remove the tag; catalogs use plain YAML values only")
+            raise Refusal(
+                "MY106",
+                node.start_mark,
+                f"YAML tag '{tag}' is not allowed",
+                "remove the tag; catalogs use plain YAML values only",
+            )
 
     def _count_alias(self, node: Node, mark: Any) -> None:
         if id(node) in self.active:
-            raise Refusal("MY111", mark, "alias refers to a node that contains it",
-                          "remove the recursive alias")
+            raise Refusal(
+                "MY111",
+                mark,
+                "alias refers to a node that contains it",
+                "remove the recursive alias",
+            )
         self.expanded += _size(node, self.sizes)
         if self.expanded > MAX_ALIAS_EXPANSION:
-            raise Refusal("MY111", mark,
-                          f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
-                           "write the values out, or share fewer and smaller anchors")
+            raise Refusal(
+                "MY111",
+                mark,
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
+                "write the values out, or share fewer and smaller anchors",
+            )
 
     def _repeat(self, node: Node) -> bool:
         key = id(node)
@@ -275,9 +327,12 @@ class Builder:
     def _add_characters(self, characters: int, mark: Any) -> None:
         self.characters += characters
         if self.characters > MAX_ALIAS_CHARACTERS:
-            raise Refusal("MY112", mark,
-                          f"aliases repeat more than {MAX_ALIAS_CHARACTERS:,} characters of "
-                          "text", "write the text out once, or share shorter anchors")
+            raise Refusal(
+                "MY112",
+                mark,
+                f"aliases repeat more than {MAX_ALIAS_CHARACTERS:,} characters of text",
+                "write the text out once, or share shorter anchors",
+            )
 
 
 def _size(node: Node, memo: dict[int, int]) -> int:
@@ -303,18 +358,26 @@ def _scalar(node: ScalarNode) -> Any:
         if node.style or value[:1] not in _MAYBE_TYPED:  # quoted or plainly text
             return value
         return _plain(value)
-    elif tag.startswith(_TAG) and tag[len(_TAG):] in _EXPLICIT:
-        tag = tag[len(_TAG):]
+    elif tag.startswith(_TAG) and tag[len(_TAG) :] in _EXPLICIT:
+        tag = tag[len(_TAG) :]
     elif tag == "!":
         return value
     else:
-        raise Refusal("MY106", node.start_mark, f"YAML tag '{tag}' is not allowed",
-                      "remove the tag; catalogs use plain YAML values only")
+        raise Refusal(
+            "MY106",
+            node.start_mark,
+            f"YAML tag '{tag}' is not allowed",
+            "remove the tag; catalogs use plain YAML values only",
+        )
     try:
         return _typed(value, tag)
     except (KeyError, ValueError) as exc:
-        raise Refusal("MY106", node.start_mark, f"value does not fit its tag '!!{tag}'",
-                      "remove the tag or fix the value") from exc
+        raise Refusal(
+            "MY106",
+            node.start_mark,
+            f"value does not fit its tag '!!{tag}'",
+            "remove the tag or fix the value",
+        ) from exc
 
 
 def _typed(value: str, tag: str) -> Any:
@@ -338,6 +401,5 @@ def _plain(value: str) -> Any:
         return None
     for tag, regexp in _RESOLVERS.get(value[0], ()):
         if regexp.match(value):
-            return _typed(value, tag[len(_TAG):])
+            return _typed(value, tag[len(_TAG) :])
     return value
-

@@ -52,8 +52,9 @@ def _collect_state(h: Pipeline, loaded: Loaded) -> None:
         breaker = h.router.breakers.peek(loaded.breaker_keys[name])
         metrics.set_circuit(name, "closed" if breaker is None else breaker.state)
     status = h.holder.status()
-    metrics.set_snapshot(loaded.snapshot.digest, status.get("reloads", 0),
-                         status.get("refusals", 0))
+    metrics.set_snapshot(
+        loaded.snapshot.digest, status.get("reloads", 0), status.get("refusals", 0)
+    )
 
 
 async def serve_status(h: Pipeline, ex: Exchange) -> None:

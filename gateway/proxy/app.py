@@ -44,11 +44,20 @@ class ProxyApp:
     unknown URL, not the admin endpoint by another spelling.
     """
 
-    def __init__(self, holder: Holder, *, no_auth: bool = False, watch: bool = True,
-                 rng: random.Random | None = None, http: Any = None,
-                 usage_log: str | None = None, metrics: bool = True,
-                 state_dir: Path | None = None, state: StateBackend | None = None,
-                 on_state_unavailable: str = FAIL_OPEN) -> None:
+    def __init__(
+        self,
+        holder: Holder,
+        *,
+        no_auth: bool = False,
+        watch: bool = True,
+        rng: random.Random | None = None,
+        http: Any = None,
+        usage_log: str | None = None,
+        metrics: bool = True,
+        state_dir: Path | None = None,
+        state: StateBackend | None = None,
+        on_state_unavailable: str = FAIL_OPEN,
+    ) -> None:
         from gateway.proxy.documents import open_documents
         from gateway.proxy.router import Router
         from gateway.usage.accounting import Accountant
@@ -64,14 +73,16 @@ class ProxyApp:
         self.router = Router(http, holder.breakers, rng)
         # Recent health of channels that left the catalog is forgotten with them.
         holder.on_install.append(lambda loaded: self.router.stats.retain(loaded.snapshot.channels))
-        self.accountant = Accountant(UsageLog(usage_log), metrics_enabled=metrics,
-                                     stats=self.router.stats)
+        self.accountant = Accountant(
+            UsageLog(usage_log), metrics_enabled=metrics, stats=self.router.stats
+        )
         self.state = state or EmbeddedState()
         self.gate = QuotaGate(self.state, holder, on_unavailable=on_state_unavailable)
         # Through a shared backend, a circuit opened here is skipped by every replica.
         self.circuits = SharedCircuits(self.state, holder.breakers) if self.state.shared else None
-        self.pipeline = Pipeline(holder, self.router, no_auth=no_auth,
-                                 accountant=self.accountant, gates=[self.gate])
+        self.pipeline = Pipeline(
+            holder, self.router, no_auth=no_auth, accountant=self.accountant, gates=[self.gate]
+        )
         self.documents = open_documents(state_dir)  # video jobs: which channel holds each
         # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
         self.state_dir = None if state_dir is None else str(state_dir)
@@ -98,8 +109,13 @@ class ProxyApp:
             if scope["path"] == realtime.PATH:
                 await realtime.serve(self.pipeline, scope, receive, send, request_id)
             else:
-                await realtime.refuse(scope, receive, send, request_id,
-                                      UnknownURL(f"Unknown WebSocket URL: {scope['path']}"))
+                await realtime.refuse(
+                    scope,
+                    receive,
+                    send,
+                    request_id,
+                    UnknownURL(f"Unknown WebSocket URL: {scope['path']}"),
+                )
         except Exception:
             log.exception("realtime session %s failed", request_id)
 
@@ -128,8 +144,9 @@ class ProxyApp:
             # A bug, not a client or upstream error: say so in OpenAI's shape, log the trace.
             log.exception("request %s failed", ex.request_id)
             if not ex.started:
-                await ex.respond_error(InternalError("internal error; see the proxy log for "
-                                                     f"request {ex.request_id}"))
+                await ex.respond_error(
+                    InternalError(f"internal error; see the proxy log for request {ex.request_id}")
+                )
 
     async def dispatch(self, ex: Exchange, method: str, path: str) -> None:
         p = self.pipeline
@@ -166,15 +183,18 @@ class ProxyApp:
         if method == "GET" and path.startswith("/v1/models/") and len(path) > 11:
             return await models_api.get_model(ex, loaded, consumer)
         if path == "/v1/realtime":
-            raise InvalidRequest("/v1/realtime is a WebSocket endpoint: connect with "
-                                 "`Upgrade: websocket`", code="websocket_required")
+            raise InvalidRequest(
+                "/v1/realtime is a WebSocket endpoint: connect with `Upgrade: websocket`",
+                code="websocket_required",
+            )
         if path == "/v1/videos" or path.startswith("/v1/videos/"):
             from gateway.proxy import videos
 
             return await videos.handle(p, ex, loaded, consumer, self.documents)
         if endpoint is not None or path == "/v1/models":
-            raise InvalidRequest(f"method {method} is not allowed on {path}",
-                                 code="method_not_allowed")
+            raise InvalidRequest(
+                f"method {method} is not allowed on {path}", code="method_not_allowed"
+            )
         raise UnknownURL(f"Unknown request URL: {method} {path}")
 
     # ----- lifespan: first load, watching, SIGHUP, closing the upstream pool -----
@@ -195,7 +215,8 @@ class ProxyApp:
         await self.state.warm()
         if self.circuits is not None:
             self._circuit_sync = asyncio.get_running_loop().create_task(
-                self.circuits.run(self._circuit_stop))
+                self.circuits.run(self._circuit_stop)
+            )
         if holder.source is None:
             return
         if holder.current is None:
@@ -206,7 +227,8 @@ class ProxyApp:
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             # Only possible in the main thread (not when embedded in a test server).
             asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: asyncio.ensure_future(holder.reload_async()))
+                signal.SIGHUP, lambda: asyncio.ensure_future(holder.reload_async())
+            )
 
     async def shutdown(self) -> None:
         if self._circuit_sync is not None:
@@ -247,8 +269,10 @@ def _closing(send: Send) -> Send:
 
     async def send_closing(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()),
-                                              (b"connection", b"close")]}
+            message = {
+                **message,
+                "headers": [*message.get("headers", ()), (b"connection", b"close")],
+            }
         await send(message)
 
     return send_closing
@@ -263,8 +287,9 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return f"{_ids.getrandbits(96):024x}"
 
 
-def snapshot_source(snapshot: str | Path | None, catalog: Path | None,
-                    poll_interval_s: float | None = None) -> Source:
+def snapshot_source(
+    snapshot: str | Path | None, catalog: Path | None, poll_interval_s: float | None = None
+) -> Source:
     """A snapshot URL (polled), a snapshot file, or a catalog directory (both watched)."""
     if isinstance(snapshot, str) and is_snapshot_url(snapshot):
         return SnapshotURL(snapshot, *([poll_interval_s] if poll_interval_s else []))
@@ -273,12 +298,21 @@ def snapshot_source(snapshot: str | Path | None, catalog: Path | None,
     return CatalogDir(catalog or Path("catalog"))
 
 
-def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = None,
-               no_auth: bool = False, watch: bool = True, holder: Holder | None = None,
-               rng: random.Random | None = None, usage_log: str | None = None,
-               metrics: bool = True, poll_interval_s: float | None = None,
-               state_dir: Path | None = None, state: str | None = None,
-               on_state_unavailable: str = FAIL_OPEN) -> ProxyApp:
+def create_app(
+    *,
+    catalog: Path | None = None,
+    snapshot: str | Path | None = None,
+    no_auth: bool = False,
+    watch: bool = True,
+    holder: Holder | None = None,
+    rng: random.Random | None = None,
+    usage_log: str | None = None,
+    metrics: bool = True,
+    poll_interval_s: float | None = None,
+    state_dir: Path | None = None,
+    state: str | None = None,
+    on_state_unavailable: str = FAIL_OPEN,
+) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder;
     `state` is a state backend URL (default: embedded, this process only)."""
     if holder is None:
@@ -287,9 +321,17 @@ def create_app(*, catalog: Path | None = None, snapshot: str | Path | None = Non
         from gateway.proxy.auth import warn_no_auth
 
         warn_no_auth()
-    return ProxyApp(holder, no_auth=no_auth, watch=watch, rng=rng, usage_log=usage_log,
-                    metrics=metrics, state_dir=state_dir, state=open_state(state),
-                    on_state_unavailable=on_state_unavailable)
+    return ProxyApp(
+        holder,
+        no_auth=no_auth,
+        watch=watch,
+        rng=rng,
+        usage_log=usage_log,
+        metrics=metrics,
+        state_dir=state_dir,
+        state=open_state(state),
+        on_state_unavailable=on_state_unavailable,
+    )
 
 
 def app_from_env() -> ProxyApp:
@@ -298,11 +340,14 @@ def app_from_env() -> ProxyApp:
     catalog = os.environ.get("MODELYARD_CATALOG")
     poll = os.environ.get("MODELYARD_POLL_INTERVAL")
     state_dir = os.environ.get("MODELYARD_STATE_DIR")
-    return create_app(catalog=Path(catalog) if catalog else None,
-                      snapshot=snapshot or None, poll_interval_s=float(poll) if poll else None,
-                      state_dir=Path(state_dir) if state_dir else None,
-                      no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
-                      usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
-                      metrics=os.environ.get("MODELYARD_METRICS") != "0",
-                      state=os.environ.get(STATE_ENV),
-                      on_state_unavailable=os.environ.get(STATE_UNAVAILABLE_ENV, FAIL_OPEN))
+    return create_app(
+        catalog=Path(catalog) if catalog else None,
+        snapshot=snapshot or None,
+        poll_interval_s=float(poll) if poll else None,
+        state_dir=Path(state_dir) if state_dir else None,
+        no_auth=os.environ.get("MODELYARD_NO_AUTH") == "1",
+        usage_log=os.environ.get("MODELYARD_USAGE_LOG"),
+        metrics=os.environ.get("MODELYARD_METRICS") != "0",
+        state=os.environ.get(STATE_ENV),
+        on_state_unavailable=os.environ.get(STATE_UNAVAILABLE_ENV, FAIL_OPEN),
+    )

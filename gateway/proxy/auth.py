@@ -12,9 +12,16 @@ from gateway.errors import AuthenticationFailed
 log = logging.getLogger("modelyard.proxy")
 
 #: The consumer of every request when auth is switched off for local development.
-ANONYMOUS = Consumer(name="anonymous", status="active", key_sha256=(), owner=None,
-                     orgs=frozenset(), scopes=frozenset({"public"}),
-                     max_data_destination="overseas", models=None)
+ANONYMOUS = Consumer(
+    name="anonymous",
+    status="active",
+    key_sha256=(),
+    owner=None,
+    orgs=frozenset(),
+    scopes=frozenset({"public"}),
+    max_data_destination="overseas",
+    models=None,
+)
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -48,12 +55,17 @@ def authenticate(snapshot: Snapshot, headers: list[tuple[bytes, bytes]]) -> Cons
     consumer = snapshot.consumers_by_key.get(digest)
     # The lookup is by digest, so it reveals nothing about the key; compare_digest keeps the
     # final check constant-time should the lookup ever become a prefix or range search.
-    if (consumer is None or consumer.status != "active"
-            or not any(hmac.compare_digest(digest, k.lower()) for k in consumer.key_sha256)):
+    if (
+        consumer is None
+        or consumer.status != "active"
+        or not any(hmac.compare_digest(digest, k.lower()) for k in consumer.key_sha256)
+    ):
         raise AuthenticationFailed("invalid API key")
     return consumer
 
 
 def warn_no_auth() -> None:
-    log.warning("auth is switched off (--no-auth): every request acts as an anonymous "
-                "consumer with the public scope; never do this outside local development")
+    log.warning(
+        "auth is switched off (--no-auth): every request acts as an anonymous "
+        "consumer with the public scope; never do this outside local development"
+    )

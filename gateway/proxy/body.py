@@ -77,8 +77,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_decoder = json.JSONDecoder(parse_float=_finite_float, parse_int=_int64,
-                            parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+_decoder = json.JSONDecoder(
+    parse_float=_finite_float,
+    parse_int=_int64,
+    parse_constant=_no_constant,
+    object_pairs_hook=_unique_keys,
+)
 
 #: The deepest nesting of arrays and objects a request may have: far beyond any real request
 #: (tool schemas nest a dozen levels), far below what parsing or encoding it again for an

@@ -16,8 +16,9 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 def channel_key(channel: Channel, provider: Provider) -> str:
     """A channel's identity across reloads: its name and what it sends requests to."""
     auth = ",".join(f"{k}={v}" for k, v in sorted(provider.auth.items()))  # references only
-    raw = "\n".join((channel.protocol, provider.name, provider.base_url or "",
-                     channel.upstream_model, auth))
+    raw = "\n".join(
+        (channel.protocol, provider.name, provider.base_url or "", channel.upstream_model, auth)
+    )
     return f"{channel.name}#{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
 
 
@@ -25,11 +26,22 @@ class CircuitBreaker:
     """Closed until `failure_threshold` consecutive failures; then open for a cooldown that
     doubles with each reopening; then half-open, letting one trial request through."""
 
-    __slots__ = ("state", "failures", "openings", "open_until", "hold_until", "trial",
-                 "_clock", "_rng", "settings", "on_open")
+    __slots__ = (
+        "state",
+        "failures",
+        "openings",
+        "open_until",
+        "hold_until",
+        "trial",
+        "_clock",
+        "_rng",
+        "settings",
+        "on_open",
+    )
 
-    def __init__(self, settings: BreakerSettings, clock: Callable[[], float],
-                 rng: random.Random) -> None:
+    def __init__(
+        self, settings: BreakerSettings, clock: Callable[[], float], rng: random.Random
+    ) -> None:
         self.settings = settings
         self.state = CLOSED
         self.failures = 0
@@ -81,8 +93,9 @@ class CircuitBreaker:
             return  # a request sent before it opened: this ejection already counts it
         self.failures += 1
         if self.state == HALF_OPEN or self.failures >= self.settings.failure_threshold:
-            cooldown = min(self.settings.cooldown_s * 2 ** self.openings,
-                           self.settings.max_cooldown_s)
+            cooldown = min(
+                self.settings.cooldown_s * 2**self.openings, self.settings.max_cooldown_s
+            )
             # Jitter keeps replicas and channels that failed together from retrying together.
             self.open_until = now + cooldown * self._rng.uniform(0.9, 1.1)
             self.openings += 1
@@ -101,8 +114,9 @@ class CircuitBreaker:
 class Breakers:
     """Every channel's breaker, keyed by `channel_key` so reloads keep unchanged ones."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None
+    ) -> None:
         self._clock = clock
         self._rng = rng or random.Random()
         self._by_key: dict[str, CircuitBreaker] = {}

@@ -18,8 +18,7 @@ class RawChunk(Mapping[str, Any]):
 
     __slots__ = ("raw", "plain", "_data")
 
-    def __init__(self, raw: bytes, data: dict[str, Any] | None = None,
-                 plain: bool = False) -> None:
+    def __init__(self, raw: bytes, data: dict[str, Any] | None = None, plain: bool = False) -> None:
         self.raw = raw
         self.plain = plain
         self._data = data

@@ -39,9 +39,12 @@ PROBE_TIMEOUT_S = 15.0
 MAX_PROBE_BODY = 4096
 #: The page runs only its own inline script and talks only to this origin.
 PAGE_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; script-src 'unsafe-inline'; "
-     b"style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-     b"frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'unsafe-inline'; "
+        b"style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        b"frame-ancestors 'none'",
+    ),
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 ]
@@ -66,22 +69,26 @@ def console_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-def authorize(h: Pipeline, loaded: Loaded, headers: list[tuple[bytes, bytes]], *,
-              scraper_token: bool) -> None:
+def authorize(
+    h: Pipeline, loaded: Loaded, headers: list[tuple[bytes, bytes]], *, scraper_token: bool
+) -> None:
     """Let an admin consumer through (or the scraper token, where allowed); else 401/403."""
     if h.no_auth:  # no keys at all: like /admin/status, the anonymous consumer is no admin
         raise PermissionDenied("the console needs an admin key; the proxy runs with --no-auth")
     key = console_key(headers)
     if key is None:
-        raise AuthenticationFailed("the console needs an admin key: send it as the Basic "
-                                   "password or as Authorization: Bearer <key>",
-                                   headers=CHALLENGE)
+        raise AuthenticationFailed(
+            "the console needs an admin key: send it as the Basic "
+            "password or as Authorization: Bearer <key>",
+            headers=CHALLENGE,
+        )
     expected = os.environ.get(METRICS_KEY_ENV)
     if scraper_token and expected and hmac.compare_digest(key.encode(), expected.encode()):
         return
     try:
-        consumer = auth.authenticate(loaded.snapshot,
-                                     [(b"authorization", f"Bearer {key}".encode("latin-1"))])
+        consumer = auth.authenticate(
+            loaded.snapshot, [(b"authorization", f"Bearer {key}".encode("latin-1"))]
+        )
     except (AuthenticationFailed, UnicodeEncodeError):
         raise AuthenticationFailed("invalid API key", headers=CHALLENGE) from None
     if "admin" not in consumer.scopes:
@@ -93,8 +100,7 @@ async def handle(h: Pipeline, ex: Exchange, method: str, path: str) -> None:
     loaded = h.loaded()
     authorize(h, loaded, ex.headers, scraper_token=path != "/admin/probe")
     if method != PATHS[path]:
-        raise InvalidRequest(f"method {method} is not allowed on {path}",
-                             code="method_not_allowed")
+        raise InvalidRequest(f"method {method} is not allowed on {path}", code="method_not_allowed")
     if path == "/admin/ui":
         page = (resources.files("gateway.proxy") / "ui" / "status.html").read_bytes()
         await ex.respond(200, page, PAGE_HEADERS, content_type=b"text/html; charset=utf-8")
@@ -102,8 +108,9 @@ async def handle(h: Pipeline, ex: Exchange, method: str, path: str) -> None:
         from gateway.proxy.exchange import dumps
         from gateway.proxy.status import status_of
 
-        await ex.respond(200, dumps(status_of(h.holder, h.router.stats)),
-                         [(b"cache-control", b"no-store")])
+        await ex.respond(
+            200, dumps(status_of(h.holder, h.router.stats)), [(b"cache-control", b"no-store")]
+        )
     else:
         await _probe(h, ex, loaded)
 
@@ -114,14 +121,18 @@ async def _probe(h: Pipeline, ex: Exchange, loaded: Loaded) -> None:
     body = parse_json_object(await read_body(ex.receive, MAX_PROBE_BODY))
     channel = body.get("channel")
     if not isinstance(channel, str) or not channel:
-        raise InvalidRequest("give the channel to probe: {\"channel\": NAME}", param="channel")
+        raise InvalidRequest('give the channel to probe: {"channel": NAME}', param="channel")
     try:
         (target,) = select(loaded.snapshot, (), all_models=False, channel=channel)
     except ProbeSelectionError as error:
         raise InvalidRequest(str(error), param="channel", code="unknown_channel") from None
     environ = h.holder.environ if h.holder.environ is not None else os.environ
-    result = await probe_one(loaded.snapshot, target, h.router.http, environ=environ,
-                             timeout_s=PROBE_TIMEOUT_S,
-                             include_costly=body.get("include_costly") is True)
-    await ex.respond(200, json.dumps(result.as_dict()).encode(),
-                     [(b"cache-control", b"no-store")])
+    result = await probe_one(
+        loaded.snapshot,
+        target,
+        h.router.http,
+        environ=environ,
+        timeout_s=PROBE_TIMEOUT_S,
+        include_costly=body.get("include_costly") is True,
+    )
+    await ex.respond(200, json.dumps(result.as_dict()).encode(), [(b"cache-control", b"no-store")])

@@ -31,8 +31,9 @@ def prepare(call: Call) -> Call:
     if speech_defaults.applies(call):
         return speech_defaults.prepare(call)
     if _simulating(call):
-        return dataclasses.replace(call, body=simulate_tools.prepare_body(call.body),
-                                   sse_bytes=False)
+        return dataclasses.replace(
+            call, body=simulate_tools.prepare_body(call.body), sse_bytes=False
+        )
     if call.sse_bytes and _reasoning(call) != "passthrough":
         return dataclasses.replace(call, sse_bytes=False)  # finish_stream edits each chunk
     return call
@@ -59,8 +60,9 @@ def finish(call: Call, reply: Reply) -> Reply:
     return reply if body is reply.body else dataclasses.replace(reply, body=body, raw=None)
 
 
-def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
-                  ) -> AsyncIterator[Mapping[str, Any]]:
+def finish_stream(
+    call: Call, chunks: AsyncIterator[Mapping[str, Any]]
+) -> AsyncIterator[Mapping[str, Any]]:
     """The stream chunks as the client should see them (`call` is the call before `prepare`).
 
     With no option to apply, the adapter's own iterator (one hop less per chunk, and
@@ -72,8 +74,9 @@ def finish_stream(call: Call, chunks: AsyncIterator[Mapping[str, Any]]
     return _shaped(call, mode, chunks)
 
 
-async def _shaped(call: Call, mode: str, chunks: AsyncIterator[Mapping[str, Any]]
-                  ) -> AsyncGenerator[dict[str, Any], None]:
+async def _shaped(
+    call: Call, mode: str, chunks: AsyncIterator[Mapping[str, Any]]
+) -> AsyncGenerator[dict[str, Any], None]:
     chain: list[AsyncIterator[dict[str, Any]]] = [_dicts(chunks)]
     if mode == "split":
         chain.append(reasoning.split_stream(chain[-1]))

@@ -61,8 +61,9 @@ class _Sweeper:
     """The requests of one event loop still waiting to be watched, and the timer that starts
     the watchers of those older than `START_AFTER_S` (armed only while any wait)."""
 
-    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper] = \
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper] = (
         weakref.WeakKeyDictionary()
+    )
     _last: _Sweeper | None = None  # the usual case: one loop for the process
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -11,10 +11,10 @@ from gateway.proxy.pipeline import Endpoint, Files, Prepared
 
 
 def _policy(endpoint: str):  # noqa: ANN202 - the pipeline's `prepare` for chat or embeddings
-    def prepare(snapshot: Snapshot, model: Model, body: dict[str, Any],
-                files: Files) -> Prepared:
+    def prepare(snapshot: Snapshot, model: Model, body: dict[str, Any], files: Files) -> Prepared:
         decision = policy.apply(snapshot, model, body, endpoint)
         return Prepared(decision.body, decision.native_tools, decision.dropped_tools)
+
     return prepare
 
 

@@ -86,10 +86,19 @@ class Exchange:
                 return value
         return None
 
-    async def respond(self, status: int, body: bytes, extra: Sequence[tuple[bytes, bytes]] = (),
-                      content_type: bytes = JSON) -> None:
-        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                   (b"x-request-id", self.request_id.encode()), *extra]
+    async def respond(
+        self,
+        status: int,
+        body: bytes,
+        extra: Sequence[tuple[bytes, bytes]] = (),
+        content_type: bytes = JSON,
+    ) -> None:
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", self.request_id.encode()),
+            *extra,
+        ]
         self.started = True
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
@@ -102,9 +111,18 @@ class Exchange:
     async def start_stream(self, status: int, content_type: bytes, extra: Headers) -> None:
         """Send the response head of a body that follows in pieces."""
         self.started = True
-        await self.send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", content_type), (b"cache-control", b"no-cache"),
-            (b"x-request-id", self.request_id.encode()), *extra]})
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-request-id", self.request_id.encode()),
+                    *extra,
+                ],
+            }
+        )
 
 
 def inference_headers(headers: Headers) -> tuple[int | None, str | None]:
@@ -121,12 +139,17 @@ def inference_headers(headers: Headers) -> tuple[int | None, str | None]:
         elif name.startswith(b"x-modelyard-"):
             field = name.decode("latin-1")
             if name != DESTINATION_HEADER:
-                raise InvalidRequest(f"request header {field} is reserved for the proxy's "
-                                     "answers", param=field, code="reserved_header")
+                raise InvalidRequest(
+                    f"request header {field} is reserved for the proxy's answers",
+                    param=field,
+                    code="reserved_header",
+                )
             value = raw.decode("latin-1").strip().lower()
             if destination is not None or value not in DATA_DESTINATIONS:
-                raise InvalidRequest(f"{field} must be given once, as one of "
-                                     f"{', '.join(DATA_DESTINATIONS)}", param=field)
+                raise InvalidRequest(
+                    f"{field} must be given once, as one of {', '.join(DATA_DESTINATIONS)}",
+                    param=field,
+                )
             destination = value
     if size > MAX_HEADER_BYTES:
         raise HeadersTooLarge(f"request headers are larger than {MAX_HEADER_BYTES} bytes")

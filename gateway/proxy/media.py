@@ -30,29 +30,32 @@ def body_limit(loaded: Loaded, endpoint: str) -> int:
     limit = loaded.snapshot.settings.max_request_bytes
     if endpoint == "audio.transcriptions":
         for model in loaded.snapshot.models:
-            largest = model.properties.get("max_file_bytes") if model.type == "transcription" \
-                else None
+            largest = (
+                model.properties.get("max_file_bytes") if model.type == "transcription" else None
+            )
             if isinstance(largest, int):
                 limit = max(limit, largest + FORM_OVERHEAD)
     return limit
 
 
 def reader(endpoint: str):  # noqa: ANN201 - the pipeline's `read` for one media endpoint
-    async def read(ex: Exchange, loaded: Loaded, length: int | None
-                   ) -> tuple[dict[str, Any], Files]:
+    async def read(
+        ex: Exchange, loaded: Loaded, length: int | None
+    ) -> tuple[dict[str, Any], Files]:
         """The request's fields and uploaded files (none for the JSON endpoints)."""
         raw = await read_body(ex.receive, body_limit(loaded, endpoint), length)
         if endpoint not in MULTIPART:
             return parse_json_object(raw), {}
         content_type = (ex.header(b"content-type") or b"").decode("latin-1")
         return multipart.parse(raw, content_type)
+
     return read
 
 
 def preparer(endpoint: str):  # noqa: ANN201 - the pipeline's `prepare` for one media endpoint
-    def prepare(snapshot: Snapshot, model: Model, fields: dict[str, Any],
-                files: Files) -> Prepared:
+    def prepare(snapshot: Snapshot, model: Model, fields: dict[str, Any], files: Files) -> Prepared:
         return Prepared(media_policy.apply(model, endpoint, fields, files))
+
     return prepare
 
 

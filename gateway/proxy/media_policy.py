@@ -40,9 +40,12 @@ def _one_of(model: Model, body: Mapping[str, Any], name: str, prop: str, what: s
     value = body.get(name)
     if value is None or not offered or value in offered:
         return
-    raise InvalidRequest(f"{what} `{value}` is not offered by model `{model.name}`; "
-                         f"choose one of: {_offered(offered)}", param=name,
-                         code=f"unsupported_{name}")
+    raise InvalidRequest(
+        f"{what} `{value}` is not offered by model `{model.name}`; "
+        f"choose one of: {_offered(offered)}",
+        param=name,
+        code=f"unsupported_{name}",
+    )
 
 
 def _check_type(model: Model, endpoint: str) -> None:
@@ -54,11 +57,17 @@ def _check_type(model: Model, endpoint: str) -> None:
     if also is not None and model.type == also[0]:
         if also[1] in model.capabilities:
             return
-        raise InvalidRequest(f"model `{model.name}` is a {model.type} model without capability "
-                             f"`{also[1]}`, so it serves no {endpoint.replace('.', ' ')}",
-                             param="model", code="model_type_mismatch")
-    raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a {wanted} "
-                         "model", param="model", code="model_type_mismatch")
+        raise InvalidRequest(
+            f"model `{model.name}` is a {model.type} model without capability "
+            f"`{also[1]}`, so it serves no {endpoint.replace('.', ' ')}",
+            param="model",
+            code="model_type_mismatch",
+        )
+    raise InvalidRequest(
+        f"model `{model.name}` is a {model.type} model, not a {wanted} model",
+        param="model",
+        code="model_type_mismatch",
+    )
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
@@ -80,8 +89,11 @@ def _count(body: dict[str, Any], model: Model) -> None:
         raise InvalidRequest("`n` must be a whole number of at least 1", param="n")
     limit = model.properties.get("max_images")
     if limit is not None and n > limit:
-        raise InvalidRequest(f"`n` is {n}, above the limit of {limit} images per request of "
-                             f"model `{model.name}`", param="n", code="too_many_images")
+        raise InvalidRequest(
+            f"`n` is {n}, above the limit of {limit} images per request of model `{model.name}`",
+            param="n",
+            code="too_many_images",
+        )
     body["n"] = n
 
 
@@ -97,14 +109,22 @@ def _images(body: dict[str, Any], files: Files, model: Model, edit: bool) -> Non
 
 def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
     text = _text(body, "input")
-    streamed = body.get("stream") not in (None, False, "false") or body.get("stream_format") == "sse"
+    streamed = (
+        body.get("stream") not in (None, False, "false") or body.get("stream_format") == "sse"
+    )
     if streamed and "streaming" not in model.capabilities:
-        raise CapabilityMissing(f"model `{model.name}` does not support streaming (capability "
-                                "`streaming`)", param="stream")
+        raise CapabilityMissing(
+            f"model `{model.name}` does not support streaming (capability `streaming`)",
+            param="stream",
+        )
     limit = model.properties.get("max_input_characters")
     if limit is not None and len(text) > limit:
-        raise InvalidRequest(f"`input` has {len(text)} characters, above the limit of {limit} "
-                             f"of model `{model.name}`", param="input", code="input_too_long")
+        raise InvalidRequest(
+            f"`input` has {len(text)} characters, above the limit of {limit} "
+            f"of model `{model.name}`",
+            param="input",
+            code="input_too_long",
+        )
     voice = body.get("voice")
     voices = model.properties.get("voices")
     _one_of(model, body, "response_format", "formats", "audio format")
@@ -115,9 +135,12 @@ def _speech(body: dict[str, Any], files: Files, model: Model) -> None:
         raise InvalidRequest(f"`voice` is required{hint}", param="voice")
     if voices:
         if voice not in voices:
-            raise InvalidRequest(f"voice `{voice}` is not offered by model `{model.name}`; "
-                                 f"choose one of: {_offered(voices)}", param="voice",
-                                 code="unsupported_voice")
+            raise InvalidRequest(
+                f"voice `{voice}` is not offered by model `{model.name}`; "
+                f"choose one of: {_offered(voices)}",
+                param="voice",
+                code="unsupported_voice",
+            )
         body["voice"] = voices[voice]
 
 
@@ -127,9 +150,12 @@ def _transcription(body: dict[str, Any], files: Files, model: Model) -> None:
         raise InvalidRequest("`file` is required: upload the audio to transcribe", param="file")
     limit = model.properties.get("max_file_bytes")
     if limit is not None and len(audio.content) > limit:
-        raise RequestTooLarge(f"the audio file has {len(audio.content)} bytes, above the limit "
-                              f"of {limit} bytes of model `{model.name}`", param="file",
-                              code="file_too_large")
+        raise RequestTooLarge(
+            f"the audio file has {len(audio.content)} bytes, above the limit "
+            f"of {limit} bytes of model `{model.name}`",
+            param="file",
+            code="file_too_large",
+        )
     _one_of(model, body, "response_format", "formats", "response format")
     _one_of(model, body, "language", "languages", "language")
 
@@ -147,12 +173,16 @@ def apply(model: Model, endpoint: str, body: Mapping[str, Any], files: Files) ->
     forbidden = UPSTREAM_FIELDS.intersection(body)
     if forbidden:
         name = sorted(forbidden)[0]
-        raise InvalidRequest(f"`{name}` may not be set: upstreams come only from the catalog",
-                             param=name, code="upstream_override_not_allowed")
+        raise InvalidRequest(
+            f"`{name}` may not be set: upstreams come only from the catalog",
+            param=name,
+            code="upstream_override_not_allowed",
+        )
     _check_type(model, endpoint)
     if endpoint != "audio.speech" and body.get("stream") not in (None, False, "false"):
-        raise InvalidRequest(f"`stream` is not supported on {endpoint.replace('.', ' ')}",
-                             param="stream")
+        raise InvalidRequest(
+            f"`stream` is not supported on {endpoint.replace('.', ' ')}", param="stream"
+        )
     shaped = dict(body)
     _CHECKS[endpoint](shaped, files, model)
     return shaped

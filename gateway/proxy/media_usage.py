@@ -61,7 +61,9 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def image_tokens(reply: Mapping[str, Any] | None, images: tuple[tuple[str, str, int], ...]) -> Usage:
+def image_tokens(
+    reply: Mapping[str, Any] | None, images: tuple[tuple[str, str, int], ...]
+) -> Usage:
     """Images by (size, quality), with the token counts that token-priced image models
     (gpt-image-1) bill, from the upstream's `usage` (input text and image tokens, output
     image tokens); models priced per image report none and need none."""
@@ -70,14 +72,23 @@ def image_tokens(reply: Mapping[str, Any] | None, images: tuple[tuple[str, str, 
         details = usage.get("input_tokens_details")
         details = details if isinstance(details, Mapping) else {}
         output = _count(usage.get("output_tokens"))
-        return Usage(input_tokens=_count(usage.get("input_tokens")),
-                     input_image_tokens=_count(details.get("image_tokens")),
-                     output_tokens=output, output_image_tokens=output, images=images)
+        return Usage(
+            input_tokens=_count(usage.get("input_tokens")),
+            input_image_tokens=_count(details.get("image_tokens")),
+            output_tokens=output,
+            output_image_tokens=output,
+            images=images,
+        )
     return Usage(images=images)
 
 
-def media_usage(endpoint: str, model: Model, body: Mapping[str, Any],
-                files: Mapping[str, UploadFile], reply: Reply) -> Usage:
+def media_usage(
+    endpoint: str,
+    model: Model,
+    body: Mapping[str, Any],
+    files: Mapping[str, UploadFile],
+    reply: Reply,
+) -> Usage:
     """Usage of a media request from what the client asked (`body` after policy) and got."""
     if endpoint in ("images.generations", "images.edits"):
         data = (reply.body or {}).get("data")

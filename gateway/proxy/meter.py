@@ -92,9 +92,12 @@ class Meter:
         if self.endpoint in ("chat", "embeddings"):
             if reported is not None:
                 return _with_tools(reported, tools)
-            return Usage(input_tokens=estimate_tokens(prompt_text(self.body))
-                         + vision.prompt_image_tokens(self.body),
-                         output_tokens=(self.output_chars + 3) // 4, estimated=True)
+            return Usage(
+                input_tokens=estimate_tokens(prompt_text(self.body))
+                + vision.prompt_image_tokens(self.body),
+                output_tokens=(self.output_chars + 3) // 4,
+                estimated=True,
+            )
         return Usage()
 
 

@@ -78,17 +78,18 @@ def _add_part(raw: bytes, fields: Fields, files: Files) -> None:
         try:
             text = content.decode()
         except UnicodeDecodeError:
-            raise InvalidRequest(f"form field `{name}` is not UTF-8 text",
-                                 param=name) from None
+            raise InvalidRequest(f"form field `{name}` is not UTF-8 text", param=name) from None
         previous = fields.get(name)
         if previous is None:
             fields[name] = text
         else:
             fields[name] = [*previous, text] if isinstance(previous, list) else [previous, text]
         return
-    upload = UploadFile(os.path.basename(str(filename)) or "file", content,
-                        headers.get_content_type() if headers.get("content-type")
-                        else "application/octet-stream")
+    upload = UploadFile(
+        os.path.basename(str(filename)) or "file",
+        content,
+        headers.get_content_type() if headers.get("content-type") else "application/octet-stream",
+    )
     key, count = name, 1
     while key in files:
         count += 1
@@ -97,8 +98,7 @@ def _add_part(raw: bytes, fields: Fields, files: Files) -> None:
 
 
 def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace(
-        "\n", "%0A")
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def encode(fields: Mapping[str, Any], files: Mapping[str, UploadFile]) -> tuple[str, bytes]:
@@ -107,12 +107,16 @@ def encode(fields: Mapping[str, Any], files: Mapping[str, UploadFile]) -> tuple[
     out = bytearray()
     for name, value in fields.items():
         for item in value if isinstance(value, list) else [value]:
-            out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"'
-                    f"\r\n\r\n{item}\r\n").encode()
+            out += (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"'
+                f"\r\n\r\n{item}\r\n"
+            ).encode()
     for key, upload in files.items():
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; '
-                f'name="{_quoted(field_name(key))}"; filename="{_quoted(upload.filename)}"\r\n'
-                f"Content-Type: {upload.content_type}\r\n\r\n").encode()
+        out += (
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="{_quoted(field_name(key))}"; filename="{_quoted(upload.filename)}"\r\n'
+            f"Content-Type: {upload.content_type}\r\n\r\n"
+        ).encode()
         out += upload.content + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", bytes(out)

@@ -95,8 +95,9 @@ class Gate(Protocol):
     async def admit(self, routed: Routed) -> Ticket: ...
 
 
-async def read_json(ex: Exchange, loaded: Loaded, length: int | None
-                    ) -> tuple[dict[str, Any], Files]:
+async def read_json(
+    ex: Exchange, loaded: Loaded, length: int | None
+) -> tuple[dict[str, Any], Files]:
     body = await read_body(ex.receive, loaded.snapshot.settings.max_request_bytes, length)
     return parse_json_object(body), {}
 
@@ -130,8 +131,9 @@ class Endpoint:
     name: str  # the Call endpoint the adapters see (gateway.proxy.adapters.base.ENDPOINTS)
     prepare: Callable[[Snapshot, Model, dict[str, Any], Files], Prepared]
     check: Callable[[Mapping[str, Any]], None] = _no_check  # the body's form, before resolve
-    read: Callable[[Exchange, Loaded, int | None],
-                   Awaitable[tuple[dict[str, Any], Files]]] = read_json
+    read: Callable[[Exchange, Loaded, int | None], Awaitable[tuple[dict[str, Any], Files]]] = (
+        read_json
+    )
     streams: Callable[[Mapping[str, Any]], bool] = _never
     stream_shape: Callable[[Routed], StreamShape] = chat_stream
     answer: Callable[[Routed, Reply], tuple[bytes, bytes]] = answer_json
@@ -176,8 +178,15 @@ class _Request:
 class Pipeline:
     """The endpoints over one holder (the snapshot), one router and one accountant."""
 
-    def __init__(self, holder: Holder, router: Router, *, no_auth: bool = False,
-                 accountant: Accountant | None = None, gates: Sequence[Gate] = ()) -> None:
+    def __init__(
+        self,
+        holder: Holder,
+        router: Router,
+        *,
+        no_auth: bool = False,
+        accountant: Accountant | None = None,
+        gates: Sequence[Gate] = (),
+    ) -> None:
         self.holder = holder
         self.router = router
         self.no_auth = no_auth
@@ -195,8 +204,9 @@ class Pipeline:
             return auth.ANONYMOUS
         return auth.authenticate(loaded.snapshot, ex.headers)
 
-    async def run(self, ex: Exchange, loaded: Loaded, consumer: Consumer,
-                  endpoint: Endpoint) -> None:
+    async def run(
+        self, ex: Exchange, loaded: Loaded, consumer: Consumer, endpoint: Endpoint
+    ) -> None:
         """Answer one request on `endpoint`; every outcome is accounted exactly once."""
         length, destination = inference_headers(ex.headers)
         fields, files = await endpoint.read(ex, loaded, length)
@@ -205,11 +215,23 @@ class Pipeline:
             raise InvalidRequest("`model` is required", param="model")
         model = resolve(loaded.snapshot, fields["model"], consumer)
         prepared = endpoint.prepare(loaded.snapshot, model, fields, files)
-        routed = Routed(endpoint.name, prepared.body, model, consumer, destination,
-                        prepared.native_tools, ex.request_id, files=files,
-                        native=prepared.native)
-        req = _Request(routed, Meter(endpoint.name, str(fields["model"]), prepared.body),
-                       Outcome(), prepared.dropped_tools)
+        routed = Routed(
+            endpoint.name,
+            prepared.body,
+            model,
+            consumer,
+            destination,
+            prepared.native_tools,
+            ex.request_id,
+            files=files,
+            native=prepared.native,
+        )
+        req = _Request(
+            routed,
+            Meter(endpoint.name, str(fields["model"]), prepared.body),
+            Outcome(),
+            prepared.dropped_tools,
+        )
         watch = DisconnectWatch(ex.receive)
         try:
             for gate in self.gates:
@@ -238,8 +260,7 @@ class Pipeline:
         finally:
             watch.close()
 
-    async def _answer(self, ex: Exchange, req: _Request, endpoint: Endpoint,
-                      reply: Reply) -> None:
+    async def _answer(self, ex: Exchange, req: _Request, endpoint: Endpoint, reply: Reply) -> None:
         if endpoint.finish is not None:
             reply = await endpoint.finish(req.routed, req.outcome, reply)
         usage = None
@@ -261,14 +282,22 @@ class Pipeline:
         except TimeoutError:
             raise DeadlineExceeded("the request's total deadline ran out") from None
 
-    def record(self, routed: Routed, meter: Meter, outcome: Outcome, status: int,
-               error_code: str | None = None, usage: Usage | None = None) -> Headers:
+    def record(
+        self,
+        routed: Routed,
+        meter: Meter,
+        outcome: Outcome,
+        status: int,
+        error_code: str | None = None,
+        usage: Usage | None = None,
+    ) -> Headers:
         """Account an exchange that does not end with `run`'s answer: each response of a
         realtime session, a video job billed when it completes. The cost headers, if any."""
         return self._account(_Request(routed, meter, outcome, ()), status, error_code, usage)
 
-    def _account(self, req: _Request, status: int, error_code: str | None,
-                 usage: Usage | None = None) -> Headers:
+    def _account(
+        self, req: _Request, status: int, error_code: str | None, usage: Usage | None = None
+    ) -> Headers:
         """Record the finished request once; the cost headers to send, when it has a cost."""
         if req.accounted:
             return []
@@ -280,24 +309,40 @@ class Pipeline:
             usage = meter.usage()
         channel = outcome.channel
         cost = self.accountant.finish(
-            meter, request_id=routed.request_id, consumer=routed.consumer.name,
-            model=routed.model, channel=channel,
-            upstream=channel.upstream_model if channel else None, attempts=outcome.attempts,
-            status=status, error_code=error_code, native_tools=routed.native_tools,
-            usage=usage)
+            meter,
+            request_id=routed.request_id,
+            consumer=routed.consumer.name,
+            model=routed.model,
+            channel=channel,
+            upstream=channel.upstream_model if channel else None,
+            attempts=outcome.attempts,
+            status=status,
+            error_code=error_code,
+            native_tools=routed.native_tools,
+            usage=usage,
+        )
         for ticket in req.tickets:
             try:
                 ticket.settle(status, usage, cost)
             except Exception:  # a gate's bookkeeping never costs the client its answer
-                log.exception("settling request %s with its admission gate failed",
-                              routed.request_id)
+                log.exception(
+                    "settling request %s with its admission gate failed", routed.request_id
+                )
         if cost is None:
             return []
-        return [(b"x-modelyard-cost", cost.text().encode()),
-                (b"x-modelyard-currency", cost.currency.encode())]
+        return [
+            (b"x-modelyard-cost", cost.text().encode()),
+            (b"x-modelyard-currency", cost.currency.encode()),
+        ]
 
-    async def _stream(self, ex: Exchange, req: _Request, streaming: Streaming,
-                      watch: DisconnectWatch, shape: StreamShape) -> tuple[int, str | None]:
+    async def _stream(
+        self,
+        ex: Exchange,
+        req: _Request,
+        streaming: Streaming,
+        watch: DisconnectWatch,
+        shape: StreamShape,
+    ) -> tuple[int, str | None]:
         """Send the stream; after the first byte, an upstream failure ends it with an error
         event."""
         breaker = streaming.breaker
@@ -305,8 +350,9 @@ class Pipeline:
             await ex.start_stream(200, shape.content_type, req.headers())
             try:
                 with timeout_at(streaming.call.deadline.expires_at):
-                    tail, error = await relay(ex.send, streaming.first, streaming.rest,
-                                              shape.encode, req.meter)
+                    tail, error = await relay(
+                        ex.send, streaming.first, streaming.rest, shape.encode, req.meter
+                    )
             except TimeoutError:  # the total deadline covers the whole stream
                 tail = bytearray()
                 error = DeadlineExceeded("the request's total deadline ran out")
@@ -326,15 +372,22 @@ class Pipeline:
                 breaker.failure()
                 # The attempt counted as a success when its first chunk came; the channel's
                 # recent health (and last error) must show that it broke off after all.
-                self.router.stats.failure(streaming.call.channel.name,
-                                          time.perf_counter() - req.meter.started,
-                                          error.code or "upstream_error", error.message)
+                self.router.stats.failure(
+                    streaming.call.channel.name,
+                    time.perf_counter() - req.meter.started,
+                    error.code or "upstream_error",
+                    error.message,
+                )
                 body = error.body()["error"]
             else:
                 log.error("stream failed: %r", error)
                 breaker.release()
-                body = {"message": "the stream failed", "type": "server_error", "param": None,
-                        "code": "stream_failed"}
+                body = {
+                    "message": "the stream failed",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "stream_failed",
+                }
             if shape.finish is None:
                 tail += shape.error(body)
             status, code = getattr(error, "status", 500), body.get("code")

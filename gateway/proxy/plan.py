@@ -76,22 +76,39 @@ class RoutePlan:
         return {
             "model": self.model.name,
             "candidates": [
-                {"group": group, "channel": c.name, "provider": c.provider,
-                 "upstream_model": c.upstream_model, "data_destination": c.data_destination,
-                 "weight": weight, "first_choice_probability": round(probabilities[c.name], 6)}
-                for group, members in self.groups for c, weight in members],
-            "excluded": [{"channel": c.name, "provider": c.provider, "reason": reason}
-                         for c, reason in self.excluded],
+                {
+                    "group": group,
+                    "channel": c.name,
+                    "provider": c.provider,
+                    "upstream_model": c.upstream_model,
+                    "data_destination": c.data_destination,
+                    "weight": weight,
+                    "first_choice_probability": round(probabilities[c.name], 6),
+                }
+                for group, members in self.groups
+                for c, weight in members
+            ],
+            "excluded": [
+                {"channel": c.name, "provider": c.provider, "reason": reason}
+                for c, reason in self.excluded
+            ],
         }
 
     def failover_order(self) -> list[Channel]:
         """A static reading of the order: groups in order, heavier channels first, then name."""
-        return [c for _, members in self.groups
-                for c, _ in sorted(members, key=lambda m: (-m[1], m[0].name))]
+        return [
+            c
+            for _, members in self.groups
+            for c, _ in sorted(members, key=lambda m: (-m[1], m[0].name))
+        ]
 
 
-def _exclusion(channel: Channel, consumer: Consumer | None, limit: int,
-               is_available: Callable[[Channel], str | None]) -> str | None:
+def _exclusion(
+    channel: Channel,
+    consumer: Consumer | None,
+    limit: int,
+    is_available: Callable[[Channel], str | None],
+) -> str | None:
     if channel.status != "active":
         return "inactive"
     if channel.owner is not None and not owned_by(channel.owner, consumer):
@@ -101,9 +118,14 @@ def _exclusion(channel: Channel, consumer: Consumer | None, limit: int,
     return is_available(channel)
 
 
-def plan_route(snapshot: Snapshot, model: Model | str, consumer: Consumer | None, *,
-               max_destination: str | None,
-               is_available: Callable[[Channel], str | None] = lambda c: None) -> RoutePlan:
+def plan_route(
+    snapshot: Snapshot,
+    model: Model | str,
+    consumer: Consumer | None,
+    *,
+    max_destination: str | None,
+    is_available: Callable[[Channel], str | None] = lambda c: None,
+) -> RoutePlan:
     """Plan the routing of `model` for `consumer`.
 
     `max_destination` narrows the consumer's own limit (a request header); `is_available`
@@ -124,8 +146,7 @@ def plan_route(snapshot: Snapshot, model: Model | str, consumer: Consumer | None
         if reason is not None:
             excluded.append((channel, reason))
         else:
-            group = (f"private-{channel.priority}" if channel.owner is not None
-                     else channel.priority)
+            group = f"private-{channel.priority}" if channel.owner is not None else channel.priority
             members[group].append((channel, channel.weight))
     groups = tuple((g, tuple(members[g])) for g in GROUPS if members[g])
     return RoutePlan(model, groups, tuple(excluded))

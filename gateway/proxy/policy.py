@@ -11,14 +11,39 @@ from gateway.errors import CapabilityMissing, InvalidRequest
 from gateway.proxy import prompt_size
 
 #: Request fields with which a client would choose the upstream or its credentials.
-UPSTREAM_FIELDS = frozenset({
-    "api_base", "base_url", "api_key", "api_version", "custom_llm_provider", "azure_endpoint",
-    "azure_ad_token", "deployment_id", "organization", "extra_headers", "headers",
-    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region_name",
-    "vertex_project", "vertex_location", "vertex_credentials", "litellm_params", "model_list",
-    "fallbacks", "mock_response", "provider", "upstream_model", "channel", "user_config",
-    "router_settings", "api_type", "region_name",
-})
+UPSTREAM_FIELDS = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "custom_llm_provider",
+        "azure_endpoint",
+        "azure_ad_token",
+        "deployment_id",
+        "organization",
+        "extra_headers",
+        "headers",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region_name",
+        "vertex_project",
+        "vertex_location",
+        "vertex_credentials",
+        "litellm_params",
+        "model_list",
+        "fallbacks",
+        "mock_response",
+        "provider",
+        "upstream_model",
+        "channel",
+        "user_config",
+        "router_settings",
+        "api_type",
+        "region_name",
+    }
+)
 
 #: The model type each endpoint serves.
 ENDPOINT_TYPES = {"chat": "chat", "embeddings": "embedding"}
@@ -35,8 +60,10 @@ class Decision:
 
 def _needs(model: Model, capability: str, what: str) -> None:
     if capability not in model.capabilities:
-        raise CapabilityMissing(f"model `{model.name}` does not support {what} "
-                                f"(capability `{capability}`)", param=capability)
+        raise CapabilityMissing(
+            f"model `{model.name}` does not support {what} (capability `{capability}`)",
+            param=capability,
+        )
 
 
 def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
@@ -46,12 +73,17 @@ def _check_common(body: Mapping[str, Any], model: Model, endpoint: str) -> None:
         forbidden = {f"metadata.{k}" for k in UPSTREAM_FIELDS.intersection(metadata)}
     if forbidden:
         name = sorted(forbidden)[0]
-        raise InvalidRequest(f"`{name}` may not be set: upstreams come only from the catalog",
-                             param=name, code="upstream_override_not_allowed")
+        raise InvalidRequest(
+            f"`{name}` may not be set: upstreams come only from the catalog",
+            param=name,
+            code="upstream_override_not_allowed",
+        )
     if ENDPOINT_TYPES[endpoint] != model.type:
-        raise InvalidRequest(f"model `{model.name}` is a {model.type} model, not a "
-                             f"{ENDPOINT_TYPES[endpoint]} model", param="model",
-                             code="model_type_mismatch")
+        raise InvalidRequest(
+            f"model `{model.name}` is a {model.type} model, not a {ENDPOINT_TYPES[endpoint]} model",
+            param="model",
+            code="model_type_mismatch",
+        )
 
 
 def _part_types(messages: list) -> set[str]:
@@ -71,7 +103,8 @@ def _part_types(messages: list) -> set[str]:
 def _calls_functions(body: Mapping[str, Any]) -> bool:
     tools = body.get("tools") or ()
     return bool(body.get("functions")) or any(
-        isinstance(t, dict) and t.get("type") == "function" for t in tools)
+        isinstance(t, dict) and t.get("type") == "function" for t in tools
+    )
 
 
 def _check_parts(body: Mapping[str, Any], model: Model) -> None:
@@ -103,22 +136,31 @@ def _check_size(body: Mapping[str, Any], model: Model) -> None:
         if isinstance(value, int):
             asked = max(asked, value)
             if limit is not None and value > limit:
-                raise InvalidRequest(f"`{name}` is {value}, above the limit of {limit} of "
-                                     f"model `{model.name}`", param=name,
-                                     code="max_tokens_exceeded")
+                raise InvalidRequest(
+                    f"`{name}` is {value}, above the limit of {limit} of model `{model.name}`",
+                    param=name,
+                    code="max_tokens_exceeded",
+                )
     max_input = model.properties.get("max_input_tokens")
     context = model.properties.get("context_tokens")
     if max_input is None and context is None:
         return
     least = prompt_size.prompt_tokens(body["messages"])
     if max_input is not None and least > max_input:
-        raise InvalidRequest(f"the prompt has at least {least} tokens, above the limit of "
-                             f"{max_input} input tokens of model `{model.name}`",
-                             param="messages", code="context_length_exceeded")
+        raise InvalidRequest(
+            f"the prompt has at least {least} tokens, above the limit of "
+            f"{max_input} input tokens of model `{model.name}`",
+            param="messages",
+            code="context_length_exceeded",
+        )
     if context is not None and least + asked > context:
-        raise InvalidRequest(f"the prompt has at least {least} tokens and {asked} more are asked "
-                             f"for, above the context length of {context} tokens of model "
-                             f"`{model.name}`", param="messages", code="context_length_exceeded")
+        raise InvalidRequest(
+            f"the prompt has at least {least} tokens and {asked} more are asked "
+            f"for, above the context length of {context} tokens of model "
+            f"`{model.name}`",
+            param="messages",
+            code="context_length_exceeded",
+        )
 
 
 def _check_chat(body: Mapping[str, Any], model: Model) -> None:
@@ -143,8 +185,11 @@ def _check_dimensions(body: Mapping[str, Any], model: Model) -> None:
     """`dimensions` may shorten a model's vectors, never lengthen them."""
     asked, most = body.get("dimensions"), model.properties.get("dimensions")
     if isinstance(asked, int) and isinstance(most, int) and asked > most:
-        raise InvalidRequest(f"`dimensions` is {asked}, above the {most} dimensions of model "
-                             f"`{model.name}`", param="dimensions", code="invalid_value")
+        raise InvalidRequest(
+            f"`dimensions` is {asked}, above the {most} dimensions of model `{model.name}`",
+            param="dimensions",
+            code="invalid_value",
+        )
 
 
 def _native_tools(body: dict[str, Any], model: Model, snapshot: Snapshot) -> Decision:
@@ -178,8 +223,10 @@ def _with_system_prompts(body: dict[str, Any], model: Model, snapshot: Snapshot)
     if not prompts:
         return body
     # One system message keeps upstreams that accept a single one working.
-    return {**body, "messages": [{"role": "system", "content": "\n\n".join(prompts)},
-                                 *body["messages"]]}
+    return {
+        **body,
+        "messages": [{"role": "system", "content": "\n\n".join(prompts)}, *body["messages"]],
+    }
 
 
 def apply(snapshot: Snapshot, model: Model, body: dict[str, Any], endpoint: str) -> Decision:
@@ -192,8 +239,11 @@ def apply(snapshot: Snapshot, model: Model, body: dict[str, Any], endpoint: str)
         return Decision(body)
     _check_chat(body, model)
     decision = _native_tools(body, model, snapshot)
-    return Decision(_with_system_prompts(decision.body, model, snapshot),
-                    decision.native_tools, decision.dropped_tools)
+    return Decision(
+        _with_system_prompts(decision.body, model, snapshot),
+        decision.native_tools,
+        decision.dropped_tools,
+    )
 
 
 #: Native tools kept or dropped in any tools list (realtime sessions use it on their events).

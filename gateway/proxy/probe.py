@@ -55,8 +55,15 @@ OUTCOMES = (USABLE, ERROR, TIMEOUT, UNSUPPORTED, UNAVAILABLE, SKIPPED)
 #: Model types whose smallest request still costs real money; probed only when asked.
 COSTLY_TYPES = frozenset({"image-generation", "image-edit", "video-generation"})
 #: Error codes with which upstreams say they do not know or serve the model.
-MODEL_REJECTED = frozenset({"model_not_found", "unsupported_model", "model_not_supported",
-                            "invalidendpointormodel.notfound", "deploymentnotfound"})
+MODEL_REJECTED = frozenset(
+    {
+        "model_not_found",
+        "unsupported_model",
+        "model_not_supported",
+        "invalidendpointormodel.notfound",
+        "deploymentnotfound",
+    }
+)
 #: Probed as a session or a job rather than one request (gateway/proxy/probe_sessions.py).
 SESSION_ENDPOINTS = frozenset({"realtime", "videos"})
 
@@ -104,14 +111,20 @@ class ProbeReport:
         return {o: sum(r.outcome == o for r in self.results) for o in OUTCOMES}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": not self.failing_models, "failing_models": list(self.failing_models),
-                "counts": self.counts(), "results": [r.as_dict() for r in self.results]}
+        return {
+            "ok": not self.failing_models,
+            "failing_models": list(self.failing_models),
+            "counts": self.counts(),
+            "results": [r.as_dict() for r in self.results],
+        }
 
 
 # ----- choosing what to probe -----
 
-def select(snapshot: Snapshot, names: Sequence[str], *, all_models: bool,
-           channel: str | None) -> list[Target]:
+
+def select(
+    snapshot: Snapshot, names: Sequence[str], *, all_models: bool, channel: str | None
+) -> list[Target]:
     """The (model, channel) pairs to probe: named models (or aliases), every active model
     with `all_models`, narrowed to one channel with `channel`."""
     if names and all_models:
@@ -132,14 +145,19 @@ def select(snapshot: Snapshot, names: Sequence[str], *, all_models: bool,
         models = [snapshot.models_by_name[snapshot.channels[channel].model]]
     else:
         raise ProbeSelectionError("name one or more models, use --all, or give --channel")
-    targets = [Target(m, c) for m in models for c in snapshot.channels_of(m)
-               if channel is None or c.name == channel]
+    targets = [
+        Target(m, c)
+        for m in models
+        for c in snapshot.channels_of(m)
+        if channel is None or c.name == channel
+    ]
     if channel is not None and not targets:
         raise ProbeSelectionError(f"channel `{channel}` serves none of the models named")
     return targets
 
 
 # ----- keeping the upstream's own error text -----
+
 
 class _ReadResponse:
     """An error response whose body was read once, so the adapter and the probe both see it."""
@@ -208,8 +226,10 @@ def upstream_message(body: bytes | None) -> tuple[str | None, str | None]:
 
 # ----- probing -----
 
-def resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str, str]
-                     ) -> Mapping[str, str] | tuple[str, str, str]:
+
+def resolve_secrets(
+    snapshot: Snapshot, channel: Channel, environ: Mapping[str, str]
+) -> Mapping[str, str] | tuple[str, str, str]:
     """The provider's resolved auth, or (outcome, code, why) naming variables, never values."""
     provider = snapshot.providers[channel.provider]
     prefixes = snapshot.settings.env_prefixes
@@ -219,8 +239,11 @@ def resolve_secrets(snapshot: Snapshot, channel: Channel, environ: Mapping[str, 
     names = sorted({n for v in provider.auth.values() for n in references(v)})
     if result == "secret_not_allowed":
         outside = [n for n in names if not n.startswith(prefixes)]
-        return (UNAVAILABLE, result, f"{', '.join(outside)} is outside the allowed env "
-                f"prefixes ({', '.join(prefixes)})")
+        return (
+            UNAVAILABLE,
+            result,
+            f"{', '.join(outside)} is outside the allowed env prefixes ({', '.join(prefixes)})",
+        )
     missing = [n for n in names if not environ.get(n)]
     return UNAVAILABLE, result, f"missing secret: set {', '.join(missing)}"
 
@@ -235,20 +258,27 @@ def adapter_or_reason(protocol: str) -> type[Adapter] | tuple[str, str, str]:
             return UNSUPPORTED, "no_adapter", f"no adapter for protocol {protocol}"
         extra = EXTRAS.get(protocol)
         hint = f": {extra[1]}" if extra else ""
-        return (UNAVAILABLE, "missing_extra",
-                f"the {protocol} adapter needs {exc.name or 'a package'}{hint}")
+        return (
+            UNAVAILABLE,
+            "missing_extra",
+            f"the {protocol} adapter needs {exc.name or 'a package'}{hint}",
+        )
 
 
-def classify(error: BaseException, recorder: ErrorRecorder, timeout_s: float,
-              values: Sequence[str]) -> tuple[str, str | None, str | None]:
+def classify(
+    error: BaseException, recorder: ErrorRecorder, timeout_s: float, values: Sequence[str]
+) -> tuple[str, str | None, str | None]:
     """(outcome, code, message) of a failed probe; `values` are secrets to mask."""
     if isinstance(error, (TimeoutError, UpstreamTimeout)):
         return TIMEOUT, "timeout", f"no answer within {timeout_s:g} s"
     if isinstance(error, UpstreamError) and recorder.status is not None:
         code, message = upstream_message(recorder.body)
         rejected = recorder.status == 404 or (code or "").lower() in MODEL_REJECTED
-        return (UNSUPPORTED if rejected else ERROR, code or str(recorder.status),
-                sanitize(f"{recorder.status}: {message or error.message}", values))
+        return (
+            UNSUPPORTED if rejected else ERROR,
+            code or str(recorder.status),
+            sanitize(f"{recorder.status}: {message or error.message}", values),
+        )
     if isinstance(error, NotImplementedError):
         return UNSUPPORTED, "not_implemented", "the adapter does not serve this type"
     if isinstance(error, ProxyError):
@@ -256,17 +286,37 @@ def classify(error: BaseException, recorder: ErrorRecorder, timeout_s: float,
     return ERROR, type(error).__name__, sanitize(str(error) or type(error).__name__, values)
 
 
-async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
-                    environ: Mapping[str, str], timeout_s: float,
-                    include_costly: bool) -> ProbeResult:
+async def probe_one(
+    snapshot: Snapshot,
+    target: Target,
+    http: UpstreamHTTP,
+    *,
+    environ: Mapping[str, str],
+    timeout_s: float,
+    include_costly: bool,
+) -> ProbeResult:
     """Probe one channel of one model."""
     model, channel = target.model, target.channel
 
-    def result(outcome: str, code: str | None = None, message: str | None = None,
-               latency_ms: float | None = None) -> ProbeResult:
-        return ProbeResult(model.name, channel.name, model.type, channel.provider,
-                           channel.protocol, channel.upstream_model, channel.status, outcome,
-                           latency_ms, code, message)
+    def result(
+        outcome: str,
+        code: str | None = None,
+        message: str | None = None,
+        latency_ms: float | None = None,
+    ) -> ProbeResult:
+        return ProbeResult(
+            model.name,
+            channel.name,
+            model.type,
+            channel.provider,
+            channel.protocol,
+            channel.upstream_model,
+            channel.status,
+            outcome,
+            latency_ms,
+            code,
+            message,
+        )
 
     if model.type in COSTLY_TYPES and not include_costly:
         return result(SKIPPED, "costly", f"{model.type} is probed only with --include-costly")
@@ -277,8 +327,11 @@ async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
     if isinstance(cls, tuple):
         return result(*cls)
     if request.endpoint not in cls.endpoints:
-        return result(UNSUPPORTED, "endpoint",
-                      f"the {channel.protocol} adapter does not serve {request.endpoint}")
+        return result(
+            UNSUPPORTED,
+            "endpoint",
+            f"the {channel.protocol} adapter does not serve {request.endpoint}",
+        )
     secrets = resolve_secrets(snapshot, channel, environ)
     if isinstance(secrets, tuple):
         return result(*secrets)
@@ -294,35 +347,62 @@ async def probe_one(snapshot: Snapshot, target: Target, http: UpstreamHTTP, *,
     except Exception as error:  # noqa: BLE001 - every failure is a finding, reported per channel
         latency = round((time.monotonic() - started) * 1000, 1)
         # Only values that came from the environment are secret (not e.g. a header's name).
-        values = [secrets[k] for k, raw in call.provider.auth.items()
-                  if references(raw) and k in secrets]
+        values = [
+            secrets[k] for k, raw in call.provider.auth.items() if references(raw) and k in secrets
+        ]
         outcome, code, message = classify(error, recorder, timeout_s, values)
         return result(outcome, code, message, latency)
     return result(USABLE, latency_ms=round((time.monotonic() - started) * 1000, 1))
 
 
-def probe_call(snapshot: Snapshot, target: Target, request: ProbeRequest,
-          secrets: Mapping[str, str], timeout_s: float) -> Call:
+def probe_call(
+    snapshot: Snapshot,
+    target: Target,
+    request: ProbeRequest,
+    secrets: Mapping[str, str],
+    timeout_s: float,
+) -> Call:
     settings = snapshot.settings
-    return Call(endpoint=request.endpoint, body=request.body, model=target.model,
-                channel=target.channel, provider=snapshot.providers[target.channel.provider],
-                secrets=secrets, native_tools={},
-                deadline=Deadline(min(settings.connect_timeout_s, timeout_s), timeout_s,
-                                  time.monotonic() + timeout_s),
-                files=request.files, request_id=f"probe-{os.urandom(6).hex()}")
+    return Call(
+        endpoint=request.endpoint,
+        body=request.body,
+        model=target.model,
+        channel=target.channel,
+        provider=snapshot.providers[target.channel.provider],
+        secrets=secrets,
+        native_tools={},
+        deadline=Deadline(
+            min(settings.connect_timeout_s, timeout_s), timeout_s, time.monotonic() + timeout_s
+        ),
+        files=request.files,
+        request_id=f"probe-{os.urandom(6).hex()}",
+    )
 
 
-async def probe(snapshot: Snapshot, targets: Sequence[Target], http: UpstreamHTTP, *,
-                environ: Mapping[str, str] | None = None, concurrency: int = 4,
-                timeout_s: float = 20.0, include_costly: bool = False) -> ProbeReport:
+async def probe(
+    snapshot: Snapshot,
+    targets: Sequence[Target],
+    http: UpstreamHTTP,
+    *,
+    environ: Mapping[str, str] | None = None,
+    concurrency: int = 4,
+    timeout_s: float = 20.0,
+    include_costly: bool = False,
+) -> ProbeReport:
     """Probe every target, at most `concurrency` at once; results in target order."""
     environ = os.environ if environ is None else environ
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def bounded(target: Target) -> ProbeResult:
         async with gate:
-            return await probe_one(snapshot, target, http, environ=environ,
-                                   timeout_s=timeout_s, include_costly=include_costly)
+            return await probe_one(
+                snapshot,
+                target,
+                http,
+                environ=environ,
+                timeout_s=timeout_s,
+                include_costly=include_costly,
+            )
 
     results = tuple(await asyncio.gather(*(bounded(t) for t in targets)))
     return ProbeReport(results, failing_models(snapshot, results))
@@ -335,23 +415,39 @@ def failing_models(snapshot: Snapshot, results: Sequence[ProbeResult]) -> tuple[
     for r in results:
         if r.outcome != SKIPPED and r.channel_status == "active":
             probed[r.model] = probed.get(r.model, False) or r.outcome == USABLE
-    return tuple(name for name, usable in probed.items() if not usable
-                 and snapshot.models_by_name[name].visibility == "public"
-                 and snapshot.models_by_name[name].status == "active")
+    return tuple(
+        name
+        for name, usable in probed.items()
+        if not usable
+        and snapshot.models_by_name[name].visibility == "public"
+        and snapshot.models_by_name[name].status == "active"
+    )
 
 
-def run(snapshot: Snapshot, targets: Sequence[Target], *, environ: Mapping[str, str] | None = None,
-        concurrency: int = 4, timeout_s: float = 20.0,
-        include_costly: bool = False) -> ProbeReport:
+def run(
+    snapshot: Snapshot,
+    targets: Sequence[Target],
+    *,
+    environ: Mapping[str, str] | None = None,
+    concurrency: int = 4,
+    timeout_s: float = 20.0,
+    include_costly: bool = False,
+) -> ProbeReport:
     """`probe` on a fresh pooled HTTP client, closed afterwards."""
     from gateway.proxy.upstream_http import AiohttpUpstream
 
     async def main() -> ProbeReport:
         http = AiohttpUpstream()
         try:
-            return await probe(snapshot, targets, http, environ=environ,
-                               concurrency=concurrency, timeout_s=timeout_s,
-                               include_costly=include_costly)
+            return await probe(
+                snapshot,
+                targets,
+                http,
+                environ=environ,
+                concurrency=concurrency,
+                timeout_s=timeout_s,
+                include_costly=include_costly,
+            )
         finally:
             await http.aclose()
 

@@ -20,9 +20,13 @@ from gateway.proxy.sse import aclose
 Encode = Callable[[Mapping[str, Any]], bytes]
 
 
-async def relay(send: Send, first: Mapping[str, Any], rest: AsyncIterator[Mapping[str, Any]],
-                encode: Encode, meter: Meter | None = None
-                ) -> tuple[bytearray, Exception | None]:
+async def relay(
+    send: Send,
+    first: Mapping[str, Any],
+    rest: AsyncIterator[Mapping[str, Any]],
+    encode: Encode,
+    meter: Meter | None = None,
+) -> tuple[bytearray, Exception | None]:
     """Relay chunks, each written as it comes.
 
     Returns the unsent tail (empty: the caller writes the final event after it) and the
@@ -51,6 +55,7 @@ async def relay(send: Send, first: Mapping[str, Any], rest: AsyncIterator[Mappin
 def chat_encoder(keep_usage: bool) -> Encode:
     """Chat chunks as OpenAI sends them: the upstream's bytes relayed as they are, and the
     usage-only chunk the proxy asked for dropped unless the client asked for it too."""
+
     def encode(item: Mapping[str, Any]) -> bytes:
         if type(item) is RawEvents:  # plain events, framed: nothing to drop
             return item.raw
@@ -61,6 +66,7 @@ def chat_encoder(keep_usage: bool) -> Encode:
         if not keep_usage and usage_only(item):
             return b""
         return sse_event(item)
+
     return encode
 
 
@@ -69,8 +75,9 @@ def usage_only(chunk: Mapping[str, Any]) -> bool:
     return not chunk.get("choices") and "usage" in chunk
 
 
-async def relay_bytes(ex: Exchange, status: int, content_type: str,
-                      chunks: AsyncIterator[bytes], headers: Headers) -> None:
+async def relay_bytes(
+    ex: Exchange, status: int, content_type: str, chunks: AsyncIterator[bytes], headers: Headers
+) -> None:
     """Relay a body (speech audio) as the upstream sends it; an upstream failure after the
     first byte cuts the response, so a client never mistakes a truncated file for a whole."""
     try:

@@ -59,8 +59,10 @@ def _unavailable_note(snapshot: Snapshot, name: str, reason: str) -> str:
 def prepare(snapshot: Snapshot, environ: Mapping[str, str] | None = None) -> Loaded:
     secrets, unavailable = resolve_all(snapshot, environ)
     unavailable.update(_missing_adapters(snapshot))
-    keys = {name: channel_key(c, snapshot.providers[c.provider])
-            for name, c in snapshot.channels.items()}
+    keys = {
+        name: channel_key(c, snapshot.providers[c.provider])
+        for name, c in snapshot.channels.items()
+    }
     return Loaded(snapshot, secrets, unavailable, keys, time.time())
 
 
@@ -91,8 +93,13 @@ class _WatchedPath:
     async def changes(self, stop: asyncio.Event) -> AsyncIterator[None]:
         from watchfiles import awatch
 
-        async for changed in awatch(self.watch_path, stop_event=stop, debounce=DEBOUNCE_MS,
-                                    step=30, recursive=self.recursive):
+        async for changed in awatch(
+            self.watch_path,
+            stop_event=stop,
+            debounce=DEBOUNCE_MS,
+            step=30,
+            recursive=self.recursive,
+        ):
             if any(self.relevant(path) for _, path in changed):
                 yield None
 
@@ -133,17 +140,21 @@ class CatalogDir(_WatchedPath):
         if result.snapshot is None:
             errors = [d for d in result.diagnostics if d.severity == "error"]
             first = errors[0].text() if errors else "compile produced no snapshot"
-            raise CatalogError(f"catalog has {len(errors)} error(s); first: {first}",
-                               tuple(result.diagnostics))
+            raise CatalogError(
+                f"catalog has {len(errors)} error(s); first: {first}", tuple(result.diagnostics)
+            )
         return Snapshot.from_compiled(result.snapshot)
 
 
 class Holder:
     """The one reference to the snapshot being served, and what the last reload said."""
 
-    def __init__(self, source: Source | None = None,
-                 breakers: Breakers | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        source: Source | None = None,
+        breakers: Breakers | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.source = source
         self.breakers = breakers or Breakers()
         self.environ = environ
@@ -182,9 +193,12 @@ class Holder:
             by_reason: dict[str, list[str]] = {}
             for name, reason in sorted(loaded.unavailable.items()):
                 by_reason.setdefault(reason, []).append(name)
-            log.warning("snapshot %s: %d provider(s) still unavailable (%s)",
-                        loaded.snapshot.digest[:12], len(loaded.unavailable),
-                        "; ".join(f"{r}: {', '.join(n)}" for r, n in sorted(by_reason.items())))
+            log.warning(
+                "snapshot %s: %d provider(s) still unavailable (%s)",
+                loaded.snapshot.digest[:12],
+                len(loaded.unavailable),
+                "; ".join(f"{r}: {', '.join(n)}" for r, n in sorted(by_reason.items())),
+            )
 
     def refuse(self, error: BaseException) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
@@ -233,8 +247,9 @@ class Holder:
             "loaded_at": _iso(current.loaded_at) if current else None,
             "reloads": self.reloads,
             "refusals": self.refusals,
-            "last_reload_error": None if self.last_error is None else {
-                "message": self.last_error, "at": _iso(self.last_error_at)},
+            "last_reload_error": None
+            if self.last_error is None
+            else {"message": self.last_error, "at": _iso(self.last_error_at)},
             "unavailable_providers": dict(current.unavailable) if current else {},
         }
 

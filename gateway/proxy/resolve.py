@@ -29,8 +29,9 @@ def resolve(snapshot: Snapshot, name: object, consumer: Consumer) -> Model:
     """
     model = snapshot.resolve_name(name) if isinstance(name, str) else None
     if model is None or not usable(model, consumer):
-        raise ModelNotFound(f"The model `{name}` does not exist or you do not have access to it.",
-                            param="model")
+        raise ModelNotFound(
+            f"The model `{name}` does not exist or you do not have access to it.", param="model"
+        )
     return model
 
 

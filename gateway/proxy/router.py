@@ -83,8 +83,9 @@ class Streaming:
 class Router:
     """Holds the adapters (one per protocol, sharing the pooled HTTP client) and breakers."""
 
-    def __init__(self, http: UpstreamHTTP, breakers: Breakers,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, http: UpstreamHTTP, breakers: Breakers, rng: random.Random | None = None
+    ) -> None:
         self.http = http
         self.breakers = breakers
         self.stats = Stats()  # recent health per channel, for /admin/status
@@ -99,21 +100,28 @@ class Router:
 
     def availability(self, loaded: Loaded) -> Callable[[Channel], str | None]:
         """Why a channel cannot be tried now (missing secret, open circuit), or None."""
+
         def is_available(channel: Channel) -> str | None:
             reason = loaded.unavailable.get(channel.provider)
             if reason is not None:
                 return reason
             breaker = self.breakers.peek(loaded.breaker_keys[channel.name])
             return None if breaker is None else breaker.unavailable()
+
         return is_available
 
     def plan(self, loaded: Loaded, routed: Routed) -> RoutePlan:
-        return plan_route(loaded.snapshot, routed.model, routed.consumer,
-                          max_destination=routed.max_destination,
-                          is_available=self.availability(loaded))
+        return plan_route(
+            loaded.snapshot,
+            routed.model,
+            routed.consumer,
+            max_destination=routed.max_destination,
+            is_available=self.availability(loaded),
+        )
 
     async def send(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Reply:
         """A complete answer from the first channel that gives one."""
+
         async def attempt(call: Call, breaker: CircuitBreaker) -> Reply:
             adapter = self.adapter(call.channel.protocol)
             if adapter.takes_native(call):
@@ -123,18 +131,22 @@ class Router:
             reply = await conversation.send(adapter, conversation.prepare(call))
             breaker.success()
             return conversation.finish(call, reply)
+
         return await self._failover(loaded, routed, outcome, attempt)
 
     async def open_stream(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Streaming:
         """A stream whose first chunk arrived; failover happens only before that chunk."""
+
         async def attempt(call: Call, breaker: CircuitBreaker) -> Streaming:
             adapter = self.adapter(call.channel.protocol)
             native = adapter.takes_native(call)
             if native:
                 chunks = cast(AsyncGenerator[Any, None], adapter.stream_native(call))
             else:
-                chunks = cast(AsyncGenerator[Mapping[str, Any], None], conversation.finish_stream(
-                    call, adapter.stream(conversation.prepare(call))))  # type: ignore[arg-type]
+                chunks = cast(
+                    AsyncGenerator[Mapping[str, Any], None],
+                    conversation.finish_stream(call, adapter.stream(conversation.prepare(call))),
+                )  # type: ignore[arg-type]
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -143,23 +155,28 @@ class Router:
                 await chunks.aclose()
                 raise
             return Streaming(first, chunks, call, breaker, native)
+
         return await self._failover(loaded, routed, outcome, attempt)
 
-    async def open_session(self, loaded: Loaded, routed: Routed, outcome: Outcome
-                           ) -> RealtimeUpstream:
+    async def open_session(
+        self, loaded: Loaded, routed: Routed, outcome: Outcome
+    ) -> RealtimeUpstream:
         """An open realtime session from the first channel that accepts one; failover and
         breakers apply to the connect only, nothing is retried once it is open."""
+
         async def attempt(call: Call, breaker: CircuitBreaker) -> RealtimeUpstream:
             upstream = await self.adapter(call.channel.protocol).realtime_connect(call)
             breaker.success()
             return upstream
+
         return await self._failover(loaded, routed, outcome, attempt)
 
     async def send_to(self, loaded: Loaded, routed: Routed, channel: Channel) -> Reply:
         """One answer from `channel`, without failover: a follow-up about a job that channel
         holds (a video's status or content); it says nothing about the channel's health."""
-        call = self._call(loaded, routed, channel,
-                          time.monotonic() + loaded.snapshot.settings.total_timeout_s)
+        call = self._call(
+            loaded, routed, channel, time.monotonic() + loaded.snapshot.settings.total_timeout_s
+        )
         try:
             with timeout_at(call.deadline.expires_at):
                 return await self.adapter(channel.protocol).send(call)
@@ -169,8 +186,13 @@ class Router:
             _scrub(error, call.secrets)
             raise
 
-    async def _failover(self, loaded: Loaded, routed: Routed, outcome: Outcome,
-                        attempt: Callable[[Call, CircuitBreaker], Awaitable[T]]) -> T:
+    async def _failover(
+        self,
+        loaded: Loaded,
+        routed: Routed,
+        outcome: Outcome,
+        attempt: Callable[[Call, CircuitBreaker], Awaitable[T]],
+    ) -> T:
         plan = self.plan(loaded, routed)
         if plan.empty:
             raise self._retry_after(loaded, plan, _nothing_available(routed.model, plan))
@@ -202,15 +224,19 @@ class Router:
                 return result
             except TimeoutError:
                 breaker.failure()
-                self.stats.failure(channel.name, time.monotonic() - started, "deadline_exceeded",
-                                   None)
+                self.stats.failure(
+                    channel.name, time.monotonic() - started, "deadline_exceeded", None
+                )
                 raise DeadlineExceeded("the request's total deadline ran out") from None
             except UpstreamError as error:
                 if error.retry_after is not None:
                     # An upstream's Retry-After holds the channel out for at most as long as
                     # the breaker's longest cooldown: `inf` or a year would hold it forever.
-                    error.retry_after = min(error.retry_after, settings.breaker.max_cooldown_s) \
-                        if math.isfinite(error.retry_after) else None
+                    error.retry_after = (
+                        min(error.retry_after, settings.breaker.max_cooldown_s)
+                        if math.isfinite(error.retry_after)
+                        else None
+                    )
                 if not error.retryable:
                     # The upstream is alive and said no: the client's request is at fault.
                     breaker.success()
@@ -218,22 +244,31 @@ class Router:
                     _scrub(error, call.secrets)
                     raise
                 breaker.failure(error.retry_after)
-                self.stats.failure(channel.name, time.monotonic() - started,
-                                   error.code or "upstream_error", error.message)
+                self.stats.failure(
+                    channel.name,
+                    time.monotonic() - started,
+                    error.code or "upstream_error",
+                    error.message,
+                )
                 last = error
             except BaseException:
                 breaker.release()
                 raise
         if not serving and outcome.attempts == 0:
-            raise NoChannelAvailable(f"no channel of model `{routed.model.name}` speaks a "
-                                     "protocol that serves "
-                                     f"{routed.endpoint.replace('.', ' ')}")
+            raise NoChannelAvailable(
+                f"no channel of model `{routed.model.name}` speaks a "
+                "protocol that serves "
+                f"{routed.endpoint.replace('.', ' ')}"
+            )
         if last is not None:
             if last.retry_after:  # the client's SDK backs off by it instead of guessing
                 last.headers["retry-after"] = str(math.ceil(last.retry_after))
             raise last
-        raise self._retry_after(loaded, plan, CircuitOpen(
-            f"every channel of model `{routed.model.name}` has an open circuit"))
+        raise self._retry_after(
+            loaded,
+            plan,
+            CircuitOpen(f"every channel of model `{routed.model.name}` has an open circuit"),
+        )
 
     def _retry_after(self, loaded: Loaded, plan: RoutePlan, error: ProxyError) -> ProxyError:
         """Tell a client refused for open circuits when the first channel comes back."""
@@ -248,15 +283,24 @@ class Router:
     def _call(self, loaded: Loaded, routed: Routed, channel: Channel, expires_at: float) -> Call:
         settings = loaded.snapshot.settings
         first_byte = channel.options.get("timeout_s") or settings.first_byte_timeout_s
-        body, natives, dropped = native_tools.for_protocol(routed.body, routed.native_tools,
-                                                           channel.protocol)
+        body, natives, dropped = native_tools.for_protocol(
+            routed.body, routed.native_tools, channel.protocol
+        )
         return Call(
-            endpoint=routed.endpoint, body=body, model=routed.model, channel=channel,
+            endpoint=routed.endpoint,
+            body=body,
+            model=routed.model,
+            channel=channel,
             provider=loaded.snapshot.providers[channel.provider],
-            secrets=loaded.secrets[channel.provider], native_tools=natives,
+            secrets=loaded.secrets[channel.provider],
+            native_tools=natives,
             deadline=Deadline(settings.connect_timeout_s, first_byte, expires_at),
-            files=routed.files, request_id=routed.request_id, native=routed.native,
-            dropped_tools=dropped, sse_bytes=routed.sse_bytes)
+            files=routed.files,
+            request_id=routed.request_id,
+            native=routed.native,
+            dropped_tools=dropped,
+            sse_bytes=routed.sse_bytes,
+        )
 
 
 def _scrub(error: UpstreamError, secrets: Mapping[str, str]) -> None:
@@ -287,9 +331,13 @@ def credential_forms(secrets: Mapping[str, str]) -> list[str]:
 
 def _nothing_available(model: Model, plan: RoutePlan) -> NoChannelAvailable:
     reasons = Counter(reason.split(" ")[0] for _, reason in plan.excluded)
-    if reasons and set(reasons) <= {*UNHEALTHY, "inactive", "owner", "data_destination"} \
-            and any(r in reasons for r in UNHEALTHY):
+    if (
+        reasons
+        and set(reasons) <= {*UNHEALTHY, "inactive", "owner", "data_destination"}
+        and any(r in reasons for r in UNHEALTHY)
+    ):
         return CircuitOpen(f"every channel of model `{model.name}` has an open circuit")
     summary = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "no channels"
-    return NoChannelAvailable(f"no channel of model `{model.name}` can serve this request "
-                              f"({summary})")
+    return NoChannelAvailable(
+        f"no channel of model `{model.name}` can serve this request ({summary})"
+    )

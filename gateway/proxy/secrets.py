@@ -46,8 +46,9 @@ def references(value: str) -> list[str]:
     return _REF.findall(value)
 
 
-def resolve_provider(provider: Provider, environ: Mapping[str, str],
-                     prefixes: tuple[str, ...]) -> Secrets | str:
+def resolve_provider(
+    provider: Provider, environ: Mapping[str, str], prefixes: tuple[str, ...]
+) -> Secrets | str:
     """The resolved auth of `provider`, or the reason it cannot be resolved (no value in it)."""
     values: dict[str, str] = {}
     for field, raw in provider.auth.items():
@@ -66,12 +67,15 @@ def resolve_provider(provider: Provider, environ: Mapping[str, str],
 def explain(provider: Provider, reason: str) -> str:
     """A log line about an unavailable provider: its name and variable names, no value."""
     refs = sorted({r for v in provider.auth.values() for r in references(v)})
-    return (f"provider {provider.name} is unavailable ({reason}): "
-            f"{ADVICE.get(reason, 'check')} {', '.join(refs)}")
+    return (
+        f"provider {provider.name} is unavailable ({reason}): "
+        f"{ADVICE.get(reason, 'check')} {', '.join(refs)}"
+    )
 
 
-def resolve_all(snapshot: Snapshot, environ: Mapping[str, str] | None = None
-                ) -> tuple[dict[str, Secrets], dict[str, str]]:
+def resolve_all(
+    snapshot: Snapshot, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Secrets], dict[str, str]]:
     """Resolved auth per provider, and the providers left unavailable with their reason.
 
     Nothing is logged here: whoever loads the snapshot says it (once, see reload.Holder).

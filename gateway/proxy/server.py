@@ -36,17 +36,19 @@ def _json(error: ProxyError) -> bytes:
 def _raw_answer(error: ProxyError) -> bytes:
     """A complete answer that closes the connection, written before h11 has a request."""
     body = _json(error)
-    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n" % (error.status, _REASONS[error.status],
-                                                len(body))) + body
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n" % (error.status, _REASONS[error.status], len(body))
+    ) + body
 
 
 _REASONS = {408: b"Request Timeout", 503: b"Service Unavailable"}
 _OVERLOADED = _raw_answer(ServerOverloaded("too many connections to this server; retry"))
 _HEAD_LATE = _raw_answer(RequestTimeout("the request head did not arrive in time"))
 _BODY_LATE = _json(RequestTimeout("the request body did not arrive in time"))
-_AMBIGUOUS = _json(AmbiguousFraming(
-    "a request may not carry both Content-Length and Transfer-Encoding"))
+_AMBIGUOUS = _json(
+    AmbiguousFraming("a request may not carry both Content-Length and Transfer-Encoding")
+)
 
 
 def server_settings_of(app: Any) -> Callable[[], ServerSettings]:
@@ -71,9 +73,17 @@ class FramingGuard:
             names = {name for name, _ in scope["headers"]}
             if b"content-length" in names and b"transfer-encoding" in names:
                 # `connection: close` puts h11 in MUST_CLOSE: uvicorn closes after this answer.
-                await send({"type": "http.response.start", "status": 400, "headers": [
-                    (b"content-type", b"application/json"), (b"connection", b"close"),
-                    (b"content-length", str(len(_AMBIGUOUS)).encode())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"connection", b"close"),
+                            (b"content-length", str(len(_AMBIGUOUS)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": _AMBIGUOUS})
                 return
         await self.app(scope, receive, send)
@@ -158,9 +168,19 @@ class GuardedH11Protocol(H11Protocol):
             return
         if not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
             body = _BODY_LATE
-            self.transport.write(self.conn.send(h11.Response(status_code=408, headers=[
-                (b"content-type", b"application/json"), (b"connection", b"close"),
-                (b"content-length", str(len(body)).encode())], reason=b"Request Timeout")))
+            self.transport.write(
+                self.conn.send(
+                    h11.Response(
+                        status_code=408,
+                        headers=[
+                            (b"content-type", b"application/json"),
+                            (b"connection", b"close"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                        reason=b"Request Timeout",
+                    )
+                )
+            )
             self.transport.write(self.conn.send(h11.Data(data=body)))
             self.transport.write(self.conn.send(h11.EndOfMessage()))
             cycle.response_started = cycle.response_complete = True
@@ -181,8 +201,9 @@ class DrainingServer(uvicorn.Server):
     ends the grace period at once; a second SIGINT also stops waiting.
     """
 
-    def __init__(self, config: uvicorn.Config, on_drain: Callable[[], None],
-                 grace_s: float = 0.0) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_drain: Callable[[], None], grace_s: float = 0.0
+    ) -> None:
         super().__init__(config)
         self.on_drain = on_drain
         self.grace_s = grace_s
@@ -197,8 +218,11 @@ class DrainingServer(uvicorn.Server):
         if self.drain_started is None:
             self.drain_started = time.monotonic()
             self.on_drain()
-            log.info("%s: draining; new connections refused in %.1f s",
-                     signal.Signals(sig).name, self.grace_s)
+            log.info(
+                "%s: draining; new connections refused in %.1f s",
+                signal.Signals(sig).name,
+                self.grace_s,
+            )
             return
         self.should_exit = True
         if sig == signal.SIGINT:

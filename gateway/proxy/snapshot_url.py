@@ -102,8 +102,9 @@ class SnapshotURL:
     def _append(self, body: bytearray, chunk: bytes) -> None:
         body += chunk
         if len(body) > MAX_SNAPSHOT_BYTES:
-            raise SnapshotFetchError(f"{redacted(self.url)} is larger than "
-                                     f"{MAX_SNAPSHOT_BYTES} bytes")
+            raise SnapshotFetchError(
+                f"{redacted(self.url)} is larger than {MAX_SNAPSHOT_BYTES} bytes"
+            )
 
     def _describe(self, error: httpx.HTTPError) -> str:
         # httpx puts the full URL (query and credentials too) into some messages: not ours.

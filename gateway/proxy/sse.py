@@ -30,8 +30,9 @@ class SSEDecoder:
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
-        return [(event, data.decode("utf-8", errors="replace"))
-                for event, data in self.feed_raw(chunk)]
+        return [
+            (event, data.decode("utf-8", errors="replace")) for event, data in self.feed_raw(chunk)
+        ]
 
     def feed_raw(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
         """Like `feed`, with each event's data as bytes."""
@@ -60,9 +61,11 @@ class SSEDecoder:
                 self._field(line)
         self._buffer = buffer[pos:]
         if len(self._buffer) > MAX_EVENT_BYTES or (
-                len(self._data) > 1 and sum(map(len, self._data)) > MAX_EVENT_BYTES):
-            raise UpstreamProtocolError("upstream sent a stream event larger than "
-                                        f"{MAX_EVENT_BYTES} bytes")
+            len(self._data) > 1 and sum(map(len, self._data)) > MAX_EVENT_BYTES
+        ):
+            raise UpstreamProtocolError(
+                f"upstream sent a stream event larger than {MAX_EVENT_BYTES} bytes"
+            )
         return events
 
     def at_boundary(self) -> bool:
@@ -80,12 +83,12 @@ class SSEDecoder:
         name, _, value = line.partition(b":")
         if name == b"event":
             self._event = (value[1:] if value.startswith(b" ") else value).decode(
-                "utf-8", errors="replace")
+                "utf-8", errors="replace"
+            )
 
     def flush(self) -> list[tuple[str | None, str]]:
         """Events still pending when the stream ends without a final blank line."""
-        return [(event, data.decode("utf-8", errors="replace"))
-                for event, data in self.flush_raw()]
+        return [(event, data.decode("utf-8", errors="replace")) for event, data in self.flush_raw()]
 
     def flush_raw(self) -> list[tuple[str | None, bytes]]:
         events = self.feed_raw(b"\n") if self._buffer else []
@@ -113,8 +116,9 @@ async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None
 TakeWhole = Callable[[bytes], tuple[Any, bytes]]
 
 
-async def decode_raw(chunks: AsyncIterator[bytes], take_whole: TakeWhole | None = None
-                     ) -> AsyncIterator[Any]:
+async def decode_raw(
+    chunks: AsyncIterator[bytes], take_whole: TakeWhole | None = None
+) -> AsyncIterator[Any]:
     """The events of each read together (one hop per read, not per event): each event's
     data as bytes, and whether a blank line ended it (False for an event the stream's end
     cut off, which may be incomplete).
@@ -153,7 +157,10 @@ async def aclose(iterator: AsyncIterator[Any]) -> None:
 
 def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
     """One SSE event; dicts are JSON-encoded compactly."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"),
-                                                          ensure_ascii=False)
+    text = (
+        data
+        if isinstance(data, str)
+        else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    )
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {text}\n\n".encode()

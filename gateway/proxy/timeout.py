@@ -36,11 +36,18 @@ class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
     def __enter__(self) -> timeout_at:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self._handle.cancel()
-        if self._expired and self._task.uncancel() <= self._cancelling \
-                and kind is asyncio.CancelledError:
+        if (
+            self._expired
+            and self._task.uncancel() <= self._cancelling
+            and kind is asyncio.CancelledError
+        ):
             raise TimeoutError from error
 
     @property

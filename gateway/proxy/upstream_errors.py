@@ -30,8 +30,7 @@ from gateway.errors import UpstreamStatusError
 
 #: Statuses that fail over to the next channel, and the status the client sees when none is
 #: left.
-FAILOVER: Mapping[int, int] = {408: 504, 429: 429, 500: 502, 502: 502, 503: 503, 504: 504,
-                               529: 503}
+FAILOVER: Mapping[int, int] = {408: 504, 429: 429, 500: 502, 502: 502, 503: 503, 504: 504, 529: 503}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +50,15 @@ def decide(status: int) -> Decision:
     return Decision(False, status)
 
 
-def status_error(provider: str, status: int, message: str, *,
-                 body: Mapping[str, Any] | None = None, retry_after: float | None = None,
-                 upstream_model: str | None = None) -> UpstreamStatusError:
+def status_error(
+    provider: str,
+    status: int,
+    message: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    retry_after: float | None = None,
+    upstream_model: str | None = None,
+) -> UpstreamStatusError:
     """The error to raise for an upstream answer with `status`.
 
     `body` is the upstream's error already in OpenAI's shape (`{"error": {...}}`); it reaches
@@ -62,24 +67,36 @@ def status_error(provider: str, status: int, message: str, *,
     """
     decision = decide(status)
     if not decision.failover:
-        return UpstreamStatusError(message, status=status, retryable=False,
-                                   body=dict(body) if body is not None else _openai(message))
+        return UpstreamStatusError(
+            message,
+            status=status,
+            retryable=False,
+            body=dict(body) if body is not None else _openai(message),
+        )
     if status == 401:
-        text = (f"upstream {provider} refused the channel's credentials (status 401); "
-                "check the provider's auth in the catalog")
+        text = (
+            f"upstream {provider} refused the channel's credentials (status 401); "
+            "check the provider's auth in the catalog"
+        )
     elif status == 404:
         model = f" `{upstream_model}`" if upstream_model else ""
-        text = (f"upstream {provider} does not know the model{model} (status 404); check the "
-                "channel's upstream_model and the provider's base_url in the catalog")
+        text = (
+            f"upstream {provider} does not know the model{model} (status 404); check the "
+            "channel's upstream_model and the provider's base_url in the catalog"
+        )
     elif 300 <= status < 400:
-        text = (f"upstream {provider} answered a redirect (status {status}); redirects are "
-                "not followed: check the provider's base_url in the catalog")
+        text = (
+            f"upstream {provider} answered a redirect (status {status}); redirects are "
+            "not followed: check the provider's base_url in the catalog"
+        )
     else:
         text = f"upstream {provider} failed with status {status}: {message}"
-    return UpstreamStatusError(text, status=decision.client_status, retryable=True,
-                               retry_after=retry_after)
+    return UpstreamStatusError(
+        text, status=decision.client_status, retryable=True, retry_after=retry_after
+    )
 
 
 def _openai(message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                      "code": None}}
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+    }

@@ -77,8 +77,9 @@ class AiohttpResponse:
             async for chunk in self._response.content.iter_any():
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
-                    raise UpstreamProtocolError(f"upstream {self._host} answered more than "
-                                                f"{MAX_BODY_BYTES} bytes")
+                    raise UpstreamProtocolError(
+                        f"upstream {self._host} answered more than {MAX_BODY_BYTES} bytes"
+                    )
                 parts.append(chunk)
             return b"".join(parts)
         except _CLIENT_ERRORS as exc:
@@ -158,21 +159,30 @@ class AiohttpUpstream:
             # their own without a per-host limit, so sessions never queue behind each other
             # or behind requests to the same upstream.
             per_host = 0 if origin == _WS_POOL else self._limit
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host,
-                                             ttl_dns_cache=300)
-            session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
-                                            cookie_jar=aiohttp.DummyCookieJar())
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+            )
             self._sessions[origin] = session
         return session
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      deadline: Deadline, json: Any = None, data: bytes | None = None,
-                      form: Mapping[str, Any] | None = None) -> AiohttpResponse:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        deadline: Deadline,
+        json: Any = None,
+        data: bytes | None = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> AiohttpResponse:
         host, origin = _split(url)
         # aiohttp's own timers bound the attempt by the total deadline too: no third timer.
         remaining = deadline.remaining() or 0.001
-        timeout = _timeout(min(deadline.connect_s, remaining),
-                           min(deadline.first_byte_s, remaining))
+        timeout = _timeout(
+            min(deadline.connect_s, remaining), min(deadline.first_byte_s, remaining)
+        )
         body: Any = data
         send_headers = headers
         if json is not None:
@@ -183,21 +193,30 @@ class AiohttpUpstream:
             body = _form_data(form)
         try:
             response = await self._session(origin).request(
-                method, url, data=body, headers=send_headers, timeout=timeout,
-                allow_redirects=False)
+                method, url, data=body, headers=send_headers, timeout=timeout, allow_redirects=False
+            )
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, host, "before answering") from exc
         return AiohttpResponse(response, host)
 
-    async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
-                        max_frame_bytes: int) -> AiohttpWebSocket:
+    async def websocket(
+        self, url: str, *, headers: Mapping[str, str], deadline: Deadline, max_frame_bytes: int
+    ) -> AiohttpWebSocket:
         """A WebSocket to `url`, opened within the connect timeout (and the deadline)."""
         host, _origin = _split(url)
         wait = min(deadline.connect_s, deadline.remaining() or 0.001)
         try:
-            ws = await asyncio.wait_for(self._session(_WS_POOL).ws_connect(
-                url, headers=headers, max_msg_size=max_frame_bytes, autoping=True,
-                compress=0, timeout=_WS_TIMEOUT), wait)
+            ws = await asyncio.wait_for(
+                self._session(_WS_POOL).ws_connect(
+                    url,
+                    headers=headers,
+                    max_msg_size=max_frame_bytes,
+                    autoping=True,
+                    compress=0,
+                    timeout=_WS_TIMEOUT,
+                ),
+                wait,
+            )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 101:  # upgraded, but not the way the protocol requires
                 raise UpstreamProtocolError(f"upstream {host} answered a bad upgrade") from exc

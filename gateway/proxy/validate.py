@@ -11,29 +11,69 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 
-NULL, BOOL, INT, NUM, STR, ARR, OBJ = "null", "boolean", "integer", "number", "string", "array", \
-    "object"
+NULL, BOOL, INT, NUM, STR, ARR, OBJ = (
+    "null",
+    "boolean",
+    "integer",
+    "number",
+    "string",
+    "array",
+    "object",
+)
 _KINDS = {type(None): NULL, bool: BOOL, int: INT, float: NUM, str: STR, list: ARR, dict: OBJ}
 
-CHAT_FIELDS: Mapping[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "model": (STR,), "messages": (ARR,), "tools": (ARR,), "tool_choice": (STR, OBJ),
-    "stream": (BOOL, NULL), "stream_options": (OBJ, NULL), "max_tokens": (INT, NULL),
-    "max_completion_tokens": (INT, NULL), "temperature": (NUM, NULL), "top_p": (NUM, NULL),
-    "n": (INT, NULL), "stop": (STR, ARR, NULL), "response_format": (OBJ,), "user": (STR,),
-    "seed": (INT, NULL), "presence_penalty": (NUM, NULL), "frequency_penalty": (NUM, NULL),
-    "logprobs": (BOOL, NULL), "top_logprobs": (INT, NULL), "parallel_tool_calls": (BOOL,),
-    "logit_bias": (OBJ, NULL), "reasoning_effort": (STR, NULL), "metadata": (OBJ, NULL),
-    "functions": (ARR,), "function_call": (STR, OBJ),
-}.items()}
-EMBEDDING_FIELDS: Mapping[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "model": (STR,), "input": (STR, ARR), "encoding_format": (STR,), "dimensions": (INT,),
-    "user": (STR,),
-}.items()}
+CHAT_FIELDS: Mapping[str, frozenset[str]] = {
+    k: frozenset(v)
+    for k, v in {
+        "model": (STR,),
+        "messages": (ARR,),
+        "tools": (ARR,),
+        "tool_choice": (STR, OBJ),
+        "stream": (BOOL, NULL),
+        "stream_options": (OBJ, NULL),
+        "max_tokens": (INT, NULL),
+        "max_completion_tokens": (INT, NULL),
+        "temperature": (NUM, NULL),
+        "top_p": (NUM, NULL),
+        "n": (INT, NULL),
+        "stop": (STR, ARR, NULL),
+        "response_format": (OBJ,),
+        "user": (STR,),
+        "seed": (INT, NULL),
+        "presence_penalty": (NUM, NULL),
+        "frequency_penalty": (NUM, NULL),
+        "logprobs": (BOOL, NULL),
+        "top_logprobs": (INT, NULL),
+        "parallel_tool_calls": (BOOL,),
+        "logit_bias": (OBJ, NULL),
+        "reasoning_effort": (STR, NULL),
+        "metadata": (OBJ, NULL),
+        "functions": (ARR,),
+        "function_call": (STR, OBJ),
+    }.items()
+}
+EMBEDDING_FIELDS: Mapping[str, frozenset[str]] = {
+    k: frozenset(v)
+    for k, v in {
+        "model": (STR,),
+        "input": (STR, ARR),
+        "encoding_format": (STR,),
+        "dimensions": (INT,),
+        "user": (STR,),
+    }.items()
+}
 #: Inclusive ranges of numeric fields.
 RANGES: Mapping[str, tuple[float, float]] = {
-    "max_tokens": (1, 2**31), "max_completion_tokens": (1, 2**31), "temperature": (0, 2),
-    "top_p": (0, 1), "n": (1, 128), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2),
-    "top_logprobs": (0, 20), "dimensions": (1, 65536), "seed": (-(2**63), 2**63 - 1),
+    "max_tokens": (1, 2**31),
+    "max_completion_tokens": (1, 2**31),
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "n": (1, 128),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+    "top_logprobs": (0, 20),
+    "dimensions": (1, 65536),
+    "seed": (-(2**63), 2**63 - 1),
 }
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 TOOL_CHOICES = frozenset({"none", "auto", "required"})
@@ -125,8 +165,10 @@ def _tools(tools: list) -> None:
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
         _typed(tool, frozenset({OBJ}), where)
-        if _typed(tool.get("type"), frozenset({STR}), f"{where}.type") and \
-                tool["type"] == "function":
+        if (
+            _typed(tool.get("type"), frozenset({STR}), f"{where}.type")
+            and tool["type"] == "function"
+        ):
             function = tool.get("function")
             _typed(function, frozenset({OBJ}), f"{where}.function")
             _typed(function.get("name"), frozenset({STR}), f"{where}.function.name")
@@ -150,8 +192,11 @@ def check_chat(body: Mapping[str, Any]) -> None:
     if options and "include_usage" in options:
         _typed(options["include_usage"], frozenset({BOOL}), "stream_options.include_usage")
     fmt = body.get("response_format")
-    if fmt is not None and _typed(fmt.get("type"), frozenset({STR}), "response_format.type") \
-            and fmt["type"] not in RESPONSE_FORMATS:
+    if (
+        fmt is not None
+        and _typed(fmt.get("type"), frozenset({STR}), "response_format.type")
+        and fmt["type"] not in RESPONSE_FORMATS
+    ):
         raise _bad("response_format.type", f"must be one of {', '.join(sorted(RESPONSE_FORMATS))}")
 
 

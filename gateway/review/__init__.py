@@ -15,15 +15,29 @@ from gateway.review.impact_findings import impact_findings
 from gateway.review.renames import apply_renames
 from gateway.review.routing import restricted, routing_findings, touched_models
 
-__all__ = ["CATEGORIES", "JSON_VERSION", "ConsumerImpact", "EntityChange", "FieldChange",
-           "Finding", "Review", "Side", "review_snapshots"]
+__all__ = [
+    "CATEGORIES",
+    "JSON_VERSION",
+    "ConsumerImpact",
+    "EntityChange",
+    "FieldChange",
+    "Finding",
+    "Review",
+    "Side",
+    "review_snapshots",
+]
 
 
-def review_snapshots(base: Mapping[str, Any], head: Mapping[str, Any], *,
-                     base_label: str = "base", head_label: str = "head",
-                     warnings: Iterable[Diagnostic] = (),
-                     defaulted: Mapping[str, list[str]] | None = None,
-                     traffic: Traffic | None = None) -> Review:
+def review_snapshots(
+    base: Mapping[str, Any],
+    head: Mapping[str, Any],
+    *,
+    base_label: str = "base",
+    head_label: str = "head",
+    warnings: Iterable[Diagnostic] = (),
+    defaulted: Mapping[str, list[str]] | None = None,
+    traffic: Traffic | None = None,
+) -> Review:
     """Diff two snapshots (JSON form), classify every change and work out what it does to
     each consumer. `warnings` are the head's validation warnings; `defaulted` what the head's
     catalog left to defaults (see `gateway.review.sides.LoadedSide`); `traffic` real usage
@@ -32,8 +46,9 @@ def review_snapshots(base: Mapping[str, Any], head: Mapping[str, Any], *,
     sides = Side(base_label, base.get("digest")), Side(head_label, head.get("digest"))
     cost = None
     if traffic is not None:
-        cost = cost_impact(restricted(base, traffic.by_model), restricted(head, traffic.by_model),
-                           traffic)
+        cost = cost_impact(
+            restricted(base, traffic.by_model), restricted(head, traffic.by_model), traffic
+        )
     if not changes:
         return Review(*sides, (), (), (), tuple(warnings), cost)
     changes, renamed = apply_renames(changes, base, head)
@@ -44,8 +59,11 @@ def review_snapshots(base: Mapping[str, Any], head: Mapping[str, Any], *,
     new = restricted(head, None if every else touched)
     impacts = consumer_impact(old, new, touched, renamed)
     ctx = Context(base, head, dict(defaulted or {}), renamed)
-    findings = (classify(changes, ctx) + routing_findings(old, new, touched, renamed)
-                + impact_findings(impacts, changes))
+    findings = (
+        classify(changes, ctx)
+        + routing_findings(old, new, touched, renamed)
+        + impact_findings(impacts, changes)
+    )
     order = {c: i for i, c in enumerate(CATEGORIES)}
     # Stable: class first, then the order the rules produced them in (kind order, then name).
     findings = sorted(findings, key=lambda f: order[f.category])

@@ -57,22 +57,32 @@ def _destination(change: EntityChange, f: FieldChange, field_name: str) -> Findi
     loosened = _level(f.after) > _level(f.before)
     category = "security" if loosened else "other"
     word = "loosened" if loosened else "tightened"
-    return Finding(category, change.kind, change.name,
-                   f"{field_name} {word}: {f.before} → {f.after}",
-                   _was(f))
+    return Finding(
+        category, change.kind, change.name, f"{field_name} {word}: {f.before} → {f.after}", _was(f)
+    )
 
 
 # --- models ---------------------------------------------------------------------------------
 
+
 def referrers(snapshot: Mapping[str, Any], model: str) -> list[dict[str, str]]:
     """Everything in a snapshot that names `model`: aliases, consumer allow-lists, tasks."""
-    found = [{"kind": "alias", "name": a, "via": "alias"}
-             for a, m in sorted(snapshot.get("aliases", {}).items()) if m == model]
-    found += [{"kind": "consumer", "name": c["name"], "via": "models allow-list"}
-              for c in snapshot.get("consumers", ()) if model in (c.get("models") or ())]
+    found = [
+        {"kind": "alias", "name": a, "via": "alias"}
+        for a, m in sorted(snapshot.get("aliases", {}).items())
+        if m == model
+    ]
+    found += [
+        {"kind": "consumer", "name": c["name"], "via": "models allow-list"}
+        for c in snapshot.get("consumers", ())
+        if model in (c.get("models") or ())
+    ]
     tasks = (snapshot.get("settings") or {}).get("internal_tasks", {})
-    found += [{"kind": "internal_task", "name": t, "via": "Settings.internal_tasks"}
-              for t, m in sorted(tasks.items()) if m == model]
+    found += [
+        {"kind": "internal_task", "name": t, "via": "Settings.internal_tasks"}
+        for t, m in sorted(tasks.items())
+        if m == model
+    ]
     return found
 
 
@@ -85,46 +95,66 @@ def _model_removed(change: EntityChange, ctx: Context) -> Finding:
     if had:
         parts.append("was named by " + ", ".join(f"{r['kind']} `{r['name']}`" for r in had))
     message = "model removed" + ("; " + "; ".join(parts) if parts else "")
-    return Finding("breaking", "model", change.name, message,
-                   {"still_named_by": still, "was_named_by": had})
+    return Finding(
+        "breaking", "model", change.name, message, {"still_named_by": still, "was_named_by": had}
+    )
 
 
 def _model_renamed(change: EntityChange, ctx: Context) -> Finding:
     old = ctx.renames.old_model(change.name)
     if ctx.head.get("aliases", {}).get(old) == change.name:
-        return Finding("other", "model", change.name,
-                       f"model renamed: `{old}` → `{change.name}`; the old name stays as an alias",
-                       {"renamed_from": old, "old_name_kept": True})
-    return Finding("breaking", "model", change.name,
-                   f"model renamed: `{old}` → `{change.name}`; requests for `{old}` now fail "
-                   f"(keep it as an alias to avoid that)",
-                   {"renamed_from": old, "old_name_kept": False})
+        return Finding(
+            "other",
+            "model",
+            change.name,
+            f"model renamed: `{old}` → `{change.name}`; the old name stays as an alias",
+            {"renamed_from": old, "old_name_kept": True},
+        )
+    return Finding(
+        "breaking",
+        "model",
+        change.name,
+        f"model renamed: `{old}` → `{change.name}`; requests for `{old}` now fail "
+        f"(keep it as an alias to avoid that)",
+        {"renamed_from": old, "old_name_kept": False},
+    )
 
 
 def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     head = f.path[0]
     if head == "status":
         category = "breaking" if f.after == "inactive" else "other"
-        yield Finding(category, "model", change.name, f"status {f.before} → {f.after}",
-                      _was(f))
+        yield Finding(category, "model", change.name, f"status {f.before} → {f.after}", _was(f))
     elif head == "type":
-        yield Finding("breaking", "model", change.name, f"type {f.before} → {f.after}",
-                      _was(f))
+        yield Finding("breaking", "model", change.name, f"type {f.before} → {f.after}", _was(f))
     elif head == "visibility":
         widened = _OPENNESS.get(f.after, 0) > _OPENNESS.get(f.before, 0)
-        yield Finding("security" if widened else "breaking", "model", change.name,
-                      f"visibility {'widened' if widened else 'narrowed'}: "
-                      f"{f.before} → {f.after}",
-                      _was(f))
+        yield Finding(
+            "security" if widened else "breaking",
+            "model",
+            change.name,
+            f"visibility {'widened' if widened else 'narrowed'}: {f.before} → {f.after}",
+            _was(f),
+        )
     elif head in ("capabilities", "native_tools"):
         added, removed = _set_change(f)
         what = "capability" if head == "capabilities" else "native tool"
         if removed:
-            yield Finding("breaking", "model", change.name, f"{what} removed: {_names(removed)}",
-                          {"field": head, "removed": removed})
+            yield Finding(
+                "breaking",
+                "model",
+                change.name,
+                f"{what} removed: {_names(removed)}",
+                {"field": head, "removed": removed},
+            )
         if added:
-            yield Finding("other", "model", change.name, f"{what} added: {_names(added)}",
-                          {"field": head, "added": added})
+            yield Finding(
+                "other",
+                "model",
+                change.name,
+                f"{what} added: {_names(added)}",
+                {"field": head, "added": added},
+            )
     elif head == "owner":
         yield from _owner_change(change)
     else:
@@ -139,17 +169,24 @@ def _owner_change(change: EntityChange) -> Iterator[Finding]:
     """Owner fields are compared as a whole, so owner.type and owner.code make one finding."""
     before = (change.before or {}).get("owner")
     after = (change.after or {}).get("owner")
-    yield Finding("security", change.kind, change.name,
-                  f"owner changed: {_owner(before)} → {_owner(after)}",
-                  {"field": "owner", "before": before, "after": after})
+    yield Finding(
+        "security",
+        change.kind,
+        change.name,
+        f"owner changed: {_owner(before)} → {_owner(after)}",
+        {"field": "owner", "before": before, "after": after},
+    )
 
 
 def _grouped(change: EntityChange) -> list[FieldChange]:
     """Field changes with owner.* folded into one `owner` change (it is one value to users)."""
     out = [f for f in change.fields if f.path[0] != "owner"]
     if any(f.path[0] == "owner" for f in change.fields):
-        out.append(FieldChange(("owner",), (change.before or {}).get("owner"),
-                               (change.after or {}).get("owner")))
+        out.append(
+            FieldChange(
+                ("owner",), (change.before or {}).get("owner"), (change.after or {}).get("owner")
+            )
+        )
     return out
 
 
@@ -160,8 +197,13 @@ def classify_model(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         after = change.after or {}
         # A public model is open to every consumer at once: an access change.
         category = "security" if after.get("visibility") == "public" else "other"
-        yield Finding(category, "model", change.name,
-                      f"model added ({after.get('type')}, {after.get('visibility')})", {})
+        yield Finding(
+            category,
+            "model",
+            change.name,
+            f"model added ({after.get('type')}, {after.get('visibility')})",
+            {},
+        )
     else:
         if change.action == "renamed":
             yield _model_renamed(change, ctx)
@@ -171,19 +213,34 @@ def classify_model(change: EntityChange, ctx: Context) -> Iterator[Finding]:
 
 # --- aliases, channels, providers -----------------------------------------------------------
 
+
 def classify_alias(change: EntityChange, ctx: Context) -> Iterator[Finding]:
     before = (change.before or {}).get("model")
     after = (change.after or {}).get("model")
     if change.action == "added":
-        yield Finding("other", "alias", change.name, f"alias added → `{after}`",
-                      {"before": None, "after": after})
+        yield Finding(
+            "other",
+            "alias",
+            change.name,
+            f"alias added → `{after}`",
+            {"before": None, "after": after},
+        )
     elif change.action == "removed":
-        yield Finding("breaking", "alias", change.name, f"alias removed (was → `{before}`)",
-                      {"before": before, "after": None})
+        yield Finding(
+            "breaking",
+            "alias",
+            change.name,
+            f"alias removed (was → `{before}`)",
+            {"before": before, "after": None},
+        )
     else:
-        yield Finding("breaking", "alias", change.name,
-                      f"alias retargeted: `{before}` → `{after}`",
-                      {"before": before, "after": after})
+        yield Finding(
+            "breaking",
+            "alias",
+            change.name,
+            f"alias retargeted: `{before}` → `{after}`",
+            {"before": before, "after": after},
+        )
 
 
 def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
@@ -207,14 +264,23 @@ def classify_channel(change: EntityChange, ctx: Context) -> Iterator[Finding]:
         elif head == "owner":
             yield from _owner_change(change)
         elif head == "provider":
-            yield Finding("security", "channel", change.name,
-                          f"provider changed: `{f.before}` → `{f.after}`",
-                          _was(f))
+            yield Finding(
+                "security",
+                "channel",
+                change.name,
+                f"provider changed: `{f.before}` → `{f.after}`",
+                _was(f),
+            )
         elif head == "upstream_model":
-            yield Finding("breaking", "channel", change.name,
-                          f"upstream model swapped: `{f.before}` → `{f.after}` "
-                          f"(model `{(change.after or {}).get('model')}`): its users get "
-                          "another model's answers", _was(f))
+            yield Finding(
+                "breaking",
+                "channel",
+                change.name,
+                f"upstream model swapped: `{f.before}` → `{f.after}` "
+                f"(model `{(change.after or {}).get('model')}`): its users get "
+                "another model's answers",
+                _was(f),
+            )
         elif head in ("priority", "weight", "status", "model"):
             continue  # the routing section shows the resulting shares and order
         else:
@@ -231,37 +297,65 @@ def _channel_price(change: EntityChange) -> Iterator[Finding]:
 
 # --- consumers ------------------------------------------------------------------------------
 
+
 def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     name, head = change.name, f.path[0]
     if head == "key_sha256":
         added, removed = _set_change(f)
         if added:
-            yield Finding("security", "consumer", name, f"{len(added)} key(s) added",
-                          {"field": head, "added": [short_hash(k) for k in added]})
+            yield Finding(
+                "security",
+                "consumer",
+                name,
+                f"{len(added)} key(s) added",
+                {"field": head, "added": [short_hash(k) for k in added]},
+            )
         if removed:
-            yield Finding("breaking", "consumer", name,
-                          f"{len(removed)} key(s) removed: requests with them are refused",
-                          {"field": head, "removed": [short_hash(k) for k in removed]})
+            yield Finding(
+                "breaking",
+                "consumer",
+                name,
+                f"{len(removed)} key(s) removed: requests with them are refused",
+                {"field": head, "removed": [short_hash(k) for k in removed]},
+            )
     elif head in ("scopes", "orgs"):
         added, removed = _set_change(f)
         if added:
-            yield Finding("security", "consumer", name, f"{head} widened: + {_names(added)}",
-                          {"field": head, "added": added})
+            yield Finding(
+                "security",
+                "consumer",
+                name,
+                f"{head} widened: + {_names(added)}",
+                {"field": head, "added": added},
+            )
         if removed:
-            yield Finding("breaking", "consumer", name, f"{head} narrowed: − {_names(removed)}",
-                          {"field": head, "removed": removed})
+            yield Finding(
+                "breaking",
+                "consumer",
+                name,
+                f"{head} narrowed: − {_names(removed)}",
+                {"field": head, "removed": removed},
+            )
     elif head == "models":
         yield from _allow_list(change, f)
     elif head == "max_data_destination":
         loosened = _level(f.after) > _level(f.before)
-        yield Finding("security" if loosened else "breaking", "consumer", name,
-                      f"max data destination {'loosened' if loosened else 'tightened'}: "
-                      f"{f.before} → {f.after}",
-                      _was(f))
+        yield Finding(
+            "security" if loosened else "breaking",
+            "consumer",
+            name,
+            f"max data destination {'loosened' if loosened else 'tightened'}: "
+            f"{f.before} → {f.after}",
+            _was(f),
+        )
     elif head == "status":
-        yield Finding("breaking" if f.after == "inactive" else "security", "consumer", name,
-                      f"status {f.before} → {f.after}",
-                      _was(f))
+        yield Finding(
+            "breaking" if f.after == "inactive" else "security",
+            "consumer",
+            name,
+            f"status {f.before} → {f.after}",
+            _was(f),
+        )
     elif head == "owner":
         yield from _owner_change(change)
     else:
@@ -271,33 +365,57 @@ def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
 def _allow_list(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     name = change.name
     if f.after is None:
-        yield Finding("security", "consumer", name,
-                      "models allow-list dropped: may now use every model visible to it",
-                      {"field": "models", "before": f.before, "after": None})
+        yield Finding(
+            "security",
+            "consumer",
+            name,
+            "models allow-list dropped: may now use every model visible to it",
+            {"field": "models", "before": f.before, "after": None},
+        )
         return
     if f.before is None:
-        yield Finding("breaking", "consumer", name,
-                      f"models allow-list set: limited to {_names(sorted(f.after))}",
-                      {"field": "models", "before": None, "after": sorted(f.after)})
+        yield Finding(
+            "breaking",
+            "consumer",
+            name,
+            f"models allow-list set: limited to {_names(sorted(f.after))}",
+            {"field": "models", "before": None, "after": sorted(f.after)},
+        )
         return
     added, removed = _set_change(f)
     if removed:
-        yield Finding("breaking", "consumer", name, f"loses access to {_names(removed)}",
-                      {"field": "models", "removed": removed})
+        yield Finding(
+            "breaking",
+            "consumer",
+            name,
+            f"loses access to {_names(removed)}",
+            {"field": "models", "removed": removed},
+        )
     if added:
-        yield Finding("other", "consumer", name, f"may now use {_names(added)}",
-                      {"field": "models", "added": added})
+        yield Finding(
+            "other",
+            "consumer",
+            name,
+            f"may now use {_names(added)}",
+            {"field": "models", "added": added},
+        )
 
 
 def classify_consumer(change: EntityChange, ctx: Context) -> Iterator[Finding]:
     if change.action == "added":
         after = change.after or {}
-        yield Finding("security", "consumer", change.name,
-                      f"consumer added with {len(after.get('key_sha256', ()))} key(s), scopes "
-                      f"{_names(sorted(after.get('scopes', ())))}", {})
+        yield Finding(
+            "security",
+            "consumer",
+            change.name,
+            f"consumer added with {len(after.get('key_sha256', ()))} key(s), scopes "
+            f"{_names(sorted(after.get('scopes', ())))}",
+            {},
+        )
     elif change.action == "removed":
-        yield Finding("breaking", "consumer", change.name,
-                      "consumer removed: its keys stop working", {})
+        yield Finding(
+            "breaking", "consumer", change.name, "consumer removed: its keys stop working", {}
+        )
     else:
         yield from consumer_quota(change)
         for f in _grouped(change):
@@ -307,19 +425,28 @@ def classify_consumer(change: EntityChange, ctx: Context) -> Iterator[Finding]:
 
 # --- settings, capabilities, native tools ---------------------------------------------------
 
+
 def classify_settings(change: EntityChange, ctx: Context) -> Iterator[Finding]:
     for f in change.fields:
         if f.path[0] == "internal_tasks" and len(f.path) == 2:
             task = f.path[1]
             if f.before is not None:
                 verb = "removed" if f.after is None else f"moved to `{f.after}`"
-                yield Finding("breaking", "settings", "settings",
-                              f"internal task `{task}` (was `{f.before}`) {verb}",
-                              _was(f))
+                yield Finding(
+                    "breaking",
+                    "settings",
+                    "settings",
+                    f"internal task `{task}` (was `{f.before}`) {verb}",
+                    _was(f),
+                )
             else:
-                yield Finding("other", "settings", "settings",
-                              f"internal task `{task}` added → `{f.after}`",
-                              {"field": f.dotted, "before": None, "after": f.after})
+                yield Finding(
+                    "other",
+                    "settings",
+                    "settings",
+                    f"internal task `{task}` added → `{f.after}`",
+                    {"field": f.dotted, "before": None, "after": f.after},
+                )
         elif f.path[0] == "env_prefixes":
             yield _env_prefixes(f)
         else:
@@ -331,19 +458,33 @@ def _env_prefixes(f: FieldChange) -> Finding:
     added, removed = _set_change(f)
     detail = {"field": "env_prefixes", "added": added, "removed": removed}
     if f.before and not f.after:
-        return Finding("security", "settings", "settings",
-                       "env prefixes removed: ${ENV} references may now name any variable of "
-                       "the proxy", detail)
+        return Finding(
+            "security",
+            "settings",
+            "settings",
+            "env prefixes removed: ${ENV} references may now name any variable of the proxy",
+            detail,
+        )
     widened = bool(added) and bool(f.before)
-    return Finding("security" if widened else "other", "settings", "settings",
-                   f"env prefixes: + {_names(added) or '—'} − {_names(removed) or '—'}", detail)
+    return Finding(
+        "security" if widened else "other",
+        "settings",
+        "settings",
+        f"env prefixes: + {_names(added) or '—'} − {_names(removed) or '—'}",
+        detail,
+    )
 
 
 def classify_vocabulary(change: EntityChange, ctx: Context) -> Iterator[Finding]:
     """Capabilities and native tools: their words matter through the models that use them."""
     if change.action != "changed":
-        yield Finding("other", change.kind, change.name, f"{change.kind.replace('_', ' ')} "
-                      f"{change.action}", {})
+        yield Finding(
+            "other",
+            change.kind,
+            change.name,
+            f"{change.kind.replace('_', ' ')} {change.action}",
+            {},
+        )
         return
     for f in change.fields:
         if f.path[0] == "price_per_call":
@@ -357,9 +498,13 @@ def classify_vocabulary(change: EntityChange, ctx: Context) -> Iterator[Finding]
 RULES: Mapping[str, Callable[[EntityChange, Context], Iterator[Finding]]] = {
     "settings": classify_settings,
     "provider": lambda change, ctx: classify_provider(change, ctx.defaulted),
-    "capability": classify_vocabulary, "native_tool": classify_vocabulary,
-    "model": classify_model, "alias": classify_alias, "channel": classify_channel,
-    "consumer": classify_consumer, "org": classify_org,
+    "capability": classify_vocabulary,
+    "native_tool": classify_vocabulary,
+    "model": classify_model,
+    "alias": classify_alias,
+    "channel": classify_channel,
+    "consumer": classify_consumer,
+    "org": classify_org,
 }
 
 

@@ -44,15 +44,19 @@ class _Packer:
         self.past_essential = False
 
     def _closing(self) -> list[str]:
-        fence = [self.fence[:len(self.fence) - len(self.fence.lstrip())] + "```"] * bool(
-            self.fence)
+        fence = [self.fence[: len(self.fence) - len(self.fence.lstrip())] + "```"] * bool(
+            self.fence
+        )
         return fence + [""] * bool(self.table) + ["</details>"] * len(self.details)
 
     def _reopening(self) -> list[str]:
         lines = [line for block in self.details for line in block]
         if lines:
-            lines = [*lines[:-1], lines[-1].replace("</b></summary>",
-                                                    " (continued)</b></summary>"), ""]
+            lines = [
+                *lines[:-1],
+                lines[-1].replace("</b></summary>", " (continued)</b></summary>"),
+                "",
+            ]
         return lines + self.table + [self.fence] * bool(self.fence)
 
     def _flush(self) -> None:
@@ -94,8 +98,9 @@ class _Packer:
         elif line == "</details>" and self.details:
             self.details.pop()
         if line.startswith("|"):
-            if len(self.table) < 2 and (not self.table or line.startswith("|-")
-                                        or line.startswith("|:")):
+            if len(self.table) < 2 and (
+                not self.table or line.startswith("|-") or line.startswith("|:")
+            ):
                 self.table.append(line)
             elif len(self.table) == 1:
                 self.table = [line]
@@ -119,8 +124,9 @@ def _hard_wrap(text: str, limit: int) -> list[str]:
     return out
 
 
-def split_comment(markdown: str, *, limit: int = LIMIT, max_parts: int = MAX_PARTS,
-                  rest_url: str | None = None) -> list[Part]:
+def split_comment(
+    markdown: str, *, limit: int = LIMIT, max_parts: int = MAX_PARTS, rest_url: str | None = None
+) -> list[Part]:
     """The comments to post for `markdown`, in order; each under `limit` characters and
     starting with the marker and its part number."""
     header = 200  # marker, part marker and the "part i of n" line
@@ -134,8 +140,10 @@ def split_comment(markdown: str, *, limit: int = LIMIT, max_parts: int = MAX_PAR
     if left_out:
         where = f"[the full diff]({rest_url})" if rest_url else "the full diff (workflow artifact)"
         last, essential = kept[-1] if kept else ([], False)
-        note = (f"… {left_out} more comment(s) of routing, pricing and other changes left out: "
-                f"see {where}, or run `modelyard diff` locally.")
+        note = (
+            f"… {left_out} more comment(s) of routing, pricing and other changes left out: "
+            f"see {where}, or run `modelyard diff` locally."
+        )
         if kept and sum(len(x) + 1 for x in last) + len(note) < limit - header:
             kept[-1] = ([*last, "", note], essential)
         else:

@@ -22,12 +22,22 @@ from gateway.proxy.plan import plan_route
 from gateway.usage.pricing import Usage, cost_of
 
 DAYS_PER_MONTH = Decimal("30")
-_COUNTS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-           "reasoning_tokens", "characters")
-_METRIC = re.compile(r'^modelyard_tokens(?:_total)?\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)')
+_COUNTS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "characters",
+)
+_METRIC = re.compile(r"^modelyard_tokens(?:_total)?\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-_KINDS = {"input": "input_tokens", "cached_input": "cached_input_tokens",
-          "output": "output_tokens", "reasoning": "reasoning_tokens"}
+_KINDS = {
+    "input": "input_tokens",
+    "cached_input": "cached_input_tokens",
+    "output": "output_tokens",
+    "reasoning": "reasoning_tokens",
+}
 
 
 class UsageUnreadable(ValueError):
@@ -82,8 +92,7 @@ def read_metrics(text: str, days: Decimal) -> Traffic:
         labels = dict(_LABEL.findall(match["labels"]))
         field = _KINDS.get(labels.get("kind", ""))
         if field and "model" in labels:
-            _add(by_model.setdefault(labels["model"], Usage()),
-                 {field: int(float(match["value"]))})
+            _add(by_model.setdefault(labels["model"], Usage()), {field: int(float(match["value"]))})
     if not by_model:
         raise UsageUnreadable("no modelyard_tokens_total samples found")
     return Traffic(by_model, days)
@@ -123,12 +132,22 @@ def cost_impact(old: Snapshot, new: Snapshot, traffic: Traffic) -> dict[str, Any
         before_total += b or 0
         after_total += a or 0
         if b != a:
-            rows.append({"model": model, "before": _money(b), "after": _money(a),
-                         "change": _money((a or Decimal(0)) - (b or Decimal(0)))})
-    return {"days": str(traffic.days.quantize(Decimal("0.01"))), "models": rows,
-            "before": _money(before_total), "after": _money(after_total),
-            "change": _money(after_total - before_total),
-            "currency": new.settings.currency}
+            rows.append(
+                {
+                    "model": model,
+                    "before": _money(b),
+                    "after": _money(a),
+                    "change": _money((a or Decimal(0)) - (b or Decimal(0))),
+                }
+            )
+    return {
+        "days": str(traffic.days.quantize(Decimal("0.01"))),
+        "models": rows,
+        "before": _money(before_total),
+        "after": _money(after_total),
+        "change": _money(after_total - before_total),
+        "currency": new.settings.currency,
+    }
 
 
 def _money(value: Decimal | None) -> str | None:

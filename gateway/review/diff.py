@@ -13,8 +13,17 @@ from typing import Any
 from gateway.review.mask import mask_value
 
 #: Entity kinds in the order changes are listed.
-KINDS = ("settings", "provider", "capability", "native_tool", "model", "alias", "channel",
-         "consumer", "org")
+KINDS = (
+    "settings",
+    "provider",
+    "capability",
+    "native_tool",
+    "model",
+    "alias",
+    "channel",
+    "consumer",
+    "org",
+)
 
 #: Model fields that other sections report: aliases are entities of their own, and the channel
 #: list is what the routing section explains.
@@ -52,8 +61,14 @@ class EntityChange:
 
     def masked_fields(self) -> list[dict[str, Any]]:
         """The field changes as plain values, secrets masked: what any output may show."""
-        return [{"path": f.dotted, "before": mask_value(self.kind, f.path, f.before),
-                 "after": mask_value(self.kind, f.path, f.after)} for f in self.fields]
+        return [
+            {
+                "path": f.dotted,
+                "before": mask_value(self.kind, f.path, f.before),
+                "after": mask_value(self.kind, f.path, f.after),
+            }
+            for f in self.fields
+        ]
 
 
 def entities(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:
@@ -64,8 +79,10 @@ def entities(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
         "provider": dict(snapshot.get("providers", {})),
         "capability": dict(snapshot.get("capabilities", {})),
         "native_tool": dict(snapshot.get("native_tools", {})),
-        "model": {m["name"]: {k: v for k, v in m.items() if k not in _MODEL_DERIVED}
-                  for m in snapshot.get("models", ())},
+        "model": {
+            m["name"]: {k: v for k, v in m.items() if k not in _MODEL_DERIVED}
+            for m in snapshot.get("models", ())
+        },
         "alias": {a: {"model": m} for a, m in snapshot.get("aliases", {}).items()},
         "channel": dict(snapshot.get("channels", {})),
         "consumer": {c["name"]: c for c in snapshot.get("consumers", ())},

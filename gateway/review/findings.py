@@ -34,8 +34,13 @@ class Finding:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"class": self.category, "kind": self.kind, "name": self.name,
-                "message": self.message, **self.detail}
+        return {
+            "class": self.category,
+            "kind": self.kind,
+            "name": self.name,
+            "message": self.message,
+            **self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)

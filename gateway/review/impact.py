@@ -30,9 +30,13 @@ class Route:
     real: bool  # a real upstream that bills: neither the mock nor priced at zero
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "share": self.share,
-                "data_destination": self.data_destination, "price": self.price,
-                "real": self.real}
+        return {
+            "channel": self.channel,
+            "share": self.share,
+            "data_destination": self.data_destination,
+            "price": self.price,
+            "real": self.real,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +88,14 @@ class ModelImpact:
     def to_json(self) -> dict[str, Any]:
         def side(access: Access | None) -> list[dict[str, Any]] | None:
             return None if access is None else [r.to_json() for r in access.routes]
-        return {"model": self.name, "verdict": self.verdict, "aliases": list(self.aliases),
-                "before": side(self.before), "after": side(self.after)}
+
+        return {
+            "model": self.name,
+            "verdict": self.verdict,
+            "aliases": list(self.aliases),
+            "before": side(self.before),
+            "after": side(self.after),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +105,26 @@ class ConsumerImpact:
     models: tuple[ModelImpact, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"consumer": self.consumer, "max_data_destination": self.max_data_destination,
-                "models": [m.to_json() for m in self.models]}
+        return {
+            "consumer": self.consumer,
+            "max_data_destination": self.max_data_destination,
+            "models": [m.to_json() for m in self.models],
+        }
 
 
 def _price(channel: Channel) -> tuple[str, bool]:
     if channel.price is None:
         return "unpriced", True
-    flat = amounts({"currency": channel.price.currency, "unit": channel.price.unit,
-                    **{k: str(v) for k, v in channel.price.amounts.items()},
-                    "images": {s: {q: str(p) for q, p in qs.items()}
-                               for s, qs in channel.price.images.items()}})
+    flat = amounts(
+        {
+            "currency": channel.price.currency,
+            "unit": channel.price.unit,
+            **{k: str(v) for k, v in channel.price.amounts.items()},
+            "images": {
+                s: {q: str(p) for q, p in qs.items()} for s, qs in channel.price.images.items()
+            },
+        }
+    )
     if all(float(v) == 0 for v in flat.values()):
         return "free", False
     text = ", ".join(f"{k} {v}" for k, v in flat.items())
@@ -133,7 +152,8 @@ class _Reader:
         owned = self._owned.get(model.name)
         if owned is None:
             owned = self._owned[model.name] = any(
-                self.snapshot.channels[c].owner is not None for c in model.channels)
+                self.snapshot.channels[c].owner is not None for c in model.channels
+            )
         key: tuple[Any, ...] = (model.name, consumer.destination_level)
         if owned:
             key += (consumer.owner, consumer.orgs)
@@ -148,11 +168,18 @@ class _Reader:
         routes = []
         for channel in plan.failover_order():
             price, priced = _price(channel)
-            routes.append(Route(channel.name, round(shares[channel.name] * 100, 2),
-                                channel.data_destination, price,
-                                priced and channel.protocol != "mock"))  # is_real, priced once
-        return Access(model.name, tuple(routes),
-                      tuple((c.name, reason) for c, reason in plan.excluded))
+            routes.append(
+                Route(
+                    channel.name,
+                    round(shares[channel.name] * 100, 2),
+                    channel.data_destination,
+                    price,
+                    priced and channel.protocol != "mock",
+                )
+            )  # is_real, priced once
+        return Access(
+            model.name, tuple(routes), tuple((c.name, reason) for c, reason in plan.excluded)
+        )
 
 
 def _aliases(snapshot: Snapshot, model: str) -> tuple[str, ...]:
@@ -160,8 +187,9 @@ def _aliases(snapshot: Snapshot, model: str) -> tuple[str, ...]:
     return found.aliases if found else ()
 
 
-def consumer_impact(old: Snapshot, new: Snapshot, touched: Iterable[str],
-                    renames: Renames | None = None) -> list[ConsumerImpact]:
+def consumer_impact(
+    old: Snapshot, new: Snapshot, touched: Iterable[str], renames: Renames | None = None
+) -> list[ConsumerImpact]:
     """For every consumer active on both sides, the models whose access or routes changed.
 
     Only `touched` models (entry, channels or aliases changed) are planned for consumers that
@@ -181,13 +209,13 @@ def consumer_impact(old: Snapshot, new: Snapshot, touched: Iterable[str],
         for name in names:
             if name in renames.models.values():
                 continue  # told under its new name
-            impact = _model_impact(name, consumer, head, old, new, before_readers,
-                                   after_readers, renames)
+            impact = _model_impact(
+                name, consumer, head, old, new, before_readers, after_readers, renames
+            )
             if impact is not None:
                 models.append(impact)
         if models:
-            result.append(ConsumerImpact(consumer.name, head.max_data_destination,
-                                         tuple(models)))
+            result.append(ConsumerImpact(consumer.name, head.max_data_destination, tuple(models)))
     return result
 
 
@@ -195,9 +223,16 @@ def _all_models(old: Snapshot, new: Snapshot) -> list[str]:
     return sorted(set(old.models_by_name) | set(new.models_by_name))
 
 
-def _model_impact(name: str, consumer: Consumer, head: Consumer, old: Snapshot, new: Snapshot,
-                  before_reader: _Reader, after_reader: _Reader, renames: Renames
-                  ) -> ModelImpact | None:
+def _model_impact(
+    name: str,
+    consumer: Consumer,
+    head: Consumer,
+    old: Snapshot,
+    new: Snapshot,
+    before_reader: _Reader,
+    after_reader: _Reader,
+    renames: Renames,
+) -> ModelImpact | None:
     old_name = renames.old_model(name)
     before_model = old.models_by_name.get(old_name)
     after_model = new.models_by_name.get(name)
@@ -208,13 +243,19 @@ def _model_impact(name: str, consumer: Consumer, head: Consumer, old: Snapshot, 
     if before is None and after is None:
         return None
     if before is not None and renames.channels:
-        before = Access(before.model, tuple(
-            dataclasses.replace(r, channel=renames.new_channel(r.channel))
-            for r in before.routes), before.excluded)
+        before = Access(
+            before.model,
+            tuple(
+                dataclasses.replace(r, channel=renames.new_channel(r.channel))
+                for r in before.routes
+            ),
+            before.excluded,
+        )
     if before is not None and after is not None and _routing(before) == _routing(after):
         return None  # a price alone changed: the pricing section tells it once, not per consumer
-    lost_aliases = tuple(a for a in _aliases(old, old_name)
-                         if after is None or new.resolve_name(a) is None)
+    lost_aliases = tuple(
+        a for a in _aliases(old, old_name) if after is None or new.resolve_name(a) is None
+    )
     return ModelImpact(name, before, after, lost_aliases)
 
 
@@ -222,8 +263,9 @@ def _routing(access: Access) -> list[tuple[str, float, str, bool]]:
     return [(r.channel, r.share, r.data_destination, r.real) for r in access.routes]
 
 
-def impact_by_model(impacts: Iterable[ConsumerImpact], verdicts: set[str]
-                    ) -> Mapping[tuple[str, str, str], list[str]]:
+def impact_by_model(
+    impacts: Iterable[ConsumerImpact], verdicts: set[str]
+) -> Mapping[tuple[str, str, str], list[str]]:
     """(model, verdict, reason) -> consumers, for the verdicts asked for, in consumer order."""
     grouped: dict[tuple[str, str, str], list[str]] = {}
     for impact in impacts:

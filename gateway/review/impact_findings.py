@@ -16,8 +16,9 @@ def _names(values: Iterable[str]) -> str:
     return ", ".join(f"`{v}`" for v in values)
 
 
-def impact_findings(impacts: Iterable[ConsumerImpact], changes: Iterable[EntityChange]
-                    ) -> list[Finding]:
+def impact_findings(
+    impacts: Iterable[ConsumerImpact], changes: Iterable[EntityChange]
+) -> list[Finding]:
     """Breaking findings for models lost or degraded by consumers (whatever changed), and a
     security finding for models newly usable by consumers whose own entry did not change
     (a changed consumer's wider access is told by the consumer rules)."""
@@ -26,8 +27,9 @@ def impact_findings(impacts: Iterable[ConsumerImpact], changes: Iterable[EntityC
     for impact in impacts:
         for model in impact.models:
             verdict = model.verdict
-            if verdict in ("lost", "degraded") or (verdict == "gained"
-                                                   and impact.consumer not in changed):
+            if verdict in ("lost", "degraded") or (
+                verdict == "gained" and impact.consumer not in changed
+            ):
                 reason = "" if verdict == "gained" else model.reason
                 key = (model.name, verdict, reason, model.aliases if verdict == "lost" else ())
                 groups.setdefault(key, []).append(impact.consumer)
@@ -40,7 +42,18 @@ def impact_findings(impacts: Iterable[ConsumerImpact], changes: Iterable[EntityC
         if reason:
             message += f": {reason}"
         category = "security" if verdict == "gained" else "breaking"
-        findings.append(Finding(category, "model", name, message,
-                                {"impact": verdict, "consumers": consumers,
-                                 "aliases": list(aliases), "reason": reason or None}))
+        findings.append(
+            Finding(
+                category,
+                "model",
+                name,
+                message,
+                {
+                    "impact": verdict,
+                    "consumers": consumers,
+                    "aliases": list(aliases),
+                    "reason": reason or None,
+                },
+            )
+        )
     return findings

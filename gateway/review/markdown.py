@@ -23,8 +23,14 @@ MARKER = "<!-- modelyard-diff -->"
 #: Hidden line after the security section: what precedes it is never left out of a comment.
 ESSENTIAL_END = "<!-- modelyard-diff: end of breaking and security -->"
 WIDTH = 110
-TITLES = {"breaking": "Breaking", "routing": "Routing", "pricing": "Pricing",
-          "security": "Security", "quota": "Quota", "other": "Other"}
+TITLES = {
+    "breaking": "Breaking",
+    "routing": "Routing",
+    "pricing": "Pricing",
+    "security": "Security",
+    "quota": "Quota",
+    "other": "Other",
+}
 _OPEN = {"breaking", "security"}  # sections a reviewer must not miss start expanded
 
 
@@ -44,15 +50,25 @@ def subject(f: Finding) -> str:
 
 
 def _bullet(text: str, indent: str = "") -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent + "- ",
-                         subsequent_indent=indent + "  ", break_on_hyphens=False) or ["-"]
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=indent + "- ",
+        subsequent_indent=indent + "  ",
+        break_on_hyphens=False,
+    ) or ["-"]
 
 
 def _md_finding(f: Finding) -> list[str]:
     lines = _bullet(f"{subject(f)}: {f.message}")
     if f.detail.get("text_diff"):
-        lines += ["", "  ```diff", *("  " + line for line in f.detail["text_diff"].splitlines()),
-                  "  ```", ""]
+        lines += [
+            "",
+            "  ```diff",
+            *("  " + line for line in f.detail["text_diff"].splitlines()),
+            "  ```",
+            "",
+        ]
     return lines
 
 
@@ -71,14 +87,30 @@ def cell(view: dict[str, Any] | None, channel: str) -> str:
 
 def _md_routing(f: Finding) -> list[str]:
     before, after = f.detail["before"], f.detail["after"]
-    channels = list(dict.fromkeys([*(before or {}).get("shares", {}), *after["shares"],
-                                   *(before or {}).get("excluded", {}), *after["excluded"]]))
-    lines = [f"**`{f.name}`**{' (new model)' if before is None else ''}", "",
-             "| Channel | First choice before | After |", "|---|--:|--:|"]
+    channels = list(
+        dict.fromkeys(
+            [
+                *(before or {}).get("shares", {}),
+                *after["shares"],
+                *(before or {}).get("excluded", {}),
+                *after["excluded"],
+            ]
+        )
+    )
+    lines = [
+        f"**`{f.name}`**{' (new model)' if before is None else ''}",
+        "",
+        "| Channel | First choice before | After |",
+        "|---|--:|--:|",
+    ]
     for name in channels:
         lines.append(f"| `{name}` | {cell(before, name)} | {cell(after, name)} |")
-    lines += ["", *_bullet(f"failover before: {failover(before)}"),
-              *_bullet(f"failover after: {failover(after)}"), ""]
+    lines += [
+        "",
+        *_bullet(f"failover before: {failover(before)}"),
+        *_bullet(f"failover after: {failover(after)}"),
+        "",
+    ]
     return lines
 
 
@@ -87,11 +119,25 @@ def pricing_rows(findings: Iterable[Finding]) -> list[tuple[str, str, str, str, 
     rows = []
     for f in findings:
         unit = f"{f.detail['currency']} {unit_label(f.detail['unit'])}"
-        for row in f.detail["amounts"] or [{"amount": "unit", "before": f.detail.get(
-                "before_unit"), "after": f.detail["unit"], "change_percent": None}]:
+        for row in f.detail["amounts"] or [
+            {
+                "amount": "unit",
+                "before": f.detail.get("before_unit"),
+                "after": f.detail["unit"],
+                "change_percent": None,
+            }
+        ]:
             pct = f"{row['change_percent']}%" if row["change_percent"] is not None else "—"
-            rows.append((f.name, f.detail.get("model") or "—", f"{row['amount']} ({unit})",
-                         row["before"] or "—", row["after"] or "—", pct))
+            rows.append(
+                (
+                    f.name,
+                    f.detail.get("model") or "—",
+                    f"{row['amount']} ({unit})",
+                    row["before"] or "—",
+                    row["after"] or "—",
+                    pct,
+                )
+            )
     return rows
 
 
@@ -118,9 +164,12 @@ def _md_pricing(findings: list[Finding]) -> list[str]:
     lines: list[str] = []
     for group in sorted(groups, key=_group_rank):
         members = groups[group]
-        lines += [f"**{group}** ({len(members)} price{'s' if len(members) > 1 else ''})", "",
-                  "| Channel | Model | Price | Before | After | Change |",
-                  "|---|---|---|--:|--:|--:|"]
+        lines += [
+            f"**{group}** ({len(members)} price{'s' if len(members) > 1 else ''})",
+            "",
+            "| Channel | Model | Price | Before | After | Change |",
+            "|---|---|---|--:|--:|--:|",
+        ]
         for channel, model, item, before, after, pct in pricing_rows(members):
             model = f"`{model}`" if model != "—" else model
             lines.append(f"| `{channel}` | {model} | {item} | {before} | {after} | {pct} |")
@@ -129,8 +178,14 @@ def _md_pricing(findings: list[Finding]) -> list[str]:
 
 
 def _details(title: str, body: list[str], opened: bool = False) -> list[str]:
-    return [f"<details{' open' if opened else ''}>", f"<summary><b>{title}</b></summary>", "",
-            *body, "</details>", ""]
+    return [
+        f"<details{' open' if opened else ''}>",
+        f"<summary><b>{title}</b></summary>",
+        "",
+        *body,
+        "</details>",
+        "",
+    ]
 
 
 def _md_section(category: str, findings: list[Finding]) -> list[str]:
@@ -152,26 +207,32 @@ def _routes(access: Access | None) -> str:
         return "not usable"
     if not access.routes:
         return "no channel"
-    return "<br>".join(f"`{r.channel}` {format_share(r.share)} ({r.data_destination}, "
-                       f"{r.price})" for r in access.routes)
+    return "<br>".join(
+        f"`{r.channel}` {format_share(r.share)} ({r.data_destination}, {r.price})"
+        for r in access.routes
+    )
 
 
 def _md_impact(impacts: tuple[ConsumerImpact, ...]) -> list[str]:
     body: list[str] = []
     for impact in impacts:
-        body += [f"**`{impact.consumer}`** (max data destination "
-                 f"{impact.max_data_destination})", "",
-                 "| Model | Impact | Before | After |", "|---|---|---|---|"]
+        body += [
+            f"**`{impact.consumer}`** (max data destination {impact.max_data_destination})",
+            "",
+            "| Model | Impact | Before | After |",
+            "|---|---|---|---|",
+        ]
         for m in impact.models:
-            body.append(f"| `{m.name}` | {m.verdict} | {_routes(m.before)} | "
-                        f"{_routes(m.after)} |")
+            body.append(f"| `{m.name}` | {m.verdict} | {_routes(m.before)} | {_routes(m.after)} |")
         body.append("")
     return _details(f"Per-consumer impact ({len(impacts)} consumers)", body)
 
 
 def _md_warnings(review: Review) -> list[str]:
-    body = [f"- `{d.file}:{d.line}` {d.code}: {d.message}" + (f" — {d.hint}" if d.hint else "")
-            for d in sorted(review.warnings)]
+    body = [
+        f"- `{d.file}:{d.line}` {d.code}: {d.message}" + (f" — {d.hint}" if d.hint else "")
+        for d in sorted(review.warnings)
+    ]
     return _details(f"Validation warnings ({len(review.warnings)})", [*body, ""], True)
 
 
@@ -187,19 +248,22 @@ def _md_raw(review: Review) -> list[str]:
     for change in review.changes:
         body.append(f"- {change.kind.replace('_', ' ')} `{change.name}` {change.action}")
         for f in change.masked_fields():
-            body += _bullet(f"`{f['path']}`: {_raw(f['before'])} → {_raw(f['after'])}",
-                            indent="  ")
+            body += _bullet(f"`{f['path']}`: {_raw(f['before'])} → {_raw(f['after'])}", indent="  ")
     return _details(f"Raw field changes ({len(review.changes)} entities)", [*body, ""])
 
 
 def cost_lines(cost: Mapping[str, Any]) -> list[str]:
     """The monthly cost change in total, then per model, largest change first."""
-    head = (f"**Monthly cost** (from {cost['days']} days of traffic): {cost['before']} → "
-            f"{cost['after']} {cost['currency']} ({_signed(cost['change'])})")
+    head = (
+        f"**Monthly cost** (from {cost['days']} days of traffic): {cost['before']} → "
+        f"{cost['after']} {cost['currency']} ({_signed(cost['change'])})"
+    )
     rows = sorted(cost["models"], key=lambda r: -abs(Decimal(r["change"])))
     body = ["| Model | Before | After | Change |", "|---|--:|--:|--:|"]
-    body += [f"| `{r['model']}` | {r['before'] or '—'} | {r['after'] or '—'} | "
-             f"{_signed(r['change'])} |" for r in rows]
+    body += [
+        f"| `{r['model']}` | {r['before'] or '—'} | {r['after'] or '—'} | {_signed(r['change'])} |"
+        for r in rows
+    ]
     return [head, "", *(_details(f"Cost per model ({len(rows)})", body) if rows else [])]
 
 
@@ -210,9 +274,14 @@ def _signed(value: str) -> str:
 def render_markdown(review: Review) -> str:
     """The pull-request comment, whole; split it with `gateway.review.comment.split_comment`."""
     counts = review.counts()
-    lines = [MARKER, f"### {verdict(review)}", "",
-             f"`{review.base.label}` {_digest(review.base.digest)} → `{review.head.label}` "
-             f"{_digest(review.head.digest)}", ""]
+    lines = [
+        MARKER,
+        f"### {verdict(review)}",
+        "",
+        f"`{review.base.label}` {_digest(review.base.digest)} → `{review.head.label}` "
+        f"{_digest(review.head.digest)}",
+        "",
+    ]
     if review.cost is not None:
         lines += cost_lines(review.cost)
     if review.warnings:

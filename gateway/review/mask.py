@@ -8,6 +8,7 @@ from gateway.masking import MASK, looks_like_key
 
 __all__ = ["MASK", "is_secret_path", "looks_like_key", "mask_value", "short_hash"]
 
+
 def is_secret_path(kind: str, path: tuple[str, ...]) -> bool:
     """Fields whose values are never shown: everything under a provider's auth but its type."""
     return kind == "provider" and len(path) >= 2 and path[0] == "auth" and path[1] != "type"

@@ -20,9 +20,22 @@ def _shown(kind: str, change: FieldChange, value: Any) -> str:
 def plain_finding(change: EntityChange, f: FieldChange) -> Finding:
     """A plain field change; prompts and descriptions carry a text diff instead of values."""
     if f.path[-1] in _PROMPTS and (isinstance(f.before, str) or isinstance(f.after, str)):
-        return Finding("other", change.kind, change.name, f"{f.dotted} changed",
-                       {"field": f.dotted, "text_diff": text_diff(f.before, f.after)})
+        return Finding(
+            "other",
+            change.kind,
+            change.name,
+            f"{f.dotted} changed",
+            {"field": f.dotted, "text_diff": text_diff(f.before, f.after)},
+        )
     before, after = _shown(change.kind, f, f.before), _shown(change.kind, f, f.after)
-    return Finding("other", change.kind, change.name, f"{f.dotted}: {before} → {after}",
-                   {"field": f.dotted, "before": mask_value(change.kind, f.path, f.before),
-                    "after": mask_value(change.kind, f.path, f.after)})
+    return Finding(
+        "other",
+        change.kind,
+        change.name,
+        f"{f.dotted}: {before} → {after}",
+        {
+            "field": f.dotted,
+            "before": mask_value(change.kind, f.path, f.before),
+            "after": mask_value(change.kind, f.path, f.after),
+        },
+    )

@@ -9,10 +9,17 @@ from typing import Any
 from gateway.review.findings import Finding
 
 _NOT_AMOUNTS = ("currency", "unit", "images", "videos")
-_UNITS = {"per_million_tokens": "per 1M tokens", "per_thousand_tokens": "per 1K tokens",
-          "per_image": "per image", "per_million_characters": "per 1M characters",
-          "per_thousand_characters": "per 1K characters", "per_second": "per second",
-          "per_minute": "per minute", "per_hour": "per hour", "per_call": "per call"}
+_UNITS = {
+    "per_million_tokens": "per 1M tokens",
+    "per_thousand_tokens": "per 1K tokens",
+    "per_image": "per image",
+    "per_million_characters": "per 1M characters",
+    "per_thousand_characters": "per 1K characters",
+    "per_second": "per second",
+    "per_minute": "per minute",
+    "per_hour": "per hour",
+    "per_call": "per call",
+}
 
 
 def amounts(price: Mapping[str, Any] | None) -> dict[str, str]:
@@ -43,22 +50,32 @@ def percent_change(before: str | None, after: str | None) -> str | None:
     return text if text.startswith("-") or text == "0" else f"+{text}"
 
 
-def amount_changes(before: Mapping[str, str], after: Mapping[str, str],
-                   comparable: bool) -> Iterator[dict[str, Any]]:
+def amount_changes(
+    before: Mapping[str, str], after: Mapping[str, str], comparable: bool
+) -> Iterator[dict[str, Any]]:
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if old is not None and new is not None and _decimal(old) == _decimal(new):
             continue
-        yield {"amount": key, "before": old, "after": new,
-               "change_percent": percent_change(old, new) if comparable else None}
+        yield {
+            "amount": key,
+            "before": old,
+            "after": new,
+            "change_percent": percent_change(old, new) if comparable else None,
+        }
 
 
 def unit_label(unit: str | None) -> str:
     return _UNITS.get(unit or "", unit or "")
 
 
-def price_finding(name: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None,
-                  *, tool: bool = False) -> Finding | None:
+def price_finding(
+    name: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    tool: bool = False,
+) -> Finding | None:
     """The pricing finding of a channel (or native tool, `tool=True`), or None if unchanged."""
     if tool:
         old_p = _tool_price(before)
@@ -77,20 +94,31 @@ def price_finding(name: str, before: Mapping[str, Any] | None, after: Mapping[st
         return None
     side = after or before or {}
     detail: dict[str, Any] = {
-        "currency": new_cu[0] or old_cu[0], "unit": new_cu[1] or old_cu[1], "amounts": rows}
+        "currency": new_cu[0] or old_cu[0],
+        "unit": new_cu[1] or old_cu[1],
+        "amounts": rows,
+    }
     if not comparable and old_p is not None:
         detail["before_currency"], detail["before_unit"] = old_cu
     if not tool:
-        detail.update({"model": side.get("model"), "provider": side.get("provider"),
-                       "upstream_model": side.get("upstream_model")})
+        detail.update(
+            {
+                "model": side.get("model"),
+                "provider": side.get("provider"),
+                "upstream_model": side.get("upstream_model"),
+            }
+        )
     return Finding("pricing", kind, name, _message(rows, detail, new_p is None), detail)
 
 
 def _tool_price(tool: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not tool or tool.get("price_per_call") is None:
         return None
-    return {"currency": tool.get("currency", "USD"), "unit": "per_call",
-            "per call": tool["price_per_call"]}
+    return {
+        "currency": tool.get("currency", "USD"),
+        "unit": "per_call",
+        "per call": tool["price_per_call"],
+    }
 
 
 def _message(rows: list[dict[str, Any]], detail: Mapping[str, Any], removed: bool) -> str:

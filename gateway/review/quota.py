@@ -15,9 +15,9 @@ def _shown(value: Any) -> str:
 
 def _limit_changes(fields: list[FieldChange], prefix: tuple[str, ...]) -> Iterator[str]:
     for f in fields:
-        if f.path[:len(prefix)] != prefix:
+        if f.path[: len(prefix)] != prefix:
             continue
-        where = ".".join(map(str, f.path[len(prefix):])) or "quota"
+        where = ".".join(map(str, f.path[len(prefix) :])) or "quota"
         if isinstance(f.before, Mapping) or isinstance(f.after, Mapping):
             before, after = dict(f.before or {}), dict(f.after or {})
             for key in sorted(set(before) | set(after)):
@@ -39,8 +39,15 @@ def classify_org(change: EntityChange, ctx: object = None) -> Iterator[Finding]:
         quota = (change.after if change.action == "added" else change.before) or {}
         limits = quota.get("quota", quota)
         verb = "quota set" if change.action == "added" else "quota removed"
-        yield Finding("quota", "org", change.name, f"{verb}: " + ", ".join(
-            f"{k} {_shown(v)}" for k, v in sorted(limits.items()) if k != "name") or verb, {})
+        yield Finding(
+            "quota",
+            "org",
+            change.name,
+            f"{verb}: "
+            + ", ".join(f"{k} {_shown(v)}" for k, v in sorted(limits.items()) if k != "name")
+            or verb,
+            {},
+        )
         return
     for line in _limit_changes(list(change.fields), ()):
         yield Finding("quota", "org", change.name, line, {})

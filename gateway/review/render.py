@@ -28,11 +28,18 @@ from gateway.review.markdown import (
 
 __all__ = ["MARKER", "render_json", "render_markdown", "render_text", "to_json"]
 
-_STYLES = {"breaking": "bold red", "routing": "cyan", "pricing": "yellow",
-           "security": "bold magenta", "quota": "blue", "other": "dim"}
+_STYLES = {
+    "breaking": "bold red",
+    "routing": "cyan",
+    "pricing": "yellow",
+    "security": "bold magenta",
+    "quota": "blue",
+    "other": "dim",
+}
 
 
 # --- json -----------------------------------------------------------------------------------
+
 
 def to_json(review: Review) -> dict[str, Any]:
     """The documented JSON form (see docs: "JSON output"); every value already masked."""
@@ -47,8 +54,10 @@ def to_json(review: Review) -> dict[str, Any]:
         "impact": [i.to_json() for i in review.impacts],
         "warnings": [d.text() for d in review.warnings],
         "cost": review.cost,
-        "changes": [{"kind": c.kind, "name": c.name, "action": c.action,
-                     "fields": c.masked_fields()} for c in review.changes],
+        "changes": [
+            {"kind": c.kind, "name": c.name, "action": c.action, "fields": c.masked_fields()}
+            for c in review.changes
+        ],
     }
 
 
@@ -58,30 +67,45 @@ def render_json(review: Review) -> str:
 
 # --- terminal -------------------------------------------------------------------------------
 
+
 def _plain(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"\1", text)
 
 
 def _text_routing(console: Console, f: Finding) -> None:
     before, after = f.detail["before"], f.detail["after"]
-    table = Table(title=f"{f.name}{' (new model)' if before is None else ''}",
-                  title_justify="left", show_edge=False)
+    table = Table(
+        title=f"{f.name}{' (new model)' if before is None else ''}",
+        title_justify="left",
+        show_edge=False,
+    )
     for header in ("channel", "first choice before", "after"):
         table.add_column(header, justify="left" if header == "channel" else "right")
-    names = dict.fromkeys([*(before or {}).get("shares", {}), *after["shares"],
-                           *(before or {}).get("excluded", {}), *after["excluded"]])
+    names = dict.fromkeys(
+        [
+            *(before or {}).get("shares", {}),
+            *after["shares"],
+            *(before or {}).get("excluded", {}),
+            *after["excluded"],
+        ]
+    )
     for name in names:
         table.add_row(name, cell(before, name), cell(after, name))
     console.print(table)
-    console.print(Text(f"  failover before: {failover(before)}\n  failover after:  {failover(after)}"))
+    console.print(
+        Text(f"  failover before: {failover(before)}\n  failover after:  {failover(after)}")
+    )
 
 
 def _text_pricing(console: Console, findings: Iterable[Finding]) -> None:
     table = Table(show_edge=False)
     for header in ("channel", "model", "price", "before", "after", "change"):
         # fold, never cut: a reviewer must see whole channel names and amounts
-        table.add_column(header, justify="right" if header in ("before", "after", "change")
-                         else "left", overflow="fold")
+        table.add_column(
+            header,
+            justify="right" if header in ("before", "after", "change") else "left",
+            overflow="fold",
+        )
     for row in pricing_rows(findings):
         table.add_row(*row)
     console.print(table)
@@ -93,11 +117,19 @@ def render_text(review: Review, console: Console) -> None:
     console.print(Text(verdict(review)))
     if review.cost is not None:
         cost = review.cost
-        console.print(Text(f"monthly cost (from {cost['days']} days of traffic): "
-                           f"{cost['before']} → {cost['after']} {cost['currency']}"))
+        console.print(
+            Text(
+                f"monthly cost (from {cost['days']} days of traffic): "
+                f"{cost['before']} → {cost['after']} {cost['currency']}"
+            )
+        )
         for row in sorted(cost["models"], key=lambda r: -abs(Decimal(r["change"]))):
-            console.print(Text(f"  {row['model']}: {row['before'] or '—'} → "
-                               f"{row['after'] or '—'} ({row['change']})"))
+            console.print(
+                Text(
+                    f"  {row['model']}: {row['before'] or '—'} → "
+                    f"{row['after'] or '—'} ({row['change']})"
+                )
+            )
     for warning in review.warnings:
         console.print(Text(f"warning: {warning.text()}", style="yellow"))
     if not review.findings:
@@ -123,15 +155,19 @@ def render_text(review: Review, console: Console) -> None:
     if review.impacts:
         console.rule(Text(f"Per-consumer impact ({len(review.impacts)})"))
         for impact in review.impacts:
-            console.print(Text(f"{impact.consumer} (max {impact.max_data_destination})",
-                               style="bold"))
+            console.print(
+                Text(f"{impact.consumer} (max {impact.max_data_destination})", style="bold")
+            )
             for m in impact.models:
-                console.print(Text(f"  {m.name}: {m.verdict}: {_routes(m.before)} ⇒ "
-                                   f"{_routes(m.after)}"))
+                console.print(
+                    Text(f"  {m.name}: {m.verdict}: {_routes(m.before)} ⇒ {_routes(m.after)}")
+                )
 
 
 def _routes(access: Access | None) -> str:
     if access is None:
         return "not usable"
-    return ", ".join(f"{r.channel} {r.share:g}% ({r.data_destination})"
-                     for r in access.routes) or "no channel"
+    return (
+        ", ".join(f"{r.channel} {r.share:g}% ({r.data_destination})" for r in access.routes)
+        or "no channel"
+    )

@@ -18,15 +18,30 @@ RouteView = dict[str, Any]
 
 #: Fields that never change who may call a model or where its requests go (a price matters
 #: only when it turns zero or stops being zero: see `_routing_change`).
-_COSMETIC = {"description", "display_name", "vendor", "docs_url", "order", "tags", "properties",
-             "capabilities", "native_tools", "system_prompt", "options", "upstream_model",
-             "price", "price_source", "type"}
+_COSMETIC = {
+    "description",
+    "display_name",
+    "vendor",
+    "docs_url",
+    "order",
+    "tags",
+    "properties",
+    "capabilities",
+    "native_tools",
+    "system_prompt",
+    "options",
+    "upstream_model",
+    "price",
+    "price_source",
+    "type",
+}
 
 
 def _free(side: Mapping[str, Any] | None) -> bool:
     price = (side or {}).get("price")
     return price is not None and not any(
-        v not in ("0", 0) for k, v in price.items() if k not in ("currency", "unit", "images"))
+        v not in ("0", 0) for k, v in price.items() if k not in ("currency", "unit", "images")
+    )
 
 
 def _routing_change(change: EntityChange) -> bool:
@@ -70,8 +85,9 @@ def _share(probability: float) -> float:
     return round(probability * 100, 2)
 
 
-def route_view(snapshot: Snapshot, model: str, renamed: Callable[[str], str] = str
-               ) -> RouteView | None:
+def route_view(
+    snapshot: Snapshot, model: str, renamed: Callable[[str], str] = str
+) -> RouteView | None:
     """First-choice shares (percent), failover order and excluded channels of `model` for an
     anonymous public request with every channel healthy; None if the model does not exist.
     `renamed` gives a channel's name on the other side, so a renamed channel compares."""
@@ -79,10 +95,12 @@ def route_view(snapshot: Snapshot, model: str, renamed: Callable[[str], str] = s
     if found is None:
         return None
     plan = plan_route(snapshot, found, None, max_destination=None)
-    shares = {renamed(name): _share(p)
-              for name, p in plan.first_choice_probabilities().items()}
-    return {"shares": shares, "failover": [renamed(c.name) for c in plan.failover_order()],
-            "excluded": {renamed(c.name): reason for c, reason in plan.excluded}}
+    shares = {renamed(name): _share(p) for name, p in plan.first_choice_probabilities().items()}
+    return {
+        "shares": shares,
+        "failover": [renamed(c.name) for c in plan.failover_order()],
+        "excluded": {renamed(c.name): reason for c, reason in plan.excluded},
+    }
 
 
 def format_share(value: float | None) -> str:
@@ -107,12 +125,14 @@ def _summary(view: RouteView | None) -> str:
 def _real(snapshot: Snapshot, view: RouteView | None, renames: Renames | None = None) -> bool:
     """Whether a route reaches a real upstream: a channel neither mock nor priced at 0."""
     old = renames.channels if renames else {}
-    return any(is_real(snapshot.channels[old.get(name, name)])
-               for name in (view or {}).get("failover", ()))
+    return any(
+        is_real(snapshot.channels[old.get(name, name)]) for name in (view or {}).get("failover", ())
+    )
 
 
-def routing_findings(old: Snapshot, new: Snapshot, models: list[str],
-                     renames: Renames | None = None) -> list[Finding]:
+def routing_findings(
+    old: Snapshot, new: Snapshot, models: list[str], renames: Renames | None = None
+) -> list[Finding]:
     """Routing findings of the touched `models`, and a breaking one for a model left with no
     channel that can serve it, or with only mock or zero-priced ones."""
     renames = renames or Renames()
@@ -122,19 +142,36 @@ def routing_findings(old: Snapshot, new: Snapshot, models: list[str],
         after = route_view(new, model)
         if after is None or before == after:
             continue  # a removed model is reported as breaking by the model rules
-        findings.append(Finding("routing", "model", model, _message(before, after),
-                                {"model": model, "before": before, "after": after}))
+        findings.append(
+            Finding(
+                "routing",
+                "model",
+                model,
+                _message(before, after),
+                {"model": model, "before": before, "after": after},
+            )
+        )
         if not (before and before["failover"]) or new.models_by_name[model].status != "active":
             continue
         if not after["failover"]:
-            findings.append(Finding(
-                "breaking", "model", model,
-                "no channel left to serve it: every request will fail",
-                {"excluded": after["excluded"]}))
+            findings.append(
+                Finding(
+                    "breaking",
+                    "model",
+                    model,
+                    "no channel left to serve it: every request will fail",
+                    {"excluded": after["excluded"]},
+                )
+            )
         elif _real(old, before, renames) and not _real(new, after):
-            findings.append(Finding(
-                "breaking", "model", model,
-                "no real channel left: only mock or zero-priced channels serve it, every "
-                "request gets a canned answer at price 0",
-                {"failover": after["failover"], "excluded": after["excluded"]}))
+            findings.append(
+                Finding(
+                    "breaking",
+                    "model",
+                    model,
+                    "no real channel left: only mock or zero-priced channels serve it, every "
+                    "request gets a canned answer at price 0",
+                    {"failover": after["failover"], "excluded": after["excluded"]},
+                )
+            )
     return findings

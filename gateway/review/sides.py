@@ -56,8 +56,9 @@ def load_side(spec: str, *, catalog_path: str = "catalog", cwd: Path | None = No
         return _compile(path, spec, spec)
     commit = _commit_of(spec, cwd)
     if commit is None:
-        raise SideNotFound(f"{spec!r} is not a catalog directory, a snapshot file or a git "
-                           "revision")
+        raise SideNotFound(
+            f"{spec!r} is not a catalog directory, a snapshot file or a git revision"
+        )
     label = f"{spec} ({commit[:8]})" if not commit.startswith(spec) else spec[:12]
     shown = f"{spec}:{catalog_path}"
     with tempfile.TemporaryDirectory(prefix="modelyard-side-") as tmp:
@@ -76,14 +77,20 @@ def read_snapshot(path: Path) -> dict[str, Any]:
     return data
 
 
-def _compile(root: Path, label: str, shown: str, shown_as: tuple[Path, str] | None = None,
-             refused: tuple[Diagnostic, ...] = ()) -> LoadedSide:
+def _compile(
+    root: Path,
+    label: str,
+    shown: str,
+    shown_as: tuple[Path, str] | None = None,
+    refused: tuple[Diagnostic, ...] = (),
+) -> LoadedSide:
     result = build(root)
     diagnostics = (*refused, *_relabel(result.diagnostics, shown_as))
     if result.snapshot is None or refused:
         errors = sum(d.severity == ERROR for d in diagnostics)
-        raise SideDoesNotCompile(f"{shown} does not compile ({errors} error(s))",
-                                 tuple(diagnostics))
+        raise SideDoesNotCompile(
+            f"{shown} does not compile ({errors} error(s))", tuple(diagnostics)
+        )
     warnings = tuple(d for d in diagnostics if d.severity != ERROR)
     return LoadedSide(label, result.snapshot, warnings, _defaulted(root))
 
@@ -91,26 +98,29 @@ def _compile(root: Path, label: str, shown: str, shown_as: tuple[Path, str] | No
 def _defaulted(root: Path) -> dict[str, list[str]]:
     """Providers whose `data_destination` was left to the default (the snapshot always has one,
     so only the documents tell). Only files that mention a Provider are read again."""
-    files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = (
+        [root]
+        if root.is_file()
+        else sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    )
     names = []
     for path in files:
         if b"Provider" not in path.read_bytes():
             continue
         docs, _ = load_catalog(path)
-        names += [d.name for d in docs
-                  if d.kind == "Provider" and "data_destination" not in d.data]
+        names += [d.name for d in docs if d.kind == "Provider" and "data_destination" not in d.data]
     return {"defaulted_destination": sorted(names)}
 
 
-def _relabel(diagnostics: Iterable[Diagnostic], shown_as: tuple[Path, str] | None
-             ) -> Iterable[Diagnostic]:
+def _relabel(
+    diagnostics: Iterable[Diagnostic], shown_as: tuple[Path, str] | None
+) -> Iterable[Diagnostic]:
     """Point diagnostics of an extracted revision at `REV:path` instead of a temp directory."""
     for d in diagnostics:
         if shown_as is not None:
             tmp, name = str(shown_as[0]), shown_as[1]
             if d.file.startswith(tmp):
-                d = dataclasses.replace(d, file=name + d.file[len(tmp):])
+                d = dataclasses.replace(d, file=name + d.file[len(tmp) :])
         yield d
 
 
@@ -124,19 +134,20 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
 def _commit_of(rev: str, cwd: Path) -> str | None:
     if rev.startswith("-"):
         return None  # never let a side be read as a git option
-    done = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
-                cwd)
+    done = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], cwd)
     return done.stdout.decode().strip() if done.returncode == 0 else None
 
 
-def _extract(commit: str, catalog_path: str, cwd: Path, into: Path, shown: str
-             ) -> tuple[Path, tuple[Diagnostic, ...]]:
+def _extract(
+    commit: str, catalog_path: str, cwd: Path, into: Path, shown: str
+) -> tuple[Path, tuple[Diagnostic, ...]]:
     """Unpack `catalog_path` of `commit` into `into`: the catalog root in it, and a MY108
     diagnostic per symlink that leads outside it (never extracted)."""
     done = _git(["archive", "--format=tar", commit, "--", catalog_path], cwd)
     if done.returncode != 0:
-        raise SideNotFound(f"{shown}: no {catalog_path!r} in that revision "
-                           f"({done.stderr.decode().strip()})")
+        raise SideNotFound(
+            f"{shown}: no {catalog_path!r} in that revision ({done.stderr.decode().strip()})"
+        )
     # Run from `cwd`, git archive names members relative to it, as `catalog_path` is.
     root = into / catalog_path
     refused: list[Diagnostic] = []
@@ -144,11 +155,18 @@ def _extract(commit: str, catalog_path: str, cwd: Path, into: Path, shown: str
         for member in archive.getmembers():
             link = into / member.name if member.issym() else into / "-"  # hard: from the top
             if (member.issym() or member.islnk()) and not _inside(root, link, member.linkname):
-                refused.append(Diagnostic(
-                    f"{shown}{member.name[len(catalog_path.rstrip('/')):]}", 1, 1, "MY108",
-                    ERROR, "symlink leads outside the catalog root",
-                    "copy the file into the catalog, or point the link at a file inside the "
-                    "catalog"))
+                refused.append(
+                    Diagnostic(
+                        f"{shown}{member.name[len(catalog_path.rstrip('/')) :]}",
+                        1,
+                        1,
+                        "MY108",
+                        ERROR,
+                        "symlink leads outside the catalog root",
+                        "copy the file into the catalog, or point the link at a file inside the "
+                        "catalog",
+                    )
+                )
                 continue
             if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse odd members too
                 archive.extract(member, into, filter="data")

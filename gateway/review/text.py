@@ -19,6 +19,5 @@ def _lines(text: str | None) -> list[str]:
 
 def text_diff(before: str | None, after: str | None) -> str:
     """A unified diff of two texts (no file header), each wrapped at WIDTH columns first."""
-    lines = difflib.unified_diff(_lines(before), _lines(after), "before", "after", n=2,
-                                 lineterm="")
+    lines = difflib.unified_diff(_lines(before), _lines(after), "before", "after", n=2, lineterm="")
     return "\n".join(line for line in lines if not line.startswith(("---", "+++")))

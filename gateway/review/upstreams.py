@@ -20,8 +20,18 @@ from gateway.review.findings import Finding
 from gateway.review.plain import plain_finding
 
 #: Headers that frame the HTTP message: a catalog must never set them for the upstream.
-FRAMING_HEADERS = frozenset({"host", "transfer-encoding", "content-length", "connection",
-                             "te", "upgrade", "trailer", "keep-alive"})
+FRAMING_HEADERS = frozenset(
+    {
+        "host",
+        "transfer-encoding",
+        "content-length",
+        "connection",
+        "te",
+        "upgrade",
+        "trailer",
+        "keep-alive",
+    }
+)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _LOCAL_NAMES = ("localhost", "metadata.google.internal", "metadata")
@@ -81,10 +91,17 @@ def env_references(snapshot: Mapping[str, Any]) -> dict[str, list[str]]:
 def new_env_findings(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Finding]:
     """One security finding per environment variable the head refers to and the base did not."""
     before = env_references(base)
-    return [Finding("security", "provider", ", ".join(users),
-                    f"new secret reference `${{{var}}}`: must be set before deploy",
-                    {"env": var, "providers": users})
-            for var, users in env_references(head).items() if var not in before]
+    return [
+        Finding(
+            "security",
+            "provider",
+            ", ".join(users),
+            f"new secret reference `${{{var}}}`: must be set before deploy",
+            {"env": var, "providers": users},
+        )
+        for var, users in env_references(head).items()
+        if var not in before
+    ]
 
 
 def _host(url: str | None) -> str:
@@ -93,33 +110,50 @@ def _host(url: str | None) -> str:
 
 def _risk_findings(name: str, url: str | None) -> Iterator[Finding]:
     for risk in url_risks(url):
-        yield Finding("security", "provider", name, f"risky base URL `{url}`: {risk}",
-                      {"field": "base_url", "after": url, "risk": risk})
+        yield Finding(
+            "security",
+            "provider",
+            name,
+            f"risky base URL `{url}`: {risk}",
+            {"field": "base_url", "after": url, "risk": risk},
+        )
 
 
-def _framing(name: str, headers: Mapping[str, Any] | None, before: Mapping[str, Any] | None
-             ) -> Iterator[Finding]:
+def _framing(
+    name: str, headers: Mapping[str, Any] | None, before: Mapping[str, Any] | None
+) -> Iterator[Finding]:
     for header in sorted(headers or {}):
         if header.lower() in FRAMING_HEADERS and header not in (before or {}):
-            yield Finding("security", "provider", name,
-                          f"header `{header}` frames the HTTP message: sent upstream as given, "
-                          "it can split or redirect requests", {"field": f"headers.{header}"})
+            yield Finding(
+                "security",
+                "provider",
+                name,
+                f"header `{header}` frames the HTTP message: sent upstream as given, "
+                "it can split or redirect requests",
+                {"field": f"headers.{header}"},
+            )
 
 
 def _level(value: str | None) -> int:
     return DATA_DESTINATIONS.get(value or "", 0)
 
 
-def classify_provider(change: EntityChange, defaulted: Mapping[str, list[str]]
-                      ) -> Iterator[Finding]:
+def classify_provider(
+    change: EntityChange, defaulted: Mapping[str, list[str]]
+) -> Iterator[Finding]:
     name, after = change.name, change.after or {}
     if change.action == "added":
         unwritten = name in defaulted.get("defaulted_destination", ())
-        where = (f"data destination {after.get('data_destination')}"
-                 + (" (defaulted, not written: set `data_destination`)" if unwritten else ""))
-        yield Finding("security", "provider", name,
-                      f"provider added: {after.get('protocol')} at `{after.get('base_url')}`, "
-                      + where, {"defaulted_destination": unwritten})
+        where = f"data destination {after.get('data_destination')}" + (
+            " (defaulted, not written: set `data_destination`)" if unwritten else ""
+        )
+        yield Finding(
+            "security",
+            "provider",
+            name,
+            f"provider added: {after.get('protocol')} at `{after.get('base_url')}`, " + where,
+            {"defaulted_destination": unwritten},
+        )
         yield from _risk_findings(name, after.get("base_url"))
         yield from _framing(name, after.get("headers"), None)
         return
@@ -133,26 +167,47 @@ def classify_provider(change: EntityChange, defaulted: Mapping[str, list[str]]
 def _provider_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
     name, head = change.name, f.path[0]
     if head == "auth" and f.path[1:] == ("type",):
-        yield Finding("security", "provider", name, f"auth type changed: {f.before} → {f.after}",
-                      {"field": f.dotted, "before": f.before, "after": f.after})
+        yield Finding(
+            "security",
+            "provider",
+            name,
+            f"auth type changed: {f.before} → {f.after}",
+            {"field": f.dotted, "before": f.before, "after": f.after},
+        )
     elif head == "auth":
-        yield Finding("security", "provider", name, f"{f.dotted}: secret reference changed",
-                      {"field": f.dotted})
+        yield Finding(
+            "security",
+            "provider",
+            name,
+            f"{f.dotted}: secret reference changed",
+            {"field": f.dotted},
+        )
     elif head == "base_url":
         moved = _host(f.before) != _host(f.after)
-        yield Finding("security" if moved else "other", "provider", name,
-                      f"base URL {'host ' if moved else ''}changed: `{f.before}` → `{f.after}`",
-                      {"field": f.dotted, "before": f.before, "after": f.after})
+        yield Finding(
+            "security" if moved else "other",
+            "provider",
+            name,
+            f"base URL {'host ' if moved else ''}changed: `{f.before}` → `{f.after}`",
+            {"field": f.dotted, "before": f.before, "after": f.after},
+        )
         if set(url_risks(f.after)) - set(url_risks(f.before)):
             yield from _risk_findings(name, f.after)
     elif head == "data_destination":
         loosened = _level(f.after) > _level(f.before)
-        yield Finding("security" if loosened else "other", "provider", name,
-                      f"data destination {'loosened' if loosened else 'tightened'}: "
-                      f"{f.before} → {f.after}",
-                      {"field": f.dotted, "before": f.before, "after": f.after})
-    elif head == "headers" and len(f.path) == 2 and f.path[1].lower() in FRAMING_HEADERS \
-            and f.after is not None:
+        yield Finding(
+            "security" if loosened else "other",
+            "provider",
+            name,
+            f"data destination {'loosened' if loosened else 'tightened'}: {f.before} → {f.after}",
+            {"field": f.dotted, "before": f.before, "after": f.after},
+        )
+    elif (
+        head == "headers"
+        and len(f.path) == 2
+        and f.path[1].lower() in FRAMING_HEADERS
+        and f.after is not None
+    ):
         yield from _framing(name, {f.path[1]: f.after}, None)
     else:
         yield plain_finding(change, f)

@@ -34,14 +34,17 @@ class SiteReport:
     bytes: int
 
 
-def build_site(snapshot: Snapshot, out: Path, *, include_internal: bool = False,
-               include_private: bool = False) -> SiteReport:
+def build_site(
+    snapshot: Snapshot, out: Path, *, include_internal: bool = False, include_private: bool = False
+) -> SiteReport:
     """Write the site into `out` (created; the pages and assets it writes are replaced,
     model pages of models no longer published are removed)."""
-    site = site_view(snapshot, include_internal=include_internal,
-                     include_private=include_private)
-    pages = {"index.html": render_list(site), "prices.html": render_prices(site),
-             "capabilities.html": render_capabilities(site)}
+    site = site_view(snapshot, include_internal=include_internal, include_private=include_private)
+    pages = {
+        "index.html": render_list(site),
+        "prices.html": render_prices(site),
+        "capabilities.html": render_capabilities(site),
+    }
     for view in site.models:
         pages[f"models/{view.slug}.html"] = render_model(site, view)
     models_dir = out / "models"

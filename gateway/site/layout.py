@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from html import escape
 
-PAGES = (("index.html", "Models"), ("prices.html", "Prices"),
-         ("capabilities.html", "Capabilities"))
+PAGES = (("index.html", "Models"), ("prices.html", "Prices"), ("capabilities.html", "Capabilities"))
 
 CURRENT = ' aria-current="page"'
 
@@ -21,12 +20,14 @@ def _escaped(text: str) -> str:
     return escape(text, quote=True)
 
 
-def page(title: str, body: str, *, root: str, current: str | None, digest: str,
-         scripts: bool = True) -> str:
+def page(
+    title: str, body: str, *, root: str, current: str | None, digest: str, scripts: bool = True
+) -> str:
     """A whole document; `root` is the relative path to the site root ("" or "../")."""
     links = "".join(
         f'<li><a href="{root}{href}"{CURRENT if href == current else ""}>{label}</a></li>'
-        for href, label in PAGES)
+        for href, label in PAGES
+    )
     script = f'<script src="{root}assets/site.js" defer></script>' if scripts else ""
     return (
         "<!DOCTYPE html>\n"
@@ -38,12 +39,15 @@ def page(title: str, body: str, *, root: str, current: str | None, digest: str,
         f'<header><nav aria-label="Site"><span class="brand">modelyard catalog</span>'
         f"<ul>{links}</ul></nav></header>"
         f'<main id="main" tabindex="-1">{body}</main>'
-        f'<footer>Generated from snapshot <code>{e(digest[:12])}</code> by '
-        "<code>modelyard site</code>.</footer></body></html>\n")
+        f"<footer>Generated from snapshot <code>{e(digest[:12])}</code> by "
+        "<code>modelyard site</code>.</footer></body></html>\n"
+    )
 
 
 def yes_no(flag: bool) -> str:
     """A matrix cell readable by eye and by screen readers alike."""
-    return ('<td class="yes"><span aria-hidden="true">✓</span><span class="sr">yes</span></td>'
-            if flag else
-            '<td class="no"><span aria-hidden="true">·</span><span class="sr">no</span></td>')
+    return (
+        '<td class="yes"><span aria-hidden="true">✓</span><span class="sr">yes</span></td>'
+        if flag
+        else '<td class="no"><span aria-hidden="true">·</span><span class="sr">no</span></td>'
+    )

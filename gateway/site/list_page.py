@@ -14,18 +14,29 @@ from gateway.site.view import ModelView, SiteView, scale_index
 
 #: (id, label) of the list's filters; `filter_values` reads a model's values for each.
 FILTERS = (
-    ("type", "Type"), ("vendor", "Vendor"), ("capability", "Capability"),
-    ("tool", "Native tool"), ("visibility", "Visibility"), ("status", "Status"),
-    ("protocol", "Protocol"), ("destination", "Data destination"),
+    ("type", "Type"),
+    ("vendor", "Vendor"),
+    ("capability", "Capability"),
+    ("tool", "Native tool"),
+    ("visibility", "Visibility"),
+    ("status", "Status"),
+    ("protocol", "Protocol"),
+    ("destination", "Data destination"),
 )
 
 
 def filter_values(view: ModelView) -> dict[str, tuple[str, ...]]:
     m = view.model
-    return {"type": (m.type,), "vendor": (m.vendor or "",) if m.vendor else (),
-            "capability": tuple(sorted(m.capabilities)), "tool": tuple(sorted(m.native_tools)),
-            "visibility": (m.visibility,), "status": (m.status,), "protocol": view.protocols,
-            "destination": view.destinations}
+    return {
+        "type": (m.type,),
+        "vendor": (m.vendor or "",) if m.vendor else (),
+        "capability": tuple(sorted(m.capabilities)),
+        "tool": tuple(sorted(m.native_tools)),
+        "visibility": (m.visibility,),
+        "status": (m.status,),
+        "protocol": view.protocols,
+        "destination": view.destinations,
+    }
 
 
 def search_text(view: ModelView) -> str:
@@ -65,8 +76,9 @@ def render_list(site: SiteView) -> str:
         '<th scope="col">Model</th><th scope="col">Type</th><th scope="col">Vendor</th>'
         '<th scope="col">Status</th><th scope="col">Visibility</th>'
         '<th scope="col">Channels</th><th scope="col">Price</th></tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table>'
-        '<p><button type="button" id="more" hidden>Show more</button></p>')
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<p><button type="button" id="more" hidden>Show more</button></p>'
+    )
     return page("Models", body, root="", current="index.html", digest=site.snapshot.digest)
 
 
@@ -77,9 +89,11 @@ def _price_key(view: ModelView, index: int) -> tuple:
 
 def _select(key: str, label: str, options: Iterable[str]) -> str:
     items = "".join(f'<option value="{e(v)}">{e(v)}</option>' for v in sorted(options) if v)
-    return (f'<div class="field"><label for="f-{key}">{label}</label>'
-            f'<select id="f-{key}" data-filter="{key}"><option value="">any</option>'
-            f"{items}</select></div>")
+    return (
+        f'<div class="field"><label for="f-{key}">{label}</label>'
+        f'<select id="f-{key}" data-filter="{key}"><option value="">any</option>'
+        f"{items}</select></div>"
+    )
 
 
 def _row(view: ModelView, order: int, price_rank: int, found: dict[str, tuple[str, ...]]) -> str:
@@ -87,16 +101,21 @@ def _row(view: ModelView, order: int, price_rank: int, found: dict[str, tuple[st
     data = "".join(f' data-{key}="{e("|".join(vs))}"' for key, vs in found.items())
     active = sum(v.channel.status == "active" for v in view.channels)
     price = view.price
-    price_text = ("—" if price is None or view.headline_price is None
-                  else f"{money(view.headline_price, price.currency)} "
-                       f'<small>{SCALE_TITLES[price.scale]}</small>')
+    price_text = (
+        "—"
+        if price is None or view.headline_price is None
+        else f"{money(view.headline_price, price.currency)} "
+        f"<small>{SCALE_TITLES[price.scale]}</small>"
+    )
     if m.display_name != m.name:
         shown = f"{e(m.display_name)} <code>{e(m.name)}</code>"
     else:
         shown = f"<code>{e(m.name)}</code>"
-    return (f'<tr data-search="{e(search_text(view))}" data-name="{e(m.name.casefold())}" '
-            f'data-order="{order}" data-price="{price_rank}"{data}>'
-            f'<th scope="row"><a href="models/{e(view.slug)}.html">{shown}</a></th>'
-            f"<td>{e(m.type)}</td><td>{e(m.vendor or '')}</td><td>{e(m.status)}</td>"
-            f"<td>{e(m.visibility)}</td><td>{active}/{len(view.channels)}</td>"
-            f"<td>{price_text}</td></tr>")
+    return (
+        f'<tr data-search="{e(search_text(view))}" data-name="{e(m.name.casefold())}" '
+        f'data-order="{order}" data-price="{price_rank}"{data}>'
+        f'<th scope="row"><a href="models/{e(view.slug)}.html">{shown}</a></th>'
+        f"<td>{e(m.type)}</td><td>{e(m.vendor or '')}</td><td>{e(m.status)}</td>"
+        f"<td>{e(m.visibility)}</td><td>{active}/{len(view.channels)}</td>"
+        f"<td>{price_text}</td></tr>"
+    )

@@ -12,8 +12,12 @@ from gateway.catalog.snapshot import Price
 #: Comparison scales, in the order the price page shows them.
 TOKENS, IMAGES, MINUTES, CHARACTERS = "tokens", "images", "minutes", "characters"
 SCALES = (TOKENS, IMAGES, MINUTES, CHARACTERS)
-SCALE_TITLES = {TOKENS: "per million tokens", IMAGES: "per image", MINUTES: "per minute",
-                CHARACTERS: "per million characters"}
+SCALE_TITLES = {
+    TOKENS: "per million tokens",
+    IMAGES: "per image",
+    MINUTES: "per minute",
+    CHARACTERS: "per million characters",
+}
 
 #: What one amount of a unit is worth on its scale.
 _FACTORS: Mapping[str, tuple[str, Decimal]] = {
@@ -55,8 +59,11 @@ def scaled(price: Price | None) -> ScaledPrice | None:
         return None
     scale, factor = _FACTORS[price.unit]
     amounts = {k: v * factor for k, v in price.amounts.items()}
-    images = tuple((size, quality, amount) for size, qualities in sorted(price.images.items())
-                   for quality, amount in sorted(qualities.items()))
+    images = tuple(
+        (size, quality, amount)
+        for size, qualities in sorted(price.images.items())
+        for quality, amount in sorted(qualities.items())
+    )
     return ScaledPrice(price.currency, scale, amounts, images)
 
 

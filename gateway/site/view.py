@@ -60,18 +60,21 @@ def slug(name: str) -> str:
     return f"{safe.lstrip('.') or 'model'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
-def site_view(snapshot: Snapshot, *, include_internal: bool = False,
-              include_private: bool = False) -> SiteView:
+def site_view(
+    snapshot: Snapshot, *, include_internal: bool = False, include_private: bool = False
+) -> SiteView:
     """The models to publish, in display order, with everything their pages show."""
     shown = set(LISTED)
     if include_internal:
         shown.add("internal")
     if include_private:
         shown.add("private")
-    models = tuple(_model_view(snapshot, m, include_private) for m in snapshot.models
-                   if m.visibility in shown)
-    capabilities = sorted({c for v in models for c in v.model.capabilities}
-                          | set(snapshot.capabilities))
+    models = tuple(
+        _model_view(snapshot, m, include_private) for m in snapshot.models if m.visibility in shown
+    )
+    capabilities = sorted(
+        {c for v in models for c in v.model.capabilities} | set(snapshot.capabilities)
+    )
     tools = sorted({t for v in models for t in v.model.native_tools} | set(snapshot.native_tools))
     return SiteView(snapshot, models, tuple(capabilities), tuple(tools))
 
@@ -84,16 +87,27 @@ def _model_view(snapshot: Snapshot, model: Model, include_private: bool) -> Mode
         if channel.owner is not None and not include_private:
             continue  # a private channel serves only its owner: not part of the public page
         group = "private" if channel.owner is not None else channel.priority
-        views.append(ChannelView(channel, group, shares.get(channel.name),
-                                 "inactive" if channel.status != "active" else None,
-                                 scaled(channel.price)))
-    consumers = tuple(c.name for c in snapshot.consumers
-                      if c.status == "active" and usable(model, c))
+        views.append(
+            ChannelView(
+                channel,
+                group,
+                shares.get(channel.name),
+                "inactive" if channel.status != "active" else None,
+                scaled(channel.price),
+            )
+        )
+    consumers = tuple(
+        c.name for c in snapshot.consumers if c.status == "active" and usable(model, c)
+    )
     return ModelView(
-        model=model, slug=slug(model.name), channels=tuple(views),
+        model=model,
+        slug=slug(model.name),
+        channels=tuple(views),
         protocols=tuple(sorted({v.channel.protocol for v in views})),
         destinations=tuple(sorted({v.channel.data_destination for v in views})),
-        consumers=consumers, audience=audience(model), price=expected_price(views),
+        consumers=consumers,
+        audience=audience(model),
+        price=expected_price(views),
     )
 
 
@@ -102,10 +116,12 @@ def audience(model: Model) -> str:
     if model.status != "active":
         return "nobody: the model is inactive"
     owner = f"{model.owner.type} {model.owner.code}"
-    return {"public": "every consumer",
-            "protected": f"members of {owner}",
-            "internal": "consumers with the internal scope (never listed)",
-            "private": f"only its owner, {owner}"}.get(model.visibility, model.visibility)
+    return {
+        "public": "every consumer",
+        "protected": f"members of {owner}",
+        "internal": "consumers with the internal scope (never listed)",
+        "private": f"only its owner, {owner}",
+    }.get(model.visibility, model.visibility)
 
 
 def expected_price(channels: Sequence[ChannelView]) -> ScaledPrice | None:

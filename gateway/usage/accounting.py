@@ -39,18 +39,30 @@ class Accountant:
     INTERVAL_S = 0.1
     MAX_PENDING = 10_000  # records kept before a batch is written at once
 
-    def __init__(self, log: UsageLog, *, metrics_enabled: bool = True,
-                 stats: Stats | None = None) -> None:
+    def __init__(
+        self, log: UsageLog, *, metrics_enabled: bool = True, stats: Stats | None = None
+    ) -> None:
         self.log = log
         self.metrics_enabled = metrics_enabled
         self.stats = stats  # the upstream attempts of every channel, for their metric
         self._pending: list[tuple[Any, ...]] = []
         self._armed_on: asyncio.AbstractEventLoop | None = None  # the loop that will drain
 
-    def finish(self, meter: Meter, *, request_id: str, consumer: str, model: Model | None,
-               channel: Channel | None, upstream: str | None, attempts: int, status: int,
-               error_code: str | None, native_tools: Mapping[str, NativeTool],
-               usage: Usage | None = None) -> Cost | None:
+    def finish(
+        self,
+        meter: Meter,
+        *,
+        request_id: str,
+        consumer: str,
+        model: Model | None,
+        channel: Channel | None,
+        upstream: str | None,
+        attempts: int,
+        status: int,
+        error_code: str | None,
+        native_tools: Mapping[str, NativeTool],
+        usage: Usage | None = None,
+    ) -> Cost | None:
         """`usage` is given by endpoints that measure it themselves (images, audio)."""
         ended = time.perf_counter()
         if status >= 400:
@@ -60,12 +72,26 @@ class Accountant:
         cost = cost_of(usage, channel.price, native_tools) if channel and status < 400 else None
         if self.metrics_enabled or self.log.enabled:
             first = meter.first_chunk
-            self._pending.append((
-                time.time(), request_id, consumer, model.name if model else "-",
-                meter.requested_model, channel, upstream, meter.endpoint,
-                bool(meter.body.get("stream")), attempts, status, error_code,
-                ended - meter.started, None if first is None else first - meter.started,
-                usage, cost))
+            self._pending.append(
+                (
+                    time.time(),
+                    request_id,
+                    consumer,
+                    model.name if model else "-",
+                    meter.requested_model,
+                    channel,
+                    upstream,
+                    meter.endpoint,
+                    bool(meter.body.get("stream")),
+                    attempts,
+                    status,
+                    error_code,
+                    ended - meter.started,
+                    None if first is None else first - meter.started,
+                    usage,
+                    cost,
+                )
+            )
             if len(self._pending) >= self.MAX_PENDING:
                 self.drain()
             elif self._armed_on is None or self._armed_on.is_closed():
@@ -104,11 +130,26 @@ class Accountant:
 
     def _count(self, records: list[tuple[Any, ...]]) -> None:
         observe = metrics.observe_request
-        for (_, request_id, _, model, _, channel, _, _, _, _, status, _, latency, ttft, usage,
-             cost) in records:
+        for (
+            _,
+            request_id,
+            _,
+            model,
+            _,
+            channel,
+            _,
+            _,
+            _,
+            _,
+            status,
+            _,
+            latency,
+            ttft,
+            usage,
+            cost,
+        ) in records:
             try:
-                observe(model, channel.name if channel else "-", status, latency, ttft, usage,
-                        cost)
+                observe(model, channel.name if channel else "-", status, latency, ttft, usage, cost)
             except Exception:
                 log.exception("metrics of request %s failed", request_id)
         try:
@@ -126,10 +167,41 @@ class Accountant:
 
 def _log_line(record: tuple[Any, ...]) -> str:
     """The usage log line of a record kept by `Accountant.finish`."""
-    (when, request_id, consumer, model, requested_model, channel, upstream, endpoint, stream,
-     attempts, status, error_code, latency, ttft, usage, cost) = record
+    (
+        when,
+        request_id,
+        consumer,
+        model,
+        requested_model,
+        channel,
+        upstream,
+        endpoint,
+        stream,
+        attempts,
+        status,
+        error_code,
+        latency,
+        ttft,
+        usage,
+        cost,
+    ) = record
     return request_line(
-        when, request_id, consumer, model, requested_model, channel and channel.name,
-        channel and channel.provider, upstream, endpoint, stream, attempts, status, error_code,
-        round(latency * 1000, 2), None if ttft is None else round(ttft * 1000, 2),
-        usage.as_dict(), cost.text() if cost else None, cost.currency if cost else None)
+        when,
+        request_id,
+        consumer,
+        model,
+        requested_model,
+        channel and channel.name,
+        channel and channel.provider,
+        upstream,
+        endpoint,
+        stream,
+        attempts,
+        status,
+        error_code,
+        round(latency * 1000, 2),
+        None if ttft is None else round(ttft * 1000, 2),
+        usage.as_dict(),
+        cost.text() if cost else None,
+        cost.currency if cost else None,
+    )

@@ -12,9 +12,27 @@ from typing import Any, TextIO
 import orjson
 
 #: Fields of a usage log line, in the order they are written. Never prompt text, never keys.
-FIELDS = ("time", "request_id", "consumer", "model", "requested_model", "channel", "provider",
-          "upstream_model", "endpoint", "stream", "attempts", "status", "error_code",
-          "latency_ms", "ttft_ms", "usage", "cost", "currency")
+FIELDS = (
+    "time",
+    "request_id",
+    "consumer",
+    "model",
+    "requested_model",
+    "channel",
+    "provider",
+    "upstream_model",
+    "endpoint",
+    "stream",
+    "attempts",
+    "status",
+    "error_code",
+    "latency_ms",
+    "ttft_ms",
+    "usage",
+    "cost",
+    "currency",
+)
+
 
 class UsageLog:
     """Where usage log lines go: `target` is a file path (appended to), "-" for stdout, or
@@ -68,21 +86,52 @@ def _time(when: float) -> str:
     return f"{_second[1]}.{milliseconds:03d}+00:00"
 
 
-def request_line(when: float, request_id: str, consumer: str, model: str, requested_model: str,
-                 channel: str | None, provider: str | None, upstream_model: str | None,
-                 endpoint: str, stream: bool, attempts: int, status: int,
-                 error_code: str | None, latency_ms: float, ttft_ms: float | None,
-                 usage: Mapping[str, Any], cost: str | None, currency: str | None) -> str:
+def request_line(
+    when: float,
+    request_id: str,
+    consumer: str,
+    model: str,
+    requested_model: str,
+    channel: str | None,
+    provider: str | None,
+    upstream_model: str | None,
+    endpoint: str,
+    stream: bool,
+    attempts: int,
+    status: int,
+    error_code: str | None,
+    latency_ms: float,
+    ttft_ms: float | None,
+    usage: Mapping[str, Any],
+    cost: str | None,
+    currency: str | None,
+) -> str:
     """The usage log line of one request: FIELDS in order, None values left out.
 
     Encoded by orjson: the hand-built line it replaced saved under 1% of the CPU per request
     (benchmarks/proxy/toggles.py, log-line), so it went.
     """
-    values = (_time(when), request_id, consumer, model, requested_model, channel, provider,
-              upstream_model, endpoint, stream, attempts, status, error_code, latency_ms,
-              ttft_ms, usage, cost, currency)
-    line = {name: value for name, value in zip(FIELDS, values, strict=True)
-            if value is not None}
+    values = (
+        _time(when),
+        request_id,
+        consumer,
+        model,
+        requested_model,
+        channel,
+        provider,
+        upstream_model,
+        endpoint,
+        stream,
+        attempts,
+        status,
+        error_code,
+        latency_ms,
+        ttft_ms,
+        usage,
+        cost,
+        currency,
+    )
+    line = {name: value for name, value in zip(FIELDS, values, strict=True) if value is not None}
     try:
         return orjson.dumps(line).decode() + "\n"
     except TypeError:  # a lone surrogate (orjson refuses them): escaped by the stdlib

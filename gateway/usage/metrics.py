@@ -23,39 +23,81 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
-REQUESTS = Counter("modelyard_requests", "Requests answered, by model, channel and status.",
-                   ["model", "channel", "status"])
-ATTEMPTS = Counter("modelyard_upstream_attempts",
-                   "Upstream attempts, by channel and outcome (success or failure); failed "
-                   "attempts a request failed over from count here, not in modelyard_requests.",
-                   ["channel", "outcome"])
-LATENCY = Histogram("modelyard_request_duration_seconds", "Time to the last byte, by model.",
-                    ["model"], buckets=LATENCY_BUCKETS)
-TTFT = Histogram("modelyard_time_to_first_token_seconds",
-                 "Time to the first streamed chunk, by model.", ["model"], buckets=LATENCY_BUCKETS)
-TOKENS = Counter("modelyard_tokens", "Tokens used, by model, channel and kind.",
-                 ["model", "channel", "kind"])
-COST = Counter("modelyard_cost", "Cost in the price's currency, by model, channel and currency.",
-               ["model", "channel", "currency"])
-CIRCUIT = Gauge("modelyard_circuit_state", "Circuit state per channel: 0 closed, 1 half-open, 2 open.",
-                ["channel"], multiprocess_mode="max")
-SNAPSHOT = Gauge("modelyard_snapshot_info", "The snapshot being served (value 1), by digest.",
-                 ["digest"], multiprocess_mode="max")
-RELOADS = Gauge("modelyard_snapshot_reloads", "Snapshot reloads since start, by result (ok or refused).",
-                ["result"], multiprocess_mode="max")
-QUOTA_LIMIT = Gauge("modelyard_quota_limit", "A quota's limit, by subject and limit (budgets "
-                    "in the catalog's currency).", ["subject", "limit"],
-                    multiprocess_mode="mostrecent")
-QUOTA_USED = Gauge("modelyard_quota_used", "A quota's use now: the sliding window's estimate, "
-                   "requests in flight, or the period's spend.", ["subject", "limit"],
-                   multiprocess_mode="mostrecent")
-QUOTA_REJECTIONS = Gauge("modelyard_quota_rejections", "Requests a quota refused since start, "
-                         "by subject and limit (this process).", ["subject", "limit"],
-                         multiprocess_mode="sum")
-QUOTA_STATE_ERRORS = Gauge("modelyard_quota_state_errors", "Times the quota state backend was "
-                           "unreachable, by what happened: served (fail_open), refused "
-                           "(fail_closed), unsettled (usage not recorded).", ["outcome"],
-                           multiprocess_mode="sum")
+REQUESTS = Counter(
+    "modelyard_requests",
+    "Requests answered, by model, channel and status.",
+    ["model", "channel", "status"],
+)
+ATTEMPTS = Counter(
+    "modelyard_upstream_attempts",
+    "Upstream attempts, by channel and outcome (success or failure); failed "
+    "attempts a request failed over from count here, not in modelyard_requests.",
+    ["channel", "outcome"],
+)
+LATENCY = Histogram(
+    "modelyard_request_duration_seconds",
+    "Time to the last byte, by model.",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+TTFT = Histogram(
+    "modelyard_time_to_first_token_seconds",
+    "Time to the first streamed chunk, by model.",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+TOKENS = Counter(
+    "modelyard_tokens", "Tokens used, by model, channel and kind.", ["model", "channel", "kind"]
+)
+COST = Counter(
+    "modelyard_cost",
+    "Cost in the price's currency, by model, channel and currency.",
+    ["model", "channel", "currency"],
+)
+CIRCUIT = Gauge(
+    "modelyard_circuit_state",
+    "Circuit state per channel: 0 closed, 1 half-open, 2 open.",
+    ["channel"],
+    multiprocess_mode="max",
+)
+SNAPSHOT = Gauge(
+    "modelyard_snapshot_info",
+    "The snapshot being served (value 1), by digest.",
+    ["digest"],
+    multiprocess_mode="max",
+)
+RELOADS = Gauge(
+    "modelyard_snapshot_reloads",
+    "Snapshot reloads since start, by result (ok or refused).",
+    ["result"],
+    multiprocess_mode="max",
+)
+QUOTA_LIMIT = Gauge(
+    "modelyard_quota_limit",
+    "A quota's limit, by subject and limit (budgets in the catalog's currency).",
+    ["subject", "limit"],
+    multiprocess_mode="mostrecent",
+)
+QUOTA_USED = Gauge(
+    "modelyard_quota_used",
+    "A quota's use now: the sliding window's estimate, requests in flight, or the period's spend.",
+    ["subject", "limit"],
+    multiprocess_mode="mostrecent",
+)
+QUOTA_REJECTIONS = Gauge(
+    "modelyard_quota_rejections",
+    "Requests a quota refused since start, by subject and limit (this process).",
+    ["subject", "limit"],
+    multiprocess_mode="sum",
+)
+QUOTA_STATE_ERRORS = Gauge(
+    "modelyard_quota_state_errors",
+    "Times the quota state backend was "
+    "unreachable, by what happened: served (fail_open), refused "
+    "(fail_closed), unsettled (usage not recorded).",
+    ["outcome"],
+    multiprocess_mode="sum",
+)
 
 
 _BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histograms' upper bounds, +Inf included
@@ -71,9 +113,22 @@ class _Children:
     each batch of requests (and before every scrape) does that work once per batch instead.
     """
 
-    __slots__ = ("model", "channel", "latency", "ttft", "requests", "tokens", "cost",
-                 "statuses", "latency_counts", "latency_sum", "ttft_counts", "ttft_sum",
-                 "token_counts", "amounts")
+    __slots__ = (
+        "model",
+        "channel",
+        "latency",
+        "ttft",
+        "requests",
+        "tokens",
+        "cost",
+        "statuses",
+        "latency_counts",
+        "latency_sum",
+        "ttft_counts",
+        "ttft_sum",
+        "token_counts",
+        "amounts",
+    )
 
     def __init__(self, model: str, channel: str) -> None:
         self.model, self.channel = model, channel
@@ -93,8 +148,14 @@ class _Children:
         self.token_counts = [0] * len(_TOKEN_KINDS)
         self.amounts: dict[str, float] = {}
 
-    def add(self, status: int, seconds: float, ttft_seconds: float | None, usage: Usage,
-            cost: Cost | None) -> None:
+    def add(
+        self,
+        status: int,
+        seconds: float,
+        ttft_seconds: float | None,
+        usage: Usage,
+        cost: Cost | None,
+    ) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latency_counts[bisect.bisect_left(_BOUNDS, seconds)] += 1
         self.latency_sum += seconds
@@ -113,8 +174,14 @@ class _Children:
 
     def flush(self) -> None:
         statuses, latency, latency_sum, ttft, ttft_sum, tokens, amounts = (
-            self.statuses, self.latency_counts, self.latency_sum, self.ttft_counts,
-            self.ttft_sum, self.token_counts, self.amounts)
+            self.statuses,
+            self.latency_counts,
+            self.latency_sum,
+            self.ttft_counts,
+            self.ttft_sum,
+            self.token_counts,
+            self.amounts,
+        )
         self._reset()
         for status, count in statuses.items():
             self._child(self.requests, REQUESTS, str(status), status).inc(count)
@@ -150,8 +217,15 @@ _CHILDREN_LIMIT = 10_000  # (model, channel) pairs kept; beyond it, flushed at o
 _DIRTY: set[_Children] = set()
 
 
-def observe_request(model: str, channel: str, status: int, seconds: float,
-                    ttft_seconds: float | None, usage: Usage, cost: Cost | None) -> None:
+def observe_request(
+    model: str,
+    channel: str,
+    status: int,
+    seconds: float,
+    ttft_seconds: float | None,
+    usage: Usage,
+    cost: Cost | None,
+) -> None:
     """Record one finished request; exported at the next `flush` (the `Accountant` flushes
     after each batch, the exposition before it renders)."""
     children = _CHILDREN.get((model, channel))

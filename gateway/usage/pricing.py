@@ -14,17 +14,19 @@ from gateway.catalog.snapshot import NativeTool, Price
 ZERO = Decimal(0)
 
 #: How many units one price amount is for.
-_PER: Mapping[str, Decimal] = MappingProxyType({
-    "per_million_tokens": Decimal(1_000_000),
-    "per_thousand_tokens": Decimal(1_000),
-    "per_million_characters": Decimal(1_000_000),
-    "per_thousand_characters": Decimal(1_000),
-    "per_second": Decimal(1),
-    "per_minute": Decimal(60),  # amounts are per minute; usage is counted in seconds
-    "per_hour": Decimal(3600),  # amounts are per hour; usage is counted in seconds
-    "per_image": Decimal(1),
-    "per_call": Decimal(1),
-})
+_PER: Mapping[str, Decimal] = MappingProxyType(
+    {
+        "per_million_tokens": Decimal(1_000_000),
+        "per_thousand_tokens": Decimal(1_000),
+        "per_million_characters": Decimal(1_000_000),
+        "per_thousand_characters": Decimal(1_000),
+        "per_second": Decimal(1),
+        "per_minute": Decimal(60),  # amounts are per minute; usage is counted in seconds
+        "per_hour": Decimal(3600),  # amounts are per hour; usage is counted in seconds
+        "per_image": Decimal(1),
+        "per_call": Decimal(1),
+    }
+)
 
 SECONDS_PER_HOUR = Decimal(3600)
 
@@ -60,10 +62,19 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form used in the usage log (zero fields left out)."""
         out: dict[str, Any] = {}
-        for name in ("input_tokens", "input_image_tokens", "cached_input_tokens",
-                     "cache_write_tokens", "output_tokens", "output_image_tokens",
-                     "reasoning_tokens", "audio_input_tokens", "cached_audio_input_tokens",
-                     "audio_output_tokens", "characters"):
+        for name in (
+            "input_tokens",
+            "input_image_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "output_image_tokens",
+            "reasoning_tokens",
+            "audio_input_tokens",
+            "cached_audio_input_tokens",
+            "audio_output_tokens",
+            "characters",
+        ):
             if value := getattr(self, name):
                 out[name] = value
         if self.audio_seconds:
@@ -105,24 +116,39 @@ def usage_from_openai(usage: Any) -> Usage | None:
     if not usage or not isinstance(usage, Mapping):
         return None
     prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-    if (type(prompt) is int and type(completion) is int and 0 <= prompt <= MAX_COUNT
-            and 0 <= completion <= MAX_COUNT and not usage.get("prompt_tokens_details")
-            and not usage.get("completion_tokens_details")):
+    if (
+        type(prompt) is int
+        and type(completion) is int
+        and 0 <= prompt <= MAX_COUNT
+        and 0 <= completion <= MAX_COUNT
+        and not usage.get("prompt_tokens_details")
+        and not usage.get("completion_tokens_details")
+    ):
         return Usage(input_tokens=prompt, output_tokens=completion)  # the usual report
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
     if not isinstance(prompt_details, Mapping) or not isinstance(completion_details, Mapping):
         return None
-    counts = [count(value or 0) for value in (
-        usage.get("prompt_tokens"), prompt_details.get("cached_tokens"),
-        prompt_details.get("cache_write_tokens"), usage.get("completion_tokens"),
-        completion_details.get("reasoning_tokens"))]
+    counts = [
+        count(value or 0)
+        for value in (
+            usage.get("prompt_tokens"),
+            prompt_details.get("cached_tokens"),
+            prompt_details.get("cache_write_tokens"),
+            usage.get("completion_tokens"),
+            completion_details.get("reasoning_tokens"),
+        )
+    ]
     if None in counts:
         return None
-    input_tokens, cached, cache_write, output_tokens, reasoning = counts
-    return Usage(input_tokens=input_tokens, cached_input_tokens=cached,  # type: ignore[arg-type]
-                 cache_write_tokens=cache_write, output_tokens=output_tokens,  # type: ignore[arg-type]
-                 reasoning_tokens=reasoning)  # type: ignore[arg-type]
+    input_tokens, cached, cache_write, output_tokens, reasoning = (c or 0 for c in counts)
+    return Usage(
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=cache_write,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning,
+    )
 
 
 def prompt_text(body: Mapping[str, Any]) -> str:
@@ -136,8 +162,11 @@ def prompt_text(body: Mapping[str, Any]) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(p["text"] for p in content
-                         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"])
+            parts.extend(
+                p["text"]
+                for p in content
+                if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"]
+            )
     return " ".join(parts)
 
 
@@ -160,8 +189,9 @@ class Cost:
         return self._text
 
 
-def cost_of(usage: Usage, price: Price | None,
-            native_tools: Mapping[str, NativeTool] = MappingProxyType({})) -> Cost | None:
+def cost_of(
+    usage: Usage, price: Price | None, native_tools: Mapping[str, NativeTool] = MappingProxyType({})
+) -> Cost | None:
     """Cost of `usage` at `price`, plus native tool calls at their per-call price.
 
     None when the channel has no price. Native tools priced in another currency than the
@@ -185,8 +215,9 @@ def _metered(usage: Usage, price: Price) -> Decimal:
     if price.unit == "per_call":
         return a.get("call", ZERO)
     if price.unit == "per_image":
-        return sum((_image_price(price, size, quality) * n for size, quality, n in usage.images),
-                   ZERO)
+        return sum(
+            (_image_price(price, size, quality) * n for size, quality, n in usage.images), ZERO
+        )
     if price.unit.endswith("_characters"):
         return a.get("characters", ZERO) * usage.characters
     if price.unit in ("per_second", "per_minute", "per_hour"):
@@ -194,10 +225,16 @@ def _metered(usage: Usage, price: Price) -> Decimal:
         return a.get("audio", ZERO) * usage.audio_seconds + video_rate * usage.video_seconds
     input_rate = a.get("input", ZERO)
     cached_rate = a.get("cached_input", input_rate)
-    uncached = max(0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens
-                   - usage.input_image_tokens)
-    audio_uncached = min(uncached, max(0, usage.audio_input_tokens
-                                        - usage.cached_audio_input_tokens))
+    uncached = max(
+        0,
+        usage.input_tokens
+        - usage.cached_input_tokens
+        - usage.cache_write_tokens
+        - usage.input_image_tokens,
+    )
+    audio_uncached = min(
+        uncached, max(0, usage.audio_input_tokens - usage.cached_audio_input_tokens)
+    )
     total = input_rate * (uncached - audio_uncached)
     total += a.get("audio_input", input_rate) * audio_uncached
     total += a.get("input_image", input_rate) * usage.input_image_tokens

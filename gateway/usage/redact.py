@@ -14,7 +14,8 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>)\]]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+")
 _ASSIGNED = re.compile(
     r"(?i)\b([\w-]*(?:key|token|secret|password|signature|credential))"
-    r"(\"?\s*[:=]\s*\"?)([^\s\"'&,;}]+)")
+    r"(\"?\s*[:=]\s*\"?)([^\s\"'&,;}]+)"
+)
 _WORD = re.compile(r"[A-Za-z0-9+/=_-]{8,}")
 
 
@@ -44,4 +45,4 @@ def sanitize(text: str | None, secrets: Iterable[str] = (), limit: int = MAX_CHA
     text = _ASSIGNED.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _WORD.sub(lambda m: MASK if looks_like_key(m.group(0)) else m.group(0), text)
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

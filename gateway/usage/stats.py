@@ -85,9 +85,14 @@ class _Ring:
 class Stats:
     """Per-channel rings, keyed by channel name."""
 
-    def __init__(self, *, size: int = DEFAULT_SIZE, window_s: float = DEFAULT_WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        size: int = DEFAULT_SIZE,
+        window_s: float = DEFAULT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size = size
@@ -130,8 +135,14 @@ class Stats:
                 failures += 1
         rate = None if requests == 0 else (requests - failures) / requests
         latencies.sort()
-        return ChannelStats(requests, failures, rate, _median_ms(latencies), ring.last_error,
-                            _quantile_ms(latencies, 0.99))
+        return ChannelStats(
+            requests,
+            failures,
+            rate,
+            _median_ms(latencies),
+            ring.last_error,
+            _quantile_ms(latencies, 0.99),
+        )
 
     def series(self, channel: str, buckets: int = 30) -> list[Bucket] | None:
         """The window cut into `buckets` equal slices, oldest first; None for a channel with
@@ -155,8 +166,10 @@ class Stats:
                 counts[slot][1] += 1
         if not any(n for n, _ in counts):
             return None
-        return [Bucket(n, failed, _median_ms(sorted(lat)))
-                for (n, failed), lat in zip(counts, latencies, strict=True)]
+        return [
+            Bucket(n, failed, _median_ms(sorted(lat)))
+            for (n, failed), lat in zip(counts, latencies, strict=True)
+        ]
 
     def take_attempts(self) -> list[tuple[str, int, int]]:
         """(channel, successes, failures) since the last call, for channels with any."""

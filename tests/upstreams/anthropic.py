@@ -26,67 +26,119 @@ COUNTED_TOKENS = 2095
 
 # The documented non-streamed answer (Messages API reference).
 HELLO_MESSAGE = {
-    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant",
+    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
+    "type": "message",
+    "role": "assistant",
     "content": [{"type": "text", "text": "Hi! My name is Claude."}],
-    "model": "claude-sonnet-4-5-20250929", "stop_reason": "end_turn", "stop_sequence": None,
+    "model": "claude-sonnet-4-5-20250929",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
     "usage": {"input_tokens": 2095, "output_tokens": 503},
 }
 
 # The documented tool use answer (tool use guide), with the fields every message carries.
 TOOL_USE_MESSAGE = {
-    "id": "msg_01Aq9w938a90dw8q", "type": "message", "role": "assistant",
-    "model": "claude-sonnet-4-5", "stop_reason": "tool_use", "stop_sequence": None,
+    "id": "msg_01Aq9w938a90dw8q",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
     "content": [
         {"type": "text", "text": "I'll check the current weather in San Francisco for you."},
-        {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather",
-         "input": {"location": "San Francisco, CA", "unit": "celsius"}},
+        {
+            "type": "tool_use",
+            "id": "toolu_01A09q90qw90lq917835lq9",
+            "name": "get_weather",
+            "input": {"location": "San Francisco, CA", "unit": "celsius"},
+        },
     ],
-    "usage": {"input_tokens": 472, "output_tokens": 89, "cache_read_input_tokens": 100,
-              "cache_creation_input_tokens": 20},
+    "usage": {
+        "input_tokens": 472,
+        "output_tokens": 89,
+        "cache_read_input_tokens": 100,
+        "cache_creation_input_tokens": 20,
+    },
 }
 
 WEATHER_MESSAGE = {
-    "id": "msg_01Bq9w938a90dw8r", "type": "message", "role": "assistant",
-    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
-    "content": [{"type": "text", "text": "The current weather in San Francisco is 15 degrees "
-                 "Celsius (59 degrees Fahrenheit). It's a cool day in the city by the bay!"}],
+    "id": "msg_01Bq9w938a90dw8r",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "content": [
+        {
+            "type": "text",
+            "text": "The current weather in San Francisco is 15 degrees "
+            "Celsius (59 degrees Fahrenheit). It's a cool day in the city by the bay!",
+        }
+    ],
     "usage": {"input_tokens": 612, "output_tokens": 34},
 }
 
 IMAGE_MESSAGE = {
-    "id": "msg_01Cq9w938a90dw8s", "type": "message", "role": "assistant",
-    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
-    "content": [{"type": "text", "text": "This image shows an ant, specifically a close-up "
-                 "view of an ant."}],
+    "id": "msg_01Cq9w938a90dw8s",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "content": [
+        {"type": "text", "text": "This image shows an ant, specifically a close-up view of an ant."}
+    ],
     "usage": {"input_tokens": 1551, "output_tokens": 71},
 }
 
 
 # The documented web search answer (web search tool guide), citations left out.
 WEB_SEARCH_MESSAGE = {
-    "id": "msg_a930390d3a", "type": "message", "role": "assistant",
-    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
+    "id": "msg_a930390d3a",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
     "content": [
         {"type": "text", "text": "I'll search for when Claude Shannon was born."},
-        {"type": "server_tool_use", "id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
-         "name": "web_search", "input": {"query": "claude shannon birth date"}},
-        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
-         "content": [{"type": "web_search_result", "title": "Claude Shannon - Wikipedia",
-                      "url": "https://en.wikipedia.org/wiki/Claude_Shannon",
-                      "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5LTQ1NGUtODgxNC1k...",
-                      "page_age": "April 30, 2025"}]},
+        {
+            "type": "server_tool_use",
+            "id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
+            "name": "web_search",
+            "input": {"query": "claude shannon birth date"},
+        },
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_01WYG3ziw53XMcoyKL4XcZmE",
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "title": "Claude Shannon - Wikipedia",
+                    "url": "https://en.wikipedia.org/wiki/Claude_Shannon",
+                    "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5LTQ1NGUtODgxNC1k...",
+                    "page_age": "April 30, 2025",
+                }
+            ],
+        },
         {"type": "text", "text": "Based on the search results, "},
-        {"type": "text", "text": "Claude Shannon was born on April 30, 1916, in Petoskey, "
-         "Michigan"},
+        {
+            "type": "text",
+            "text": "Claude Shannon was born on April 30, 1916, in Petoskey, Michigan",
+        },
     ],
-    "usage": {"input_tokens": 6039, "output_tokens": 931,
-              "server_tool_use": {"web_search_requests": 1}},
+    "usage": {
+        "input_tokens": 6039,
+        "output_tokens": 931,
+        "server_tool_use": {"web_search_requests": 1},
+    },
 }
 
 
 def _sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
-    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                    for name, data in events)
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events
+    )
 
 
 def _delta(index: int, delta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -98,164 +150,397 @@ def _text(index: int, text: str) -> tuple[str, dict[str, Any]]:
 
 
 # The documented basic streaming response.
-HELLO_STREAM = _sse([
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant",
-        "content": [], "model": "claude-sonnet-4-5-20250929", "stop_reason": None,
-        "stop_sequence": None, "usage": {"input_tokens": 25, "output_tokens": 1}}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "text", "text": ""}}),
-    ("ping", {"type": "ping"}),
-    _text(0, "Hello"), _text(0, "!"),
-    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                       "usage": {"output_tokens": 15}}),
-    ("message_stop", {"type": "message_stop"}),
-])
+HELLO_STREAM = _sse(
+    [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "model": "claude-sonnet-4-5-20250929",
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 25, "output_tokens": 1},
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        ("ping", {"type": "ping"}),
+        _text(0, "Hello"),
+        _text(0, "!"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 15},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
 
-_WEATHER_WORDS = ["Okay", ",", " let", "'s", " check", " the", " weather", " for", " San",
-                  " Francisco", ",", " CA", ":"]
-_WEATHER_JSON = ["", "{\"location\":", " \"San", " Francisc", "o,", " CA\"", ", ",
-                 "\"unit\": \"fah", "renheit\"}"]
+_WEATHER_WORDS = [
+    "Okay",
+    ",",
+    " let",
+    "'s",
+    " check",
+    " the",
+    " weather",
+    " for",
+    " San",
+    " Francisco",
+    ",",
+    " CA",
+    ":",
+]
+_WEATHER_JSON = [
+    "",
+    '{"location":',
+    ' "San',
+    " Francisc",
+    "o,",
+    ' CA"',
+    ", ",
+    '"unit": "fah',
+    'renheit"}',
+]
 
 # The documented streaming response with tool use (text block, then a tool_use block).
-TOOL_USE_STREAM = _sse([
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_014p7gG3wDgGV9EUtLvnow3U", "type": "message", "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929", "stop_sequence": None,
-        "usage": {"input_tokens": 472, "output_tokens": 2}, "content": [],
-        "stop_reason": None}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "text", "text": ""}}),
-    ("ping", {"type": "ping"}),
-    *[_text(0, word) for word in _WEATHER_WORDS],
-    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
-        "type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
-        "input": {}}}),
-    *[_delta(1, {"type": "input_json_delta", "partial_json": part}) for part in _WEATHER_JSON],
-    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-    ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                       "usage": {"output_tokens": 89}}),
-    ("message_stop", {"type": "message_stop"}),
-])
+TOOL_USE_STREAM = _sse(
+    [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_014p7gG3wDgGV9EUtLvnow3U",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 472, "output_tokens": 2},
+                    "content": [],
+                    "stop_reason": None,
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        ("ping", {"type": "ping"}),
+        *[_text(0, word) for word in _WEATHER_WORDS],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                    "name": "get_weather",
+                    "input": {},
+                },
+            },
+        ),
+        *[_delta(1, {"type": "input_json_delta", "partial_json": part}) for part in _WEATHER_JSON],
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 89},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
 
-_STEPS = ["Let me solve this step by step:\n\n1. First break down 27 * 453",
-          "\n2. 453 = 400 + 50 + 3", "\n3. 27 * 400 = 10,800", "\n4. 27 * 50 = 1,350",
-          "\n5. 27 * 3 = 81", "\n6. 10,800 + 1,350 + 81 = 12,231"]
+_STEPS = [
+    "Let me solve this step by step:\n\n1. First break down 27 * 453",
+    "\n2. 453 = 400 + 50 + 3",
+    "\n3. 27 * 400 = 10,800",
+    "\n4. 27 * 50 = 1,350",
+    "\n5. 27 * 3 = 81",
+    "\n6. 10,800 + 1,350 + 81 = 12,231",
+]
 
 # The documented streaming response with extended thinking.
-THINKING_STREAM = _sse([
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_01...", "type": "message", "role": "assistant", "content": [],
-        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": 48, "output_tokens": 1}}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "thinking", "thinking": ""}}),
-    *[_delta(0, {"type": "thinking_delta", "thinking": step}) for step in _STEPS],
-    _delta(0, {"type": "signature_delta",
-               "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."}),
-    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("content_block_start", {"type": "content_block_start", "index": 1,
-                             "content_block": {"type": "text", "text": ""}}),
-    _text(1, "27 * 453 = 12,231"),
-    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-    ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                       "usage": {"output_tokens": 212}}),
-    ("message_stop", {"type": "message_stop"}),
-])
+THINKING_STREAM = _sse(
+    [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_01...",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "model": "claude-sonnet-4-5-20250929",
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 48, "output_tokens": 1},
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": ""},
+            },
+        ),
+        *[_delta(0, {"type": "thinking_delta", "thinking": step}) for step in _STEPS],
+        _delta(
+            0,
+            {
+                "type": "signature_delta",
+                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...",
+            },
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        _text(1, "27 * 453 = 12,231"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 212},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
 
-_SEARCH_RESULT = {"type": "web_search_result", "title": "Weather in New York City in May 2025 "
-                  "(New York) - detailed Weather Forecast for a month",
-                  "url": "https://world-weather.info/forecast/usa/new_york/may-2025/",
-                  "encrypted_content": "Ev0DCioIAxgCIiQ3NmU4ZmI4OC1k...", "page_age": None}
+_SEARCH_RESULT = {
+    "type": "web_search_result",
+    "title": "Weather in New York City in May 2025 "
+    "(New York) - detailed Weather Forecast for a month",
+    "url": "https://world-weather.info/forecast/usa/new_york/may-2025/",
+    "encrypted_content": "Ev0DCioIAxgCIiQ3NmU4ZmI4OC1k...",
+    "page_age": None,
+}
 
 # The documented streaming response with the web search tool (first result block only).
-WEB_SEARCH_STREAM = _sse([
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_01G...", "type": "message", "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929", "content": [], "stop_reason": None,
-        "stop_sequence": None, "usage": {"input_tokens": 2679, "cache_creation_input_tokens": 0,
-                                         "cache_read_input_tokens": 0, "output_tokens": 3}}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "text", "text": ""}}),
-    _text(0, "I'll check"), _text(0, " the current weather in New York City for you"),
-    ("ping", {"type": "ping"}), _text(0, "."),
-    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
-        "type": "server_tool_use", "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
-        "name": "web_search", "input": {}}}),
-    *[_delta(1, {"type": "input_json_delta", "partial_json": part})
-      for part in ["", "{\"query", "\":", " \"weather", " NY", "C to", "day\"}"]],
-    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-    ("content_block_start", {"type": "content_block_start", "index": 2, "content_block": {
-        "type": "web_search_tool_result", "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
-        "content": [_SEARCH_RESULT]}}),
-    ("content_block_stop", {"type": "content_block_stop", "index": 2}),
-    ("content_block_start", {"type": "content_block_start", "index": 3,
-                             "content_block": {"type": "text", "text": ""}}),
-    _text(3, "Here's the current weather information for New York"),
-    _text(3, " City:\n\n# Weather"), _text(3, " in New York City"), _text(3, "\n\n"),
-    ("content_block_stop", {"type": "content_block_stop", "index": 3}),
-    ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                       "usage": {"input_tokens": 10682, "cache_creation_input_tokens": 0,
-                                 "cache_read_input_tokens": 0, "output_tokens": 510,
-                                 "server_tool_use": {"web_search_requests": 1}}}),
-    ("message_stop", {"type": "message_stop"}),
-])
+WEB_SEARCH_STREAM = _sse(
+    [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_01G...",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": 2679,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                        "output_tokens": 3,
+                    },
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        _text(0, "I'll check"),
+        _text(0, " the current weather in New York City for you"),
+        ("ping", {"type": "ping"}),
+        _text(0, "."),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+                    "name": "web_search",
+                    "input": {},
+                },
+            },
+        ),
+        *[
+            _delta(1, {"type": "input_json_delta", "partial_json": part})
+            for part in ["", '{"query', '":', ' "weather', " NY", "C to", 'day"}']
+        ],
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 2,
+                "content_block": {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+                    "content": [_SEARCH_RESULT],
+                },
+            },
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 2}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 3,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        _text(3, "Here's the current weather information for New York"),
+        _text(3, " City:\n\n# Weather"),
+        _text(3, " in New York City"),
+        _text(3, "\n\n"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 3}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {
+                    "input_tokens": 10682,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 510,
+                    "server_tool_use": {"web_search_requests": 1},
+                },
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
 
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
 
 # The documented extended thinking answer.
 THINKING_MESSAGE = {
-    "id": "msg_01Dq9w938a90dw8t", "type": "message", "role": "assistant",
-    "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "stop_sequence": None,
-    "content": [{"type": "thinking", "thinking": "".join(_STEPS), "signature": SIGNATURE},
-                {"type": "text", "text": "27 * 453 = 12,231"}],
+    "id": "msg_01Dq9w938a90dw8t",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "content": [
+        {"type": "thinking", "thinking": "".join(_STEPS), "signature": SIGNATURE},
+        {"type": "text", "text": "27 * 453 = 12,231"},
+    ],
     "usage": {"input_tokens": 48, "output_tokens": 212},
 }
+
 
 def _text_stream(message: dict[str, Any]) -> bytes:
     """A one-text-block message as the events that stream it."""
     text = message["content"][0]["text"]
-    start = {**message, "content": [], "stop_reason": None,
-             "usage": {**message["usage"], "output_tokens": 1}}
-    return _sse([
-        ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        *[_text(0, text[i:i + 16]) for i in range(0, len(text), 16)],
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": message["usage"]["output_tokens"]}}),
-        ("message_stop", {"type": "message_stop"}),
-    ])
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "usage": {**message["usage"], "output_tokens": 1},
+    }
+    return _sse(
+        [
+            ("message_start", {"type": "message_start", "message": start}),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            *[_text(0, text[i : i + 16]) for i in range(0, len(text), 16)],
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": message["usage"]["output_tokens"]},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+    )
 
 
 WEATHER_STREAM = _text_stream(WEATHER_MESSAGE)
 
 # A stream cut by the documented overloaded error event.
-OVERLOADED_STREAM = HELLO_STREAM.split(b"event: content_block_stop")[0] + _sse([
-    ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-])
+OVERLOADED_STREAM = HELLO_STREAM.split(b"event: content_block_stop")[0] + _sse(
+    [
+        (
+            "error",
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        ),
+    ]
+)
 
 _FAILURES = {
     "overloaded": (529, "overloaded_error", "Overloaded"),
-    "rate-limited": (429, "rate_limit_error", "Number of request tokens has exceeded your "
-                     "per-minute rate limit"),
-    "bad-request": (400, "invalid_request_error", "messages: roles must alternate between "
-                    "\"user\" and \"assistant\""),
+    "rate-limited": (
+        429,
+        "rate_limit_error",
+        "Number of request tokens has exceeded your per-minute rate limit",
+    ),
+    "bad-request": (
+        400,
+        "invalid_request_error",
+        'messages: roles must alternate between "user" and "assistant"',
+    ),
 }
 
 
 def _error(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"type": "error", "error": {"type": kind, "message": message},
-                         "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}, status, headers)
+    return JSONResponse(
+        {
+            "type": "error",
+            "error": {"type": kind, "message": message},
+            "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+        },
+        status,
+        headers,
+    )
 
 
 def answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
@@ -306,5 +591,9 @@ def make_app(received: list[dict[str, Any]], *, api_key: str = API_KEY) -> Starl
             return _error(400, "invalid_request_error", "count_tokens takes no max_tokens")
         return JSONResponse({"input_tokens": COUNTED_TOKENS})
 
-    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
-                             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        ]
+    )

@@ -13,8 +13,17 @@ from typing import Any
 
 import httpx
 
-HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host",
-              b"te", b"trailer", b"upgrade", b"proxy-connection"}
+HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"transfer-encoding",
+    b"content-length",
+    b"host",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"proxy-connection",
+}
 
 
 class RoundRobin:
@@ -51,9 +60,15 @@ class RoundRobin:
         request = self._http.build_request(scope["method"], url, headers=headers, content=body)
         response = await self._http.send(request, stream=True)
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k, v) for k, v in response.headers.raw
-                                    if k.lower() not in HOP_BY_HOP]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [
+                        (k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP
+                    ],
+                }
+            )
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

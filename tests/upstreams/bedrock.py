@@ -31,30 +31,40 @@ ACCESS_KEY_ID = "AKIDEXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
 
-POP_SONGS = ("Here is a list of 3 pop songs by artists from the United Kingdom:\n\n"
-             "1. \"Wannabe\" by Spice Girls\n2. \"Bitter Sweet Symphony\" by The Verve \n"
-             "3. \"Don't Look Back in Anger\" by Oasis")
+POP_SONGS = (
+    "Here is a list of 3 pop songs by artists from the United Kingdom:\n\n"
+    '1. "Wannabe" by Spice Girls\n2. "Bitter Sweet Symphony" by The Verve \n'
+    '3. "Don\'t Look Back in Anger" by Oasis'
+)
 TOP_SONG = "The most popular song on WZPZ is Elemental Hotel by 8 Storey Hike."
 IMAGE_TEXT = "The image shows a single pixel."
-TOOL_USE = {"toolUseId": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "name": "top_song",
-            "input": {"sign": "WZPZ"}}
+TOOL_USE = {
+    "toolUseId": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
+    "name": "top_song",
+    "input": {"sign": "WZPZ"},
+}
 
 
-def converse_response(content: list[dict[str, Any]], stop: str,
-                      usage: tuple[int, int]) -> dict[str, Any]:
-    return {"output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": stop,
-            "usage": {"inputTokens": usage[0], "outputTokens": usage[1],
-                      "totalTokens": sum(usage)},
-            "metrics": {"latencyMs": 1175}}
+def converse_response(
+    content: list[dict[str, Any]], stop: str, usage: tuple[int, int]
+) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": stop,
+        "usage": {"inputTokens": usage[0], "outputTokens": usage[1], "totalTokens": sum(usage)},
+        "metrics": {"latencyMs": 1175},
+    }
 
 
 # --- event-stream frames ----------------------------------------------------------------------
 
+
 def frame(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
     """One AWS event-stream message: prelude, prelude CRC, string headers, payload, CRC."""
-    head = b"".join(struct.pack(">B", len(k)) + k.encode() + b"\x07"
-                    + struct.pack(">H", len(v)) + v.encode() for k, v in headers.items())
+    head = b"".join(
+        struct.pack(">B", len(k)) + k.encode() + b"\x07" + struct.pack(">H", len(v)) + v.encode()
+        for k, v in headers.items()
+    )
     body = json.dumps(payload).encode()
     prelude = struct.pack(">II", 16 + len(head) + len(body), len(head))
     message = prelude + struct.pack(">I", binascii.crc32(prelude)) + head + body
@@ -62,79 +72,138 @@ def frame(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
 
 
 def event(name: str, payload: dict[str, Any]) -> bytes:
-    return frame({":event-type": name, ":content-type": "application/json",
-                  ":message-type": "event"}, payload)
+    return frame(
+        {":event-type": name, ":content-type": "application/json", ":message-type": "event"},
+        payload,
+    )
 
 
 def exception(name: str, message: str) -> bytes:
-    return frame({":exception-type": name, ":content-type": "application/json",
-                  ":message-type": "exception"}, {"message": message})
+    return frame(
+        {
+            ":exception-type": name,
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
+        {"message": message},
+    )
 
 
 def _text_stream(pieces: list[str], usage: tuple[int, int]) -> list[bytes]:
-    return [event("messageStart", {"role": "assistant"}),
-            *[event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}})
-              for p in pieces],
-            event("contentBlockStop", {"contentBlockIndex": 0}),
-            event("messageStop", {"stopReason": "end_turn"}),
-            event("metadata", {"usage": {"inputTokens": usage[0], "outputTokens": usage[1],
-                                         "totalTokens": sum(usage)},
-                               "metrics": {"latencyMs": 812}})]
+    return [
+        event("messageStart", {"role": "assistant"}),
+        *[
+            event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}})
+            for p in pieces
+        ],
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event("messageStop", {"stopReason": "end_turn"}),
+        event(
+            "metadata",
+            {
+                "usage": {
+                    "inputTokens": usage[0],
+                    "outputTokens": usage[1],
+                    "totalTokens": sum(usage),
+                },
+                "metrics": {"latencyMs": 812},
+            },
+        ),
+    ]
 
 
-POP_SONGS_STREAM = b"".join(_text_stream([POP_SONGS[:40], POP_SONGS[40:95], POP_SONGS[95:]],
-                                         (125, 60)))
-TOOL_USE_STREAM = b"".join([
-    event("messageStart", {"role": "assistant"}),
-    event("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {
-        "toolUseId": TOOL_USE["toolUseId"], "name": "top_song"}}}),
-    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": ""}}}),
-    event("contentBlockDelta", {"contentBlockIndex": 0,
-                                "delta": {"toolUse": {"input": "{\"sign\": "}}}),
-    event("contentBlockDelta", {"contentBlockIndex": 0,
-                                "delta": {"toolUse": {"input": "\"WZPZ\"}"}}}),
-    event("contentBlockStop", {"contentBlockIndex": 0}),
-    event("messageStop", {"stopReason": "tool_use"}),
-    event("metadata", {"usage": {"inputTokens": 379, "outputTokens": 36, "totalTokens": 415,
-                                 "cacheReadInputTokens": 12}, "metrics": {"latencyMs": 903}}),
-])
-REASONING_STREAM = b"".join([
-    event("messageStart", {"role": "assistant"}),
-    event("contentBlockDelta", {"contentBlockIndex": 0,
-                                "delta": {"reasoningContent": {"text": "27 * 453 = 12,231"}}}),
-    event("contentBlockDelta", {"contentBlockIndex": 0,
-                                "delta": {"reasoningContent": {"signature": "EqQBCgIYAhIM"}}}),
-    event("contentBlockStop", {"contentBlockIndex": 0}),
-    event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "12,231"}}),
-    event("contentBlockStop", {"contentBlockIndex": 1}),
-    event("messageStop", {"stopReason": "end_turn"}),
-    event("metadata", {"usage": {"inputTokens": 20, "outputTokens": 40, "totalTokens": 60}}),
-])
-THROTTLED_STREAM = (event("messageStart", {"role": "assistant"})
-                    + exception("throttlingException", "Too many tokens, please wait."))
+POP_SONGS_STREAM = b"".join(
+    _text_stream([POP_SONGS[:40], POP_SONGS[40:95], POP_SONGS[95:]], (125, 60))
+)
+TOOL_USE_STREAM = b"".join(
+    [
+        event("messageStart", {"role": "assistant"}),
+        event(
+            "contentBlockStart",
+            {
+                "contentBlockIndex": 0,
+                "start": {"toolUse": {"toolUseId": TOOL_USE["toolUseId"], "name": "top_song"}},
+            },
+        ),
+        event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": ""}}}),
+        event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"sign": '}}},
+        ),
+        event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '"WZPZ"}'}}},
+        ),
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event("messageStop", {"stopReason": "tool_use"}),
+        event(
+            "metadata",
+            {
+                "usage": {
+                    "inputTokens": 379,
+                    "outputTokens": 36,
+                    "totalTokens": 415,
+                    "cacheReadInputTokens": 12,
+                },
+                "metrics": {"latencyMs": 903},
+            },
+        ),
+    ]
+)
+REASONING_STREAM = b"".join(
+    [
+        event("messageStart", {"role": "assistant"}),
+        event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "27 * 453 = 12,231"}}},
+        ),
+        event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "EqQBCgIYAhIM"}}},
+        ),
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "12,231"}}),
+        event("contentBlockStop", {"contentBlockIndex": 1}),
+        event("messageStop", {"stopReason": "end_turn"}),
+        event("metadata", {"usage": {"inputTokens": 20, "outputTokens": 40, "totalTokens": 60}}),
+    ]
+)
+THROTTLED_STREAM = event("messageStart", {"role": "assistant"}) + exception(
+    "throttlingException", "Too many tokens, please wait."
+)
 
 
 # --- SigV4, recomputed independently ----------------------------------------------------------
 
-_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)"
-                   r"/(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
-                   r"Signature=(?P<signature>[0-9a-f]{64})$")
+_AUTH = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)"
+    r"/(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
 
 
-def canonical_request(method: str, raw_path: str, query: str, headers: dict[str, str],
-                      signed: list[str], body: bytes) -> str:
+def canonical_request(
+    method: str, raw_path: str, query: str, headers: dict[str, str], signed: list[str], body: bytes
+) -> str:
     """The SigV4 canonical request; not S3, so the received path is URI-encoded once more."""
-    return "\n".join([
-        method, quote(raw_path, safe="/~"), "&".join(sorted(query.split("&"))) if query else "",
-        "".join(f"{h}:{' '.join(headers.get(h, '').split())}\n" for h in signed),
-        ";".join(signed), hashlib.sha256(body).hexdigest()])
+    return "\n".join(
+        [
+            method,
+            quote(raw_path, safe="/~"),
+            "&".join(sorted(query.split("&"))) if query else "",
+            "".join(f"{h}:{' '.join(headers.get(h, '').split())}\n" for h in signed),
+            ";".join(signed),
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
 
 
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     """The SigV4 signature of a canonical request, by the derived signing key."""
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()])
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
     key = ("AWS4" + secret).encode()
     for part in (amz_date[:8], region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
@@ -154,28 +223,45 @@ def sigv4_problem(request: Request, body: bytes, secrets: dict[str, str]) -> str
     amz_date = request.headers.get("x-amz-date", "")
     if not {"host", "x-amz-date"} <= set(signed) or amz_date[:8] != match["date"]:
         return "host and x-amz-date must be signed, on the credential's date"
-    canonical = canonical_request(request.method, request.scope["raw_path"].decode(),
-                                  request.scope["query_string"].decode(),
-                                  dict(request.headers), signed, body)
+    canonical = canonical_request(
+        request.method,
+        request.scope["raw_path"].decode(),
+        request.scope["query_string"].decode(),
+        dict(request.headers),
+        signed,
+        body,
+    )
     expected = signature(secrets[match["key"]], amz_date, REGION, "bedrock", canonical)
     if not hmac.compare_digest(expected, match["signature"]):
-        return ("The request signature we calculated does not match the signature you "
-                "provided. Check your AWS Secret Access Key and signing method.")
+        return (
+            "The request signature we calculated does not match the signature you "
+            "provided. Check your AWS Secret Access Key and signing method."
+        )
     return None
 
 
 # --- the app ----------------------------------------------------------------------------------
 
+
 def _error(status: int, name: str, message: str) -> JSONResponse:
-    return JSONResponse({"message": message}, status,
-                        {"x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/"
-                                             "com.amazon.bedrock/"})
+    return JSONResponse(
+        {"message": message},
+        status,
+        {"x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+    )
 
 
 _FAILURES = {
-    "throttled": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
-    "invalid": (400, "ValidationException", "The model returned the following errors: "
-                "messages: roles must alternate"),
+    "throttled": (
+        429,
+        "ThrottlingException",
+        "Too many requests, please wait before trying again.",
+    ),
+    "invalid": (
+        400,
+        "ValidationException",
+        "The model returned the following errors: messages: roles must alternate",
+    ),
     "not-ready": (429, "ModelNotReadyException", "Model is not ready for inference."),
 }
 
@@ -183,17 +269,28 @@ _FAILURES = {
 def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     blocks = body["messages"][-1]["content"]
     if any("toolResult" in b for b in blocks):
-        return converse_response([{"text": TOP_SONG}], "end_turn", (428, 19)), \
-            b"".join(_text_stream([TOP_SONG], (428, 19)))
+        return converse_response([{"text": TOP_SONG}], "end_turn", (428, 19)), b"".join(
+            _text_stream([TOP_SONG], (428, 19))
+        )
     if any("image" in b for b in blocks):
-        return converse_response([{"text": IMAGE_TEXT}], "end_turn", (1551, 9)), \
-            b"".join(_text_stream([IMAGE_TEXT], (1551, 9)))
+        return converse_response([{"text": IMAGE_TEXT}], "end_turn", (1551, 9)), b"".join(
+            _text_stream([IMAGE_TEXT], (1551, 9))
+        )
     if body.get("toolConfig"):
         return converse_response([{"toolUse": TOOL_USE}], "tool_use", (379, 36)), TOOL_USE_STREAM
     if "thinking" in body.get("additionalModelRequestFields", {}):
-        return converse_response([{"reasoningContent": {"reasoningText": {
-            "text": "27 * 453 = 12,231", "signature": "EqQBCgIYAhIM"}}}, {"text": "12,231"}],
-            "end_turn", (20, 40)), REASONING_STREAM
+        return converse_response(
+            [
+                {
+                    "reasoningContent": {
+                        "reasoningText": {"text": "27 * 453 = 12,231", "signature": "EqQBCgIYAhIM"}
+                    }
+                },
+                {"text": "12,231"},
+            ],
+            "end_turn",
+            (20, 40),
+        ), REASONING_STREAM
     return converse_response([{"text": POP_SONGS}], "end_turn", (125, 60)), POP_SONGS_STREAM
 
 
@@ -201,8 +298,11 @@ def _invoke(body: dict[str, Any], operation: str) -> Response:
     """InvokeModel with an Anthropic Messages body: Claude answers as on Anthropic's API
     (the fake Anthropic upstream's answers), streamed in `chunk` frames of base64 events."""
     if body.get("anthropic_version") != "bedrock-2023-05-31" or "model" in body:
-        return _error(400, "ValidationException", "anthropic_version: bedrock-2023-05-31 is "
-                      "required; the model goes in the path")
+        return _error(
+            400,
+            "ValidationException",
+            "anthropic_version: bedrock-2023-05-31 is required; the model goes in the path",
+        )
     message, stream = fake_anthropic.answer(body)
     if operation == "invoke":
         return JSONResponse(message)
@@ -213,8 +313,7 @@ def _invoke(body: dict[str, Any], operation: str) -> Response:
     return Response(chunks, media_type="application/vnd.amazon.eventstream")
 
 
-def make_app(received: list[dict[str, Any]],
-             secrets: dict[str, str] | None = None) -> Starlette:
+def make_app(received: list[dict[str, Any]], secrets: dict[str, str] | None = None) -> Starlette:
     """The fake runtime; every accepted request is appended to `received`."""
     secrets = secrets or {ACCESS_KEY_ID: SECRET_ACCESS_KEY}
 
@@ -225,8 +324,14 @@ def make_app(received: list[dict[str, Any]],
             return _error(403, "InvalidSignatureException", problem)
         model_id = unquote(request.path_params["model_id"])
         body = json.loads(body_bytes)
-        received.append({"headers": dict(request.headers), "body": body, "model_id": model_id,
-                         "raw_path": request.scope["raw_path"].decode()})
+        received.append(
+            {
+                "headers": dict(request.headers),
+                "body": body,
+                "model_id": model_id,
+                "raw_path": request.scope["raw_path"].decode(),
+            }
+        )
         if model_id in _FAILURES:
             return _error(*_FAILURES[model_id])
         if request.path_params["operation"].startswith("invoke"):
@@ -236,9 +341,11 @@ def make_app(received: list[dict[str, Any]],
         if request.path_params["operation"] == "converse-stream":
             if model_id == "stream-throttled":
                 stream = THROTTLED_STREAM
-            return Response(stream, media_type="application/vnd.amazon.eventstream",
-                            headers=headers)
+            return Response(
+                stream, media_type="application/vnd.amazon.eventstream", headers=headers
+            )
         return JSONResponse(message, headers=headers)
 
-    return Starlette(routes=[Route("/model/{model_id:path}/{operation}", converse,
-                                   methods=["POST"])])
+    return Starlette(
+        routes=[Route("/model/{model_id:path}/{operation}", converse, methods=["POST"])]
+    )

@@ -68,8 +68,9 @@ class FaultyOpenAI(FakeOpenAI):
         yield HALF_A_REPLY
         await self._stall(request)
 
-    async def _stream(self, request: Request, model: str, text: str, usage: dict | None,
-                      behaviour: dict) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, request: Request, model: str, text: str, usage: dict | None, behaviour: dict
+    ) -> AsyncIterator[bytes]:
         self.active_streams += 1
         try:
             i = 0

@@ -20,8 +20,12 @@ from starlette.routing import Route
 
 PLAIN = "AI learns patterns from examples to make predictions."
 THOUGHT = "The user wants a short answer about how AI works."
-USAGE = {"promptTokenCount": 8, "candidatesTokenCount": 10, "totalTokenCount": 18,
-         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}]}
+USAGE = {
+    "promptTokenCount": 8,
+    "candidatesTokenCount": 10,
+    "totalTokenCount": 18,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}],
+}
 
 
 class FakeGemini:
@@ -32,11 +36,19 @@ class FakeGemini:
         self._errors: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
         self._lock = threading.Lock()
         self.stream_pieces = 3  # events a streamed text answer is cut into
-        self.app = Starlette(routes=[Route("/v1beta/{target:path}", self._handle,
-                                           methods=["POST"])])
+        self.app = Starlette(
+            routes=[Route("/v1beta/{target:path}", self._handle, methods=["POST"])]
+        )
 
-    def fail(self, status: int, rpc_status: str, message: str, *, details: list | None = None,
-             headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        status: int,
+        rpc_status: str,
+        message: str,
+        *,
+        details: list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next request with this Google API error."""
         error = {"code": status, "message": message, "status": rpc_status}
         if details:
@@ -47,8 +59,14 @@ class FakeGemini:
     async def _handle(self, request: Request) -> Response:
         body = json.loads(await request.body())
         target = request.path_params["target"]
-        self.requests.append({"path": request.url.path, "query": request.url.query,
-                              "headers": dict(request.headers), "body": body})
+        self.requests.append(
+            {
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
         with self._lock:
             failure = self._errors.popleft() if self._errors else None
         if failure:
@@ -61,8 +79,9 @@ class FakeGemini:
             return JSONResponse(answer(body, model))
         if method == "streamGenerateContent" and request.query_params.get("alt") == "sse":
             return StreamingResponse(self._events(body, model), media_type="text/event-stream")
-        return JSONResponse({"error": {"code": 404, "message": "not found",
-                                       "status": "NOT_FOUND"}}, status_code=404)
+        return JSONResponse(
+            {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}, status_code=404
+        )
 
     async def _events(self, body: dict[str, Any], model: str):
         for event in stream_events(answer(body, model), self.stream_pieces):
@@ -84,17 +103,30 @@ def reply_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     if (body.get("generationConfig") or {}).get("thinkingConfig", {}).get("includeThoughts"):
         parts.append({"text": THOUGHT, "thought": True})
     if responses:
-        parts.append({"text": f"The {responses[0]['name']} tool says: "
-                              f"{json.dumps(responses[0]['response'], sort_keys=True)}"})
-    elif _declarations(body) and body.get("toolConfig", {}).get(
-            "functionCallingConfig", {}).get("mode") != "NONE":
+        parts.append(
+            {
+                "text": f"The {responses[0]['name']} tool says: "
+                f"{json.dumps(responses[0]['response'], sort_keys=True)}"
+            }
+        )
+    elif (
+        _declarations(body)
+        and body.get("toolConfig", {}).get("functionCallingConfig", {}).get("mode") != "NONE"
+    ):
         declaration = _declarations(body)[0]
-        parts.append({"functionCall": {"name": declaration["name"],
-                                       "args": {"location": "London"}},
-                      "thoughtSignature": "c2lnbmF0dXJl"})
+        parts.append(
+            {
+                "functionCall": {"name": declaration["name"], "args": {"location": "London"}},
+                "thoughtSignature": "c2lnbmF0dXJl",
+            }
+        )
     elif images:
-        parts.append({"text": f"An image of type {images[0]['mimeType']}, "
-                              f"{len(images[0]['data'])} base64 characters."})
+        parts.append(
+            {
+                "text": f"An image of type {images[0]['mimeType']}, "
+                f"{len(images[0]['data'])} base64 characters."
+            }
+        )
     elif files:
         parts.append({"text": f"A picture from {files[0]['fileUri']}."})
     else:
@@ -107,13 +139,19 @@ def _declarations(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 #: What a grounded answer carries (the documented google_search example, shortened).
-GROUNDING = {"webSearchQueries": ["UEFA Euro 2024 winner"],
-             "searchEntryPoint": {"renderedContent": "<div>...</div>"},
-             "groundingChunks": [{"web": {"uri": "https://vertexaisearch.cloud.google.com/x",
-                                          "title": "uefa.com"}}],
-             "groundingSupports": [{"segment": {"startIndex": 0, "endIndex": 10,
-                                                "text": "Spain won"},
-                                    "groundingChunkIndices": [0]}]}
+GROUNDING = {
+    "webSearchQueries": ["UEFA Euro 2024 winner"],
+    "searchEntryPoint": {"renderedContent": "<div>...</div>"},
+    "groundingChunks": [
+        {"web": {"uri": "https://vertexaisearch.cloud.google.com/x", "title": "uefa.com"}}
+    ],
+    "groundingSupports": [
+        {
+            "segment": {"startIndex": 0, "endIndex": 10, "text": "Spain won"},
+            "groundingChunkIndices": [0],
+        }
+    ],
+}
 
 
 def answer(body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -123,12 +161,20 @@ def answer(body: dict[str, Any], model: str) -> dict[str, Any]:
     thoughts = sum(len(p["text"].split()) for p in parts if p.get("thought"))
     usage = {**USAGE, "thoughtsTokenCount": thoughts} if thoughts else dict(USAGE)
     usage["totalTokenCount"] += thoughts
-    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"},
-                                 "finishReason": "STOP", "index": 0, "avgLogprobs": -0.05}
+    candidate: dict[str, Any] = {
+        "content": {"parts": parts, "role": "model"},
+        "finishReason": "STOP",
+        "index": 0,
+        "avgLogprobs": -0.05,
+    }
     if any("google_search" in t for t in body.get("tools") or ()):
         candidate["groundingMetadata"] = GROUNDING
-    return {"candidates": [candidate],
-            "usageMetadata": usage, "modelVersion": model, "responseId": "mcT3aOmxFqbQ-8YP"}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": "mcT3aOmxFqbQ-8YP",
+    }
 
 
 def stream_events(whole: dict[str, Any], pieces: int) -> list[dict[str, Any]]:
@@ -143,18 +189,23 @@ def stream_events(whole: dict[str, Any], pieces: int) -> list[dict[str, Any]]:
         text = part["text"]
         step = max(1, -(-len(text) // pieces))
         for i in range(0, len(text), step):
-            piece = {**part, "text": text[i:i + step]}
+            piece = {**part, "text": text[i : i + step]}
             events.append({"parts": [piece]})
     out = []
     for i, event in enumerate(events):
-        cand: dict[str, Any] = {"content": {"parts": event["parts"], "role": "model"},
-                                "index": 0}
+        cand: dict[str, Any] = {"content": {"parts": event["parts"], "role": "model"}, "index": 0}
         if i == len(events) - 1:
             cand["finishReason"] = "STOP"
             if "groundingMetadata" in candidate:  # grounding comes with the last event
                 cand["groundingMetadata"] = candidate["groundingMetadata"]
-        out.append({"candidates": [cand], "usageMetadata": whole["usageMetadata"],
-                    "modelVersion": whole["modelVersion"], "responseId": whole["responseId"]})
+        out.append(
+            {
+                "candidates": [cand],
+                "usageMetadata": whole["usageMetadata"],
+                "modelVersion": whole["modelVersion"],
+                "responseId": whole["responseId"],
+            }
+        )
     return out
 
 

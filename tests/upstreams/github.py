@@ -31,8 +31,14 @@ class FakeGitHub:
 
     def label(self, name: str, actor: str) -> None:
         self.labels.append(name)
-        self.events.append({"id": next(self._ids), "event": "labeled",
-                            "actor": {"login": actor}, "label": {"name": name}})
+        self.events.append(
+            {
+                "id": next(self._ids),
+                "event": "labeled",
+                "actor": {"login": actor},
+                "label": {"name": name},
+            }
+        )
 
     def bodies(self) -> list[str]:
         return [c["body"] for c in self.comments if c["user"] == BOT]
@@ -48,7 +54,7 @@ class FakeGitHub:
         def page(items: list[dict[str, Any]], request: Request) -> JSONResponse:
             size = int(request.query_params.get("per_page", 30))
             number = int(request.query_params.get("page", 1))
-            return JSONResponse(items[(number - 1) * size:number * size])
+            return JSONResponse(items[(number - 1) * size : number * size])
 
         async def comments(request: Request) -> Response:
             if (refused := await guard(request)) is not None:
@@ -56,18 +62,29 @@ class FakeGitHub:
             if request.method == "POST":
                 body = (await request.json())["body"]
                 if len(body) > 65536:
-                    return JSONResponse({"message": "Validation Failed", "errors": [
-                        {"resource": "IssueComment", "code": "custom", "field": "body",
-                         "message": "body is too long (maximum is 65536 characters)"}]},
-                        status_code=422)
+                    return JSONResponse(
+                        {
+                            "message": "Validation Failed",
+                            "errors": [
+                                {
+                                    "resource": "IssueComment",
+                                    "code": "custom",
+                                    "field": "body",
+                                    "message": "body is too long (maximum is 65536 characters)",
+                                }
+                            ],
+                        },
+                        status_code=422,
+                    )
                 return JSONResponse(self.add_comment(body), status_code=201)
             return page(self.comments, request)
 
         async def comment(request: Request) -> Response:
             if (refused := await guard(request)) is not None:
                 return refused
-            found = next((c for c in self.comments
-                          if c["id"] == int(request.path_params["id"])), None)
+            found = next(
+                (c for c in self.comments if c["id"] == int(request.path_params["id"])), None
+            )
             if found is None:
                 return JSONResponse({"message": "Not Found"}, status_code=404)
             if request.method == "DELETE":
@@ -91,14 +108,17 @@ class FakeGitHub:
             if name not in self.labels:
                 return JSONResponse({"message": "Label does not exist"}, status_code=404)
             self.labels.remove(name)
-            self.events.append({"id": next(self._ids), "event": "unlabeled",
-                                "actor": BOT, "label": {"name": name}})
+            self.events.append(
+                {"id": next(self._ids), "event": "unlabeled", "actor": BOT, "label": {"name": name}}
+            )
             return JSONResponse([{"name": n} for n in self.labels])
 
         base = "/repos/{owner}/{repo}/issues"
-        return Starlette(routes=[
-            Route(base + "/{number:int}/comments", comments, methods=["GET", "POST"]),
-            Route(base + "/comments/{id:int}", comment, methods=["PATCH", "DELETE"]),
-            Route(base + "/{number:int}/events", events, methods=["GET"]),
-            Route(base + "/{number:int}/labels/{name}", label, methods=["DELETE"]),
-        ])
+        return Starlette(
+            routes=[
+                Route(base + "/{number:int}/comments", comments, methods=["GET", "POST"]),
+                Route(base + "/comments/{id:int}", comment, methods=["PATCH", "DELETE"]),
+                Route(base + "/{number:int}/events", events, methods=["GET"]),
+                Route(base + "/{number:int}/labels/{name}", label, methods=["DELETE"]),
+            ]
+        )

@@ -29,7 +29,8 @@ DURATION_S = 12.5
 
 def read_form(raw: bytes, content_type: str) -> tuple[dict[str, Any], dict[str, list]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
     fields: dict[str, Any] = {}
     files: dict[str, list] = {}
     for part in message.iter_parts():
@@ -39,8 +40,9 @@ def read_form(raw: bytes, content_type: str) -> tuple[dict[str, Any], dict[str, 
         if filename is None:
             text = payload.decode()
             old = fields.get(name)
-            fields[name] = text if old is None else [*old, text] if isinstance(old, list) \
-                else [old, text]
+            fields[name] = (
+                text if old is None else [*old, text] if isinstance(old, list) else [old, text]
+            )
         else:
             files.setdefault(name, []).append((filename, part.get_content_type(), payload))
     return fields, files
@@ -51,8 +53,12 @@ def speech_audio(model: str, voice: str, fmt: str) -> bytes:
 
 
 #: The usage gpt-image-1 reports with an image (the documented shape).
-IMAGE_USAGE = {"total_tokens": 1106, "input_tokens": 50, "output_tokens": 1056,
-               "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}}
+IMAGE_USAGE = {
+    "total_tokens": 1106,
+    "input_tokens": 50,
+    "output_tokens": 1056,
+    "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+}
 
 
 class FakeOpenAIMedia(FakeOpenAI):
@@ -63,30 +69,47 @@ class FakeOpenAIMedia(FakeOpenAI):
         self.speech_gate: threading.Event | None = None
         self.speech_finished = threading.Event()
         self.speech_abandoned = threading.Event()  # the proxy hung up before the audio ended
-        self.app.router.routes.extend([
-            Route("/v1/images/generations", self._generations, methods=["POST"]),
-            Route("/v1/images/edits", self._edits, methods=["POST"]),
-            Route("/v1/audio/speech", self._speech, methods=["POST"]),
-            Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
-        ])
+        self.app.router.routes.extend(
+            [
+                Route("/v1/images/generations", self._generations, methods=["POST"]),
+                Route("/v1/images/edits", self._edits, methods=["POST"]),
+                Route("/v1/audio/speech", self._speech, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
+            ]
+        )
 
     async def _form(self, request: Request) -> tuple[dict, dict, Response | None]:
         fields, files = read_form(await request.body(), request.headers["content-type"])
-        self.requests.append({"path": request.url.path, "headers": dict(request.headers),
-                              "body": fields, "files": files})
+        self.requests.append(
+            {
+                "path": request.url.path,
+                "headers": dict(request.headers),
+                "body": fields,
+                "files": files,
+            }
+        )
         behaviour = self._next(fields.get("model"))
         status = behaviour.get("status")
         if status is None:
             return fields, files, None
-        error = behaviour.get("error") or {"message": f"{self.name} says {status}",
-                                           "type": "server_error", "param": None, "code": None}
+        error = behaviour.get("error") or {
+            "message": f"{self.name} says {status}",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
         return fields, files, JSONResponse({"error": error}, status_code=status)
 
     @staticmethod
     def _images(body: dict, tag: str) -> Response:
-        data = [{"b64_json": base64.b64encode(
-            f"{tag}|{body['model']}|{body.get('size')}|{body.get('quality')}|{i}".encode()
-        ).decode()} for i in range(int(body.get("n") or 1))]
+        data = [
+            {
+                "b64_json": base64.b64encode(
+                    f"{tag}|{body['model']}|{body.get('size')}|{body.get('quality')}|{i}".encode()
+                ).decode()
+            }
+            for i in range(int(body.get("n") or 1))
+        ]
         answer: dict[str, Any] = {"created": 1, "data": data}
         if str(body["model"]).startswith("gpt-image"):  # token-billed, as gpt-image-1 reports
             answer["usage"] = IMAGE_USAGE
@@ -106,7 +129,7 @@ class FakeOpenAIMedia(FakeOpenAI):
             return early
         audio = speech_audio(body["model"], body["voice"], body.get("response_format", "mp3"))
         third = len(audio) // 3
-        parts = [audio[:third], audio[third:2 * third], audio[2 * third:]]
+        parts = [audio[:third], audio[third : 2 * third], audio[2 * third :]]
         gate = self.speech_gate
 
         async def chunks():
@@ -119,6 +142,7 @@ class FakeOpenAIMedia(FakeOpenAI):
             finally:
                 if not self.speech_finished.is_set():
                     self.speech_abandoned.set()
+
         return StreamingResponse(chunks(), media_type="audio/mpeg")
 
     async def _transcriptions(self, request: Request) -> Response:
@@ -129,6 +153,13 @@ class FakeOpenAIMedia(FakeOpenAI):
         if fmt == "text":
             return PlainTextResponse(TRANSCRIPT + "\n")
         if fmt == "verbose_json":
-            return JSONResponse({"task": "transcribe", "language": "english",
-                                 "duration": DURATION_S, "text": TRANSCRIPT, "segments": []})
+            return JSONResponse(
+                {
+                    "task": "transcribe",
+                    "language": "english",
+                    "duration": DURATION_S,
+                    "text": TRANSCRIPT,
+                    "segments": [],
+                }
+            )
         return JSONResponse({"text": TRANSCRIPT})

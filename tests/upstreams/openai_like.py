@@ -36,11 +36,13 @@ class FakeOpenAI:
         self._script: dict[str | None, deque[Behaviour]] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self.app = Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/embeddings", self._embeddings, methods=["POST"]),
-            Route("/v1/models", self._models, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
 
     def push(self, *behaviours: Behaviour, model: str | None = None) -> None:
         """Queue behaviours for the next requests (only those for `model`, if given)."""
@@ -83,8 +85,9 @@ class FakeOpenAI:
         """Record the request and apply the behaviours that happen before an answer."""
         raw = await request.body()
         body = json.loads(raw) if raw else None
-        self.requests.append({"path": request.url.path, "headers": dict(request.headers),
-                              "body": body})
+        self.requests.append(
+            {"path": request.url.path, "headers": dict(request.headers), "body": body}
+        )
         behaviour = self._next((body or {}).get("model"))
         if "slow" in behaviour:
             await asyncio.sleep(behaviour["slow"])
@@ -96,8 +99,12 @@ class FakeOpenAI:
         headers = {}
         if "retry_after" in behaviour:
             headers["retry-after"] = str(behaviour["retry_after"])
-        error = behaviour.get("error") or {"message": f"{self.name} says {status}",
-                                           "type": "server_error", "param": None, "code": None}
+        error = behaviour.get("error") or {
+            "message": f"{self.name} says {status}",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
         return body, behaviour, JSONResponse({"error": error}, status_code=status, headers=headers)
 
     async def _chat(self, request: Request) -> Response:
@@ -114,39 +121,63 @@ class FakeOpenAI:
         """
         text = behaviour.get("text", f"{self.name} answer from {body['model']}")
         answered = behaviour.get("model", body["model"])
-        usage: Any = {"prompt_tokens": 5, "completion_tokens": len(text.split()),
-                      "total_tokens": 0}
+        usage: Any = {"prompt_tokens": 5, "completion_tokens": len(text.split()), "total_tokens": 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage = behaviour.get("usage", usage)
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": text}
             if "web_search_options" in body:  # a search model cites what it found
-                message["annotations"] = [{"type": "url_citation", "url_citation": {
-                    "start_index": 0, "end_index": len(text), "title": "Example",
-                    "url": "https://example.com/"}}]
-            return Response(json.dumps({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1,
-                "model": answered, "usage": usage,
-                "choices": [{"index": 0, "finish_reason": "stop", "message": message}]}),
-                media_type="application/json")
+                message["annotations"] = [
+                    {
+                        "type": "url_citation",
+                        "url_citation": {
+                            "start_index": 0,
+                            "end_index": len(text),
+                            "title": "Example",
+                            "url": "https://example.com/",
+                        },
+                    }
+                ]
+            return Response(
+                json.dumps(
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "created": 1,
+                        "model": answered,
+                        "usage": usage,
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                    }
+                ),
+                media_type="application/json",
+            )
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
-        return StreamingResponse(self._stream(request, answered, text,
-                                              usage if include_usage else None, behaviour),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self._stream(request, answered, text, usage if include_usage else None, behaviour),
+            media_type="text/event-stream",
+        )
 
-    async def _stream(self, request: Request, model: str, text: str, usage: dict | None,
-                      behaviour: dict):
+    async def _stream(
+        self, request: Request, model: str, text: str, usage: dict | None, behaviour: dict
+    ):
         def chunk(delta: dict, finish: str | None = None, **extra: Any) -> bytes:
-            data = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
-                    "model": model, "choices": [{"index": 0, "delta": delta,
-                                                 "finish_reason": finish}], **extra}
+            data = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
             return f"data: {json.dumps(data)}\n\n".encode()
 
         parts = [chunk({"role": "assistant", "content": ""})]
         parts += [chunk({"content": word + " "}) for word in text.split()]
         parts.append(chunk({}, "stop"))
         if usage is not None or "usage" in behaviour:
-            parts.append(f"data: {json.dumps({'id': 'chatcmpl-fake', 'object': 'chat.completion.chunk', 'created': 1, 'model': model, 'choices': [], 'usage': usage})}\n\n".encode())
+            parts.append(
+                f"data: {json.dumps({'id': 'chatcmpl-fake', 'object': 'chat.completion.chunk', 'created': 1, 'model': model, 'choices': [], 'usage': usage})}\n\n".encode()
+            )
         parts.append(b"data: [DONE]\n\n")
         for i, part in enumerate(parts):
             if behaviour.get("stall") == "body" and i == 1:
@@ -160,15 +191,29 @@ class FakeOpenAI:
         if early is not None:
             return early
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": _vector(str(x), 4)}
-                for i, x in enumerate(inputs)]
-        return JSONResponse({"object": "list", "data": data, "model": body["model"],
-                             "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector(str(x), 4)}
+            for i, x in enumerate(inputs)
+        ]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+            }
+        )
 
     async def _models(self, request: Request) -> Response:
         await self._begin(request)
-        return JSONResponse({"object": "list", "data": [
-            {"id": "fake-model", "object": "model", "created": 1, "owned_by": self.name}]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": "fake-model", "object": "model", "created": 1, "owned_by": self.name}
+                ],
+            }
+        )
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

@@ -22,8 +22,16 @@ def free_port() -> int:
 def serve_asgi(app: Any, *, port: int | None = None, **config: Any) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 and yield its base URL ("http://127.0.0.1:PORT")."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan=config.pop("lifespan", "auto"), **config))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan=config.pop("lifespan", "auto"),
+            **config,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

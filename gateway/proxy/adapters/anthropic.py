@@ -29,9 +29,14 @@ API_VERSION = "2023-06-01"
 
 #: Anthropic error types to the HTTP status they stand for, for errors met inside a stream.
 ERROR_STATUS: Mapping[str, int] = {
-    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
-    "api_error": 500, "overloaded_error": 529,
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
 }
 
 _NO_NATIVES: Mapping[str, NativeTool] = MappingProxyType({})
@@ -43,8 +48,11 @@ def build_request(call: Call, *, stream: bool) -> dict[str, Any]:
     body = call.body
     system, messages = am.conversation(body)
     limit = am.max_tokens(call)
-    out: dict[str, Any] = {"model": call.channel.upstream_model, "messages": messages,
-                           "max_tokens": limit}
+    out: dict[str, Any] = {
+        "model": call.channel.upstream_model,
+        "messages": messages,
+        "max_tokens": limit,
+    }
     if system:
         out["system"] = "\n\n".join(system)
     if stop := am.stop_sequences(body):
@@ -82,8 +90,10 @@ def _tools(call: Call) -> dict[str, Any]:
 
 def headers(call: Call) -> dict[str, str]:
     """Request headers: version, the provider's and channel's extra headers, then auth."""
-    out = {"anthropic-version": call.channel.options.get("api_version") or API_VERSION,
-           "content-type": "application/json"}
+    out = {
+        "anthropic-version": call.channel.options.get("api_version") or API_VERSION,
+        "content-type": "application/json",
+    }
     out.update(call.provider.headers)
     out.update(call.channel.options.get("headers") or {})
     out.update(auth_headers(call.secrets))  # last: catalog headers cannot replace auth
@@ -96,8 +106,10 @@ def url(call: Call, path: str = "/v1/messages") -> str:
 
 
 #: The native client protocols and the upstream path each goes to.
-NATIVE_PATHS: Mapping[str, str] = {"messages": "/v1/messages",
-                                   "messages.count_tokens": "/v1/messages/count_tokens"}
+NATIVE_PATHS: Mapping[str, str] = {
+    "messages": "/v1/messages",
+    "messages.count_tokens": "/v1/messages/count_tokens",
+}
 #: Client headers of the Messages API forwarded to the upstream as they are.
 FORWARDED = ("anthropic-version", "anthropic-beta")
 
@@ -119,8 +131,9 @@ def native_request(call: Call, *, stream: bool) -> tuple[str, dict[str, str], di
     return url(call, NATIVE_PATHS[native.protocol]), out, body
 
 
-async def native_events(pairs: AsyncIterator[tuple[str | None, str]], call: Call
-                        ) -> AsyncIterator[NativeEvent]:
+async def native_events(
+    pairs: AsyncIterator[tuple[str | None, str]], call: Call
+) -> AsyncIterator[NativeEvent]:
     """The upstream's Messages events, (event name, JSON data) as they arrive, passed on as
     they are but for the model name in message_start (the client sees the name it asked
     for) and errors, raised for the proxy to handle."""
@@ -130,7 +143,8 @@ async def native_events(pairs: AsyncIterator[tuple[str | None, str]], call: Call
             event = json.loads(data)
         except ValueError as exc:
             raise UpstreamProtocolError(
-                f"upstream {call.provider.name} sent an unreadable event") from exc
+                f"upstream {call.provider.name} sent an unreadable event"
+            ) from exc
         kind = event.get("type")
         if kind == "error":
             raise stream_error(event.get("error") or {}, call.provider.name)
@@ -142,15 +156,20 @@ async def native_events(pairs: AsyncIterator[tuple[str | None, str]], call: Call
         if kind == "message_stop":
             return
     raise UpstreamProtocolError(
-        f"upstream {call.provider.name} ended the stream before message_stop")
+        f"upstream {call.provider.name} ended the stream before message_stop"
+    )
 
 
-def usage_of(usage: Mapping[str, Any],
-             natives: Mapping[str, NativeTool] = _NO_NATIVES) -> dict[str, Any]:
+def usage_of(
+    usage: Mapping[str, Any], natives: Mapping[str, NativeTool] = _NO_NATIVES
+) -> dict[str, Any]:
     """OpenAI usage, with the server tools Anthropic ran as `native_tool_calls`."""
-    out = am.openai_usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0,
-                          usage.get("cache_read_input_tokens") or 0,
-                          usage.get("cache_creation_input_tokens") or 0)
+    out = am.openai_usage(
+        usage.get("input_tokens") or 0,
+        usage.get("output_tokens") or 0,
+        usage.get("cache_read_input_tokens") or 0,
+        usage.get("cache_creation_input_tokens") or 0,
+    )
     if calls := native_tool_calls(usage.get("server_tool_use"), natives):
         out["native_tool_calls"] = calls
     return out
@@ -165,8 +184,11 @@ def native_tool_calls(counts: Any, natives: Mapping[str, NativeTool]) -> dict[st
     """
     if not isinstance(counts, Mapping):
         return {}
-    names = {_anthropic_name(spelled): name for name, tool in natives.items()
-             if (spelled := native_tools.spelling(tool, "anthropic")) is not None}
+    names = {
+        _anthropic_name(spelled): name
+        for name, tool in natives.items()
+        if (spelled := native_tools.spelling(tool, "anthropic")) is not None
+    }
     out: dict[str, int] = {}
     for key, count in counts.items():
         if not key.endswith("_requests") or not isinstance(count, int) or count <= 0:
@@ -181,8 +203,13 @@ def _anthropic_name(spelling: Mapping[str, Any]) -> str:
     return spelling.get("name") or _TOOL_VERSION.sub("", str(spelling.get("type", "")))
 
 
-def to_openai(message: Mapping[str, Any], *, model: str, created: int,
-              natives: Mapping[str, NativeTool] = _NO_NATIVES) -> dict[str, Any]:
+def to_openai(
+    message: Mapping[str, Any],
+    *,
+    model: str,
+    created: int,
+    natives: Mapping[str, NativeTool] = _NO_NATIVES,
+) -> dict[str, Any]:
     """An OpenAI chat.completion from an Anthropic message."""
     text, reasoning, calls = [], [], []
     for block in message.get("content") or ():
@@ -195,10 +222,16 @@ def to_openai(message: Mapping[str, Any], *, model: str, created: int,
             calls.append(am.tool_call(block["id"], block["name"], block.get("input") or {}))
         # server tool blocks (web search and its results) ran upstream: their outcome is
         # already in the text that follows them.
-    return am.completion(id=message.get("id", ""), model=model, created=created,
-                         text="".join(text), reasoning="".join(reasoning), tool_calls=calls,
-                         stop_reason=message.get("stop_reason"),
-                         usage=usage_of(message.get("usage") or {}, natives))
+    return am.completion(
+        id=message.get("id", ""),
+        model=model,
+        created=created,
+        text="".join(text),
+        reasoning="".join(reasoning),
+        tool_calls=calls,
+        stop_reason=message.get("stop_reason"),
+        usage=usage_of(message.get("usage") or {}, natives),
+    )
 
 
 def stream_error(error: Mapping[str, Any], provider: str) -> UpstreamStatusError:
@@ -206,9 +239,14 @@ def stream_error(error: Mapping[str, Any], provider: str) -> UpstreamStatusError
     return status_error(provider, status, error.get("message") or "stream error")
 
 
-async def to_chunks(events: AsyncIterator[tuple[str | None, str]], *, model: str, created: int,
-                    provider: str, natives: Mapping[str, NativeTool] = _NO_NATIVES,
-                    ) -> AsyncIterator[dict[str, Any]]:
+async def to_chunks(
+    events: AsyncIterator[tuple[str | None, str]],
+    *,
+    model: str,
+    created: int,
+    provider: str,
+    natives: Mapping[str, NativeTool] = _NO_NATIVES,
+) -> AsyncIterator[dict[str, Any]]:
     """OpenAI chunks from Anthropic's server-sent events."""
     writer: am.ChunkWriter | None = None
     usage: dict[str, Any] = {}
@@ -272,10 +310,13 @@ async def raise_for_status(response: UpstreamResponse, call: Call) -> None:
     except (ValueError, AttributeError):
         error = {}
     message = error.get("message") if isinstance(error, dict) else None
-    raise status_error(call.provider.name, response.status,
-                       message or f"status {response.status}",
-                       retry_after=parse_retry_after(response.headers.get("retry-after")),
-                       upstream_model=call.channel.upstream_model)
+    raise status_error(
+        call.provider.name,
+        response.status,
+        message or f"status {response.status}",
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+        upstream_model=call.channel.upstream_model,
+    )
 
 
 class AnthropicAdapter(Adapter):
@@ -286,32 +327,47 @@ class AnthropicAdapter(Adapter):
     native = frozenset(NATIVE_PATHS)
 
     async def _post(self, call: Call, *, stream: bool) -> UpstreamResponse:
-        response = await self.http.request("POST", url(call), headers=headers(call),
-                                           deadline=call.deadline,
-                                           json=build_request(call, stream=stream))
+        response = await self.http.request(
+            "POST",
+            url(call),
+            headers=headers(call),
+            deadline=call.deadline,
+            json=build_request(call, stream=stream),
+        )
         await raise_for_status(response, call)
         return response
 
     async def send(self, call: Call) -> Reply:
         response = await self._post(call, stream=False)
         message = await response.json()
-        return Reply(body=to_openai(message, model=call.body["model"], created=int(time.time()),
-                                    natives=call.native_tools))
+        return Reply(
+            body=to_openai(
+                message,
+                model=call.body["model"],
+                created=int(time.time()),
+                natives=call.native_tools,
+            )
+        )
 
     async def stream(self, call: Call) -> AsyncIterator[dict[str, Any]]:
         response = await self._post(call, stream=True)
         try:
-            async for chunk in to_chunks(response.iter_sse(), model=call.body["model"],
-                                         created=int(time.time()), provider=call.provider.name,
-                                         natives=call.native_tools):
+            async for chunk in to_chunks(
+                response.iter_sse(),
+                model=call.body["model"],
+                created=int(time.time()),
+                provider=call.provider.name,
+                natives=call.native_tools,
+            ):
                 yield chunk
         finally:
             await response.close()
 
     async def _post_native(self, call: Call, *, stream: bool) -> UpstreamResponse:
         target, headers_, body = native_request(call, stream=stream)
-        response = await self.http.request("POST", target, headers=headers_,
-                                           deadline=call.deadline, json=body)
+        response = await self.http.request(
+            "POST", target, headers=headers_, deadline=call.deadline, json=body
+        )
         await raise_for_status(response, call)
         return response
 
@@ -319,8 +375,9 @@ class AnthropicAdapter(Adapter):
         response = await self._post_native(call, stream=False)
         data = await response.json()
         if not isinstance(data, dict):
-            raise UpstreamProtocolError(f"upstream {call.provider.name} answered JSON that is "
-                                        "not an object")
+            raise UpstreamProtocolError(
+                f"upstream {call.provider.name} answered JSON that is not an object"
+            )
         if "model" in data:
             data["model"] = call.body["model"]
         return Reply(body=data, native=True)

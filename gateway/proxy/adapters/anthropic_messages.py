@@ -30,15 +30,20 @@ MIN_THINKING_BUDGET = 1024
 
 #: Upstream stop reasons (Anthropic and Bedrock spell the common ones alike) to finish_reason.
 FINISH_REASONS: Mapping[str, str] = {
-    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
-    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
-    "refusal": "content_filter", "guardrail_intervened": "content_filter",
+    "refusal": "content_filter",
+    "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
 
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(?P<data>.*)$",
-                       re.DOTALL)
+_DATA_URL = re.compile(
+    r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL
+)
 
 
 def finish_reason(stop_reason: str | None) -> str | None:
@@ -46,6 +51,7 @@ def finish_reason(stop_reason: str | None) -> str | None:
 
 
 # --- request --------------------------------------------------------------------------------
+
 
 def max_tokens(call: Call) -> int:
     """The client's limit, else the model's output limit, else a safe default."""
@@ -93,12 +99,14 @@ def tool_choice(body: Mapping[str, Any]) -> tuple[str, str | None]:
         name = (choice.get("function") or {}).get("name")
         if name:
             return "tool", name
-    raise InvalidRequest("tool_choice must be auto, none, required or a function",
-                         param="tool_choice")
+    raise InvalidRequest(
+        "tool_choice must be auto, none, required or a function", param="tool_choice"
+    )
 
 
-def function_tools(body: Mapping[str, Any], native: Mapping[str, Any],
-                   protocol: str) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]]]:
+def function_tools(
+    body: Mapping[str, Any], native: Mapping[str, Any], protocol: str
+) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]]]:
     """Split the request's tools into functions ({name, description, input_schema}) and the
     upstream spellings of the native tools it asks for."""
     functions: list[dict[str, Any]] = []
@@ -109,16 +117,19 @@ def function_tools(body: Mapping[str, Any], native: Mapping[str, Any],
             fn = tool.get("function") or {}
             if not fn.get("name"):
                 raise InvalidRequest("every function tool needs a name", param="tools")
-            spec = {"name": fn["name"],
-                    "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+            spec = {
+                "name": fn["name"],
+                "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+            }
             if fn.get("description"):
                 spec["description"] = fn["description"]
             functions.append(spec)
         elif kind in native and (spelled := native_tools.spelling(native[kind], protocol)):
             natives.append(spelled)
         else:
-            raise InvalidRequest(f"tool type {kind!r} is not available on this model",
-                                 param="tools")
+            raise InvalidRequest(
+                f"tool type {kind!r} is not available on this model", param="tools"
+            )
     return functions, natives
 
 
@@ -142,8 +153,9 @@ def conversation(body: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any
         elif role == "tool":
             role, blocks = "user", [_tool_result(message, i)]
         else:
-            raise InvalidRequest(f"message role {role!r} is not supported",
-                                 param=f"messages[{i}].role")
+            raise InvalidRequest(
+                f"message role {role!r} is not supported", param=f"messages[{i}].role"
+            )
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:
@@ -175,11 +187,17 @@ def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
                 blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             url = part.get("image_url") or {}
-            blocks.append(image_block(url.get("url", "") if isinstance(url, Mapping) else url,
-                                      f"messages[{i}].content"))
+            blocks.append(
+                image_block(
+                    url.get("url", "") if isinstance(url, Mapping) else url,
+                    f"messages[{i}].content",
+                )
+            )
         else:
-            raise InvalidRequest(f"content part type {kind!r} is not supported by this model",
-                                 param=f"messages[{i}].content")
+            raise InvalidRequest(
+                f"content part type {kind!r} is not supported by this model",
+                param=f"messages[{i}].content",
+            )
     return blocks
 
 
@@ -193,8 +211,10 @@ def image_block(url: str, param: str) -> dict[str, Any]:
         except (binascii.Error, ValueError) as exc:
             raise InvalidRequest("image data URL is not valid base64", param=param) from exc
         media_type = match["type"] or "image/png"
-        return {"type": "image",
-                "source": {"type": "base64", "media_type": media_type, "data": data}}
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise InvalidRequest("image_url must be a data: URL or an http(s) URL", param=param)
@@ -210,46 +230,79 @@ def _assistant_blocks(message: Mapping[str, Any], i: int) -> list[dict[str, Any]
         try:
             arguments = json.loads(fn.get("arguments") or "{}")
         except ValueError as exc:
-            raise InvalidRequest("tool call arguments must be a JSON object",
-                                 param=f"messages[{i}].tool_calls[{j}]") from exc
-        blocks.append({"type": "tool_use", "id": tc.get("id"), "name": fn.get("name"),
-                       "input": arguments if isinstance(arguments, dict) else {}})
+            raise InvalidRequest(
+                "tool call arguments must be a JSON object", param=f"messages[{i}].tool_calls[{j}]"
+            ) from exc
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": tc.get("id"),
+                "name": fn.get("name"),
+                "input": arguments if isinstance(arguments, dict) else {},
+            }
+        )
     return blocks
 
 
 def _tool_result(message: Mapping[str, Any], i: int) -> dict[str, Any]:
     if not message.get("tool_call_id"):
-        raise InvalidRequest("tool messages need a tool_call_id",
-                             param=f"messages[{i}].tool_call_id")
+        raise InvalidRequest(
+            "tool messages need a tool_call_id", param=f"messages[{i}].tool_call_id"
+        )
     content = _text_of(message.get("content"), f"messages[{i}].content")
     return {"type": "tool_result", "tool_use_id": message["tool_call_id"], "content": content}
 
 
 # --- response -------------------------------------------------------------------------------
 
-def openai_usage(input_tokens: int, output_tokens: int, cache_read: int = 0,
-                 cache_write: int = 0) -> dict[str, Any]:
+
+def openai_usage(
+    input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
+) -> dict[str, Any]:
     """OpenAI usage: prompt tokens count every input token, cached or written to the cache."""
     prompt = input_tokens + cache_read + cache_write
     details: dict[str, int] = {"cached_tokens": cache_read}
     if cache_write:
         details["cache_write_tokens"] = cache_write
-    return {"prompt_tokens": prompt, "completion_tokens": output_tokens,
-            "total_tokens": prompt + output_tokens, "prompt_tokens_details": details}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": output_tokens,
+        "total_tokens": prompt + output_tokens,
+        "prompt_tokens_details": details,
+    }
 
 
-def completion(*, id: str, model: str, created: int, text: str, reasoning: str,
-               tool_calls: list[dict[str, Any]], stop_reason: str | None,
-               usage: dict[str, Any] | None) -> dict[str, Any]:
+def completion(
+    *,
+    id: str,
+    model: str,
+    created: int,
+    text: str,
+    reasoning: str,
+    tool_calls: list[dict[str, Any]],
+    stop_reason: str | None,
+    usage: dict[str, Any] | None,
+) -> dict[str, Any]:
     """An OpenAI chat.completion body."""
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if reasoning:
         message["reasoning_content"] = reasoning
     if tool_calls:
         message["tool_calls"] = tool_calls
-    out = {"id": id, "object": "chat.completion", "created": created, "model": model,
-           "choices": [{"index": 0, "message": message, "logprobs": None,
-                        "finish_reason": finish_reason(stop_reason) or "stop"}]}
+    out = {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(stop_reason) or "stop",
+            }
+        ],
+    }
     if usage is not None:
         out["usage"] = usage
     return out
@@ -261,6 +314,7 @@ def tool_call(id: str, name: str, arguments: Any) -> dict[str, Any]:
 
 
 # --- stream ---------------------------------------------------------------------------------
+
 
 class ChunkWriter:
     """Turns the block events of one streamed answer into OpenAI chat.completion.chunk dicts.
@@ -276,10 +330,13 @@ class ChunkWriter:
         self._tools: dict[int, int] = {}
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     def role(self) -> dict[str, Any]:
         return self.chunk({"role": "assistant", "content": ""})
@@ -292,14 +349,25 @@ class ChunkWriter:
 
     def tool_start(self, block: int, id: str, name: str) -> dict[str, Any]:
         index = self._tools.setdefault(block, len(self._tools))
-        return self.chunk({"tool_calls": [{"index": index, "id": id, "type": "function",
-                                           "function": {"name": name, "arguments": ""}}]})
+        return self.chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }
+                ]
+            }
+        )
 
     def tool_arguments(self, block: int, fragment: str) -> dict[str, Any] | None:
         if not fragment or block not in self._tools:
             return None
-        return self.chunk({"tool_calls": [{"index": self._tools[block],
-                                           "function": {"arguments": fragment}}]})
+        return self.chunk(
+            {"tool_calls": [{"index": self._tools[block], "function": {"arguments": fragment}}]}
+        )
 
     def finish(self) -> list[dict[str, Any]]:
         """The finish chunk, then the usage chunk (choices: []) as OpenAI sends it.
@@ -309,7 +377,14 @@ class ChunkWriter:
         """
         chunks = [self.chunk({}, finish_reason(self.stop_reason) or "stop")]
         if self.usage is not None:
-            chunks.append({"id": self.id, "object": "chat.completion.chunk",
-                           "created": self.created, "model": self.model, "choices": [],
-                           "usage": self.usage})
+            chunks.append(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": self.usage,
+                }
+            )
         return chunks

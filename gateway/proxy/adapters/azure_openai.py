@@ -46,8 +46,10 @@ def openai_error(status: int, error: Mapping[str, Any]) -> dict[str, Any]:
     code = error.get("code")
     out: dict[str, Any] = {
         "message": str(error.get("message") or f"upstream answered {status}"),
-        "type": "invalid_request_error", "param": error.get("param"),
-        "code": None if code is None else str(code)}
+        "type": "invalid_request_error",
+        "param": error.get("param"),
+        "code": None if code is None else str(code),
+    }
     if error.get("innererror"):
         out["innererror"] = error["innererror"]
     return {"error": out}
@@ -65,12 +67,16 @@ class AzureOpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
 
         base = ws_base(call.provider.base_url).removesuffix("/openai")
         deployment = quote(call.channel.upstream_model, safe="")
-        version = str(call.channel.options.get("realtime_api_version")
-                      or call.channel.options.get("api_version") or REALTIME_API_VERSION)
+        version = str(
+            call.channel.options.get("realtime_api_version")
+            or call.channel.options.get("api_version")
+            or REALTIME_API_VERSION
+        )
         if version == V1:
             return f"{base}/openai/v1/realtime?model={deployment}"
-        return (f"{base}/openai/realtime?api-version={quote(version, safe='')}"
-                f"&deployment={deployment}")
+        return (
+            f"{base}/openai/realtime?api-version={quote(version, safe='')}&deployment={deployment}"
+        )
 
     def url(self, call: Call) -> str:
         base = (call.provider.base_url or "").rstrip("/").removesuffix("/openai")
@@ -78,8 +84,10 @@ class AzureOpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
         if version == V1:
             return f"{base}/openai/v1{PATHS[call.endpoint]}"
         deployment = quote(call.channel.upstream_model, safe="")
-        return (f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
-                f"?api-version={quote(version, safe='')}")
+        return (
+            f"{base}/openai/deployments/{deployment}{PATHS[call.endpoint]}"
+            f"?api-version={quote(version, safe='')}"
+        )
 
     def responses_url(self, call: Call) -> str:
         """Azure serves the Responses API under /openai/v1, or with a preview api-version;

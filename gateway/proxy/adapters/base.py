@@ -24,9 +24,20 @@ if TYPE_CHECKING:
     from gateway.usage.pricing import Usage
 
 #: Endpoints a Call may target, named after the OpenAI API paths.
-ENDPOINTS = ("chat", "embeddings", "images.generations", "images.edits", "audio.speech",
-             "audio.transcriptions", "realtime", "videos", "videos.retrieve", "videos.content",
-             "videos.delete", "messages.count_tokens")
+ENDPOINTS = (
+    "chat",
+    "embeddings",
+    "images.generations",
+    "images.edits",
+    "audio.speech",
+    "audio.transcriptions",
+    "realtime",
+    "videos",
+    "videos.retrieve",
+    "videos.content",
+    "videos.delete",
+    "messages.count_tokens",
+)
 #: The video job endpoints: "videos" creates a job (routed with failover); the others ask
 #: the channel that created it, with the upstream's id in the body's `video_id`.
 VIDEO_ENDPOINTS = frozenset({"videos", "videos.retrieve", "videos.content", "videos.delete"})
@@ -71,7 +82,9 @@ class Call:
     """One upstream attempt as the adapter sees it."""
 
     endpoint: str  # one of ENDPOINTS
-    body: Mapping[str, Any]  # OpenAI-shaped request after policy; body["model"] is the client's name
+    body: Mapping[
+        str, Any
+    ]  # OpenAI-shaped request after policy; body["model"] is the client's name
     model: Model
     channel: Channel
     provider: Provider
@@ -145,16 +158,25 @@ class UpstreamHTTP(Protocol):
     """The HTTP client seam. Transport errors arrive here already mapped to UpstreamError
     subclasses (connect error, timeout); statuses are not interpreted: adapters do that."""
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      deadline: Deadline, json: Any = None, data: bytes | None = None,
-                      form: Mapping[str, Any] | None = None) -> UpstreamResponse: ...
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        deadline: Deadline,
+        json: Any = None,
+        data: bytes | None = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> UpstreamResponse: ...
 
 
 class WebSocketOpener(Protocol):
     """What an `UpstreamHTTP` also offers when it can open WebSockets (realtime sessions)."""
 
-    async def websocket(self, url: str, *, headers: Mapping[str, str], deadline: Deadline,
-                        max_frame_bytes: int) -> RealtimeUpstream:
+    async def websocket(
+        self, url: str, *, headers: Mapping[str, str], deadline: Deadline, max_frame_bytes: int
+    ) -> RealtimeUpstream:
         """Open a WebSocket (raises HandshakeRefused for a non-101 answer)."""
         ...
 

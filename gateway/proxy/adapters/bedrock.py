@@ -28,20 +28,28 @@ from gateway.proxy.adapters.bedrock_eventstream import (
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
 
-IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                 "image/gif": "gif", "image/webp": "webp"}
+IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
 
 
 # --- request ---------------------------------------------------------------------------------
+
 
 def build_request(call: Call) -> dict[str, Any]:
     """The Converse request body (the same for ConverseStream) for an OpenAI chat call."""
     body = call.body
     system, turns = am.conversation(body)
     limit = am.max_tokens(call)
-    out: dict[str, Any] = {"messages": [{"role": t["role"],
-                                         "content": [_block(b) for b in t["content"]]}
-                                        for t in turns]}
+    out: dict[str, Any] = {
+        "messages": [
+            {"role": t["role"], "content": [_block(b) for b in t["content"]]} for t in turns
+        ]
+    }
     if system:
         out["system"] = [{"text": text} for text in system]
     config: dict[str, Any] = {"maxTokens": limit}
@@ -51,7 +59,8 @@ def build_request(call: Call) -> dict[str, Any]:
     if budget is not None:
         # Claude's thinking switch, passed through to the model; sampling stays default.
         out["additionalModelRequestFields"] = {
-            "thinking": {"type": "enabled", "budget_tokens": budget}}
+            "thinking": {"type": "enabled", "budget_tokens": budget}
+        }
     else:
         if body.get("temperature") is not None:
             config["temperature"] = min(float(body["temperature"]), 1.0)
@@ -68,18 +77,22 @@ def _block(block: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "text":
         return {"text": block["text"]}
     if kind == "tool_use":
-        return {"toolUse": {"toolUseId": block["id"], "name": block["name"],
-                            "input": block["input"]}}
+        return {
+            "toolUse": {"toolUseId": block["id"], "name": block["name"], "input": block["input"]}
+        }
     if kind == "tool_result":
-        return {"toolResult": {"toolUseId": block["tool_use_id"],
-                               "content": [{"text": block["content"]}]}}
+        return {
+            "toolResult": {
+                "toolUseId": block["tool_use_id"],
+                "content": [{"text": block["content"]}],
+            }
+        }
     source = block["source"]
     if source["type"] != "base64":
         raise InvalidRequest("bedrock takes images as data: URLs only", param="messages")
     fmt = IMAGE_FORMATS.get(source["media_type"])
     if fmt is None:
-        raise InvalidRequest(f"bedrock cannot read {source['media_type']} images",
-                             param="messages")
+        raise InvalidRequest(f"bedrock cannot read {source['media_type']} images", param="messages")
     # Blobs travel base64-encoded in Bedrock's JSON: the data URL's payload as it is.
     return {"image": {"format": fmt, "source": {"bytes": source["data"]}}}
 
@@ -87,9 +100,15 @@ def _block(block: Mapping[str, Any]) -> dict[str, Any]:
 def _tool_config(call: Call, turns: list[dict[str, Any]]) -> dict[str, Any] | None:
     functions, natives = am.function_tools(call.body, call.native_tools, "bedrock")
     tools: list[dict[str, Any]] = [
-        {"toolSpec": {**({"description": f["description"]} if "description" in f else {}),
-                      "name": f["name"], "inputSchema": {"json": f["input_schema"]}}}
-        for f in functions]
+        {
+            "toolSpec": {
+                **({"description": f["description"]} if "description" in f else {}),
+                "name": f["name"],
+                "inputSchema": {"json": f["input_schema"]},
+            }
+        }
+        for f in functions
+    ]
     tools.extend(dict(n) for n in natives)
     if not tools:
         return None
@@ -110,7 +129,7 @@ def url(call: Call, *, stream: bool) -> str:
     exactly as sent, so the URL is normalised here first.
     """
     region = call.secrets.get("region") or call.provider.auth.get("region", "us-east-1")
-    base = (call.provider.base_url or f"https://bedrock-runtime.{region}.amazonaws.com")
+    base = call.provider.base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
     operation = "converse-stream" if stream else "converse"
     raw = f"{base.rstrip('/')}/model/{quote(call.channel.upstream_model, safe='')}/{operation}"
     return str(yarl.URL(raw))
@@ -120,15 +139,20 @@ def signed_headers(call: Call, target: str, payload: bytes) -> dict[str, str]:
     """Headers for the request, signed with SigV4 by botocore's signer (or carrying a
     Bedrock API key as a bearer token, which needs no signature)."""
     secrets = call.secrets
-    headers = {**call.provider.headers, **(call.channel.options.get("headers") or {}),
-               "Content-Type": "application/json"}
+    headers = {
+        **call.provider.headers,
+        **(call.channel.options.get("headers") or {}),
+        "Content-Type": "application/json",
+    }
     if secrets.get("type") == "bearer":
         return {**headers, "Authorization": f"Bearer {secrets['token']}"}
     botocore = require_botocore()
-    request = botocore.awsrequest.AWSRequest(method="POST", url=target, data=payload,
-                                             headers=headers)
+    request = botocore.awsrequest.AWSRequest(
+        method="POST", url=target, data=payload, headers=headers
+    )
     credentials = botocore.credentials.Credentials(
-        secrets["access_key_id"], secrets["secret_access_key"], secrets.get("session_token"))
+        secrets["access_key_id"], secrets["secret_access_key"], secrets.get("session_token")
+    )
     region = secrets.get("region") or call.provider.auth.get("region", "us-east-1")
     service = secrets.get("service") or "bedrock"
     botocore.auth.SigV4Auth(credentials, service, region).add_auth(request)
@@ -137,10 +161,14 @@ def signed_headers(call: Call, target: str, payload: bytes) -> dict[str, str]:
 
 # --- response --------------------------------------------------------------------------------
 
+
 def usage_of(usage: Mapping[str, Any]) -> dict[str, Any]:
-    return am.openai_usage(usage.get("inputTokens") or 0, usage.get("outputTokens") or 0,
-                           usage.get("cacheReadInputTokens") or 0,
-                           usage.get("cacheWriteInputTokens") or 0)
+    return am.openai_usage(
+        usage.get("inputTokens") or 0,
+        usage.get("outputTokens") or 0,
+        usage.get("cacheReadInputTokens") or 0,
+        usage.get("cacheWriteInputTokens") or 0,
+    )
 
 
 def to_openai(data: Mapping[str, Any], *, id: str, model: str, created: int) -> dict[str, Any]:
@@ -154,16 +182,24 @@ def to_openai(data: Mapping[str, Any], *, id: str, model: str, created: int) -> 
             use = block["toolUse"]
             calls.append(am.tool_call(use["toolUseId"], use["name"], use.get("input") or {}))
         elif "reasoningContent" in block:
-            reasoning.append(((block["reasoningContent"] or {}).get("reasoningText") or {})
-                             .get("text", ""))
-    return am.completion(id=id, model=model, created=created, text="".join(text),
-                         reasoning="".join(reasoning), tool_calls=calls,
-                         stop_reason=data.get("stopReason"),
-                         usage=usage_of(data.get("usage") or {}))
+            reasoning.append(
+                ((block["reasoningContent"] or {}).get("reasoningText") or {}).get("text", "")
+            )
+    return am.completion(
+        id=id,
+        model=model,
+        created=created,
+        text="".join(text),
+        reasoning="".join(reasoning),
+        tool_calls=calls,
+        stop_reason=data.get("stopReason"),
+        usage=usage_of(data.get("usage") or {}),
+    )
 
 
-async def to_chunks(frames: AsyncIterator[Event], *, id: str, model: str, created: int,
-                    provider: str) -> AsyncIterator[dict[str, Any]]:
+async def to_chunks(
+    frames: AsyncIterator[Event], *, id: str, model: str, created: int, provider: str
+) -> AsyncIterator[dict[str, Any]]:
     """OpenAI chunks from ConverseStream events; an exception event raises its mapped error."""
     writer = am.ChunkWriter(id=id, model=model, created=created)
     started = stopped = False
@@ -186,13 +222,17 @@ async def to_chunks(frames: AsyncIterator[Event], *, id: str, model: str, create
         yield chunk
 
 
-def _block_chunk(writer: am.ChunkWriter, name: str,
-                 payload: Mapping[str, Any]) -> dict[str, Any] | None:
+def _block_chunk(
+    writer: am.ChunkWriter, name: str, payload: Mapping[str, Any]
+) -> dict[str, Any] | None:
     index = payload.get("contentBlockIndex", 0)
     if name == "contentBlockStart":
         tool = (payload.get("start") or {}).get("toolUse")
-        return writer.tool_start(index, tool.get("toolUseId", ""), tool.get("name", "")) \
-            if tool else None
+        return (
+            writer.tool_start(index, tool.get("toolUseId", ""), tool.get("name", ""))
+            if tool
+            else None
+        )
     if name != "contentBlockDelta":
         return None  # messageStart, contentBlockStop, and event types added later
     delta = payload.get("delta") or {}
@@ -218,9 +258,13 @@ async def raise_for_status(response: UpstreamResponse, call: Call) -> None:
     name = response.headers.get("x-amzn-ErrorType") or data.get("__type") or ""
     message = data.get("message") or data.get("Message") or f"status {response.status}"
     status = exception_status(name, response.status) if name else response.status
-    raise status_error(call.provider.name, status, str(message),
-                       retry_after=parse_retry_after(response.headers.get("retry-after")),
-                       upstream_model=call.channel.upstream_model)
+    raise status_error(
+        call.provider.name,
+        status,
+        str(message),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+        upstream_model=call.channel.upstream_model,
+    )
 
 
 def _reply_id(response: UpstreamResponse) -> str:
@@ -245,8 +289,13 @@ class BedrockAdapter(Adapter):
 
         target = bedrock_messages.url(call, stream=stream)
         payload = bedrock_messages.payload(call)
-        response = await self.http.request("POST", target, deadline=call.deadline, data=payload,
-                                           headers=signed_headers(call, target, payload))
+        response = await self.http.request(
+            "POST",
+            target,
+            deadline=call.deadline,
+            data=payload,
+            headers=signed_headers(call, target, payload),
+        )
         await raise_for_status(response, call)
         return response
 
@@ -268,10 +317,16 @@ class BedrockAdapter(Adapter):
 
     async def _post(self, call: Call, *, stream: bool) -> UpstreamResponse:
         target = url(call, stream=stream)
-        payload = json.dumps(build_request(call), separators=(",", ":"),
-                             ensure_ascii=False).encode()
-        response = await self.http.request("POST", target, deadline=call.deadline, data=payload,
-                                           headers=signed_headers(call, target, payload))
+        payload = json.dumps(
+            build_request(call), separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        response = await self.http.request(
+            "POST",
+            target,
+            deadline=call.deadline,
+            data=payload,
+            headers=signed_headers(call, target, payload),
+        )
         await raise_for_status(response, call)
         return response
 
@@ -280,16 +335,23 @@ class BedrockAdapter(Adapter):
         data = await response.json()
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"upstream {call.provider.name} answered a non-object")
-        return Reply(body=to_openai(data, id=_reply_id(response), model=call.body["model"],
-                                    created=int(time.time())))
+        return Reply(
+            body=to_openai(
+                data, id=_reply_id(response), model=call.body["model"], created=int(time.time())
+            )
+        )
 
     async def stream(self, call: Call) -> AsyncIterator[dict[str, Any]]:
         response = await self._post(call, stream=True)
         provider = call.provider.name
         try:
-            async for chunk in to_chunks(events(response.iter_bytes(), provider),
-                                         id=_reply_id(response), model=call.body["model"],
-                                         created=int(time.time()), provider=provider):
+            async for chunk in to_chunks(
+                events(response.iter_bytes(), provider),
+                id=_reply_id(response),
+                model=call.body["model"],
+                created=int(time.time()),
+                provider=provider,
+            ):
                 yield chunk
         finally:
             await response.close()

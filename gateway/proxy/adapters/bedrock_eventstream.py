@@ -13,11 +13,22 @@ INSTALL_HINT = "pip install 'modelyard[bedrock]'"
 #: AWS exception names (lowercased, without the "exception" suffix) to an HTTP status.
 EXCEPTION_STATUS: Mapping[str, int] = {
     # Signature and key failures are the channel's credentials: 401 whatever AWS sends.
-    "validation": 400, "accessdenied": 403, "unrecognizedclient": 401,
-    "invalidsignature": 401, "expiredtoken": 401, "incompletesignature": 401,
-    "missingauthenticationtoken": 401, "resourcenotfound": 404, "throttling": 429,
-    "servicequotaexceeded": 429, "modelnotready": 503, "serviceunavailable": 503,
-    "internalserver": 502, "modeltimeout": 504, "modelerror": 502, "modelstreamerror": 502,
+    "validation": 400,
+    "accessdenied": 403,
+    "unrecognizedclient": 401,
+    "invalidsignature": 401,
+    "expiredtoken": 401,
+    "incompletesignature": 401,
+    "missingauthenticationtoken": 401,
+    "resourcenotfound": 404,
+    "throttling": 429,
+    "servicequotaexceeded": 429,
+    "modelnotready": 503,
+    "serviceunavailable": 503,
+    "internalserver": 502,
+    "modeltimeout": 504,
+    "modelerror": 502,
+    "modelstreamerror": 502,
 }
 
 Event = tuple[str, str, dict[str, Any]]  # (message type, event or exception type, payload)
@@ -31,8 +42,9 @@ def require_botocore() -> Any:
         import botocore.credentials
         import botocore.eventstream
     except ImportError as exc:
-        raise UpstreamError(f"the bedrock protocol needs botocore: {INSTALL_HINT}",
-                            status=502, retryable=True) from exc
+        raise UpstreamError(
+            f"the bedrock protocol needs botocore: {INSTALL_HINT}", status=502, retryable=True
+        ) from exc
     return botocore
 
 
@@ -58,5 +70,7 @@ async def events(chunks: AsyncIterator[bytes], provider: str) -> AsyncIterator[E
             try:
                 payload = json.loads(message.payload or b"{}")
             except ValueError as exc:
-                raise UpstreamProtocolError(f"upstream {provider} sent an unreadable event") from exc
+                raise UpstreamProtocolError(
+                    f"upstream {provider} sent an unreadable event"
+                ) from exc
             yield kind, name, payload if isinstance(payload, dict) else {}

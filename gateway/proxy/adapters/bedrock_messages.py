@@ -28,7 +28,7 @@ def is_claude(call: Call) -> bool:
 
 def url(call: Call, *, stream: bool) -> str:
     region = call.secrets.get("region") or call.provider.auth.get("region", "us-east-1")
-    base = (call.provider.base_url or f"https://bedrock-runtime.{region}.amazonaws.com")
+    base = call.provider.base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
     operation = "invoke-with-response-stream" if stream else "invoke"
     raw = f"{base.rstrip('/')}/model/{quote(call.channel.upstream_model, safe='')}/{operation}"
     return str(yarl.URL(raw))  # normalised as sent, so that it is what gets signed
@@ -36,8 +36,9 @@ def url(call: Call, *, stream: bool) -> str:
 
 def payload(call: Call) -> bytes:
     assert call.native is not None
-    body: dict[str, Any] = {k: v for k, v in call.native.body.items()
-                            if k not in ("model", "stream")}
+    body: dict[str, Any] = {
+        k: v for k, v in call.native.body.items() if k not in ("model", "stream")
+    }
     body["anthropic_version"] = BEDROCK_VERSION
     if betas := call.native.headers.get("anthropic-beta"):
         body["anthropic_beta"] = [b.strip() for b in betas.split(",") if b.strip()]
@@ -52,25 +53,25 @@ def renamed(message: Any, call: Call) -> Reply:
     return Reply(body=message, native=True)
 
 
-async def pairs(frames: AsyncIterator[Event], call: Call
-                ) -> AsyncIterator[tuple[str | None, str]]:
+async def pairs(frames: AsyncIterator[Event], call: Call) -> AsyncIterator[tuple[str | None, str]]:
     """The Messages events inside Bedrock's `chunk` frames; an exception frame is raised."""
     async for kind, name, data in frames:
         if kind == "exception":
-            raise status_error(call.provider.name, exception_status(name),
-                               str(data.get("message") or name))
+            raise status_error(
+                call.provider.name, exception_status(name), str(data.get("message") or name)
+            )
         if name != "chunk":
             continue
         try:
             text = base64.b64decode(data.get("bytes") or "").decode()
         except ValueError as exc:
             raise UpstreamProtocolError(
-                f"upstream {call.provider.name} sent an unreadable chunk") from exc
+                f"upstream {call.provider.name} sent an unreadable chunk"
+            ) from exc
         yield None, text
 
 
-async def stream_events(frames: AsyncIterator[Event], call: Call
-                        ) -> AsyncIterator[NativeEvent]:
+async def stream_events(frames: AsyncIterator[Event], call: Call) -> AsyncIterator[NativeEvent]:
     async for event in native_events(pairs(frames, call), call):
         if event.event is None:
             event.event = event.data.get("type")

@@ -23,9 +23,12 @@ from gateway.proxy.native_tools import spelling as native_spelling
 
 #: Google RPC statuses to OpenAI error types, for the errors passed to the client.
 ERROR_TYPES: Mapping[str, str] = {
-    "INVALID_ARGUMENT": "invalid_request_error", "FAILED_PRECONDITION": "invalid_request_error",
-    "OUT_OF_RANGE": "invalid_request_error", "NOT_FOUND": "invalid_request_error",
-    "RESOURCE_EXHAUSTED": "rate_limit_error", "PERMISSION_DENIED": "invalid_request_error",
+    "INVALID_ARGUMENT": "invalid_request_error",
+    "FAILED_PRECONDITION": "invalid_request_error",
+    "OUT_OF_RANGE": "invalid_request_error",
+    "NOT_FOUND": "invalid_request_error",
+    "RESOURCE_EXHAUSTED": "rate_limit_error",
+    "PERMISSION_DENIED": "invalid_request_error",
 }
 
 #: Error reasons that mean our credentials are wrong even though the status says 400.
@@ -87,25 +90,32 @@ class GeminiAdapter(OpenAICompatible):
         """Google's error in OpenAI's shape; `code` is the RPC status (lowercase)."""
         error = _error(raw)
         rpc = str(error.get("status") or "")
-        return {"error": {"message": str(error.get("message") or f"upstream answered {status}"),
-                          "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
-                          "param": None, "code": rpc.lower() or None}}
+        return {
+            "error": {
+                "message": str(error.get("message") or f"upstream answered {status}"),
+                "type": ERROR_TYPES.get(rpc, "invalid_request_error"),
+                "param": None,
+                "code": rpc.lower() or None,
+            }
+        }
 
     def error_status(self, status: int, raw: bytes) -> int:
         # An invalid key is answered 400 by Gemini: it is the channel's, not the client's.
         return 401 if _reasons(_error(raw)) & CREDENTIAL_REASONS else status
 
     def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
-        return (parse_retry_after(response.headers.get("retry-after"))
-                or _retry_delay(_error(raw)))
+        return parse_retry_after(response.headers.get("retry-after")) or _retry_delay(_error(raw))
 
     async def send(self, call: Call) -> Reply:
         data = await (await self._post(call)).json()
         if not isinstance(data, dict):
             raise UpstreamProtocolError("upstream gemini answered JSON that is not an object")
         if call.endpoint == "embeddings":
-            return Reply(body=convert.embedding_list(
-                data, model=call.body["model"], encoding=call.body.get("encoding_format")))
+            return Reply(
+                body=convert.embedding_list(
+                    data, model=call.body["model"], encoding=call.body.get("encoding_format")
+                )
+            )
         body = convert.completion(data, model=call.body["model"], created=int(time.time()))
         calls = native_tool_calls(tools_used(data), call.native_tools)
         if calls and "usage" in body:
@@ -142,8 +152,7 @@ def tools_used(data: Mapping[str, Any], used: dict[str, int] | None = None) -> d
     return used
 
 
-def native_tool_calls(used: Mapping[str, int], natives: Mapping[str, NativeTool]
-                      ) -> dict[str, int]:
+def native_tool_calls(used: Mapping[str, int], natives: Mapping[str, NativeTool]) -> dict[str, int]:
     """`used` (by Gemini's tool name) by the catalog's name of each requested native tool."""
     out: dict[str, int] = {}
     for name, tool in natives.items():
@@ -154,10 +163,11 @@ def native_tool_calls(used: Mapping[str, int], natives: Mapping[str, NativeTool]
     return out
 
 
-async def convert_events(events: AsyncIterator[tuple[str | None, str]],
-                         converter: convert.ChunkConverter,
-                         natives: Mapping[str, NativeTool] | None = None
-                         ) -> AsyncIterator[dict[str, Any]]:
+async def convert_events(
+    events: AsyncIterator[tuple[str | None, str]],
+    converter: convert.ChunkConverter,
+    natives: Mapping[str, NativeTool] | None = None,
+) -> AsyncIterator[dict[str, Any]]:
     """chat.completion.chunks from Gemini's SSE events; a stream that never finished was cut.
     The native tools used (of `natives`) ride in the last chunk's usage."""
     used: dict[str, int] = {}

@@ -24,20 +24,27 @@ from gateway.proxy.options import thinking
 
 #: Gemini finish reasons to OpenAI's; anything unknown ends the answer normally.
 FINISH_REASONS: Mapping[str, str] = {
-    "STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
-    "RECITATION": "content_filter", "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter", "LANGUAGE": "content_filter",
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "LANGUAGE": "content_filter",
 }
 
 #: Gemini wants the thought signature of a function call back with it; it rides in the id.
 SIGNATURE_MARK = "~sig~"
 
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$",
-                       re.DOTALL)
+_DATA_URL = re.compile(
+    r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL
+)
 
 
 # --- request --------------------------------------------------------------------------------
+
 
 def request_body(call: Call) -> dict[str, Any]:
     """The generateContent request for an OpenAI chat completion request."""
@@ -77,16 +84,22 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
         return {"mode": "ANY"}
     if isinstance(choice, Mapping) and (choice.get("function") or {}).get("name"):
         return {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
-    raise InvalidRequest("tool_choice must be none, auto, required or a function",
-                         param="tool_choice")
+    raise InvalidRequest(
+        "tool_choice must be none, auto, required or a function", param="tool_choice"
+    )
 
 
 def generation_config(call: Call) -> dict[str, Any]:
     body = call.body
     out: dict[str, Any] = {}
-    simple = {"temperature": "temperature", "top_p": "topP", "n": "candidateCount",
-              "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty",
-              "seed": "seed"}
+    simple = {
+        "temperature": "temperature",
+        "top_p": "topP",
+        "n": "candidateCount",
+        "presence_penalty": "presencePenalty",
+        "frequency_penalty": "frequencyPenalty",
+        "seed": "seed",
+    }
     for ours, theirs in simple.items():
         if body.get(ours) is not None:
             out[theirs] = body[ours]
@@ -104,9 +117,11 @@ def generation_config(call: Call) -> dict[str, Any]:
             out["responseJsonSchema"] = schema
     wanted = thinking.wanted(call)
     if wanted is not None:
-        out["thinkingConfig"] = ({"includeThoughts": True,
-                                  "thinkingBudget": thinking.budget(call) or -1}
-                                 if wanted else {"thinkingBudget": 0})
+        out["thinkingConfig"] = (
+            {"includeThoughts": True, "thinkingBudget": thinking.budget(call) or -1}
+            if wanted
+            else {"thinkingBudget": 0}
+        )
     return out
 
 
@@ -158,13 +173,20 @@ def _user_parts(content: Any, i: int) -> list[dict[str, Any]]:
             parts.append(media_part((part.get("image_url") or {}).get("url", ""), param))
         elif kind == "input_audio":
             audio = part.get("input_audio") or {}
-            parts.append({"inlineData": {"mimeType": f"audio/{audio.get('format', 'wav')}",
-                                         "data": audio.get("data", "")}})
+            parts.append(
+                {
+                    "inlineData": {
+                        "mimeType": f"audio/{audio.get('format', 'wav')}",
+                        "data": audio.get("data", ""),
+                    }
+                }
+            )
         elif kind == "file":
             parts.append(media_part((part.get("file") or {}).get("file_data", ""), param))
         else:
-            raise InvalidRequest(f"content part type {kind!r} is not supported by this model",
-                                 param=param)
+            raise InvalidRequest(
+                f"content part type {kind!r} is not supported by this model", param=param
+            )
     return parts
 
 
@@ -188,8 +210,9 @@ def _model_parts(message: Mapping[str, Any], calls: dict[str, str]) -> list[dict
         try:
             args = json.loads(fn.get("arguments") or "{}")
         except ValueError:
-            raise InvalidRequest("tool call arguments must be JSON",
-                                 param="messages.tool_calls") from None
+            raise InvalidRequest(
+                "tool call arguments must be JSON", param="messages.tool_calls"
+            ) from None
         part: dict[str, Any] = {"functionCall": {"name": fn.get("name", ""), "args": args}}
         _, mark, signature = call.get("id", "").partition(SIGNATURE_MARK)
         if mark:
@@ -198,12 +221,14 @@ def _model_parts(message: Mapping[str, Any], calls: dict[str, str]) -> list[dict
     return parts
 
 
-def _function_response(message: Mapping[str, Any], calls: Mapping[str, str],
-                       i: int) -> dict[str, Any]:
+def _function_response(
+    message: Mapping[str, Any], calls: Mapping[str, str], i: int
+) -> dict[str, Any]:
     call_id = message.get("tool_call_id", "")
     if call_id not in calls:
-        raise InvalidRequest("tool message answers no earlier tool call",
-                             param=f"messages[{i}].tool_call_id")
+        raise InvalidRequest(
+            "tool message answers no earlier tool call", param=f"messages[{i}].tool_call_id"
+        )
     text = _text(message.get("content"), f"messages[{i}].content")
     try:
         result = json.loads(text)
@@ -215,6 +240,7 @@ def _function_response(message: Mapping[str, Any], calls: Mapping[str, str],
 
 # --- answer ---------------------------------------------------------------------------------
 
+
 def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 
@@ -224,9 +250,14 @@ def tool_call(part: Mapping[str, Any]) -> dict[str, Any]:
     call_id = new_id("call_")
     if part.get("thoughtSignature"):
         call_id += SIGNATURE_MARK + part["thoughtSignature"]
-    return {"id": call_id, "type": "function",
-            "function": {"name": fn.get("name", ""),
-                         "arguments": json.dumps(fn.get("args") or {}, ensure_ascii=False)}}
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {
+            "name": fn.get("name", ""),
+            "arguments": json.dumps(fn.get("args") or {}, ensure_ascii=False),
+        },
+    }
 
 
 def finish_reason(reason: str | None, called: bool) -> str | None:
@@ -243,10 +274,13 @@ def usage(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
     prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
     thoughts = meta.get("thoughtsTokenCount", 0)
     completion = meta.get("candidatesTokenCount", 0) + thoughts
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": meta.get("totalTokenCount", prompt + completion),
-            "prompt_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount", 0)},
-            "completion_tokens_details": {"reasoning_tokens": thoughts}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": meta.get("totalTokenCount", prompt + completion),
+        "prompt_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount", 0)},
+        "completion_tokens_details": {"reasoning_tokens": thoughts},
+    }
 
 
 def _split_parts(parts: Sequence[Mapping[str, Any]]) -> tuple[str, str, list[dict]]:
@@ -274,13 +308,30 @@ def completion(data: Mapping[str, Any], *, model: str, created: int) -> dict[str
         if calls:
             message["tool_calls"] = calls
         reason = finish_reason(candidate.get("finishReason"), bool(calls)) or "stop"
-        choices.append({"index": candidate.get("index", i), "message": message,
-                        "finish_reason": reason, "logprobs": None})
+        choices.append(
+            {
+                "index": candidate.get("index", i),
+                "message": message,
+                "finish_reason": reason,
+                "logprobs": None,
+            }
+        )
     if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
-        choices.append({"index": 0, "message": {"role": "assistant", "content": None},
-                        "finish_reason": "content_filter", "logprobs": None})
-    out = {"id": "chatcmpl-" + (data.get("responseId") or secrets.token_hex(12)),
-           "object": "chat.completion", "created": created, "model": model, "choices": choices}
+        choices.append(
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None},
+                "finish_reason": "content_filter",
+                "logprobs": None,
+            }
+        )
+    out = {
+        "id": "chatcmpl-" + (data.get("responseId") or secrets.token_hex(12)),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+    }
     found = usage(data.get("usageMetadata"))
     if found:
         out["usage"] = found
@@ -300,9 +351,13 @@ class ChunkConverter:
         self._calls: dict[int, int] = {}  # candidate index -> tool calls sent so far
 
     def _chunk(self, index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model,
-                "choices": [{"index": index, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+        }
 
     def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The chunks one upstream event becomes (none for an event without news)."""
@@ -310,8 +365,9 @@ class ChunkConverter:
         out = []
         for i, candidate in enumerate(event.get("candidates") or ()):
             index = candidate.get("index", i)
-            text, thoughts, calls = _split_parts((candidate.get("content") or {}).get("parts")
-                                                 or ())
+            text, thoughts, calls = _split_parts(
+                (candidate.get("content") or {}).get("parts") or ()
+            )
             delta: dict[str, Any] = {}
             if index not in self._started:
                 self._started.add(index)
@@ -337,18 +393,28 @@ class ChunkConverter:
         """The usage chunk, last, as OpenAI sends it with stream_options.include_usage."""
         if self.usage is None:
             return []
-        return [{"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                 "model": self.model, "choices": [], "usage": self.usage}]
+        return [
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": self.usage,
+            }
+        ]
 
 
 # --- embeddings -----------------------------------------------------------------------------
+
 
 def embedding_inputs(body: Mapping[str, Any]) -> list[str]:
     value = body.get("input")
     inputs = [value] if isinstance(value, str) else value
     if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
-        raise InvalidRequest("this model embeds text: input must be a string or a list of "
-                             "strings", param="input")
+        raise InvalidRequest(
+            "this model embeds text: input must be a string or a list of strings", param="input"
+        )
     return inputs
 
 
@@ -374,5 +440,9 @@ def embedding_list(data: Mapping[str, Any], *, model: str, encoding: str | None)
         items.append({"object": "embedding", "index": i, "embedding": vector})
     meta = data.get("usageMetadata") or {}
     tokens = meta.get("promptTokenCount", 0)
-    return {"object": "list", "data": items, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": items,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

@@ -65,41 +65,66 @@ class MockAdapter(Adapter):
                 return mock_media.transcription_reply(call)
             return mock_media.image_reply(call)
         answers = mock_chat.choices(call)
-        return Reply(body={
-            "id": f"chatcmpl-mock-{call.request_id}", "object": "chat.completion",
-            "created": int(time.time()), "model": call.body["model"],
-            "choices": [{"index": i, "finish_reason": a.finish_reason, "logprobs": None,
-                         "message": a.message()} for i, a in enumerate(answers)],
-            "usage": mock_chat.usage(call, answers)})
+        return Reply(
+            body={
+                "id": f"chatcmpl-mock-{call.request_id}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": call.body["model"],
+                "choices": [
+                    {
+                        "index": i,
+                        "finish_reason": a.finish_reason,
+                        "logprobs": None,
+                        "message": a.message(),
+                    }
+                    for i, a in enumerate(answers)
+                ],
+                "usage": mock_chat.usage(call, answers),
+            }
+        )
 
     async def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
         answers = mock_chat.choices(call)
-        base = {"id": f"chatcmpl-mock-{call.request_id}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": call.body["model"]}
+        base = {
+            "id": f"chatcmpl-mock-{call.request_id}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": call.body["model"],
+        }
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict:
-            return {**base, "choices": [{"index": index, "delta": delta,
-                                         "finish_reason": finish}]}
+            return {**base, "choices": [{"index": index, "delta": delta, "finish_reason": finish}]}
 
         for i, answer in enumerate(answers):
-            yield chunk(i, {"role": "assistant", "content": "" if answer.content is not None
-                            else None})
-            for piece in mock_chat.pieces(answer.content or "", CHUNKS) if answer.content \
-                    else ():
+            yield chunk(
+                i, {"role": "assistant", "content": "" if answer.content is not None else None}
+            )
+            for piece in mock_chat.pieces(answer.content or "", CHUNKS) if answer.content else ():
                 yield chunk(i, {"content": piece})
             for k, tool in enumerate(answer.tool_calls):
                 # Like OpenAI: the id and name first, then the arguments in pieces.
-                yield chunk(i, {"tool_calls": [{"index": k, "id": tool["id"], "type": "function",
-                                                "function": {"name": tool["function"]["name"],
-                                                             "arguments": ""}}]})
+                yield chunk(
+                    i,
+                    {
+                        "tool_calls": [
+                            {
+                                "index": k,
+                                "id": tool["id"],
+                                "type": "function",
+                                "function": {"name": tool["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    },
+                )
                 for piece in mock_chat.pieces(tool["function"]["arguments"], CHUNKS - 1):
-                    yield chunk(i, {"tool_calls": [{"index": k,
-                                                    "function": {"arguments": piece}}]})
+                    yield chunk(i, {"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
             yield chunk(i, {}, answer.finish_reason)
         # Like an OpenAI channel, which the proxy asks for usage in every stream unless the
         # channel sets stream_usage: false; clients that did not ask never see this chunk.
-        if (call.channel.options.get("stream_usage", True)
-                or (call.body.get("stream_options") or {}).get("include_usage")):
+        if call.channel.options.get("stream_usage", True) or (
+            call.body.get("stream_options") or {}
+        ).get("include_usage"):
             yield {**base, "choices": [], "usage": mock_chat.usage(call, answers)}
 
     def _embeddings(self, call: Call) -> dict[str, Any]:
@@ -108,11 +133,17 @@ class MockAdapter(Adapter):
         declared = call.model.properties.get("dimensions")
         asked = call.body.get("dimensions") or declared or DEFAULT_DIMENSIONS
         dimensions = min(asked, declared or MAX_DIMENSIONS, MAX_DIMENSIONS)
-        data = [{"object": "embedding", "index": i, "embedding": unit_vector(str(x), dimensions)}
-                for i, x in enumerate(inputs)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": unit_vector(str(x), dimensions)}
+            for i, x in enumerate(inputs)
+        ]
         tokens = sum(mock_chat.words(str(x)) for x in inputs)
-        return {"object": "list", "data": data, "model": call.body["model"],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": call.body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
 
 ADAPTER = MockAdapter

@@ -41,18 +41,29 @@ def _digest(*parts: bytes | str) -> bytes:
 def png(seed: bytes, side: int = PNG_SIDE) -> bytes:
     """A `side`×`side` RGB PNG of one colour taken from `seed`."""
     row = b"\0" + seed[:3] * side  # filter byte "none", then the pixels
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(row * side)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * side))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _image_item(image: bytes, url: bool, prompt: str) -> dict[str, Any]:
     encoded = base64.b64encode(image).decode()
-    item: dict[str, Any] = ({"url": "data:image/png;base64," + encoded} if url
-                            else {"b64_json": encoded})
+    item: dict[str, Any] = (
+        {"url": "data:image/png;base64," + encoded} if url else {"b64_json": encoded}
+    )
     item["revised_prompt"] = prompt
     return item
 
@@ -64,8 +75,10 @@ def image_reply(call: Call) -> Reply:
     inputs = [f.content for f in call.files.values()]
     count = int(body.get("n") or 1)
     url = body.get("response_format") == "url"
-    data = [_image_item(png(_digest(call.channel.upstream_model, prompt, str(i), *inputs)),
-                        url, prompt) for i in range(count)]
+    data = [
+        _image_item(png(_digest(call.channel.upstream_model, prompt, str(i), *inputs)), url, prompt)
+        for i in range(count)
+    ]
     return Reply(body={"created": int(time.time()), "data": data})
 
 
@@ -92,8 +105,9 @@ def speech_audio(call: Call) -> tuple[bytes, str]:
     if fmt == "mp3":
         return MP3_FRAME * max(1, int(seconds * 44100 / 1152)), AUDIO_TYPES["mp3"]
     rate = call.body.get("sample_rate")
-    audio = wav(seconds, seed, rate if isinstance(rate, int) and 8000 <= rate <= 48000
-                else SPEECH_RATE)
+    audio = wav(
+        seconds, seed, rate if isinstance(rate, int) and 8000 <= rate <= 48000 else SPEECH_RATE
+    )
     if fmt == "pcm":
         return audio[44:], AUDIO_TYPES["pcm"]  # the canonical WAV header is 44 bytes
     return audio, AUDIO_TYPES["wav"]
@@ -102,7 +116,7 @@ def speech_audio(call: Call) -> tuple[bytes, str]:
 async def _in_chunks(data: bytes, parts: int) -> AsyncIterator[bytes]:
     size = max(1, math.ceil(len(data) / parts))
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def speech_reply(call: Call) -> Reply:
@@ -112,14 +126,18 @@ def speech_reply(call: Call) -> Reply:
 
 
 def transcription_text(audio: UploadFile) -> str:
-    return (f"Mock transcription of {len(audio.content)} bytes of audio "
-            f"({hashlib.sha256(audio.content).hexdigest()[:12]}).")
+    return (
+        f"Mock transcription of {len(audio.content)} bytes of audio "
+        f"({hashlib.sha256(audio.content).hexdigest()[:12]})."
+    )
 
 
 def _timestamp(seconds: float, separator: str) -> str:
     millis = round(seconds * 1000)
-    return (f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}"
-            f"{separator}{millis % 1000:03d}")
+    return (
+        f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}"
+        f"{separator}{millis % 1000:03d}"
+    )
 
 
 def transcription_reply(call: Call) -> Reply:
@@ -137,11 +155,26 @@ def transcription_reply(call: Call) -> Reply:
         content = f"1\n{cue}" if fmt == "srt" else f"WEBVTT\n\n{cue}"
         return Reply(content=content.encode(), content_type="text/plain; charset=utf-8")
     if fmt == "verbose_json":
-        return Reply(body={
-            "task": "transcribe", "language": call.body.get("language") or "english",
-            "duration": duration, "text": text,
-            "segments": [{"id": 0, "seek": 0, "start": 0.0, "end": duration, "text": text,
-                          "tokens": [], "temperature": 0.0, "avg_logprob": 0.0,
-                          "compression_ratio": 1.0, "no_speech_prob": 0.0}]})
+        return Reply(
+            body={
+                "task": "transcribe",
+                "language": call.body.get("language") or "english",
+                "duration": duration,
+                "text": text,
+                "segments": [
+                    {
+                        "id": 0,
+                        "seek": 0,
+                        "start": 0.0,
+                        "end": duration,
+                        "text": text,
+                        "tokens": [],
+                        "temperature": 0.0,
+                        "avg_logprob": 0.0,
+                        "compression_ratio": 1.0,
+                        "no_speech_prob": 0.0,
+                    }
+                ],
+            }
+        )
     return Reply(body={"text": text})
-

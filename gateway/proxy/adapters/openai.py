@@ -90,10 +90,12 @@ class OpenAICompatible(Adapter):
         body["model"] = call.channel.upstream_model
         if call.endpoint == "chat" and call.native_tools:
             body = native_tools.with_body_fields(body, call.native_tools, self.protocol)
-        if (call.endpoint == "chat" and body.get("stream")
-                and call.channel.options.get("stream_usage", True)):
-            body["stream_options"] = {**(body.get("stream_options") or {}),
-                                      "include_usage": True}
+        if (
+            call.endpoint == "chat"
+            and body.get("stream")
+            and call.channel.options.get("stream_usage", True)
+        ):
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         return body
 
     # ----- response shaping -----
@@ -117,8 +119,14 @@ class OpenAICompatible(Adapter):
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
             return data
         message = raw.decode("utf-8", "replace")[:500] or f"upstream answered {status}"
-        return {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                          "code": None}}
+        return {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
 
     def retry_after(self, response: UpstreamResponse, raw: bytes) -> float | None:
         return parse_retry_after(response.headers.get("retry-after"))
@@ -135,9 +143,14 @@ class OpenAICompatible(Adapter):
         raw = await response.read()
         body = self.error_body(status, raw)
         message = str(body["error"].get("message") or f"upstream answered {status}")
-        raise status_error(call.provider.name, self.error_status(status, raw), message,
-                           body=body, retry_after=self.retry_after(response, raw),
-                           upstream_model=call.channel.upstream_model)
+        raise status_error(
+            call.provider.name,
+            self.error_status(status, raw),
+            message,
+            body=body,
+            retry_after=self.retry_after(response, raw),
+            upstream_model=call.channel.upstream_model,
+        )
 
     # ----- realtime sessions -----
 
@@ -154,8 +167,13 @@ class OpenAICompatible(Adapter):
     # ----- the seam -----
 
     async def _post(self, call: Call) -> UpstreamResponse:
-        response = await self.http.request("POST", self.url(call), headers=self.headers(call),
-                                           deadline=call.deadline, json=self.shape_body(call))
+        response = await self.http.request(
+            "POST",
+            self.url(call),
+            headers=self.headers(call),
+            deadline=call.deadline,
+            json=self.shape_body(call),
+        )
         await self.raise_for_status(response, call)
         return response
 
@@ -262,7 +280,7 @@ def _set(data: bytes, key: bytes) -> bool:
     if at < 0:
         return False
     end = at + len(key)
-    return data[end:end + 5] != b":null" or data.find(key, end) >= 0
+    return data[end : end + 5] != b":null" or data.find(key, end) >= 0
 
 
 def _host(call: Call) -> str:
@@ -304,7 +322,7 @@ class _Rename:
                     return data
                 if data.find(needle, at + len(needle)) >= 0:
                     return None
-                return data[:at] + key + self.client + data[at + len(needle):]
+                return data[:at] + key + self.client + data[at + len(needle) :]
         return None
 
     def whole_events(self, buffer: bytes) -> tuple[RawEvents | None, bytes]:
@@ -326,8 +344,11 @@ class _Rename:
                 return None, buffer
         region = buffer[:end]
         count = region.count(b"}\n\ndata: {") + 1
-        if (region.count(b"\n") != 2 * count or not region.endswith(b"}\n\n")
-                or region.count(b'"choices":[{') != count):
+        if (
+            region.count(b"\n") != 2 * count
+            or not region.endswith(b"}\n\n")
+            or region.count(b'"choices":[{') != count
+        ):
             return None, buffer
         key, needle = self.needles[0]
         renamed = region if self.same else region.replace(needle, key + self.client)
@@ -347,8 +368,9 @@ class _Rename:
         if swapped is None:
             return None  # `"model":"..."` not found once: let json do it
         data = swapped
-        if (_set(data, b'"finish_reason"') or (b'"usage"' in data and (
-                _set(data, b'"usage"') or b'"choices":[{' not in data))):
+        if _set(data, b'"finish_reason"') or (
+            b'"usage"' in data and (_set(data, b'"usage"') or b'"choices":[{' not in data)
+        ):
             return RawChunk(data, _parse_chunk(data))
         return RawChunk(data, None, True)
 
@@ -373,14 +395,19 @@ class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
 def searches(call: Call, body: Mapping[str, Any] | None) -> dict[str, int]:
     """One web search per answer that cites the web (`url_citation` annotations), the way
     OpenAI's chat completions report a search, by the catalog name of the tool asked for."""
-    cited = any(a.get("type") == "url_citation"
-                for choice in (body or {}).get("choices") or ()
-                for a in ((choice.get("message") or {}).get("annotations") or ())
-                if isinstance(a, dict))
+    cited = any(
+        a.get("type") == "url_citation"
+        for choice in (body or {}).get("choices") or ()
+        for a in ((choice.get("message") or {}).get("annotations") or ())
+        if isinstance(a, dict)
+    )
     if not cited:
         return {}
-    return {name: 1 for name, tool in call.native_tools.items()
-            if "web_search_options" in (native_tools.spelling(tool, "openai") or {})}
+    return {
+        name: 1
+        for name, tool in call.native_tools.items()
+        if "web_search_options" in (native_tools.spelling(tool, "openai") or {})
+    }
 
 
 ADAPTER = OpenAIAdapter

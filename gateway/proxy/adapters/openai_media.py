@@ -25,14 +25,19 @@ MULTIPART = frozenset({"images.edits", "audio.transcriptions"})
 
 def form_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     """Request fields as form values: text, lists of text for repeated fields."""
+
     def text(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, dict | list):
             return json.dumps(value, separators=(",", ":"))
         return str(value)
-    return {name: [text(v) for v in value] if isinstance(value, list) else text(value)
-            for name, value in body.items() if value is not None}
+
+    return {
+        name: [text(v) for v in value] if isinstance(value, list) else text(value)
+        for name, value in body.items()
+        if value is not None
+    }
 
 
 async def relayed(response: UpstreamResponse) -> AsyncIterator[bytes]:
@@ -53,6 +58,7 @@ async def relayed(response: UpstreamResponse) -> AsyncIterator[bytes]:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
             await response.close()
+
     return relay()
 
 
@@ -63,16 +69,19 @@ async def send(adapter: OpenAICompatible, call: Call) -> Reply:
     if call.endpoint in MULTIPART:
         content_type, data = multipart.encode(form_fields(body), call.files)
         headers["Content-Type"] = content_type
-        response = await adapter.http.request("POST", adapter.url(call), headers=headers,
-                                              deadline=call.deadline, data=data)
+        response = await adapter.http.request(
+            "POST", adapter.url(call), headers=headers, deadline=call.deadline, data=data
+        )
     else:
-        response = await adapter.http.request("POST", adapter.url(call), headers=headers,
-                                              deadline=call.deadline, json=body)
+        response = await adapter.http.request(
+            "POST", adapter.url(call), headers=headers, deadline=call.deadline, json=body
+        )
     await adapter.raise_for_status(response, call)
     content_type = response.headers.get("content-type", "")
     if call.endpoint == "audio.speech" and not content_type.startswith("application/json"):
-        return Reply(chunks=await relayed(response),
-                     content_type=content_type or "application/octet-stream")
+        return Reply(
+            chunks=await relayed(response), content_type=content_type or "application/octet-stream"
+        )
     if content_type.startswith("application/json"):
         data = await response.json()
         if not isinstance(data, dict):

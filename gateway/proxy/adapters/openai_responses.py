@@ -21,8 +21,11 @@ class ResponsesPassThrough:
     def takes_native(self, call: Call) -> bool:
         """Responses go through as they are unless the channel says its upstream does not
         serve that API (`responses_api: false`, for OpenAI-compatible servers)."""
-        return (call.native is not None and call.native.protocol in self.native
-                and call.channel.options.get("responses_api", True) is not False)
+        return (
+            call.native is not None
+            and call.native.protocol in self.native
+            and call.channel.options.get("responses_api", True) is not False
+        )
 
     def responses_url(self, call: Call) -> str:
         return (call.provider.base_url or "").rstrip("/") + "/responses"
@@ -34,9 +37,13 @@ class ResponsesPassThrough:
         body["stream"] = stream
         deadline: Deadline = call.deadline
         adapter: Any = self
-        response = await self.http.request("POST", self.responses_url(call),
-                                           headers=adapter.headers(call), deadline=deadline,
-                                           json=body)
+        response = await self.http.request(
+            "POST",
+            self.responses_url(call),
+            headers=adapter.headers(call),
+            deadline=deadline,
+            json=body,
+        )
         await adapter.raise_for_status(response, call)
         return response
 
@@ -74,5 +81,6 @@ class ResponsesPassThrough:
 def _failure(data: Mapping[str, Any]) -> UpstreamStatusError:
     error = data.get("error") or (data.get("response") or {}).get("error") or {}
     message = error.get("message") if isinstance(error, Mapping) else None
-    return UpstreamStatusError(f"upstream failed: {message or 'error event'}", status=502,
-                               retryable=True)
+    return UpstreamStatusError(
+        f"upstream failed: {message or 'error event'}", status=502, retryable=True
+    )

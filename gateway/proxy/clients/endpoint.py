@@ -68,18 +68,19 @@ class ClientAPI(ABC):
     protocol: str  # NativeRequest.protocol of its native body
 
     @abstractmethod
-    def translate(self, body: dict[str, Any], consumer: Consumer,
-                  snapshot: Snapshot) -> Translated:
+    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
         """The chat form of the client's body (raises InvalidRequest when it is malformed)."""
 
-    def native(self, translated: Translated, decision: policy.Decision, snapshot: Snapshot,
-               ex: Exchange) -> NativeRequest:
+    def native(
+        self, translated: Translated, decision: policy.Decision, snapshot: Snapshot, ex: Exchange
+    ) -> NativeRequest:
         """The native body with the policy's decisions applied (system prompts, tools)."""
         return NativeRequest(self.protocol, translated.native)
 
     @abstractmethod
-    def answer(self, reply: Reply, translated: Translated
-               ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    def answer(
+        self, reply: Reply, translated: Translated
+    ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
         """The client's answer, and the usage to account in OpenAI's shape."""
 
     @abstractmethod
@@ -116,8 +117,9 @@ class _Request:
         self.answer: dict[str, Any] | None = None
         self.encoder: StreamEncoder | None = None
 
-    def prepare(self, snapshot: Snapshot, model: Model, body: dict[str, Any],
-                files: Files) -> Prepared:
+    def prepare(
+        self, snapshot: Snapshot, model: Model, body: dict[str, Any], files: Files
+    ) -> Prepared:
         translated = self.api.translate(body, self.consumer, snapshot)
         translated.model, translated.consumer = model, self.consumer
         self.translated = translated
@@ -160,5 +162,12 @@ class _Request:
 def endpoint(api: ClientAPI, ex: Exchange, consumer: Consumer) -> Endpoint:
     """The pipeline's endpoint for one request of `api`'s clients."""
     request = _Request(api, ex, consumer)
-    return Endpoint("chat", request.prepare, streams=_streams, stream_shape=request.stream_shape,
-                    answer=request.write, measure=request.measure, error_body=api.error)
+    return Endpoint(
+        "chat",
+        request.prepare,
+        streams=_streams,
+        stream_shape=request.stream_shape,
+        answer=request.write,
+        measure=request.measure,
+        error_body=api.error,
+    )

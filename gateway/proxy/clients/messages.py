@@ -31,9 +31,15 @@ if TYPE_CHECKING:
 
 #: Anthropic's error type for each status it answers with.
 ERROR_TYPES: Mapping[int, str] = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-    500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
 }
 FORWARDED = (b"anthropic-version", b"anthropic-beta")
 
@@ -57,8 +63,9 @@ def error_body(error: ProxyError) -> tuple[int, dict[str, Any]]:
     return status, {"type": "error", "error": {"type": kind, "message": message}}
 
 
-def with_policy(body: Mapping[str, Any], decision: policy.Decision, model: Model,
-                snapshot: Snapshot) -> dict[str, Any]:
+def with_policy(
+    body: Mapping[str, Any], decision: policy.Decision, model: Model, snapshot: Snapshot
+) -> dict[str, Any]:
     """The native body with what policy decided for its chat form: the catalog's system
     prompts before the client's, and only the server tools the model allows."""
     out = dict(body)
@@ -71,8 +78,12 @@ def with_policy(body: Mapping[str, Any], decision: policy.Decision, model: Model
         else:
             out["system"] = f"{text}\n\n{system}" if system else text
     if tools := out.get("tools"):
-        kept = [t for t in tools if messages_chat.is_custom(t)
-                or messages_chat.server_tool(t, snapshot.native_tools) in decision.native_tools]
+        kept = [
+            t
+            for t in tools
+            if messages_chat.is_custom(t)
+            or messages_chat.server_tool(t, snapshot.native_tools) in decision.native_tools
+        ]
         if kept:
             out["tools"] = kept
         else:
@@ -82,8 +93,11 @@ def with_policy(body: Mapping[str, Any], decision: policy.Decision, model: Model
 
 
 def forwarded_headers(ex: Exchange) -> dict[str, str]:
-    return {name.decode(): value.decode("latin-1") for name in FORWARDED
-            if (value := ex.header(name)) is not None}
+    return {
+        name.decode(): value.decode("latin-1")
+        for name in FORWARDED
+        if (value := ex.header(name)) is not None
+    }
 
 
 class NativeEncoder(StreamEncoder):
@@ -132,19 +146,20 @@ class TranslatedEncoder(StreamEncoder):
 class MessagesAPI(ClientAPI):
     protocol = "messages"
 
-    def translate(self, body: dict[str, Any], consumer: Consumer,
-                  snapshot: Snapshot) -> Translated:
+    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
         return Translated(messages_chat.to_chat(body, snapshot.native_tools), body)
 
-    def native(self, translated: Translated, decision: policy.Decision, snapshot: Snapshot,
-               ex: Exchange) -> NativeRequest:
+    def native(
+        self, translated: Translated, decision: policy.Decision, snapshot: Snapshot, ex: Exchange
+    ) -> NativeRequest:
         assert translated.model is not None
         body = with_policy(translated.native, decision, translated.model, snapshot)
         translated.extra["natives"] = decision.native_tools
         return NativeRequest(self.protocol, body, forwarded_headers(ex))
 
-    def answer(self, reply: Reply, translated: Translated
-               ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    def answer(
+        self, reply: Reply, translated: Translated
+    ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
         body = dict(reply.body or {})
         if reply.native:
             return body, usage_of(body.get("usage") or {}, _natives(translated))
@@ -172,12 +187,14 @@ async def handle(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Consumer
 
 def counts_natively(pipeline: Pipeline, snapshot: Snapshot, model: Model) -> bool:
     channels = snapshot.channels
-    return any("messages.count_tokens" in pipeline.router.adapter(channels[name].protocol).native
-               for name in model.channels if name in channels)
+    return any(
+        "messages.count_tokens" in pipeline.router.adapter(channels[name].protocol).native
+        for name in model.channels
+        if name in channels
+    )
 
 
-async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded,
-                       consumer: Consumer) -> None:
+async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
     """Counted by an Anthropic channel when the model has one, else estimated (one token per
     four characters of the prompt the model would see, the proxy's documented estimate).
     Not an inference: nothing is accounted."""
@@ -192,10 +209,21 @@ async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded,
     validate.check_chat(chat)
     decision = policy.apply(snapshot, model, chat, "chat")
     if counts_natively(pipeline, snapshot, model):
-        native = NativeRequest("messages.count_tokens",
-                               with_policy(body, decision, model, snapshot), forwarded_headers(ex))
-        routed = Routed("messages.count_tokens", decision.body, model, consumer, destination,
-                        decision.native_tools, ex.request_id, native=native)
+        native = NativeRequest(
+            "messages.count_tokens",
+            with_policy(body, decision, model, snapshot),
+            forwarded_headers(ex),
+        )
+        routed = Routed(
+            "messages.count_tokens",
+            decision.body,
+            model,
+            consumer,
+            destination,
+            decision.native_tools,
+            ex.request_id,
+            native=native,
+        )
         reply = await pipeline.router.send(loaded, routed, Outcome())
         answer = dict(reply.body or {})
     else:

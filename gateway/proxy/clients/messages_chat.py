@@ -17,14 +17,18 @@ from gateway.errors import InvalidRequest
 
 #: OpenAI finish reasons to Anthropic stop reasons.
 STOP_REASONS: Mapping[str, str] = {
-    "stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-    "function_call": "tool_use", "content_filter": "refusal",
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
 }
 #: Thinking budgets up to these sizes ask a chat upstream for this reasoning effort.
 EFFORTS = ((2048, "low"), (8192, "medium"))
 
 
 # --- request -------------------------------------------------------------------------------
+
 
 def to_chat(body: Mapping[str, Any], natives: Mapping[str, NativeTool]) -> dict[str, Any]:
     """The OpenAI chat request for a Messages request (`natives`: the catalog's native tools,
@@ -62,20 +66,24 @@ def _system_text(system: Any) -> str:
         return system or ""
     if not isinstance(system, list):
         raise InvalidRequest("system: must be a string or a list of text blocks", param="system")
-    return "\n\n".join(b.get("text", "") for b in system
-                       if isinstance(b, Mapping) and b.get("type") == "text")
+    return "\n\n".join(
+        b.get("text", "") for b in system if isinstance(b, Mapping) and b.get("type") == "text"
+    )
 
 
 def _turn(message: Any, i: int) -> list[dict[str, Any]]:
     """One Messages turn as chat messages (tool results become `tool` messages first)."""
     if not isinstance(message, Mapping) or message.get("role") not in ("user", "assistant"):
-        raise InvalidRequest(f"messages.{i}.role: must be user or assistant",
-                             param=f"messages.{i}.role")
+        raise InvalidRequest(
+            f"messages.{i}.role: must be user or assistant", param=f"messages.{i}.role"
+        )
     content = message.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
     if not isinstance(blocks, list):
-        raise InvalidRequest(f"messages.{i}.content: must be a string or a list of blocks",
-                             param=f"messages.{i}.content")
+        raise InvalidRequest(
+            f"messages.{i}.content: must be a string or a list of blocks",
+            param=f"messages.{i}.content",
+        )
     if message["role"] == "assistant":
         return [_assistant(blocks)]
     tools: list[dict[str, Any]] = []
@@ -83,8 +91,13 @@ def _turn(message: Any, i: int) -> list[dict[str, Any]]:
     for block in blocks:
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "tool_result":
-            tools.append({"role": "tool", "tool_call_id": block.get("tool_use_id"),
-                          "content": _result_text(block.get("content"))})
+            tools.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": block.get("tool_use_id"),
+                    "content": _result_text(block.get("content")),
+                }
+            )
         elif kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
         elif kind == "image":
@@ -92,13 +105,16 @@ def _turn(message: Any, i: int) -> list[dict[str, Any]]:
         elif kind == "document":
             parts.append(_document(block, i))
         else:
-            raise InvalidRequest(f"messages.{i}.content: block type {kind!r} cannot be sent "
-                                 "to this model", param=f"messages.{i}.content")
+            raise InvalidRequest(
+                f"messages.{i}.content: block type {kind!r} cannot be sent to this model",
+                param=f"messages.{i}.content",
+            )
     out = tools
     if parts:
         text_only = all(p["type"] == "text" for p in parts)
-        out.append({"role": "user", "content": "\n".join(p["text"] for p in parts)
-                    if text_only else parts})
+        out.append(
+            {"role": "user", "content": "\n".join(p["text"] for p in parts) if text_only else parts}
+        )
     return out
 
 
@@ -110,9 +126,16 @@ def _assistant(blocks: list[Any]) -> dict[str, Any]:
         if kind == "text":
             text.append(block.get("text", ""))
         elif kind == "tool_use":
-            calls.append({"id": block.get("id"), "type": "function", "function": {
-                "name": block.get("name"),
-                "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+                    },
+                }
+            )
         # thinking, redacted thinking and server tool blocks have no chat spelling
     message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
     if calls:
@@ -123,8 +146,9 @@ def _assistant(blocks: list[Any]) -> dict[str, Any]:
 def _result_text(content: Any) -> str:
     if content is None or isinstance(content, str):
         return content or ""
-    return "\n".join(b.get("text", "") for b in content
-                     if isinstance(b, Mapping) and b.get("type") == "text")
+    return "\n".join(
+        b.get("text", "") for b in content if isinstance(b, Mapping) and b.get("type") == "text"
+    )
 
 
 def _source_url(block: Mapping[str, Any], i: int) -> str:
@@ -133,9 +157,11 @@ def _source_url(block: Mapping[str, Any], i: int) -> str:
         return f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
     if source.get("type") == "url":
         return str(source.get("url", ""))
-    raise InvalidRequest(f"messages.{i}.content: {block.get('type')} source type "
-                         f"{source.get('type')!r} cannot be sent to this model",
-                         param=f"messages.{i}.content")
+    raise InvalidRequest(
+        f"messages.{i}.content: {block.get('type')} source type "
+        f"{source.get('type')!r} cannot be sent to this model",
+        param=f"messages.{i}.content",
+    )
 
 
 def _document(block: Mapping[str, Any], i: int) -> dict[str, Any]:
@@ -143,11 +169,18 @@ def _document(block: Mapping[str, Any], i: int) -> dict[str, Any]:
     if source.get("type") == "text":
         return {"type": "text", "text": source.get("data", "")}
     if source.get("type") != "base64":
-        raise InvalidRequest(f"messages.{i}.content: document source type "
-                             f"{source.get('type')!r} cannot be sent to this model",
-                             param=f"messages.{i}.content")
-    return {"type": "file", "file": {"filename": block.get("title") or "document.pdf",
-                                     "file_data": _source_url(block, i)}}
+        raise InvalidRequest(
+            f"messages.{i}.content: document source type "
+            f"{source.get('type')!r} cannot be sent to this model",
+            param=f"messages.{i}.content",
+        )
+    return {
+        "type": "file",
+        "file": {
+            "filename": block.get("title") or "document.pdf",
+            "file_data": _source_url(block, i),
+        },
+    }
 
 
 def server_tool(tool: Mapping[str, Any], natives: Mapping[str, NativeTool]) -> str:
@@ -169,8 +202,10 @@ def _tool(tool: Any, natives: Mapping[str, NativeTool]) -> dict[str, Any]:
         raise InvalidRequest("tools: every tool needs a name", param="tools")
     if not is_custom(tool):
         return {"type": server_tool(tool, natives)}
-    fn: dict[str, Any] = {"name": tool["name"],
-                          "parameters": tool.get("input_schema") or {"type": "object"}}
+    fn: dict[str, Any] = {
+        "name": tool["name"],
+        "parameters": tool.get("input_schema") or {"type": "object"},
+    }
     if tool.get("description"):
         fn["description"] = tool["description"]
     return {"type": "function", "function": fn}
@@ -196,6 +231,7 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
 
 # --- answer --------------------------------------------------------------------------------
 
+
 def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """Anthropic usage from OpenAI's: input tokens exclude those read from or written to
     the cache, which Anthropic counts apart."""
@@ -203,9 +239,12 @@ def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     details = usage.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0)
     written = int(details.get("cache_write_tokens") or 0)
-    return {"input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached - written),
-            "output_tokens": int(usage.get("completion_tokens") or 0),
-            "cache_read_input_tokens": cached, "cache_creation_input_tokens": written}
+    return {
+        "input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached - written),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": written,
+    }
 
 
 def message_id(chat_id: Any) -> str:
@@ -219,18 +258,31 @@ def to_message(completion: Mapping[str, Any], model: str) -> dict[str, Any]:
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
     if message.get("reasoning_content"):
-        content.append({"type": "thinking", "thinking": message["reasoning_content"],
-                        "signature": ""})
+        content.append(
+            {"type": "thinking", "thinking": message["reasoning_content"], "signature": ""}
+        )
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or ():
         fn = call.get("function") or {}
-        content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
-                        "input": _arguments(fn.get("arguments"))})
-    return {"id": message_id(completion.get("id")), "type": "message", "role": "assistant",
-            "model": model, "content": content,
-            "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn"),
-            "stop_sequence": None, "usage": anthropic_usage(completion.get("usage"))}
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": _arguments(fn.get("arguments")),
+            }
+        )
+    return {
+        "id": message_id(completion.get("id")),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn"),
+        "stop_sequence": None,
+        "usage": anthropic_usage(completion.get("usage")),
+    }
 
 
 def _arguments(text: Any) -> Any:
@@ -239,4 +291,3 @@ def _arguments(text: Any) -> Any:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-

@@ -18,8 +18,10 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: came as, and that string followed by the end of the delta.
 _TEXT_ONLY = b'"choices":[{"index":0,"delta":{"content":'
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(?=\})')
-_TEXT_DELTA = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
-               b'"delta":{"type":"text_delta","text":%s}}\n\n')
+_TEXT_DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+    b'"delta":{"type":"text_delta","text":%s}}\n\n'
+)
 
 
 def event(name: str, data: Mapping[str, Any]) -> bytes:
@@ -33,14 +35,18 @@ MESSAGE_STOP = event("message_stop", {"type": "message_stop"})
 _MESSAGE_START = (
     b'event: message_start\ndata: {"type":"message_start","message":{"id":%s,"type":"message",'
     b'"role":"assistant","model":%s,"content":[],"stop_reason":null,"stop_sequence":null,'
-    b'"usage":{"input_tokens":0,"output_tokens":0}}}\n\n')
+    b'"usage":{"input_tokens":0,"output_tokens":0}}}\n\n'
+)
 _MESSAGE_DELTA = (
     b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"%s",'
     b'"stop_sequence":null},"usage":{"input_tokens":%d,"output_tokens":%d,'
-    b'"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}}\n\n')
+    b'"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}}\n\n'
+)
 _BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
-_TEXT_START = (b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,'
-               b'"content_block":{"type":"text","text":""}}\n\n')
+_TEXT_START = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+)
 
 
 def error_event(kind: str, message: str) -> bytes:
@@ -86,10 +92,12 @@ class MessagesEncoder:
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             if delta.get("reasoning_content"):
-                out += self._block("thinking", {"type": "thinking", "thinking": "",
-                                                "signature": ""})
-                out += self._delta({"type": "thinking_delta",
-                                    "thinking": delta["reasoning_content"]})
+                out += self._block(
+                    "thinking", {"type": "thinking", "thinking": "", "signature": ""}
+                )
+                out += self._delta(
+                    {"type": "thinking_delta", "thinking": delta["reasoning_content"]}
+                )
             if delta.get("content"):
                 out += self._block("text", {"type": "text", "text": ""})
                 out += _TEXT_DELTA % (self.index, _encode(delta["content"]).encode())
@@ -107,15 +115,22 @@ class MessagesEncoder:
             out += self._start({})
         out += self._close()
         usage = anthropic_usage(self.usage)
-        out += _MESSAGE_DELTA % (self.stop_reason.encode(), usage["input_tokens"],
-                                 usage["output_tokens"], usage["cache_read_input_tokens"],
-                                 usage["cache_creation_input_tokens"])
+        out += _MESSAGE_DELTA % (
+            self.stop_reason.encode(),
+            usage["input_tokens"],
+            usage["output_tokens"],
+            usage["cache_read_input_tokens"],
+            usage["cache_creation_input_tokens"],
+        )
         out += MESSAGE_STOP
         return bytes(out)
 
     def _start(self, chunk: Mapping[str, Any]) -> bytes:
-        return _MESSAGE_START % (_encode(message_id(chunk.get("id"))).encode(),
-                                 _encode(self.model).encode()) + PING
+        return (
+            _MESSAGE_START
+            % (_encode(message_id(chunk.get("id"))).encode(), _encode(self.model).encode())
+            + PING
+        )
 
     def _block(self, kind: str, start: Mapping[str, Any]) -> bytes:
         if self.open == kind:
@@ -125,20 +140,31 @@ class MessagesEncoder:
         self.open = kind
         if kind == "text":
             return out + _TEXT_START % self.index
-        return out + event("content_block_start", {"type": "content_block_start",
-                                                   "index": self.index, "content_block": start})
+        return out + event(
+            "content_block_start",
+            {"type": "content_block_start", "index": self.index, "content_block": start},
+        )
 
     def _delta(self, delta: Mapping[str, Any]) -> bytes:
-        return event("content_block_delta", {"type": "content_block_delta",
-                                             "index": self.index, "delta": delta})
+        return event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": self.index, "delta": delta},
+        )
 
     def _tool(self, call: Mapping[str, Any]) -> bytes:
         fn = call.get("function") or {}
         kind = f"tool:{call.get('index', 0)}"
         out = b""
         if self.open != kind:
-            out = self._block(kind, {"type": "tool_use", "id": call.get("id") or "",
-                                     "name": fn.get("name") or "", "input": {}})
+            out = self._block(
+                kind,
+                {
+                    "type": "tool_use",
+                    "id": call.get("id") or "",
+                    "name": fn.get("name") or "",
+                    "input": {},
+                },
+            )
         if fn.get("arguments"):
             out += self._delta({"type": "input_json_delta", "partial_json": fn["arguments"]})
         return out

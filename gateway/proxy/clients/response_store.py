@@ -57,8 +57,14 @@ class ResponseStore(Protocol):
 class SqliteResponseStore:
     """SQLite behind a lock: statements are short, and one connection serves the process."""
 
-    def __init__(self, path: Path | str | None = None, *, max_age_s: float = MAX_AGE_S,
-                 max_bytes: int = MAX_BYTES, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        max_age_s: float = MAX_AGE_S,
+        max_bytes: int = MAX_BYTES,
+        clock: Any = time.time,
+    ) -> None:
         self.max_age_s, self.max_bytes, self.clock = max_age_s, max_bytes, clock
         target = ":memory:" if path is None else str(path)
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -80,21 +86,26 @@ class SqliteResponseStore:
         size = len(text) + len(items)
         now = self.clock()
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
-                             (response["id"], consumer, now, size, text, items))
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
+                (response["id"], consumer, now, size, text, items),
+            )
             self._evict(now)
 
     def get(self, consumer: str, id: str) -> Stored | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT response, input FROM responses WHERE id = ? AND consumer = ? "
-                "AND created >= ?", (id, consumer, self.clock() - self.max_age_s)).fetchone()
+                "AND created >= ?",
+                (id, consumer, self.clock() - self.max_age_s),
+            ).fetchone()
         return None if row is None else Stored(json.loads(row[0]), json.loads(row[1]))
 
     def delete(self, consumer: str, id: str) -> bool:
         with self._lock:
-            cursor = self._db.execute("DELETE FROM responses WHERE id = ? AND consumer = ?",
-                                      (id, consumer))
+            cursor = self._db.execute(
+                "DELETE FROM responses WHERE id = ? AND consumer = ?", (id, consumer)
+            )
         return cursor.rowcount > 0
 
     def _evict(self, now: float) -> None:

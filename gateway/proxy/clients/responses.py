@@ -43,12 +43,16 @@ class NotFound(ProxyError):
     code = "not_found"
 
 
-def _history(stored_input: list[dict[str, Any]], output: list[dict[str, Any]]
-             ) -> list[dict[str, Any]]:
+def _history(
+    stored_input: list[dict[str, Any]], output: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """A stored conversation as input items again. Item ids are left out: the upstream
     never stored them (the proxy sends `store: false`)."""
-    return [{k: v for k, v in item.items() if k != "id"} for item in [*stored_input, *output]
-            if item.get("type") != "reasoning" or item.get("encrypted_content")]
+    return [
+        {k: v for k, v in item.items() if k != "id"}
+        for item in [*stored_input, *output]
+        if item.get("type") != "reasoning" or item.get("encrypted_content")
+    ]
 
 
 class NativeEncoder(StreamEncoder):
@@ -79,8 +83,9 @@ class NativeEncoder(StreamEncoder):
         writer = EventWriter()
         writer.sequence = self.sequence + 1
         body = error.body()["error"]
-        return writer.error(body.get("code"), body.get("message") or error.message,
-                            body.get("param"))
+        return writer.error(
+            body.get("code"), body.get("message") or error.message, body.get("param")
+        )
 
     def usage(self) -> Mapping[str, Any] | None:
         return chat_usage((self.final or {}).get("usage"))
@@ -101,8 +106,9 @@ class TranslatedEncoder(StreamEncoder):
 
     def fail(self, error: ProxyError) -> bytes:
         body = error.body()["error"]
-        return self.writer.write.error(body.get("code"), body.get("message") or error.message,
-                                       body.get("param"))
+        return self.writer.write.error(
+            body.get("code"), body.get("message") or error.message, body.get("param")
+        )
 
     def usage(self) -> Mapping[str, Any] | None:
         return self.writer.usage
@@ -117,37 +123,49 @@ class ResponsesAPI(ClientAPI):
     def __init__(self, store: ResponseStore) -> None:
         self.store = store
 
-    def translate(self, body: dict[str, Any], consumer: Consumer,
-                  snapshot: Snapshot) -> Translated:
+    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
         items = input_items(body)
         history: list[dict[str, Any]] = []
         previous = body.get("previous_response_id")
         if previous is not None:
             stored = self.store.get(consumer.name, str(previous))
             if stored is None:
-                raise InvalidRequest(f"Previous response with id '{previous}' not found.",
-                                     param="previous_response_id",
-                                     code="previous_response_not_found")
+                raise InvalidRequest(
+                    f"Previous response with id '{previous}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
             history = _history(stored.input, stored.response.get("output") or [])
         conversation = [*history, *items]
         native = {k: v for k, v in body.items() if k != "previous_response_id"}
         native["input"], native["store"] = conversation, False
-        return Translated(to_chat(body, conversation, snapshot.native_tools), native,
-                          extra={"client": body, "conversation": conversation,
-                                 "id": new_id("resp")})
+        return Translated(
+            to_chat(body, conversation, snapshot.native_tools),
+            native,
+            extra={"client": body, "conversation": conversation, "id": new_id("resp")},
+        )
 
-    def native(self, translated: Translated, decision: policy.Decision, snapshot: Snapshot,
-               ex: Exchange) -> NativeRequest:
+    def native(
+        self, translated: Translated, decision: policy.Decision, snapshot: Snapshot, ex: Exchange
+    ) -> NativeRequest:
         body = dict(translated.native)
         model = translated.model
-        prompts = [p for p in (snapshot.settings.system_prompt,
-                               model.system_prompt if model else None) if p]
+        prompts = [
+            p
+            for p in (snapshot.settings.system_prompt, model.system_prompt if model else None)
+            if p
+        ]
         if prompts:
-            body["instructions"] = "\n\n".join([*prompts, *filter(None, [body.get(
-                "instructions")])])
+            body["instructions"] = "\n\n".join(
+                [*prompts, *filter(None, [body.get("instructions")])]
+            )
         if tools := body.get("tools"):
-            kept = [t for t in tools if t.get("type") == "function"
-                    or native_tool(t, snapshot.native_tools) in decision.native_tools]
+            kept = [
+                t
+                for t in tools
+                if t.get("type") == "function"
+                or native_tool(t, snapshot.native_tools) in decision.native_tools
+            ]
             if kept:
                 body["tools"] = kept
             else:
@@ -162,17 +180,21 @@ class ResponsesAPI(ClientAPI):
             response["model"] = client["model"]
             response["previous_response_id"] = client.get("previous_response_id")
             response["store"] = client.get("store", True) is not False
+
         return fix
 
-    def answer(self, reply: Reply, translated: Translated
-               ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    def answer(
+        self, reply: Reply, translated: Translated
+    ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
         body = dict(reply.body or {})
         if reply.native:
             self._fix(translated)(body)
             return body, chat_usage(body.get("usage"))
         client = translated.extra["client"]
-        return (to_response(body, client, id=translated.extra["id"], model=client["model"]),
-                body.get("usage"))
+        return (
+            to_response(body, client, id=translated.extra["id"], model=client["model"]),
+            body.get("usage"),
+        )
 
     def encoder(self, translated: Translated, native: bool) -> StreamEncoder:
         if native:
@@ -197,15 +219,17 @@ def api_of(app: ProxyApp) -> ResponsesAPI:
     return app.clients
 
 
-async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str, loaded: Loaded,
-                   consumer: Consumer) -> None:
+async def dispatch(
+    app: ProxyApp, ex: Exchange, method: str, path: str, loaded: Loaded, consumer: Consumer
+) -> None:
     api = api_of(app)
     if path == "/v1/responses":
         if method != "POST":
-            raise InvalidRequest(f"method {method} is not allowed on {path}",
-                                 code="method_not_allowed")
+            raise InvalidRequest(
+                f"method {method} is not allowed on {path}", code="method_not_allowed"
+            )
         return await app.pipeline.run(ex, loaded, consumer, endpoint(api, ex, consumer))
-    rest = path[len("/v1/responses/"):] if path.startswith("/v1/responses/") else ""
+    rest = path[len("/v1/responses/") :] if path.startswith("/v1/responses/") else ""
     id, _, tail = rest.partition("/")
     if not id or (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):
         raise UnknownURL(f"Unknown request URL: {method} {path}")
@@ -240,7 +264,12 @@ def item_list(items: list[dict[str, Any]], scope: Mapping[str, Any]) -> dict[str
     after = (query.get("after") or [None])[0]
     if after is not None:
         ids = [item["id"] for item in numbered]
-        numbered = numbered[ids.index(after) + 1:] if after in ids else []
+        numbered = numbered[ids.index(after) + 1 :] if after in ids else []
     page = numbered[:limit]
-    return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None, "has_more": len(numbered) > limit}
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(numbered) > limit,
+    }

@@ -20,10 +20,20 @@ from gateway.errors import InvalidRequest
 
 #: Response fields echoed from the request, with their defaults.
 ECHOED: Mapping[str, Any] = {
-    "instructions": None, "max_output_tokens": None, "parallel_tool_calls": True,
-    "previous_response_id": None, "temperature": 1.0, "tool_choice": "auto", "tools": [],
-    "top_p": 1.0, "truncation": "disabled", "user": None, "metadata": {}, "store": True,
-    "background": False, "service_tier": "default",
+    "instructions": None,
+    "max_output_tokens": None,
+    "parallel_tool_calls": True,
+    "previous_response_id": None,
+    "temperature": 1.0,
+    "tool_choice": "auto",
+    "tools": [],
+    "top_p": 1.0,
+    "truncation": "disabled",
+    "user": None,
+    "metadata": {},
+    "store": True,
+    "background": False,
+    "service_tier": "default",
 }
 
 
@@ -32,6 +42,7 @@ def new_id(prefix: str) -> str:
 
 
 # --- request -------------------------------------------------------------------------------
+
 
 def input_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The request's `input` as a list of items (a string is one user message)."""
@@ -43,8 +54,9 @@ def input_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(item) for item in given]
 
 
-def to_chat(body: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
-            natives: Mapping[str, NativeTool]) -> dict[str, Any]:
+def to_chat(
+    body: Mapping[str, Any], items: Sequence[Mapping[str, Any]], natives: Mapping[str, NativeTool]
+) -> dict[str, Any]:
     """The chat request for a Responses request whose whole conversation is `items`."""
     messages: list[dict[str, Any]] = []
     if body.get("instructions"):
@@ -74,12 +86,17 @@ def _add_item(messages: list[dict[str, Any]], item: Mapping[str, Any], i: int) -
     if kind == "message":
         role = item.get("role")
         if role not in ("user", "assistant", "system", "developer"):
-            raise InvalidRequest(f"input[{i}].role: must be user, assistant, system or "
-                                 "developer", param=f"input[{i}].role")
+            raise InvalidRequest(
+                f"input[{i}].role: must be user, assistant, system or developer",
+                param=f"input[{i}].role",
+            )
         messages.append({"role": role, "content": _content(item.get("content"), i)})
     elif kind == "function_call":
-        call = {"id": item.get("call_id"), "type": "function",
-                "function": {"name": item.get("name"), "arguments": item.get("arguments") or ""}}
+        call = {
+            "id": item.get("call_id"),
+            "type": "function",
+            "function": {"name": item.get("name"), "arguments": item.get("arguments") or ""},
+        }
         last = messages[-1] if messages else None
         if last is not None and last["role"] == "assistant":
             last.setdefault("tool_calls", []).append(call)
@@ -89,21 +106,28 @@ def _add_item(messages: list[dict[str, Any]], item: Mapping[str, Any], i: int) -
         output = item.get("output")
         if isinstance(output, list):
             output = "".join(p.get("text", "") for p in output if isinstance(p, Mapping))
-        messages.append({"role": "tool", "tool_call_id": item.get("call_id"),
-                         "content": output if isinstance(output, str) else json.dumps(output)})
+        messages.append(
+            {
+                "role": "tool",
+                "tool_call_id": item.get("call_id"),
+                "content": output if isinstance(output, str) else json.dumps(output),
+            }
+        )
     elif kind == "reasoning":
         return  # chat has no way to send earlier reasoning back
     else:
-        raise InvalidRequest(f"input[{i}]: item type {kind!r} cannot be sent to this model",
-                             param=f"input[{i}]")
+        raise InvalidRequest(
+            f"input[{i}]: item type {kind!r} cannot be sent to this model", param=f"input[{i}]"
+        )
 
 
 def _content(content: Any, i: int) -> Any:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise InvalidRequest(f"input[{i}].content: must be a string or a list of parts",
-                             param=f"input[{i}].content")
+        raise InvalidRequest(
+            f"input[{i}].content: must be a string or a list of parts", param=f"input[{i}].content"
+        )
     parts: list[dict[str, Any]] = []
     for part in content:
         kind = part.get("type") if isinstance(part, Mapping) else None
@@ -117,11 +141,20 @@ def _content(content: Any, i: int) -> Any:
                 image["detail"] = part["detail"]
             parts.append({"type": "image_url", "image_url": image})
         elif kind == "input_file" and part.get("file_data"):
-            parts.append({"type": "file", "file": {"file_data": part["file_data"],
-                                                   "filename": part.get("filename") or "file"}})
+            parts.append(
+                {
+                    "type": "file",
+                    "file": {
+                        "file_data": part["file_data"],
+                        "filename": part.get("filename") or "file",
+                    },
+                }
+            )
         else:
-            raise InvalidRequest(f"input[{i}].content: part type {kind!r} cannot be sent to "
-                                 "this model", param=f"input[{i}].content")
+            raise InvalidRequest(
+                f"input[{i}].content: part type {kind!r} cannot be sent to this model",
+                param=f"input[{i}].content",
+            )
     if all(p["type"] == "text" for p in parts):
         return "".join(p["text"] for p in parts)
     return parts
@@ -145,8 +178,10 @@ def _tool(tool: Any, natives: Mapping[str, NativeTool]) -> dict[str, Any]:
         return {"type": native_tool(tool, natives)}
     if not tool.get("name"):
         raise InvalidRequest("tools: every function tool needs a name", param="tools")
-    fn: dict[str, Any] = {"name": tool["name"],
-                          "parameters": tool.get("parameters") or {"type": "object"}}
+    fn: dict[str, Any] = {
+        "name": tool["name"],
+        "parameters": tool.get("parameters") or {"type": "object"},
+    }
     for key in ("description", "strict"):
         if tool.get(key) is not None:
             fn[key] = tool[key]
@@ -174,18 +209,20 @@ def _response_format(fmt: Any) -> dict[str, Any] | None:
 
 # --- answer --------------------------------------------------------------------------------
 
+
 def responses_usage(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not usage:
         return None
     prompt = usage.get("prompt_tokens_details") or {}
     completion = usage.get("completion_tokens_details") or {}
     inp, out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    return {"input_tokens": inp,
-            "input_tokens_details": {"cached_tokens": int(prompt.get("cached_tokens") or 0)},
-            "output_tokens": out,
-            "output_tokens_details": {
-                "reasoning_tokens": int(completion.get("reasoning_tokens") or 0)},
-            "total_tokens": inp + out}
+    return {
+        "input_tokens": inp,
+        "input_tokens_details": {"cached_tokens": int(prompt.get("cached_tokens") or 0)},
+        "output_tokens": out,
+        "output_tokens_details": {"reasoning_tokens": int(completion.get("reasoning_tokens") or 0)},
+        "total_tokens": inp + out,
+    }
 
 
 def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -193,25 +230,46 @@ def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not usage:
         return None
     inp, out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-    return {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out,
-            "prompt_tokens_details": {
-                "cached_tokens": int((usage.get("input_tokens_details") or {})
-                                     .get("cached_tokens") or 0)},
-            "completion_tokens_details": {
-                "reasoning_tokens": int((usage.get("output_tokens_details") or {})
-                                        .get("reasoning_tokens") or 0)}}
+    return {
+        "prompt_tokens": inp,
+        "completion_tokens": out,
+        "total_tokens": inp + out,
+        "prompt_tokens_details": {
+            "cached_tokens": int(
+                (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+            )
+        },
+        "completion_tokens_details": {
+            "reasoning_tokens": int(
+                (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
+            )
+        },
+    }
 
 
-def response_object(body: Mapping[str, Any], *, id: str, model: str, status: str,
-                    output: list[dict[str, Any]], usage: Mapping[str, Any] | None,
-                    created_at: int | None = None,
-                    incomplete: str | None = None) -> dict[str, Any]:
+def response_object(
+    body: Mapping[str, Any],
+    *,
+    id: str,
+    model: str,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: Mapping[str, Any] | None,
+    created_at: int | None = None,
+    incomplete: str | None = None,
+) -> dict[str, Any]:
     """A Response object, echoing the request's settings as OpenAI does."""
-    out: dict[str, Any] = {"id": id, "object": "response",
-                           "created_at": created_at or int(time.time()), "status": status,
-                           "error": None, "model": model, "output": output,
-                           "incomplete_details": {"reason": incomplete} if incomplete else None,
-                           "usage": responses_usage(usage)}
+    out: dict[str, Any] = {
+        "id": id,
+        "object": "response",
+        "created_at": created_at or int(time.time()),
+        "status": status,
+        "error": None,
+        "model": model,
+        "output": output,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
+        "usage": responses_usage(usage),
+    }
     for name, default in ECHOED.items():
         value = body.get(name)
         out[name] = default if value is None else value
@@ -221,20 +279,32 @@ def response_object(body: Mapping[str, Any], *, id: str, model: str, status: str
 
 
 def message_item(text: str, *, id: str, status: str = "completed") -> dict[str, Any]:
-    return {"type": "message", "id": id, "status": status, "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": [],
-                         "logprobs": []}] if status == "completed" else []}
+    return {
+        "type": "message",
+        "id": id,
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+        if status == "completed"
+        else [],
+    }
 
 
 def call_item(call: Mapping[str, Any], *, id: str, status: str = "completed") -> dict[str, Any]:
     fn = call.get("function") or {}
-    return {"type": "function_call", "id": id, "call_id": call.get("id") or id,
-            "name": fn.get("name") or "", "arguments": fn.get("arguments") or "",
-            "status": status}
+    return {
+        "type": "function_call",
+        "id": id,
+        "call_id": call.get("id") or id,
+        "name": fn.get("name") or "",
+        "arguments": fn.get("arguments") or "",
+        "status": status,
+    }
 
 
-def to_response(completion: Mapping[str, Any], body: Mapping[str, Any], *, id: str,
-                model: str) -> dict[str, Any]:
+def to_response(
+    completion: Mapping[str, Any], body: Mapping[str, Any], *, id: str, model: str
+) -> dict[str, Any]:
     """A Response object from an OpenAI chat.completion."""
     choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
@@ -244,6 +314,12 @@ def to_response(completion: Mapping[str, Any], body: Mapping[str, Any], *, id: s
     for call in message.get("tool_calls") or ():
         output.append(call_item(call, id=new_id("fc")))
     incomplete = "max_output_tokens" if choice.get("finish_reason") == "length" else None
-    return response_object(body, id=id, model=model,
-                           status="incomplete" if incomplete else "completed", output=output,
-                           usage=completion.get("usage"), incomplete=incomplete)
+    return response_object(
+        body,
+        id=id,
+        model=model,
+        status="incomplete" if incomplete else "completed",
+        output=output,
+        usage=completion.get("usage"),
+        incomplete=incomplete,
+    )

@@ -53,10 +53,15 @@ class ResponsesEncoder:
 
     def response(self, status: str) -> dict[str, Any]:
         incomplete = "max_output_tokens" if status == "incomplete" else None
-        return response_object(self.body, id=self.id, model=self.model, status=status,
-                               output=self.output if status != "in_progress" else [],
-                               usage=self.usage if status != "in_progress" else None,
-                               incomplete=incomplete)
+        return response_object(
+            self.body,
+            id=self.id,
+            model=self.model,
+            status=status,
+            output=self.output if status != "in_progress" else [],
+            usage=self.usage if status != "in_progress" else None,
+            incomplete=incomplete,
+        )
 
     def feed(self, chunk: Mapping[str, Any]) -> bytes:
         out = bytearray()
@@ -95,14 +100,25 @@ class ResponsesEncoder:
             out = self._close()
             self.open = message_item("", id=new_id("msg"), status="in_progress")
             self.text = ""
-            out += self.write("response.output_item.added", output_index=self._index(),
-                              item=self.open)
-            out += self.write("response.content_part.added", item_id=self.open["id"],
-                              output_index=self._index(), content_index=0, part=_part(""))
+            out += self.write(
+                "response.output_item.added", output_index=self._index(), item=self.open
+            )
+            out += self.write(
+                "response.content_part.added",
+                item_id=self.open["id"],
+                output_index=self._index(),
+                content_index=0,
+                part=_part(""),
+            )
         self.text += text
-        return out + self.write("response.output_text.delta", item_id=self.open["id"],
-                                output_index=self._index(), content_index=0, delta=text,
-                                logprobs=[])
+        return out + self.write(
+            "response.output_text.delta",
+            item_id=self.open["id"],
+            output_index=self._index(),
+            content_index=0,
+            delta=text,
+            logprobs=[],
+        )
 
     def _call(self, call: Mapping[str, Any]) -> bytes:
         index = call.get("index", 0)
@@ -113,13 +129,16 @@ class ResponsesEncoder:
             item = call_item(call, id=new_id("fc"), status="in_progress")
             item["arguments"] = ""
             self.calls[index] = self.open = item
-            out += self.write("response.output_item.added", output_index=self._index(),
-                              item=item)
+            out += self.write("response.output_item.added", output_index=self._index(), item=item)
         fragment = (call.get("function") or {}).get("arguments") or ""
         if fragment and item is self.open:
             item["arguments"] += fragment
-            out += self.write("response.function_call_arguments.delta", item_id=item["id"],
-                              output_index=self._index(), delta=fragment)
+            out += self.write(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=self._index(),
+                delta=fragment,
+            )
         return out
 
     def _close(self) -> bytes:
@@ -129,15 +148,30 @@ class ResponsesEncoder:
         index = self._index()
         out = b""
         if item["type"] == "message":
-            out += self.write("response.output_text.done", item_id=item["id"],
-                              output_index=index, content_index=0, text=self.text, logprobs=[])
-            out += self.write("response.content_part.done", item_id=item["id"],
-                              output_index=index, content_index=0, part=_part(self.text))
+            out += self.write(
+                "response.output_text.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                text=self.text,
+                logprobs=[],
+            )
+            out += self.write(
+                "response.content_part.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part=_part(self.text),
+            )
             item = message_item(self.text, id=item["id"])
         else:
-            out += self.write("response.function_call_arguments.done", item_id=item["id"],
-                              output_index=index, name=item["name"],
-                              arguments=item["arguments"])
+            out += self.write(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
             item = {**item, "status": "completed"}
         self.output.append(item)
         return out + self.write("response.output_item.done", output_index=index, item=item)

@@ -42,6 +42,7 @@ async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
 
 def refusal(method: str, path: str, known: tuple[str, ...]) -> InvalidRequest | UnknownURL:
     if path in known:
-        return InvalidRequest(f"method {method} is not allowed on {path}",
-                              code="method_not_allowed")
+        return InvalidRequest(
+            f"method {method} is not allowed on {path}", code="method_not_allowed"
+        )
     return UnknownURL(f"Unknown request URL: {method} {path}")

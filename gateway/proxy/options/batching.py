@@ -29,7 +29,7 @@ def batches_of(call: Call) -> list[list[Any]] | None:
     inputs = _inputs(call.body) if call.endpoint == "embeddings" else None
     if not size or inputs is None or len(inputs) <= size:
         return None
-    return [inputs[i:i + size] for i in range(0, len(inputs), size)]
+    return [inputs[i : i + size] for i in range(0, len(inputs), size)]
 
 
 def join(replies: Sequence[Reply], batches: Sequence[Sequence[Any]]) -> Reply:
@@ -46,8 +46,7 @@ def join(replies: Sequence[Reply], batches: Sequence[Sequence[Any]]) -> Reply:
                 usage[key] = usage.get(key, 0) + value
         offset += len(batch)
     first = replies[0].body or {}
-    return Reply(body={"object": "list", "data": data, "model": first.get("model"),
-                       "usage": usage})
+    return Reply(body={"object": "list", "data": data, "model": first.get("model"), "usage": usage})
 
 
 def send_batched(adapter: Adapter, call: Call) -> Awaitable[Reply]:
@@ -68,8 +67,7 @@ async def _send_batches(adapter: Adapter, call: Call, batches: list[list[Any]]) 
 
     async def one(batch: list[Any]) -> Reply:
         async with gate:
-            return await adapter.send(dataclasses.replace(call, body={**call.body,
-                                                                      "input": batch}))
+            return await adapter.send(dataclasses.replace(call, body={**call.body, "input": batch}))
 
     tasks = [asyncio.ensure_future(one(b)) for b in batches]
     try:

@@ -43,7 +43,7 @@ class ThinkSplitter:
             if self._state == "start":
                 stripped = text.lstrip()
                 if stripped.startswith(OPEN):
-                    self._state, text = "open", stripped[len(OPEN):]
+                    self._state, text = "open", stripped[len(OPEN) :]
                 elif OPEN.startswith(stripped):
                     self._pending, text = text, ""
                 else:
@@ -56,11 +56,11 @@ class ThinkSplitter:
                 end = text.find(CLOSE)
                 if end >= 0:
                     reasoning.append(text[:end])
-                    self._state, text = "after", text[end + len(CLOSE):]
+                    self._state, text = "after", text[end + len(CLOSE) :]
                 else:
                     keep = _held_prefix(text, CLOSE)
-                    reasoning.append(text[:len(text) - keep])
-                    self._pending, text = text[len(text) - keep:], ""
+                    reasoning.append(text[: len(text) - keep])
+                    self._pending, text = text[len(text) - keep :], ""
             elif self._state == "after":
                 text = text.lstrip()
                 if text:
@@ -179,8 +179,9 @@ async def merge_stream(chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
             if reasoning:
                 text = reasoning if thinking.get(index) else f"{OPEN}\n{reasoning}"
                 thinking[index] = True
-            answer_starts = (delta.get("content") or delta.get("tool_calls")
-                             or choice.get("finish_reason"))
+            answer_starts = (
+                delta.get("content") or delta.get("tool_calls") or choice.get("finish_reason")
+            )
             if thinking.get(index) and answer_starts:
                 text += f"\n{CLOSE}\n\n"
                 thinking[index] = False

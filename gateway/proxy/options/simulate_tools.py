@@ -36,8 +36,11 @@ def _tool_list(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for tool in tools:
         fn = tool.get("function") or {}
-        entry = {"name": fn.get("name"), "description": fn.get("description", ""),
-                 "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
+        entry = {
+            "name": fn.get("name"),
+            "description": fn.get("description", ""),
+            "parameters": fn.get("parameters") or {"type": "object", "properties": {}},
+        }
         out.append(entry)
     return out
 
@@ -84,8 +87,10 @@ def _plain_turns(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             out.append({"role": "assistant", "content": joined})
         elif role == "tool":
             call_id = message.get("tool_call_id", "")
-            line = (f"Tool result of {names.get(call_id, 'a tool')} (call {call_id}): "
-                    f"{_text_of(message.get('content'))}")
+            line = (
+                f"Tool result of {names.get(call_id, 'a tool')} (call {call_id}): "
+                f"{_text_of(message.get('content'))}"
+            )
             if out and out[-1].get("_tool_results"):
                 out[-1]["content"] += "\n" + line
             else:
@@ -106,8 +111,9 @@ def prepare_body(body: Mapping[str, Any]) -> dict[str, Any]:
     messages = _plain_turns(out.get("messages") or [])
     rule = _rule(tool_choice)
     if tools and rule is not None:
-        prompt = INSTRUCTIONS.format(tools=json.dumps(_tool_list(tools), ensure_ascii=False),
-                                     rule=rule)
+        prompt = INSTRUCTIONS.format(
+            tools=json.dumps(_tool_list(tools), ensure_ascii=False), rule=rule
+        )
         first = messages[0] if messages else {}
         if first.get("role") in ("system", "developer") and isinstance(first.get("content"), str):
             messages[0] = {**first, "content": first["content"] + "\n\n" + prompt}
@@ -145,8 +151,13 @@ def parse_calls(text: str, names: frozenset[str]) -> list[dict[str, Any]] | None
         arguments = call.get("arguments", {})
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments, ensure_ascii=False)
-        out.append({"id": "call_" + secrets.token_hex(12), "type": "function",
-                    "function": {"name": call["name"], "arguments": arguments}})
+        out.append(
+            {
+                "id": "call_" + secrets.token_hex(12),
+                "type": "function",
+                "function": {"name": call["name"], "arguments": arguments},
+            }
+        )
     return out
 
 
@@ -169,8 +180,9 @@ def _could_be_json(text: str) -> bool:
     return not stripped or stripped[0] == "{" or _FENCE.startswith(stripped[:3])
 
 
-async def finish_stream(request: Mapping[str, Any],
-                        chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
+async def finish_stream(
+    request: Mapping[str, Any], chunks: AsyncIterator[dict]
+) -> AsyncIterator[dict]:
     """Stream content live once it cannot be a tool call; hold it back while it might be."""
     names = tool_names(request)
     held: dict[int, list[str]] = {}  # choice index -> content held back while undecided
@@ -188,14 +200,21 @@ async def finish_stream(request: Mapping[str, Any],
                     delta["content"] = "".join(held.pop(index))
             if choice.get("finish_reason") and index in held:
                 _decide(choice, "".join(held.pop(index)), names)
-        if chunk.get("usage") or not chunk.get("choices") or any(
-                c.get("delta") or c.get("finish_reason") for c in chunk["choices"]):
+        if (
+            chunk.get("usage")
+            or not chunk.get("choices")
+            or any(c.get("delta") or c.get("finish_reason") for c in chunk["choices"])
+        ):
             yield chunk
     if any("".join(parts) for parts in held.values()):  # ended without a finish_reason
         keys = ("id", "object", "created", "model")
-        yield {**{k: last[k] for k in keys if k in last},
-               "choices": [{"index": i, "delta": {"content": "".join(parts)},
-                            "finish_reason": None} for i, parts in sorted(held.items())]}
+        yield {
+            **{k: last[k] for k in keys if k in last},
+            "choices": [
+                {"index": i, "delta": {"content": "".join(parts)}, "finish_reason": None}
+                for i, parts in sorted(held.items())
+            ],
+        }
 
 
 def _decide(choice: dict, text: str, names: frozenset[str]) -> None:

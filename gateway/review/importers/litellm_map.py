@@ -10,10 +10,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 SOURCE = "LiteLLM model price map (model_prices_and_context_window.json)"
-MODES = {"chat": "chat", "responses": "chat", "embedding": "embedding",
-         "image_generation": "image-generation", "image_edit": "image-edit",
-         "audio_speech": "speech", "audio_transcription": "transcription",
-         "realtime": "realtime", "video_generation": "video-generation"}
+MODES = {
+    "chat": "chat",
+    "responses": "chat",
+    "embedding": "embedding",
+    "image_generation": "image-generation",
+    "image_edit": "image-edit",
+    "audio_speech": "speech",
+    "audio_transcription": "transcription",
+    "realtime": "realtime",
+    "video_generation": "video-generation",
+}
 _QUALITIES = {"standard", "hd", "low", "medium", "high", "max-steps"}
 _SIZE = re.compile(r"^(\d+)-x-(\d+)$")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._:@/+-]+")
@@ -95,9 +102,13 @@ def _image_price(spec: Mapping[str, Any], size: str | None) -> str | None:
     return None
 
 
-def collect(data: Mapping[str, Any], providers: set[str] | None,
-            provider_map: Mapping[str, str], summary: Counter[str],
-            conflicts: list[str] | None = None) -> list[Entry]:
+def collect(
+    data: Mapping[str, Any],
+    providers: set[str] | None,
+    provider_map: Mapping[str, str],
+    summary: Counter[str],
+    conflicts: list[str] | None = None,
+) -> list[Entry]:
     """The importable entries of the map for litellm `providers` (None: all), keyed by our
     provider name (`provider_map`, else the sanitised litellm name), in key order. Two keys
     for one upstream model whose prices differ are named in `conflicts` (the first is kept)."""
@@ -117,9 +128,9 @@ def collect(data: Mapping[str, Any], providers: set[str] | None,
         ours = provider_map.get(provider) or sanitize(provider.replace("_", "-"))
         found = entries.get((ours, upstream))
         if mtype in ("image-generation", "image-edit"):
-            entry = found or entries.setdefault((ours, upstream),
-                                                Entry(ours, provider, upstream, named, mtype,
-                                                      spec))
+            entry = found or entries.setdefault(
+                (ours, upstream), Entry(ours, provider, upstream, named, mtype, spec)
+            )
             price = _image_price(spec, size)
             if price is not None:
                 entry.images.setdefault(size or "auto", {})[quality or "standard"] = price
@@ -127,8 +138,10 @@ def collect(data: Mapping[str, Any], providers: set[str] | None,
         if found is not None:
             summary["skipped duplicate upstream model"] += 1
             if conflicts is not None and _prices_differ(found.spec, spec):
-                conflicts.append(f"{key}: same upstream model as {found.key_name!r} of "
-                                 f"{found.source}, with other prices; kept {found.key_name!r}")
+                conflicts.append(
+                    f"{key}: same upstream model as {found.key_name!r} of "
+                    f"{found.source}, with other prices; kept {found.key_name!r}"
+                )
             continue
         entries[(ours, upstream)] = Entry(ours, provider, upstream, named, mtype, spec)
     return list(entries.values())
@@ -145,11 +158,16 @@ def price_of(entry: Entry) -> dict[str, Any] | None:
     price: dict[str, Any] = {"type": mtype}
     if mtype in ("chat", "realtime", "embedding"):
         price["unit"] = "per_million_tokens"
-        fields = {"input": "input_cost_per_token", "cached_input": "cache_read_input_token_cost",
-                  "cache_write": "cache_creation_input_token_cost"}
+        fields = {
+            "input": "input_cost_per_token",
+            "cached_input": "cache_read_input_token_cost",
+            "cache_write": "cache_creation_input_token_cost",
+        }
         if mtype != "embedding":
-            fields |= {"output": "output_cost_per_token",
-                       "reasoning": "output_cost_per_reasoning_token"}
+            fields |= {
+                "output": "output_cost_per_token",
+                "reasoning": "output_cost_per_reasoning_token",
+            }
         for ours, theirs in fields.items():
             if spec.get(theirs) is not None and money(spec[theirs]) is not None:
                 price[ours] = money(spec[theirs], 1_000_000)
@@ -158,14 +176,18 @@ def price_of(entry: Entry) -> dict[str, Any] | None:
     if mtype in ("image-generation", "image-edit"):
         if not entry.images:
             return None
-        return {**price, "unit": "per_image",
-                "images": {s: dict(sorted(q.items())) for s, q in sorted(entry.images.items())}}
+        return {
+            **price,
+            "unit": "per_image",
+            "images": {s: dict(sorted(q.items())) for s, q in sorted(entry.images.items())},
+        }
     if mtype == "speech":
         chars = money(spec.get("input_cost_per_character"), 1_000_000)
         return {**price, "unit": "per_million_characters", "characters": chars} if chars else None
     if mtype == "transcription":
         audio = money(spec.get("input_cost_per_second") or spec.get("output_cost_per_second"))
         return {**price, "unit": "per_second", "audio": audio} if audio else None
-    video = money(spec.get("output_cost_per_second")
-                  or spec.get("output_cost_per_video_per_second"))
+    video = money(
+        spec.get("output_cost_per_second") or spec.get("output_cost_per_video_per_second")
+    )
     return {**price, "unit": "per_second", "video": video} if video else None

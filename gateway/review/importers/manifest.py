@@ -37,7 +37,12 @@ def sync_import(result: ImportResult, out: Path, *, map_version: str) -> Synced:
         if target.is_relative_to(out.resolve()) and target.is_file():
             target.unlink()
     removed = sorted(set(before.get("models", ())) - set(result.models))
-    manifest.write_text(json.dumps({"map_version": map_version, "files": sorted(result.files),
-                                    "models": result.models}, indent=1) + "\n",
-                        encoding="utf-8")
+    manifest.write_text(
+        json.dumps(
+            {"map_version": map_version, "files": sorted(result.files), "models": result.models},
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return Synced(written, pruned, removed, before.get("map_version"))

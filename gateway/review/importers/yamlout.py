@@ -9,9 +9,13 @@ from typing import Any
 import yaml
 
 SCHEMA_URL = "https://modelyard.dev/schemas"
-SCHEMA_FILES = {"Provider": "provider.json", "PriceBook": "price-book.json",
-                "Model": "model.json", "Channel": "channel.json",
-                "Capability": "capability.json"}
+SCHEMA_FILES = {
+    "Provider": "provider.json",
+    "PriceBook": "price-book.json",
+    "Model": "model.json",
+    "Channel": "channel.json",
+    "Capability": "capability.json",
+}
 
 
 def schema_ref(rel_file: str, kind: str, schema_root: str | None) -> str:
@@ -23,16 +27,22 @@ def schema_ref(rel_file: str, kind: str, schema_root: str | None) -> str:
     return "../" * depth + f"{schema_root.rstrip('/')}/{SCHEMA_FILES[kind]}"
 
 
-def dump_documents(rel_file: str, docs: Iterable[Mapping[str, Any]], *,
-                   schema_root: str | None, header: str = "") -> str:
+def dump_documents(
+    rel_file: str, docs: Iterable[Mapping[str, Any]], *, schema_root: str | None, header: str = ""
+) -> str:
     """One YAML file of `docs` (`---` separated), keys in the order given, strings kept."""
     docs = list(docs)
     ref = schema_ref(rel_file, docs[0]["kind"], schema_root)
     lines = [f"# yaml-language-server: $schema={ref}"]
     if header:
         lines += [f"# {line}" if line else "#" for line in header.splitlines()]
-    body = yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False, allow_unicode=True,
-                              width=100, explicit_start=False)
+    body = yaml.safe_dump_all(
+        [dict(d) for d in docs],
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        explicit_start=False,
+    )
     return "\n".join(lines) + "\n" + body
 
 
