@@ -180,6 +180,7 @@ def test_new_snapshot_reaches_all_replicas_within_two_polls_without_a_failed_req
         worker.start()
     try:
         poll(lambda: len(answers) >= 20, timeout=20)
+        poll(lambda: host.answers[304] >= 3, timeout=10)  # every replica polled, unchanged
         v2 = compiled(fleet["tmp"], fleet["upstream_url"], 2)
         host.publish(v2)
         took = poll(
