@@ -7,20 +7,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 
-class RawChunk(Mapping[str, Any]):
-    """One `chat.completion.chunk` as JSON bytes ready to relay, readable as a mapping.
+class LazyJSON(Mapping[str, Any]):
+    """A JSON object kept as the bytes it came in, parsed on first read, readable as a
+    mapping. `data` must not be edited: whoever needs to change it takes a copy."""
 
-    `plain` says the producer checked that the chunk carries nothing but choice deltas
-    (no usage, no finish reason, no error): a consumer looking for those may skip it
-    without parsing. `data` is parsed on first use and must not be edited: whoever needs
-    to change a chunk takes `dict(chunk.data)`-style copies or works on plain dicts.
-    """
+    __slots__ = ("raw", "_data")
 
-    __slots__ = ("raw", "plain", "_data")
-
-    def __init__(self, raw: bytes, data: dict[str, Any] | None = None, plain: bool = False) -> None:
+    def __init__(self, raw: bytes, data: dict[str, Any] | None = None) -> None:
         self.raw = raw
-        self.plain = plain
         self._data = data
 
     @property
@@ -37,6 +31,22 @@ class RawChunk(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+class RawChunk(LazyJSON):
+    """One `chat.completion.chunk` as JSON bytes ready to relay, readable as a mapping.
+
+    `plain` says the producer checked that the chunk carries nothing but choice deltas
+    (no usage, no finish reason, no error): a consumer looking for those may skip it
+    without parsing.
+    """
+
+    __slots__ = ("plain",)
+
+    def __init__(self, raw: bytes, data: dict[str, Any] | None = None, plain: bool = False) -> None:
+        self.raw = raw
+        self.plain = plain
+        self._data = data
 
     def dicts(self) -> list[dict[str, Any]]:
         """The event(s) carried, parsed."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool, Provider
+from gateway.proxy.chunk import LazyJSON
 
 if TYPE_CHECKING:
     from gateway.usage.pricing import Usage
@@ -225,31 +225,16 @@ class Adapter(ABC):
         yield  # pragma: no cover - makes this an async generator
 
 
-class NativeEvent(Mapping[str, Any]):
+class NativeEvent(LazyJSON):
     """One server-sent event of a native stream: the event name and its JSON data, kept as
     the upstream's bytes until someone reads `data` (readable as a mapping, like a chunk)."""
 
-    __slots__ = ("event", "raw", "_data")
+    __slots__ = ("event",)
 
     def __init__(self, event: str | None, raw: bytes, data: dict[str, Any] | None = None) -> None:
         self.event = event
         self.raw = raw
         self._data = data
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json.loads(self.raw)
-        return self._data
-
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def __repr__(self) -> str:
         return f"NativeEvent({self.event!r}, {self.raw!r})"
