@@ -13,7 +13,7 @@ from gateway.catalog import compile as compile_module
 from gateway.catalog.compile import build, snapshot_bytes
 from gateway.catalog.load import load_catalog
 from gateway.catalog.snapshot import MAX_SNAPSHOT_BYTES, Snapshot
-from gateway.catalog.yaml_tree import MAX_ALIAS_CHARACTERS
+from gateway.catalog.yaml_aliases import MAX_ALIAS_CHARACTERS
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.reload import CatalogDir, Holder
 from tests.conftest import client, poll, running_proxy, write_catalog

@@ -11,7 +11,8 @@ import yaml
 
 from gateway.catalog.codes import CODES
 from gateway.catalog.load import load_catalog
-from gateway.catalog.yaml_tree import MAX_ALIAS_EXPANSION, MAX_DEPTH
+from gateway.catalog.yaml_aliases import MAX_ALIAS_EXPANSION
+from gateway.catalog.yaml_tree import MAX_DEPTH
 from gateway.diagnostics import ERROR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"

@@ -14,11 +14,11 @@ from yaml.nodes import Node, ScalarNode
 
 from gateway.catalog.document import Document
 from gateway.catalog.salvage import Lost, salvage
+from gateway.catalog.yaml_aliases import Refusal
 from gateway.catalog.yaml_tree import (
     IMPLICIT,
     MAX_DEPTH,
     Builder,
-    Refusal,
     byte_position,
     compose,
     too_deep,

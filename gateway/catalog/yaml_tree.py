@@ -14,13 +14,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from gateway.catalog.document import Path as NodePath
+from gateway.catalog.yaml_aliases import AliasBudget, Refusal
 from gateway.diagnostics import ERROR, Diagnostic
 
-#: Aliased nodes a document may expand in total: plenty for shared defaults, nothing for a bomb.
-MAX_ALIAS_EXPANSION = 10_000
-#: Characters of scalars that aliases may repeat in one document: a few long shared texts,
-#: not a 100,000-character string repeated ten thousand times (a gigabyte once compiled).
-MAX_ALIAS_CHARACTERS = 1_000_000
 #: Nesting deeper than this is no catalog anyone writes by hand.
 MAX_DEPTH = 64
 #: Files with fewer flow brackets than this cannot nest deep enough to hurt the C composer.
@@ -56,14 +52,6 @@ class _Loader(yaml.CSafeLoader):
 
     def ascend_resolver(self) -> None:
         pass
-
-
-class Refusal(Exception):
-    """Stops building one document; becomes its diagnostic."""
-
-    def __init__(self, code: str, mark: Any, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.code, self.mark, self.message, self.hint = code, mark, message, hint
 
 
 _NESTING_REFUSED = "maximum nesting depth"
@@ -141,7 +129,7 @@ def compose(data: bytes) -> Iterator[Node | Diagnostic]:
         )
 
 
-class Builder:
+class Builder(AliasBudget):
     """Turns one document's node tree into plain values and positions, checking as it goes."""
 
     def __init__(self, file: str, diagnostics: list[Diagnostic], *, aliases: bool = True) -> None:
@@ -293,59 +281,6 @@ class Builder:
                 f"YAML tag '{tag}' is not allowed",
                 "remove the tag; catalogs use plain YAML values only",
             )
-
-    def _count_alias(self, node: Node, mark: Any) -> None:
-        if id(node) in self.active:
-            raise Refusal(
-                "MY111",
-                mark,
-                "alias refers to a node that contains it",
-                "remove the recursive alias",
-            )
-        self.expanded += _size(node, self.sizes)
-        if self.expanded > MAX_ALIAS_EXPANSION:
-            raise Refusal(
-                "MY111",
-                mark,
-                f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
-                "write the values out, or share fewer and smaller anchors",
-            )
-
-    def _repeat(self, node: Node) -> bool:
-        key = id(node)
-        return key in self.scalars or key in self.built
-
-    def _count_scalar(self, node: ScalarNode, mark: Any) -> None:
-        """A scalar met again is an alias (or inside one): the text it repeats counts
-        against the budget, as it would in the compiled snapshot."""
-        key = id(node)
-        if key in self.scalars:
-            self._add_characters(len(node.value), mark)
-        else:
-            self.scalars.add(key)
-
-    def _add_characters(self, characters: int, mark: Any) -> None:
-        self.characters += characters
-        if self.characters > MAX_ALIAS_CHARACTERS:
-            raise Refusal(
-                "MY112",
-                mark,
-                f"aliases repeat more than {MAX_ALIAS_CHARACTERS:,} characters of text",
-                "write the text out once, or share shorter anchors",
-            )
-
-
-def _size(node: Node, memo: dict[int, int]) -> int:
-    """Nodes under `node` once every alias is expanded, without expanding any."""
-    key = id(node)
-    if key not in memo:
-        if isinstance(node, MappingNode):
-            memo[key] = 1 + sum(_size(v, memo) for _, v in node.value)
-        elif isinstance(node, SequenceNode):
-            memo[key] = 1 + sum(_size(v, memo) for v in node.value)
-        else:
-            memo[key] = 1
-    return memo[key]
 
 
 _EXPLICIT = {"str", "int", "float", "bool", "null", "timestamp"}

@@ -1,0 +1,144 @@
+"""The OpenAI fast path: an upstream's bytes relayed with the model name swapped, and
+which stream events must be parsed."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from gateway.errors import UpstreamProtocolError
+from gateway.proxy.chunk import RawChunk, RawEvents
+
+
+def _parse_chunk(data: bytes) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise UpstreamProtocolError("upstream sent an unreadable event") from exc
+    if not isinstance(chunk, dict) or "error" in chunk:
+        raise UpstreamProtocolError("upstream ended its stream with an error")
+    return chunk
+
+
+#: What ends a run of plain events: a finish reason or usage that is not null, an error,
+#: [DONE], or a CR (a line break the whole-events check does not count).
+_MARK = re.compile(rb'"(?:finish_reason|usage)"\s*+:\s*+(?!null)|"error"|\[DONE\]|\r')
+
+
+def _first_mark(data: bytes, end: int) -> int:
+    """Where the first `_MARK` in `data[:end]` starts, or -1. A finish reason or usage that
+    is not null is looked for only when the counts say one is there (in compact JSON:
+    `"key":null`, else `"finish_reason":"` or `"usage":{`; the expression otherwise)."""
+    found = [at for needle in (b'"error"', b"\r") if (at := data.find(needle, 0, end)) >= 0]
+    for key, compact in _NON_NULL:
+        others = data.count(key, 0, end) - data.count(key + b":null", 0, end)
+        if others:
+            at = data.find(compact, 0, end)
+            if at < 0 or data.count(compact, 0, end) != others:
+                mark = _MARK.search(data, 0, end)
+                return -1 if mark is None else mark.start()
+            found.append(at)
+    return min(found) if found else -1
+
+
+_NON_NULL = ((b'"finish_reason"', b'"finish_reason":"'), (b'"usage"', b'"usage":{'))
+
+
+def _set(data: bytes, key: bytes) -> bool:
+    """Whether the quoted key occurs with a value other than `null` (one `key:null` is how
+    OpenAI sends usage and finish_reason in chunks that carry neither)."""
+    at = data.find(key)
+    if at < 0:
+        return False
+    end = at + len(key)
+    return data[end : end + 5] != b":null" or data.find(key, end) >= 0
+
+
+_dump = json.JSONEncoder(ensure_ascii=False).encode
+
+
+@functools.lru_cache(maxsize=1024)
+def _rename(upstream_model: str, client_model: str) -> _Rename:
+    """The rename of one (upstream, client) model pair, encoded once: the same few repeat."""
+    return _Rename(upstream_model, client_model)
+
+
+class _Rename:
+    """The fast path: the upstream's bytes relayed as they are, with the model name swapped
+    by a bytes replace; of stream events, only those that can end or meter the stream parsed."""
+
+    __slots__ = ("upstream", "client", "same", "needles")
+
+    def __init__(self, upstream_model: str, client_model: str) -> None:
+        self.upstream = _dump(upstream_model).encode()
+        self.client = _dump(client_model).encode()
+        self.same = self.upstream == self.client
+        self.needles = [(key, key + self.upstream) for key in (b'"model":', b'"model": ')]
+
+    def swap(self, data: bytes) -> bytes | None:
+        """`data` with the model named as the client asked, or None unless `"model": <name>`
+        occurs exactly once (compact, or with the one space pretty-printers put there).
+
+        When the two names are the same, finding the name is enough: any other name the
+        upstream gives (a dated snapshot's) sends the answer the slow way, renamed.
+        """
+        for key, needle in self.needles:
+            at = data.find(needle)
+            if at >= 0:
+                if self.same:
+                    return data
+                if data.find(needle, at + len(needle)) >= 0:
+                    return None
+                return data[:at] + key + self.client + data[at + len(needle) :]
+        return None
+
+    def whole_events(self, buffer: bytes) -> tuple[RawEvents | None, bytes]:
+        """The plain events at the start of `buffer` as one RawEvents, renamed, and the rest.
+
+        Taken whole only where every event is framed as the client gets it (one
+        `data: {...}` line and a blank line, no CR), before the first that can carry a
+        finish reason, usage, an error or [DONE], and where each of them holds
+        `"model":<upstream name>` and a non-empty `"choices":[{` (counted over the events,
+        so an event of a chunk shape that needs shaping sends the read the slow way).
+        """
+        end = buffer.rfind(b"\n\n") + 2
+        if end < 2 or not buffer.startswith(b"data: {"):
+            return None, buffer
+        mark = _first_mark(buffer, end)
+        if mark >= 0:
+            end = buffer.rfind(b"\n\n", 0, mark) + 2
+            if end < 2:
+                return None, buffer
+        region = buffer[:end]
+        count = region.count(b"}\n\ndata: {") + 1
+        if (
+            region.count(b"\n") != 2 * count
+            or not region.endswith(b"}\n\n")
+            or region.count(b'"choices":[{') != count
+        ):
+            return None, buffer
+        key, needle = self.needles[0]
+        renamed = region if self.same else region.replace(needle, key + self.client)
+        longer = len(self.client) - len(self.upstream)
+        # the replacements counted by how much longer the bytes got, where the names differ
+        # in length: one pass less than counting them first
+        found = (len(renamed) - len(region)) // longer if longer else region.count(needle)
+        if found != count:
+            return None, buffer
+        return RawEvents(renamed, count), buffer[end:]
+
+    def fast_chunk(self, data: bytes) -> RawChunk | None:
+        """The event as a RawChunk, or None when it must be parsed and shaped as a dict."""
+        if not (data.startswith(b"{") and data.endswith(b"}")) or b'"error"' in data:
+            return None
+        swapped = self.swap(data)
+        if swapped is None:
+            return None  # `"model":"..."` not found once: let json do it
+        data = swapped
+        if _set(data, b'"finish_reason"') or (
+            b'"usage"' in data and (_set(data, b'"usage"') or b'"choices":[{' not in data)
+        ):
+            return RawChunk(data, _parse_chunk(data))
+        return RawChunk(data, None, True)
