@@ -128,7 +128,7 @@ def compile_documents(docs: Iterable[Document]) -> dict[str, Any]:
 
 
 def compile_catalog(cat: Catalog) -> dict[str, Any]:
-    """The snapshot's JSON form (see snapshot.SNAPSHOT_FORMAT) of a linked catalog."""
+    """The snapshot's JSON form (see snapshot_format.SNAPSHOT_FORMAT) of a linked catalog."""
     with _gc_paused():
         return _compile(cat)[0]
 

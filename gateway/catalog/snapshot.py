@@ -1,7 +1,7 @@
 """The compiled catalog: immutable values the proxy serves from, and their JSON form.
 
-`compile` produces the JSON form (a plain dict, see `SNAPSHOT_FORMAT` below) and its digest;
-a file is read back with `Snapshot.from_bytes` (digest checked once, there), a dict just
+`compile` produces the JSON form (a plain dict, see `snapshot_format.SNAPSHOT_FORMAT`) and
+its digest; a file is read back with `Snapshot.from_bytes` (digest checked once, there), a dict just
 compiled in this process with `Snapshot.from_compiled`. The `Snapshot` keeps no copy of the
 JSON form. Nothing here is mutated after
 construction: a reload builds a whole new `Snapshot` and swaps one reference.
@@ -17,6 +17,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from gateway.catalog.snapshot_settings import BREAKER_DEFAULTS as BREAKER_DEFAULTS
+from gateway.catalog.snapshot_settings import DEFAULT_CURRENCY, Settings
+from gateway.catalog.snapshot_settings import TIMEOUT_DEFAULTS as TIMEOUT_DEFAULTS
+from gateway.catalog.snapshot_settings import Breaker as Breaker
+from gateway.catalog.snapshot_settings import ServerSettings as ServerSettings
+
 SCHEMA_VERSION = 1
 
 #: Data destinations, most to least protected, with their levels.
@@ -25,21 +31,9 @@ DATA_DESTINATIONS: Mapping[str, int] = MappingProxyType(
 )
 PRIORITIES = ("high", "normal", "low")
 # The defaults of the compiled form, in one place: compile writes them into every snapshot;
-# reading a hand-made snapshot without them fills in the same values.
-DEFAULT_CURRENCY = "USD"
+# reading a hand-made snapshot without them fills in the same values. Those of the Settings
+# (currency, timeouts, breaker) are in `snapshot_settings`.
 DEFAULT_DESTINATION = "overseas"
-TIMEOUT_DEFAULTS: Mapping[str, int] = MappingProxyType(
-    {
-        "connect_timeout_s": 5,
-        "first_byte_timeout_s": 60,
-        "total_timeout_s": 300,
-        "retry_budget": 2,
-        "max_request_bytes": 8 * 1024 * 1024,
-    }
-)
-BREAKER_DEFAULTS: Mapping[str, int] = MappingProxyType(
-    {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300}
-)
 SYSTEM_OWNER: Mapping[str, str] = MappingProxyType({"type": "system", "code": "platform"})
 MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"status": "active", "visibility": "public", "order": 1000}
@@ -51,44 +45,6 @@ CONSUMER_DEFAULTS: Mapping[str, Any] = MappingProxyType({"status": "active", "sc
 #: A compiled snapshot larger than this is refused by compile and by the proxy: the 4,381
 #: model catalog generated from LiteLLM's price map compiles to 8.9 MB.
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
-
-SNAPSHOT_FORMAT = """
-{
-  "schema_version": 1,
-  "digest": "<sha256 hex of the canonical JSON of every other key>",
-  "settings": {"system_prompt": str|null, "currency": "USD",
-               "connect_timeout_s": 5, "first_byte_timeout_s": 60, "total_timeout_s": 300,
-               "retry_budget": 2, "max_request_bytes": 8388608,
-               "breaker": {"failure_threshold": 5, "cooldown_s": 30, "max_cooldown_s": 300},
-               "env_prefixes": [str], "internal_tasks": {task: model},
-               "server": {"header_timeout_s", "body_timeout_s", "keepalive_timeout_s",
-                          "max_connections", "shutdown_deadline_s"}
-                          (only when the Settings document has a `server` block)},
-  "providers": {name: {"name", "protocol", "base_url": str|null, "auth": {"type", ...${ENV} refs},
-                       "data_destination": str, "headers": {}}},
-  "capabilities": {name: {"name", "description", "applies_to": [type]}},
-  "native_tools": {name: {"name", "description", "applies_to", "spellings": {protocol: {}},
-                          "price_per_call": "0.01"|null, "currency": "USD"}},
-  "models": [ {"name", "display_name", "vendor", "description", "docs_url", "type", "status",
-               "visibility", "owner": {"type", "code", "name"?}, "order", "aliases": [], "tags": [],
-               "properties": {}, "capabilities": [], "native_tools": [],
-               "system_prompt": str|null,
-               "channels": [channel names in static routing order]} ]   # display order
-  "channels": {name: {"name", "model", "provider", "protocol", "upstream_model", "priority",
-                      "weight", "status", "data_destination", "owner": {}|null, "options": {},
-                      "price": {"currency", "unit", amounts as decimal strings}|null,
-                      "price_source": "inline"|"book:NAME"|null}},
-  "aliases": {alias: model name},
-  "consumers": [ {"name", "status", "key_sha256": [hex], "owner": {}|null, "orgs": [],
-                  "scopes": [], "max_data_destination", "models": [names]|null,
-                  "quota": QUOTA (only when set)} ],
-  "orgs": {name: {"name", "description", "quota": QUOTA|null}}   # only with Org documents
-}
-QUOTA = {"requests_per_minute": int, "tokens_per_minute": int, "concurrent_requests": int,
-         "budget_per_day": "5.00", "budget_per_month": "100", (each only when set)
-         "models": {model name: {the same limits}} (only when set)}
-
-"""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -112,57 +68,6 @@ class Owner:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Owner | None:
         return None if d is None else cls(d["type"], d["code"], d.get("name"))
-
-
-@dataclass(frozen=True, slots=True)
-class Breaker:
-    failure_threshold: int = BREAKER_DEFAULTS["failure_threshold"]
-    cooldown_s: float = BREAKER_DEFAULTS["cooldown_s"]
-    max_cooldown_s: float = BREAKER_DEFAULTS["max_cooldown_s"]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """How the HTTP server guards its connections and shuts down (Settings `server`)."""
-
-    header_timeout_s: float = 10.0  # a connection's request head must arrive within this
-    body_timeout_s: float = 60.0  # the whole request body must arrive within this after the head
-    keepalive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
-    max_connections: int = 1000  # connections beyond this get 503 and are closed
-    shutdown_deadline_s: float = 60.0  # after SIGTERM, what is in flight gets this long
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    system_prompt: str | None = None
-    currency: str = DEFAULT_CURRENCY
-    connect_timeout_s: float = TIMEOUT_DEFAULTS["connect_timeout_s"]
-    first_byte_timeout_s: float = TIMEOUT_DEFAULTS["first_byte_timeout_s"]
-    total_timeout_s: float = TIMEOUT_DEFAULTS["total_timeout_s"]
-    retry_budget: int = TIMEOUT_DEFAULTS["retry_budget"]
-    max_request_bytes: int = TIMEOUT_DEFAULTS["max_request_bytes"]
-    realtime_max_session_s: float = 3600.0
-    realtime_idle_timeout_s: float = 300.0
-    realtime_max_frame_bytes: int = 16 * 1024 * 1024
-    breaker: Breaker = field(default_factory=Breaker)
-    env_prefixes: tuple[str, ...] = ()
-    internal_tasks: Mapping[str, str] = field(default_factory=dict)
-    server: ServerSettings = field(default_factory=ServerSettings)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Settings:
-        return cls(
-            system_prompt=d.get("system_prompt"),
-            currency=d.get("currency", DEFAULT_CURRENCY),
-            **{k: d.get(k, v) for k, v in TIMEOUT_DEFAULTS.items()},
-            realtime_max_session_s=d.get("realtime_max_session_s", 3600.0),
-            realtime_idle_timeout_s=d.get("realtime_idle_timeout_s", 300.0),
-            realtime_max_frame_bytes=d.get("realtime_max_frame_bytes", 16 * 1024 * 1024),
-            breaker=Breaker(**d.get("breaker", {})),
-            env_prefixes=tuple(d.get("env_prefixes", ())),
-            internal_tasks=MappingProxyType(dict(d.get("internal_tasks", {}))),
-            server=ServerSettings(**d.get("server", {})),
-        )
 
 
 @dataclass(frozen=True, slots=True)

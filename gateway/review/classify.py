@@ -7,59 +7,27 @@ One function per entity kind; each returns the findings its changes mean for use
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.catalog.snapshot import DATA_DESTINATIONS
+from gateway.review.classify_consumers import classify_consumer
+from gateway.review.classify_fields import (
+    Context,
+    _destination,
+    _grouped,
+    _names,
+    _owner_change,
+    _set_change,
+    _was,
+)
 from gateway.review.diff import EntityChange, FieldChange
 from gateway.review.findings import Finding
-from gateway.review.mask import short_hash
 from gateway.review.plain import plain_finding
 from gateway.review.pricing import price_finding
-from gateway.review.quota import classify_org, consumer_quota
-from gateway.review.renames import Renames
+from gateway.review.quota import classify_org
 from gateway.review.upstreams import classify_provider, new_env_findings
 
 #: How widely a model may be used; a lateral move (protected <-> internal) narrows for someone.
 _OPENNESS = {"private": 0, "internal": 1, "protected": 1, "public": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Both snapshots, for rules that must look beyond the changed entity."""
-
-    base: Mapping[str, Any]
-    head: Mapping[str, Any]
-    defaulted: Mapping[str, list[str]] = field(default_factory=dict)
-    renames: Renames = field(default_factory=Renames)
-
-
-def _was(f: FieldChange) -> dict[str, Any]:
-    """The detail of a plain before/after field change (not for secret fields)."""
-    return {"field": f.dotted, "before": f.before, "after": f.after}
-
-
-def _set_change(change: FieldChange) -> tuple[list[str], list[str]]:
-    before, after = set(change.before or ()), set(change.after or ())
-    return sorted(after - before), sorted(before - after)
-
-
-def _names(values: list[str]) -> str:
-    return ", ".join(f"`{v}`" for v in values)
-
-
-def _level(value: str | None) -> int:
-    return DATA_DESTINATIONS.get(value or "", 0)
-
-
-def _destination(change: EntityChange, f: FieldChange, field_name: str) -> Finding:
-    """Data destination: loosening is a security finding, tightening an ordinary one."""
-    loosened = _level(f.after) > _level(f.before)
-    category = "security" if loosened else "other"
-    word = "loosened" if loosened else "tightened"
-    return Finding(
-        category, change.kind, change.name, f"{field_name} {word}: {f.before} → {f.after}", _was(f)
-    )
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -159,35 +127,6 @@ def _model_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
         yield from _owner_change(change)
     else:
         yield plain_finding(change, f)
-
-
-def _owner(owner: Mapping[str, str] | None) -> str:
-    return "none" if not owner else f"{owner['type']}:{owner['code']}"
-
-
-def _owner_change(change: EntityChange) -> Iterator[Finding]:
-    """Owner fields are compared as a whole, so owner.type and owner.code make one finding."""
-    before = (change.before or {}).get("owner")
-    after = (change.after or {}).get("owner")
-    yield Finding(
-        "security",
-        change.kind,
-        change.name,
-        f"owner changed: {_owner(before)} → {_owner(after)}",
-        {"field": "owner", "before": before, "after": after},
-    )
-
-
-def _grouped(change: EntityChange) -> list[FieldChange]:
-    """Field changes with owner.* folded into one `owner` change (it is one value to users)."""
-    out = [f for f in change.fields if f.path[0] != "owner"]
-    if any(f.path[0] == "owner" for f in change.fields):
-        out.append(
-            FieldChange(
-                ("owner",), (change.before or {}).get("owner"), (change.after or {}).get("owner")
-            )
-        )
-    return out
 
 
 def classify_model(change: EntityChange, ctx: Context) -> Iterator[Finding]:
@@ -293,134 +232,6 @@ def _channel_price(change: EntityChange) -> Iterator[Finding]:
         yield found
     elif (source := change.field("price_source")) is not None:
         yield plain_finding(change, source)
-
-
-# --- consumers ------------------------------------------------------------------------------
-
-
-def _consumer_field(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
-    name, head = change.name, f.path[0]
-    if head == "key_sha256":
-        added, removed = _set_change(f)
-        if added:
-            yield Finding(
-                "security",
-                "consumer",
-                name,
-                f"{len(added)} key(s) added",
-                {"field": head, "added": [short_hash(k) for k in added]},
-            )
-        if removed:
-            yield Finding(
-                "breaking",
-                "consumer",
-                name,
-                f"{len(removed)} key(s) removed: requests with them are refused",
-                {"field": head, "removed": [short_hash(k) for k in removed]},
-            )
-    elif head in ("scopes", "orgs"):
-        added, removed = _set_change(f)
-        if added:
-            yield Finding(
-                "security",
-                "consumer",
-                name,
-                f"{head} widened: + {_names(added)}",
-                {"field": head, "added": added},
-            )
-        if removed:
-            yield Finding(
-                "breaking",
-                "consumer",
-                name,
-                f"{head} narrowed: − {_names(removed)}",
-                {"field": head, "removed": removed},
-            )
-    elif head == "models":
-        yield from _allow_list(change, f)
-    elif head == "max_data_destination":
-        loosened = _level(f.after) > _level(f.before)
-        yield Finding(
-            "security" if loosened else "breaking",
-            "consumer",
-            name,
-            f"max data destination {'loosened' if loosened else 'tightened'}: "
-            f"{f.before} → {f.after}",
-            _was(f),
-        )
-    elif head == "status":
-        yield Finding(
-            "breaking" if f.after == "inactive" else "security",
-            "consumer",
-            name,
-            f"status {f.before} → {f.after}",
-            _was(f),
-        )
-    elif head == "owner":
-        yield from _owner_change(change)
-    else:
-        yield plain_finding(change, f)
-
-
-def _allow_list(change: EntityChange, f: FieldChange) -> Iterator[Finding]:
-    name = change.name
-    if f.after is None:
-        yield Finding(
-            "security",
-            "consumer",
-            name,
-            "models allow-list dropped: may now use every model visible to it",
-            {"field": "models", "before": f.before, "after": None},
-        )
-        return
-    if f.before is None:
-        yield Finding(
-            "breaking",
-            "consumer",
-            name,
-            f"models allow-list set: limited to {_names(sorted(f.after))}",
-            {"field": "models", "before": None, "after": sorted(f.after)},
-        )
-        return
-    added, removed = _set_change(f)
-    if removed:
-        yield Finding(
-            "breaking",
-            "consumer",
-            name,
-            f"loses access to {_names(removed)}",
-            {"field": "models", "removed": removed},
-        )
-    if added:
-        yield Finding(
-            "other",
-            "consumer",
-            name,
-            f"may now use {_names(added)}",
-            {"field": "models", "added": added},
-        )
-
-
-def classify_consumer(change: EntityChange, ctx: Context) -> Iterator[Finding]:
-    if change.action == "added":
-        after = change.after or {}
-        yield Finding(
-            "security",
-            "consumer",
-            change.name,
-            f"consumer added with {len(after.get('key_sha256', ()))} key(s), scopes "
-            f"{_names(sorted(after.get('scopes', ())))}",
-            {},
-        )
-    elif change.action == "removed":
-        yield Finding(
-            "breaking", "consumer", change.name, "consumer removed: its keys stop working", {}
-        )
-    else:
-        yield from consumer_quota(change)
-        for f in _grouped(change):
-            if f.path[0] != "quota":
-                yield from _consumer_field(change, f)
 
 
 # --- settings, capabilities, native tools ---------------------------------------------------
