@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -28,7 +29,8 @@ from pathlib import Path
 from benchmarks.proxy import procs
 from benchmarks.soak_support import machine, percentile
 
-KEY = "sk-bench-realtime-0123456789"
+# A client key made for this run only: the benchmark catalog holds its digest.
+KEY = "bench-" + secrets.token_hex(8)
 AUDIO = base64.b64encode(os.urandom(960)).decode()  # 20 ms of 24 kHz 16-bit mono
 SEND_TYPE, ECHO_TYPE = '"input_audio_buffer.append"', '"response.output_audio.delta"'
 

@@ -167,13 +167,28 @@ def snapshot_dict(
     return body
 
 
-def write_catalog(root: Path, version: int = 1, *, key: str = KEY_ALICE) -> Path:
-    """A one-model YAML catalog served by the mock; the upstream model names the version."""
+def write_catalog(
+    root: Path,
+    version: int = 1,
+    *,
+    key: str = KEY_ALICE,
+    upstream_url: str | None = None,
+    settings: str = "",
+) -> Path:
+    """A one-model YAML catalog served by the mock (or by the OpenAI upstream at
+    `upstream_url`); the upstream model names the version. `settings` is YAML for a
+    Settings document's fields."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "catalog.yaml").write_text(f"""\
+    if upstream_url is None:
+        provider, upstream = "name: mock\nprotocol: mock", f"echo-v{version}"
+    else:
+        provider = f"name: fake\nprotocol: openai\nbase_url: {upstream_url}"
+        upstream = f"up-v{version}"
+    head = f"kind: Settings\nname: settings\n{settings}\n---\n" if settings else ""
+    name = provider.split("\n")[0].removeprefix("name: ")
+    (root / "catalog.yaml").write_text(f"""{head}\
 kind: Provider
-name: mock
-protocol: mock
+{provider}
 auth: {{type: none}}
 data_destination: protected
 ---
@@ -190,10 +205,10 @@ visibility: public
 capabilities: [streaming]
 ---
 kind: Channel
-name: echo@mock
+name: echo@{name}
 model: echo
-provider: mock
-upstream_model: echo-v{version}
+provider: {name}
+upstream_model: {upstream}
 price: {{currency: USD, unit: per_million_tokens, input: "0", output: "0"}}
 ---
 kind: Consumer

@@ -17,7 +17,7 @@ import pytest
 
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
-from tests.conftest import KEY_ALICE, client, fake_upstream, key_digest, poll
+from tests.conftest import client, fake_upstream, poll, write_catalog
 from tests.upstreams.balancer import RoundRobin
 from tests.upstreams.server import free_port, serve_asgi
 from tests.upstreams.snapshot_host import SnapshotHost
@@ -31,45 +31,12 @@ GRACE_S = 2.0
 def compiled(tmp: Path, upstream_url: str, version: int, *, deadline_s: float = 30) -> bytes:
     """The snapshot of a one-model catalog over the fake upstream; the version names the
     upstream model, so an answer says which snapshot served it."""
-    root = tmp / f"catalog-v{version}"
-    root.mkdir()
-    (root / "catalog.yaml").write_text(f"""\
-kind: Settings
-name: settings
-server: {{shutdown_deadline_s: {deadline_s}}}
----
-kind: Provider
-name: fake
-protocol: openai
-base_url: {upstream_url}
-auth: {{type: none}}
-data_destination: protected
----
-kind: Capability
-name: streaming
-applies_to: [chat]
----
-kind: Model
-name: echo
-display_name: Echo
-type: chat
-status: active
-visibility: public
-capabilities: [streaming]
----
-kind: Channel
-name: echo@fake
-model: echo
-provider: fake
-upstream_model: up-v{version}
-price: {{currency: USD, unit: per_million_tokens, input: "0", output: "0"}}
----
-kind: Consumer
-name: alice
-owner: {{type: person, code: alice}}
-key_sha256: [{key_digest(KEY_ALICE)}]
-scopes: [public]
-""")
+    root = write_catalog(
+        tmp / f"catalog-v{version}",
+        version,
+        upstream_url=upstream_url,
+        settings=f"server: {{shutdown_deadline_s: {deadline_s}}}",
+    )
     result = build(root)
     assert result.snapshot is not None, [d.text() for d in result.diagnostics]
     return canonical_json(result.snapshot)

@@ -262,20 +262,13 @@ def run_capabilities(
     """`probe_capabilities` on a fresh pooled HTTP client, closed afterwards."""
     import os
 
-    from gateway.proxy.upstream_http import AiohttpUpstream
-
-    async def main() -> CapabilityReport:
-        http = AiohttpUpstream()
-        try:
-            return await probe_capabilities(
-                snapshot,
-                targets,
-                http,
-                environ=os.environ if environ is None else environ,
-                concurrency=concurrency,
-                timeout_s=timeout_s,
-            )
-        finally:
-            await http.aclose()
-
-    return asyncio.run(main())
+    return base.on_fresh_http(
+        lambda http: probe_capabilities(
+            snapshot,
+            targets,
+            http,
+            environ=os.environ if environ is None else environ,
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+        )
+    )

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.catalog.protocols import EXTRAS
 from gateway.catalog.snapshot import Channel, Model, Snapshot
@@ -62,6 +62,8 @@ from gateway.proxy.probe_requests import (
     tiny_png as tiny_png,
 )
 from gateway.proxy.secrets import references, resolve_provider
+
+T = TypeVar("T")
 
 #: Model types whose smallest request still costs real money; probed only when asked.
 COSTLY_TYPES = frozenset({"image-generation", "image-edit", "video-generation"})
@@ -346,20 +348,28 @@ def run(
     include_costly: bool = False,
 ) -> ProbeReport:
     """`probe` on a fresh pooled HTTP client, closed afterwards."""
+    return on_fresh_http(
+        lambda http: probe(
+            snapshot,
+            targets,
+            http,
+            environ=environ,
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+            include_costly=include_costly,
+        )
+    )
+
+
+def on_fresh_http(work: Callable[[UpstreamHTTP], Awaitable[T]]) -> T:
+    """Run `work` in a new event loop with a pooled upstream HTTP client, closed afterwards:
+    how the CLI's probes reach the upstreams."""
     from gateway.proxy.upstream_http import AiohttpUpstream
 
-    async def main() -> ProbeReport:
+    async def main() -> T:
         http = AiohttpUpstream()
         try:
-            return await probe(
-                snapshot,
-                targets,
-                http,
-                environ=environ,
-                concurrency=concurrency,
-                timeout_s=timeout_s,
-                include_costly=include_costly,
-            )
+            return await work(http)
         finally:
             await http.aclose()
 
