@@ -27,6 +27,7 @@ TARGETS = (
     "bare-aiohttp",
     "bare-httpx",
     "modelyard-asyncio",
+    "modelyard-h11",
     "modelyard-log-only",
     "modelyard-metrics-only",
 )
@@ -39,6 +40,7 @@ ACCOUNTING_FLAGS = {
     "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
     "modelyard-metrics-only": [],
     "modelyard-asyncio": ["--usage-log", "{log}", "--loop", "asyncio"],
+    "modelyard-h11": ["--usage-log", "{log}", "--http", "h11"],
 }
 #: messages-stream: an Anthropic Messages client streaming through modelyard's translation
 #: from the same chat stream (only modelyard targets serve it; its baseline is direct stream).
