@@ -86,7 +86,8 @@ def request_body(mode: str, shape: str = "current") -> bytes:
         body["stream"] = True
         if shape != "current":
             body["stream_options"] = {"include_usage": True}
-    return json.dumps(body).encode()
+    # Encoded as the official SDKs send it (httpx's `json=`): compact, UTF-8 as is.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def uvicorn_impl() -> tuple[str, str]:
