@@ -55,7 +55,7 @@ def next_now(iterator: AsyncIterator[Any]) -> Any:
 
     Raises StopAsyncIteration and the iterator's own errors as `anext` would.
     """
-    step = anext(iterator)
+    step: Any = anext(iterator)  # an awaitable with `send`: a coroutine or an asend object
     try:
         waiting_on = step.send(None)
     except StopIteration as done:
