@@ -84,6 +84,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     ):
         upstreams = {  # model: (protocol, base URL, upstream model)
             "m-openai": ("openai", f"{chat_url}/v1", "gpt-4o-search-preview"),
+            "m-dashscope": ("dashscope", f"{chat_url}/v1", "qwen-plus"),
             "m-responses": ("openai", f"{responses_url}/v1", "gpt-4.1"),
             "m-gemini": ("gemini", f"{gemini_url}/v1beta", "gemini-2.5-flash"),
             "m-nova": ("bedrock", bedrock_url, "us.amazon.nova-premier-v1:0"),
@@ -269,3 +270,14 @@ def test_messages_passed_through_bill_anthropics_server_tool_use(served):
     # 6039 * 3 + 931 * 15 per million plain, 10682 * 3 + 510 * 15 per million streamed
     assert [line["cost"] for line in lines] == ["0.042082", "0.049696"]
     assert plain.headers["x-modelyard-cost"] == "0.042082"
+
+
+def test_dashscope_search_is_not_billed_because_its_chat_completions_report_no_count(served):
+    # the documented limit (docs/capabilities.md): compatible-mode chat reports no search
+    # count, so the proxy adds none, plain or streamed
+    plain, streamed, _ = chat_both_ways(served, "m-dashscope")
+    sent = [r["body"] for r in served.openai.requests_for("qwen-plus")]
+    assert all(b["enable_search"] is True for b in sent[-2:])
+    for line in (plain, streamed):
+        assert "tool_calls" not in line["usage"]
+        assert Decimal(line["cost"]) == tokens(line)
