@@ -59,8 +59,9 @@ class NativeEncoder(StreamEncoder):
     """Relays the upstream's Responses events, naming the client's model in the response
     objects they carry, and keeps the completed response."""
 
-    def __init__(self, fix: Any) -> None:
+    def __init__(self, fix: Any, search_tool: str | None = None) -> None:
         self.fix = fix
+        self.search_tool = search_tool
         self.final: dict[str, Any] | None = None
         self.sequence = -1
 
@@ -88,7 +89,8 @@ class NativeEncoder(StreamEncoder):
         )
 
     def usage(self) -> Mapping[str, Any] | None:
-        return chat_usage((self.final or {}).get("usage"))
+        final = self.final or {}
+        return chat_usage(final.get("usage"), final.get("output"), self.search_tool)
 
     def answer(self) -> dict[str, Any] | None:
         return self.final
@@ -166,6 +168,14 @@ class ResponsesAPI(ClientAPI):
                 if t.get("type") == "function"
                 or native_tool(t, snapshot.native_tools) in decision.native_tools
             ]
+            translated.extra["search_tool"] = next(
+                (
+                    native_tool(t, snapshot.native_tools)
+                    for t in kept
+                    if str(t.get("type", "")).startswith("web_search")
+                ),
+                None,
+            )
             if kept:
                 body["tools"] = kept
             else:
@@ -189,7 +199,8 @@ class ResponsesAPI(ClientAPI):
         body = dict(reply.body or {})
         if reply.native:
             self._fix(translated)(body)
-            return body, chat_usage(body.get("usage"))
+            search_tool = translated.extra.get("search_tool")
+            return body, chat_usage(body.get("usage"), body.get("output"), search_tool)
         client = translated.extra["client"]
         return (
             to_response(body, client, id=translated.extra["id"], model=client["model"]),
@@ -198,7 +209,7 @@ class ResponsesAPI(ClientAPI):
 
     def encoder(self, translated: Translated, native: bool) -> StreamEncoder:
         if native:
-            return NativeEncoder(self._fix(translated))
+            return NativeEncoder(self._fix(translated), translated.extra.get("search_tool"))
         client = translated.extra["client"]
         return TranslatedEncoder(client, translated.extra["id"], client["model"])
 
