@@ -154,7 +154,15 @@ def serve(
         os.environ.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-")
         )
-        uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
+        from gateway.proxy.workers import Workers
+
+        # Every worker drains on SIGTERM as one process does (gateway/proxy/workers.py).
+        config = uvicorn.Config(
+            "gateway.proxy.app:app_from_env", factory=True, workers=workers, **options
+        )
+        code = Workers(config, workers, shutdown_grace).run()
+        if code:
+            raise typer.Exit(code)
         return
     from gateway.proxy.app import create_app
 

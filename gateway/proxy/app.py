@@ -155,6 +155,7 @@ class ProxyApp:
             return await ex.respond(200, b'{"status":"ok"}')
         if path == "/readyz":
             status = self.holder.status()
+            status["worker"] = os.getpid()  # which process answered: `serve --workers N`
             return await ex.respond(200 if status["ready"] else 503, dumps(status))
         if path == "/metrics" and method == "GET":
             from gateway.proxy.admin import serve_metrics
