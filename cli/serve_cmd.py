@@ -80,8 +80,9 @@ def serve(
         "embedded",
         "--state",
         envvar="MODELYARD_STATE",
-        help="Where quota counters and circuit openings live: embedded (this process) or "
-        "redis://HOST:PORT/DB, shared by every worker and replica.",
+        help="Where quota counters, circuit openings, stored responses and video jobs live: "
+        "embedded (this process; documents under --state-dir) or redis://HOST:PORT/DB, "
+        "shared by every worker and replica.",
     ),
     state_unavailable: OnUnavailable = typer.Option(
         OnUnavailable.fail_open,
