@@ -7,6 +7,7 @@ still accepts connections for the grace period, closes its copy of the socket (o
 have, the port refuses connections), lets requests and streams in flight finish up to the
 Settings' shutdown deadline and exits 0; the supervisor exits 0 when all have. A worker
 that dies otherwise is replaced; one that cannot start stops the supervisor (exit 3).
+SIGHUP is passed on too: every worker reloads its snapshot.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.proxy.server import DrainingServer
 
 log = logging.getLogger("modelyard.proxy")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+RELOAD = signal.SIGHUP  # passed on: every worker reloads its snapshot
 CHECK_S = 0.5  # how often the supervisor looks for workers that died
 
 
@@ -62,7 +64,7 @@ class Workers:
         """Serve until stopped; the exit code (0 after a drain, 3 when a worker could not
         start)."""
         self.sockets = [self.config.bind_socket()]
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (*STOP_SIGNALS, RELOAD)}
         try:
             self.processes = [self._spawn() for _ in range(self.count)]
             while self.processes:
@@ -78,9 +80,9 @@ class Workers:
         return STARTUP_FAILURE if self.failed else 0
 
     def _forward(self, sig: int) -> None:
-        """Pass a stop signal to every worker; the first also closes our socket copy, so
-        the port closes once the workers close theirs after the grace period."""
-        if not self.stopping:
+        """Pass a signal on to every worker; the first stop signal also closes our socket
+        copy, so the port closes once the workers close theirs after the grace period."""
+        if sig != RELOAD and not self.stopping:
             self.stopping = True
             log.info("%s: draining %d worker(s)", signal.Signals(sig).name, len(self.processes))
             self._close_sockets()
