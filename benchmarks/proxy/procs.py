@@ -26,7 +26,8 @@ PIP_PACKAGES = {
     "orjson": "orjson",
     "uvloop": "uvloop",
     "httptools": "httptools",
-}  # the last two: the baseline's server stack
+    "granian": "granian",
+}  # the last three: the server stacks measured (granian: the `-granian` targets)
 
 
 def ensure_tools() -> None:

@@ -28,6 +28,8 @@ TARGETS = (
     "bare-httpx",
     "modelyard-asyncio",
     "modelyard-h11",
+    "modelyard-granian",
+    "baseline-granian",
     "modelyard-log-only",
     "modelyard-metrics-only",
 )
@@ -120,7 +122,13 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY,
         }
     )
-    if target.startswith("modelyard"):
+    if target.endswith("-granian"):
+        catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
+        env.update(
+            MODELYARD_CATALOG=str(catalog), MODELYARD_USAGE_LOG=str(work / f"{target}.jsonl")
+        )
+        cmd = granian_command(target, port)
+    elif target.startswith("modelyard"):
         catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
         cmd = serve_command(catalog, port)
         cmd += [
@@ -163,6 +171,36 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         else:
             urls = {m: base + MODE_PATHS[m] for m in CHAT_MODES}
         yield Endpoint(urls, pid=proc.pid, ready_s=ready)
+
+
+def granian_command(target: str, port: int) -> list[str]:
+    """The app of a `-granian` target on granian (Rust HTTP server, one worker, uvloop):
+    modelyard's app as `serve --workers` builds it (from MODELYARD_* variables, no
+    connection guards: those are uvicorn protocols), or the baseline."""
+    app = (
+        ["--factory", "gateway.proxy.app:app_from_env"]
+        if target.startswith("modelyard")
+        else [PASSTHROUGH_APPS["baseline"]]
+    )
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        uvicorn_impl()[0],
+        "--log-level",
+        "warning",
+        "--no-ws",
+        *app,
+    ]
 
 
 def serve_command(source: Path, port: int) -> list[str]:
