@@ -83,11 +83,17 @@ def documents(upstream_root: str) -> list[dict[str, Any]]:
     return docs
 
 
-def write_catalog(directory: Path, upstream_root: str) -> Path:
-    """Write the catalog as one YAML file per document kind into `directory`."""
+def write_catalog(
+    directory: Path, upstream_root: str, max_connections: int | None = None
+) -> Path:
+    """Write the catalog as one YAML file per document kind into `directory`; with
+    `max_connections`, its Settings raise the server's connection limit (1,000 by default)
+    for benchmarks that hold more streams open at once."""
     directory.mkdir(parents=True, exist_ok=True)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for doc in documents(upstream_root):
+        if doc["kind"] == "Settings" and max_connections is not None:
+            doc["server"] = {"max_connections": max_connections}
         by_kind.setdefault(doc["kind"], []).append(doc)
     for kind, docs in by_kind.items():
         text = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)

@@ -271,7 +271,10 @@ def main() -> int:
         ]
         env = env_with({bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
         root = f"http://127.0.0.1:{up_port}"
-        catalog = bench_catalog.write_catalog(work / "catalog", root)
+        # the proxy's connection limit (1,000 by default) raised above the streams held open
+        catalog = bench_catalog.write_catalog(
+            work / "catalog", root, max_connections=2 * args.streams + 100
+        )
         with (
             procs.running(upstream, log=work / "upstream.log", env=env, cwd=REPO) as up,
             procs.running(
