@@ -39,6 +39,12 @@ def documents(upstream_root: str) -> list[dict[str, Any]]:
             "description": "Calls functions the client declares in `tools`.",
         },
         {
+            "kind": "Capability",
+            "name": "stream_function_call",
+            "applies_to": ["chat"],
+            "description": "Streams tool calls (the agent shape streams with tools).",
+        },
+        {
             "kind": "Consumer",
             "name": "bench-client",
             "key_sha256": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
@@ -62,7 +68,7 @@ def documents(upstream_root: str) -> list[dict[str, Any]]:
                 "name": model,
                 "type": "chat",
                 "visibility": "public",
-                "capabilities": ["streaming", "tools"],
+                "capabilities": ["streaming", "tools", "stream_function_call"],
                 "properties": {"max_output_tokens": 4096},
             },
             {
