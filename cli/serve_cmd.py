@@ -69,6 +69,12 @@ def serve(
     loop: str = typer.Option(
         "auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."
     ),
+    http: str = typer.Option(
+        "auto",
+        "--http",
+        help="HTTP/1.1 parser: auto (httptools when installed), httptools or h11. Both carry "
+        "the same connection guards.",
+    ),
     state_dir: Path | None = typer.Option(
         None,
         "--state-dir",
@@ -117,10 +123,10 @@ def serve(
     )
     import uvicorn
 
-    from gateway.proxy.server import DrainingServer, GuardedH11Protocol
+    from gateway.proxy.server import DrainingServer, guarded_protocol
 
-    # No `server` header: one less header for h11 to validate per answer, and no banner.
-    # The guarded protocol adds head/body deadlines, a connection limit and the framing check.
+    # No `server` header: one less header per answer, and no banner. The guarded protocol
+    # adds head/body deadlines, a connection limit and the framing check.
     options: dict[str, Any] = dict(
         host=host,
         port=port,
@@ -129,7 +135,7 @@ def serve(
         access_log=access_log,
         server_header=False,
         loop=loop,
-        http=GuardedH11Protocol,
+        http=guarded_protocol(http),
     )
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).

@@ -122,3 +122,46 @@ def test_nesting_past_the_limit_is_refused_at_once(depth):
     body = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
     with pytest.raises(InvalidRequest, match="nests deeper"):
         parse_json_object(body)
+
+
+# ----- compact bodies (as the SDKs send them) take orjson's path; the verdict is the same -----
+
+COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(doc=st.dictionaries(ESCAPY, JSON_DOCS, max_size=4))
+def test_a_compact_body_reads_as_the_strict_parser_reads_it(doc):
+    body = json.dumps(doc, **COMPACT).encode()
+    assert parse_json_object(body) == parse_json_object(body + b" ") == doc
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":1,"a":2}',
+        b'{"model":"m","messages":[{"role":"user","content":"x","content":"y"}]}',
+        b'{"a":{"b":1,"c":2,"b":1}}',
+    ],
+)
+def test_a_compact_body_with_a_key_twice_is_refused(body):
+    with pytest.raises(InvalidRequest, match="same key twice"):
+        parse_json_object(body)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH, MAX_DEPTH + 1])
+def test_compact_and_spaced_bodies_share_the_depth_limit(depth):
+    compact = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    verdicts = []
+    for body in (compact, compact.replace(b":", b": ")):
+        try:
+            verdicts.append(parse_json_object(body) is not None)
+        except InvalidRequest:
+            verdicts.append(False)
+    assert verdicts == [depth <= MAX_DEPTH] * 2
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+def test_integers_that_64_bits_hold_pass_both_ways(value):
+    body = b'{"seed_like":%d}' % value
+    assert parse_json_object(body) == parse_json_object(body + b" ") == {"seed_like": value}

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import ServerSettings, canonical_json
-from gateway.proxy.server import GuardedH11Protocol
+from gateway.proxy.server import guarded_protocol
 from tests.conftest import KEY_ALICE, key_digest
 from tests.test_rollout import replica
 from tests.upstreams.server import serve_asgi
@@ -26,8 +26,8 @@ KEY_ADMIN = "sk-admin-0123456789"
 HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory) -> Iterator[tuple[str, int]]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def proxy(request, tmp_path_factory) -> Iterator[tuple[str, int]]:
     """The proxy process with short server deadlines: (host, port)."""
     root = tmp_path_factory.mktemp("guarded")
     (root / "catalog.yaml").write_text(f"""\
@@ -72,7 +72,7 @@ scopes: [public, admin]
     assert result.snapshot is not None, [d.text() for d in result.diagnostics]
     path = Path(root / "snapshot.json")
     path.write_bytes(canonical_json(result.snapshot))
-    with replica(str(path)) as (url, _):
+    with replica(str(path), "--http", request.param) as (url, _):
         host, port = url.removeprefix("http://").split(":")
         yield host, int(port)
 
@@ -266,9 +266,10 @@ class EchoSocket:
             await send({"type": "websocket.send", "text": message["text"]})
 
 
-def test_a_websocket_outlives_the_http_deadlines_of_its_connection():
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_a_websocket_outlives_the_http_deadlines_of_its_connection(parser):
     with serve_asgi(
-        EchoSocket(), http=GuardedH11Protocol, interface="asgi3", lifespan="off"
+        EchoSocket(), http=guarded_protocol(parser), interface="asgi3", lifespan="off"
     ) as url:
         sock = connect(tuple(url.removeprefix("http://").split(":")))  # type: ignore[arg-type]
         sock.sendall(HEALTH)  # a request first: the connection has an old cycle when it upgrades

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import InvalidRequest
 from gateway.proxy.body import parse_json_object
-from gateway.proxy.validate import check_chat, check_embeddings
+from gateway.proxy.validate import (
+    PART_PAYLOADS,
+    ROLES,
+    _messages,
+    _messages_pass,
+    _tools,
+    _tools_pass,
+    check_chat,
+    check_embeddings,
+)
 
 USER = {"role": "user", "content": "hi"}
 
@@ -104,3 +115,58 @@ def test_json_that_parsers_disagree_on_is_refused(raw):
 
 def test_escaped_surrogate_pairs_are_fine():
     assert parse_json_object(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+# ----- the quick pass over messages and tools agrees with the checks that name the field -----
+
+ANY = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=3), st.just([]), st.just({})
+)
+PART = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.one_of(st.sampled_from(["text", "image_url", "input_audio", "x"]), ANY),
+        "text": st.one_of(st.text(max_size=3), ANY),
+        "image_url": st.one_of(st.just({"url": "u"}), st.text(max_size=3), ANY),
+    },
+)
+MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.one_of(st.sampled_from(sorted(ROLES)), ANY),
+        "content": st.one_of(st.text(max_size=3), st.lists(st.one_of(PART, ANY), max_size=3), ANY),
+    },
+)
+TOOL = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.one_of(st.just("function"), ANY),
+        "function": st.one_of(st.fixed_dictionaries({}, optional={"name": ANY}), ANY),
+    },
+)
+
+
+def verdict(check, value) -> bool:
+    try:
+        check(value)
+    except InvalidRequest:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None)
+@given(messages=st.lists(st.one_of(MESSAGE, ANY), max_size=4), tools=st.lists(TOOL, max_size=3))
+def test_the_quick_pass_never_lets_through_what_the_checks_refuse(messages, tools):
+    if _messages_pass(messages):
+        assert verdict(_messages, messages)
+    if _tools_pass(tools):
+        assert verdict(_tools, tools)
+    payloads = any(
+        isinstance(m, dict)
+        and isinstance(m.get("content"), list)
+        and any(isinstance(p, dict) and str(p.get("type")) in PART_PAYLOADS for p in m["content"])
+        for m in messages
+    )
+    if verdict(_messages, messages) and not payloads:
+        assert _messages_pass(messages)  # and fast for what it may pass
+    assert _tools_pass(tools) == verdict(_tools, tools)

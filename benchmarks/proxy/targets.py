@@ -27,6 +27,7 @@ TARGETS = (
     "bare-aiohttp",
     "bare-httpx",
     "modelyard-asyncio",
+    "modelyard-h11",
     "modelyard-log-only",
     "modelyard-metrics-only",
 )
@@ -39,6 +40,7 @@ ACCOUNTING_FLAGS = {
     "modelyard-log-only": ["--usage-log", "{log}", "--no-metrics"],
     "modelyard-metrics-only": [],
     "modelyard-asyncio": ["--usage-log", "{log}", "--loop", "asyncio"],
+    "modelyard-h11": ["--usage-log", "{log}", "--http", "h11"],
 }
 #: messages-stream: an Anthropic Messages client streaming through modelyard's translation
 #: from the same chat stream (only modelyard targets serve it; its baseline is direct stream).
@@ -84,7 +86,8 @@ def request_body(mode: str, shape: str = "current") -> bytes:
         body["stream"] = True
         if shape != "current":
             body["stream_options"] = {"include_usage": True}
-    return json.dumps(body).encode()
+    # Encoded as the official SDKs send it (httpx's `json=`): compact, UTF-8 as is.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def uvicorn_impl() -> tuple[str, str]:

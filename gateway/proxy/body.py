@@ -8,6 +8,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from gateway.errors import InvalidRequest, RequestTooLarge
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -64,7 +66,7 @@ def _finite_float(text: str) -> float:
 
 def _int64(text: str) -> int:
     value = int(text)
-    if not -(2**63) <= value < 2**63:
+    if not -(2**63) <= value < 2**64:  # what 64 bits hold, signed or unsigned
         raise _Refused(f"integer {text[:20]}... is out of range")
     return value
 
@@ -128,6 +130,55 @@ def _lone_surrogate(value: Any) -> bool:
     return False
 
 
+def _orjson_depth_limit() -> int:
+    """The deepest nesting orjson encodes (254 in orjson 3.x), found once by trying."""
+    value: Any = None
+    for depth in range(1, 1025):
+        value = [value]
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            return depth - 1
+    return 1024
+
+
+#: Lists wrapped around a parsed body before it is encoded again, so that orjson's own depth
+#: limit refuses exactly the bodies nesting deeper than MAX_DEPTH (0: no fast path). Built
+#: once; the body goes into the innermost list (`_HOLE`) for the time of one encoding.
+_PAD = max(_orjson_depth_limit() - MAX_DEPTH, 0)
+_HOLE: list[Any] = [None]
+_WRAPPED: list[Any] = _HOLE
+for _ in range(_PAD - 1):
+    _WRAPPED = [_WRAPPED]
+
+
+def _canonical(body: bytes) -> dict[str, Any] | None:
+    """The body parsed by orjson, if it is a JSON object written the way orjson writes one
+    (compact, UTF-8, no needless escapes: what the official SDKs send) and nests no deeper
+    than MAX_DEPTH; None for anything else, which the strict parser then reads.
+
+    Encoding the parsed value again and finding the body's very bytes proves what orjson
+    does not check itself: no object has a key twice (the value written again would lack
+    the second one). orjson refuses the rest of what `parse_json_object` refuses: a BOM,
+    NaN and infinities, lone surrogates, integers beyond 64 bits.
+    """
+    if not _PAD:
+        return None
+    try:
+        data = orjson.loads(body)
+        if type(data) is not dict:
+            return None
+        _HOLE[0] = data
+        again = orjson.dumps(_WRAPPED)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
+    finally:
+        _HOLE[0] = None
+    if again[_PAD:-_PAD] != body:
+        return None
+    return data
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object in strict UTF-8 JSON, or a 400 in OpenAI's shape.
 
@@ -137,6 +188,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
+    data = _canonical(body)
+    if data is not None:
+        return data
     try:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):

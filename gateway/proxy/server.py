@@ -1,11 +1,13 @@
-"""The HTTP server around the proxy app: uvicorn's h11 protocol with connection guards, and a
-server that drains on SIGTERM.
+"""The HTTP server around the proxy app: uvicorn with connection guards, and a server that
+drains on SIGTERM.
 
 uvicorn alone keeps a connection open forever while its request head or body trickles in,
-accepts any number of connections, and answers a request carrying both Content-Length and
-Transfer-Encoding and then whatever follows it on the connection (request smuggling). The
-guards here close such connections; their numbers come from the snapshot's Settings
-`server` block, read at each new connection, so a reload applies them.
+and accepts any number of connections; its h11 protocol also answers a request carrying
+both Content-Length and Transfer-Encoding and then whatever follows it on the connection
+(request smuggling). The guarded protocols (`server_httptools.py`, the default, and
+`server_h11.py` where httptools is not installed) close such connections; their numbers
+come from the snapshot's Settings `server` block, read at each new connection, so a reload
+applies them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.catalog.snapshot import ServerSettings
 from gateway.errors import AmbiguousFraming, ProxyError, RequestTimeout, ServerOverloaded
@@ -33,8 +33,8 @@ def _json(error: ProxyError) -> bytes:
     return json.dumps(error.body(), separators=(",", ":")).encode()
 
 
-def _raw_answer(error: ProxyError) -> bytes:
-    """A complete answer that closes the connection, written before h11 has a request."""
+def raw_answer(error: ProxyError) -> bytes:
+    """A complete answer that closes the connection, written outside the ASGI cycle."""
     body = _json(error)
     return (
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
@@ -42,11 +42,15 @@ def _raw_answer(error: ProxyError) -> bytes:
     ) + body
 
 
-_REASONS = {408: b"Request Timeout", 503: b"Service Unavailable"}
-_OVERLOADED = _raw_answer(ServerOverloaded("too many connections to this server; retry"))
-_HEAD_LATE = _raw_answer(RequestTimeout("the request head did not arrive in time"))
-_BODY_LATE = _json(RequestTimeout("the request body did not arrive in time"))
-_AMBIGUOUS = _json(
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavailable"}
+OVERLOADED = raw_answer(ServerOverloaded("too many connections to this server; retry"))
+HEAD_LATE = raw_answer(RequestTimeout("the request head did not arrive in time"))
+BODY_LATE_BODY = _json(RequestTimeout("the request body did not arrive in time"))
+BODY_LATE = raw_answer(RequestTimeout("the request body did not arrive in time"))
+AMBIGUOUS_BODY = _json(
+    AmbiguousFraming("a request may not carry both Content-Length and Transfer-Encoding")
+)
+AMBIGUOUS = raw_answer(
     AmbiguousFraming("a request may not carry both Content-Length and Transfer-Encoding")
 )
 
@@ -61,87 +65,29 @@ def server_settings_of(app: Any) -> Callable[[], ServerSettings]:
     return ServerSettings
 
 
-class FramingGuard:
-    """ASGI: refuse a request with both Content-Length and Transfer-Encoding, and close the
-    connection after the answer (RFC 9112 §6.3), so nothing smuggled behind it is read."""
+class ConnectionGuard:
+    """The deadlines and the connection limit of a guarded protocol, whatever its parser.
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    A protocol calls `_expect("head")` when it waits for a request head, `_expect("body")`
+    while a body is due, `_expect(None)` when the connection waits on the app or on
+    keep-alive (uvicorn's own timer); it implements `_head_late` and `_body_late`.
+    """
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            names = {name for name, _ in scope["headers"]}
-            if b"content-length" in names and b"transfer-encoding" in names:
-                # `connection: close` puts h11 in MUST_CLOSE: uvicorn closes after this answer.
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 400,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"connection", b"close"),
-                            (b"content-length", str(len(_AMBIGUOUS)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": _AMBIGUOUS})
-                return
-        await self.app(scope, receive, send)
+    settings: ServerSettings
+    loop: asyncio.AbstractEventLoop
+    connections: set[Any]
+    _deadline: asyncio.TimerHandle | None = None
+    _waiting_for: str | None = None  # "head" or "body" while a deadline runs
+    _upgraded = False  # a WebSocket now owns the connection: no deadlines here
 
-
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a head deadline, a body deadline and a connection limit."""
-
-    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
-        self.settings = server_settings_of(self.app)()
-        self.app = FramingGuard(self.app)
-        self.timeout_keep_alive = self.settings.keepalive_timeout_s  # type: ignore[assignment]
-        self._deadline: asyncio.TimerHandle | None = None
-        self._waiting_for: str | None = None  # "head" or "body" while a deadline runs
-        self._upgraded = False  # a WebSocket now owns the connection: no deadlines here
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if len(self.connections) >= self.settings.max_connections:
-            self.transport = transport
-            log.warning("connection refused: %d connections open", len(self.connections))
-            transport.write(_OVERLOADED)
-            transport.close()
-            return
-        super().connection_made(transport)
-        self._expect("head")
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._follow(got_data=True)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._follow(got_data=False)  # a pipelined request may have been parsed just now
-
-    def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        self._upgraded = True
-        self._expect(None)
-        super().handle_websocket_upgrade(event)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._expect(None)
-        super().connection_lost(exc)
-
-    def _follow(self, *, got_data: bool) -> None:
-        """Keep the deadline that fits what the connection now waits for from the client."""
-        if self._upgraded:
-            return
-        state = self.conn.their_state
-        if state is h11.IDLE:
-            buffered = bool(self.conn.trailing_data[0])
-            if (got_data or buffered) and self._waiting_for != "head":
-                self._expect("head")  # a request head has begun; keep-alive's timer is off
-        elif state is h11.SEND_BODY:
-            if self._waiting_for != "body":
-                self._expect("body")
-        else:
-            self._expect(None)
+    def _refused(self, transport: asyncio.Transport) -> bool:
+        """Whether this new connection is one too many (then answered 503 and closed)."""
+        if len(self.connections) < self.settings.max_connections:
+            return False
+        log.warning("connection refused: %d connections open", len(self.connections))
+        transport.write(OVERLOADED)
+        transport.close()
+        return True
 
     def _expect(self, what: str | None) -> None:
         if self._deadline is not None:
@@ -154,40 +100,29 @@ class GuardedH11Protocol(H11Protocol):
             self._deadline = self.loop.call_later(self.settings.body_timeout_s, self._body_late)
 
     def _head_late(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        if self.conn.trailing_data[0]:
-            self.transport.write(_HEAD_LATE)  # part of a head came: say why we hang up
-        self.transport.close()
+        raise NotImplementedError
 
     def _body_late(self) -> None:
-        self._deadline = None
-        cycle = self.cycle
-        if self.transport.is_closing() or cycle is None:
-            return
-        if not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
-            body = _BODY_LATE
-            self.transport.write(
-                self.conn.send(
-                    h11.Response(
-                        status_code=408,
-                        headers=[
-                            (b"content-type", b"application/json"),
-                            (b"connection", b"close"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                        reason=b"Request Timeout",
-                    )
-                )
-            )
-            self.transport.write(self.conn.send(h11.Data(data=body)))
-            self.transport.write(self.conn.send(h11.EndOfMessage()))
-            cycle.response_started = cycle.response_complete = True
-        # The app sees the client gone: its read of the body ends, nothing more is sent.
-        cycle.disconnected = True
-        cycle.message_event.set()
-        self.transport.close()
+        raise NotImplementedError
+
+
+def guarded_protocol(parser: str = "auto") -> type[asyncio.Protocol]:
+    """The guarded protocol on `parser`: "httptools" (llhttp, in C), "h11" (pure Python,
+    measurably more server CPU per request: docs/performance.md), or "auto", the first of
+    them that is installed."""
+    if parser not in ("auto", "httptools", "h11"):
+        raise ValueError(f"unknown HTTP parser {parser!r}: use auto, httptools or h11")
+    if parser != "h11":
+        try:
+            from gateway.proxy.server_httptools import GuardedHttpToolsProtocol
+        except ImportError:
+            if parser == "httptools":
+                raise
+        else:
+            return GuardedHttpToolsProtocol
+    from gateway.proxy.server_h11 import GuardedH11Protocol
+
+    return GuardedH11Protocol
 
 
 class DrainingServer(uvicorn.Server):

@@ -174,13 +174,65 @@ def _tools(tools: list) -> None:
             _typed(function.get("name"), frozenset({STR}), f"{where}.function.name")
 
 
+_NO_CONTENT_ROLES = ("assistant", "function")  # turns that may only call tools
+
+
+def _messages_pass(messages: Any) -> bool:
+    """Whether `_messages` would find nothing wrong, decided without building the names of
+    fields it would report: the common case of a long history costs one tight loop, and
+    `_messages` runs only to name what is wrong. At least as strict as `_messages`."""
+    if type(messages) is not list or not messages:
+        return False
+    for message in messages:
+        if type(message) is not dict:
+            return False
+        role = message.get("role")
+        if type(role) is not str or role not in ROLES:
+            return False
+        content = message.get("content", _messages_pass)
+        if type(content) is str:
+            continue
+        if content is None or content is _messages_pass:
+            if role in _NO_CONTENT_ROLES:
+                continue
+            return False
+        if type(content) is not list:
+            return False
+        for part in content:
+            if type(part) is not dict:
+                return False
+            kind_ = part.get("type")
+            if type(kind_) is not str:
+                return False
+            if (kind_ == "text" or "text" in part) and type(part.get("text")) is not str:
+                return False
+            if kind_ in PART_PAYLOADS:
+                return False  # image and audio parts: `_messages` looks at them itself
+    return True
+
+
+def _tools_pass(tools: Any) -> bool:
+    """Whether `_tools` would find nothing wrong (as `_messages_pass` for messages)."""
+    if type(tools) is not list:
+        return False
+    for tool in tools:
+        if type(tool) is not dict or type(tool.get("type")) is not str:
+            return False
+        if tool["type"] == "function":
+            function = tool.get("function")
+            if type(function) is not dict or type(function.get("name")) is not str:
+                return False
+    return True
+
+
 def check_chat(body: Mapping[str, Any]) -> None:
     """Raise a 400 naming the first field of `body` that no chat request may carry."""
     _fields(body, CHAT_FIELDS)
     if "messages" not in body:
         raise _bad("messages", "is required")
-    _messages(body["messages"])
-    if "tools" in body:
+    if not _messages_pass(body["messages"]):
+        _messages(body["messages"])
+    if "tools" in body and not _tools_pass(body["tools"]):
         _tools(body["tools"])
     choice = body.get("tool_choice")
     if isinstance(choice, str) and choice not in TOOL_CHOICES:
