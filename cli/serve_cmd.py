@@ -86,8 +86,9 @@ def serve(
         "embedded",
         "--state",
         envvar="MODELYARD_STATE",
-        help="Where quota counters and circuit openings live: embedded (this process) or "
-        "redis://HOST:PORT/DB, shared by every worker and replica.",
+        help="Where quota counters, circuit openings, stored responses and video jobs live: "
+        "embedded (this process; documents under --state-dir) or redis://HOST:PORT/DB, "
+        "shared by every worker and replica.",
     ),
     state_unavailable: OnUnavailable = typer.Option(
         OnUnavailable.fail_open,
@@ -160,7 +161,15 @@ def serve(
         os.environ.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="modelyard-metrics-")
         )
-        uvicorn.run("gateway.proxy.app:app_from_env", factory=True, workers=workers, **options)
+        from gateway.proxy.workers import Workers
+
+        # Every worker drains on SIGTERM as one process does (gateway/proxy/workers.py).
+        config = uvicorn.Config(
+            "gateway.proxy.app:app_from_env", factory=True, workers=workers, **options
+        )
+        code = Workers(config, workers, shutdown_grace).run()
+        if code:
+            raise typer.Exit(code)
         return
     from gateway.proxy.app import create_app
 

@@ -254,3 +254,12 @@ class QuotaStateUnavailable(ProxyError):
     status = 503
     type = "server_error"
     code = "quota_state_unavailable"
+
+
+class DocumentsUnavailable(ProxyError):
+    """Stored responses or video jobs cannot be read or written: the state backend that
+    holds them is unreachable (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "state_unavailable"

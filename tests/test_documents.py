@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.proxy.documents import DocumentStore, MemoryDocuments, SQLiteDocuments
+from gateway.state.documents import DocumentStore, SQLiteDocuments
 
 DAY = 86400.0
 
@@ -16,7 +16,7 @@ DAY = 86400.0
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> DocumentStore:
     if request.param == "memory":
-        return MemoryDocuments()
+        return SQLiteDocuments(None)
     return SQLiteDocuments(tmp_path / "documents.sqlite3")
 
 

@@ -202,6 +202,8 @@ def _refuses_connections(url: str) -> bool:
         httpx.get(f"{url}/healthz", timeout=1)
     except httpx.ConnectError:
         return True
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        return False  # queued as the listening socket closed: reset; ask again
     return False
 
 
@@ -220,3 +222,59 @@ def test_a_stream_longer_than_the_shutdown_deadline_is_cut_and_the_process_exits
             with pytest.raises(Exception):  # noqa: B017 - cut: the SDK sees the stream end early
                 list(stream)
     assert 1 <= took < 4
+
+
+def test_sigterm_to_the_parent_drains_every_worker_during_streams_and_exits_0(tmp_path):
+    with fake_upstream() as (fake, upstream_url):
+        path = tmp_path / "snapshot.json"
+        path.write_bytes(compiled(tmp_path, upstream_url, 1))
+        workers = "--workers", "2", "--shutdown-grace", str(GRACE_S)
+        with replica(str(path), *workers) as (url, proc):
+
+            def readyz() -> httpx.Response:  # a new connection each: any worker may answer
+                return httpx.get(f"{url}/readyz", timeout=5)
+
+            answered: dict[int, int] = {}
+            poll(lambda: answered.update(_worker(readyz())) or len(answered) == 2, timeout=20)
+            fake.push(*[{"stall": "body"}] * 20)  # every stream stops after its first chunk
+            sdk = client(url)
+            streams = []
+            for _ in range(20):
+                stream = sdk.chat.completions.create(model="echo", messages=USER, stream=True)
+                assert next(iter(stream)).choices[0].delta.role == "assistant"
+                streams.append(stream)
+            signalled = time.monotonic()
+            proc.send_signal(signal.SIGTERM)  # to the parent only, as an orchestrator does
+            draining: dict[int, int] = {}
+            took = poll(lambda: _both_503(draining, readyz), timeout=5)
+            assert set(draining) == set(answered), (draining, answered)
+            assert took < 1.0  # at once: the supervisor passes the signal on straight away
+            poll(lambda: _refuses_connections(url), timeout=GRACE_S + 5)
+            refused_after = time.monotonic() - signalled
+            assert proc.poll() is None  # still running: its streams are in flight
+            fake.release()
+            texts = [
+                "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+                for stream in streams
+            ]
+            assert all(text.strip() == "fake answer from up-v1" for text in texts), texts
+            assert proc.wait(timeout=15) == 0
+    print(
+        f"\n2 workers, 20 streams: both workers seen not ready {took * 1000:.0f} ms after SIGTERM, "
+        f"connections refused after {refused_after:.1f} s (grace {GRACE_S} s), all streams done"
+    )
+    assert GRACE_S <= refused_after < GRACE_S + 5
+
+
+def _worker(answer: httpx.Response) -> dict[int, int]:
+    return {answer.json()["worker"]: answer.status_code}
+
+
+def _both_503(seen: dict[int, int], readyz) -> bool:
+    """Ask /readyz until both workers said 503; a 200 from a worker after its 503 fails."""
+    answer = readyz()
+    worker = answer.json()["worker"]
+    if seen.get(worker) == 503:
+        assert answer.status_code == 503, "a draining worker became ready again"
+    seen[worker] = answer.status_code
+    return len(seen) == 2 and set(seen.values()) == {503}

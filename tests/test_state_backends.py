@@ -18,6 +18,7 @@ from gateway.state import (
     Check,
     EmbeddedState,
     RedisDocuments,
+    RedisLink,
     Settlement,
     SQLiteDocuments,
     StateUnavailable,
@@ -199,7 +200,7 @@ def documents(request, tmp_path: Path):
         url = request.getfixturevalue("redis").url
 
         def make():
-            return RedisDocuments(url, prefix=f"d{time.monotonic_ns()}:")
+            return RedisDocuments(RedisLink(url, timeout_s=0.5), prefix=f"d{time.monotonic_ns()}:")
 
     def drive(body):
         async def go():
@@ -208,6 +209,8 @@ def documents(request, tmp_path: Path):
                 await body(store)
             finally:
                 await store.aclose()
+                if isinstance(store, RedisDocuments):
+                    await store.link.aclose()
 
         asyncio.run(go())
 

@@ -19,7 +19,7 @@ import pytest
 from gateway.proxy.adapters import mock_media
 from gateway.proxy.adapters.mock_video import mp4
 from gateway.proxy.app import ProxyApp
-from gateway.proxy.documents import SQLiteDocuments
+from gateway.state.documents import SQLiteDocuments
 from tests.conftest import (
     KEY_ALICE,
     KEY_BOB,

@@ -59,8 +59,8 @@ class ProxyApp:
         state: StateBackend | None = None,
         on_state_unavailable: str = FAIL_OPEN,
     ) -> None:
-        from gateway.proxy.documents import open_documents
         from gateway.proxy.router import Router
+        from gateway.state.documents import open_documents
         from gateway.usage.accounting import Accountant
         from gateway.usage.log import UsageLog
 
@@ -84,8 +84,9 @@ class ProxyApp:
         self.pipeline = Pipeline(
             holder, self.router, no_auth=no_auth, accountant=self.accountant, gates=[self.gate]
         )
-        self.documents = open_documents(state_dir)  # video jobs: which channel holds each
-        # Where stored responses live (gateway/proxy/clients/response_store.py); None: memory.
+        # Stored responses and video jobs: SQLite under state_dir (memory without one), or
+        # Redis when the state is shared through it, so every replica sees them.
+        self.documents = open_documents(state_dir, getattr(self.state, "link", None))
         self.state_dir = None if state_dir is None else str(state_dir)
         self.clients: Any = None  # the client APIs, built on first use (clients/routes.py)
         self._stop: asyncio.Event | None = None
@@ -163,6 +164,7 @@ class ProxyApp:
             return await ex.respond(200, b'{"status":"ok"}')
         if path == "/readyz":
             status = self.holder.status()
+            status["worker"] = os.getpid()  # which process answered: `serve --workers N`
             return await ex.respond(200 if status["ready"] else 503, dumps(status))
         if path == "/metrics" and method == "GET":
             from gateway.proxy.admin import serve_metrics
@@ -247,6 +249,7 @@ class ProxyApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._circuit_sync, 2)
         await self.gate.drain()  # what finished requests used is recorded before leaving
+        await self.documents.aclose()
         await self.state.aclose()
         if self._stop is not None:
             self._stop.set()
@@ -260,7 +263,6 @@ class ProxyApp:
             await close()
         # In multiprocess mode, what this worker counted stays in its files.
         self.accountant.close()
-        await self.documents.aclose()
 
 
 #: Request ids need to be unique, not secret: a generator seeded once from the OS, rather

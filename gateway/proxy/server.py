@@ -136,28 +136,49 @@ class DrainingServer(uvicorn.Server):
     ends the grace period at once; a second SIGINT also stops waiting.
     """
 
+    #: A second signal this soon after the first is the same stop delivered twice (to the
+    #: process group and again by `serve --workers`' supervisor), not a second request.
+    DUPLICATE_S = 0.25
+
     def __init__(
-        self, config: uvicorn.Config, on_drain: Callable[[], None], grace_s: float = 0.0
+        self,
+        config: uvicorn.Config,
+        on_drain: Callable[[], None] | None = None,
+        grace_s: float = 0.0,
     ) -> None:
         super().__init__(config)
-        self.on_drain = on_drain
+        self.on_drain = on_drain  # None: the loaded app's `begin_drain`
         self.grace_s = grace_s
         self.drain_started: float | None = None
 
     def _settings(self) -> ServerSettings:
         return server_settings_of(self.config.loaded_app)()
 
+    def _begin_drain(self) -> None:
+        if self.on_drain is not None:
+            self.on_drain()
+            return
+        app = getattr(self.config, "loaded_app", None)
+        while app is not None:  # the proxy app inside uvicorn's middleware wrappers
+            begin = getattr(app, "begin_drain", None)
+            if begin is not None:
+                begin()
+                return
+            app = getattr(app, "app", None)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Unlike uvicorn's, the signal is not raised again after shutdown: a drained
         # process exits 0, which is what an orchestrator expects from a clean stop.
         if self.drain_started is None:
             self.drain_started = time.monotonic()
-            self.on_drain()
+            self._begin_drain()
             log.info(
                 "%s: draining; new connections refused in %.1f s",
                 signal.Signals(sig).name,
                 self.grace_s,
             )
+            return
+        if time.monotonic() - self.drain_started < self.DUPLICATE_S:
             return
         self.should_exit = True
         if sig == signal.SIGINT:

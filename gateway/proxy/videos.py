@@ -21,13 +21,13 @@ from gateway.errors import InvalidRequest, NoChannelAvailable, NotFound, Unknown
 from gateway.proxy import multipart, video_policy
 from gateway.proxy.adapters.base import Reply
 from gateway.proxy.body import parse_json_object, read_body
-from gateway.proxy.documents import DocumentStore
 from gateway.proxy.exchange import Exchange, dumps
 from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Endpoint, Files, Pipeline, Prepared
 from gateway.proxy.relay import relay_bytes
 from gateway.proxy.reload import Loaded
 from gateway.proxy.router import Outcome, Routed
+from gateway.state.documents import DocumentStore
 from gateway.usage.pricing import Usage
 
 PREFIX = "/v1/videos"

@@ -3,7 +3,7 @@
 Shape of the `quotas` section of the status document:
 
     {"backend": "embedded"|"redis", "shared": bool, "on_unavailable": "fail_open"|...,
-     "available": bool, "state_errors": {"served": n, "refused": n, "unsettled": n},
+     "available": bool, "state_errors": {"served": n, "refused": n, "unsettled": n, "unstored": n},
      "scopes": [{"subject": "consumer:alice" | "org:research model:gpt-4o",
                  "limits": {"requests_per_minute": {"limit": 60, "used": 12},
                             "budget_per_day": {"limit": "5", "used": "0.0123"}, ...},

@@ -18,8 +18,10 @@ from gateway.state.base import (
     StateBackend,
     StateUnavailable,
 )
-from gateway.state.documents import DocumentStore, RedisDocuments, SQLiteDocuments, open_documents
+from gateway.state.documents import DocumentStore, SQLiteDocuments, open_documents
 from gateway.state.embedded import EmbeddedState
+from gateway.state.redis_documents import RedisDocuments
+from gateway.state.redis_link import RedisLink
 from gateway.state.window import Window, duration
 
 #: The environment variable `serve --state` falls back to.
@@ -54,6 +56,7 @@ __all__ = [
     "EmbeddedState",
     "Reading",
     "RedisDocuments",
+    "RedisLink",
     "SQLiteDocuments",
     "Settlement",
     "StateBackend",

@@ -1,6 +1,6 @@
 """Stored documents with an owner and a lifetime: stored responses, video jobs and the like.
 
-    store = open_documents(state_url, state_dir)       # SQLite file, or Redis when shared
+    store = open_documents(state_dir, link)       # SQLite (a file, or memory), or Redis
     await store.put("responses", "resp_123", owner="alice", document={...}, ttl_s=86400)
     await store.get("responses", "resp_123", owner="alice")   # None for another owner
     await store.list("responses", owner="alice")              # newest first
@@ -8,21 +8,27 @@
 
 A document read by someone who does not own it looks exactly like a missing one, so ids
 say nothing about other consumers' documents. Expired documents are never returned.
+Embedded (the default), documents live in SQLite, bounded by age (each document's
+lifetime) and by size (per collection, the oldest go first); shared through Redis
+(`serve --state redis://...`) every replica sees them (gateway/state/redis_documents.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.state.base import StateUnavailable
+if TYPE_CHECKING:
+    from gateway.state.redis_link import RedisLink
 
 Document = dict[str, Any]
+FILE_NAME = "documents.sqlite3"
+MAX_BYTES = 256 * 1024 * 1024  # per collection, in SQLite
 
 
 class DocumentStore(Protocol):
@@ -34,138 +40,120 @@ class DocumentStore(Protocol):
 
     async def delete(self, collection: str, id: str, *, owner: str) -> bool: ...
 
-    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]: ...
+    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
+        """The owner's documents, newest first (by when each was first stored)."""
+        ...
 
     async def aclose(self) -> None: ...
 
 
 class SQLiteDocuments:
-    """One SQLite file in the state directory; calls run off the event loop."""
+    """Documents in one SQLite file (WAL: the workers of a machine share it), or in memory
+    without one. The queries are single-row lookups on the primary key or a short index
+    scan: they run inline, behind a lock."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        max_bytes: int = MAX_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path, self.max_bytes, self.clock = path, max_bytes, clock
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        target = ":memory:" if path is None else str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(target, check_same_thread=False, timeout=5, isolation_level=None)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS documents (collection TEXT, id TEXT, owner TEXT, "
-            "body TEXT, created REAL, expires REAL, PRIMARY KEY (collection, id))"
+            "CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, id TEXT NOT NULL, "
+            "owner TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL, "
+            "expires REAL NOT NULL, size INTEGER NOT NULL DEFAULT 0, "
+            "PRIMARY KEY (collection, id))"
         )
-        self._lock = asyncio.Lock()
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "size" not in columns:  # a file written before sizes were kept
+            self._db.execute("ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS documents_owner ON documents (collection, owner)"
+        )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS documents_created ON documents (collection, created)"
+        )
 
-    async def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self._lock:
-            return await asyncio.to_thread(lambda: self._db.execute(sql, args).fetchall())
+    def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     async def put(
         self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
     ) -> None:
-        now = time.time()
-        await self._run(
-            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-            (collection, id, owner, json.dumps(document), now, now + ttl_s),
-        )
+        now, body = self.clock(), json.dumps(document)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) "
+                "DO UPDATE SET owner = excluded.owner, body = excluded.body, "
+                "expires = excluded.expires, size = excluded.size",
+                (collection, id, owner, body, now, now + ttl_s, len(body)),
+            )
+            self._evict(collection, now)
+
+    def _evict(self, collection: str, now: float) -> None:
+        """Drop what expired, then the collection's oldest until the rest fit `max_bytes`."""
+        self._db.execute("DELETE FROM documents WHERE expires <= ?", (now,))
+        (total,) = self._db.execute(
+            "SELECT COALESCE(SUM(size), 0) FROM documents WHERE collection = ?", (collection,)
+        ).fetchone()
+        excess = total - self.max_bytes
+        if excess <= 0:
+            return
+        doomed: list[tuple[str, str]] = []
+        for id, size in self._db.execute(
+            "SELECT id, size FROM documents WHERE collection = ? ORDER BY created, rowid",
+            (collection,),
+        ):
+            doomed.append((collection, id))
+            excess -= size
+            if excess <= 0:
+                break
+        self._db.executemany("DELETE FROM documents WHERE collection = ? AND id = ?", doomed)
 
     async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
-        rows = await self._run(
+        rows = self._run(
             "SELECT body FROM documents WHERE collection = ? AND id = ? AND "
             "owner = ? AND expires > ?",
-            (collection, id, owner, time.time()),
+            (collection, id, owner, self.clock()),
         )
         return json.loads(rows[0][0]) if rows else None
 
     async def delete(self, collection: str, id: str, *, owner: str) -> bool:
-        rows = await self._run(
-            "DELETE FROM documents WHERE collection = ? AND id = ? AND "
-            "owner = ? AND expires > ? RETURNING id",
-            (collection, id, owner, time.time()),
+        rows = self._run(
+            "DELETE FROM documents WHERE collection = ? AND id = ? AND owner = ? "
+            "AND expires > ? RETURNING id",
+            (collection, id, owner, self.clock()),
         )
         return bool(rows)
 
     async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
-        now = time.time()
-        await self._run("DELETE FROM documents WHERE expires <= ?", (now,))
-        rows = await self._run(
-            "SELECT body FROM documents WHERE collection = ? AND owner = ? "
-            "ORDER BY created DESC LIMIT ?",
-            (collection, owner, limit),
+        rows = self._run(
+            "SELECT body FROM documents WHERE collection = ? AND owner = ? AND expires > ? "
+            "ORDER BY rowid DESC LIMIT ?",
+            (collection, owner, self.clock(), limit),
         )
         return [json.loads(body) for (body,) in rows]
 
     async def aclose(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
-class RedisDocuments:
-    """One key per document (expiring with it) and a per-owner index sorted by time."""
+def open_documents(state_dir: Path | None, link: RedisLink | None = None) -> DocumentStore:
+    """Redis when the state is shared through it (`link`), else SQLite under `state_dir`
+    (memory without one)."""
+    if link is not None:
+        from gateway.state.redis_documents import RedisDocuments
 
-    def __init__(self, url: str, *, prefix: str = "modelyard:doc:", timeout_s: float = 0.5) -> None:
-        import redis.asyncio as aioredis
-
-        self.client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
-        )
-        self.prefix = prefix
-
-    def _key(self, collection: str, id: str) -> str:
-        return f"{self.prefix}{collection}:{id}"
-
-    def _index(self, collection: str, owner: str) -> str:
-        return f"{self.prefix}{collection}@{owner}"
-
-    async def _guard(self, coro: Any) -> Any:
-        import redis
-
-        try:
-            return await coro
-        except (OSError, redis.RedisError) as error:
-            raise StateUnavailable(f"Redis did not answer: {type(error).__name__}") from None
-
-    async def put(
-        self, collection: str, id: str, *, owner: str, document: Mapping[str, Any], ttl_s: float
-    ) -> None:
-        now = time.time()
-        ms = max(1, int(ttl_s * 1000))
-        index = self._index(collection, owner)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(
-                self._key(collection, id), json.dumps({"owner": owner, "body": document}), px=ms
-            )
-            pipe.zadd(index, {id: now})
-            pipe.pexpire(index, ms, gt=True)
-            pipe.expire(index, int(ttl_s) + 1, nx=True)
-            await self._guard(pipe.execute())
-
-    async def get(self, collection: str, id: str, *, owner: str) -> Document | None:
-        raw = await self._guard(self.client.get(self._key(collection, id)))
-        if raw is None:
-            return None
-        stored = json.loads(raw)
-        return stored["body"] if stored["owner"] == owner else None
-
-    async def delete(self, collection: str, id: str, *, owner: str) -> bool:
-        if await self.get(collection, id, owner=owner) is None:
-            return False
-        await self._guard(self.client.delete(self._key(collection, id)))
-        await self._guard(self.client.zrem(self._index(collection, owner), id))
-        return True
-
-    async def list(self, collection: str, *, owner: str, limit: int = 100) -> list[Document]:
-        ids = await self._guard(self.client.zrevrange(self._index(collection, owner), 0, limit * 2))
-        out: list[Document] = []
-        for id in ids:
-            document = await self.get(collection, id, owner=owner)
-            if document is None:  # expired: drop it from the index too
-                await self._guard(self.client.zrem(self._index(collection, owner), id))
-            elif len(out) < limit:
-                out.append(document)
-        return out
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-def open_documents(state_url: str | None, state_dir: Path) -> DocumentStore:
-    """Redis when the state is shared through it, else a SQLite file in `state_dir`."""
-    if state_url and state_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisDocuments(state_url)
-    return SQLiteDocuments(state_dir / "documents.sqlite3")
+        return RedisDocuments(link)
+    return SQLiteDocuments(None if state_dir is None else state_dir / FILE_NAME)

@@ -168,6 +168,47 @@ REASONING_STREAM = b"".join(
         event("metadata", {"usage": {"inputTokens": 20, "outputTokens": 40, "totalTokens": 60}}),
     ]
 )
+#: Nova web grounding: Bedrock runs the `nova_grounding` system tool (a `toolUse` block of
+#: type `server_tool_use`), then answers from what it found.
+GROUNDED = "Spain won Euro 2024, beating England 2-1 in the final."
+GROUNDING_USE = {
+    "toolUseId": "tooluse_grounding_1",
+    "name": "nova_grounding",
+    "type": "server_tool_use",
+    "input": {},
+}
+GROUNDED_USAGE = (1320, 24)
+GROUNDED_STREAM = b"".join(
+    [
+        event("messageStart", {"role": "assistant"}),
+        event(
+            "contentBlockStart",
+            {
+                "contentBlockIndex": 0,
+                "start": {"toolUse": {k: v for k, v in GROUNDING_USE.items() if k != "input"}},
+            },
+        ),
+        event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": "{}"}}}),
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        *[
+            event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": piece}})
+            for piece in (GROUNDED[:20], GROUNDED[20:])
+        ],
+        event("contentBlockStop", {"contentBlockIndex": 1}),
+        event("messageStop", {"stopReason": "end_turn"}),
+        event(
+            "metadata",
+            {
+                "usage": {
+                    "inputTokens": GROUNDED_USAGE[0],
+                    "outputTokens": GROUNDED_USAGE[1],
+                    "totalTokens": sum(GROUNDED_USAGE),
+                },
+                "metrics": {"latencyMs": 2210},
+            },
+        ),
+    ]
+)
 THROTTLED_STREAM = event("messageStart", {"role": "assistant"}) + exception(
     "throttlingException", "Too many tokens, please wait."
 )
@@ -276,6 +317,12 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         return converse_response([{"text": IMAGE_TEXT}], "end_turn", (1551, 9)), b"".join(
             _text_stream([IMAGE_TEXT], (1551, 9))
         )
+    tools = (body.get("toolConfig") or {}).get("tools") or []
+    if tools and all("systemTool" in t for t in tools):
+        grounded = converse_response(
+            [{"toolUse": GROUNDING_USE}, {"text": GROUNDED}], "end_turn", GROUNDED_USAGE
+        )
+        return grounded, GROUNDED_STREAM
     if body.get("toolConfig"):
         return converse_response([{"toolUse": TOOL_USE}], "tool_use", (379, 36)), TOOL_USE_STREAM
     if "thinking" in body.get("additionalModelRequestFields", {}):

@@ -32,6 +32,21 @@ USAGE = {
     "prompt_tokens_details": {"cached_tokens": 11},
     "completion_tokens_details": {"reasoning_tokens": 0},
 }
+#: A web search the Responses API ran, as its `output` records it, and the answer citing it.
+SEARCH_CALL = {
+    "type": "web_search_call",
+    "id": "ws_agentic_1",
+    "status": "completed",
+    "action": {"type": "search", "query": "Euro 2024 winner"},
+}
+SEARCH_ANSWER = "Spain won Euro 2024."
+SEARCH_CITATION = {
+    "type": "url_citation",
+    "start_index": 0,
+    "end_index": len(SEARCH_ANSWER),
+    "url": "https://example.com/euro-2024",
+    "title": "Euro 2024",
+}
 RESPONSES_USAGE = {
     "input_tokens": 37,
     "input_tokens_details": {"cached_tokens": 5},
@@ -219,19 +234,23 @@ class FakeAgentic:
                     "status": "completed",
                 }
             ]
+        elif any(str(t.get("type", "")).startswith("web_search") for t in body.get("tools") or ()):
+            return [SEARCH_CALL, _message(SEARCH_ANSWER, [SEARCH_CITATION])]
         else:
             text = GREETING
-        return [
-            {
-                "type": "message",
-                "id": "msg_agentic_1",
-                "role": "assistant",
-                "status": "completed",
-                "content": [
-                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-                ],
-            }
-        ]
+        return [_message(text, [])]
+
+
+def _message(text: str, annotations: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": "msg_agentic_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [
+            {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
+        ],
+    }
 
 
 def _response(
@@ -277,7 +296,15 @@ def _response_events(body: dict[str, Any], items: list[dict[str, Any]]) -> list[
     add("response.created", response=_response(body, [], "in_progress", None))
     add("response.in_progress", response=_response(body, [], "in_progress", None))
     for index, item in enumerate(items):
-        if item["type"] == "function_call":
+        if item["type"] == "web_search_call":
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item={k: v for k, v in item.items() if k != "action"} | {"status": "in_progress"},
+            )
+            for step in ("in_progress", "searching", "completed"):
+                add(f"response.web_search_call.{step}", output_index=index, item_id=item["id"])
+        elif item["type"] == "function_call":
             add(
                 "response.output_item.added",
                 output_index=index,
@@ -320,6 +347,16 @@ def _response_events(body: dict[str, Any], items: list[dict[str, Any]]) -> list[
                     delta=piece,
                     logprobs=[],
                 )
+            annotations = item["content"][0]["annotations"]
+            for at, annotation in enumerate(annotations):
+                add(
+                    "response.output_text.annotation.added",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    annotation_index=at,
+                    annotation=annotation,
+                )
             add(
                 "response.output_text.done",
                 item_id=item["id"],
@@ -333,7 +370,7 @@ def _response_events(body: dict[str, Any], items: list[dict[str, Any]]) -> list[
                 item_id=item["id"],
                 output_index=index,
                 content_index=0,
-                part={**part, "text": text},
+                part={**part, "text": text, "annotations": annotations},
             )
         add("response.output_item.done", output_index=index, item=item)
     add("response.completed", response=_response(body, items, "completed", RESPONSES_USAGE))

@@ -124,20 +124,11 @@ class FakeOpenAI:
         usage: Any = {"prompt_tokens": 5, "completion_tokens": len(text.split()), "total_tokens": 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage = behaviour.get("usage", usage)
+        cites = "web_search_options" in body  # a search model cites what it found
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": text}
-            if "web_search_options" in body:  # a search model cites what it found
-                message["annotations"] = [
-                    {
-                        "type": "url_citation",
-                        "url_citation": {
-                            "start_index": 0,
-                            "end_index": len(text),
-                            "title": "Example",
-                            "url": "https://example.com/",
-                        },
-                    }
-                ]
+            if cites:
+                message["annotations"] = citations(text)
             return Response(
                 json.dumps(
                     {
@@ -153,7 +144,13 @@ class FakeOpenAI:
             )
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
         return StreamingResponse(
-            self._stream(request, answered, text, usage if include_usage else None, behaviour),
+            self._stream(
+                request,
+                answered,
+                text,
+                usage if include_usage else None,
+                {"citations": citations(text), **behaviour} if cites else behaviour,
+            ),
             media_type="text/event-stream",
         )
 
@@ -173,6 +170,8 @@ class FakeOpenAI:
 
         parts = [chunk({"role": "assistant", "content": ""})]
         parts += [chunk({"content": word + " "}) for word in text.split()]
+        if "citations" in behaviour:  # OpenAI streams them in a delta of their own
+            parts.append(chunk({"annotations": behaviour["citations"]}))
         parts.append(chunk({}, "stop"))
         if usage is not None or "usage" in behaviour:
             parts.append(
@@ -214,6 +213,21 @@ class FakeOpenAI:
                 ],
             }
         )
+
+
+def citations(text: str) -> list[dict[str, Any]]:
+    """The `url_citation` annotations of a search model's answer citing one page."""
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {
+                "start_index": 0,
+                "end_index": len(text),
+                "title": "Example",
+                "url": "https://example.com/",
+            },
+        }
+    ]
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

@@ -10,12 +10,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
 import yarl
 
 from gateway.catalog.protocols import PROTOCOLS
+from gateway.catalog.snapshot import NativeTool
 from gateway.errors import InvalidRequest, UpstreamProtocolError
 from gateway.proxy.adapters import anthropic_messages as am
 from gateway.proxy.adapters.base import Adapter, Call, NativeEvent, Reply, UpstreamResponse
@@ -25,6 +27,7 @@ from gateway.proxy.adapters.bedrock_eventstream import (
     exception_status,
     require_botocore,
 )
+from gateway.proxy.adapters.bedrock_system_tools import SystemToolCount, is_system
 from gateway.proxy.adapters.openai import parse_retry_after
 from gateway.proxy.upstream_errors import status_error
 
@@ -171,13 +174,24 @@ def usage_of(usage: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def to_openai(data: Mapping[str, Any], *, id: str, model: str, created: int) -> dict[str, Any]:
-    """An OpenAI chat.completion from a Converse response."""
+def to_openai(
+    data: Mapping[str, Any],
+    *,
+    id: str,
+    model: str,
+    created: int,
+    natives: Mapping[str, NativeTool] = MappingProxyType({}),
+) -> dict[str, Any]:
+    """An OpenAI chat.completion from a Converse response; system tool runs are counted in
+    its usage, not handed over as tool calls."""
     message = (data.get("output") or {}).get("message") or {}
     text, reasoning, calls = [], [], []
+    runs = SystemToolCount(natives)
     for block in message.get("content") or ():
         if "text" in block:
             text.append(block["text"])
+        elif is_system(block.get("toolUse")):
+            runs.add(block["toolUse"])
         elif "toolUse" in block:
             use = block["toolUse"]
             calls.append(am.tool_call(use["toolUseId"], use["name"], use.get("input") or {}))
@@ -193,15 +207,23 @@ def to_openai(data: Mapping[str, Any], *, id: str, model: str, created: int) -> 
         reasoning="".join(reasoning),
         tool_calls=calls,
         stop_reason=data.get("stopReason"),
-        usage=usage_of(data.get("usage") or {}),
+        usage=runs.into(usage_of(data.get("usage") or {})),
     )
 
 
 async def to_chunks(
-    frames: AsyncIterator[Event], *, id: str, model: str, created: int, provider: str
+    frames: AsyncIterator[Event],
+    *,
+    id: str,
+    model: str,
+    created: int,
+    provider: str,
+    natives: Mapping[str, NativeTool] = MappingProxyType({}),
 ) -> AsyncIterator[dict[str, Any]]:
-    """OpenAI chunks from ConverseStream events; an exception event raises its mapped error."""
+    """OpenAI chunks from ConverseStream events; an exception event raises its mapped error.
+    The blocks of system tool runs are counted in the usage, not streamed."""
     writer = am.ChunkWriter(id=id, model=model, created=created)
+    runs = SystemToolCount(natives)
     started = stopped = False
     async for kind, name, payload in frames:
         if kind != "event":
@@ -213,7 +235,9 @@ async def to_chunks(
         if name == "messageStop":
             writer.stop_reason, stopped = payload.get("stopReason"), True
         elif name == "metadata":
-            writer.usage = usage_of(payload.get("usage") or {})
+            writer.usage = runs.into(usage_of(payload.get("usage") or {}))
+        elif runs.takes(name, payload):
+            continue
         elif (chunk := _block_chunk(writer, name, payload)) is not None:
             yield chunk
     if not stopped:
@@ -337,7 +361,11 @@ class BedrockAdapter(Adapter):
             raise UpstreamProtocolError(f"upstream {call.provider.name} answered a non-object")
         return Reply(
             body=to_openai(
-                data, id=_reply_id(response), model=call.body["model"], created=int(time.time())
+                data,
+                id=_reply_id(response),
+                model=call.body["model"],
+                created=int(time.time()),
+                natives=call.native_tools,
             )
         )
 
@@ -351,6 +379,7 @@ class BedrockAdapter(Adapter):
                 model=call.body["model"],
                 created=int(time.time()),
                 provider=provider,
+                natives=call.native_tools,
             ):
                 yield chunk
         finally:

@@ -1,8 +1,9 @@
 """Deterministic offline answers of the mock protocol for images, speech and transcription.
 
-Images are small valid PNGs whose colour comes from the request; speech is a short valid
-WAV (or raw PCM, or silent MP3 frames) streamed in a few chunks; a transcription names the
-size and digest of the audio it got. Same request, same bytes.
+Images are small valid PNGs whose colour comes from the request, with usage in gpt-image's
+shape (see `image_usage`); speech is a short valid WAV (or raw PCM, or silent MP3 frames)
+streamed in a few chunks; a transcription names the size and digest of the audio it got.
+Same request, same bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.proxy.adapters.base import Call, Reply, UploadFile
-from gateway.proxy.media_usage import wav_seconds
+from gateway.proxy.media_usage import image_size, wav_seconds
+from gateway.usage import vision
 
 PNG_SIDE = 8  # pixels: enough to be a real image, small enough to log
 SPEECH_RATE = 24000  # Hz, what OpenAI's speech answers use
@@ -28,6 +30,14 @@ SPEECH_CHUNKS = 4
 #: One silent MPEG-1 Layer III frame: 128 kbit/s, 44.1 kHz, mono; 417 bytes long.
 MP3_FRAME = b"\xff\xfb\x90\xc0" + bytes(413)
 AUDIO_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}
+#: Output tokens of one gpt-image-1 image by quality and size (OpenAI's image generation
+#: guide); `auto` and other qualities count as medium.
+IMAGE_OUTPUT_TOKENS = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+SQUARE = "1024x1024"
 
 
 def _digest(*parts: bytes | str) -> bytes:
@@ -68,8 +78,40 @@ def _image_item(image: bytes, url: bool, prompt: str) -> dict[str, Any]:
     return item
 
 
+def _output_tokens(size: str, quality: str) -> int:
+    """One image's output tokens: the table's, else the square's scaled by area."""
+    by_size = IMAGE_OUTPUT_TOKENS.get(quality, IMAGE_OUTPUT_TOKENS["medium"])
+    if size in by_size:
+        return by_size[size]
+    width, _, height = size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        return by_size[SQUARE]
+    return max(1, round(by_size[SQUARE] * int(width) * int(height) / (1024 * 1024)))
+
+
+def image_usage(call: Call, count: int) -> dict[str, Any]:
+    """Usage in gpt-image's shape, from the request alone: a text token per prompt word (the
+    mock's token), each input image (edits) by the vision tile rule on its own size
+    (gateway/usage/vision.py), and output tokens per image by size and quality."""
+    text = len(str(call.body.get("prompt") or "").split())
+    images = sum(
+        vision.tokens_for_size(*(vision.image_size(f.content) or vision.UNKNOWN_SIZE))
+        for name, f in call.files.items()
+        if name.startswith("image")
+    )
+    quality = str(call.body.get("quality") or "medium")
+    output = count * _output_tokens(image_size(call.model, call.body), quality)
+    return {
+        "input_tokens": text + images,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": images},
+        "output_tokens": output,
+        "total_tokens": text + images + output,
+    }
+
+
 def image_reply(call: Call) -> Reply:
-    """`n` PNGs for images.generations or images.edits (seeded by prompt and input images)."""
+    """`n` PNGs for images.generations or images.edits (seeded by prompt and input images),
+    with their usage."""
     body = call.body
     prompt = str(body.get("prompt") or "")
     inputs = [f.content for f in call.files.values()]
@@ -79,7 +121,8 @@ def image_reply(call: Call) -> Reply:
         _image_item(png(_digest(call.channel.upstream_model, prompt, str(i), *inputs)), url, prompt)
         for i in range(count)
     ]
-    return Reply(body={"created": int(time.time()), "data": data})
+    usage = image_usage(call, count)
+    return Reply(body={"created": int(time.time()), "data": data, "usage": usage})
 
 
 def wav(seconds: float, seed: bytes, rate: int = SPEECH_RATE) -> bytes:

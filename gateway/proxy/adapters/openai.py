@@ -29,6 +29,7 @@ from gateway.proxy.adapters.base import (
 )
 from gateway.proxy.adapters.openai_rename import _parse_chunk, _rename
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
+from gateway.proxy.adapters.openai_search import counted, search_tools, searches
 from gateway.proxy.chunk import RawEvents
 from gateway.proxy.sse import aclose, decode_raw
 from gateway.proxy.upstream_errors import status_error
@@ -244,7 +245,8 @@ def _host(call: Call) -> str:
 
 class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     """OpenAI's own API (and any upstream that speaks it exactly); the Responses API passed
-    through unless the channel sets `responses_api: false`."""
+    through unless the channel sets `responses_api: false`. Web searches of chat answers
+    are counted in their usage, plain or streamed (adapters/openai_search.py)."""
 
     protocol = "openai"
     endpoints = PROTOCOLS["openai"].endpoints
@@ -258,23 +260,10 @@ class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
             return Reply(body=body, status=reply.status)  # the bytes changed: encoded again
         return reply
 
-
-def searches(call: Call, body: Mapping[str, Any] | None) -> dict[str, int]:
-    """One web search per answer that cites the web (`url_citation` annotations), the way
-    OpenAI's chat completions report a search, by the catalog name of the tool asked for."""
-    cited = any(
-        a.get("type") == "url_citation"
-        for choice in (body or {}).get("choices") or ()
-        for a in ((choice.get("message") or {}).get("annotations") or ())
-        if isinstance(a, dict)
-    )
-    if not cited:
-        return {}
-    return {
-        name: 1
-        for name, tool in call.native_tools.items()
-        if "web_search_options" in (native_tools.spelling(tool, "openai") or {})
-    }
+    def stream(self, call: Call) -> AsyncIterator[Mapping[str, Any]]:
+        chunks = super().stream(call)
+        names = search_tools(call) if call.native_tools else ()
+        return counted(chunks, names) if names else chunks
 
 
 ADAPTER = OpenAIAdapter

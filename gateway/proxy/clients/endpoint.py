@@ -11,8 +11,10 @@ theirs alone).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +24,12 @@ from gateway.proxy import policy, validate
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
 from gateway.proxy.exchange import JSON, Exchange, dumps
 from gateway.proxy.meter import Meter
-from gateway.proxy.pipeline import Endpoint, Files, Prepared, StreamShape
-from gateway.proxy.router import Routed
+from gateway.proxy.pipeline import Endpoint, Files, Prepared, StreamShape, read_json
+from gateway.proxy.reload import Loaded
+from gateway.proxy.router import Outcome, Routed
 from gateway.usage.pricing import Usage
+
+log = logging.getLogger("modelyard.proxy")
 
 
 @dataclass(slots=True)
@@ -67,8 +72,15 @@ class ClientAPI(ABC):
 
     protocol: str  # NativeRequest.protocol of its native body
 
+    async def recall(self, body: Mapping[str, Any], consumer: Consumer) -> Any:
+        """What the request refers to in storage (a stored conversation), read before it is
+        translated; handed to `translate` as `recalled`."""
+        return None
+
     @abstractmethod
-    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
+    def translate(
+        self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot, recalled: Any = None
+    ) -> Translated:
         """The chat form of the client's body (raises InvalidRequest when it is malformed)."""
 
     def native(
@@ -90,8 +102,12 @@ class ClientAPI(ABC):
     def error(self, error: ProxyError) -> tuple[int, Mapping[str, Any]]:
         """Status and body of an error in the client's shape."""
 
-    def finished(self, translated: Translated, answer: Mapping[str, Any] | None) -> None:
-        """Called with a complete answer (whole, or rebuilt from a stream): storage hooks."""
+    async def finished(
+        self, translated: Translated, answer: Mapping[str, Any] | None, *, streamed: bool
+    ) -> None:
+        """Called with a complete answer (whole, or rebuilt from a stream): storage hooks.
+        A whole answer waits for it (and may still turn into an error); a streamed one has
+        been sent, and is stored in the background."""
         return None
 
 
@@ -109,18 +125,27 @@ def _usage(body: Mapping[str, Any], reported: Mapping[str, Any] | None) -> Usage
 class _Request:
     """One request's translation and answer, shared by the pipeline's hooks."""
 
-    __slots__ = ("api", "ex", "consumer", "translated", "answer", "encoder")
+    __slots__ = ("api", "ex", "consumer", "recalled", "translated", "answer", "reported", "encoder")
 
     def __init__(self, api: ClientAPI, ex: Exchange, consumer: Consumer) -> None:
         self.api, self.ex, self.consumer = api, ex, consumer
+        self.recalled: Any = None
         self.translated: Translated | None = None
         self.answer: dict[str, Any] | None = None
+        self.reported: Mapping[str, Any] | None = None
         self.encoder: StreamEncoder | None = None
+
+    async def read(
+        self, ex: Exchange, loaded: Loaded, length: int | None
+    ) -> tuple[dict[str, Any], Files]:
+        fields, files = await read_json(ex, loaded, length)
+        self.recalled = await self.api.recall(fields, self.consumer)
+        return fields, files
 
     def prepare(
         self, snapshot: Snapshot, model: Model, body: dict[str, Any], files: Files
     ) -> Prepared:
-        translated = self.api.translate(body, self.consumer, snapshot)
+        translated = self.api.translate(body, self.consumer, snapshot, self.recalled)
         translated.model, translated.consumer = model, self.consumer
         self.translated = translated
         validate.check_chat(translated.chat)
@@ -128,17 +153,21 @@ class _Request:
         native = self.api.native(translated, decision, snapshot, self.ex)
         return Prepared(decision.body, decision.native_tools, decision.dropped_tools, native)
 
-    def measure(self, routed: Routed, reply: Reply) -> Usage:
+    async def finish(self, routed: Routed, outcome: Outcome, reply: Reply) -> Reply:
+        """The whole answer, kept (stored) before it is measured and sent."""
         assert self.translated is not None
-        self.answer, reported = self.api.answer(reply, self.translated)
-        self.api.finished(self.translated, self.answer)
-        return _usage(routed.body, reported)
+        self.answer, self.reported = self.api.answer(reply, self.translated)
+        await self.api.finished(self.translated, self.answer, streamed=False)
+        return reply
+
+    def measure(self, routed: Routed, reply: Reply) -> Usage:
+        return _usage(routed.body, self.reported)
 
     def write(self, routed: Routed, reply: Reply) -> tuple[bytes, bytes]:
         return dumps(self.answer), JSON
 
     def stream_shape(self, routed: Routed) -> StreamShape:
-        return StreamShape(self.encode, finish=self.finish)
+        return StreamShape(self.encode, finish=self.finish_stream)
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
         if self.encoder is None:
@@ -146,7 +175,7 @@ class _Request:
             self.encoder = self.api.encoder(self.translated, isinstance(item, NativeEvent))
         return self.encoder.feed(item)
 
-    def finish(self, error: Exception | None, meter: Meter) -> bytes:
+    def finish_stream(self, error: Exception | None, meter: Meter) -> bytes:
         encoder = self.encoder
         assert encoder is not None and self.translated is not None
         if error is not None:
@@ -155,8 +184,24 @@ class _Request:
             return encoder.fail(error)
         tail = encoder.end()
         meter.reported = encoder.usage() or meter.reported
-        self.api.finished(self.translated, encoder.answer())
+        _background(self.api.finished(self.translated, encoder.answer(), streamed=True))
         return tail
+
+
+_tasks: set[asyncio.Task] = set()
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` after the answer; a failure is logged (its own hook said what it means)."""
+    task = asyncio.get_running_loop().create_task(work)
+    _tasks.add(task)
+    task.add_done_callback(_done)
+
+
+def _done(task: asyncio.Task) -> None:
+    _tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("storing a streamed answer failed: %s", task.exception())
 
 
 def endpoint(api: ClientAPI, ex: Exchange, consumer: Consumer) -> Endpoint:
@@ -167,7 +212,9 @@ def endpoint(api: ClientAPI, ex: Exchange, consumer: Consumer) -> Endpoint:
         request.prepare,
         streams=_streams,
         stream_shape=request.stream_shape,
+        read=request.read,
         answer=request.write,
         measure=request.measure,
+        finish=request.finish,
         error_body=api.error,
     )

@@ -146,7 +146,9 @@ class TranslatedEncoder(StreamEncoder):
 class MessagesAPI(ClientAPI):
     protocol = "messages"
 
-    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
+    def translate(
+        self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot, recalled: Any = None
+    ) -> Translated:
         return Translated(messages_chat.to_chat(body, snapshot.native_tools), body)
 
     def native(

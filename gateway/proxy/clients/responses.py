@@ -9,16 +9,18 @@ every other channel gets it translated to chat (responses_chat.py).
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from gateway.catalog.snapshot import Consumer, Snapshot
-from gateway.errors import InvalidRequest, ProxyError, UnknownURL
+from gateway.errors import DocumentsUnavailable, InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy import policy
 from gateway.proxy.adapters.base import NativeEvent, NativeRequest, Reply
 from gateway.proxy.clients.endpoint import ClientAPI, StreamEncoder, Translated, endpoint
-from gateway.proxy.clients.response_store import ResponseStore, SqliteResponseStore
+from gateway.proxy.clients.response_store import ResponseStore, Stored
 from gateway.proxy.clients.responses_chat import (
     chat_usage,
     input_items,
@@ -30,9 +32,12 @@ from gateway.proxy.clients.responses_chat import (
 from gateway.proxy.clients.responses_stream import EventWriter, ResponsesEncoder
 from gateway.proxy.exchange import Exchange, dumps
 from gateway.proxy.reload import Loaded
+from gateway.quota.gate import FAIL_CLOSED, FAIL_OPEN
 
 if TYPE_CHECKING:
     from gateway.proxy.app import ProxyApp
+
+log = logging.getLogger("modelyard.proxy")
 
 
 class NotFound(ProxyError):
@@ -59,8 +64,9 @@ class NativeEncoder(StreamEncoder):
     """Relays the upstream's Responses events, naming the client's model in the response
     objects they carry, and keeps the completed response."""
 
-    def __init__(self, fix: Any) -> None:
+    def __init__(self, fix: Any, search_tool: str | None = None) -> None:
         self.fix = fix
+        self.search_tool = search_tool
         self.final: dict[str, Any] | None = None
         self.sequence = -1
 
@@ -88,7 +94,8 @@ class NativeEncoder(StreamEncoder):
         )
 
     def usage(self) -> Mapping[str, Any] | None:
-        return chat_usage((self.final or {}).get("usage"))
+        final = self.final or {}
+        return chat_usage(final.get("usage"), final.get("output"), self.search_tool)
 
     def answer(self) -> dict[str, Any] | None:
         return self.final
@@ -120,22 +127,37 @@ class TranslatedEncoder(StreamEncoder):
 class ResponsesAPI(ClientAPI):
     protocol = "responses"
 
-    def __init__(self, store: ResponseStore) -> None:
+    def __init__(
+        self,
+        store: ResponseStore,
+        *,
+        on_unavailable: str = FAIL_OPEN,
+        state_errors: Counter[str] | None = None,
+    ) -> None:
         self.store = store
+        self.on_unavailable = on_unavailable  # when a response cannot be stored
+        self.state_errors = Counter[str]() if state_errors is None else state_errors
 
-    def translate(self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot) -> Translated:
+    async def recall(self, body: Mapping[str, Any], consumer: Consumer) -> Stored | None:
+        previous = body.get("previous_response_id")
+        if previous is None:
+            return None
+        stored = await self.store.get(consumer.name, str(previous))
+        if stored is None:
+            raise InvalidRequest(
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        return stored
+
+    def translate(
+        self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot, recalled: Any = None
+    ) -> Translated:
         items = input_items(body)
         history: list[dict[str, Any]] = []
-        previous = body.get("previous_response_id")
-        if previous is not None:
-            stored = self.store.get(consumer.name, str(previous))
-            if stored is None:
-                raise InvalidRequest(
-                    f"Previous response with id '{previous}' not found.",
-                    param="previous_response_id",
-                    code="previous_response_not_found",
-                )
-            history = _history(stored.input, stored.response.get("output") or [])
+        if isinstance(recalled, Stored):
+            history = _history(recalled.input, recalled.response.get("output") or [])
         conversation = [*history, *items]
         native = {k: v for k, v in body.items() if k != "previous_response_id"}
         native["input"], native["store"] = conversation, False
@@ -166,6 +188,14 @@ class ResponsesAPI(ClientAPI):
                 if t.get("type") == "function"
                 or native_tool(t, snapshot.native_tools) in decision.native_tools
             ]
+            translated.extra["search_tool"] = next(
+                (
+                    native_tool(t, snapshot.native_tools)
+                    for t in kept
+                    if str(t.get("type", "")).startswith("web_search")
+                ),
+                None,
+            )
             if kept:
                 body["tools"] = kept
             else:
@@ -189,7 +219,8 @@ class ResponsesAPI(ClientAPI):
         body = dict(reply.body or {})
         if reply.native:
             self._fix(translated)(body)
-            return body, chat_usage(body.get("usage"))
+            search_tool = translated.extra.get("search_tool")
+            return body, chat_usage(body.get("usage"), body.get("output"), search_tool)
         client = translated.extra["client"]
         return (
             to_response(body, client, id=translated.extra["id"], model=client["model"]),
@@ -198,24 +229,41 @@ class ResponsesAPI(ClientAPI):
 
     def encoder(self, translated: Translated, native: bool) -> StreamEncoder:
         if native:
-            return NativeEncoder(self._fix(translated))
+            return NativeEncoder(self._fix(translated), translated.extra.get("search_tool"))
         client = translated.extra["client"]
         return TranslatedEncoder(client, translated.extra["id"], client["model"])
 
     def error(self, error: ProxyError) -> tuple[int, Mapping[str, Any]]:
         return error.status, error.body()
 
-    def finished(self, translated: Translated, answer: Mapping[str, Any] | None) -> None:
+    async def finished(
+        self, translated: Translated, answer: Mapping[str, Any] | None, *, streamed: bool
+    ) -> None:
+        """Store the answer unless the client said `store: false`. When the store cannot be
+        reached: fail_closed turns a whole answer into a 503, fail_open serves it unstored
+        (logged, counted as `unstored` in /admin/status)."""
         client = translated.extra["client"]
         if answer is None or client.get("store") is False or translated.consumer is None:
             return
-        self.store.put(translated.consumer.name, dict(answer), translated.extra["conversation"])
+        try:
+            await self.store.put(
+                translated.consumer.name, dict(answer), translated.extra["conversation"]
+            )
+        except DocumentsUnavailable as error:
+            self.state_errors["unstored"] += 1
+            if self.on_unavailable == FAIL_CLOSED and not streamed:
+                raise
+            log.warning("response %s served but not stored: %s", answer.get("id"), error)
 
 
 def api_of(app: ProxyApp) -> ResponsesAPI:
-    """The app's Responses API, over the store of its state directory."""
+    """The app's Responses API, over the app's document store."""
     if app.clients is None:
-        app.clients = ResponsesAPI(SqliteResponseStore.in_dir(app.state_dir))
+        app.clients = ResponsesAPI(
+            ResponseStore(app.documents),
+            on_unavailable=app.gate.on_unavailable,
+            state_errors=app.gate.state_errors,
+        )
     return app.clients
 
 
@@ -234,10 +282,10 @@ async def dispatch(
     if not id or (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):
         raise UnknownURL(f"Unknown request URL: {method} {path}")
     if method == "DELETE":
-        if not api.store.delete(consumer.name, id):
+        if not await api.store.delete(consumer.name, id):
             raise _missing(id)
         return await ex.respond(200, dumps({"id": id, "object": "response", "deleted": True}))
-    stored = api.store.get(consumer.name, id)
+    stored = await api.store.get(consumer.name, id)
     if stored is None:
         raise _missing(id)
     if tail == "":

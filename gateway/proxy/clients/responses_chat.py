@@ -225,10 +225,33 @@ def responses_usage(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """OpenAI chat usage (what the proxy accounts) from a Responses usage object."""
+def web_searches(output: Any) -> int:
+    """The web searches a Responses answer ran: one per `web_search_call` item of its
+    `output` (the Responses API's own record of each call), failed ones left out."""
+    return sum(
+        1
+        for item in (output if isinstance(output, list) else ())
+        if isinstance(item, Mapping)
+        and item.get("type") == "web_search_call"
+        and item.get("status") != "failed"
+    )
+
+
+def chat_usage(
+    usage: Mapping[str, Any] | None, output: Any = None, search_tool: str | None = None
+) -> dict[str, Any] | None:
+    """OpenAI chat usage (what the proxy accounts) from a Responses usage object, with the
+    web searches of `output` as native tool calls of `search_tool` (the catalog's name of
+    the web search tool the request carried)."""
     if not usage:
         return None
+    out = _chat_tokens(usage)
+    if search_tool and (count := web_searches(output)):
+        out["native_tool_calls"] = {search_tool: count}
+    return out
+
+
+def _chat_tokens(usage: Mapping[str, Any]) -> dict[str, Any]:
     inp, out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
     return {
         "prompt_tokens": inp,
