@@ -18,6 +18,7 @@ from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
+from gateway.proxy.heap import HeapTrimmer, glibc_trim
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
 from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
@@ -92,14 +93,22 @@ class ProxyApp:
         self._watcher: asyncio.Task | None = None
         self._circuit_sync: asyncio.Task | None = None
         self._circuit_stop = asyncio.Event()
+        # Counts requests in flight; once none is, gives back what they freed (heap.py).
+        self.heap = HeapTrimmer(glibc_trim())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.http_request(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self.websocket(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self.lifespan(receive, send)
+        kind = scope["type"]
+        if kind == "lifespan":
+            return await self.lifespan(receive, send)
+        heap = self.heap
+        heap.in_flight += 1
+        try:
+            if kind == "http":
+                await self.http_request(scope, receive, send)
+            elif kind == "websocket":
+                await self.websocket(scope, receive, send)
+        finally:
+            heap.in_flight -= 1
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """WebSocket endpoints: the realtime sessions (gateway/proxy/realtime.py)."""
@@ -215,6 +224,7 @@ class ProxyApp:
     async def startup(self) -> None:
         holder = self.holder
         await self.state.warm()
+        self.heap.start()
         if self.circuits is not None:
             self._circuit_sync = asyncio.get_running_loop().create_task(
                 self.circuits.run(self._circuit_stop)
@@ -233,6 +243,7 @@ class ProxyApp:
             )
 
     async def shutdown(self) -> None:
+        await self.heap.aclose()
         if self._circuit_sync is not None:
             self._circuit_stop.set()
             with contextlib.suppress(asyncio.CancelledError):

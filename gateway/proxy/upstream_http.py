@@ -26,6 +26,11 @@ _CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
 #: The largest complete answer read from an upstream, after decompression: a reply that
 #: inflates past it (a compression bomb) is a protocol error, not a process out of memory.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: What aiohttp buffers of an upstream body before it stops reading the socket (twice this,
+#: then it pauses). Its default, 256 KiB, let a stream whose client stopped reading hold
+#: about 600 KB in that buffer alone; 64 KiB (its earlier default, and httpx's read
+#: size) holds a quarter of that, at the same CPU per byte relayed (docs/resilience.md).
+READ_BUFFER_BYTES = 64 * 1024
 
 
 @lru_cache(maxsize=_CACHE_LIMIT)
@@ -161,7 +166,10 @@ class AiohttpUpstream:
             per_host = 0 if origin == _WS_POOL else self._limit
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host, ttl_dns_cache=300)
             session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_BUFFER_BYTES,
             )
             self._sessions[origin] = session
         return session

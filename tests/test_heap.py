@@ -1,0 +1,67 @@
+"""The heap trimmer gives memory back only once no request is in flight and RSS has grown,
+and the app counts every request in flight until it ends, also one whose client left."""
+
+from __future__ import annotations
+
+from gateway.proxy.heap import MIN_GAIN_BYTES, HeapTrimmer
+from tests.conftest import ENV, client, poll, running_proxy, standard_catalog
+
+MB = 1024 * 1024
+
+
+class Process:
+    """The C library side of the trimmer: an RSS that a trim brings down to `floor`."""
+
+    def __init__(self, rss: int) -> None:
+        self.rss = rss
+        self.floor = rss
+        self.trims: list[int] = []
+
+    def trim(self, pad: int) -> int:
+        self.trims.append(pad)
+        self.rss = self.floor
+        return 1
+
+
+def test_the_heap_is_trimmed_once_idle_after_rss_grew_and_not_again_until_it_grows():
+    process = Process(rss=80 * MB)
+    trimmer = HeapTrimmer(trim=process.trim, rss=lambda: process.rss)
+    assert trimmer.tick()  # the first look: what starting up freed
+    assert process.trims == [0]
+
+    process.rss += MIN_GAIN_BYTES + MB  # a burst of streams
+    trimmer.in_flight = 3
+    assert not trimmer.tick()  # never while requests run: they reuse what is free
+    trimmer.in_flight = 0
+    assert trimmer.tick()
+    assert process.rss == 80 * MB
+
+    process.rss += MIN_GAIN_BYTES - MB  # a trickle: not worth the page faults
+    assert not trimmer.tick()
+    assert process.trims == [0, 0]
+
+
+def test_without_glibc_nothing_is_trimmed():
+    trimmer = HeapTrimmer(trim=None, rss=lambda: 10**9)  # glibc_trim() under musl or macOS
+    assert not trimmer.tick()
+    assert trimmer.trims == 0
+
+
+def test_a_request_counts_in_flight_until_it_ends_also_when_its_client_leaves(upstream):
+    fake, base = upstream
+    with running_proxy(standard_catalog(base), environ=ENV) as (url, app):
+        openai_client = client(url)
+        openai_client.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+        poll(lambda: app.heap.in_flight == 0)
+
+        fake.push({"stall": "body"})  # one chunk, then silence
+        stream = openai_client.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        first = next(iter(stream))
+        assert first.choices[0].delta.role == "assistant"
+        assert app.heap.in_flight == 1
+        stream.close()  # the client leaves mid-stream
+        poll(lambda: app.heap.in_flight == 0)
