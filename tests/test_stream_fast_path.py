@@ -341,3 +341,22 @@ def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
         state["step"] = 97
     assert whole == slow
     assert whole_meter.usage() == slow_meter.usage()
+
+
+def test_an_event_without_choices_before_the_plain_tail_goes_the_slow_way(upstream):
+    """OpenAI's exact chunk ending with an empty choices list in front: not relayed whole,
+    since a choice-less event with usage is the usage chunk the client may not want."""
+    state, url = upstream
+    body = events(null_usage=True)
+    edit = (
+        b'"choices":[{"index":0,"delta":{"content":"H',
+        b'"choices":[],"x":[{"index":0,"delta":{"content":"H',
+    )
+    assert edit[0] in body
+    state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
+    try:
+        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=False, sse_bytes=True)
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=False)
+    finally:
+        state["step"] = 97
+    assert whole == slow and whole_meter.usage() == slow_meter.usage()
