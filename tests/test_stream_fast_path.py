@@ -94,7 +94,7 @@ def through_proxy(
     keep_usage: bool,
     options: dict | None = None,
     error_ok: bool = False,
-    sse_bytes: bool = False,
+    event_runs: bool = False,
 ) -> tuple[bytes, list, Meter]:
     """What relay sends to the client, the chunks behind it, and the meter it filled."""
     call = make_call(
@@ -105,7 +105,7 @@ def through_proxy(
         upstream_model="up-1",
         options=options,
     )
-    call.sse_bytes = sse_bytes
+    call.event_runs = event_runs
     meter = Meter("chat", "m", call.body)
     seen: list = []
 
@@ -281,7 +281,7 @@ def test_runs_of_plain_events_relayed_whole_give_the_same_events_and_usage(
     state["body"], state["step"] = events(compact=compact, null_usage=null_usage), step
     try:
         whole, chunks, whole_meter = through_proxy(
-            url, OpenAIAdapter, keep_usage=keep_usage, sse_bytes=True
+            url, OpenAIAdapter, keep_usage=keep_usage, event_runs=True
         )
         slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
     finally:
@@ -300,7 +300,7 @@ def test_plain_events_are_estimated_when_the_upstream_reports_no_usage(upstream)
     state, url = upstream
     state["body"], state["step"] = events(usage=False), 1 << 20
     try:
-        _, _, meter = through_proxy(url, OpenAIAdapter, keep_usage=False, sse_bytes=True)
+        _, _, meter = through_proxy(url, OpenAIAdapter, keep_usage=False, event_runs=True)
         _, _, slow = through_proxy(url, DictPath, keep_usage=False)
     finally:
         state["step"] = 97
@@ -334,7 +334,7 @@ def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
     state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
     try:
         whole, _, whole_meter = through_proxy(
-            url, OpenAIAdapter, keep_usage=True, sse_bytes=True, error_ok=True
+            url, OpenAIAdapter, keep_usage=True, event_runs=True, error_ok=True
         )
         slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True, error_ok=True)
     finally:
@@ -355,7 +355,7 @@ def test_an_event_without_choices_before_the_plain_tail_goes_the_slow_way(upstre
     assert edit[0] in body
     state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
     try:
-        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=False, sse_bytes=True)
+        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=False, event_runs=True)
         slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=False)
     finally:
         state["step"] = 97

@@ -57,10 +57,10 @@ class RawChunk(LazyJSON):
 
 
 class RawEvents(RawChunk):
-    """Several plain `chat.completion.chunk` events of one upstream read, already framed as
-    the client gets them (`data: {...}\n\n` each): relayed in one write, never parsed on
-    the way. Only a consumer that writes OpenAI's chat SSE as it is takes these (the
-    adapter yields them when the call's `sse_bytes` says so)."""
+    """Several plain `chat.completion.chunk` events of one upstream read, framed as OpenAI's
+    chat SSE gives them (`data: {...}\n\n` each): relayed to a chat client in one write,
+    never parsed on the way, or taken apart by a consumer that translates them (`chunks`).
+    Only consumers that take them get them (the call's `event_runs`)."""
 
     __slots__ = ("count",)
 
@@ -74,6 +74,10 @@ class RawEvents(RawChunk):
 
     def dicts(self) -> list[dict[str, Any]]:
         return [json.loads(event[6:]) for event in self.raw.split(b"\n\n") if event]
+
+    def chunks(self) -> list[RawChunk]:
+        """The events one by one, each a plain RawChunk, unparsed."""
+        return [RawChunk(event[6:], None, True) for event in self.raw.split(b"\n\n") if event]
 
     def __repr__(self) -> str:
         return f"RawEvents({self.count} events)"

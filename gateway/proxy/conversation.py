@@ -32,10 +32,10 @@ def prepare(call: Call) -> Call:
         return speech_defaults.prepare(call)
     if _simulating(call):
         return dataclasses.replace(
-            call, body=simulate_tools.prepare_body(call.body), sse_bytes=False
+            call, body=simulate_tools.prepare_body(call.body), event_runs=False
         )
-    if call.sse_bytes and _reasoning(call) != "passthrough":
-        return dataclasses.replace(call, sse_bytes=False)  # finish_stream edits each chunk
+    if call.event_runs and _reasoning(call) != "passthrough":
+        return dataclasses.replace(call, event_runs=False)  # finish_stream edits each chunk
     return call
 
 

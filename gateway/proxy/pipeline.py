@@ -73,8 +73,8 @@ class StreamShape:
     done: bytes = DONE
     error: Callable[[Mapping[str, Any]], bytes] = lambda body: sse_event({"error": body})
     content_type: bytes = b"text/event-stream"
-    #: `encode` writes OpenAI's chat SSE and takes `RawEvents` (gateway/proxy/chunk.py).
-    sse_bytes: bool = False
+    #: `encode` takes `RawEvents`, runs of plain chat events (gateway/proxy/chunk.py).
+    event_runs: bool = False
     #: The closing bytes written from what went through, instead of `done` and `error`:
     #: called with the error that broke the stream off (None when complete) and the meter,
     #: to which it may report the usage of a stream whose chunks are not OpenAI's.
@@ -121,7 +121,7 @@ def answer_json(routed: Routed, reply: Reply) -> tuple[bytes, bytes]:
 
 def chat_stream(routed: Routed) -> StreamShape:
     keep_usage = bool((routed.body.get("stream_options") or {}).get("include_usage"))
-    return StreamShape(chat_encoder(keep_usage), sse_bytes=True)
+    return StreamShape(chat_encoder(keep_usage), event_runs=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +238,7 @@ class Pipeline:
                 req.tickets.append(await gate.admit(routed))
             if endpoint.streams(routed.body):
                 shape = endpoint.stream_shape(routed)
-                routed.sse_bytes = shape.sse_bytes
+                routed.event_runs = shape.event_runs
                 streaming = await self.router.open_stream(loaded, routed, req.outcome)
                 status, code = await self._stream(ex, req, streaming, watch, shape)
                 self._account(req, status, code)

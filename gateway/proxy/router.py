@@ -56,7 +56,7 @@ class Routed:
     native_tools: Mapping[str, NativeTool]
     request_id: str
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
-    sse_bytes: bool = False  # the stream goes out as OpenAI's chat SSE (see Call.sse_bytes)
+    event_runs: bool = False  # the stream's consumer takes runs of plain events (Call.event_runs)
     native: NativeRequest | None = None  # the client's own body, for adapters that take it
 
 
@@ -299,7 +299,7 @@ class Router:
             request_id=routed.request_id,
             native=routed.native,
             dropped_tools=dropped,
-            sse_bytes=routed.sse_bytes,
+            event_runs=routed.event_runs,
         )
 
 

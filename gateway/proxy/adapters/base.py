@@ -93,9 +93,9 @@ class Call:
     deadline: Deadline
     files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
     request_id: str = ""
-    #: The stream's chunks go to the client as OpenAI's chat SSE, unchanged: an adapter may
-    #: then yield `RawEvents` (several plain events of one read, framed) as well as chunks.
-    sse_bytes: bool = False
+    #: The stream's consumer takes runs of plain events: an adapter may then yield
+    #: `RawEvents` (several plain chat events of one read, framed) as well as chunks.
+    event_runs: bool = False
     native: NativeRequest | None = None  # the client's own body, when it spoke another API
     dropped_tools: tuple[str, ...] = ()  # native tools left out: the protocol cannot carry them
 

@@ -208,7 +208,7 @@ class OpenAICompatible(Adapter):
         fast = self.relays_bytes
         rename = _rename(call.channel.upstream_model, call.body["model"])
         finished = False
-        whole = rename.whole_events if fast and call.sse_bytes else None
+        whole = rename.whole_events if fast and call.event_runs else None
         reads = decode_raw(response.iter_bytes(), whole)
         try:
             async for events in reads:

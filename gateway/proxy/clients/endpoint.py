@@ -71,6 +71,8 @@ class ClientAPI(ABC):
     """What one client schema supplies to the shared request flow."""
 
     protocol: str  # NativeRequest.protocol of its native body
+    #: Whether the API's stream encoder takes `RawEvents` (runs of plain chat events).
+    event_runs = False
 
     async def recall(self, body: Mapping[str, Any], consumer: Consumer) -> Any:
         """What the request refers to in storage (a stored conversation), read before it is
@@ -167,7 +169,7 @@ class _Request:
         return dumps(self.answer), JSON
 
     def stream_shape(self, routed: Routed) -> StreamShape:
-        return StreamShape(self.encode, finish=self.finish_stream)
+        return StreamShape(self.encode, finish=self.finish_stream, event_runs=self.api.event_runs)
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
         if self.encoder is None:

@@ -145,6 +145,7 @@ class TranslatedEncoder(StreamEncoder):
 
 class MessagesAPI(ClientAPI):
     protocol = "messages"
+    event_runs = True  # MessagesEncoder takes runs of plain text events apart itself
 
     def translate(
         self, body: dict[str, Any], consumer: Consumer, snapshot: Snapshot, recalled: Any = None

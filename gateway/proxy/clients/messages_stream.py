@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.proxy.chunk import RawChunk
+from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.clients.messages_chat import STOP_REASONS, anthropic_usage, message_id
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -71,6 +71,8 @@ class MessagesEncoder:
         self.usage: Mapping[str, Any] | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> bytes:
+        if type(chunk) is RawEvents:  # a run of plain events of one upstream read
+            return b"".join([self.feed(one) for one in chunk.chunks()])
         if self.open == "text" and type(chunk) is RawChunk and chunk.plain:
             # The hot path: more text for the open text block, copied from the upstream's
             # bytes (already a JSON string) without parsing or encoding the chunk.
