@@ -73,6 +73,9 @@ class ClientAPI(ABC):
     protocol: str  # NativeRequest.protocol of its native body
     #: Whether the API's stream encoder takes `RawEvents` (runs of plain chat events).
     event_runs = False
+    #: Whether `finished` keeps answers (stored responses): only then is a streamed answer
+    #: rebuilt and handed to it, in the background.
+    keeps_answers = False
 
     async def recall(self, body: Mapping[str, Any], consumer: Consumer) -> Any:
         """What the request refers to in storage (a stored conversation), read before it is
@@ -186,7 +189,8 @@ class _Request:
             return encoder.fail(error)
         tail = encoder.end()
         meter.reported = encoder.usage() or meter.reported
-        _background(self.api.finished(self.translated, encoder.answer(), streamed=True))
+        if self.api.keeps_answers:
+            _background(self.api.finished(self.translated, encoder.answer(), streamed=True))
         return tail
 
 

@@ -126,6 +126,7 @@ class TranslatedEncoder(StreamEncoder):
 
 class ResponsesAPI(ClientAPI):
     protocol = "responses"
+    keeps_answers = True  # stored responses (`store`, `previous_response_id`)
 
     def __init__(
         self,
