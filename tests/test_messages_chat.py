@@ -312,3 +312,27 @@ def test_text_relayed_from_the_upstreams_bytes_equals_text_written_from_parsed_c
     out_slow = slow.feed(first) + b"".join(slow.feed(json.loads(r)) for r in raw)
     assert out_fast == out_slow
     assert [e[1]["delta"]["text"] for e in events(out_fast)[3:]] == ["Hi", *texts[:3]]
+
+
+@pytest.mark.parametrize("opening", ["role", "text"], ids=["role-chunk-first", "text-open"])
+def test_a_run_of_plain_events_gives_what_the_events_one_by_one_give(opening):
+    from gateway.proxy.chunk import RawChunk, RawEvents
+
+    texts = ["Hello", ' "quoted" ', "naïve \\ é", "", "}{", "end"]
+    raw = [
+        json.dumps(chunk({"content": t}), ensure_ascii=False, separators=(",", ":")).encode()
+        for t in texts
+    ]
+    if opening == "role":
+        first = json.dumps(
+            chunk({"role": "assistant", "content": ""}), separators=(",", ":")
+        ).encode()
+        raw = [first, *raw]
+    run = RawEvents(b"".join(b"data: " + r + b"\n\n" for r in raw), len(raw))
+    whole, one_by_one = MessagesEncoder("m"), MessagesEncoder("m")
+    out_whole = whole.feed(run) + whole.end()
+    out_one = b"".join(one_by_one.feed(RawChunk(r, None, True)) for r in raw) + one_by_one.end()
+    assert out_whole == out_one
+    assert "".join(
+        e[1]["delta"]["text"] for e in events(out_whole) if e[0] == "content_block_delta"
+    ) == "".join(texts)

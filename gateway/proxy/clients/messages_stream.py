@@ -18,6 +18,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: came as, and that string followed by the end of the delta.
 _TEXT_ONLY = b'"choices":[{"index":0,"delta":{"content":'
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(?=\})')
+#: The same, found over a run of events at once: each event's text, as a JSON string.
+_RUN_TEXT = re.compile(re.escape(_TEXT_ONLY) + rb'("[^"\\]*(?:\\.[^"\\]*)*")(?=\})')
 _TEXT_DELTA = (
     b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
     b'"delta":{"type":"text_delta","text":%s}}\n\n'
@@ -72,7 +74,7 @@ class MessagesEncoder:
 
     def feed(self, chunk: Mapping[str, Any]) -> bytes:
         if type(chunk) is RawEvents:  # a run of plain events of one upstream read
-            return b"".join([self.feed(one) for one in chunk.chunks()])
+            return self._run(chunk)
         if self.open == "text" and type(chunk) is RawChunk and chunk.plain:
             # The hot path: more text for the open text block, copied from the upstream's
             # bytes (already a JSON string) without parsing or encoding the chunk.
@@ -107,6 +109,21 @@ class MessagesEncoder:
                 out += self._tool(call)
             if choice.get("finish_reason"):
                 self.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        return bytes(out)
+
+    def _run(self, run: RawEvents) -> bytes:
+        """A run's events: one by one until a text block is open, then, where every other
+        event is a text-only delta, all of them in one pass over the bytes."""
+        chunks = run.chunks()
+        out = bytearray()
+        for at, one in enumerate(chunks):
+            if self.open == "text":
+                texts = _RUN_TEXT.findall(b"".join([c.raw for c in chunks[at:]]))
+                if len(texts) == len(chunks) - at:
+                    index = self.index
+                    out += b"".join([_TEXT_DELTA % (index, t) for t in texts if t != b'""'])
+                    return bytes(out)
+            out += self.feed(one)
         return bytes(out)
 
     def end(self) -> bytes:
