@@ -183,6 +183,7 @@ def serve(
         state_dir=state_dir,
         state=state,
         on_state_unavailable=state_unavailable.value,
+        settle=True,
     )
     # SIGTERM drains (see gateway/proxy/server.py) and the process then exits 0.
     server = DrainingServer(

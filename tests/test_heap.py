@@ -65,3 +65,31 @@ def test_a_request_counts_in_flight_until_it_ends_also_when_its_client_leaves(up
         assert app.heap.in_flight == 1
         stream.close()  # the client leaves mid-stream
         poll(lambda: app.heap.in_flight == 0)
+
+
+def test_a_settled_app_freezes_the_heap_and_a_reload_still_frees_the_old_snapshot():
+    import asyncio
+    import gc
+    import sys
+    from pathlib import Path
+
+    from gateway.proxy.app import create_app
+
+    catalog = Path(__file__).parents[1] / "catalog"  # the bundled one
+
+    async def run() -> tuple[int, bool]:
+        app = create_app(catalog=catalog, watch=False, settle=True)
+        await app.startup()
+        try:
+            frozen = gc.get_freeze_count()
+            old = app.holder.current
+            await app.holder.reload_async()  # the same catalog again: a new Loaded
+            assert app.holder.current is not old
+            # held by nothing but this function: freed by reference counting when it returns
+            return frozen, sys.getrefcount(old) == 2
+        finally:
+            await app.shutdown()
+            gc.unfreeze()
+
+    frozen, old_freed = asyncio.run(run())
+    assert frozen > 10_000 and old_freed

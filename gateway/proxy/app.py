@@ -18,7 +18,7 @@ from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
-from gateway.proxy.heap import HeapTrimmer, glibc_trim
+from gateway.proxy.heap import HeapTrimmer, glibc_trim, settle_heap
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
 from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
@@ -325,11 +325,16 @@ def create_app(
     state_dir: Path | None = None,
     state: str | None = None,
     on_state_unavailable: str = FAIL_OPEN,
+    settle: bool = False,
 ) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder;
-    `state` is a state backend URL (default: embedded, this process only)."""
+    `state` is a state backend URL (default: embedded, this process only). `settle`: the
+    process serves this app alone, and each snapshot installed freezes the heap
+    (heap.settle_heap); not for apps embedded in a process that does other work."""
     if holder is None:
         holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
+    if settle:
+        holder.on_install.append(settle_heap)
     if no_auth:
         from gateway.proxy.auth import warn_no_auth
 
@@ -363,4 +368,5 @@ def app_from_env() -> ProxyApp:
         metrics=os.environ.get("MODELYARD_METRICS") != "0",
         state=os.environ.get(STATE_ENV),
         on_state_unavailable=os.environ.get(STATE_UNAVAILABLE_ENV, FAIL_OPEN),
+        settle=True,
     )

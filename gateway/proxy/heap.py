@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import time
@@ -117,3 +118,20 @@ class HeapTrimmer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), INTERVAL_S)
             self.tick()
+
+
+def settle_heap(_loaded: object = None) -> None:
+    """Put every object alive now (modules, the snapshot just installed) out of the cyclic
+    garbage collector's sight, after collecting what a reload left.
+
+    A request allocates thousands of containers (a 64 KB agent request parses into about
+    1,500), so collections run during requests, and each full one walked the whole
+    process: every module, the app, the snapshot. Frozen (`gc.freeze`), those are skipped;
+    measured on the proxy benchmark's 64 KB agent requests at concurrency 16, server CPU
+    per request 587 → 385 µs and p99 53 → 9 ms (docs/performance.md). Objects are still
+    freed by reference counting; only a cycle that became garbage after a freeze waits for
+    the next one, at the next install, where everything is unfrozen and collected first.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
