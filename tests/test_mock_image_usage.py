@@ -24,16 +24,9 @@ from tests.conftest import (
     snapshot_dict,
 )
 from tests.test_accounting import read_log
+from tests.test_price_kinds import IMAGE_TOKENS
 from tests.upstreams.server import serve_asgi
 
-#: gpt-image-1's token prices per million: text in, image in, image out.
-IMAGE_TOKENS = {
-    "currency": "USD",
-    "unit": "per_million_tokens",
-    "input": "5",
-    "input_image": "10",
-    "output_image": "40",
-}
 PER_IMAGE = {
     "currency": "USD",
     "unit": "per_image",

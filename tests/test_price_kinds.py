@@ -29,6 +29,7 @@ from tests.test_accounting import read_log
 from tests.upstreams.media import DURATION_S, IMAGE_USAGE, FakeOpenAIMedia
 from tests.upstreams.server import serve_asgi
 
+#: gpt-image-1's token prices per million: text in, image in, image out.
 IMAGE_TOKENS = {
     "currency": "USD",
     "unit": "per_million_tokens",

@@ -89,9 +89,7 @@ def documents(upstream_root: str) -> list[dict[str, Any]]:
     return docs
 
 
-def write_catalog(
-    directory: Path, upstream_root: str, max_connections: int | None = None
-) -> Path:
+def write_catalog(directory: Path, upstream_root: str, max_connections: int | None = None) -> Path:
     """Write the catalog as one YAML file per document kind into `directory`; with
     `max_connections`, its Settings raise the server's connection limit (1,000 by default)
     for benchmarks that hold more streams open at once."""

@@ -25,7 +25,13 @@ import time
 from pathlib import Path
 
 from benchmarks.proxy import bench_catalog, procs
-from benchmarks.proxy.targets import PASSTHROUGH_APPS, REPO, env_with, serve_command
+from benchmarks.proxy.targets import (
+    PASSTHROUGH_APPS,
+    REPO,
+    env_with,
+    python_server,
+    serve_command,
+)
 
 HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -209,25 +215,16 @@ async def measure(args: argparse.Namespace, proxy_port: int, pid: int) -> dict[s
 
 def _proxy_command(target: str, catalog: Path, port: int, work: Path) -> list[str]:
     if target == "baseline":
-        return [
-            sys.executable,
-            "-m",
+        return python_server(
             "uvicorn",
-            PASSTHROUGH_APPS["baseline"],
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
+            port,
             "--no-access-log",
-            "--log-level",
-            "warning",
             "--lifespan",
             "on",
             "--backlog",
             "4096",
-        ]
+            PASSTHROUGH_APPS["baseline"],
+        )
     return serve_command(catalog, port) + ["--usage-log", str(work / "usage.jsonl")]
 
 

@@ -136,25 +136,16 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         ]
     else:
         loop, http = uvicorn_impl()
-        cmd = [
-            sys.executable,
-            "-m",
+        cmd = python_server(
             "uvicorn",
-            PASSTHROUGH_APPS[target],
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
+            port,
             "--no-access-log",
-            "--log-level",
-            "warning",
             "--loop",
             loop,
             "--http",
             http,
-        ]
+            PASSTHROUGH_APPS[target],
+        )
         if target == "baseline":
             cmd += ["--lifespan", "on", "--no-server-header"]
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
@@ -182,24 +173,26 @@ def granian_command(target: str, port: int) -> list[str]:
         if target.startswith("modelyard")
         else [PASSTHROUGH_APPS["baseline"]]
     )
+    return python_server(
+        "granian", port, "--interface", "asgi", "--loop", uvicorn_impl()[0], "--no-ws", *app
+    )
+
+
+def python_server(module: str, port: int, *args: str) -> list[str]:
+    """`python -m MODULE` (uvicorn or granian) on 127.0.0.1:PORT: one worker, warnings only."""
     return [
         sys.executable,
         "-m",
-        "granian",
-        "--interface",
-        "asgi",
+        module,
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         "1",
-        "--loop",
-        uvicorn_impl()[0],
         "--log-level",
         "warning",
-        "--no-ws",
-        *app,
+        *args,
     ]
 
 

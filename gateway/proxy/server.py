@@ -45,7 +45,6 @@ def raw_answer(error: ProxyError) -> bytes:
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavailable"}
 OVERLOADED = raw_answer(ServerOverloaded("too many connections to this server; retry"))
 HEAD_LATE = raw_answer(RequestTimeout("the request head did not arrive in time"))
-BODY_LATE_BODY = _json(RequestTimeout("the request body did not arrive in time"))
 BODY_LATE = raw_answer(RequestTimeout("the request body did not arrive in time"))
 AMBIGUOUS_BODY = _json(
     AmbiguousFraming("a request may not carry both Content-Length and Transfer-Encoding")
@@ -76,6 +75,8 @@ class ConnectionGuard:
     settings: ServerSettings
     loop: asyncio.AbstractEventLoop
     connections: set[Any]
+    transport: asyncio.Transport
+    cycle: Any  # uvicorn's RequestResponseCycle of the request under way, if any
     _deadline: asyncio.TimerHandle | None = None
     _waiting_for: str | None = None  # "head" or "body" while a deadline runs
     _upgraded = False  # a WebSocket now owns the connection: no deadlines here
@@ -100,9 +101,39 @@ class ConnectionGuard:
             self._deadline = self.loop.call_later(self.settings.body_timeout_s, self._body_late)
 
     def _head_late(self) -> None:
-        raise NotImplementedError
+        self._deadline = None
+        if self.transport.is_closing() or not self._awaiting_head():
+            return
+        if self._head_begun():
+            self.transport.write(HEAD_LATE)  # part of a head came: say why we hang up
+        self.transport.close()
 
     def _body_late(self) -> None:
+        self._deadline = None
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None:
+            return
+        if not cycle.response_started and self._may_answer():
+            # A complete answer that closes the connection: no parser state to keep.
+            self.transport.write(BODY_LATE)
+            cycle.response_started = cycle.response_complete = True
+        # The app sees the client gone: its read of the body ends, nothing more is sent.
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self.transport.close()
+
+    # What each parser says of where the connection stands.
+
+    def _awaiting_head(self) -> bool:
+        """No request head is complete: the head deadline still applies."""
+        raise NotImplementedError
+
+    def _head_begun(self) -> bool:
+        """Bytes of a request head came (a late one is told why it is cut)."""
+        raise NotImplementedError
+
+    def _may_answer(self) -> bool:
+        """No answer has begun, so the 408 may still be written."""
         raise NotImplementedError
 
 

@@ -13,8 +13,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.proxy.server import (
     AMBIGUOUS_BODY,
-    BODY_LATE_BODY,
-    HEAD_LATE,
     ConnectionGuard,
     server_settings_of,
 )
@@ -96,38 +94,11 @@ class GuardedH11Protocol(ConnectionGuard, H11Protocol):
         else:
             self._expect(None)
 
-    def _head_late(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        if self.conn.trailing_data[0]:
-            self.transport.write(HEAD_LATE)  # part of a head came: say why we hang up
-        self.transport.close()
+    def _awaiting_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE
 
-    def _body_late(self) -> None:
-        self._deadline = None
-        cycle = self.cycle
-        if self.transport.is_closing() or cycle is None:
-            return
-        if not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
-            body = BODY_LATE_BODY
-            self.transport.write(
-                self.conn.send(
-                    h11.Response(
-                        status_code=408,
-                        headers=[
-                            (b"content-type", b"application/json"),
-                            (b"connection", b"close"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                        reason=b"Request Timeout",
-                    )
-                )
-            )
-            self.transport.write(self.conn.send(h11.Data(data=body)))
-            self.transport.write(self.conn.send(h11.EndOfMessage()))
-            cycle.response_started = cycle.response_complete = True
-        # The app sees the client gone: its read of the body ends, nothing more is sent.
-        cycle.disconnected = True
-        cycle.message_event.set()
-        self.transport.close()
+    def _head_begun(self) -> bool:
+        return bool(self.conn.trailing_data[0])
+
+    def _may_answer(self) -> bool:
+        return self.conn.our_state is h11.SEND_RESPONSE

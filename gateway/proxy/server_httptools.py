@@ -20,8 +20,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from gateway.errors import InvalidRequest
 from gateway.proxy.server import (
     AMBIGUOUS,
-    BODY_LATE,
-    HEAD_LATE,
     ConnectionGuard,
     raw_answer,
     server_settings_of,
@@ -38,7 +36,7 @@ class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
         super().__init__(config, *args, **kwargs)
         self.settings = server_settings_of(self.app)()
         self.timeout_keep_alive = self.settings.keepalive_timeout_s  # type: ignore[assignment]
-        self._head_begun = False  # bytes of a request head came: a late head is told why
+        self._head_started = False  # bytes of a request head came: a late head is told why
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if self._refused(transport):
@@ -70,13 +68,13 @@ class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_begun = True
+        self._head_started = True
         if self._waiting_for != "head" and not self._upgraded:
             self._expect("head")  # a request head has begun; keep-alive's timer is off
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._head_begun = False
+        self._head_started = False
         if not self._upgraded:
             self._expect("body")  # until on_message_complete, at once for a bodiless request
 
@@ -89,23 +87,11 @@ class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
         self._expect(None)
         super().handle_websocket_upgrade()
 
-    def _head_late(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing():
-            return
-        if self._head_begun:
-            self.transport.write(HEAD_LATE)  # part of a head came: say why we hang up
-        self.transport.close()
+    def _awaiting_head(self) -> bool:
+        return True  # its deadline is off once on_headers_complete came
 
-    def _body_late(self) -> None:
-        self._deadline = None
-        cycle = self.cycle
-        if self.transport.is_closing() or cycle is None:
-            return
-        if not cycle.response_started:
-            self.transport.write(BODY_LATE)
-            cycle.response_started = cycle.response_complete = True
-        # The app sees the client gone: its read of the body ends, nothing more is sent.
-        cycle.disconnected = True
-        cycle.message_event.set()
-        self.transport.close()
+    def _head_begun(self) -> bool:
+        return self._head_started
+
+    def _may_answer(self) -> bool:
+        return True
