@@ -73,8 +73,8 @@ class ClientAPI(ABC):
     protocol: str  # NativeRequest.protocol of its native body
     #: Whether the API's stream encoder takes `RawEvents` (runs of plain chat events).
     event_runs = False
-    #: Whether `finished` keeps answers (stored responses): only then is a streamed answer
-    #: rebuilt and handed to it, in the background.
+    #: Whether the API keeps answers (stored responses): only then is `recall` asked what a
+    #: request refers to, and a streamed answer rebuilt and handed to `finished`.
     keeps_answers = False
 
     async def recall(self, body: Mapping[str, Any], consumer: Consumer) -> Any:
@@ -144,7 +144,8 @@ class _Request:
         self, ex: Exchange, loaded: Loaded, length: int | None
     ) -> tuple[dict[str, Any], Files]:
         fields, files = await read_json(ex, loaded, length)
-        self.recalled = await self.api.recall(fields, self.consumer)
+        if self.api.keeps_answers:
+            self.recalled = await self.api.recall(fields, self.consumer)
         return fields, files
 
     def prepare(
