@@ -6,6 +6,18 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
+
+
+def loads(raw: bytes | str) -> Any:
+    """An upstream's JSON, by orjson (a few times the stdlib's speed on stream events and
+    answers); what orjson refuses but the stdlib reads (NaN, a lone surrogate escaped) read
+    as before, by the stdlib, whose errors callers already turn into protocol errors."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
 
 class LazyJSON(Mapping[str, Any]):
     """A JSON object kept as the bytes it came in, parsed on first read, readable as a
@@ -20,7 +32,7 @@ class LazyJSON(Mapping[str, Any]):
     @property
     def data(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = json.loads(self.raw)
+            self._data = loads(self.raw)
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -73,7 +85,7 @@ class RawEvents(RawChunk):
         raise TypeError("RawEvents hold several events: read them with dicts()")
 
     def dicts(self) -> list[dict[str, Any]]:
-        return [json.loads(event[6:]) for event in self.raw.split(b"\n\n") if event]
+        return [loads(event[6:]) for event in self.raw.split(b"\n\n") if event]
 
     def chunks(self) -> list[RawChunk]:
         """The events one by one, each a plain RawChunk, unparsed."""

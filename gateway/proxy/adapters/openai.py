@@ -9,7 +9,6 @@ another protocol's adapter.
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
@@ -30,7 +29,7 @@ from gateway.proxy.adapters.base import (
 from gateway.proxy.adapters.openai_rename import _parse_chunk, _rename
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 from gateway.proxy.adapters.openai_search import counted, search_tools, searches
-from gateway.proxy.chunk import RawEvents
+from gateway.proxy.chunk import RawEvents, loads
 from gateway.proxy.sse import aclose, decode_raw
 from gateway.proxy.upstream_errors import status_error
 
@@ -113,7 +112,7 @@ class OpenAICompatible(Adapter):
     def error_body(self, status: int, raw: bytes) -> dict[str, Any]:
         """The upstream's error in OpenAI's shape (passed through when it already is)."""
         try:
-            data = json.loads(raw)
+            data = loads(raw)
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
@@ -189,7 +188,7 @@ class OpenAICompatible(Adapter):
         response = await self._post(call)
         raw = await response.read()
         try:
-            data = json.loads(raw)  # an HTML error page with a 200 is a protocol error
+            data = loads(raw)  # an HTML error page with a 200 is a protocol error
         except ValueError:
             raise UpstreamProtocolError(f"upstream {_host(call)} answered invalid JSON") from None
         if not isinstance(data, dict):

@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 from gateway.errors import UpstreamProtocolError
-from gateway.proxy.chunk import RawChunk, RawEvents
+from gateway.proxy.chunk import RawChunk, RawEvents, loads
 
 
 def _parse_chunk(data: bytes) -> dict[str, Any]:
     try:
-        chunk = json.loads(data)
+        chunk = loads(data)
     except ValueError as exc:
         raise UpstreamProtocolError("upstream sent an unreadable event") from exc
     if not isinstance(chunk, dict) or "error" in chunk:
