@@ -113,17 +113,21 @@ class MessagesEncoder:
 
     def _run(self, run: RawEvents) -> bytes:
         """A run's events: one by one until a text block is open, then, where every other
-        event is a text-only delta, all of them in one pass over the bytes."""
-        chunks = run.chunks()
+        event is a text-only delta, all of them in one pass over the run's bytes."""
+        raw = run.raw  # `data: {...}\n\n` each
         out = bytearray()
-        for at, one in enumerate(chunks):
-            if self.open == "text":
-                texts = _RUN_TEXT.findall(b"".join([c.raw for c in chunks[at:]]))
-                if len(texts) == len(chunks) - at:
+        at, tried = 0, False
+        while at < len(raw):
+            if self.open == "text" and not tried:
+                tried = True  # once: a run that mixes in other deltas goes event by event
+                texts = _RUN_TEXT.findall(raw, at)
+                if len(texts) == raw.count(b"\n\n", at):
                     index = self.index
                     out += b"".join([_TEXT_DELTA % (index, t) for t in texts if t != b'""'])
                     return bytes(out)
-            out += self.feed(one)
+            end = raw.index(b"\n\n", at)
+            out += self.feed(RawChunk(raw[at + 6 : end], None, True))
+            at = end + 2
         return bytes(out)
 
     def end(self) -> bytes:
