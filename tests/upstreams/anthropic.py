@@ -141,6 +141,40 @@ def _sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
     )
 
 
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+def _start(message_id: str, usage: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    message = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return "message_start", {"type": "message_start", "message": message}
+
+
+def _block(index: int, block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    start = {"type": "content_block_start", "index": index, "content_block": block}
+    return "content_block_start", start
+
+
+def _block_stop(index: int) -> tuple[str, dict[str, Any]]:
+    return "content_block_stop", {"type": "content_block_stop", "index": index}
+
+
+def _end(stop_reason: str, usage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    delta = {"stop_reason": stop_reason, "stop_sequence": None}
+    return [
+        ("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
 def _delta(index: int, delta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
 
@@ -149,46 +183,23 @@ def _text(index: int, text: str) -> tuple[str, dict[str, Any]]:
     return _delta(index, {"type": "text_delta", "text": text})
 
 
+def _json(index: int, parts: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    return [_delta(index, {"type": "input_json_delta", "partial_json": p}) for p in parts]
+
+
+_TEXT_BLOCK = {"type": "text", "text": ""}
+_PING = ("ping", {"type": "ping"})
+
 # The documented basic streaming response.
 HELLO_STREAM = _sse(
     [
-        (
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [],
-                    "model": "claude-sonnet-4-5-20250929",
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 25, "output_tokens": 1},
-                },
-            },
-        ),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
-        ("ping", {"type": "ping"}),
+        _start("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", {"input_tokens": 25, "output_tokens": 1}),
+        _block(0, _TEXT_BLOCK),
+        _PING,
         _text(0, "Hello"),
         _text(0, "!"),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": 15},
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
+        _block_stop(0),
+        *_end("end_turn", {"output_tokens": 15}),
     ]
 )
 
@@ -222,57 +233,23 @@ _WEATHER_JSON = [
 # The documented streaming response with tool use (text block, then a tool_use block).
 TOOL_USE_STREAM = _sse(
     [
-        (
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_014p7gG3wDgGV9EUtLvnow3U",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": "claude-sonnet-4-5-20250929",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 472, "output_tokens": 2},
-                    "content": [],
-                    "stop_reason": None,
-                },
-            },
-        ),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
-        ("ping", {"type": "ping"}),
+        _start("msg_014p7gG3wDgGV9EUtLvnow3U", {"input_tokens": 472, "output_tokens": 2}),
+        _block(0, _TEXT_BLOCK),
+        _PING,
         *[_text(0, word) for word in _WEATHER_WORDS],
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "content_block_start",
+        _block_stop(0),
+        _block(
+            1,
             {
-                "type": "content_block_start",
-                "index": 1,
-                "content_block": {
-                    "type": "tool_use",
-                    "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
-                    "name": "get_weather",
-                    "input": {},
-                },
+                "type": "tool_use",
+                "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                "name": "get_weather",
+                "input": {},
             },
         ),
-        *[_delta(1, {"type": "input_json_delta", "partial_json": part}) for part in _WEATHER_JSON],
-        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                "usage": {"output_tokens": 89},
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
+        *_json(1, _WEATHER_JSON),
+        _block_stop(1),
+        *_end("tool_use", {"output_tokens": 89}),
     ]
 )
 
@@ -284,62 +261,20 @@ _STEPS = [
     "\n5. 27 * 3 = 81",
     "\n6. 10,800 + 1,350 + 81 = 12,231",
 ]
+SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
 
 # The documented streaming response with extended thinking.
 THINKING_STREAM = _sse(
     [
-        (
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_01...",
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [],
-                    "model": "claude-sonnet-4-5-20250929",
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 48, "output_tokens": 1},
-                },
-            },
-        ),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "thinking", "thinking": ""},
-            },
-        ),
+        _start("msg_01...", {"input_tokens": 48, "output_tokens": 1}),
+        _block(0, {"type": "thinking", "thinking": ""}),
         *[_delta(0, {"type": "thinking_delta", "thinking": step}) for step in _STEPS],
-        _delta(
-            0,
-            {
-                "type": "signature_delta",
-                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...",
-            },
-        ),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 1,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
+        _delta(0, {"type": "signature_delta", "signature": SIGNATURE}),
+        _block_stop(0),
+        _block(1, _TEXT_BLOCK),
         _text(1, "27 * 453 = 12,231"),
-        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": 212},
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
+        _block_stop(1),
+        *_end("end_turn", {"output_tokens": 212}),
     ]
 )
 
@@ -351,107 +286,50 @@ _SEARCH_RESULT = {
     "encrypted_content": "Ev0DCioIAxgCIiQ3NmU4ZmI4OC1k...",
     "page_age": None,
 }
+_SEARCH_CACHE = {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+_SEARCH_TOOL = "srvtoolu_014hJH82Qum7Td6UV8gDXThB"
 
 # The documented streaming response with the web search tool (first result block only).
 WEB_SEARCH_STREAM = _sse(
     [
-        (
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_01G...",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": "claude-sonnet-4-5-20250929",
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": 2679,
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
-                        "output_tokens": 3,
-                    },
-                },
-            },
-        ),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
+        _start("msg_01G...", {"input_tokens": 2679, **_SEARCH_CACHE, "output_tokens": 3}),
+        _block(0, _TEXT_BLOCK),
         _text(0, "I'll check"),
         _text(0, " the current weather in New York City for you"),
-        ("ping", {"type": "ping"}),
+        _PING,
         _text(0, "."),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "content_block_start",
+        _block_stop(0),
+        _block(
+            1, {"type": "server_tool_use", "id": _SEARCH_TOOL, "name": "web_search", "input": {}}
+        ),
+        *_json(1, ["", '{"query', '":', ' "weather', " NY", "C to", 'day"}']),
+        _block_stop(1),
+        _block(
+            2,
             {
-                "type": "content_block_start",
-                "index": 1,
-                "content_block": {
-                    "type": "server_tool_use",
-                    "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
-                    "name": "web_search",
-                    "input": {},
-                },
+                "type": "web_search_tool_result",
+                "tool_use_id": _SEARCH_TOOL,
+                "content": [_SEARCH_RESULT],
             },
         ),
-        *[
-            _delta(1, {"type": "input_json_delta", "partial_json": part})
-            for part in ["", '{"query', '":', ' "weather', " NY", "C to", 'day"}']
-        ],
-        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 2,
-                "content_block": {
-                    "type": "web_search_tool_result",
-                    "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
-                    "content": [_SEARCH_RESULT],
-                },
-            },
-        ),
-        ("content_block_stop", {"type": "content_block_stop", "index": 2}),
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 3,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
+        _block_stop(2),
+        _block(3, _TEXT_BLOCK),
         _text(3, "Here's the current weather information for New York"),
         _text(3, " City:\n\n# Weather"),
         _text(3, " in New York City"),
         _text(3, "\n\n"),
-        ("content_block_stop", {"type": "content_block_stop", "index": 3}),
-        (
-            "message_delta",
+        _block_stop(3),
+        *_end(
+            "end_turn",
             {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {
-                    "input_tokens": 10682,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
-                    "output_tokens": 510,
-                    "server_tool_use": {"web_search_requests": 1},
-                },
+                "input_tokens": 10682,
+                **_SEARCH_CACHE,
+                "output_tokens": 510,
+                "server_tool_use": {"web_search_requests": 1},
             },
         ),
-        ("message_stop", {"type": "message_stop"}),
     ]
 )
-
-SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
 
 # The documented extended thinking answer.
 THINKING_MESSAGE = {
@@ -481,25 +359,10 @@ def _text_stream(message: dict[str, Any]) -> bytes:
     return _sse(
         [
             ("message_start", {"type": "message_start", "message": start}),
-            (
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            ),
+            _block(0, _TEXT_BLOCK),
             *[_text(0, text[i : i + 16]) for i in range(0, len(text), 16)],
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            (
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": message["usage"]["output_tokens"]},
-                },
-            ),
-            ("message_stop", {"type": "message_stop"}),
+            _block_stop(0),
+            *_end("end_turn", {"output_tokens": message["usage"]["output_tokens"]}),
         ]
     )
 
