@@ -7,7 +7,7 @@ slice-by-slice differences, as a share of the optimised form's CPU per request: 
 optimisation stays only where the plain form costs at least 3% more.
 
     python3 -m benchmarks.proxy.toggles                       # every toggle still in the code
-    python3 -m benchmarks.proxy.toggles --only relay,log-line --slices 40
+    python3 -m benchmarks.proxy.toggles --only timeout_at,byte-fast-path --slices 40
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ import inspect
 import statistics
 import tempfile
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from benchmarks.proxy.inprocess import build_app, drive
 
@@ -105,63 +103,10 @@ def fast_path_toggle() -> Swap:
     return Swap([(OpenAICompatible, "relays_bytes", False)])
 
 
-def orjson_line(
-    when: float,
-    request_id: str,
-    consumer: str,
-    model: str,
-    requested_model: str,
-    channel: str | None,
-    provider: str | None,
-    upstream_model: str | None,
-    endpoint: str,
-    stream: bool,
-    attempts: int,
-    status: int,
-    error_code: str | None,
-    latency_ms: float,
-    ttft_ms: float | None,
-    usage: Mapping[str, Any],
-    cost: str | None,
-    currency: str | None,
-) -> str:
-    """The plain usage-log line: a dict of the fields (None left out) encoded by orjson."""
-    from gateway.usage.log import _time
-
-    line = {
-        "time": _time(when),
-        "request_id": request_id,
-        "consumer": consumer,
-        "model": model,
-        "requested_model": requested_model,
-        "channel": channel,
-        "provider": provider,
-        "upstream_model": upstream_model,
-        "endpoint": endpoint,
-        "stream": stream,
-        "attempts": attempts,
-        "status": status,
-        "error_code": error_code,
-        "latency_ms": latency_ms,
-        "ttft_ms": ttft_ms,
-        "usage": usage,
-        "cost": cost,
-        "currency": currency,
-    }
-    return orjson.dumps({k: v for k, v in line.items() if v is not None}).decode() + "\n"
-
-
-def log_line_toggle() -> Swap:
-    from gateway.usage import accounting
-
-    return Swap([(accounting, "request_line", orjson_line)])
-
-
 TOGGLES: dict[str, Callable[[], Swap]] = {
     "timeout_at": timeout_toggle,
     "disconnect-sweeper": disconnect_toggle,
     "byte-fast-path": fast_path_toggle,
-    "log-line": log_line_toggle,
 }
 
 

@@ -109,7 +109,7 @@ def request_line(
     """The usage log line of one request: FIELDS in order, None values left out.
 
     Encoded by orjson: the hand-built line it replaced saved under 1% of the CPU per request
-    (benchmarks/proxy/toggles.py, log-line), so it went.
+    (measured with benchmarks/proxy/toggles.py before it went), so it went.
     """
     values = (
         _time(when),
