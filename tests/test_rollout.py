@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,11 +17,11 @@ import pytest
 from gateway.catalog.compile import build
 from gateway.catalog.snapshot import canonical_json
 from tests.conftest import client, fake_upstream, poll, write_catalog
+from tests.test_serve_cmd import serving
 from tests.upstreams.balancer import RoundRobin
-from tests.upstreams.server import free_port, serve_asgi
+from tests.upstreams.server import serve_asgi
 from tests.upstreams.snapshot_host import SnapshotHost
 
-ROOT = Path(__file__).resolve().parents[1]
 USER = [{"role": "user", "content": "hi"}]
 POLL_S = 1.0
 GRACE_S = 2.0
@@ -51,44 +50,9 @@ def digest(body: bytes) -> str:
 @contextmanager
 def replica(snapshot_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """One `modelyard serve --snapshot URL` process, ready; stopped (SIGKILL) if still running."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--snapshot",
-            snapshot_url,
-            "--poll-interval",
-            str(POLL_S),
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
-            try:
-                return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        poll(ready, timeout=20)
+    args = ("--snapshot", snapshot_url, "--poll-interval", str(POLL_S), *extra)
+    with serving(*args, stop=signal.SIGKILL, ready_within_s=20) as (url, proc, _):
         yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 @pytest.fixture

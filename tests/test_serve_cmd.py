@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
-    """`modelyard serve ARGS` on a free port: (url, process, seconds until ready)."""
+def serving(
+    *args: str, stop: signal.Signals = signal.SIGTERM, ready_within_s: float = 15
+) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """`modelyard serve ARGS` on a free port: (url, process, seconds until ready); sent
+    `stop` at the end if it still runs (SIGTERM: it drains; SIGKILL: it is gone at once)."""
     port = free_port()
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -57,10 +60,11 @@ def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
             return False
 
     try:
-        poll(ready, timeout=15)
+        poll(ready, timeout=ready_within_s)
         yield url, proc, time.monotonic() - start
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(stop)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
