@@ -126,6 +126,11 @@ def serve(
 
     from gateway.proxy.server import DrainingServer, guarded_protocol
 
+    try:
+        protocol = guarded_protocol(http)
+    except (ValueError, ImportError) as error:
+        raise typer.BadParameter(str(error), param_hint="--http") from None
+
     # No `server` header: one less header per answer, and no banner. The guarded protocol
     # adds head/body deadlines, a connection limit and the framing check.
     options: dict[str, Any] = dict(
@@ -136,7 +141,7 @@ def serve(
         access_log=access_log,
         server_header=False,
         loop=loop,
-        http=guarded_protocol(http),
+        http=protocol,
     )
     if workers > 1:
         # Each worker builds its own app from these variables (uvicorn's factory form).

@@ -119,6 +119,11 @@ def test_both_sources_or_a_missing_one_exit_2(tmp_path):
     assert missing.exit_code == 2
 
 
+def test_an_unknown_http_parser_exits_2_naming_it():
+    result = CliRunner().invoke(app, ["serve", "--http", "h2c"])
+    assert result.exit_code == 2 and "unknown HTTP parser 'h2c'" in result.output
+
+
 def test_metrics_add_up_across_two_workers(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELYARD_METRICS_KEY", "scrape-token-5678")
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
