@@ -16,6 +16,7 @@ from gateway.errors import InternalError, InvalidRequest, ProxyError, UnknownURL
 from gateway.proxy import models_api
 from gateway.proxy.body import ClientGone
 from gateway.proxy.breaker import Breakers
+from gateway.proxy.clients import routes
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
 from gateway.proxy.heap import HeapTrimmer, glibc_trim, settle_heap
@@ -179,8 +180,6 @@ class ProxyApp:
 
             return await console.handle(p, ex, method, path)
         if path.startswith(CLIENT_PREFIXES):  # other client schemas: their own error shapes
-            from gateway.proxy.clients import routes
-
             return await routes.dispatch(self, ex, method, path)
         endpoint = POST.get(path)
         if endpoint is not None:

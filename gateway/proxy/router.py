@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool
+from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool, Snapshot
 from gateway.errors import (
     CircuitOpen,
     DeadlineExceeded,
@@ -97,6 +97,16 @@ class Router:
         if adapter is None:
             adapter = self._adapters[protocol] = adapter_class(protocol)(self.http)
         return adapter
+
+    def takes_natively(self, snapshot: Snapshot, model: Model, protocol: str) -> bool:
+        """Whether any channel of `model` has an adapter that takes `protocol`'s requests as
+        they are (so the client's own body is worth preparing)."""
+        channels = snapshot.channels
+        return any(
+            protocol in self.adapter(channels[name].protocol).native
+            for name in model.channels
+            if name in channels
+        )
 
     def availability(self, loaded: Loaded) -> Callable[[Channel], str | None]:
         """Why a channel cannot be tried now (missing secret, open circuit), or None."""

@@ -26,7 +26,7 @@ from gateway.proxy.exchange import JSON, Exchange, dumps
 from gateway.proxy.meter import Meter
 from gateway.proxy.pipeline import Endpoint, Files, Prepared, StreamShape, read_json
 from gateway.proxy.reload import Loaded
-from gateway.proxy.router import Outcome, Routed
+from gateway.proxy.router import Outcome, Routed, Router
 from gateway.usage.pricing import Usage
 
 log = logging.getLogger("modelyard.proxy")
@@ -130,10 +130,20 @@ def _usage(body: Mapping[str, Any], reported: Mapping[str, Any] | None) -> Usage
 class _Request:
     """One request's translation and answer, shared by the pipeline's hooks."""
 
-    __slots__ = ("api", "ex", "consumer", "recalled", "translated", "answer", "reported", "encoder")
+    __slots__ = (
+        "api",
+        "ex",
+        "consumer",
+        "router",
+        "recalled",
+        "translated",
+        "answer",
+        "reported",
+        "encoder",
+    )
 
-    def __init__(self, api: ClientAPI, ex: Exchange, consumer: Consumer) -> None:
-        self.api, self.ex, self.consumer = api, ex, consumer
+    def __init__(self, api: ClientAPI, ex: Exchange, consumer: Consumer, router: Router) -> None:
+        self.api, self.ex, self.consumer, self.router = api, ex, consumer, router
         self.recalled: Any = None
         self.translated: Translated | None = None
         self.answer: dict[str, Any] | None = None
@@ -156,7 +166,9 @@ class _Request:
         self.translated = translated
         validate.check_chat(translated.chat)
         decision = policy.apply(snapshot, model, translated.chat, "chat")
-        native = self.api.native(translated, decision, snapshot, self.ex)
+        native = None
+        if self.router.takes_natively(snapshot, model, self.api.protocol):
+            native = self.api.native(translated, decision, snapshot, self.ex)
         return Prepared(decision.body, decision.native_tools, decision.dropped_tools, native)
 
     async def finish(self, routed: Routed, outcome: Outcome, reply: Reply) -> Reply:
@@ -211,9 +223,10 @@ def _done(task: asyncio.Task) -> None:
         log.warning("storing a streamed answer failed: %s", task.exception())
 
 
-def endpoint(api: ClientAPI, ex: Exchange, consumer: Consumer) -> Endpoint:
-    """The pipeline's endpoint for one request of `api`'s clients."""
-    request = _Request(api, ex, consumer)
+def endpoint(api: ClientAPI, ex: Exchange, consumer: Consumer, router: Router) -> Endpoint:
+    """The pipeline's endpoint for one request of `api`'s clients (`router`: to know whether
+    any channel of the model takes the client's body natively, else it is not prepared)."""
+    request = _Request(api, ex, consumer, router)
     return Endpoint(
         "chat",
         request.prepare,

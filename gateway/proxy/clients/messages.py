@@ -27,7 +27,6 @@ from gateway.proxy.router import Outcome, Routed
 
 if TYPE_CHECKING:
     from gateway.proxy.app import ProxyApp
-    from gateway.proxy.pipeline import Pipeline
 
 #: Anthropic's error type for each status it answers with.
 ERROR_TYPES: Mapping[int, str] = {
@@ -123,24 +122,15 @@ class NativeEncoder(StreamEncoder):
         return usage_of(self.seen.usage, self.natives) if self.seen.usage else None
 
 
-class TranslatedEncoder(StreamEncoder):
+class TranslatedEncoder(MessagesEncoder, StreamEncoder):
     """Anthropic events written from the chat chunks of a translated answer."""
-
-    def __init__(self, model: str) -> None:
-        self.writer = MessagesEncoder(model)
-
-    def feed(self, item: Mapping[str, Any]) -> bytes:
-        return self.writer.feed(item)
-
-    def end(self) -> bytes:
-        return self.writer.end()
 
     def fail(self, error: ProxyError) -> bytes:
         _, body = error_body(error)
         return error_event(body["error"]["type"], body["error"]["message"])
 
     def usage(self) -> Mapping[str, Any] | None:
-        return self.writer.usage
+        return self.reported
 
 
 class MessagesAPI(ClientAPI):
@@ -185,16 +175,7 @@ API = MessagesAPI()
 
 
 async def handle(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
-    await app.pipeline.run(ex, loaded, consumer, endpoint(API, ex, consumer))
-
-
-def counts_natively(pipeline: Pipeline, snapshot: Snapshot, model: Model) -> bool:
-    channels = snapshot.channels
-    return any(
-        "messages.count_tokens" in pipeline.router.adapter(channels[name].protocol).native
-        for name in model.channels
-        if name in channels
-    )
+    await app.pipeline.run(ex, loaded, consumer, endpoint(API, ex, consumer, app.pipeline.router))
 
 
 async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Consumer) -> None:
@@ -211,7 +192,7 @@ async def count_tokens(app: ProxyApp, ex: Exchange, loaded: Loaded, consumer: Co
     chat = messages_chat.to_chat({"max_tokens": 1, **body}, snapshot.native_tools)
     validate.check_chat(chat)
     decision = policy.apply(snapshot, model, chat, "chat")
-    if counts_natively(pipeline, snapshot, model):
+    if pipeline.router.takes_natively(snapshot, model, "messages.count_tokens"):
         native = NativeRequest(
             "messages.count_tokens",
             with_policy(body, decision, model, snapshot),

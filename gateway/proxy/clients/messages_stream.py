@@ -5,15 +5,14 @@ stream that broke off."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from gateway.proxy.chunk import RawChunk, RawEvents
 from gateway.proxy.clients.messages_chat import STOP_REASONS, anthropic_usage, message_id
+from gateway.proxy.exchange import dumps
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: A chunk whose one delta is text alone: where its text starts, as the JSON string it
 #: came as, and that string followed by the end of the delta.
 _TEXT_ONLY = b'"choices":[{"index":0,"delta":{"content":'
@@ -28,7 +27,7 @@ _TEXT_DELTA = (
 
 def event(name: str, data: Mapping[str, Any]) -> bytes:
     """One server-sent event as Anthropic writes it: the event name, then its JSON."""
-    return b"event: " + name.encode() + b"\ndata: " + _encode(data).encode() + b"\n\n"
+    return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
 # The events every stream has, written once (each is what `event` would write).
@@ -70,21 +69,20 @@ class MessagesEncoder:
         self.index = -1
         self.open: str | None = None  # "text", "thinking" or "tool:<chat tool index>"
         self.stop_reason = "end_turn"
-        self.usage: Mapping[str, Any] | None = None
+        self.reported: Mapping[str, Any] | None = None  # chat's usage, from the last chunk
 
     def feed(self, chunk: Mapping[str, Any]) -> bytes:
         if type(chunk) is RawEvents:  # a run of plain events of one upstream read
             return self._run(chunk)
-        if self.open == "text" and type(chunk) is RawChunk and chunk.plain:
-            # The hot path: more text for the open text block, copied from the upstream's
-            # bytes (already a JSON string) without parsing or encoding the chunk.
+        if self.started and type(chunk) is RawChunk and chunk.plain:
+            # The hot path: text for a text block, copied from the upstream's bytes (already
+            # a JSON string) without parsing or encoding the chunk.
             raw = chunk.raw
             at = raw.find(_TEXT_ONLY)
             if at >= 0:
                 match = _JSON_STRING.match(raw, at + len(_TEXT_ONLY))
                 if match is not None:
-                    text = match[0]
-                    return _TEXT_DELTA % (self.index, text) if text != b'""' else b""
+                    return self._texts([match[0]])
         if type(chunk) is RawChunk:
             chunk = chunk.data
         out = bytearray()
@@ -92,7 +90,7 @@ class MessagesEncoder:
             self.started = True
             out += self._start(chunk)
         if chunk.get("usage"):
-            self.usage = chunk["usage"]
+            self.reported = chunk["usage"]
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             if delta.get("reasoning_content"):
@@ -103,8 +101,7 @@ class MessagesEncoder:
                     {"type": "thinking_delta", "thinking": delta["reasoning_content"]}
                 )
             if delta.get("content"):
-                out += self._block("text", {"type": "text", "text": ""})
-                out += _TEXT_DELTA % (self.index, _encode(delta["content"]).encode())
+                out += self._texts([dumps(delta["content"])])
             for call in delta.get("tool_calls") or ():
                 out += self._tool(call)
             if choice.get("finish_reason"):
@@ -112,23 +109,33 @@ class MessagesEncoder:
         return bytes(out)
 
     def _run(self, run: RawEvents) -> bytes:
-        """A run's events: one by one until a text block is open, then, where every other
-        event is a text-only delta, all of them in one pass over the run's bytes."""
+        """A run's events: the first one alone until the message has started, then, where
+        every other event is a text-only delta, all of them in one pass over the run's
+        bytes; else one by one."""
         raw = run.raw  # `data: {...}\n\n` each
         out = bytearray()
         at, tried = 0, False
         while at < len(raw):
-            if self.open == "text" and not tried:
+            if self.started and not tried:
                 tried = True  # once: a run that mixes in other deltas goes event by event
                 texts = _RUN_TEXT.findall(raw, at)
                 if len(texts) == raw.count(b"\n\n", at):
-                    index = self.index
-                    out += b"".join([_TEXT_DELTA % (index, t) for t in texts if t != b'""'])
+                    out += self._texts(texts)
                     return bytes(out)
             end = raw.index(b"\n\n", at)
             out += self.feed(RawChunk(raw[at + 6 : end], None, True))
             at = end + 2
         return bytes(out)
+
+    def _texts(self, texts: list[bytes]) -> bytes:
+        """Text deltas (each a JSON string) in the text block, opened for the first text
+        that is not empty."""
+        texts = [t for t in texts if t != b'""']
+        if not texts:
+            return b""
+        start = self._block("text", {"type": "text", "text": ""})
+        index = self.index
+        return start + b"".join([_TEXT_DELTA % (index, t) for t in texts])
 
     def end(self) -> bytes:
         """The events that close a complete answer."""
@@ -137,7 +144,7 @@ class MessagesEncoder:
             self.started = True
             out += self._start({})
         out += self._close()
-        usage = anthropic_usage(self.usage)
+        usage = anthropic_usage(self.reported)
         out += _MESSAGE_DELTA % (
             self.stop_reason.encode(),
             usage["input_tokens"],
@@ -151,7 +158,7 @@ class MessagesEncoder:
     def _start(self, chunk: Mapping[str, Any]) -> bytes:
         return (
             _MESSAGE_START
-            % (_encode(message_id(chunk.get("id"))).encode(), _encode(self.model).encode())
+            % (dumps(message_id(chunk.get("id"))), dumps(self.model))
             + PING
         )
 

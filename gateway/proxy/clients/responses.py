@@ -277,7 +277,9 @@ async def dispatch(
             raise InvalidRequest(
                 f"method {method} is not allowed on {path}", code="method_not_allowed"
             )
-        return await app.pipeline.run(ex, loaded, consumer, endpoint(api, ex, consumer))
+        return await app.pipeline.run(
+            ex, loaded, consumer, endpoint(api, ex, consumer, app.pipeline.router)
+        )
     rest = path[len("/v1/responses/") :] if path.startswith("/v1/responses/") else ""
     id, _, tail = rest.partition("/")
     if not id or (method, tail) not in (("GET", ""), ("DELETE", ""), ("GET", "input_items")):

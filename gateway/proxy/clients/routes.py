@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.errors import InvalidRequest, UnknownURL
+from gateway.proxy.clients import messages
+from gateway.proxy.clients import responses as responses_api
 from gateway.proxy.exchange import Exchange
 
 if TYPE_CHECKING:
@@ -21,8 +23,6 @@ async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
     """Every path here, known or not, needs a key first (in the error shape of its API)."""
     pipeline = app.pipeline
     if path.startswith("/v1/messages"):
-        from gateway.proxy.clients import messages
-
         ex.error_body = messages.API.error
         loaded = pipeline.loaded()
         consumer = pipeline.consumer(loaded, ex)
@@ -31,8 +31,6 @@ async def dispatch(app: ProxyApp, ex: Exchange, method: str, path: str) -> None:
         if path == "/v1/messages/count_tokens" and method == "POST":
             return await messages.count_tokens(app, ex, loaded, consumer)
         raise refusal(method, path, MESSAGES_PATHS)
-    from gateway.proxy.clients import responses as responses_api
-
     api = responses_api.api_of(app)
     ex.error_body = api.error
     loaded = pipeline.loaded()
