@@ -11,6 +11,7 @@ on 127.0.0.1, sends the same chat requests (plain and streamed) with wrk straigh
 through two bare starlette pass-throughs (aiohttp and httpx clients) and through
 `modelyard serve` with one worker (which also serves the stream to an Anthropic Messages
 client, translated: mode messages-stream), then measures modelyard's time to ready and memory.
+`--only …,litellm` adds LiteLLM's proxy (installed into a virtualenv of its own on first use).
 Prints one Markdown report; every process it starts is stopped before it exits.
 """
 
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.proxy import bench_catalog, load, procs, report  # noqa: E402
+from benchmarks.proxy import bench_catalog, litellm_target, load, procs, report  # noqa: E402
 from benchmarks.proxy.targets import (  # noqa: E402
     DEFAULT_TARGETS,
     MODES,
@@ -205,6 +206,9 @@ def run(args: argparse.Namespace) -> str:
         root = stack.enter_context(procs.nginx_upstream(work, args.stream_shape))
         endpoints = start_all(args, work, root, stack, notes)
         points, rounds = measure(endpoints, args, work, notes)
+        if "litellm" in endpoints:
+            litellm = endpoints["litellm"]
+            notes.append(litellm_target.note(litellm.ready_s, procs.rss_mb(litellm.pid or 0)))
         if "modelyard" in endpoints:
             mine = endpoints["modelyard"]
             startups.append(

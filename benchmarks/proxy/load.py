@@ -76,7 +76,14 @@ def run_wrk(url: str, script: Path, *, connections: int, seconds: float, threads
         str(script),
         url,
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=seconds + 30, check=False
+        )
+    except subprocess.TimeoutExpired:
+        # wrk stops on its own after `seconds` (each request bounded by --timeout): a
+        # point that outlives both is a stuck server, noted as such rather than a crash.
+        raise RuntimeError(f"wrk did not finish within {seconds + 30:g} s") from None
     for line in done.stdout.splitlines():
         if line.startswith(_MARKER):
             return Point.from_summary(json.loads(line[len(_MARKER) :]))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.proxy import bench_catalog, procs, shapes, upstream
+from benchmarks.proxy import bench_catalog, litellm_target, procs, shapes, upstream
 
 REPO = Path(__file__).resolve().parent.parent.parent
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
@@ -32,6 +32,7 @@ TARGETS = (
     "baseline-granian",
     "modelyard-log-only",
     "modelyard-metrics-only",
+    "litellm",  # LiteLLM's proxy, in a virtualenv of its own (benchmarks/proxy/litellm_target.py)
 )
 DEFAULT_TARGETS = TARGETS[:4]
 #: How each modelyard target accounts: usage log and metrics both on (as deployed), one of
@@ -122,6 +123,10 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY,
         }
     )
+    if target == "litellm":
+        with litellm_proxy(work, nginx_root, port) as endpoint:
+            yield endpoint
+        return
     if target.endswith("-granian"):
         catalog = bench_catalog.write_catalog(work / "catalog", nginx_root)
         env.update(
@@ -162,6 +167,28 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
         else:
             urls = {m: base + MODE_PATHS[m] for m in CHAT_MODES}
         yield Endpoint(urls, pid=proc.pid, ready_s=ready)
+
+
+@contextlib.contextmanager
+def litellm_proxy(work: Path, nginx_root: str, port: int) -> Iterator[Endpoint]:
+    """LiteLLM's proxy (installed on first use; `LiteLLMUnavailable` when it cannot be),
+    one worker, the chat modes only; ready when its liveness probe answers 200."""
+    cli = litellm_target.ensure_litellm()
+    config = litellm_target.write_config(work / "litellm.yaml", nginx_root)
+    with procs.running(
+        litellm_target.command(cli, config, port),
+        log=work / "litellm.log",
+        env=litellm_target.server_env(),
+        cwd=work,
+    ) as proc:
+        base = f"http://127.0.0.1:{port}"
+        ready = procs.wait_http(
+            base + "/health/liveliness",
+            proc=proc,
+            timeout_s=litellm_target.READY_TIMEOUT_S,
+            interval_s=0.1,
+        )
+        yield Endpoint({m: base + MODE_PATHS[m] for m in CHAT_MODES}, pid=proc.pid, ready_s=ready)
 
 
 def granian_command(target: str, port: int) -> list[str]:
