@@ -55,26 +55,26 @@ def _openai_run(buffer: bytes, end: int) -> tuple[int, int] | None:
     holds, when it is written exactly as OpenAI writes chunks; None otherwise (then
     `_first_mark` looks). Fewer passes over the bytes than the general check:
 
-    every line break of the run is one of its plain tails' (so each event is one line
-    ending in a tail), each line starts `data: {`, and each event names one finish reason
-    and at most one usage (the tail's nulls) and has a non-empty `choices` (an event
-    without choices may be the usage chunk, which the relay drops), with no error and no CR.
+    every event but the last ends in a plain tail followed by the next `data: {`, and the
+    run's line breaks are just those (so each event is one line ending in a tail), each
+    event names one finish reason and at most one usage (the tail's nulls) and has a
+    non-empty `choices` (an event without choices may be the usage chunk, which the relay
+    drops), with no error and no CR. Each count is one pass over the run: about 10 µs per
+    50 KB here, so they are as few as that proof allows.
     """
     for tail in _PLAIN_TAILS:
         last = buffer.rfind(tail, 0, end)
         if last < 0:
             continue
         stop = last + len(tail)
-        count = buffer.count(tail, 0, stop)
-        usages = buffer.count(b'"usage"', 0, stop)
+        count = buffer.count(tail + b"data: {", 0, stop) + 1
         if (
             buffer.count(b"\n", 0, stop) == 2 * count
-            and buffer.count(b"}\n\ndata: {", 0, stop) == count - 1
             and buffer.count(b'"finish_reason"', 0, stop) == count
             and buffer.count(b'"choices":[{', 0, stop) == count
-            and usages == (count if tail is _PLAIN_TAILS[0] else 0)
-            and buffer.find(b'"error"', 0, stop) < 0
+            and buffer.count(b'"usage"', 0, stop) == (count if tail is _PLAIN_TAILS[0] else 0)
             and buffer.find(b"\r", 0, stop) < 0
+            and buffer.find(b'"error"', 0, stop) < 0
         ):
             return stop, count
         return None
