@@ -156,11 +156,7 @@ class MessagesEncoder:
         return bytes(out)
 
     def _start(self, chunk: Mapping[str, Any]) -> bytes:
-        return (
-            _MESSAGE_START
-            % (dumps(message_id(chunk.get("id"))), dumps(self.model))
-            + PING
-        )
+        return _MESSAGE_START % (dumps(message_id(chunk.get("id"))), dumps(self.model)) + PING
 
     def _block(self, kind: str, start: Mapping[str, Any]) -> bytes:
         if self.open == kind:
