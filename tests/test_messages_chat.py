@@ -336,3 +336,37 @@ def test_a_run_of_plain_events_gives_what_the_events_one_by_one_give(opening):
     assert "".join(
         e[1]["delta"]["text"] for e in events(out_whole) if e[0] == "content_block_delta"
     ) == "".join(texts)
+
+
+@pytest.mark.parametrize("form", ["chunks", "run"])
+def test_text_after_thinking_or_a_tool_call_from_bytes_equals_the_parsed_path(form):
+    """Text-only chunks read from the upstream's bytes open (or reopen) the text block
+    exactly where the parsed path does: first text, text after thinking, text after a tool
+    call, empty texts that open nothing."""
+    from gateway.proxy.chunk import RawChunk, RawEvents
+
+    deltas = [
+        {"role": "assistant", "content": ""},
+        {"content": ""},
+        {"reasoning_content": "Let me think"},
+        {"content": "Hello"},
+        {"content": ""},
+        {"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "f", "arguments": ""}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1}'}}]},
+        {"content": ' "after" the call'},
+        {"content": "naïve \\ é"},
+    ]
+    raw = [json.dumps(chunk(d), ensure_ascii=False, separators=(",", ":")).encode() for d in deltas]
+    parsed = MessagesEncoder("m")
+    out_parsed = b"".join(parsed.feed(json.loads(r)) for r in raw) + parsed.end()
+    fast = MessagesEncoder("m")
+    if form == "chunks":
+        out_fast = b"".join(fast.feed(RawChunk(r, None, True)) for r in raw)
+    else:
+        out_fast = fast.feed(RawEvents(b"".join(b"data: " + r + b"\n\n" for r in raw), len(raw)))
+    out_fast += fast.end()
+    assert out_fast == out_parsed
+    kinds = [
+        e[1]["content_block"]["type"] for e in events(out_fast) if e[0] == "content_block_start"
+    ]
+    assert kinds == ["thinking", "text", "tool_use", "text"]
