@@ -205,41 +205,20 @@ def granian_command(target: str, port: int) -> list[str]:
     )
 
 
+def _one_worker_on(port: int) -> list[str]:
+    """The flags every server under test starts with: 127.0.0.1:PORT, one worker."""
+    return ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
 def python_server(module: str, port: int, *args: str) -> list[str]:
     """`python -m MODULE` (uvicorn or granian) on 127.0.0.1:PORT: one worker, warnings only."""
-    return [
-        sys.executable,
-        "-m",
-        module,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        *args,
-    ]
+    return [sys.executable, "-m", module, *_one_worker_on(port), "--log-level", "warning", *args]
 
 
 def serve_command(source: Path, port: int) -> list[str]:
     """`modelyard serve` with one worker on a catalog directory or a snapshot file."""
     flag = "--snapshot" if source.is_file() else "--catalog"
-    return [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "serve",
-        flag,
-        str(source),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    return [sys.executable, "-m", "cli.main", "serve", flag, str(source), *_one_worker_on(port)]
 
 
 def compile_command(catalog: Path, output: Path) -> list[str]:

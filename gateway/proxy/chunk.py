@@ -87,9 +87,12 @@ class RawEvents(RawChunk):
     def dicts(self) -> list[dict[str, Any]]:
         return [loads(event[6:]) for event in self.raw.split(b"\n\n") if event]
 
-    def chunks(self) -> list[RawChunk]:
-        """The events one by one, each a plain RawChunk, unparsed."""
-        return [RawChunk(event[6:], None, True) for event in self.raw.split(b"\n\n") if event]
+    def chunks(self, start: int = 0) -> list[RawChunk]:
+        """The events from byte `start` (an event's first) one by one, each a plain
+        RawChunk, unparsed."""
+        return [
+            RawChunk(event[6:], None, True) for event in self.raw[start:].split(b"\n\n") if event
+        ]
 
     def __repr__(self) -> str:
         return f"RawEvents({self.count} events)"

@@ -109,23 +109,17 @@ class MessagesEncoder:
         return bytes(out)
 
     def _run(self, run: RawEvents) -> bytes:
-        """A run's events: the first one alone until the message has started, then, where
-        every other event is a text-only delta, all of them in one pass over the run's
-        bytes; else one by one."""
-        raw = run.raw  # `data: {...}\n\n` each
-        out = bytearray()
-        at, tried = 0, False
-        while at < len(raw):
-            if self.started and not tried:
-                tried = True  # once: a run that mixes in other deltas goes event by event
-                texts = _RUN_TEXT.findall(raw, at)
-                if len(texts) == raw.count(b"\n\n", at):
-                    out += self._texts(texts)
-                    return bytes(out)
-            end = raw.index(b"\n\n", at)
-            out += self.feed(RawChunk(raw[at + 6 : end], None, True))
-            at = end + 2
-        return bytes(out)
+        """A run's events: the first alone if it starts the message (it names the answer),
+        then, where every other event is a text-only delta, all of them in one pass over the
+        run's bytes; else one by one."""
+        raw, at, out, count = run.raw, 0, b"", run.count  # `data: {...}\n\n` each
+        if not self.started:
+            at = raw.index(b"\n\n") + 2
+            out, count = self.feed(RawChunk(raw[6 : at - 2], None, True)), count - 1
+        texts = _RUN_TEXT.findall(raw, at)
+        if len(texts) == count:
+            return out + self._texts(texts)
+        return out + b"".join([self.feed(chunk) for chunk in run.chunks(at)])
 
     def _texts(self, texts: list[bytes]) -> bytes:
         """Text deltas (each a JSON string) in the text block, opened for the first text
