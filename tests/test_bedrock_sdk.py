@@ -1,0 +1,172 @@
+"""Claude on Bedrock through the proxy, as apps use it: the official `openai` SDK against
+`modelyard serve`'s app in front of a fake Bedrock runtime that checks SigV4 signatures
+(the adapter's translation itself: tests/test_adapter_bedrock.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.adapter_support import PIXEL, proxy_catalog
+from tests.conftest import client, running_proxy
+from tests.test_adapter_bedrock import AUTH, MODEL_ID, TOP_SONG_TOOL
+from tests.upstreams import bedrock as fake
+from tests.upstreams.server import serve_asgi
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    with serve_asgi(fake.make_app(received)) as url:
+        yield url, received
+
+
+ENVIRON = {"AWS_ACCESS_KEY_ID": fake.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": fake.SECRET_ACCESS_KEY}
+
+
+@pytest.fixture(scope="module")
+def sdk(upstream) -> Iterator[tuple[openai.OpenAI, list[dict[str, Any]]]]:
+    url, received = upstream
+    catalog = proxy_catalog(
+        "bedrock",
+        url,
+        AUTH,
+        {
+            "claude": MODEL_ID,
+            "claude-throttled": "throttled",
+            "claude-invalid": "invalid",
+            "claude-cut": "stream-throttled",
+        },
+    )
+    with running_proxy(catalog, environ=ENVIRON) as (proxy_url, _):
+        yield client(proxy_url), received
+
+
+def test_sdk_plain_chat(sdk):
+    api, received = sdk
+    answer = api.chat.completions.create(
+        model="claude",
+        messages=[
+            {
+                "role": "system",
+                "content": "You are an app that creates playlists for a radio station "
+                "that plays rock and pop music.",
+            },
+            {"role": "user", "content": "Create a list of 3 pop songs."},
+        ],
+    )
+    assert answer.choices[0].message.content == fake.POP_SONGS
+    assert answer.usage.total_tokens == 185
+    assert received[-1]["body"]["system"][0]["text"].startswith("You are an app")
+
+
+def test_sdk_streamed_chat(sdk):
+    api, _ = sdk
+    chunks = list(
+        api.chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": "Create a list of 3 pop songs."}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == fake.POP_SONGS
+    assert chunks[-1].usage.completion_tokens == 60
+
+
+def test_sdk_tool_call_round_trip(sdk):
+    api, received = sdk
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "What is the most popular song on WZPZ?"}
+    ]
+    first = api.chat.completions.create(model="claude", messages=messages, tools=[TOP_SONG_TOOL])
+    call_ = first.choices[0].message.tool_calls[0]
+    assert json.loads(call_.function.arguments) == {"sign": "WZPZ"}
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": call_.id,
+            "content": json.dumps({"song": "Elemental Hotel", "artist": "8 Storey Hike"}),
+        },
+    ]
+    second = api.chat.completions.create(model="claude", messages=messages, tools=[TOP_SONG_TOOL])
+    assert second.choices[0].message.content == fake.TOP_SONG
+    assert (
+        received[-1]["body"]["messages"][-1]["content"][0]["toolResult"]["toolUseId"]
+        == "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+    )
+
+
+def test_sdk_streamed_tool_call(sdk):
+    api, _ = sdk
+    chunks = list(
+        api.chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": "Top song on WZPZ?"}],
+            tools=[TOP_SONG_TOOL],
+            stream=True,
+        )
+    )
+    arguments = "".join(
+        tc.function.arguments or ""
+        for c in chunks
+        if c.choices
+        for tc in c.choices[0].delta.tool_calls or ()
+    )
+    assert json.loads(arguments) == {"sign": "WZPZ"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_sdk_image_input(sdk):
+    api, received = sdk
+    answer = api.chat.completions.create(
+        model="claude",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this image?"},
+                    {"type": "image_url", "image_url": {"url": PIXEL}},
+                ],
+            }
+        ],
+    )
+    assert answer.choices[0].message.content == fake.IMAGE_TEXT
+    assert received[-1]["body"]["messages"][0]["content"][1]["image"]["format"] == "png"
+
+
+def test_sdk_sees_aws_errors_in_openai_shape(sdk):
+    api, _ = sdk
+    messages = [{"role": "user", "content": "Hi"}]
+    with pytest.raises(openai.BadRequestError) as bad:
+        api.chat.completions.create(model="claude-invalid", messages=messages)
+    assert "roles must alternate" in bad.value.body["message"]
+    with pytest.raises(openai.RateLimitError):
+        api.chat.completions.create(model="claude-throttled", messages=messages)
+    with pytest.raises(openai.APIError):
+        list(api.chat.completions.create(model="claude-cut", messages=messages, stream=True))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_sdk_image_urls_are_refused_as_the_clients_error(sdk, stream):
+    api, _ = sdk
+    with pytest.raises(openai.BadRequestError) as info:
+        answer = api.chat.completions.create(
+            model="claude",
+            stream=stream,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+                    ],
+                }
+            ],
+        )
+        list(answer) if stream else None
+    assert "data: URLs only" in info.value.body["message"]
