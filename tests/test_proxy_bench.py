@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -315,6 +316,60 @@ def test_baseline_routes_on_the_model_and_forwards_plain_and_streamed_chat(
     assert answer.choices[0].message.content.startswith("Hello from the benchmark")
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
     assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]
+
+
+def test_floor_authenticates_renames_meters_and_logs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from benchmarks.proxy import floor
+    from benchmarks.proxy.bench_catalog import CLIENT_KEY, PLAIN_MODEL, STREAM_MODEL
+
+    seen: list[str] = []
+    log = tmp_path / "usage.jsonl"
+    with serve_asgi(_fake_upstream(seen)) as upstream_url:
+        monkeypatch.setenv("BENCH_UPSTREAM_URL", upstream_url)
+        monkeypatch.setenv("BENCH_UPSTREAM_KEY", "sk-upstream")
+        monkeypatch.setenv(floor.USAGE_LOG_ENV, str(log))
+        with serve_asgi(floor.floor_app, lifespan="on") as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+            messages = [{"role": "user", "content": "hi"}]
+            answer = client.chat.completions.with_raw_response.create(
+                model=PLAIN_MODEL, messages=messages
+            )
+            chunks = list(
+                client.chat.completions.create(model=STREAM_MODEL, messages=messages, stream=True)
+            )
+            stranger = openai.OpenAI(base_url=url + "/v1", api_key="sk-other", max_retries=0)
+            with pytest.raises(openai.AuthenticationError):
+                stranger.chat.completions.create(model=PLAIN_MODEL, messages=messages)
+            with pytest.raises(openai.NotFoundError):
+                client.chat.completions.create(model="other", messages=messages)
+            deadline = time.monotonic() + 5
+            while len(_lines(log)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # the floor writes its usage log every 100 ms
+    assert answer.parse().model == PLAIN_MODEL
+    assert float(answer.headers["x-modelyard-cost"]) > 0
+    assert {c.model for c in chunks} == {STREAM_MODEL}
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+    assert seen == ["Bearer sk-upstream", "Bearer sk-upstream"]
+    records = [json.loads(line) for line in _lines(log)]
+    assert [r["usage"]["completion_tokens"] for r in records] == [10, 10]
+    assert all(r["consumer"] == "bench-client" and r["cost"] > 0 for r in records)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_report_sets_the_floor_against_the_baseline_and_modelyard_against_the_floor() -> None:
+    points = {
+        ("baseline", "plain", 16): _point(1000, 6.0),
+        ("floor", "plain", 16): _point(900, 6.5),
+        ("modelyard", "plain", 16): _point(450, 9.0),
+    }
+    assert report.floor_shares(points, []) == [
+        "floor, plain, concurrency 16: 90% of the baseline; modelyard 50% of the floor"
+    ]
 
 
 def test_request_and_stream_shapes_have_the_sizes_the_benchmark_names() -> None:

@@ -139,33 +139,44 @@ def _routes() -> dict[str, str]:
     }
 
 
-async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
-    import orjson
+async def serve_lifespan(receive: Callable, send: Callable, state: dict[str, object]) -> None:
+    """The lifespan of a raw pass-through: one pooled aiohttp session, the routes and the
+    upstream headers in `state`, the session closed at shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            # as many connections as modelyard may keep (the long-stream test holds
+            # 2,000 streams open at once)
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=4096)
+            state["session"] = aiohttp.ClientSession(connector=connector)
+            state["routes"] = _routes()
+            state["headers"] = {
+                "Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
+                "Content-Type": "application/json",
+            }
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await state["session"].close()  # type: ignore[attr-defined]
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                # as many connections as modelyard may keep (the long-stream test holds
-                # 2,000 streams open at once)
-                connector = aiohttp.TCPConnector(limit=0, limit_per_host=4096)
-                _fast["session"] = aiohttp.ClientSession(connector=connector)
-                _fast["routes"] = _routes()
-                _fast["headers"] = {
-                    "Authorization": "Bearer " + os.environ.get("BENCH_UPSTREAM_KEY", ""),
-                    "Content-Type": "application/json",
-                }
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await _fast["session"].close()  # type: ignore[attr-defined]
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+
+async def read_body(receive: Callable) -> bytes:
     body = b""
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
-            break
+            return body
+
+
+async def fast_app(scope: dict, receive: Callable, send: Callable) -> None:
+    import orjson
+
+    if scope["type"] == "lifespan":
+        await serve_lifespan(receive, send, _fast)
+        return
+    body = await read_body(receive)
     url = _fast["routes"].get(orjson.loads(body).get("model"))  # type: ignore[attr-defined]
     if url is None:
         await send({"type": "http.response.start", "status": 404, "headers": []})

@@ -18,6 +18,8 @@ BARE_AIOHTTP = "bare-aiohttp"
 BASELINE = "baseline"
 MODELYARD = "modelyard"
 NO_ACCOUNTING = "modelyard-no-accounting"
+#: The least a gateway doing modelyard's job must do (benchmarks/proxy/floor.py).
+FLOOR = "floor"
 
 #: The targets of one uvicorn worker (issue 4): added p50 at concurrency 1, share of the bare
 #: aiohttp pass-through's throughput at concurrency 16 and 64, memory, start time.
@@ -183,6 +185,7 @@ def check_targets(
                 line += f"; CPU per request {100 * (cpu - 1):+.1f}%"
             lines.append(line)
     lines += messages_overhead(points, rounds)
+    lines += floor_shares(points, rounds)
     for s in startups:
         median, worst = statistics.median(s.ready_s), max(s.ready_s)
         runs = f"median of {len(s.ready_s)}, worst {worst:.2f} s" if len(s.ready_s) > 1 else "1 run"
@@ -194,6 +197,28 @@ def check_targets(
             f"RSS ({s.catalog}): {s.rss_mb:.0f} MB "
             f"(target < {RSS_LIMIT_MB:.0f} MB): {_verdict(s.rss_mb < RSS_LIMIT_MB)}"
         )
+    return lines
+
+
+def floor_shares(points: Mapping[Key, Point], rounds: list[Round]) -> list[str]:
+    """Where the floor was measured: its throughput as a share of the baseline's, and
+    modelyard's as a share of the floor's, per mode and concurrency (medians of the
+    per-round ratios): how much of the gap any gateway doing the job pays, and how much is
+    modelyard's own."""
+    lines = []
+    for target, mode, conc in points:
+        floor, base, mine = ((t, mode, conc) for t in (FLOOR, BASELINE, MODELYARD))
+        if target != FLOOR or conc == 1 or base not in points:
+            continue
+        share, how = _ratio(points, rounds, floor, base, "rps")
+        line = f"floor, {mode}, concurrency {conc}: {100 * share:.0f}% of the baseline{how}"
+        if points[floor].cpu_us and points[base].cpu_us:
+            cpu, _ = _ratio(points, rounds, base, floor, "cpu_us")
+            line += f"; by CPU per request {100 * cpu:.0f}%"
+        if mine in points:
+            share, _ = _ratio(points, rounds, mine, floor, "rps")
+            line += f"; modelyard {100 * share:.0f}% of the floor"
+        lines.append(line)
     return lines
 
 

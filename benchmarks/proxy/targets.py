@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.proxy import bench_catalog, litellm_target, procs, shapes, upstream
+from benchmarks.proxy import bench_catalog, floor, litellm_target, procs, shapes, upstream
 
 REPO = Path(__file__).resolve().parent.parent.parent
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
@@ -24,6 +24,7 @@ TARGETS = (
     "baseline",
     "modelyard",
     "modelyard-no-accounting",
+    "floor",  # the least a gateway doing modelyard's job must do (benchmarks/proxy/floor.py)
     "bare-aiohttp",
     "bare-httpx",
     "modelyard-asyncio",
@@ -57,6 +58,7 @@ MODE_PATHS = {
 }
 PASSTHROUGH_APPS = {
     "baseline": "benchmarks.proxy.passthrough:fast_app",
+    "floor": "benchmarks.proxy.floor:floor_app",
     "bare-aiohttp": "benchmarks.proxy.passthrough:aiohttp_app",
     "bare-httpx": "benchmarks.proxy.passthrough:httpx_app",
 }
@@ -151,8 +153,9 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             http,
             PASSTHROUGH_APPS[target],
         )
-        if target == "baseline":
+        if target in ("baseline", "floor"):
             cmd += ["--lifespan", "on", "--no-server-header"]
+            env[floor.USAGE_LOG_ENV] = str(work / f"{target}-usage.jsonl")
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
             ready = procs.wait_http(
