@@ -427,3 +427,22 @@ def test_messages_stream_overhead_is_set_against_the_chat_streams_over_direct() 
         "messages stream overhead, concurrency 1: 1.15x the chat stream's "
         "added p50 (median of 3 round(s); target <= 1.20x): met"
     )
+
+
+def test_every_feature_switch_finds_what_it_switches_off_and_restores_it() -> None:
+    import asyncio
+
+    from benchmarks.proxy import features
+
+    spent = asyncio.run(features.measure(list(features.FEATURES), slices=2, count=3))
+    assert set(spent) == {
+        (name, mode) for name in features.FEATURES for mode in ("plain", "stream")
+    }
+    assert all(len(w) == len(o) == 2 for w, o in spent.values())
+    from gateway.proxy import pipeline, router
+    from gateway.proxy.disconnect import DisconnectWatch
+    from gateway.proxy.endpoints import CHAT, POST
+    from gateway.proxy.timeout import timeout_at
+
+    assert POST[features.CHAT_PATH] is CHAT
+    assert pipeline.DisconnectWatch is DisconnectWatch and router.timeout_at is timeout_at
