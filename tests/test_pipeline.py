@@ -10,8 +10,8 @@ import pytest
 
 from gateway.proxy.app import ProxyApp
 from tests.conftest import ENV, KEY_ALICE, client, holder_of, poll
+from tests.media_support import media_catalog
 from tests.test_accounting import read_log
-from tests.test_media import media_catalog
 from tests.upstreams.media import FakeOpenAIMedia
 from tests.upstreams.server import serve_asgi
 
