@@ -78,3 +78,45 @@ def test_an_outer_cancellation_after_expiry_is_not_swallowed():
 def test_outside_a_task_it_says_so():
     with pytest.raises(RuntimeError, match="inside a task"):
         timeout_at(0)
+
+
+def test_deadlines_share_one_timer_yet_each_fires_at_its_own_time():
+    async def cut(when: float) -> float:
+        loop = asyncio.get_running_loop()
+        try:
+            with timeout_at(when):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return loop.time()
+        raise AssertionError("not cut")
+
+    async def left_early(when: float) -> None:
+        with timeout_at(when) as cutoff:
+            await asyncio.sleep(0)
+        assert not cutoff.expired
+
+    async def main() -> list[float]:
+        now = asyncio.get_running_loop().time()
+        # the earliest deadline is left at once; a later one and then an earlier one come
+        await left_early(now + 0.02)
+        later = asyncio.create_task(cut(now + 0.15))
+        await asyncio.sleep(0)
+        earlier = asyncio.create_task(cut(now + 0.05))  # earlier than the timer armed
+        fired = await asyncio.gather(earlier, later)
+        return [t - now for t in fired]
+
+    earlier, later = run(main())
+    assert 0.045 <= earlier < 0.12
+    assert 0.145 <= later < 0.3
+
+
+def test_many_open_deadlines_cost_no_timer_each():
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        cutoffs = [timeout_at(loop.time() + 60) for _ in range(1000)]
+        timers = len(loop._scheduled)  # type: ignore[attr-defined]
+        for cutoff in cutoffs:
+            cutoff.__exit__(None, None, None)
+        return timers, sum(c.expired for c in cutoffs)
+
+    assert run(main()) == (1, 0)

@@ -97,6 +97,42 @@ def disconnect_toggle() -> Swap:
     return Swap([(pipeline, "DisconnectWatch", TaskWatch)])
 
 
+class TimerDeadline:
+    """The plain deadline: a timer handle of its own per block, created and cancelled."""
+
+    __slots__ = ("_task", "_handle", "_cancelling", "_expired")
+
+    def __init__(self, when: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._expired = False
+        self._handle = task.get_loop().call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def __enter__(self) -> TimerDeadline:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        self._handle.cancel()
+        if (
+            self._expired
+            and self._task.uncancel() <= self._cancelling
+            and kind is asyncio.CancelledError
+        ):
+            raise TimeoutError from error
+
+
+def deadline_timer_toggle() -> Swap:
+    from gateway.proxy import pipeline, router
+
+    return Swap([(router, "timeout_at", TimerDeadline), (pipeline, "timeout_at", TimerDeadline)])
+
+
 def fast_path_toggle() -> Swap:
     from gateway.proxy.adapters.openai import OpenAICompatible
 
@@ -106,6 +142,7 @@ def fast_path_toggle() -> Swap:
 TOGGLES: dict[str, Callable[[], Swap]] = {
     "timeout_at": timeout_toggle,
     "disconnect-sweeper": disconnect_toggle,
+    "one-deadline-timer": deadline_timer_toggle,
     "byte-fast-path": fast_path_toggle,
 }
 
