@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from gateway.proxy.per_loop import PerLoop
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -57,30 +58,14 @@ class DisconnectWatch:
             self._watcher = None
 
 
-class _Sweeper:
+class _Sweeper(PerLoop):
     """The requests of one event loop still waiting to be watched, and the timer that starts
     the watchers of those older than `START_AFTER_S` (armed only while any wait)."""
 
-    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper] = (
-        weakref.WeakKeyDictionary()
-    )
-    _last: _Sweeper | None = None  # the usual case: one loop for the process
-
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.waiting: set[DisconnectWatch] = set()
         self.armed = False
-
-    @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop) -> _Sweeper:
-        last = cls._last
-        if last is not None and last.loop is loop:
-            return last
-        sweeper = cls._by_loop.get(loop)
-        if sweeper is None:
-            sweeper = cls._by_loop[loop] = cls(loop)
-        cls._last = sweeper
-        return sweeper
 
     def add(self, watch: DisconnectWatch) -> float:
         self.waiting.add(watch)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import weakref
 from types import TracebackType
+
+from gateway.proxy.per_loop import PerLoop
 
 
 class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
@@ -66,31 +67,15 @@ class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
         return self._expired
 
 
-class _OpenDeadlines:
+class _OpenDeadlines(PerLoop):
     """The deadlines of one event loop not yet left, and the one timer that expires them,
     armed no later than the earliest (an entry earlier than the timer re-arms it)."""
 
-    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OpenDeadlines] = (
-        weakref.WeakKeyDictionary()
-    )
-    _last: _OpenDeadlines | None = None  # the usual case: one loop for the process
-
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.waiting: set[timeout_at] = set()
         self.armed_at = math.inf
         self._timer: asyncio.TimerHandle | None = None
-
-    @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop) -> _OpenDeadlines:
-        last = cls._last
-        if last is not None and last.loop is loop:
-            return last
-        found = cls._by_loop.get(loop)
-        if found is None:
-            found = cls._by_loop[loop] = cls(loop)
-        cls._last = found
-        return found
 
     def add(self, deadline: timeout_at) -> None:
         self.waiting.add(deadline)
