@@ -13,41 +13,16 @@ feature switched off is not a configuration modelyard offers: this is a measurem
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import dataclasses
 import statistics
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from benchmarks.proxy.inprocess import build_app, drive
+from benchmarks.proxy import toggles
+from benchmarks.proxy.toggles import Swap
 from gateway.proxy.app import ProxyApp
 
 CHAT_PATH = "/v1/chat/completions"
-
-
-class Off:
-    """Attributes (or mapping items) replaced by a no-op form while `off(True)`."""
-
-    def __init__(self, swaps: list[tuple[Any, str, Any]]) -> None:
-        self.swaps = [(owner, name, _get(owner, name), plain) for owner, name, plain in swaps]
-
-    def off(self, on: bool) -> None:
-        for owner, name, kept, plain in self.swaps:
-            _set(owner, name, plain if on else kept)
-
-
-def _get(owner: Any, name: str) -> Any:
-    return owner[name] if isinstance(owner, dict) else getattr(owner, name)
-
-
-def _set(owner: Any, name: str, value: Any) -> None:
-    if isinstance(owner, dict):
-        owner[name] = value
-    else:
-        setattr(owner, name, value)
 
 
 class _NoWatch:
@@ -85,41 +60,41 @@ class _AlwaysClosed:
         pass
 
 
-def _chat(app: ProxyApp, **changes: Any) -> Off:
+def _chat(app: ProxyApp, **changes: Any) -> Swap:
     from gateway.proxy.endpoints import POST
 
-    return Off([(POST, CHAT_PATH, dataclasses.replace(POST[CHAT_PATH], **changes))])
+    return Swap([(POST, CHAT_PATH, dataclasses.replace(POST[CHAT_PATH], **changes))])
 
 
-def validation(app: ProxyApp) -> Off:
+def validation(app: ProxyApp) -> Swap:
     """The request's form checked (types, ranges, roles) before it is resolved."""
     return _chat(app, check=lambda fields: None)
 
 
-def policy(app: ProxyApp) -> Off:
+def policy(app: ProxyApp) -> Swap:
     """The catalog's policy: allowed parameters, prompts, tools, sizes."""
     from gateway.proxy.pipeline import Prepared
 
     return _chat(app, prepare=lambda snapshot, model, body, files: Prepared(body))
 
 
-def disconnect_watch(app: ProxyApp) -> Off:
+def disconnect_watch(app: ProxyApp) -> Swap:
     from gateway.proxy import pipeline
 
-    return Off([(pipeline, "DisconnectWatch", _NoWatch)])
+    return Swap([(pipeline, "DisconnectWatch", _NoWatch)])
 
 
-def deadlines(app: ProxyApp) -> Off:
+def deadlines(app: ProxyApp) -> Swap:
     """The total deadline's timers (the upstream client's own timeouts stay)."""
     from gateway.proxy import pipeline, router
 
-    return Off([(router, "timeout_at", _NoDeadline), (pipeline, "timeout_at", _NoDeadline)])
+    return Swap([(router, "timeout_at", _NoDeadline), (pipeline, "timeout_at", _NoDeadline)])
 
 
-def breakers_and_stats(app: ProxyApp) -> Off:
+def breakers_and_stats(app: ProxyApp) -> Swap:
     """Circuit breakers and the per-channel health kept for /admin/status."""
     closed = _AlwaysClosed()
-    return Off(
+    return Swap(
         [
             (app.router.breakers, "get", lambda key, settings: closed),
             (app.router.breakers, "peek", lambda key: None),
@@ -128,19 +103,19 @@ def breakers_and_stats(app: ProxyApp) -> Off:
     )
 
 
-def auth(app: ProxyApp) -> Off:
+def auth(app: ProxyApp) -> Swap:
     """The key's digest looked up (the consumer taken as known instead)."""
     pipeline = app.pipeline
     consumer = pipeline.loaded().snapshot.consumers[0]
-    return Off([(pipeline, "consumer", lambda loaded, ex: consumer)])
+    return Swap([(pipeline, "consumer", lambda loaded, ex: consumer)])
 
 
-def quota_gate(app: ProxyApp) -> Off:
+def quota_gate(app: ProxyApp) -> Swap:
     """The quota gate's admission and settlement (the benchmark's catalog sets no quota)."""
-    return Off([(app.pipeline, "gates", [])])
+    return Swap([(app.pipeline, "gates", [])])
 
 
-FEATURES: dict[str, Callable[[ProxyApp], Off]] = {
+FEATURES: dict[str, Callable[[ProxyApp], Swap]] = {
     "auth": auth,
     "validation": validation,
     "policy": policy,
@@ -155,28 +130,7 @@ async def measure(
     names: list[str], slices: int, count: int
 ) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
     """(with, without) CPU seconds per request of each feature and mode, slice by slice."""
-    spent: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        app = build_app(Path(tmp), "accounting")
-        await app.startup()
-        try:
-            for name in names:
-                switch = FEATURES[name](app)
-                for mode in ("plain", "stream"):
-                    with_: list[float] = []
-                    without: list[float] = []
-                    for off in (True, False):  # warm both
-                        switch.off(off)
-                        await drive(app, mode, count)
-                    for turn in range(slices):
-                        for off in (True, False) if turn % 2 else (False, True):
-                            switch.off(off)
-                            (without if off else with_).append(await drive(app, mode, count))
-                    switch.off(False)
-                    spent[(name, mode)] = (with_, without)
-        finally:
-            await app.shutdown()
-    return spent
+    return await toggles.measure(names, slices, count, FEATURES)
 
 
 def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str:
@@ -197,16 +151,7 @@ def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(FEATURES), help="features to switch off")
-    parser.add_argument("--count", type=int, default=300, help="requests per slice")
-    parser.add_argument("--slices", type=int, default=20, help="slices per variant and mode")
-    args = parser.parse_args()
-    names = [n for n in args.only.split(",") if n]
-    unknown = set(names) - set(FEATURES)
-    if unknown:
-        raise SystemExit(f"unknown features: {', '.join(sorted(unknown))}")
-    print(report(asyncio.run(measure(names, args.slices, args.count))))
+    toggles.run(__doc__.splitlines()[0], FEATURES, "features", report)
 
 
 if __name__ == "__main__":

@@ -18,22 +18,34 @@ import inspect
 import statistics
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmarks.proxy.inprocess import build_app, drive
+from gateway.proxy.app import ProxyApp
 
 
 class Swap:
-    """Attributes replaced by their plain form while `plain()` is on."""
+    """Attributes (or a dict's items) replaced by their plain form while `plain()` is on."""
 
     def __init__(self, swaps: list[tuple[Any, str, Any]]) -> None:
-        self.swaps = [(owner, name, getattr(owner, name), plain) for owner, name, plain in swaps]
+        self.swaps = [(owner, name, _get(owner, name), plain) for owner, name, plain in swaps]
 
     def plain(self, on: bool) -> None:
         for owner, name, fast, plain in self.swaps:
-            setattr(owner, name, plain if on else fast)
+            _set(owner, name, plain if on else fast)
+
+
+def _get(owner: Any, name: str) -> Any:
+    return owner[name] if isinstance(owner, dict) else getattr(owner, name)
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    if isinstance(owner, dict):
+        owner[name] = value
+    else:
+        setattr(owner, name, value)
 
 
 def rewritten(cls: type, name: str, old: str, new: str) -> Callable:
@@ -47,7 +59,7 @@ def rewritten(cls: type, name: str, old: str, new: str) -> Callable:
     return scope[name]
 
 
-def timeout_toggle() -> Swap:
+def timeout_toggle(_app: ProxyApp) -> Swap:
     """The hand-written `timeout_at` (a plain context manager) against asyncio.timeout_at."""
     from gateway.proxy.pipeline import Pipeline
     from gateway.proxy.router import Router
@@ -91,7 +103,7 @@ class TaskWatch:
             self._watcher = None
 
 
-def disconnect_toggle() -> Swap:
+def disconnect_toggle(_app: ProxyApp) -> Swap:
     from gateway.proxy import pipeline
 
     return Swap([(pipeline, "DisconnectWatch", TaskWatch)])
@@ -127,19 +139,19 @@ class TimerDeadline:
             raise TimeoutError from error
 
 
-def deadline_timer_toggle() -> Swap:
+def deadline_timer_toggle(_app: ProxyApp) -> Swap:
     from gateway.proxy import pipeline, router
 
     return Swap([(router, "timeout_at", TimerDeadline), (pipeline, "timeout_at", TimerDeadline)])
 
 
-def fast_path_toggle() -> Swap:
+def fast_path_toggle(_app: ProxyApp) -> Swap:
     from gateway.proxy.adapters.openai import OpenAICompatible
 
     return Swap([(OpenAICompatible, "relays_bytes", False)])
 
 
-TOGGLES: dict[str, Callable[[], Swap]] = {
+TOGGLES: dict[str, Callable[[ProxyApp], Swap]] = {
     "timeout_at": timeout_toggle,
     "disconnect-sweeper": disconnect_toggle,
     "one-deadline-timer": deadline_timer_toggle,
@@ -148,16 +160,19 @@ TOGGLES: dict[str, Callable[[], Swap]] = {
 
 
 async def measure(
-    names: list[str], slices: int, count: int
+    names: list[str],
+    slices: int,
+    count: int,
+    swaps: Mapping[str, Callable[[ProxyApp], Swap]] = TOGGLES,
 ) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
-    """(optimised, plain) CPU seconds per request of each toggle and mode, slice by slice."""
+    """(as is, swapped) CPU seconds per request of each swap and mode, slice by slice."""
     spent: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(Path(tmp), "accounting")
         await app.startup()
         try:
             for name in names:
-                swap = TOGGLES[name]()
+                swap = swaps[name](app)
                 for mode in ("plain", "stream"):
                     fast: list[float] = []
                     plain: list[float] = []
@@ -193,17 +208,27 @@ def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(TOGGLES), help="toggles to measure")
+def run(
+    description: str,
+    swaps: Mapping[str, Callable[[ProxyApp], Swap]],
+    kind: str,
+    report: Callable[[dict[tuple[str, str], tuple[list[float], list[float]]]], str],
+) -> None:
+    """The command line of a set of swaps: which to measure, how long; the report printed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", default=",".join(swaps), help=f"{kind} to measure")
     parser.add_argument("--count", type=int, default=300, help="requests per slice")
     parser.add_argument("--slices", type=int, default=20, help="slices per variant and mode")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
-    unknown = set(names) - set(TOGGLES)
+    unknown = set(names) - set(swaps)
     if unknown:
-        raise SystemExit(f"unknown toggles: {', '.join(sorted(unknown))}")
-    print(report(asyncio.run(measure(names, args.slices, args.count))))
+        raise SystemExit(f"unknown {kind}: {', '.join(sorted(unknown))}")
+    print(report(asyncio.run(measure(names, args.slices, args.count, swaps))))
+
+
+def main() -> None:
+    run(__doc__.splitlines()[0], TOGGLES, "toggles", report)
 
 
 if __name__ == "__main__":
