@@ -273,7 +273,12 @@ class Router:
         if last is not None:
             if last.retry_after:  # the client's SDK backs off by it instead of guessing
                 last.headers["retry-after"] = str(math.ceil(last.retry_after))
-            raise last
+            try:
+                raise last
+            finally:
+                # Raised here, the error's traceback holds this frame: were `last` still in
+                # it, the two would make a cycle that only the cyclic collector frees.
+                last = None
         raise self._retry_after(
             loaded,
             plan,
