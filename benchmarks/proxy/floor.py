@@ -9,19 +9,22 @@ its consumers cannot skip:
 - authenticate the client: the bearer key's SHA-256 looked up among the consumers' digests
   (401 otherwise);
 - route the public model name to its channel (404 for another) and send the upstream its
-  own model name, the body encoded again (streams ask for usage, as the benchmark's
-  channel says);
+  own model name, spliced into the client's bytes (the parsed body dropped at once, as
+  the baseline drops it; streams ask for usage, as the benchmark's channel says);
 - answer with the public model name: a bytes replace over the answer, or over each
-  streamed chunk as it comes (a name split between two chunks stays unrenamed: the floor
-  may be naive where that makes it cheaper);
+  streamed chunk as it comes (the floor may be naive where that makes it cheaper: the
+  first `"model":"<name>"` of the request is taken for the top-level one, and a name split
+  between two chunks stays unrenamed);
 - meter: the usage read from the answer, or from the stream's last events, priced per
   token; the cost and the request id sent as headers;
 - account: one record per request, written as a JSON line to a usage log every 100 ms.
 
 What modelyard does beyond it: validation of the request, policy (allowed parameters,
 prompts, tools), failover, circuit breakers and deadlines, the disconnect watch, metrics
-and latency statistics, errors in OpenAI's shape, and a rename that holds across chunk
-boundaries and proves each event plain before relaying it whole.
+and latency statistics, errors in OpenAI's shape, a body encoded again from the parsed
+request (kept for failover and for estimating usage the upstream does not report), and a
+rename that holds across chunk boundaries and proves each event plain before relaying it
+whole.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def _channels(routes: dict[str, str]) -> dict[str, Channel]:
     }
 
 
+_INCLUDE_USAGE = b'"stream_options":{"include_usage":true}'
 _state: dict[str, Any] = {}
 _ids = itertools.count(1)
 
@@ -81,20 +85,20 @@ async def floor_app(scope: dict, receive: Callable, send: Callable) -> None:
     if consumer is None:
         await _refuse(send, 401, b"invalid_api_key")
         return
-    fields = orjson.loads(await read_body(receive))
+    body = await read_body(receive)
+    fields = orjson.loads(body)
     channel: Channel | None = _state["channels"].get(fields.get("model"))
+    streams = fields.get("stream") is True
+    del fields  # the parsed body is dropped at once, as the baseline drops it
     if channel is None:
         await _refuse(send, 404, b"model_not_found")
         return
-    fields["model"] = channel.upstream_model
-    streams = bool(fields.get("stream"))
-    if streams:
-        fields["stream_options"] = {"include_usage": True}
+    body = body.replace(channel.public, channel.upstream, 1)  # spliced, not encoded again
+    if streams and b'"stream_options"' not in body:
+        body = body.replace(b'"stream":true', b'"stream":true,' + _INCLUDE_USAGE, 1)
     request_id = b"%024x" % next(_ids)
     session: aiohttp.ClientSession = _state["session"]
-    async with session.post(
-        channel.url, data=orjson.dumps(fields), headers=_state["headers"]
-    ) as upstream:
+    async with session.post(channel.url, data=body, headers=_state["headers"]) as upstream:
         content_type = upstream.headers.get("Content-Type", "application/json").encode()
         if streams:
             await send(
