@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,10 @@ class _Upstream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        head, sep, rest = self.buffer.partition(b"\r\n\r\n")
-        if not sep:
+        request = upstream.take_request(self.buffer)
+        if request is None:
             return
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        if len(rest) < length:
-            return
-        self.buffer = rest[length:]
+        head, self.buffer = request
         path = head.split(b" ", 2)[1]
         assert self.transport is not None
         if path.startswith(PACED_PREFIX.encode()):
@@ -304,23 +298,31 @@ def _cycles(garbage: list[object]) -> collections.Counter[tuple[str, ...]]:
 
 def measure_long(port: int, streams: int, show: int) -> int:
     """`streams` long paced streams at once (the long-stream benchmark's client)."""
+    cmd = [sys.executable, "-m", "benchmarks.proxy.cycles", "--role", "long-client"]
+    cmd += ["--port", str(port), "--requests", str(streams)]
+    garbage = _garbage_of(lambda: subprocess.run(cmd, check=True, env=env_with({}), cwd=REPO), 0.5)
+    return report(garbage, streams, f"{streams} long streams at once", show)
+
+
+def _garbage_of(run: Callable[[], object], settle_s: float) -> list[object]:
+    """What `run` (then `settle_s` of quiet) left in reference cycles: every object the
+    collector finds unreachable, kept by DEBUG_SAVEALL, with one cycle made on purpose
+    among them to prove the collector is on (`report` checks it)."""
     gc.collect()
     gc.garbage.clear()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         probe: list[object] = []
-        probe.append(probe)  # one cycle of our own: proves the garbage is kept
+        probe.append(probe)
         del probe
-        cmd = [sys.executable, "-m", "benchmarks.proxy.cycles", "--role", "long-client"]
-        cmd += ["--port", str(port), "--requests", str(streams)]
-        subprocess.run(cmd, check=True, env=env_with({}), cwd=REPO)
-        time.sleep(0.5)
+        run()
+        time.sleep(settle_s)
         gc.collect()
     finally:
         gc.set_debug(0)
     garbage = list(gc.garbage)
     gc.garbage.clear()
-    return report(garbage, streams, f"{streams} long streams at once", show)
+    return garbage
 
 
 def _is_probe(obj: object) -> bool:
@@ -347,20 +349,8 @@ def report(garbage: list[object], count: int, label: str, show: int) -> int:
 def measure(port: int, mode: str, count: int, fresh: bool, show: int, parallel: int = 1) -> int:
     _client(port, mode, 20, fresh)  # warm-up: pools, caches, lazy imports
     time.sleep(0.3)
-    gc.collect()
-    gc.garbage.clear()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        probe: list[object] = []
-        probe.append(probe)  # one cycle of our own: proves the garbage is kept
-        del probe
-        _client(port, mode, count, fresh, parallel)
-        time.sleep(0.3)  # connections closed by the client end here
-        gc.collect()
-    finally:
-        gc.set_debug(0)
-    garbage = list(gc.garbage)
-    gc.garbage.clear()
+    # settled for 0.3 s: the connections the client closed end within it
+    garbage = _garbage_of(lambda: _client(port, mode, count, fresh, parallel), 0.3)
     label = f"{mode}, {'a connection per request' if fresh else 'keep-alive'}"
     return report(garbage, count, label, show)
 

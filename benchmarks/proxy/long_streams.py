@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.proxy import bench_catalog, procs
+from benchmarks.proxy import bench_catalog, procs, upstream
 from benchmarks.proxy.targets import (
     PASSTHROUGH_APPS,
     REPO,
@@ -80,16 +80,10 @@ class _Upstream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        head, sep, rest = self.buffer.partition(b"\r\n\r\n")
-        if not sep:
+        request = upstream.take_request(self.buffer)
+        if request is None:
             return
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        if len(rest) < length:
-            return
-        self.buffer = rest[length:]
+        _, self.buffer = request
         assert self.transport is not None
         self.transport.write(HEAD)
         self.sent = 0

@@ -27,6 +27,22 @@ _WORDS = (
 )
 
 
+def take_request(buffer: bytes) -> tuple[bytes, bytes] | None:
+    """The head of the first whole HTTP request in `buffer` (its body, sized by
+    Content-Length, skipped) and what follows it; None while the request is incomplete. For
+    the benchmark's raw asyncio upstreams, which answer without reading bodies."""
+    head, sep, rest = buffer.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if len(rest) < length:
+        return None
+    return head, rest[length:]
+
+
 def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
