@@ -51,20 +51,8 @@ LONG_EVENTS = 40
 # The upstream, in a process of its own (`--role upstream`).
 
 
-class _Upstream(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        request = upstream.take_request(self.buffer)
-        if request is None:
-            return
-        head, self.buffer = request
+class _Upstream(upstream.RequestProtocol):
+    def answer(self, head: bytes) -> None:
         path = head.split(b" ", 2)[1]
         assert self.transport is not None
         if path.startswith(PACED_PREFIX.encode()):

@@ -64,26 +64,17 @@ def _event(data: str) -> str:
     return f"data: {data}\n\n"
 
 
-class _Upstream(asyncio.Protocol):
+class _Upstream(upstream.RequestProtocol):
     """One upstream connection: answers each request with a paced stream."""
 
     streams: set[_Upstream] = set()
 
     def __init__(self, events: int) -> None:
+        super().__init__()
         self.events = events
-        self.buffer = b""
         self.sent = 0
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        request = upstream.take_request(self.buffer)
-        if request is None:
-            return
-        _, self.buffer = request
+    def answer(self, head: bytes) -> None:
         assert self.transport is not None
         self.transport.write(HEAD)
         self.sent = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -27,20 +28,34 @@ _WORDS = (
 )
 
 
-def take_request(buffer: bytes) -> tuple[bytes, bytes] | None:
-    """The head of the first whole HTTP request in `buffer` (its body, sized by
-    Content-Length, skipped) and what follows it; None while the request is incomplete. For
-    the benchmark's raw asyncio upstreams, which answer without reading bodies."""
-    head, sep, rest = buffer.partition(b"\r\n\r\n")
-    if not sep:
-        return None
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    if len(rest) < length:
-        return None
-    return head, rest[length:]
+class RequestProtocol(asyncio.Protocol):
+    """A raw asyncio upstream for benchmarks: each whole HTTP request's head (its body, sized
+    by Content-Length, read and skipped) goes to `answer`, which writes to `transport`."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if len(rest) < length:
+                return
+            self.buffer = rest[length:]
+            self.answer(head)
+
+    def answer(self, head: bytes) -> None:
+        raise NotImplementedError
 
 
 def _compact(value: object) -> str:
