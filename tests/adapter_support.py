@@ -30,6 +30,36 @@ WEATHER_TOOL = {
         },
     },
 }
+
+
+def with_image(text: str, url: str = PIXEL) -> list[dict[str, Any]]:
+    """One user message asking `text` about the image at `url` (the 1x1 PNG by default)."""
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
+def streamed_text(chunks: Iterable[Any]) -> str:
+    """The content of an SDK chat stream, its deltas joined."""
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def streamed_arguments(chunks: Iterable[Any]) -> str:
+    """The tool-call arguments of an SDK chat stream, their deltas joined."""
+    return "".join(
+        tc.function.arguments or ""
+        for c in chunks
+        if c.choices
+        for tc in c.choices[0].delta.tool_calls or ()
+    )
+
+
 WEB_SEARCH = {
     "name": "web_search",
     "description": "search",

@@ -10,7 +10,13 @@ from typing import Any
 import openai
 import pytest
 
-from tests.adapter_support import PIXEL, WEATHER_TOOL, proxy_catalog
+from tests.adapter_support import (
+    WEATHER_TOOL,
+    proxy_catalog,
+    streamed_arguments,
+    streamed_text,
+    with_image,
+)
 from tests.conftest import client, running_proxy
 from tests.upstreams import anthropic as fake
 from tests.upstreams.server import serve_asgi
@@ -61,7 +67,7 @@ def test_sdk_streamed_chat_sends_usage_only_when_asked(sdk):
             model="claude", messages=messages, stream=True, stream_options={"include_usage": True}
         )
     )
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello!"
+    assert streamed_text(chunks) == "Hello!"
     assert chunks[-1].usage.completion_tokens == 15
     plain = list(api.chat.completions.create(model="claude", messages=messages, stream=True))
     assert all(c.usage is None for c in plain)
@@ -103,12 +109,7 @@ def test_sdk_streamed_tool_call(sdk):
             stream=True,
         )
     )
-    arguments = "".join(
-        tc.function.arguments or ""
-        for c in chunks
-        if c.choices
-        for tc in c.choices[0].delta.tool_calls or ()
-    )
+    arguments = streamed_arguments(chunks)
     assert json.loads(arguments) == {"location": "San Francisco, CA", "unit": "fahrenheit"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
@@ -117,15 +118,7 @@ def test_sdk_image_input(sdk):
     api, received = sdk
     answer = api.chat.completions.create(
         model="claude",
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "What is in this image?"},
-                    {"type": "image_url", "image_url": {"url": PIXEL}},
-                ],
-            }
-        ],
+        messages=with_image("What is in this image?"),
     )
     assert "ant" in answer.choices[0].message.content
     assert received[-1]["body"]["messages"][0]["content"][1]["source"]["type"] == "base64"
@@ -147,10 +140,7 @@ def test_sdk_reasoning_effort_streams_thinking_as_reasoning_content(sdk):
         if c.choices
     )
     assert reasoning.startswith("Let me solve this step by step")
-    assert (
-        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        == "27 * 453 = 12,231"
-    )
+    assert streamed_text(chunks) == "27 * 453 = 12,231"
     assert received[-1]["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
@@ -167,7 +157,7 @@ def test_sdk_native_web_search_is_spelled_the_anthropic_way(sdk):
     assert received[-1]["body"]["tools"] == [
         {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
     ]
-    assert "New York City" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "New York City" in streamed_text(chunks)
 
 
 def test_sdk_sees_upstream_errors_in_openai_shape(sdk):

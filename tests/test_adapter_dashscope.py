@@ -9,6 +9,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.adapter_support import streamed_text
 from tests.conftest import client, running_proxy
 from tests.upstreams import thinking_openai as fake
 from tests.upstreams.server import serve_asgi
@@ -75,7 +76,7 @@ def test_streamed_thinking_with_usage_in_the_last_chunk(dashscope):
     reasoning = "".join(
         c.choices[0].delta.model_extra.get("reasoning_content") or "" for c in chunks if c.choices
     )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = streamed_text(chunks)
     assert (reasoning, text) == (fake.REASONING, fake.ANSWER)
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 9
     assert sent(upstream)["stream_options"] == {"include_usage": True}

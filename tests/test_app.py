@@ -6,6 +6,7 @@ import httpx
 import openai
 import pytest
 
+from tests.adapter_support import streamed_text
 from tests.conftest import KEY_ALICE, KEY_BOB, KEY_SERVICE, client, running_proxy, standard_catalog
 
 
@@ -53,7 +54,7 @@ def test_streamed_chat_arrives_in_chunks_with_usage_when_asked(proxy):
         messages=[{"role": "user", "content": "hi"}],
     )
     chunks = list(stream)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = streamed_text(chunks)
     assert text.strip() == "fake answer from up-gpt"
     assert chunks[-1].usage.total_tokens > 0
     assert fake.requests[-1]["body"]["stream_options"] == {"include_usage": True}
@@ -77,7 +78,7 @@ def test_mock_model_streams_its_echo(proxy):
             model="limited", stream=True, messages=[{"role": "user", "content": "ping pong"}]
         )
     )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = streamed_text(chunks)
     assert text == "Mock answer from mock-limited: ping pong"
     assert len(chunks) > 3
 

@@ -11,7 +11,12 @@ from typing import Any
 import openai
 import pytest
 
-from tests.adapter_support import PIXEL, proxy_catalog
+from tests.adapter_support import (
+    proxy_catalog,
+    streamed_arguments,
+    streamed_text,
+    with_image,
+)
 from tests.conftest import client, running_proxy
 from tests.test_adapter_bedrock import AUTH, MODEL_ID, TOP_SONG_TOOL
 from tests.upstreams import bedrock as fake
@@ -74,7 +79,7 @@ def test_sdk_streamed_chat(sdk):
             stream_options={"include_usage": True},
         )
     )
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == fake.POP_SONGS
+    assert streamed_text(chunks) == fake.POP_SONGS
     assert chunks[-1].usage.completion_tokens == 60
 
 
@@ -112,12 +117,7 @@ def test_sdk_streamed_tool_call(sdk):
             stream=True,
         )
     )
-    arguments = "".join(
-        tc.function.arguments or ""
-        for c in chunks
-        if c.choices
-        for tc in c.choices[0].delta.tool_calls or ()
-    )
+    arguments = streamed_arguments(chunks)
     assert json.loads(arguments) == {"sign": "WZPZ"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
@@ -126,15 +126,7 @@ def test_sdk_image_input(sdk):
     api, received = sdk
     answer = api.chat.completions.create(
         model="claude",
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "What is in this image?"},
-                    {"type": "image_url", "image_url": {"url": PIXEL}},
-                ],
-            }
-        ],
+        messages=with_image("What is in this image?"),
     )
     assert answer.choices[0].message.content == fake.IMAGE_TEXT
     assert received[-1]["body"]["messages"][0]["content"][1]["image"]["format"] == "png"

@@ -21,6 +21,7 @@ import pytest
 
 from gateway.proxy.app import ProxyApp
 from gateway.proxy.server import guarded_protocol
+from tests.adapter_support import streamed_text
 from tests.conftest import ENV, client, fake_upstream, holder_of, standard_catalog
 from tests.upstreams.server import serve_asgi
 
@@ -68,7 +69,7 @@ def _requests(sdk: openai.OpenAI, fake: object) -> None:
         chunks = sdk.chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": "hi"}], stream=True
         )
-        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert streamed_text(chunks)
     fake.push(503)  # type: ignore[attr-defined]
     with pytest.raises(openai.APIStatusError):
         sdk.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])

@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.adapter_support import PIXEL
+from tests.adapter_support import streamed_text, with_image
 from tests.conftest import (
     KEY_ALICE,
     client,
@@ -100,7 +100,7 @@ def test_streamed_chat_through_the_sdk(gemini_proxy):
             messages=[{"role": "user", "content": "Explain how AI works"}],
         )
     )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = streamed_text(chunks)
     assert text == fake.PLAIN
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].usage.total_tokens == 18
@@ -135,15 +135,7 @@ def test_image_input_through_the_sdk(gemini_proxy):
     url, _ = gemini_proxy
     answer = client(url).chat.completions.create(
         model="flash",
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Describe"},
-                    {"type": "image_url", "image_url": {"url": PIXEL}},
-                ],
-            }
-        ],
+        messages=with_image("Describe"),
     )
     assert answer.choices[0].message.content.startswith("An image of type image/png")
 

@@ -16,7 +16,7 @@ import anthropic
 import pytest
 
 from gateway.proxy.app import ProxyApp
-from tests.adapter_support import WEB_SEARCH
+from tests.adapter_support import WEB_SEARCH, streamed_text
 from tests.conftest import (
     KEY_ALICE,
     channel,
@@ -212,7 +212,7 @@ def test_bedrock_streamed_grounding_sends_the_client_text_only(served):
             model="m-nova", messages=ASK, tools=TOOLS, stream=True
         )
     )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    text = streamed_text(chunks)
     assert text == fake_bedrock.GROUNDED
     assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"

@@ -16,6 +16,7 @@ from gateway.proxy.options.reasoning import (
     split_text,
 )
 from gateway.proxy.sse import SSEDecoder
+from tests.adapter_support import streamed_text
 from tests.conftest import client, running_proxy
 from tests.upstreams import thinking_openai as fake
 from tests.upstreams.server import serve_asgi
@@ -321,7 +322,7 @@ def test_merge_channel_puts_reasoning_into_content(inline_thinker):
                 model="r1-merge", messages=HELLO, reasoning_effort="high", stream=True
             )
         )
-        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        text = streamed_text(chunks)
         assert text == message.content
     finally:
         upstream.inline_think = True
