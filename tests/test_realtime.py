@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
@@ -30,103 +28,8 @@ from tests.conftest import (
     running_proxy,
     snapshot_dict,
 )
+from tests.realtime_support import WEATHER, catalog, log_lines, sdk, setup, until
 from tests.upstreams.realtime import FakeRealtime, serve_fake
-
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-}
-PRICE = {
-    "currency": "USD",
-    "unit": "per_million_tokens",
-    "input": "4",
-    "cached_input": "0.4",
-    "audio_input": "32",
-    "cached_audio_input": "0.4",
-    "output": "16",
-    "audio_output": "64",
-    "session_hour": "0.36",
-}
-
-
-def catalog(urls: list[str], **settings: Any) -> dict:
-    """A realtime model over the fake upstreams in `urls` (tried in order) and the mock."""
-    providers = [
-        provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${RT_KEY}"})
-        for i, u in enumerate(urls)
-    ]
-    priorities = ["high", "normal", "low"]
-    return snapshot_dict(
-        settings={"system_prompt": "You work for Example Corp.", **settings},
-        providers=[*providers, provider("mock", protocol="mock")],
-        models=[
-            model(
-                "voice",
-                type="realtime",
-                system_prompt="Keep answers short.",
-                properties={"voices": ["alloy", "marin"]},
-                capabilities=["tools"],
-                native_tools=[],
-            ),
-            model("voice-mock", type="realtime", capabilities=[]),
-            model("chatty"),
-        ],
-        channels=[
-            *(
-                channel(
-                    f"rt{i}",
-                    "voice",
-                    f"up{i}",
-                    upstream_model="gpt-realtime-up",
-                    priority=priorities[i],
-                    price=PRICE,
-                )
-                for i in range(len(urls))
-            ),
-            channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime", price=PRICE),
-            channel("chat-mock", "chatty", "mock"),
-        ],
-        consumers=[
-            consumer("alice", KEY_ALICE),
-            consumer("ops", KEY_SERVICE, scopes=["public", "admin"]),
-        ],
-    )
-
-
-@contextmanager
-def setup(
-    *fakes: FakeRealtime, usage_log: Path | None = None, **settings: Any
-) -> Iterator[tuple[str, list[FakeRealtime]]]:
-    with ExitStack() as stack:
-        urls = [stack.enter_context(serve_fake(f)) for f in fakes]
-        url, _app = stack.enter_context(
-            running_proxy(
-                catalog(urls, **settings),
-                environ={"RT_KEY": "upstream-secret"},
-                usage_log=str(usage_log) if usage_log else None,
-            )
-        )
-        yield url, list(fakes)
-
-
-def sdk(url: str, key: str = KEY_ALICE) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
-
-
-async def until(conn: Any, kind: str) -> list[Any]:
-    """Events received up to and including the first of type `kind` (bounded wait)."""
-    seen = []
-    while True:
-        event = await asyncio.wait_for(conn.recv(), 5)
-        seen.append(event)
-        if event.type == kind:
-            return seen
-
-
-def log_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_sdk_session_text_and_function_call_round_trip_priced(tmp_path: Path) -> None:
@@ -200,38 +103,6 @@ def test_sdk_session_text_and_function_call_round_trip_priced(tmp_path: Path) ->
     assert line["cost"] == "0.04448"
     session = [line for line in log_lines(usage_log) if "session_seconds" in line["usage"]]
     assert len(session) == 1 and session[0]["request_id"] == line["request_id"]
-
-
-def test_instructions_sent_before_the_first_event_when_the_client_sets_none() -> None:
-    async def talk(url: str) -> None:
-        async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.response.create()
-            await until(conn, "response.done")
-
-    with setup(FakeRealtime()) as (url, (fake,)):
-        asyncio.run(talk(url))
-        events = fake.connections[0].events
-    assert [e["type"] for e in events] == ["session.update", "response.create"]
-    assert events[0]["session"] == {
-        "type": "realtime",
-        "instructions": "You work for Example Corp.\n\nKeep answers short.",
-    }
-
-
-def test_voice_not_offered_is_refused_with_an_error_event_and_not_relayed() -> None:
-    async def talk(url: str) -> Any:
-        async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.session.update(
-                session={"type": "realtime", "audio": {"output": {"voice": "ash"}}}
-            )
-            return (await until(conn, "error"))[-1]
-
-    with setup(FakeRealtime()) as (url, (fake,)):
-        error = asyncio.run(talk(url))
-        events = fake.connections[0].events
-    assert error.error.code == "unsupported_voice"
-    assert "marin" in error.error.message
-    assert not any(e["type"] == "session.update" and "audio" in e["session"] for e in events)
 
 
 def test_refused_connect_fails_over_to_the_next_channel() -> None:
@@ -466,31 +337,6 @@ def test_audio_tokens_reach_the_metrics() -> None:
     assert (after[0] - before[0], after[1] - before[1]) == (400, 600)
 
 
-def test_native_tools_not_allowed_are_dropped_from_session_update() -> None:
-    mcp = {"type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp"}
-
-    async def talk(url: str) -> None:
-        async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.session.update(session={"type": "realtime", "tools": [WEATHER, mcp]})
-            await until(conn, "session.updated")
-
-    with setup(FakeRealtime()) as (url, (fake,)):
-        asyncio.run(talk(url))
-    update = next(e for e in fake.connections[0].events if e["type"] == "session.update")
-    assert update["session"]["tools"] == [WEATHER]
-
-
-def test_function_tools_need_the_tools_capability() -> None:
-    async def talk(url: str) -> Any:
-        async with sdk(url).realtime.connect(model="voice-mock") as conn:
-            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
-            return (await until(conn, "error"))[-1]
-
-    with setup() as (url, _):
-        error = asyncio.run(talk(url))
-    assert (error.error.code, error.error.param) == ("capability_not_supported", "session.tools")
-
-
 def test_session_longer_than_allowed_expires(tmp_path: Path) -> None:
     usage_log = tmp_path / "usage.jsonl"
 
@@ -581,23 +427,6 @@ def test_plain_http_on_the_realtime_path_says_to_use_a_websocket() -> None:
             f"{url}/v1/realtime?model=voice", headers={"Authorization": f"Bearer {KEY_ALICE}"}
         )
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "websocket_required")
-
-
-def test_a_later_update_without_instructions_leaves_the_sessions_alone() -> None:
-    async def talk(url: str) -> None:
-        async with sdk(url).realtime.connect(model="voice") as conn:
-            await conn.session.update(session={"type": "realtime", "instructions": "Pirate."})
-            await until(conn, "session.updated")
-            await conn.session.update(
-                session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}}
-            )
-            await until(conn, "session.updated")
-
-    with setup(FakeRealtime()) as (url, (fake,)):
-        asyncio.run(talk(url))
-    first, second = (e["session"] for e in fake.connections[0].events)
-    assert first["instructions"].endswith("Keep answers short.\n\nPirate.")
-    assert "instructions" not in second
 
 
 def test_upstream_websockets_do_not_queue_behind_the_per_host_request_limit() -> None:
