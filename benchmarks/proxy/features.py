@@ -60,7 +60,7 @@ class _AlwaysClosed:
         pass
 
 
-def _chat(app: ProxyApp, **changes: Any) -> Swap:
+def _chat(**changes: Any) -> Swap:
     from gateway.proxy.endpoints import POST
 
     return Swap([(POST, CHAT_PATH, dataclasses.replace(POST[CHAT_PATH], **changes))])
@@ -68,14 +68,14 @@ def _chat(app: ProxyApp, **changes: Any) -> Swap:
 
 def validation(app: ProxyApp) -> Swap:
     """The request's form checked (types, ranges, roles) before it is resolved."""
-    return _chat(app, check=lambda fields: None)
+    return _chat(check=lambda fields: None)
 
 
 def policy(app: ProxyApp) -> Swap:
     """The catalog's policy: allowed parameters, prompts, tools, sizes."""
     from gateway.proxy.pipeline import Prepared
 
-    return _chat(app, prepare=lambda snapshot, model, body, files: Prepared(body))
+    return _chat(prepare=lambda snapshot, model, body, files: Prepared(body))
 
 
 def disconnect_watch(app: ProxyApp) -> Swap:

@@ -115,6 +115,7 @@ async def floor_app(scope: dict, receive: Callable, send: Callable) -> None:
                 last = chunk
             await send({"type": "http.response.body", "body": b""})
             usage = _stream_usage(last)
+            cost = _cost(channel, usage)
         else:
             raw = await upstream.read()
             usage = orjson.loads(raw).get("usage") or {}
@@ -134,14 +135,7 @@ async def floor_app(scope: dict, receive: Callable, send: Callable) -> None:
             body = raw.replace(channel.upstream, channel.public, 1)
             await send({"type": "http.response.body", "body": body})
     _state["records"].append(
-        (
-            request_id,
-            consumer,
-            channel.upstream_model,
-            upstream.status,
-            usage,
-            _cost(channel, usage),
-        )
+        (request_id, consumer, channel.upstream_model, upstream.status, usage, cost)
     )
 
 
