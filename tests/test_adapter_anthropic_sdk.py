@@ -18,15 +18,10 @@ from tests.adapter_support import (
     with_image,
 )
 from tests.conftest import client, running_proxy
+from tests.test_adapter_anthropic import upstream
 from tests.upstreams import anthropic as fake
-from tests.upstreams.server import serve_asgi
 
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    with serve_asgi(fake.make_app(received)) as url:
-        yield url, received
+__all__ = ["upstream"]  # the fixture, imported for pytest
 
 
 @pytest.fixture(scope="module")

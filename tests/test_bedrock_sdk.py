@@ -18,16 +18,10 @@ from tests.adapter_support import (
     with_image,
 )
 from tests.conftest import client, running_proxy
-from tests.test_adapter_bedrock import AUTH, MODEL_ID, TOP_SONG_TOOL
+from tests.test_adapter_bedrock import AUTH, MODEL_ID, TOP_SONG_TOOL, upstream
 from tests.upstreams import bedrock as fake
-from tests.upstreams.server import serve_asgi
 
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    with serve_asgi(fake.make_app(received)) as url:
-        yield url, received
+__all__ = ["upstream"]  # the fixture, imported for pytest
 
 
 ENVIRON = {"AWS_ACCESS_KEY_ID": fake.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": fake.SECRET_ACCESS_KEY}
