@@ -104,6 +104,14 @@ class NotFound(ProxyError):
     code = "not_found"
 
 
+class HeadersTooLarge(ProxyError):
+    """Too many or too large request headers (431)."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "request_headers_too_large"
+
+
 class InternalError(ProxyError):
     """An unexpected failure inside the proxy (500); the message names the request id."""
 

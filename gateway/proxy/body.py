@@ -94,7 +94,7 @@ MAX_DEPTH = 128
 # A \uD800-\uDFFF escape somewhere, maybe escaped itself ("\\ud800" is text, not an escape):
 # only a hint that decoded strings need a look.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
 
 
 def too_deep(body: bytes, data: Any, limit: int = MAX_DEPTH) -> bool:
@@ -188,9 +188,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
-    data = _canonical(body)
-    if data is not None:
-        return data
+    canonical = _canonical(body)
+    if canonical is not None:
+        return canonical
+    data: Any
     try:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):

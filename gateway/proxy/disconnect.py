@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from gateway.proxy.per_loop import PerLoop
 
@@ -21,7 +21,7 @@ class DisconnectWatch:
     disconnect for the next receive).
     """
 
-    START_AFTER_S = 0.05
+    START_AFTER_S: ClassVar[float] = 0.05
 
     __slots__ = ("active", "gone", "since", "_task", "_receive", "_watcher", "_sweeper")
 

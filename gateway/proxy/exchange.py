@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from gateway.catalog.snapshot import DATA_DESTINATIONS
-from gateway.errors import InvalidRequest, ProxyError
+from gateway.errors import HeadersTooLarge, InvalidRequest, ProxyError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -27,14 +27,6 @@ JSON = b"application/json"
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 32 * 1024
 DESTINATION_HEADER = b"x-modelyard-data-destination"
-
-
-class HeadersTooLarge(ProxyError):
-    """Too many or too large request headers (431)."""
-
-    status = 431
-    type = "invalid_request_error"
-    code = "request_headers_too_large"
 
 
 # One encoder for the process: json.dumps with non-default arguments builds one per call.

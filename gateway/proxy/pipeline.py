@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.catalog.snapshot import Consumer, Model, NativeTool, Snapshot
 from gateway.errors import (
@@ -26,6 +26,7 @@ from gateway.errors import (
 )
 from gateway.proxy import auth
 from gateway.proxy.adapters.base import NativeRequest, Reply, UploadFile
+from gateway.proxy.admission import Gate, Ticket
 from gateway.proxy.body import parse_json_object, read_body
 from gateway.proxy.disconnect import DisconnectWatch
 from gateway.proxy.exchange import (
@@ -46,7 +47,7 @@ from gateway.proxy.sse import DONE
 from gateway.proxy.timeout import timeout_at
 from gateway.usage.accounting import Accountant
 from gateway.usage.log import UsageLog
-from gateway.usage.pricing import Cost, Usage
+from gateway.usage.pricing import Usage
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -79,20 +80,6 @@ class StreamShape:
     #: called with the error that broke the stream off (None when complete) and the meter,
     #: to which it may report the usage of a stream whose chunks are not OpenAI's.
     finish: Callable[[Exception | None, Meter], bytes] | None = None
-
-
-class Ticket(Protocol):
-    """What an admission gate granted one request; settled once the request is accounted."""
-
-    headers: Headers  # sent on the answer, whatever its status
-
-    def settle(self, status: int, usage: Usage, cost: Cost | None) -> None: ...
-
-
-class Gate(Protocol):
-    """An admission check before routing (quotas): a ticket, or a ProxyError (429, 503)."""
-
-    async def admit(self, routed: Routed) -> Ticket: ...
 
 
 async def read_json(

@@ -23,9 +23,10 @@ from gateway.catalog.snapshot import Consumer
 from gateway.errors import AuthenticationFailed, InvalidRequest, ProxyError
 from gateway.proxy import auth
 from gateway.proxy.adapters.base import RealtimeUpstream
+from gateway.proxy.admission import Ticket
 from gateway.proxy.exchange import dumps, inference_headers
 from gateway.proxy.meter import Meter
-from gateway.proxy.pipeline import Pipeline, Ticket, routing_headers
+from gateway.proxy.pipeline import Pipeline, routing_headers
 from gateway.proxy.realtime_policy import EventRefused, SessionPolicy
 from gateway.proxy.realtime_usage import add, response_done
 from gateway.proxy.reload import Loaded

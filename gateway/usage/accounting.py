@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool
 from gateway.usage import metrics
@@ -36,8 +36,8 @@ class Accountant:
     tight loop, between none of the proxy's other work.
     """
 
-    INTERVAL_S = 0.1
-    MAX_PENDING = 10_000  # records kept before a batch is written at once
+    INTERVAL_S: ClassVar[float] = 0.1
+    MAX_PENDING: ClassVar[int] = 10_000  # records kept before a batch is written at once
 
     def __init__(
         self, log: UsageLog, *, metrics_enabled: bool = True, stats: Stats | None = None
