@@ -15,8 +15,14 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY gateway ./gateway
 COPY cli ./cli
-# Binary wheels only: every dependency ships them for this platform, so no compiler is
-# needed here, and none can end up in the final image.
+# A C compiler for modelyard's own compiled request path (setup.py, mypyc), in this stage
+# only: none ends up in the final image. The distribution's current gcc is what is wanted.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY setup.py ./
+# Binary wheels only for the dependencies: every one ships them for this platform.
 RUN /opt/modelyard/bin/pip install --no-cache-dir --only-binary=:all: ".[bedrock]" \
  && /opt/modelyard/bin/modelyard --help > /dev/null
 

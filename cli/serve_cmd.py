@@ -124,7 +124,17 @@ def serve(
     )
     import uvicorn
 
+    from gateway import compiled
     from gateway.proxy.server import DrainingServer, guarded_protocol
+
+    served_by = logging.getLogger("modelyard")
+    served_by.info("request path: %s build", compiled.build_name())
+    if compiled.stale():
+        served_by.warning(
+            "compiled modules older than their sources are served instead of them: %s; "
+            "build again (python3 -m pip install .) or set MODELYARD_PURE=1 when building",
+            ", ".join(compiled.stale()),
+        )
 
     try:
         protocol = guarded_protocol(http)

@@ -7,7 +7,13 @@ compiler (YAML, JSON Schema) in a process that only serves a snapshot.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+if os.environ.get("MODELYARD_SOURCES"):  # the Python sources, not the compiled build
+    from gateway.compiled import prefer_sources
+
+    prefer_sources()
 
 #: public name -> the module that defines it
 _EXPORTS = {

@@ -14,12 +14,27 @@ from typing import Any
 import openai
 import pytest
 
+from gateway import compiled
 from gateway.catalog.snapshot import PRIORITIES, Snapshot, digest_of
 from gateway.proxy.app import ProxyApp
 from gateway.proxy.breaker import Breakers
 from gateway.proxy.reload import Holder
 from tests.upstreams.openai_like import FakeOpenAI
 from tests.upstreams.server import serve_asgi
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Never test compiled modules older than their sources (setup.py): Python would
+    import them instead of the code under test."""
+    stale = compiled.stale()
+    if stale:
+        pytest.exit(
+            "compiled extensions are older than their sources: "
+            + ", ".join(stale)
+            + "; build them again: python3 -m pip install -e '.[test]'",
+            returncode=4,
+        )
+
 
 KEY_ALICE = "sk-alice-0123456789"
 KEY_BOB = "sk-bob-0123456789"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -429,20 +432,36 @@ def test_messages_stream_overhead_is_set_against_the_chat_streams_over_direct() 
     )
 
 
+FEATURE_SWITCH_CHECK = """
+import asyncio
+
+from benchmarks.proxy import features
+from gateway import compiled
+
+assert not compiled.running()
+spent = asyncio.run(features.measure(list(features.FEATURES), slices=2, count=3))
+assert set(spent) == {(name, mode) for name in features.FEATURES for mode in ("plain", "stream")}
+assert all(len(w) == len(o) == 2 for w, o in spent.values())
+from gateway.proxy import pipeline, router
+from gateway.proxy.disconnect import DisconnectWatch
+from gateway.proxy.endpoints import CHAT, POST
+from gateway.proxy.timeout import timeout_at
+
+assert POST[features.CHAT_PATH] is CHAT
+assert pipeline.DisconnectWatch is DisconnectWatch and router.timeout_at is timeout_at
+"""
+
+
 def test_every_feature_switch_finds_what_it_switches_off_and_restores_it() -> None:
-    import asyncio
-
-    from benchmarks.proxy import features
-
-    spent = asyncio.run(features.measure(list(features.FEATURES), slices=2, count=3))
-    assert set(spent) == {
-        (name, mode) for name in features.FEATURES for mode in ("plain", "stream")
-    }
-    assert all(len(w) == len(o) == 2 for w, o in spent.values())
-    from gateway.proxy import pipeline, router
-    from gateway.proxy.disconnect import DisconnectWatch
-    from gateway.proxy.endpoints import CHAT, POST
-    from gateway.proxy.timeout import timeout_at
-
-    assert POST[features.CHAT_PATH] is CHAT
-    assert pipeline.DisconnectWatch is DisconnectWatch and router.timeout_at is timeout_at
+    """On the Python sources (MODELYARD_SOURCES), as the tool runs itself: compiled
+    callers would call the switched functions directly, past the switch."""
+    env = {**os.environ, "MODELYARD_SOURCES": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", FEATURE_SWITCH_CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr

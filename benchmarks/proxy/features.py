@@ -151,7 +151,7 @@ def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str
 
 
 def main() -> None:
-    toggles.run(__doc__.splitlines()[0], FEATURES, "features", report)
+    toggles.run(__spec__.name, __doc__.splitlines()[0], FEATURES, "features", report)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from typing import Any
 
 from benchmarks.proxy import bench_catalog, shapes, upstream
 from benchmarks.proxy.targets import MODE_PATHS, MODES, REQUEST_SHAPES, request_body
+from gateway import compiled
 from gateway.proxy.adapters.base import Deadline
 from gateway.proxy.app import ProxyApp, create_app
 from gateway.proxy.sse import decode
@@ -238,7 +239,8 @@ def report(
 ) -> str:
     """Median CPU per request of each setup; what each adds to no-accounting as the median
     of slice-by-slice differences (a slice and the no-accounting one right next to it)."""
-    lines = ["| setup | mode | CPU µs/request (median slice) |", "|---|---|---:|"]
+    lines = [f"{compiled.build_name()} build of the request path", ""]
+    lines += ["| setup | mode | CPU µs/request (median slice) |", "|---|---|---:|"]
     lines += [
         f"| {setup} | {mode} | {statistics.median(times) * 1e6:.1f} |"
         for (setup, mode), times in spent.items()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from benchmarks.proxy.load import Point
+from gateway import compiled
 
 DIRECT = "direct"
 BARE_AIOHTTP = "bare-aiohttp"
@@ -260,7 +261,8 @@ def render(
     rounds: list[Round] | None = None,
 ) -> str:
     """The whole report: machine, setup notes, the table, modelyard's targets."""
-    parts = ["## Proxy benchmark", "", f"Machine: {machine()}", ""]
+    build = f"modelyard's request path: {compiled.build_name()} build (setup.py)"
+    parts = ["## Proxy benchmark", "", f"Machine: {machine()}", "", build, ""]
     parts += [f"- {line}" for line in setup]
     parts += ["", table(points), ""]
     checks = check_targets(points, startups, rounds)

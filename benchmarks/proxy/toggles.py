@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import statistics
+import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Mapping
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.proxy.inprocess import build_app, drive
+from gateway import compiled
 from gateway.proxy.app import ProxyApp
 
 
@@ -209,12 +212,19 @@ def report(spent: dict[tuple[str, str], tuple[list[float], list[float]]]) -> str
 
 
 def run(
+    module: str,
     description: str,
     swaps: Mapping[str, Callable[[ProxyApp], Swap]],
     kind: str,
     report: Callable[[dict[tuple[str, str], tuple[list[float], list[float]]]], str],
 ) -> None:
-    """The command line of a set of swaps: which to measure, how long; the report printed."""
+    """The command line of a set of swaps: which to measure, how long; the report printed.
+
+    Swaps replace Python functions, which compiled callers (setup.py) call directly: on
+    the compiled build the tool runs itself again on the sources (MODELYARD_SOURCES)."""
+    if compiled.running():
+        os.environ["MODELYARD_SOURCES"] = "1"
+        os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]])
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--only", default=",".join(swaps), help=f"{kind} to measure")
     parser.add_argument("--count", type=int, default=300, help="requests per slice")
@@ -228,7 +238,7 @@ def run(
 
 
 def main() -> None:
-    run(__doc__.splitlines()[0], TOGGLES, "toggles", report)
+    run(__spec__.name, __doc__.splitlines()[0], TOGGLES, "toggles", report)
 
 
 if __name__ == "__main__":
