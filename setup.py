@@ -16,8 +16,10 @@ import importlib.machinery
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 #: The request path, by file: what every chat, embeddings or Messages request runs through.
 #: Python still: modules with async generators (mypyc compiles none), the adapters but the
@@ -66,7 +68,7 @@ def _remove_extensions_but(keep: list[str]) -> None:
                 extension.unlink()
 
 
-def compiled_extensions() -> list:
+def compiled_extensions() -> list[Any]:
     if os.environ.get("MODELYARD_PURE"):
         _remove_extensions_but([])
         return []
@@ -81,9 +83,32 @@ def compiled_extensions() -> list:
     except (Exception, SystemExit) as error:  # a type error mypy reports exits
         _warn(f"mypyc could not compile it ({error})")
         return []
-    for extension in extensions:
-        extension.optional = True  # no compiler, no headers: the Python modules serve
     return extensions
 
 
-setup(ext_modules=compiled_extensions())
+class AllOrNone(build_ext):
+    """Builds the compiled modules together or not at all: each needs the library they
+    share, so a module built without it would not import. No compiler, no headers, any
+    failure: the Python modules serve, with a warning."""
+
+    def run(self) -> None:
+        self.failed: list[str] = []
+        super().run()
+        if self.failed:
+            for extension in self.extensions:
+                for path in (
+                    Path(self.build_lib) / self.get_ext_filename(extension.name),
+                    Path(self.get_ext_filename(extension.name)),  # in place (editable)
+                ):
+                    path.unlink(missing_ok=True)
+            _warn(f"building {', '.join(self.failed)} failed")
+
+    def build_extension(self, extension: Any) -> None:
+        try:
+            super().build_extension(extension)
+        except Exception as error:  # CompileError, LinkError, a missing compiler: OSError
+            print(f"modelyard: {error}", file=sys.stderr)
+            self.failed.append(extension.name)
+
+
+setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": AllOrNone})

@@ -14,6 +14,9 @@ from importlib.machinery import FileFinder
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+#: How far apart an install writes a module's source and extension, in either order: an
+#: edit is later than this after a build.
+INSTALL_SPREAD_S = 2.0
 
 
 def running() -> bool:
@@ -45,7 +48,7 @@ def stale(package: Path = PACKAGE) -> list[str]:
     for extension in extensions:
         suffix = next(s for s in suffixes if extension.name.endswith(s))
         source = extension.with_name(extension.name[: -len(suffix)] + ".py")
-        if source.exists() and source.stat().st_mtime > built:
+        if source.exists() and source.stat().st_mtime > built + INSTALL_SPREAD_S:
             found.add(str(source.relative_to(package.parent)))
     return sorted(found)
 
