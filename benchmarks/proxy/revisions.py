@@ -10,8 +10,11 @@ figure is the median over rounds; the ratio says what the change from A to B did
     python3 -m benchmarks.proxy.revisions WORKTREE BUILT   # Python against compiled
 
 `WORKTREE` stands for this checkout's sources as they are, committed or not; git
-revisions and WORKTREE run as Python. `BUILT` is this checkout as setup.py built it, its
-compiled extensions included (gateway/compiled.py).
+revisions and WORKTREE run as Python, or compiled with `--compiled` (each tree built in
+place by its setup.py, where it has one). `BUILT` is this checkout as setup.py built it,
+its compiled extensions included (gateway/compiled.py).
+
+    python3 -m benchmarks.proxy.revisions HEAD~1 HEAD --compiled --rounds 20
 """
 
 from __future__ import annotations
@@ -31,29 +34,41 @@ REPO = Path(__file__).resolve().parent.parent.parent
 WORKTREE = "WORKTREE"
 BUILT = "BUILT"
 #: What a measured tree needs besides this checkout's benchmarks.
-TREE_PARTS = ("gateway", "cli", "schemas", "catalog", "pyproject.toml")
+TREE_PARTS = ("gateway", "cli", "schemas", "catalog", "pyproject.toml", "setup.py")
 _NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.so", "*.pyd")
 ROW = re.compile(r"^\| (\S+) \| (\S+) \| ([\d.]+) \|$", re.MULTILINE)
 
 
-def _tree(revision: str, into: Path) -> Path:
+def _tree(revision: str, into: Path, compiled: bool) -> Path:
     if revision == BUILT:
         return REPO
     into.mkdir()
     if revision == WORKTREE:
         for part in TREE_PARTS:
             source = REPO / part
+            if not source.exists():
+                continue
             if source.is_dir():
                 shutil.copytree(source, into / part, ignore=_NOT_SOURCES)
             else:
                 shutil.copy(source, into / part)
     else:
+        present = subprocess.run(
+            ["git", "ls-tree", "--name-only", revision, *TREE_PARTS],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         archive = subprocess.run(
-            ["git", "archive", revision, *TREE_PARTS], cwd=REPO, capture_output=True, check=True
+            ["git", "archive", revision, *present], cwd=REPO, capture_output=True, check=True
         ).stdout
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(into, filter="data")
     shutil.copytree(REPO / "benchmarks", into / "benchmarks", ignore=_NOT_SOURCES)
+    if compiled and (into / "setup.py").exists():
+        command = [sys.executable, "setup.py", "-q", "build_ext", "--inplace"]
+        subprocess.run(command, cwd=into, capture_output=True, check=True)
     return into
 
 
@@ -69,12 +84,15 @@ def main() -> None:
     parser.add_argument("a", help="the revision before (a git revision, or WORKTREE)")
     parser.add_argument("b", help="the revision after")
     parser.add_argument("--rounds", type=int, default=10, help="measurements of each")
-    parser.add_argument("inprocess", nargs="*", help="after --: arguments for inprocess")
-    args = parser.parse_args()
-    extra = args.inprocess or ["--slices", "6", "--count", "200"]
+    parser.add_argument("--compiled", action="store_true", help="build each tree first")
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # after it: inprocess's arguments
+    args = parser.parse_args(argv[:cut])
+    extra = argv[cut + 1 :] or ["--slices", "6", "--count", "200"]
     with tempfile.TemporaryDirectory() as work:
         trees = {
-            name: _tree(rev, Path(work) / name) for name, rev in (("a", args.a), ("b", args.b))
+            name: _tree(rev, Path(work) / name, args.compiled)
+            for name, rev in (("a", args.a), ("b", args.b))
         }
         runs: dict[str, list[dict[tuple[str, str], float]]] = {"a": [], "b": []}
         for turn in range(args.rounds):
