@@ -94,30 +94,6 @@ class RoutePlan:
             ],
         }
 
-    def narrowed(self, is_available: Callable[[Channel], str | None]) -> RoutePlan:
-        """This plan without the candidates `is_available` gives a reason for, which join the
-        excluded; the plan itself when every candidate is available (the common case)."""
-        for _, members in self.groups:
-            for channel, _ in members:
-                if is_available(channel) is not None:
-                    return self._without(is_available)
-        return self
-
-    def _without(self, is_available: Callable[[Channel], str | None]) -> RoutePlan:
-        groups: list[Group] = []
-        excluded = list(self.excluded)
-        for group, members in self.groups:
-            kept = []
-            for channel, weight in members:
-                reason = is_available(channel)
-                if reason is None:
-                    kept.append((channel, weight))
-                else:
-                    excluded.append((channel, reason))
-            if kept:
-                groups.append((group, tuple(kept)))
-        return RoutePlan(self.model, tuple(groups), tuple(excluded))
-
     def failover_order(self) -> list[Channel]:
         """A static reading of the order: groups in order, heavier channels first, then name."""
         return [

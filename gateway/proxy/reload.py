@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,11 +31,6 @@ class Loaded:
     unavailable: Mapping[str, str]  # provider name -> reason ("missing_secret", ...)
     breaker_keys: Mapping[str, str]  # channel name -> breaker identity
     loaded_at: float  # wall-clock seconds
-    #: Route plans before channel health, by (model, consumer, max destination): filled by
-    #: the router as requests come (gateway/proxy/router.py), dropped with the snapshot.
-    plans: dict[tuple[str, int, str | None], tuple[Any, Any]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
 
 
 def _missing_adapters(snapshot: Snapshot) -> dict[str, str]:

@@ -42,8 +42,6 @@ from gateway.usage.stats import Stats
 T = TypeVar("T")
 Chunks = AsyncIterator[Mapping[str, Any]]
 UNHEALTHY = ("circuit_open", "retry_after")
-#: Route plans kept per snapshot (consumers times models asked for), then started afresh.
-PLANS_CACHED = 10_000
 
 
 @dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
@@ -123,21 +121,13 @@ class Router:
         return is_available
 
     def plan(self, loaded: Loaded, routed: Routed) -> RoutePlan:
-        """The request's plan: what the catalog allows this consumer, planned once per
-        snapshot, narrowed to the channels that can be tried now."""
-        consumer = routed.consumer
-        key = (routed.model.name, id(consumer), routed.max_destination)
-        cached = loaded.plans.get(key)
-        if cached is not None and cached[0] is consumer:
-            plan: RoutePlan = cached[1]
-        else:
-            plan = plan_route(
-                loaded.snapshot, routed.model, consumer, max_destination=routed.max_destination
-            )
-            if len(loaded.plans) >= PLANS_CACHED:
-                loaded.plans.clear()
-            loaded.plans[key] = (consumer, plan)  # the consumer kept: its id stays its own
-        return plan.narrowed(self.availability(loaded))
+        return plan_route(
+            loaded.snapshot,
+            routed.model,
+            routed.consumer,
+            max_destination=routed.max_destination,
+            is_available=self.availability(loaded),
+        )
 
     async def send(self, loaded: Loaded, routed: Routed, outcome: Outcome) -> Reply:
         """A complete answer from the first channel that gives one."""
