@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_bad_requests import CHAT, EMBEDDINGS, HYPOTHESIS, gate, post, problem, reached
+from tests.bad_request_support import CHAT, EMBEDDINGS, HYPOTHESIS, gate, post, problem, reached
 
 __all__ = ["gate"]  # the proxy fixture, shared with the rest of the bad-request corpus
 

@@ -3,49 +3,42 @@
 Every case goes through a real proxy on loopback as raw bytes (the SDK would refuse to send
 most of them) and must give: a 4xx, an OpenAI error body, and no request at the fake
 upstream. Hypothesis generates the wrong-type cases from valid base requests (derandomized,
-so CI runs the same cases every time); the tables hold the hostile JSON, sizes, headers,
-look-alike model names and attempts to choose the upstream. The last test checks that at
-least MIN_CASES requests were sent.
+so CI runs the same cases every time); the tables hold the hostile JSON, look-alike model
+names and attempts to choose the upstream. Sizes, framing and headers are in
+test_bad_request_transport.py, generated text in test_bad_request_text.py; what the three
+share in bad_request_support.py. The last test checks that at least MIN_CASES requests
+were sent.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import socket
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.bad_request_support import (
+    CHAT,
+    EMBEDDINGS,
+    HYPOTHESIS,
+    SENT,
+    assert_refused,
+    encode,
+    gate,
+    post,
+    problem,
+)
 from tests.conftest import (
     KEY_ALICE,
-    channel,
-    consumer,
-    fake_upstream,
-    model,
-    provider,
-    running_proxy,
-    snapshot_dict,
 )
-from tests.upstreams.openai_like import FakeOpenAI
+
+__all__ = ["gate"]  # the proxy fixture, shared with the rest of the bad-request corpus
 
 MIN_CASES = 2000
-LIMIT = 64 * 1024  # the catalog's max_request_bytes, small so oversized cases stay cheap
-SENT = {"cases": 0}
-HYPOTHESIS = settings(
-    max_examples=800,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-CHAT, EMBEDDINGS = "/v1/chat/completions", "/v1/embeddings"
 USER = {"role": "user", "content": "hi"}
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 BASE_CHAT: dict[str, Any] = {
@@ -148,112 +141,6 @@ VALUES = {
     "array": st.lists(scalars, max_size=3),
     "object": st.dictionaries(st.text(max_size=6), scalars, max_size=3),
 }
-
-
-@dataclass
-class Gate:
-    """The proxy under attack, the fake upstream behind it, and a client for raw requests."""
-
-    url: str
-    fake: FakeOpenAI
-    http: httpx.Client
-
-
-def hostile_catalog(upstream_url: str) -> dict:
-    """A chat and an embedding model, both over the recording fake upstream."""
-    return snapshot_dict(
-        settings={"max_request_bytes": LIMIT},
-        providers=[
-            provider(
-                "fake", base_url=upstream_url, auth={"type": "bearer", "token": "${MY_FAKE_KEY}"}
-            )
-        ],
-        models=[
-            model(
-                "gpt-test",
-                aliases=["gpt"],
-                capabilities=[
-                    "streaming",
-                    "tools",
-                    "image_input",
-                    "json_schema",
-                    "json_object",
-                    "parallel_tool_calls",
-                    "stream_function_call",
-                ],
-            ),
-            model("embed", type="embedding", capabilities=[]),
-        ],
-        channels=[
-            channel("fake-gpt", "gpt-test", "fake", upstream_model="up-gpt"),
-            channel("fake-embed", "embed", "fake", upstream_model="up-embed"),
-        ],
-        consumers=[consumer("alice", KEY_ALICE)],
-    )
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[Gate]:
-    with (
-        fake_upstream() as (fake, url),
-        running_proxy(hostile_catalog(url), environ={"MY_FAKE_KEY": "s"}) as (proxy_url, _),
-        httpx.Client(base_url=proxy_url, timeout=10) as http,
-    ):
-        yield Gate(proxy_url, fake, http)
-
-
-def post(
-    gate: Gate,
-    body: bytes | Iterable[bytes],
-    path: str = CHAT,
-    headers: list[tuple[str, str]] | None = None,
-) -> httpx.Response:
-    """POST raw bytes (an iterable is sent chunked, without Content-Length)."""
-    sent = headers if headers is not None else [("authorization", f"Bearer {KEY_ALICE}")]
-    return gate.http.post(path, content=body, headers=[("content-type", "application/json"), *sent])
-
-
-def encode(value: Any) -> bytes:
-    return json.dumps(value, allow_nan=False).encode()
-
-
-def reached(gate: Gate) -> int:
-    """How many requests reached the upstream since the last call (and forget them)."""
-    count = len(gate.fake.requests)
-    gate.fake.requests.clear()
-    return count
-
-
-def problem(gate: Gate, response: httpx.Response) -> str | None:
-    """Why the answer is not a clean refusal, or None (counts the case)."""
-    SENT["cases"] += 1
-    if reached(gate):
-        return f"{response.status_code}: reached the upstream"
-    if not 400 <= response.status_code < 500:
-        return f"{response.status_code}: {response.text[:200]}"
-    try:
-        error = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: not an OpenAI error body: {response.text[:200]}"
-    if not (
-        isinstance(error, dict)
-        and isinstance(error.get("message"), str)
-        and isinstance(error.get("type"), str)
-        and "param" in error
-        and "code" in error
-    ):
-        return f"{response.status_code}: not an OpenAI error body: {error!r:.200}"
-    return None
-
-
-def assert_refused(gate: Gate, cases: Iterable[tuple[str, Any]], send: Any) -> None:
-    """Send every case; fail listing every case that was not refused cleanly."""
-    failures = []
-    for label, case in cases:
-        why = problem(gate, send(case))
-        if why is not None:
-            failures.append(f"{label}: {why}")
-    assert not failures, "\n".join(failures)
 
 
 def replaced(base: dict, path: tuple, value: Any) -> dict:
@@ -396,132 +283,8 @@ def test_hostile_json_is_refused(gate):
     assert_refused(gate, HOSTILE_BODIES.items(), lambda body: post(gate, body, EMBEDDINGS))
 
 
-# ----- sizes -----
-
-
-def big_body(size: int) -> bytes:
-    body = encode(replaced(BASE_CHAT, ("messages", 0, "content"), "x" * size))
-    assert len(body) > LIMIT
-    return body
-
-
-def chunks_of(body: bytes, size: int = 8192) -> Iterator[bytes]:
-    for start in range(0, len(body), size):
-        yield body[start : start + size]
-
-
-def test_oversized_bodies_are_refused_with_413(gate):
-    cases = [
-        ("content-length, just over", lambda: post(gate, big_body(LIMIT))),
-        ("content-length, 4 MiB", lambda: post(gate, big_body(4 << 20))),
-        ("chunked, just over", lambda: post(gate, chunks_of(big_body(LIMIT)))),
-        ("chunked, 4 MiB", lambda: post(gate, chunks_of(big_body(4 << 20)))),
-        ("chunked, one big chunk", lambda: post(gate, iter([big_body(LIMIT * 2)]))),
-    ]
-    for label, send in cases:
-        response = send()
-        assert response.status_code == 413, label
-        assert problem(gate, response) is None, label
-
-
-def raw_exchange(gate: Gate, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    """Send a hand-made request; return the status, headers and body (bounded read)."""
-    host, port = gate.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(head + b"\r\n" + body)
-        data = b""
-        while b"\r\n\r\n" not in data or len(data) < _expected_size(data):
-            try:
-                more = sock.recv(65536)
-            except ConnectionResetError:  # the server refused and closed before reading it all
-                more = b""
-            if not more:
-                break
-            data += more
-    if not data:
-        return 0, {}, b""
-    header_block, _, rest = data.partition(b"\r\n\r\n")
-    lines = header_block.decode("latin-1").split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
-    return int(lines[0].split(" ")[1]), headers, rest
-
-
-def _expected_size(data: bytes) -> int:
-    head, _, _ = data.partition(b"\r\n\r\n")
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return len(head) + 4 + int(line.split(b":")[1])
-    return len(data) + 1
-
-
-def request_head(*headers: str, length: int | None = None, key: str | None = KEY_ALICE) -> bytes:
-    lines = [
-        f"POST {CHAT} HTTP/1.1",
-        "host: 127.0.0.1",
-        "connection: close",
-        "content-type: application/json",
-        *headers,
-    ]
-    if key is not None:
-        lines.append(f"authorization: Bearer {key}")
-    if length is not None:
-        lines.append(f"content-length: {length}")
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
 VALID = encode(BASE_CHAT)
-N = len(VALID)
-FRAMING_CASES: dict[str, tuple[bytes, bytes]] = {
-    "two different content-lengths": (request_head(f"content-length: {N - 1}", length=N), VALID),
-    "negative content-length": (request_head("content-length: -1"), VALID),
-    "non-numeric content-length": (request_head("content-length: 12abc"), VALID),
-    "content-length above the limit": (request_head(length=100 * LIMIT), VALID),
-    "header value of 64 KiB": (request_head("x-big: " + "a" * 65536, length=N), VALID),
-    "authorization of 64 KiB": (request_head(length=N, key="k" * 65536), VALID),
-    "2,000 headers": (request_head(*(f"x-h{i}: {'v' * 40}" for i in range(2000)), length=N), VALID),
-    "NUL in the authorization": (request_head(length=N, key=KEY_ALICE + "\x00"), VALID),
-    "space before the colon": (
-        request_head(f"authorization : Bearer {KEY_ALICE}", length=N, key=None),
-        VALID,
-    ),
-}
-
-
-@pytest.mark.parametrize("label", FRAMING_CASES)
-def test_broken_framing_and_huge_headers_never_pass(gate, label):
-    """The HTTP server may refuse some of these itself, with a plain 400 and no OpenAI body."""
-    head, body = FRAMING_CASES[label]
-    status, headers, answer = raw_exchange(gate, head, body)
-    SENT["cases"] += 1
-    assert reached(gate) == 0
-    # 0: the HTTP server reset the connection before its 400 could be read (a huge head it
-    # refused while the client was still sending): refused all the same.
-    assert status == 0 or 400 <= status < 500, (status, answer[:200])
-    if "x-request-id" in headers:  # answered by the proxy, not the HTTP server: OpenAI's shape
-        assert set(json.loads(answer)["error"]) >= {"message", "type", "param", "code"}
-
-
 AUTH = f"Bearer {KEY_ALICE}"
-DUPLICATE_HEADERS: dict[str, list[tuple[str, str]]] = {
-    "two authorizations, valid first": [("authorization", AUTH), ("authorization", "Bearer x")],
-    "two authorizations, valid last": [("authorization", "Bearer x"), ("authorization", AUTH)],
-    "two equal authorizations": [("authorization", AUTH), ("authorization", AUTH)],
-    "two x-api-keys, valid first": [("x-api-key", KEY_ALICE), ("x-api-key", "x")],
-    "authorization of 8 KiB": [("authorization", "Bearer " + "k" * 8192)],
-    "basic scheme": [("authorization", "Basic " + KEY_ALICE)],
-    "bearer without key": [("authorization", "Bearer")],
-    "two keys in one authorization": [("authorization", AUTH + " " + KEY_ALICE)],
-    "two destinations": [
-        ("authorization", AUTH),
-        ("x-modelyard-data-destination", "overseas"),
-        ("x-modelyard-data-destination", "protected"),
-    ],
-}
-
-
-@pytest.mark.parametrize("label", DUPLICATE_HEADERS)
-def test_duplicated_or_odd_credentials_are_refused(gate, label):
-    assert problem(gate, post(gate, VALID, headers=DUPLICATE_HEADERS[label])) is None
 
 
 # ----- look-alike model names and attempts to choose the upstream -----
