@@ -125,6 +125,23 @@ def channel(name: str, model: str, provider: str, **kw: Any) -> dict[str, Any]:
     return out
 
 
+def failover_chain(
+    model_name: str, urls: list[str], *, key_env: str, prefix: str, **channel_kw: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Providers `up0`, `up1`, ... at `urls` (a bearer key from ${key_env}) and a channel
+    `<prefix>0`, `<prefix>1`, ... of `model_name` on each, tried in the order of `urls`
+    (by priority class, in the catalog's order)."""
+    providers = [
+        provider(f"up{i}", base_url=url, auth={"type": "bearer", "token": f"${{{key_env}}}"})
+        for i, url in enumerate(urls)
+    ]
+    channels = [
+        channel(f"{prefix}{i}", model_name, f"up{i}", priority=PRIORITIES[i], **channel_kw)
+        for i in range(len(urls))
+    ]
+    return providers, channels
+
+
 def consumer(name: str, key: str, **kw: Any) -> dict[str, Any]:
     out = {
         "name": name,

@@ -17,6 +17,7 @@ from tests.conftest import (
     KEY_SERVICE,
     channel,
     consumer,
+    failover_chain,
     model,
     provider,
     running_proxy,
@@ -45,11 +46,9 @@ PRICE = {
 
 def catalog(urls: list[str], **settings: Any) -> dict:
     """A realtime model over the fake upstreams in `urls` (tried in order) and the mock."""
-    providers = [
-        provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${RT_KEY}"})
-        for i, u in enumerate(urls)
-    ]
-    priorities = ["high", "normal", "low"]
+    providers, channels = failover_chain(
+        "voice", urls, key_env="RT_KEY", prefix="rt", upstream_model="gpt-realtime-up", price=PRICE
+    )
     return snapshot_dict(
         settings={"system_prompt": "You work for Example Corp.", **settings},
         providers=[*providers, provider("mock", protocol="mock")],
@@ -66,17 +65,7 @@ def catalog(urls: list[str], **settings: Any) -> dict:
             model("chatty"),
         ],
         channels=[
-            *(
-                channel(
-                    f"rt{i}",
-                    "voice",
-                    f"up{i}",
-                    upstream_model="gpt-realtime-up",
-                    priority=priorities[i],
-                    price=PRICE,
-                )
-                for i in range(len(urls))
-            ),
+            *channels,
             channel("rt-mock", "voice-mock", "mock", upstream_model="mock-realtime", price=PRICE),
             channel("chat-mock", "chatty", "mock"),
         ],

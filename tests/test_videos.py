@@ -26,6 +26,7 @@ from tests.conftest import (
     channel,
     client,
     consumer,
+    failover_chain,
     holder_of,
     model,
     poll,
@@ -41,13 +42,12 @@ PRICE = {"currency": "USD", "unit": "per_second", "video": "0.10", "videos": {"1
 
 
 def catalog(urls: list[str]) -> dict:
-    priorities = ["high", "normal"]
+    providers, channels = failover_chain(
+        "clips", urls, key_env="VID_KEY", prefix="v", upstream_model="sora-up", price=PRICE
+    )
     return snapshot_dict(
         providers=[
-            *(
-                provider(f"up{i}", base_url=u, auth={"type": "bearer", "token": "${VID_KEY}"})
-                for i, u in enumerate(urls)
-            ),
+            *providers,
             provider("mock", protocol="mock"),
         ],
         models=[
@@ -61,17 +61,7 @@ def catalog(urls: list[str]) -> dict:
             model("chatty"),
         ],
         channels=[
-            *(
-                channel(
-                    f"v{i}",
-                    "clips",
-                    f"up{i}",
-                    upstream_model="sora-up",
-                    priority=priorities[i],
-                    price=PRICE,
-                )
-                for i in range(len(urls))
-            ),
+            *channels,
             channel(
                 "v-mock",
                 "clips-mock",
