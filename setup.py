@@ -1,8 +1,8 @@
 """Builds modelyard with the proxy's request path compiled to C by mypyc, where it can be.
 
 The modules in `COMPILED` run on every request. Compiled, the proxy spends about 40% less
-CPU per plain request in its own code, and a third less per stream (docs/performance.md,
-"Compiled request path"). They stay plain Python modules, typed and checked by mypy like
+CPU per plain request in its own code, and 29% less per stream (docs/performance.md, "The
+compiled request path"). They stay plain Python modules, typed and checked by mypy like
 the rest: the compiled build needs a C compiler and Python's headers, and where either is
 missing it falls back to the same modules as Python, with a warning. `MODELYARD_PURE=1`
 asks for the Python build on purpose: while editing a compiled module, whose built

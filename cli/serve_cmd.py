@@ -129,11 +129,12 @@ def serve(
 
     served_by = logging.getLogger("modelyard")
     served_by.info("request path: %s build", compiled.build_name())
-    if compiled.stale():
+    stale = compiled.stale()
+    if stale:
         served_by.warning(
             "compiled modules older than their sources are served instead of them: %s; "
-            "build again (python3 -m pip install .) or set MODELYARD_PURE=1 when building",
-            ", ".join(compiled.stale()),
+            "build again (python3 -m pip install .), or serve the sources: MODELYARD_SOURCES=1",
+            ", ".join(stale),
         )
 
     try:
