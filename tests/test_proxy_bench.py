@@ -465,3 +465,26 @@ def test_every_feature_switch_finds_what_it_switches_off_and_restores_it() -> No
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_revisions_measures_two_trees_in_turn_and_reports_their_ratio() -> None:
+    """A git revision against this checkout's sources, each in its own tree and process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.proxy.revisions", "HEAD", "WORKTREE", "--rounds", "2"]
+        + ["--", "--slices", "2", "--count", "5", "--modes", "plain"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "| setup | mode | HEAD µs | WORKTREE µs | B / A |"
+    rows = [line.split(" | ") for line in lines[2:]]
+    assert {(row[0].strip("| "), row[1]) for row in rows} == {
+        ("accounting", "plain"),
+        ("no-accounting", "plain"),
+    }
+    for row in rows:
+        a, b, ratio = float(row[2]), float(row[3]), float(row[4].rstrip(" |"))
+        assert a > 0 and b > 0 and abs(ratio - b / a) < 0.01

@@ -75,7 +75,9 @@ def _tree(revision: str, into: Path, compiled: bool) -> Path:
 def _measure(tree: Path, args: list[str]) -> dict[tuple[str, str], float]:
     command = [sys.executable, "-m", "benchmarks.proxy.inprocess", *args]
     env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"inprocess failed in {tree}:\n{out.stderr}")
     return {(m[1], m[2]): float(m[3]) for m in ROW.finditer(out.stdout)}
 
 
