@@ -360,3 +360,23 @@ def test_an_event_without_choices_before_the_plain_tail_goes_the_slow_way(upstre
     finally:
         state["step"] = 97
     assert whole == slow and whole_meter.usage() == slow_meter.usage()
+
+
+def test_a_repeated_usage_before_the_plain_tail_is_null_on_both_paths(upstream):
+    """An event naming usage twice, the second the tail's null: every reader takes the last,
+    so the run is relayed whole and the client and the meter see what the dict path gives."""
+    state, url = upstream
+    body = events(null_usage=True)
+    edit = (b'"model":"up-1","choices":[{"index":0,"delta":{"content":" w', None)
+    assert edit[0] in body
+    spliced = b'"model":"up-1","usage":' + json.dumps(USAGE).encode() + edit[0][14:]
+    state["body"], state["step"] = body.replace(edit[0], spliced, 1), 1 << 20
+    try:
+        whole, chunks, whole_meter = through_proxy(
+            url, OpenAIAdapter, keep_usage=True, event_runs=True
+        )
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True)
+    finally:
+        state["step"] = 97
+    assert whole == slow and whole_meter.usage() == slow_meter.usage()
+    assert [c.count for c in chunks if type(c) is RawEvents] == [len(WORDS) + 1]
