@@ -182,16 +182,33 @@ def test_unreadable_event_still_ends_the_stream_with_an_error(upstream):
     assert sent.startswith(b"UpstreamProtocolError") and b"unreadable" in sent
 
 
-def test_meter_counts_plain_chunks_early_once_they_pile_up(monkeypatch):
+def test_meter_keeps_a_bounded_sample_and_estimates_the_rest_at_its_rate(monkeypatch):
     from gateway.proxy import meter as accounting
 
-    monkeypatch.setattr(accounting, "PENDING_BYTES", 200)
+    monkeypatch.setattr(accounting, "SAMPLE_BYTES", 200)
+    meter = Meter("chat", "m", {"messages": []})
+    short = json.dumps({"choices": [{"index": 0, "delta": {"content": "abcd"}}]}).encode()
+    long = json.dumps({"choices": [{"index": 0, "delta": {"content": "abcd" * 9}}]}).encode()
+    for raw in [short] * 4 + [long] * 6:
+        meter.observe(RawChunk(raw, None, True))
+        assert meter.sample_bytes <= 200 + len(short)
+    assert len(meter.sample) == 4 and meter.unsampled_bytes == 6 * len(long)
+    # 16 characters counted in the sample; the rest at 16 per 4 * len(short) bytes
+    chars = 16 + 6 * len(long) * 16 // (4 * len(short))
+    usage = meter.usage()
+    assert usage.output_tokens == (chars + 3) // 4 and usage.estimated
+    assert meter.usage() == usage  # counted once
+
+
+def test_meter_drops_its_sample_once_the_upstream_reports_usage():
     meter = Meter("chat", "m", {"messages": []})
     raw = json.dumps({"choices": [{"index": 0, "delta": {"content": "abcd"}}]}).encode()
-    for _ in range(10):
+    for _ in range(3):
         meter.observe(RawChunk(raw, None, True))
-        assert meter.pending_bytes <= 200 + len(raw)
-    assert meter.usage().output_tokens == 10 and meter.usage().estimated
+    meter.observe({"choices": [], "usage": USAGE})
+    assert meter.sample == [] and meter.sample_bytes == meter.unsampled_bytes == 0
+    assert meter.usage().output_tokens == USAGE["completion_tokens"]
+    assert not meter.usage().estimated
 
 
 def plain_through_adapter(url: str, adapter_class: type[OpenAIAdapter]):

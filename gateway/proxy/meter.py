@@ -1,6 +1,12 @@
 """What one request used, measured as its answer goes out: timing, and the upstream's usage
 report or the documented estimate (one token per four characters, images by OpenAI's tile
-rule: gateway/usage/vision.py; marked `estimated`)."""
+rule: gateway/usage/vision.py; marked `estimated`).
+
+A stream's plain chunks (no usage in them) are parsed only if the estimate is ever needed,
+which is when the upstream sends no usage report. Until then they are kept as the bytes
+relayed, up to SAMPLE_BYTES a stream; past that only their size is noted, and the output
+characters of those bytes are estimated at the sample's characters per byte. A stream
+therefore holds at most SAMPLE_BYTES for its estimate, however long it runs."""
 
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ from gateway.proxy.chunk import RawChunk
 from gateway.usage import vision
 from gateway.usage.pricing import Usage, count, estimate_tokens, prompt_text, usage_from_openai
 
-#: Plain chunks kept for a late output estimate before they are counted right away.
-PENDING_BYTES = 256 * 1024
+#: The bytes of plain chunks a stream keeps for a late output estimate (about 60 events of
+#: OpenAI's); the rest is estimated at their characters per byte.
+SAMPLE_BYTES = 16 * 1024
 
 
 @dataclass(slots=True)
@@ -30,8 +37,9 @@ class Meter:
     reported: Mapping[str, Any] | None = None  # the upstream's usage object, if it sent one
     output_chars: int = 0
     tool_calls: dict[str, int] = field(default_factory=dict)
-    pending: list[RawChunk] = field(default_factory=list)  # plain chunks not yet counted
-    pending_bytes: int = 0
+    sample: list[RawChunk] = field(default_factory=list)  # plain chunks not yet counted
+    sample_bytes: int = 0
+    unsampled_bytes: int = 0  # plain chunks past the sample: only their size is kept
 
     def observe(self, chunk: Mapping[str, Any]) -> None:
         """One streamed chunk: remember usage, count output for the estimate."""
@@ -40,17 +48,18 @@ class Meter:
         if isinstance(chunk, RawChunk):
             if chunk.plain:  # no usage in it: parsed only if the estimate is ever needed
                 if self.reported is None:
-                    self.pending.append(chunk)
-                    self.pending_bytes += len(chunk.raw)
-                    if self.pending_bytes > PENDING_BYTES:
-                        self._count_pending()
+                    if self.sample_bytes < SAMPLE_BYTES:
+                        self.sample.append(chunk)
+                        self.sample_bytes += len(chunk.raw)
+                    else:
+                        self.unsampled_bytes += len(chunk.raw)
                 return
             chunk = chunk.data
         usage = chunk.get("usage")
         if usage:
             self.reported = usage
-            self.pending.clear()
-            self.pending_bytes = 0
+            self.sample.clear()
+            self.sample_bytes = self.unsampled_bytes = 0
         self._count(chunk)
 
     def _count(self, chunk: Mapping[str, Any]) -> None:
@@ -72,12 +81,18 @@ class Meter:
                 if isinstance(args, str):
                     self.output_chars += len(args)
 
-    def _count_pending(self) -> None:
-        for chunk in self.pending:
+    def _count_sample(self) -> None:
+        """Count the sample's output characters, and those of the bytes past it at the
+        sample's characters per byte."""
+        before = self.output_chars
+        for chunk in self.sample:
             for data in chunk.dicts():
                 self._count(data)
-        self.pending.clear()
-        self.pending_bytes = 0
+        if self.unsampled_bytes and self.sample_bytes:
+            sampled = self.output_chars - before
+            self.output_chars += self.unsampled_bytes * sampled // self.sample_bytes
+        self.sample.clear()
+        self.sample_bytes = self.unsampled_bytes = 0
 
     def observe_reply(self, body: Mapping[str, Any] | None) -> None:
         if body is not None and body.get("usage"):
@@ -85,8 +100,8 @@ class Meter:
 
     def usage(self) -> Usage:
         """Usage of a chat or embeddings request (media endpoints measure their own)."""
-        if self.pending:
-            self._count_pending()
+        if self.sample:
+            self._count_sample()
         reported = usage_from_openai(self.reported)
         tools = _tool_calls(self.reported)
         if self.endpoint in ("chat", "embeddings"):
