@@ -68,6 +68,7 @@ def test_a_request_counts_in_flight_until_it_ends_also_when_its_client_leaves(up
 
 
 def test_a_settled_app_freezes_the_heap_and_a_reload_still_frees_the_old_snapshot():
+    """Settled, the heap is frozen and the young generation collected less often."""
     import asyncio
     import gc
     import sys
@@ -77,19 +78,25 @@ def test_a_settled_app_freezes_the_heap_and_a_reload_still_frees_the_old_snapsho
 
     catalog = Path(__file__).parents[1] / "catalog"  # the bundled one
 
-    async def run() -> tuple[int, bool]:
+    from gateway.proxy.heap import YOUNG_THRESHOLD
+
+    async def run() -> tuple[int, bool, int]:
         app = create_app(catalog=catalog, watch=False, settle=True)
         await app.startup()
         try:
             frozen = gc.get_freeze_count()
+            young = gc.get_threshold()[0]
             old = app.holder.current
             await app.holder.reload_async()  # the same catalog again: a new Loaded
             assert app.holder.current is not old
             # held by nothing but this function: freed by reference counting when it returns
-            return frozen, sys.getrefcount(old) == 2
+            return frozen, sys.getrefcount(old) == 2, young
         finally:
             await app.shutdown()
             gc.unfreeze()
+            gc.set_threshold(*before)
 
-    frozen, old_freed = asyncio.run(run())
+    before = gc.get_threshold()
+    frozen, old_freed, young = asyncio.run(run())
     assert frozen > 10_000 and old_freed
+    assert young == YOUNG_THRESHOLD != before[0]

@@ -120,6 +120,14 @@ class HeapTrimmer:
             self.tick()
 
 
+#: Containers allocated between two collections of the young generation (Python's default
+#: is 700). A request's objects are freed by reference counting and leave no cycles
+#: (tests/test_gc_cycles.py), so a young collection finds nothing to free: it only walks
+#: the objects of the requests in flight, which at 700 meant a 64 KB agent request's
+#: parsed tree once or twice per request (docs/performance.md).
+YOUNG_THRESHOLD = 10_000
+
+
 def settle_heap(_loaded: object = None) -> None:
     """Put every object alive now (modules, the snapshot just installed) out of the cyclic
     garbage collector's sight, after collecting what a reload left.
@@ -131,7 +139,9 @@ def settle_heap(_loaded: object = None) -> None:
     per request 587 → 385 µs and p99 53 → 9 ms (docs/performance.md). Objects are still
     freed by reference counting; only a cycle that became garbage after a freeze waits for
     the next one, at the next install, where everything is unfrozen and collected first.
+    The young generation is collected every YOUNG_THRESHOLD containers from then on.
     """
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
