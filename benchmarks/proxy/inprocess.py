@@ -40,10 +40,11 @@ ROOT = "http://127.0.0.1:9"  # never contacted: the seam below answers instead
 class CannedResponse:
     """An upstream answer already in memory, shaped like `UpstreamResponse`."""
 
-    def __init__(self, body: bytes, content_type: str) -> None:
+    def __init__(self, body: bytes, content_type: str, events_per_read: int = 0) -> None:
         self.status = 200
         self.headers = {"Content-Type": content_type}
         self._body = body
+        self._events_per_read = events_per_read
 
     async def read(self) -> bytes:
         return self._body
@@ -54,7 +55,15 @@ class CannedResponse:
         return json.loads(self._body)
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
-        yield self._body
+        """The body in one read, or a stream in reads of `events_per_read` events, each
+        after a turn of the event loop (as a paced upstream's reads come)."""
+        if not self._events_per_read:
+            yield self._body
+            return
+        events = [event + b"\n\n" for event in self._body.split(b"\n\n")[:-1]]
+        for at in range(0, len(events), self._events_per_read):
+            await asyncio.sleep(0)
+            yield b"".join(events[at : at + self._events_per_read])
 
     def iter_sse(self) -> AsyncIterator[tuple[str | None, str]]:
         return decode(self.iter_bytes())
@@ -66,11 +75,12 @@ class CannedResponse:
 class CannedUpstream:
     """`UpstreamHTTP` answering every request with the canned plain or streamed body."""
 
-    def __init__(self, stream_shape: str = "current") -> None:
+    def __init__(self, stream_shape: str = "current", events_per_read: int = 0) -> None:
         self.plain = upstream.chat_completion().encode()
         self.stream = (
             upstream.chat_stream() if stream_shape == "current" else shapes.openai_stream(200)
         ).encode()
+        self.events_per_read = events_per_read
 
     async def request(
         self,
@@ -84,7 +94,7 @@ class CannedUpstream:
         form: Mapping[str, Any] | None = None,
     ) -> CannedResponse:
         if upstream.STREAM_PREFIX + upstream.CHAT_PATH in url:
-            return CannedResponse(self.stream, "text/event-stream")
+            return CannedResponse(self.stream, "text/event-stream", self.events_per_read)
         return CannedResponse(self.plain, "application/json")
 
 
@@ -98,7 +108,7 @@ SETUPS = {
 
 
 #: The request and stream shapes of the run (benchmarks/proxy/shapes.py).
-SHAPE = {"request": "current", "stream": "current"}
+SHAPE: dict[str, Any] = {"request": "current", "stream": "current", "events_per_read": 0}
 
 
 def build_app(work: Path, setup: str) -> ProxyApp:
@@ -111,7 +121,7 @@ def build_app(work: Path, setup: str) -> ProxyApp:
         usage_log=str(work / "usage.jsonl") if usage_log else None,
         metrics=metrics,
     )
-    app.http = app.router.http = CannedUpstream(SHAPE["stream"])
+    app.http = app.router.http = CannedUpstream(SHAPE["stream"], SHAPE["events_per_read"])
     return app
 
 
@@ -222,8 +232,17 @@ def main() -> None:
     parser.add_argument(
         "--stream-shape", choices=upstream.STREAM_SHAPES, default="current", help="stream shape"
     )
+    parser.add_argument(
+        "--events-per-read",
+        type=int,
+        default=0,
+        help="stream the answer in reads of this many events, a turn of the loop apart "
+        "(0: the whole stream in one read)",
+    )
     args = parser.parse_args()
-    SHAPE.update(request=args.shape, stream=args.stream_shape)
+    SHAPE.update(
+        request=args.shape, stream=args.stream_shape, events_per_read=args.events_per_read
+    )
     if args.profile:
         asyncio.run(profile(args.profile, args.count * 20))
         return
