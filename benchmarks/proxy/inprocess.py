@@ -240,9 +240,7 @@ def main() -> None:
         "(0: the whole stream in one read)",
     )
     args = parser.parse_args()
-    SHAPE.update(
-        request=args.shape, stream=args.stream_shape, events_per_read=args.events_per_read
-    )
+    SHAPE.update(request=args.shape, stream=args.stream_shape, events_per_read=args.events_per_read)
     if args.profile:
         asyncio.run(profile(args.profile, args.count * 20))
         return
