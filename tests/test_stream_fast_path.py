@@ -135,6 +135,22 @@ def through_proxy(
     return asyncio.run(main()), seen, meter
 
 
+def whole_and_slow(upstream, body: bytes, *, step: int, keep_usage: bool, error_ok: bool = False):
+    """`body` streamed by the upstream in reads of `step` bytes, through the fast path taking
+    runs of events whole and through the dict path: (what each client got, the fast path's
+    chunks, each meter)."""
+    state, url = upstream
+    state["body"], state["step"] = body, step
+    try:
+        whole, chunks, whole_meter = through_proxy(
+            url, OpenAIAdapter, keep_usage=keep_usage, event_runs=True, error_ok=error_ok
+        )
+        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage, error_ok=error_ok)
+    finally:
+        state["step"] = 97
+    return whole, slow, chunks, whole_meter, slow_meter
+
+
 def parsed(raw: bytes) -> list:
     decoder = SSEDecoder()
     return [json.loads(data) for _, data in decoder.feed(raw) + decoder.flush()]
@@ -294,33 +310,22 @@ def test_options_that_edit_answers_drop_the_upstreams_bytes(upstream):
 def test_runs_of_plain_events_relayed_whole_give_the_same_events_and_usage(
     upstream, step, compact, null_usage, keep_usage
 ):
-    state, url = upstream
-    state["body"], state["step"] = events(compact=compact, null_usage=null_usage), step
-    try:
-        whole, chunks, whole_meter = through_proxy(
-            url, OpenAIAdapter, keep_usage=keep_usage, event_runs=True
-        )
-        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=keep_usage)
-    finally:
-        state["step"] = 97
+    body = events(compact=compact, null_usage=null_usage)
+    whole, slow, chunks, whole_meter, slow_meter = whole_and_slow(
+        upstream, body, step=step, keep_usage=keep_usage
+    )
     assert parsed(whole) == parsed(slow)
     if compact:
         assert whole == slow
     assert whole_meter.usage() == slow_meter.usage()
     runs = [c for c in chunks if type(c) is RawEvents]
-    if compact and step > len(state["body"]):
+    if compact and step > len(body):
         # one read: the role chunk and every word in one write, the finish parsed apart
         assert [r.count for r in runs] == [len(WORDS) + 1]
 
 
 def test_plain_events_are_estimated_when_the_upstream_reports_no_usage(upstream):
-    state, url = upstream
-    state["body"], state["step"] = events(usage=False), 1 << 20
-    try:
-        _, _, meter = through_proxy(url, OpenAIAdapter, keep_usage=False, event_runs=True)
-        _, _, slow = through_proxy(url, DictPath, keep_usage=False)
-    finally:
-        state["step"] = 97
+    *_, meter, slow = whole_and_slow(upstream, events(usage=False), step=1 << 20, keep_usage=False)
     assert meter.usage() == slow.usage() and meter.usage().estimated
 
 
@@ -345,17 +350,11 @@ def test_plain_events_are_estimated_when_the_upstream_reports_no_usage(upstream)
 def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
     """An empty choices list, a missing model, CRLF framing, a spaced finish reason: the
     read goes the event-by-event way, and the client gets what the dict path gives."""
-    state, url = upstream
     body = events()
     assert edit[0] in body
-    state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
-    try:
-        whole, _, whole_meter = through_proxy(
-            url, OpenAIAdapter, keep_usage=True, event_runs=True, error_ok=True
-        )
-        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True, error_ok=True)
-    finally:
-        state["step"] = 97
+    whole, slow, _, whole_meter, slow_meter = whole_and_slow(
+        upstream, body.replace(edit[0], edit[1], 1), step=1 << 20, keep_usage=True, error_ok=True
+    )
     assert whole == slow
     assert whole_meter.usage() == slow_meter.usage()
 
@@ -363,37 +362,27 @@ def test_events_that_need_shaping_are_not_relayed_whole(upstream, edit):
 def test_an_event_without_choices_before_the_plain_tail_goes_the_slow_way(upstream):
     """OpenAI's exact chunk ending with an empty choices list in front: not relayed whole,
     since a choice-less event with usage is the usage chunk the client may not want."""
-    state, url = upstream
     body = events(null_usage=True)
     edit = (
         b'"choices":[{"index":0,"delta":{"content":"H',
         b'"choices":[],"x":[{"index":0,"delta":{"content":"H',
     )
     assert edit[0] in body
-    state["body"], state["step"] = body.replace(edit[0], edit[1], 1), 1 << 20
-    try:
-        whole, _, whole_meter = through_proxy(url, OpenAIAdapter, keep_usage=False, event_runs=True)
-        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=False)
-    finally:
-        state["step"] = 97
+    whole, slow, _, whole_meter, slow_meter = whole_and_slow(
+        upstream, body.replace(edit[0], edit[1], 1), step=1 << 20, keep_usage=False
+    )
     assert whole == slow and whole_meter.usage() == slow_meter.usage()
 
 
 def test_a_repeated_usage_before_the_plain_tail_is_null_on_both_paths(upstream):
     """An event naming usage twice, the second the tail's null: every reader takes the last,
     so the run is relayed whole and the client and the meter see what the dict path gives."""
-    state, url = upstream
     body = events(null_usage=True)
-    edit = (b'"model":"up-1","choices":[{"index":0,"delta":{"content":" w', None)
-    assert edit[0] in body
-    spliced = b'"model":"up-1","usage":' + json.dumps(USAGE).encode() + edit[0][14:]
-    state["body"], state["step"] = body.replace(edit[0], spliced, 1), 1 << 20
-    try:
-        whole, chunks, whole_meter = through_proxy(
-            url, OpenAIAdapter, keep_usage=True, event_runs=True
-        )
-        slow, _, slow_meter = through_proxy(url, DictPath, keep_usage=True)
-    finally:
-        state["step"] = 97
+    plain = b'"model":"up-1","choices":[{"index":0,"delta":{"content":" w'
+    assert plain in body
+    spliced = b'"model":"up-1","usage":' + json.dumps(USAGE).encode() + plain[14:]
+    whole, slow, chunks, whole_meter, slow_meter = whole_and_slow(
+        upstream, body.replace(plain, spliced, 1), step=1 << 20, keep_usage=True
+    )
     assert whole == slow and whole_meter.usage() == slow_meter.usage()
     assert [c.count for c in chunks if type(c) is RawEvents] == [len(WORDS) + 1]
