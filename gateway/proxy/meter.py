@@ -6,7 +6,8 @@ A stream's plain chunks (no usage in them) are parsed only if the estimate is ev
 which is when the upstream sends no usage report. Until then they are kept as the bytes
 relayed, up to SAMPLE_BYTES a stream; past that only their size is noted, and the output
 characters of those bytes are estimated at the sample's characters per byte. A stream
-therefore holds at most SAMPLE_BYTES for its estimate, however long it runs."""
+therefore holds at most SAMPLE_BYTES and one upstream read for its estimate, however long
+it runs."""
 
 from __future__ import annotations
 
