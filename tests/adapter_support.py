@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
 
 from gateway.catalog.snapshot import Snapshot
-from gateway.proxy.adapters.base import Call, Deadline
+from gateway.proxy.adapters.base import Adapter, Call, Deadline
+from gateway.proxy.upstream_http import AiohttpUpstream
 from tests.conftest import KEY_ALICE, channel, consumer, model, provider, snapshot_dict
+from tests.upstreams import anthropic as fake_anthropic
+from tests.upstreams import bedrock as fake_bedrock
+from tests.upstreams.server import serve_asgi
 
 #: A 1x1 PNG as a data URL, for image input.
 PIXEL = (
@@ -111,6 +116,75 @@ def make_call(
         deadline=Deadline(5.0, 10.0, time.monotonic() + 30),
         request_id="req-1",
     )
+
+
+ANTHROPIC_SECRETS = {"type": "header", "header": "x-api-key", "value": fake_anthropic.API_KEY}
+
+
+def anthropic_call(
+    body: dict[str, Any], base_url: str | None = "https://api.anthropic.com", **kw: Any
+) -> Call:
+    """A Call for the Anthropic adapter with the fake upstream's API key."""
+    kw.setdefault("secrets", ANTHROPIC_SECRETS)
+    return make_call(body, protocol="anthropic", base_url=base_url, **kw)
+
+
+BEDROCK_MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+BEDROCK_AUTH = {
+    "type": "sigv4",
+    "region": fake_bedrock.REGION,
+    "service": "bedrock",
+    "access_key_id": "${AWS_ACCESS_KEY_ID}",
+    "secret_access_key": "${AWS_SECRET_ACCESS_KEY}",
+}
+BEDROCK_SECRETS = {
+    **BEDROCK_AUTH,
+    "access_key_id": fake_bedrock.ACCESS_KEY_ID,
+    "secret_access_key": fake_bedrock.SECRET_ACCESS_KEY,
+}
+
+TOP_SONG_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "top_song",
+        "description": "Get the most popular song played on a radio station.",
+        "parameters": {
+            "type": "object",
+            "properties": {"sign": {"type": "string"}},
+            "required": ["sign"],
+        },
+    },
+}
+
+
+def bedrock_call(body: dict[str, Any], base_url: str | None = None, **kw: Any) -> Call:
+    """A Call for the Bedrock adapter, SigV4 with the fake upstream's keys."""
+    kw.setdefault("upstream_model", BEDROCK_MODEL_ID)
+    kw.setdefault("secrets", BEDROCK_SECRETS)
+    return make_call(body, protocol="bedrock", base_url=base_url, auth=BEDROCK_AUTH, **kw)
+
+
+@contextmanager
+def recording_upstream(
+    make_app: Callable[[list[dict[str, Any]]], Any],
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A fake upstream (`make_app(received)`) on loopback: its URL, and the requests it got."""
+    received: list[dict[str, Any]] = []
+    with serve_asgi(make_app(received)) as url:
+        yield url, received
+
+
+async def on_loopback(adapter_class: type[Adapter], call: Call, *, stream: bool = False) -> Any:
+    """The adapter's answer to `call` over a fresh upstream client: the Reply, or with
+    `stream` the list of chunks."""
+    http = AiohttpUpstream()
+    try:
+        adapter = adapter_class(http)
+        if stream:
+            return [chunk async for chunk in adapter.stream(call)]
+        return await adapter.send(call)
+    finally:
+        await http.aclose()
 
 
 async def aiter(parts: Iterable[bytes]) -> AsyncIterator[bytes]:

@@ -1,9 +1,9 @@
-"""The Anthropic adapter: request, answer, stream and error conversion against a fake upstream."""
+"""The Anthropic adapter's conversions: requests, answers and streams, stream errors included
+(the adapter on loopback: test_adapter_anthropic_loopback.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,28 +11,14 @@ import pytest
 from gateway.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters import anthropic
 from gateway.proxy.sse import decode
-from gateway.proxy.upstream_http import AiohttpUpstream
-from tests.adapter_support import PIXEL, WEATHER_TOOL, assemble, make_call, pieces
+from tests.adapter_support import PIXEL, WEATHER_TOOL, assemble, pieces
+from tests.adapter_support import anthropic_call as call
 from tests.upstreams import anthropic as fake
-from tests.upstreams.server import serve_asgi
-
-SECRETS = {"type": "header", "header": "x-api-key", "value": fake.API_KEY}
-
-
-def call(body: dict[str, Any], base_url: str | None = "https://api.anthropic.com", **kw: Any):
-    return make_call(body, protocol="anthropic", base_url=base_url, secrets=SECRETS, **kw)
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    with serve_asgi(fake.make_app(received)) as url:
-        yield url, received
 
 
 async def converted(stream: bytes, cuts: list[int] = (), **kw: Any) -> list[dict[str, Any]]:
@@ -424,79 +410,3 @@ async def test_an_error_event_mid_stream_raises_a_retryable_upstream_error():
 async def test_a_stream_cut_before_message_stop_is_a_protocol_error():
     with pytest.raises(UpstreamProtocolError):
         await converted(fake.HELLO_STREAM.split(b"event: message_stop")[0])
-
-
-# --- the adapter on loopback -----------------------------------------------------------------
-
-
-async def send(base_url: str, body: dict[str, Any], **kw: Any):
-    http = AiohttpUpstream()
-    try:
-        return await anthropic.ADAPTER(http).send(call(body, base_url, **kw))
-    finally:
-        await http.aclose()
-
-
-async def stream(base_url: str, body: dict[str, Any], **kw: Any):
-    http = AiohttpUpstream()
-    try:
-        return [c async for c in anthropic.ADAPTER(http).stream(call(body, base_url, **kw))]
-    finally:
-        await http.aclose()
-
-
-@pytest.mark.anyio
-async def test_plain_chat_on_loopback(upstream):
-    url, received = upstream
-    reply = await send(url, {"messages": [{"role": "user", "content": "Hello"}]})
-    assert reply.body["choices"][0]["message"]["content"] == "Hi! My name is Claude."
-    assert reply.body["model"] == "m"
-    assert received[-1]["headers"]["x-api-key"] == fake.API_KEY
-
-
-@pytest.mark.anyio
-async def test_streamed_chat_on_loopback(upstream):
-    url, _ = upstream
-    seen = assemble(
-        await stream(url, {"stream": True, "messages": [{"role": "user", "content": "Hello"}]})
-    )
-    assert seen["content"] == "Hello!" and seen["finish"] == "stop"
-    assert seen["usage"]["completion_tokens"] == 15
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("upstream_model", "status", "retryable"),
-    [("overloaded", 503, True), ("rate-limited", 429, True), ("bad-request", 400, False)],
-)
-async def test_upstream_errors_map_to_openai_statuses(upstream, upstream_model, status, retryable):
-    url, _ = upstream
-    with pytest.raises(UpstreamStatusError) as info:
-        await send(
-            url, {"messages": [{"role": "user", "content": "Hi"}]}, upstream_model=upstream_model
-        )
-    assert (info.value.status, info.value.retryable) == (status, retryable)
-    if upstream_model == "rate-limited":
-        assert info.value.retry_after == 7
-    if not retryable:
-        assert info.value.body()["error"]["type"] == "invalid_request_error"
-        assert "alternate" in info.value.body()["error"]["message"]
-
-
-@pytest.mark.anyio
-async def test_a_refused_upstream_key_is_a_retryable_502_that_never_shows_the_key(upstream):
-    url, _ = upstream
-    http = AiohttpUpstream()
-    bad = make_call(
-        {"messages": [{"role": "user", "content": "Hi"}]},
-        protocol="anthropic",
-        base_url=url,
-        secrets={**SECRETS, "value": "sk-ant-wrong-secret"},
-    )
-    try:
-        with pytest.raises(UpstreamStatusError) as info:
-            await anthropic.ADAPTER(http).send(bad)
-    finally:
-        await http.aclose()
-    assert (info.value.status, info.value.retryable) == (502, True)
-    assert "sk-ant" not in json.dumps(info.value.body())

@@ -13,15 +13,19 @@ import pytest
 from tests.adapter_support import (
     WEATHER_TOOL,
     proxy_catalog,
+    recording_upstream,
     streamed_arguments,
     streamed_text,
     with_image,
 )
 from tests.conftest import client, running_proxy
-from tests.test_adapter_anthropic import upstream
 from tests.upstreams import anthropic as fake
 
-__all__ = ["upstream"]  # the fixture, imported for pytest
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    with recording_upstream(fake.make_app) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""The Bedrock adapter: Converse conversion, SigV4 signing, event-stream decoding, error mapping
-(through the proxy with the official SDK: tests/test_bedrock_sdk.py)."""
+"""The Bedrock adapter's conversions: Converse requests and their auth headers, answers, and
+event streams decoded (on loopback, signed: test_adapter_bedrock_signed.py; through the proxy
+with the official SDK: test_bedrock_sdk.py)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,50 +17,14 @@ from gateway.errors import (
     UpstreamStatusError,
 )
 from gateway.proxy.adapters import bedrock, bedrock_eventstream
-from gateway.proxy.upstream_http import AiohttpUpstream
-from tests.adapter_support import PIXEL, assemble, make_call, pieces
+from tests.adapter_support import PIXEL, TOP_SONG_TOOL, assemble, pieces
+from tests.adapter_support import bedrock_call as call
 from tests.upstreams import bedrock as fake
-from tests.upstreams.server import serve_asgi
-
-MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-AUTH = {
-    "type": "sigv4",
-    "region": fake.REGION,
-    "service": "bedrock",
-    "access_key_id": "${AWS_ACCESS_KEY_ID}",
-    "secret_access_key": "${AWS_SECRET_ACCESS_KEY}",
-}
-SECRETS = {**AUTH, "access_key_id": fake.ACCESS_KEY_ID, "secret_access_key": fake.SECRET_ACCESS_KEY}
-TOP_SONG_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "top_song",
-        "description": "Get the most popular song played on a radio station.",
-        "parameters": {
-            "type": "object",
-            "properties": {"sign": {"type": "string"}},
-            "required": ["sign"],
-        },
-    },
-}
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def call(body: dict[str, Any], base_url: str | None = None, **kw: Any):
-    kw.setdefault("upstream_model", MODEL_ID)
-    kw.setdefault("secrets", SECRETS)
-    return make_call(body, protocol="bedrock", base_url=base_url, auth=AUTH, **kw)
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    with serve_asgi(fake.make_app(received)) as url:
-        yield url, received
 
 
 async def converted(stream: bytes, cuts: list[int] = ()) -> list[dict[str, Any]]:
@@ -397,119 +361,3 @@ async def test_a_corrupted_frame_is_a_protocol_error():
 async def test_a_stream_without_message_stop_is_a_protocol_error():
     with pytest.raises(UpstreamProtocolError):
         await converted(fake.event("messageStart", {"role": "assistant"}))
-
-
-# --- the adapter on loopback, signed ---------------------------------------------------------
-
-
-def test_the_fake_upstreams_sigv4_check_reproduces_the_aws_test_suite_vector():
-    # get-vanilla from AWS's Signature Version 4 test suite.
-    canonical = fake.canonical_request(
-        "GET",
-        "/",
-        "",
-        {"host": "example.amazonaws.com", "x-amz-date": "20150830T123600Z"},
-        ["host", "x-amz-date"],
-        b"",
-    )
-    assert fake.signature(
-        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        "20150830T123600Z",
-        "us-east-1",
-        "service",
-        canonical,
-    ) == ("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
-
-
-async def run(c, *, stream: bool = False):
-    http = AiohttpUpstream()
-    try:
-        adapter = bedrock.ADAPTER(http)
-        if stream:
-            return [chunk async for chunk in adapter.stream(c)]
-        return await adapter.send(c)
-    finally:
-        await http.aclose()
-
-
-@pytest.mark.anyio
-async def test_plain_chat_is_signed_and_accepted_by_an_independent_sigv4_check(upstream):
-    url, received = upstream
-    reply = await run(call({"messages": [{"role": "user", "content": "Create a playlist"}]}, url))
-    assert reply.body["choices"][0]["message"]["content"] == fake.POP_SONGS
-    assert reply.body["usage"]["total_tokens"] == 185
-    assert reply.body["id"] == "chatcmpl-f3a4b7c2-0000-4000-8000-000000000001"
-    assert received[-1]["model_id"] == MODEL_ID
-
-
-@pytest.mark.anyio
-async def test_an_inference_profile_arn_is_signed_as_it_travels(upstream):
-    url, received = upstream
-    profile = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude"
-    reply = await run(
-        call({"messages": [{"role": "user", "content": "Hi"}]}, url, upstream_model=profile)
-    )
-    assert reply.body["choices"][0]["message"]["content"] == fake.POP_SONGS
-    assert received[-1]["model_id"] == profile
-    assert "inference-profile%2Fus" in received[-1]["raw_path"]
-
-
-@pytest.mark.anyio
-async def test_a_session_token_is_signed_too(upstream):
-    url, received = upstream
-    await run(
-        call(
-            {"messages": [{"role": "user", "content": "Hi"}]},
-            url,
-            secrets={**SECRETS, "session_token": "FwoGZXIvYXdzEXAMPLE"},
-        )
-    )
-    assert received[-1]["headers"]["x-amz-security-token"] == "FwoGZXIvYXdzEXAMPLE"
-    assert "x-amz-security-token" in received[-1]["headers"]["authorization"]
-
-
-@pytest.mark.anyio
-async def test_a_wrong_secret_is_refused_and_becomes_a_retryable_502_without_the_secret(upstream):
-    url, _ = upstream
-    with pytest.raises(UpstreamStatusError) as info:
-        await run(
-            call(
-                {"messages": [{"role": "user", "content": "Hi"}]},
-                url,
-                secrets={**SECRETS, "secret_access_key": "not-the-secret"},
-            )
-        )
-    assert (info.value.status, info.value.retryable) == (502, True)
-    assert "not-the-secret" not in json.dumps(info.value.body())
-
-
-@pytest.mark.anyio
-async def test_streamed_chat_on_loopback(upstream):
-    url, _ = upstream
-    seen = assemble(
-        await run(
-            call(
-                {"stream": True, "messages": [{"role": "user", "content": "Create a playlist"}]},
-                url,
-            ),
-            stream=True,
-        )
-    )
-    assert seen["content"] == fake.POP_SONGS and seen["finish"] == "stop"
-    assert seen["usage"]["completion_tokens"] == 60
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("model_id", "status", "retryable"),
-    [("throttled", 429, True), ("not-ready", 503, True), ("invalid", 400, False)],
-)
-async def test_aws_exceptions_map_to_openai_statuses(upstream, model_id, status, retryable):
-    url, _ = upstream
-    with pytest.raises(UpstreamStatusError) as info:
-        await run(
-            call({"messages": [{"role": "user", "content": "Hi"}]}, url, upstream_model=model_id)
-        )
-    assert (info.value.status, info.value.retryable) == (status, retryable)
-    if not retryable:
-        assert "roles must alternate" in info.value.body()["error"]["message"]

@@ -12,16 +12,23 @@ import openai
 import pytest
 
 from tests.adapter_support import (
+    BEDROCK_AUTH,
+    BEDROCK_MODEL_ID,
+    TOP_SONG_TOOL,
     proxy_catalog,
+    recording_upstream,
     streamed_arguments,
     streamed_text,
     with_image,
 )
 from tests.conftest import client, running_proxy
-from tests.test_adapter_bedrock import AUTH, MODEL_ID, TOP_SONG_TOOL, upstream
 from tests.upstreams import bedrock as fake
 
-__all__ = ["upstream"]  # the fixture, imported for pytest
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    with recording_upstream(fake.make_app) as pair:
+        yield pair
 
 
 ENVIRON = {"AWS_ACCESS_KEY_ID": fake.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": fake.SECRET_ACCESS_KEY}
@@ -33,9 +40,9 @@ def sdk(upstream) -> Iterator[tuple[openai.OpenAI, list[dict[str, Any]]]]:
     catalog = proxy_catalog(
         "bedrock",
         url,
-        AUTH,
+        BEDROCK_AUTH,
         {
-            "claude": MODEL_ID,
+            "claude": BEDROCK_MODEL_ID,
             "claude-throttled": "throttled",
             "claude-invalid": "invalid",
             "claude-cut": "stream-throttled",

@@ -9,9 +9,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.adapter_support import proxy_catalog
+from tests.adapter_support import BEDROCK_AUTH, BEDROCK_MODEL_ID, proxy_catalog
 from tests.conftest import KEY_ALICE, running_proxy
-from tests.test_adapter_bedrock import AUTH, MODEL_ID
 from tests.upstreams import anthropic as fake_anthropic
 from tests.upstreams import bedrock as fake
 
@@ -27,7 +26,10 @@ def served() -> Iterator[tuple[anthropic.Anthropic, list[dict[str, Any]]]]:
         serve_asgi(fake.make_app(received)) as url,
         running_proxy(
             proxy_catalog(
-                "bedrock", url, AUTH, {"claude": MODEL_ID, "converse-only": "amazon.nova"}
+                "bedrock",
+                url,
+                BEDROCK_AUTH,
+                {"claude": BEDROCK_MODEL_ID, "converse-only": "amazon.nova"},
             ),
             environ=ENVIRON,
         ) as (proxy_url, _),

@@ -16,7 +16,7 @@ import anthropic
 import pytest
 
 from gateway.proxy.app import ProxyApp
-from tests.adapter_support import WEB_SEARCH, streamed_text
+from tests.adapter_support import BEDROCK_AUTH, WEB_SEARCH, streamed_text
 from tests.conftest import (
     KEY_ALICE,
     channel,
@@ -29,7 +29,6 @@ from tests.conftest import (
     snapshot_dict,
 )
 from tests.test_accounting import read_log
-from tests.test_adapter_bedrock import AUTH as BEDROCK_AUTH
 from tests.upstreams import anthropic as fake_anthropic
 from tests.upstreams import bedrock as fake_bedrock
 from tests.upstreams import gemini as fake_gemini

@@ -16,7 +16,7 @@ from gateway.proxy.meter import Meter
 from gateway.proxy.relay import chat_encoder, relay
 from gateway.proxy.sse import SSEDecoder
 from gateway.proxy.upstream_http import AiohttpUpstream
-from tests.adapter_support import make_call
+from tests.adapter_support import make_call, on_loopback
 from tests.upstreams.server import serve_asgi
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
@@ -235,15 +235,7 @@ def plain_through_adapter(url: str, adapter_class: type[OpenAIAdapter]):
         secrets={},
         upstream_model="up-1",
     )
-
-    async def main():
-        http = AiohttpUpstream()
-        try:
-            return await adapter_class(http).send(call)
-        finally:
-            await http.aclose()
-
-    return asyncio.run(main())
+    return asyncio.run(on_loopback(adapter_class, call))
 
 
 ANSWER = {
