@@ -10,7 +10,9 @@ from itertools import pairwise
 from typing import Any
 
 from gateway.catalog.snapshot import Snapshot
+from gateway.proxy.adapters import anthropic
 from gateway.proxy.adapters.base import Adapter, Call, Deadline
+from gateway.proxy.sse import decode
 from gateway.proxy.upstream_http import AiohttpUpstream
 from tests.conftest import KEY_ALICE, channel, consumer, model, provider, snapshot_dict
 from tests.upstreams import anthropic as fake_anthropic
@@ -127,6 +129,16 @@ def anthropic_call(
     """A Call for the Anthropic adapter with the fake upstream's API key."""
     kw.setdefault("secrets", ANTHROPIC_SECRETS)
     return make_call(body, protocol="anthropic", base_url=base_url, **kw)
+
+
+async def anthropic_chunks(stream: bytes, cuts: Iterable[int] = (), **kw: Any) -> list[Any]:
+    """An Anthropic event stream, arriving cut at `cuts`, as the adapter's OpenAI chunks."""
+    return [
+        c
+        async for c in anthropic.to_chunks(
+            decode(pieces(stream, cuts)), model="m", created=1, provider="anthropic", **kw
+        )
+    ]
 
 
 BEDROCK_MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"

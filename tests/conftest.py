@@ -303,6 +303,12 @@ def fake_upstream() -> Iterator[tuple[FakeOpenAI, str]]:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """`pytest.mark.anyio` tests run on asyncio, as the proxy does."""
+    return "asyncio"
+
+
+@pytest.fixture
 def upstream() -> Iterator[tuple[FakeOpenAI, str]]:
     """The fake OpenAI upstream on loopback: (fake, base_url ending in /v1)."""
     with fake_upstream() as pair:

@@ -4,31 +4,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from gateway.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from gateway.proxy.adapters import anthropic
-from gateway.proxy.sse import decode
-from tests.adapter_support import PIXEL, WEATHER_TOOL, assemble, pieces
+from tests.adapter_support import PIXEL, WEATHER_TOOL, anthropic_chunks, assemble
 from tests.adapter_support import anthropic_call as call
 from tests.upstreams import anthropic as fake
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def converted(stream: bytes, cuts: list[int] = (), **kw: Any) -> list[dict[str, Any]]:
-    return [
-        c
-        async for c in anthropic.to_chunks(
-            decode(pieces(stream, cuts)), model="m", created=1, provider="anthropic", **kw
-        )
-    ]
-
 
 # --- requests --------------------------------------------------------------------------------
 
@@ -358,7 +341,7 @@ def test_thinking_blocks_become_reasoning_content():
 
 @pytest.mark.anyio
 async def test_the_documented_tool_use_stream_becomes_text_then_tool_call_chunks():
-    chunks = await converted(fake.TOOL_USE_STREAM)
+    chunks = await anthropic_chunks(fake.TOOL_USE_STREAM)
     seen = assemble(chunks)
     assert seen["roles"] == ["assistant"]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
@@ -377,7 +360,7 @@ async def test_the_documented_tool_use_stream_becomes_text_then_tool_call_chunks
 
 @pytest.mark.anyio
 async def test_the_documented_thinking_stream_becomes_reasoning_content():
-    seen = assemble(await converted(fake.THINKING_STREAM))
+    seen = assemble(await anthropic_chunks(fake.THINKING_STREAM))
     assert seen["reasoning"].endswith("6. 10,800 + 1,350 + 81 = 12,231")
     assert seen["content"] == "27 * 453 = 12,231"
     assert seen["finish"] == "stop"
@@ -388,25 +371,27 @@ async def test_the_documented_thinking_stream_becomes_reasoning_content():
     "stream", [fake.TOOL_USE_STREAM, fake.THINKING_STREAM], ids=["tool_use", "thinking"]
 )
 async def test_stream_conversion_is_the_same_at_every_split_position(stream):
-    whole = await converted(stream)
+    whole = await anthropic_chunks(stream)
     for cut in range(1, len(stream)):
-        assert await converted(stream, [cut]) == whole, f"split at byte {cut}"
+        assert await anthropic_chunks(stream, [cut]) == whole, f"split at byte {cut}"
 
 
 @pytest.mark.anyio
 async def test_stream_conversion_is_the_same_byte_by_byte():
     stream = fake.HELLO_STREAM
-    assert await converted(stream, list(range(1, len(stream)))) == await converted(stream)
+    assert await anthropic_chunks(stream, list(range(1, len(stream)))) == await anthropic_chunks(
+        stream
+    )
 
 
 @pytest.mark.anyio
 async def test_an_error_event_mid_stream_raises_a_retryable_upstream_error():
     with pytest.raises(UpstreamStatusError) as info:
-        await converted(fake.OVERLOADED_STREAM)
+        await anthropic_chunks(fake.OVERLOADED_STREAM)
     assert info.value.status == 503 and info.value.retryable
 
 
 @pytest.mark.anyio
 async def test_a_stream_cut_before_message_stop_is_a_protocol_error():
     with pytest.raises(UpstreamProtocolError):
-        await converted(fake.HELLO_STREAM.split(b"event: message_stop")[0])
+        await anthropic_chunks(fake.HELLO_STREAM.split(b"event: message_stop")[0])

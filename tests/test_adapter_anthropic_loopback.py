@@ -23,11 +23,6 @@ from tests.upstreams import anthropic as fake
 HI = {"messages": [{"role": "user", "content": "Hi"}]}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     with recording_upstream(fake.make_app) as pair:

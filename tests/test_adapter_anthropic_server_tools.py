@@ -9,11 +9,9 @@ import pytest
 from gateway.catalog.snapshot import NativeTool
 from gateway.errors import InvalidRequest
 from gateway.proxy.adapters import anthropic
-from tests.adapter_support import WEB_SEARCH, assemble
-from tests.test_adapter_anthropic import anyio_backend, call, converted
+from tests.adapter_support import WEB_SEARCH, anthropic_chunks, assemble
+from tests.adapter_support import anthropic_call as call
 from tests.upstreams import anthropic as fake
-
-__all__ = ["anyio_backend"]  # the fixture, imported for pytest
 
 
 def test_native_tools_are_spelled_from_the_native_tool_document():
@@ -42,7 +40,7 @@ def test_a_native_tool_the_model_does_not_allow_is_refused():
 
 @pytest.mark.anyio
 async def test_web_search_blocks_run_upstream_and_only_their_text_reaches_the_client():
-    seen = assemble(await converted(fake.WEB_SEARCH_STREAM))
+    seen = assemble(await anthropic_chunks(fake.WEB_SEARCH_STREAM))
     assert seen["tools"] == {}
     assert seen["content"] == (
         "I'll check the current weather in New York City for you."
@@ -68,7 +66,7 @@ def test_server_tool_use_counts_become_native_tool_calls_under_the_catalog_name(
 
 @pytest.mark.anyio
 async def test_streamed_server_tool_use_counts_come_from_message_delta():
-    seen = assemble(await converted(fake.WEB_SEARCH_STREAM, natives=SEARCH))
+    seen = assemble(await anthropic_chunks(fake.WEB_SEARCH_STREAM, natives=SEARCH))
     assert seen["usage"]["native_tool_calls"] == {"search": 1}
 
 

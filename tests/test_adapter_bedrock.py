@@ -22,11 +22,6 @@ from tests.adapter_support import bedrock_call as call
 from tests.upstreams import bedrock as fake
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def converted(stream: bytes, cuts: list[int] = ()) -> list[dict[str, Any]]:
     frames = bedrock_eventstream.events(pieces(stream, cuts), "bedrock")
     return [

@@ -23,11 +23,6 @@ from tests.adapter_support import bedrock_call as call
 from tests.upstreams import bedrock as fake
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     with recording_upstream(fake.make_app) as pair:
