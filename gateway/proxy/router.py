@@ -19,6 +19,7 @@ from gateway.errors import (
     ProxyError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamTimeout,
 )
 from gateway.proxy import conversation, native_tools
 from gateway.proxy.adapters.base import (
@@ -40,6 +41,10 @@ from gateway.proxy.timeout import timeout_at
 from gateway.usage.stats import Stats
 
 T = TypeVar("T")
+
+#: How early a timer may fire (the event loop rounds to the millisecond): an upstream timeout
+#: this close to the total deadline is the deadline's.
+SLACK_S = 0.005
 Chunks = AsyncIterator[Mapping[str, Any]]
 UNHEALTHY = ("circuit_open", "retry_after")
 
@@ -233,12 +238,12 @@ class Router:
                 self.stats.success(channel.name, time.monotonic() - started)
                 return result
             except TimeoutError:
-                breaker.failure()
-                self.stats.failure(
-                    channel.name, time.monotonic() - started, "deadline_exceeded", None
-                )
-                raise DeadlineExceeded("the request's total deadline ran out") from None
+                raise self._ran_out(breaker, channel, started) from None
             except UpstreamError as error:
+                if isinstance(error, UpstreamTimeout) and time.monotonic() >= expires_at - SLACK_S:
+                    # aiohttp's timers are bounded by the total deadline too (upstream_http.py):
+                    # one that fired with it is the deadline, whichever timer ran first
+                    raise self._ran_out(breaker, channel, started) from None
                 if error.retry_after is not None:
                     # An upstream's Retry-After holds the channel out for at most as long as
                     # the breaker's longest cooldown: `inf` or a year would hold it forever.
@@ -284,6 +289,15 @@ class Router:
             plan,
             CircuitOpen(f"every channel of model `{routed.model.name}` has an open circuit"),
         )
+
+    def _ran_out(
+        self, breaker: CircuitBreaker, channel: Channel, started: float
+    ) -> DeadlineExceeded:
+        """The total deadline ran out during an attempt: a failure of the channel's, and the
+        error the client gets."""
+        breaker.failure()
+        self.stats.failure(channel.name, time.monotonic() - started, "deadline_exceeded", None)
+        return DeadlineExceeded("the request's total deadline ran out")
 
     def _retry_after(self, loaded: Loaded, plan: RoutePlan, error: ProxyError) -> ProxyError:
         """Tell a client refused for open circuits when the first channel comes back."""
