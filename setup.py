@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 #: The request path, by file: what every chat, embeddings or Messages request runs through.
@@ -54,6 +54,11 @@ COMPILED = [
     "gateway/usage/stats.py",
 ]
 
+#: Hand-written C beside the compiled modules, each with its Python twin in the module
+#: that imports it (used when the extension is missing): the one pass that proves a read's
+#: plain stream events and renames them (gateway/proxy/adapters/openai_rename.py).
+C_EXTENSIONS = {"gateway.proxy.adapters._sse_runs": "gateway/proxy/adapters/_sse_runs.c"}
+
 
 def _warn(message: str) -> None:
     print(f"modelyard: {message}; the request path stays Python", file=sys.stderr)
@@ -64,7 +69,8 @@ def _remove_extensions_but(keep: list[str]) -> None:
     they would be imported in place of their sources."""
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         for extension in Path("gateway").rglob(f"*{suffix}"):
-            if str(extension)[: -len(suffix)] + ".py" not in keep:
+            stem = str(extension)[: -len(suffix)]
+            if stem + ".py" not in keep and stem + ".c" not in keep:
                 extension.unlink()
 
 
@@ -72,7 +78,7 @@ def compiled_extensions() -> list[Any]:
     if os.environ.get("MODELYARD_PURE"):
         _remove_extensions_but([])
         return []
-    _remove_extensions_but(COMPILED)
+    _remove_extensions_but([*COMPILED, *C_EXTENSIONS.values()])
     try:
         from mypyc.build import mypycify
     except ImportError:
@@ -83,7 +89,7 @@ def compiled_extensions() -> list[Any]:
     except (Exception, SystemExit) as error:  # a type error mypy reports exits
         _warn(f"mypyc could not compile it ({error})")
         return []
-    return extensions
+    return extensions + [Extension(name, [source]) for name, source in C_EXTENSIONS.items()]
 
 
 class AllOrNone(build_ext):

@@ -47,9 +47,10 @@ def stale(package: Path = PACKAGE) -> list[str]:
     found = set()
     for extension in extensions:
         suffix = next(s for s in suffixes if extension.name.endswith(s))
-        source = extension.with_name(extension.name[: -len(suffix)] + ".py")
-        if source.exists() and source.stat().st_mtime > built + INSTALL_SPREAD_S:
-            found.add(str(source.relative_to(package.parent)))
+        for kind in (".py", ".c"):  # a compiled module's, or hand-written C's (setup.py)
+            source = extension.with_name(extension.name[: -len(suffix)] + kind)
+            if source.exists() and source.stat().st_mtime > built + INSTALL_SPREAD_S:
+                found.add(str(source.relative_to(package.parent)))
     return sorted(found)
 
 

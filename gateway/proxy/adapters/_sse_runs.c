@@ -1,0 +1,208 @@
+/* The run of plain OpenAI chat stream events at the start of an upstream read, proved
+ * plain and renamed in one pass over its bytes.
+ *
+ * gateway/proxy/adapters/openai_rename.py proves the same with bytes methods, one pass
+ * over the read per fact (about seven passes and a replace, 105 us on a 54 KB read of 200
+ * events); this walks the events once (docs/performance.md, "The compiled request
+ * path"). It is only ever stricter than that proof: every run it takes, the Python proof
+ * takes with the same bytes and count (tests/test_sse_runs.py).
+ *
+ * An event is plain when it is one line `data: {...}` followed by a blank line, ends in
+ * one of the two tails OpenAI writes on a chunk without a finish reason (the same for
+ * every event of a run), and, before the
+ * tail, names no finish reason, no error and (unless the tail ends in `"usage":null}`,
+ * which every reader takes as the event's usage: the last of a repeated key) no usage,
+ * holds no CR, and names `"choices":[{` and the upstream's model exactly once each.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define LIT(s) (s), (Py_ssize_t)(sizeof(s) - 1)
+
+static const char TAIL_USAGE[] = "\"finish_reason\":null}],\"usage\":null}";
+static const char TAIL_PLAIN[] = "\"finish_reason\":null}]}";
+static const char HEAD[] = "data: {";
+
+/* Whether s[i:stop] starts with the n bytes of word. */
+static inline int
+starts(const char *s, Py_ssize_t i, Py_ssize_t stop, const char *word, Py_ssize_t n)
+{
+    return stop - i >= n && memcmp(s + i, word, (size_t)n) == 0;
+}
+
+/* Which tail the event line s[start:stop] ends in: 1 TAIL_USAGE, 0 TAIL_PLAIN, -1 none. */
+static int
+tail_of(const char *s, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (stop - start >= (Py_ssize_t)(sizeof(HEAD) - 1 + sizeof(TAIL_USAGE) - 1)
+        && memcmp(s + stop - (sizeof(TAIL_USAGE) - 1), TAIL_USAGE, sizeof(TAIL_USAGE) - 1) == 0) {
+        return 1;
+    }
+    if (stop - start >= (Py_ssize_t)(sizeof(HEAD) - 1 + sizeof(TAIL_PLAIN) - 1)
+        && memcmp(s + stop - (sizeof(TAIL_PLAIN) - 1), TAIL_PLAIN, sizeof(TAIL_PLAIN) - 1) == 0) {
+        return 0;
+    }
+    return -1;
+}
+
+/* Where the upstream's model is named in the plain event s[start:stop] (its line, without
+ * the line break) ending in the tail `usage_allowed` names (tail_of), or -1 when the
+ * event is not plain. */
+static Py_ssize_t
+plain_event(const char *s, Py_ssize_t start, Py_ssize_t stop, int usage_allowed,
+            const char *needle, Py_ssize_t needle_n)
+{
+    Py_ssize_t body_end = stop - (Py_ssize_t)(usage_allowed ? sizeof(TAIL_USAGE) - 1
+                                                            : sizeof(TAIL_PLAIN) - 1);
+    Py_ssize_t model_at = -1;
+    int choices = 0;
+    /* Keys are matched where they start, in the body; a match may reach into the tail. */
+    for (Py_ssize_t i = start; i < body_end; i++) {
+        char c = s[i];
+        if (c == '\r') {
+            return -1;
+        }
+        if (c != '"') {
+            continue;
+        }
+        switch (i + 1 < stop ? s[i + 1] : 0) {
+        case 'f':
+            if (starts(s, i, stop, LIT("\"finish_reason\""))) {
+                return -1;
+            }
+            break;
+        case 'e':
+            if (starts(s, i, stop, LIT("\"error\""))) {
+                return -1;
+            }
+            break;
+        case 'u':
+            if (!usage_allowed && starts(s, i, stop, LIT("\"usage\""))) {
+                return -1;
+            }
+            break;
+        case 'c':
+            if (starts(s, i, stop, LIT("\"choices\":[{")) && ++choices > 1) {
+                return -1;
+            }
+            break;
+        case 'm':
+            if (starts(s, i, stop, needle, needle_n)) {
+                if (model_at >= 0) {
+                    return -1;
+                }
+                model_at = i;
+            }
+            break;
+        }
+    }
+    return choices == 1 ? model_at : -1;
+}
+
+PyDoc_STRVAR(openai_run_doc,
+"openai_run(buffer, needle, replacement) -> (renamed, stop, count)\n\n"
+"The plain events at the start of `buffer`: `count` of them, ending at byte `stop`, and\n"
+"`buffer[:stop]` with each event's `needle` (`\"model\":` and the upstream's name)\n"
+"replaced by `replacement`. (None, 0, 0) when the first event is not plain.");
+
+static PyObject *
+openai_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1])
+        || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "openai_run(buffer, needle, replacement): bytes");
+        return NULL;
+    }
+    const char *s = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    const char *needle = PyBytes_AS_STRING(args[1]);
+    Py_ssize_t needle_n = PyBytes_GET_SIZE(args[1]);
+    const char *replacement = PyBytes_AS_STRING(args[2]);
+    Py_ssize_t replacement_n = PyBytes_GET_SIZE(args[2]);
+    if (needle_n < 2 || needle[0] != '"' || needle[1] != 'm') {
+        PyErr_SetString(PyExc_ValueError, "the needle must start with \"m");
+        return NULL;
+    }
+    int same = needle_n == replacement_n && memcmp(needle, replacement, (size_t)needle_n) == 0;
+    Py_ssize_t growth = replacement_n - needle_n;
+
+    PyObject *out = NULL;
+    char *w = NULL;
+    if (!same) {
+        /* At most one rename per event, and an event is longer than the needle. */
+        Py_ssize_t most = n + (growth > 0 ? (n / needle_n + 1) * growth : 0);
+        out = PyBytes_FromStringAndSize(NULL, most);
+        if (out == NULL) {
+            return NULL;
+        }
+        w = PyBytes_AS_STRING(out);
+    }
+    Py_ssize_t pos = 0, count = 0;
+    int run_tail = -1;
+    while (starts(s, pos, n, LIT(HEAD))) {
+        const char *nl = memchr(s + pos, '\n', (size_t)(n - pos));
+        if (nl == NULL) {
+            break;
+        }
+        Py_ssize_t line_end = nl - s;
+        if (line_end + 1 >= n || s[line_end + 1] != '\n') {
+            break;
+        }
+        /* One tail for the whole run, as the counted proof in Python sees a run. */
+        int tail = tail_of(s, pos, line_end);
+        if (tail < 0 || (count && tail != run_tail)) {
+            break;
+        }
+        run_tail = tail;
+        Py_ssize_t model_at = plain_event(s, pos, line_end, tail, needle, needle_n);
+        if (model_at < 0) {
+            break;
+        }
+        if (!same) {
+            memcpy(w, s + pos, (size_t)(model_at - pos));
+            w += model_at - pos;
+            memcpy(w, replacement, (size_t)replacement_n);
+            w += replacement_n;
+            Py_ssize_t rest = line_end + 2 - (model_at + needle_n);
+            memcpy(w, s + model_at + needle_n, (size_t)rest);
+            w += rest;
+        }
+        count++;
+        pos = line_end + 2;
+    }
+    if (count == 0) {
+        Py_XDECREF(out);
+        return Py_BuildValue("(Onn)", Py_None, (Py_ssize_t)0, (Py_ssize_t)0);
+    }
+    if (same) {
+        out = pos == n ? Py_NewRef(args[0]) : PyBytes_FromStringAndSize(s, pos);
+        if (out == NULL) {
+            return NULL;
+        }
+    }
+    else if (_PyBytes_Resize(&out, w - PyBytes_AS_STRING(out)) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(Nnn)", out, pos, count);
+}
+
+static PyMethodDef methods[] = {
+    {"openai_run", (PyCFunction)(void (*)(void))openai_run, METH_FASTCALL, openai_run_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "_sse_runs",
+    "Plain OpenAI chat stream events proved and renamed in one pass (see openai_rename.py).",
+    -1,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__sse_runs(void)
+{
+    return PyModule_Create(&module);
+}
