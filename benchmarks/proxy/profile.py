@@ -60,7 +60,7 @@ def summarize(collapsed: str, *, focus: str | None, top: int, cpu_us: float | No
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        if stack.startswith("Thread._bootstrap"):
+        if "Thread._bootstrap" in stack:  # first frame, or after libc's with --native
             # Not the event loop: threads such as the file watcher's, mostly blocked in native
             # code that non-blocking sampling cannot tell from running. Counted apart.
             other_threads += int(count)
@@ -110,12 +110,14 @@ def profile(args: argparse.Namespace, work: Path) -> str:
         )
         load.run_wrk(url, script, connections=args.concurrency, seconds=2)
         raw = args.out / f"{args.target}-{args.mode}-c{args.concurrency}.txt"
-        # Non-blocking sampling does not pause the server, so it barely changes what it measures.
+        # Non-blocking sampling does not pause the server, so it barely changes what it
+        # measures. --native (the compiled request path's C functions among the frames)
+        # pauses it at each sample: its shares hold, its CPU per request is inflated.
         record = subprocess.Popen(
             [
                 spy,
                 "record",
-                "--nonblocking",
+                "--native" if args.native else "--nonblocking",
                 "--format",
                 "raw",
                 "--rate",
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--focus", help="inclusive time only for files containing this")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--native", action="store_true", help="C frames too (the compiled modules' functions)"
+    )
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="modelyard-profile-") as tmp:
