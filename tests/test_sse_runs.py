@@ -56,11 +56,14 @@ def counted(buffer: bytes, client: str = CLIENT) -> tuple[RawEvents | None, byte
 
 @pytest.mark.parametrize("usage_tail", [True, False])
 @pytest.mark.parametrize("client", [CLIENT, "short", UPSTREAM])
-def test_a_stream_as_openai_writes_it_is_taken_as_the_counted_proof_takes_it(usage_tail, client):
-    buffer = stream(40, usage_tail=usage_tail) + b'data: {"partial'
+@pytest.mark.parametrize("size", [40, 600])  # 600: more events than the C keeps on its stack
+def test_a_stream_as_openai_writes_it_is_taken_as_the_counted_proof_takes_it(
+    usage_tail, client, size
+):
+    buffer = stream(size, usage_tail=usage_tail) + b'data: {"partial'
     renamed, stop, count = run(buffer, client)
     events, rest = counted(buffer, client)
-    assert events is not None and count == events.count == 40
+    assert events is not None and count == events.count == size
     assert renamed == events.raw and buffer[stop:] == rest == b'data: {"partial'
     assert renamed == buffer[:stop].replace(NEEDLE, b'"model":' + json.dumps(client).encode())
 

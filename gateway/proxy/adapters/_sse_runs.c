@@ -126,19 +126,14 @@ openai_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     int same = needle_n == replacement_n && memcmp(needle, replacement, (size_t)needle_n) == 0;
-    Py_ssize_t growth = replacement_n - needle_n;
 
-    PyObject *out = NULL;
-    char *w = NULL;
-    if (!same) {
-        /* At most one rename per event, and an event is longer than the needle. */
-        Py_ssize_t most = n + (growth > 0 ? (n / needle_n + 1) * growth : 0);
-        out = PyBytes_FromStringAndSize(NULL, most);
-        if (out == NULL) {
-            return NULL;
-        }
-        w = PyBytes_AS_STRING(out);
-    }
+    /* Where each event of the run names the model: on the stack for a read of up to
+     * STACK_EVENTS events, on the heap past that. The renamed bytes are then allocated
+     * at their size: a block shrunk after writing may stay in its larger size class. */
+    enum { STACK_EVENTS = 256 };
+    Py_ssize_t on_stack[STACK_EVENTS];
+    Py_ssize_t *models = on_stack;
+    Py_ssize_t room = STACK_EVENTS;
     Py_ssize_t pos = 0, count = 0;
     int run_tail = -1;
     while (starts(s, pos, n, LIT(HEAD))) {
@@ -160,29 +155,53 @@ openai_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (model_at < 0) {
             break;
         }
-        if (!same) {
-            memcpy(w, s + pos, (size_t)(model_at - pos));
-            w += model_at - pos;
-            memcpy(w, replacement, (size_t)replacement_n);
-            w += replacement_n;
-            Py_ssize_t rest = line_end + 2 - (model_at + needle_n);
-            memcpy(w, s + model_at + needle_n, (size_t)rest);
-            w += rest;
+        if (count == room) {
+            Py_ssize_t *grown = PyMem_New(Py_ssize_t, (size_t)room * 2);
+            if (grown == NULL) {
+                if (models != on_stack) {
+                    PyMem_Free(models);
+                }
+                return PyErr_NoMemory();
+            }
+            memcpy(grown, models, sizeof(Py_ssize_t) * (size_t)room);
+            if (models != on_stack) {
+                PyMem_Free(models);
+            }
+            models = grown;
+            room *= 2;
         }
-        count++;
+        models[count++] = model_at;
         pos = line_end + 2;
     }
+    PyObject *out;
     if (count == 0) {
-        Py_XDECREF(out);
-        return Py_BuildValue("(Onn)", Py_None, (Py_ssize_t)0, (Py_ssize_t)0);
+        out = NULL;
     }
-    if (same) {
+    else if (same) {
         out = pos == n ? Py_NewRef(args[0]) : PyBytes_FromStringAndSize(s, pos);
-        if (out == NULL) {
-            return NULL;
+    }
+    else {
+        out = PyBytes_FromStringAndSize(NULL, pos + count * (replacement_n - needle_n));
+        if (out != NULL) {
+            char *w = PyBytes_AS_STRING(out);
+            Py_ssize_t from = 0;
+            for (Py_ssize_t i = 0; i < count; i++) {
+                memcpy(w, s + from, (size_t)(models[i] - from));
+                w += models[i] - from;
+                memcpy(w, replacement, (size_t)replacement_n);
+                w += replacement_n;
+                from = models[i] + needle_n;
+            }
+            memcpy(w, s + from, (size_t)(pos - from));
         }
     }
-    else if (_PyBytes_Resize(&out, w - PyBytes_AS_STRING(out)) < 0) {
+    if (models != on_stack) {
+        PyMem_Free(models);
+    }
+    if (count == 0) {
+        return Py_BuildValue("(Onn)", Py_None, (Py_ssize_t)0, (Py_ssize_t)0);
+    }
+    if (out == NULL) {
         return NULL;
     }
     return Py_BuildValue("(Nnn)", out, pos, count);
