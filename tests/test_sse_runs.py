@@ -68,6 +68,12 @@ def test_a_stream_as_openai_writes_it_is_taken_as_the_counted_proof_takes_it(
     assert renamed == buffer[:stop].replace(NEEDLE, b'"model":' + json.dumps(client).encode())
 
 
+def test_a_whole_read_under_the_same_name_is_relayed_as_it_is():
+    buffer = stream(5)
+    renamed, stop, count = run(buffer, UPSTREAM)
+    assert renamed is buffer and (stop, count) == (len(buffer), 5)
+
+
 #: Each turns a plain event into one the relay must not take unparsed.
 HOSTILE = {
     "a finish reason": lambda e: e.replace(b'"delta"', b'"finish_reason":"stop","delta"'),

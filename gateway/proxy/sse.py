@@ -1,4 +1,5 @@
-"""Server-sent events: an incremental decoder safe at any chunk boundary, and the encoder."""
+"""Server-sent events: decoded as text, and encoded. The incremental decoder, safe at any
+chunk boundary, and the reads of relayed streams are in the compiled sse_reads.py."""
 
 from __future__ import annotations
 
@@ -6,13 +7,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from gateway.proxy.sse_reads import (  # noqa: F401 - the decoder is used from here too
-    MAX_EVENT_BYTES,
-    RawReads,
-    SSEDecoder,
-    TakeWhole,
-    aclose,
-)
+from gateway.proxy.sse_reads import SSEDecoder, aclose  # used from here too
 
 DONE = b"data: [DONE]\n\n"
 
@@ -28,14 +23,6 @@ async def decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None
             yield event
     finally:
         await aclose(chunks)
-
-
-def decode_raw(
-    chunks: AsyncIterator[bytes], take_whole: TakeWhole | None = None
-) -> AsyncIterator[Any]:
-    """The events of each read together, and with `take_whole` what it takes whole first
-    (`sse_reads.RawReads`)."""
-    return RawReads(chunks, take_whole)
 
 
 def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:

@@ -1,7 +1,7 @@
 """The SSE decoder, and the reads of a stream relayed event by event or in runs.
 
 Compiled by mypyc (setup.py), as every streamed read passes through both: `RawReads` is
-`sse.decode_raw`'s iterator written as a class, since mypyc compiles no async generator.
+written as a class with `async def __anext__`, since mypyc compiles no async generator.
 """
 
 from __future__ import annotations

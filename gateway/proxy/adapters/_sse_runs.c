@@ -2,17 +2,17 @@
  * plain and renamed in one pass over its bytes.
  *
  * gateway/proxy/adapters/openai_rename.py proves the same with bytes methods, one pass
- * over the read per fact (about seven passes and a replace, 105 us on a 54 KB read of 200
- * events); this walks the events once (docs/performance.md, "The compiled request
- * path"). It is only ever stricter than that proof: every run it takes, the Python proof
- * takes with the same bytes and count (tests/test_sse_runs.py).
+ * over the read per fact (about seven passes and a replace: 100 us on a 54 KB read of 200
+ * events, against 28 us here; docs/performance.md, "One pass over a stream's events").
+ * It is only ever stricter than that proof: every run it takes, the Python proof takes
+ * with the same bytes and count (tests/test_sse_runs.py).
  *
  * An event is plain when it is one line `data: {...}` followed by a blank line, ends in
- * one of the two tails OpenAI writes on a chunk without a finish reason (the same for
- * every event of a run), and, before the
- * tail, names no finish reason, no error and (unless the tail ends in `"usage":null}`,
- * which every reader takes as the event's usage: the last of a repeated key) no usage,
- * holds no CR, and names `"choices":[{` and the upstream's model exactly once each.
+ * one of the two tails OpenAI writes on a chunk without a finish reason (the same tail for
+ * every event of a run), and, before that tail, names no finish reason, no error and no
+ * usage (unless the tail ends in `"usage":null}`, which every reader takes as the event's
+ * usage: the last of a repeated key), holds no CR, and names `"choices":[{` and the
+ * upstream's model exactly once each.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -32,19 +32,23 @@ starts(const char *s, Py_ssize_t i, Py_ssize_t stop, const char *word, Py_ssize_
     return stop - i >= n && memcmp(s + i, word, (size_t)n) == 0;
 }
 
+/* Whether the event line s[start:stop] is long enough for the head and the n-byte tail,
+ * and ends in that tail. */
+static inline int
+ends(const char *s, Py_ssize_t start, Py_ssize_t stop, const char *tail, Py_ssize_t n)
+{
+    return stop - start >= (Py_ssize_t)(sizeof(HEAD) - 1) + n
+           && memcmp(s + stop - n, tail, (size_t)n) == 0;
+}
+
 /* Which tail the event line s[start:stop] ends in: 1 TAIL_USAGE, 0 TAIL_PLAIN, -1 none. */
 static int
 tail_of(const char *s, Py_ssize_t start, Py_ssize_t stop)
 {
-    if (stop - start >= (Py_ssize_t)(sizeof(HEAD) - 1 + sizeof(TAIL_USAGE) - 1)
-        && memcmp(s + stop - (sizeof(TAIL_USAGE) - 1), TAIL_USAGE, sizeof(TAIL_USAGE) - 1) == 0) {
+    if (ends(s, start, stop, LIT(TAIL_USAGE))) {
         return 1;
     }
-    if (stop - start >= (Py_ssize_t)(sizeof(HEAD) - 1 + sizeof(TAIL_PLAIN) - 1)
-        && memcmp(s + stop - (sizeof(TAIL_PLAIN) - 1), TAIL_PLAIN, sizeof(TAIL_PLAIN) - 1) == 0) {
-        return 0;
-    }
-    return -1;
+    return ends(s, start, stop, LIT(TAIL_PLAIN)) ? 0 : -1;
 }
 
 /* Where the upstream's model is named in the plain event s[start:stop] (its line, without
@@ -156,16 +160,17 @@ openai_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
         if (count == room) {
-            Py_ssize_t *grown = PyMem_New(Py_ssize_t, (size_t)room * 2);
+            size_t size = sizeof(Py_ssize_t) * (size_t)room * 2;
+            Py_ssize_t *grown = models == on_stack ? PyMem_Malloc(size)
+                                                   : PyMem_Realloc(models, size);
             if (grown == NULL) {
                 if (models != on_stack) {
-                    PyMem_Free(models);
+                    PyMem_Free(models);  /* a failed resize leaves the block as it was */
                 }
                 return PyErr_NoMemory();
             }
-            memcpy(grown, models, sizeof(Py_ssize_t) * (size_t)room);
-            if (models != on_stack) {
-                PyMem_Free(models);
+            if (models == on_stack) {
+                memcpy(grown, on_stack, sizeof(on_stack));
             }
             models = grown;
             room *= 2;

@@ -30,7 +30,8 @@ from gateway.proxy.adapters.openai_rename import _parse_chunk, _rename
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 from gateway.proxy.adapters.openai_search import counted, search_tools, searches
 from gateway.proxy.chunk import RawEvents, loads
-from gateway.proxy.sse import aclose, decode_raw
+from gateway.proxy.sse import aclose
+from gateway.proxy.sse_reads import RawReads
 from gateway.proxy.upstream_errors import status_error
 
 PATHS: Mapping[str, str] = {
@@ -208,7 +209,7 @@ class OpenAICompatible(Adapter):
         rename = _rename(call.channel.upstream_model, call.body["model"])
         finished = False
         whole = rename.whole_events if fast and call.event_runs else None
-        reads = decode_raw(response.iter_bytes(), whole)
+        reads = RawReads(response.iter_bytes(), whole)
         try:
             async for events in reads:
                 if type(events) is RawEvents:

@@ -122,7 +122,7 @@ class _Rename:
         self.client = _dump(client_model).encode()
         self.same = self.upstream == self.client
         self.needles = [(key, key + self.upstream) for key in (b'"model":', b'"model": ')]
-        self.renamed = b'"model":' + self.client
+        self.renamed = b'"model":' + self.client  # what the compact needle becomes
 
     def swap(self, data: bytes) -> bytes | None:
         """`data` with the model named as the client asked, or None unless `"model": <name>`
@@ -152,7 +152,7 @@ class _Rename:
 
         Where the C extension is built, it takes the events written exactly as OpenAI
         writes them in one pass (gateway/proxy/adapters/_sse_runs.c, only ever stricter
-        than `counted_events`); what it does not take, `counted_events` looks at.
+        than `counted_events`); a read where it takes none, `counted_events` looks at.
         """
         if _one_pass is not None:
             renamed, stop, count = _one_pass(buffer, self.needles[0][1], self.renamed)
@@ -187,8 +187,8 @@ class _Rename:
         """The `count` plain events of `buffer[:end]` renamed, if each names the upstream's
         model once, and the rest of the buffer."""
         region = buffer[:end]
-        key, needle = self.needles[0]
-        renamed = region if self.same else region.replace(needle, key + self.client)
+        needle = self.needles[0][1]
+        renamed = region if self.same else region.replace(needle, self.renamed)
         longer = len(self.client) - len(self.upstream)
         # the replacements counted by how much longer the bytes got, where the names differ
         # in length: one pass less than counting them first
