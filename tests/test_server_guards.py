@@ -148,6 +148,31 @@ def test_two_pipelined_requests_are_both_answered(proxy):
     assert answers(data) == 2
 
 
+def test_expect_100_continue_is_answered_before_the_body_is_sent(proxy):
+    """A client that waits for `100 Continue` gets it at once (the httptools server holds
+    an answer's first write for its next one: gateway/proxy/head_hold.py), then its answer."""
+    body = json.dumps({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})
+    sock = connect(proxy)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        + f"Authorization: Bearer {KEY_ALICE}\r\nContent-Type: application/json\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    sock.settimeout(BODY_S / 2)  # well inside the body deadline
+    interim = b""
+    while b"\r\n\r\n" not in interim:
+        interim += sock.recv(65536)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.sendall(body.encode() + HEALTH.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    data, _ = read_until_closed(sock)
+    assert answers(data) == 2 and data.startswith(b"HTTP/1.1 200 ")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(
+        dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])[b"content-length"]
+    )
+    assert json.loads(rest[:length])["choices"][0]["message"]["role"] == "assistant"
+
+
 def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(proxy):
     # The attack of the report: 1,000 idle, 100 slowloris and 50 slow-body connections.
     idle = [connect(proxy) for _ in range(1000)]

@@ -18,6 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.errors import InvalidRequest
+from gateway.proxy.head_hold import HeldHead
 from gateway.proxy.server import (
     AMBIGUOUS,
     ConnectionGuard,
@@ -73,8 +74,11 @@ class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
             self._expect("head")  # a request head has begun; keep-alive's timer is off
 
     def on_headers_complete(self) -> None:
+        earlier = self.cycle
         super().on_headers_complete()
         self._head_started = False
+        if self.cycle is not earlier:  # a request's cycle (an upgrade makes none)
+            self.cycle.transport = HeldHead(self.transport, self.loop)  # head and body: one write
         if not self._upgraded:
             self._expect("body")  # until on_message_complete, at once for a bodiless request
 
