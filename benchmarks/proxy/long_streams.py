@@ -1,12 +1,14 @@
 """Many long streams at once through one modelyard worker, from an upstream that paces them.
 
     python3 -m benchmarks.proxy.long_streams [--streams 2000] [--events 200] [--rate 20]
+        [--target baseline] [--lockstep]
 
 A paced upstream (this module, `--role upstream`: raw asyncio on uvloop, chunked SSE) sends
 each stream `--events` OpenAI-shaped chunks (`"usage": null` on each) at `--rate` events a
-second, then a finish chunk, a usage chunk and [DONE]; each content chunk carries the
-monotonic time it was written. `modelyard serve --workers 1` relays them; a client of raw
-connections opens `--streams` streams at once (spread over the first second) and notes
+second, each stream on its own clock from the moment its request came (`--lockstep`: all
+streams' events in the same instant, one burst per period), then a finish chunk, a usage
+chunk and [DONE]; each content chunk carries the monotonic time it was written.
+`modelyard serve --workers 1` relays them; a client of raw connections opens `--streams` streams at once (spread over the first second) and notes
 when each event arrives. CLOCK_MONOTONIC is the same in every process of the machine, so
 arrival minus writing time is what the proxy adds to each event; the report gives its p50,
 p99 and max, the errors (streams not ending in [DONE], short streams, non-200), and the
@@ -65,26 +67,45 @@ def _event(data: str) -> str:
 
 
 class _Upstream(upstream.RequestProtocol):
-    """One upstream connection: answers each request with a paced stream."""
+    """One upstream connection: answers each request with a paced stream.
+
+    Each stream keeps its own clock: its events fall due every 1/rate seconds from the
+    moment its request came, as a model's tokens do, so 2,000 streams opened over a second
+    spread their events over each period. With `lockstep`, every stream's event is written
+    in the same instant instead, one burst a period (a worst case no real upstream sends).
+    """
 
     streams: set[_Upstream] = set()
+    lockstep = False
 
-    def __init__(self, events: int) -> None:
+    def __init__(self, events: int, rate: float) -> None:
         super().__init__()
         self.events = events
+        self.period = 1 / rate
         self.sent = 0
+        self.started = 0.0
 
     def answer(self, head: bytes) -> None:
         assert self.transport is not None
         self.transport.write(HEAD)
         self.sent = 0
-        _Upstream.streams.add(self)
+        if _Upstream.lockstep:
+            _Upstream.streams.add(self)
+            return
+        loop = asyncio.get_running_loop()
+        self.started = loop.time()
+        loop.call_at(self.started + self.period, self.tick)
 
     def tick(self) -> None:
         assert self.transport is not None
+        if self.transport.is_closing():
+            return
         if self.sent < self.events:
             self.transport.write(_chunk(_event(f"{_PREFIX}{time.monotonic():.6f}{_SUFFIX}")))
             self.sent += 1
+            if not _Upstream.lockstep:
+                due = self.started + (self.sent + 1) * self.period
+                asyncio.get_running_loop().call_at(due, self.tick)
             return
         self.transport.write(
             _chunk(_event(_END) + _event(_USAGE) + "data: [DONE]\n\n") + b"0\r\n\r\n"
@@ -95,10 +116,15 @@ class _Upstream(upstream.RequestProtocol):
         _Upstream.streams.discard(self)
 
 
-async def run_upstream(port: int, events: int, rate: float) -> None:
+async def run_upstream(port: int, events: int, rate: float, lockstep: bool) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Upstream(events), "127.0.0.1", port, backlog=4096)
+    _Upstream.lockstep = lockstep
+    server = await loop.create_server(
+        lambda: _Upstream(events, rate), "127.0.0.1", port, backlog=4096
+    )
     async with server:
+        if not lockstep:
+            await asyncio.Event().wait()  # each stream ticks on its own timer
         while True:
             started = loop.time()
             for stream in list(_Upstream.streams):
@@ -190,10 +216,12 @@ async def _peak_rss(pid: int, stop: asyncio.Event) -> float:
 async def measure(args: argparse.Namespace, proxy_port: int, pid: int) -> dict[str, float]:
     stop = asyncio.Event()
     rss = asyncio.create_task(_peak_rss(pid, stop))
+    cpu_before = procs.cpu_s(pid)
     try:
         result = await run_clients(proxy_port, args.streams, args.events)
     finally:
         stop.set()
+    result["cpu_us_per_event"] = 1e6 * (procs.cpu_s(pid) - cpu_before) / max(result["events"], 1)
     result["peak_rss_mb"] = await rss
     return result
 
@@ -204,6 +232,8 @@ def _proxy_command(target: str, catalog: Path, port: int, work: Path) -> list[st
             "uvicorn",
             port,
             "--no-access-log",
+            "--no-server-header",
+            "--no-proxy-headers",
             "--lifespan",
             "on",
             "--backlog",
@@ -221,6 +251,11 @@ def main() -> int:
     parser.add_argument("--role", choices=("bench", "upstream"), default="bench")
     parser.add_argument("--target", choices=("modelyard", "baseline"), default="modelyard")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="every stream's events written in the same instant (one burst a period)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -229,7 +264,7 @@ def main() -> int:
     except ImportError:
         pass
     if args.role == "upstream":
-        asyncio.run(run_upstream(args.port, args.events, args.rate))
+        asyncio.run(run_upstream(args.port, args.events, args.rate, args.lockstep))
         return 0
     import resource
 
@@ -250,6 +285,7 @@ def main() -> int:
             str(args.events),
             "--rate",
             str(args.rate),
+            *(["--lockstep"] if args.lockstep else []),
         ]
         env = env_with({bench_catalog.UPSTREAM_KEY_ENV: bench_catalog.UPSTREAM_KEY})
         root = f"http://127.0.0.1:{up_port}"
@@ -270,11 +306,12 @@ def main() -> int:
             procs.wait_port(proxy_port, timeout_s=30, proc=proxy)
             result = asyncio.run(measure(args, proxy_port, proxy.pid))
     print(
-        f"{args.target}: {args.streams:,} streams x {args.events} events at {args.rate:g}/s through one "
+        f"{args.target}: {args.streams:,} streams x {args.events} events at {args.rate:g}/s "
+        f"({'in lockstep' if args.lockstep else 'each on its own clock'}) through one "
         f"worker: errors {result['errors']:.0f}; added delay per event p50 "
         f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max "
-        f"{result['max_ms']:.1f} ms ({result['events']:,.0f} events); peak RSS "
-        f"{result['peak_rss_mb']:.0f} MB"
+        f"{result['max_ms']:.1f} ms ({result['events']:,.0f} events); server CPU "
+        f"{result['cpu_us_per_event']:.1f} us per event; peak RSS {result['peak_rss_mb']:.0f} MB"
     )
     ok = result["errors"] == 0 and result["p99_ms"] < 5 and result["peak_rss_mb"] < 250
     print("targets (no error, p99 < 5 ms, RSS < 250 MB):", "met" if ok else "MISSED")

@@ -154,7 +154,10 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             PASSTHROUGH_APPS[target],
         )
         if target in ("baseline", "floor"):
-            cmd += ["--lifespan", "on", "--no-server-header"]
+            # No X-Forwarded-* middleware: the baseline reads no client address, and uvicorn's
+            # middleware for it cost the baseline 76-77 against 85-88 us of server CPU per
+            # plain request (docs/performance.md, "The baseline and the server stack").
+            cmd += ["--lifespan", "on", "--no-server-header", "--no-proxy-headers"]
             env[floor.USAGE_LOG_ENV] = str(work / f"{target}-usage.jsonl")
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
