@@ -50,6 +50,35 @@ def test_total_deadline_holds_for_a_stream_that_trickles_past_it(tight):
     assert "fake answer from a".startswith(result.text.strip())
 
 
+IDLE_S = 0.5
+
+
+@pytest.fixture
+def idle() -> Iterator[tuple[FaultyOpenAI, str]]:
+    """A proxy whose first-byte timeout (0.5 s, also the longest silence between two reads
+    of a stream) is far shorter than its total deadline (10 s)."""
+    with (
+        faulty_upstream() as (fake, url),
+        running_proxy(
+            fault_catalog(url, total_timeout_s=10, first_byte_timeout_s=IDLE_S), environ=ENV
+        ) as (proxy, _),
+    ):
+        yield fake, proxy
+
+
+def test_a_stream_is_timed_by_the_silence_between_reads_not_by_its_length(idle):
+    """Events 0.15 s apart run past the 0.5 s limit in all, and the stream goes on; the
+    silence after its fifth event ends it 0.5 s after the last read, with an error event,
+    and the upstream connection is closed (gateway/proxy/timeout.py, IdleTimeout)."""
+    fake, proxy = idle
+    fake.push({"trickle": 0.15, "stall_after": 5}, model="a")  # the role and four words
+    result = ask(proxy, "m1", stream=True)
+    assert (result.status, result.mid_stream_error, result.code) == (200, True, "upstream_timeout")
+    assert result.text == "fake answer from a "
+    assert 5 * 0.15 + IDLE_S - 0.1 <= result.elapsed <= 5 * 0.15 + IDLE_S + TOLERANCE_S
+    settle(lambda: fake.active_streams == 0)
+
+
 @pytest.fixture
 def spied() -> Iterator[tuple[FaultyOpenAI, str, LoopSpy]]:
     """A proxy with generous timeouts (only a disconnect ends a stall fast), its loop spied on."""

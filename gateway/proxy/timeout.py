@@ -11,21 +11,44 @@ deadline is then a set entry added and removed (the request's total deadline is 
 away and almost never fires), where a timer handle created and cancelled per request cost
 about 2.5 µs of a plain request's 55 in-process
 (`python3 -m benchmarks.proxy.features --only deadlines`).
+
+The same timer keeps `IdleTimeout`s, limits that move on with every upstream read: a read
+moves the limit's time and leaves the timer alone; when the timer comes, a limit that has
+moved is not due, and the timer is armed again at the earliest still open. A stream's
+upstream reads are many (one per event when the upstream paces them), where aiohttp's read
+timeout creates and cancels a timer on each: with 1,000 paced streams, the p99 delay the
+proxy adds per event went from 3.9 to 2.9 ms (docs/performance.md, "Long streams").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+from collections.abc import Callable
 from types import TracebackType
 
 from gateway.proxy.per_loop import PerLoop
 
+log = logging.getLogger("modelyard.proxy")
 
-class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
+
+class _Due:
+    """An entry of an event loop's open deadlines: due at `_when`, then `_expire`d once."""
+
+    __slots__ = ("_when",)
+
+    def __init__(self, when: float) -> None:
+        self._when = when
+
+    def _expire(self) -> None:
+        raise NotImplementedError
+
+
+class timeout_at(_Due):  # noqa: N801 - used like asyncio.timeout_at, named like it
     """`with timeout_at(when):` cancels the block at loop time `when` (time.monotonic())."""
 
-    __slots__ = ("_task", "_when", "_cancelling", "_expired", "_open")
+    __slots__ = ("_task", "_cancelling", "_expired", "_open")
 
     def __init__(self, when: float) -> None:
         try:
@@ -34,8 +57,8 @@ class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
             task = None
         if task is None:
             raise RuntimeError("timeout_at must be used inside a task")
+        super().__init__(when)
         self._task = task
-        self._when = when
         self._cancelling = task.cancelling()
         self._expired = False
         self._open = _OpenDeadlines.of(task.get_loop())
@@ -67,17 +90,51 @@ class timeout_at:  # noqa: N801 - used like asyncio.timeout_at, named like it
         return self._expired
 
 
+class IdleTimeout(_Due):
+    """Calls `on_expire` once `limit_s` seconds pass with no `touch()`, unless closed first.
+
+    For the time between an upstream's reads: `touch()` on each read costs a clock read and
+    an attribute, not a timer. `on_expire` runs in the loop's timer callback: it must not
+    block, and what it raises is logged, never passed to the other deadlines.
+    """
+
+    __slots__ = ("_limit", "_loop", "_on_expire", "_open")
+
+    def __init__(self, limit_s: float, on_expire: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        super().__init__(loop.time() + limit_s)
+        self._limit = limit_s
+        self._loop = loop
+        self._on_expire = on_expire
+        self._open = _OpenDeadlines.of(loop)
+        self._open.add(self)
+
+    def touch(self) -> None:
+        """A read came: the limit starts again from now."""
+        self._when = self._loop.time() + self._limit
+
+    def close(self) -> None:
+        self._open.waiting.discard(self)
+
+    def _expire(self) -> None:
+        try:
+            self._on_expire()
+        except Exception:
+            log.exception("an idle timeout's expiry failed")
+
+
 class _OpenDeadlines(PerLoop):
     """The deadlines of one event loop not yet left, and the one timer that expires them,
-    armed no later than the earliest (an entry earlier than the timer re-arms it)."""
+    armed no later than the earliest (an entry earlier than the timer re-arms it; one that
+    moved later is looked at again when the timer comes)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
-        self.waiting: set[timeout_at] = set()
+        self.waiting: set[_Due] = set()
         self.armed_at = math.inf
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, deadline: timeout_at) -> None:
+    def add(self, deadline: _Due) -> None:
         self.waiting.add(deadline)
         if deadline._when < self.armed_at:
             self._arm(deadline._when)

@@ -21,6 +21,7 @@ from gateway.errors import UpstreamConnectError, UpstreamProtocolError, Upstream
 from gateway.proxy.adapters.base import Deadline, HandshakeRefused
 from gateway.proxy.exchange import dumps
 from gateway.proxy.sse import decode
+from gateway.proxy.timeout import IdleTimeout
 
 _CACHE_LIMIT = 1024  # distinct upstream URLs / timeout pairs remembered
 #: The largest complete answer read from an upstream, after decompression: a reply that
@@ -100,13 +101,37 @@ class AiohttpResponse:
             raise UpstreamProtocolError(f"upstream {self._host} answered invalid JSON") from exc
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
+        idle = self._idle_timeout()
         try:
             async for chunk in self._response.content.iter_any():
+                if idle is not None:
+                    idle.touch()
                 yield chunk
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, self._host, "reading the body") from exc
         finally:
+            if idle is not None:
+                idle.close()
             self._response.release()
+
+    def _idle_timeout(self) -> IdleTimeout | None:
+        """aiohttp's read timeout (the first-byte timeout, between any two reads) handed to
+        an `IdleTimeout`: aiohttp re-arms a timer on every read, a long stream's many reads
+        each; this moves a time (gateway/proxy/timeout.py)."""
+        connection = self._response.connection
+        protocol = connection.protocol if connection is not None else None
+        limit = protocol.read_timeout if protocol is not None else None
+        if protocol is None or not limit:
+            return None
+        protocol.read_timeout = None  # the timer armed at the last read is the last one
+        return IdleTimeout(limit, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        """What aiohttp's own read timeout does: the reader fails, the connection closes."""
+        self._response.content.set_exception(
+            aiohttp.ServerTimeoutError("Timeout on reading data from socket")
+        )
+        self._response.close()
 
     def iter_sse(self) -> AsyncIterator[tuple[str | None, str]]:
         return decode(self.iter_bytes())

@@ -6,7 +6,8 @@ HTML error page, as a load balancer in front of an upstream sends), {"stall": "b
 plain request (half a JSON body, then silence), {"malformed_chunk": N} (the stream's N-th
 event is not JSON), {"no_done": True} (a complete stream without `data: [DONE]`),
 {"end_after": N} (the stream ends cleanly after N events, before the answer did),
-{"trickle": seconds} (a pause before every streamed event). Every request is recorded with
+{"trickle": seconds} (a pause before every streamed event), {"stall_after": N} (silence
+after the stream's N-th event). Every request is recorded with
 its arrival time (`at`, time.monotonic()); `active_streams` counts the response streams still
 running, so a test can see the proxy hang up.
 """
@@ -79,6 +80,8 @@ class FaultyOpenAI(FakeOpenAI):
                     continue
                 if i == behaviour.get("end_after"):
                     return
+                if i == behaviour.get("stall_after"):
+                    await self._stall(request)
                 if "trickle" in behaviour:
                     await asyncio.sleep(behaviour["trickle"])
                 yield MALFORMED_EVENT if i == behaviour.get("malformed_chunk") else part
