@@ -71,10 +71,10 @@ class LongStream:
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
 
-def write_catalog(root: Path, upstream: str) -> Path:
+def write_catalog(root: Path, upstream: str, settings: str = "") -> Path:
     root.mkdir(parents=True)
     (root / "catalog.yaml").write_text(f"""\
-kind: Provider
+{settings}kind: Provider
 name: long
 protocol: openai
 base_url: {upstream}/v1
@@ -211,3 +211,49 @@ def test_clients_that_stop_reading_a_50_mb_stream_hold_bounded_memory_and_give_i
             figures.append(f"round {n}: stalled {stalled:.1f}, after close {after:.1f}")
         print("RSS MB: " + "; ".join(figures))
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+
+
+FIRST_BYTE_S = 0.5
+
+
+def test_a_client_that_pauses_past_the_first_byte_timeout_still_gets_the_whole_stream(
+    tmp_path,
+):
+    """The first-byte timeout also bounds the silence between an upstream's reads; a client
+    that stops reading for three times as long, while the proxy's writes to it wait, is not
+    an upstream gone silent (gateway/proxy/timeout.py, IdleTimeout.pause)."""
+    upstream = LongStream()
+    settings = f"""\
+kind: Settings
+name: settings
+defaults: {{first_byte_timeout_s: {FIRST_BYTE_S}}}
+---
+"""
+    catalog = write_catalog(tmp_path / "c", "", settings)
+    with serve_asgi(upstream.app) as up:
+        text = (catalog / "catalog.yaml").read_text().replace("base_url: /v1", f"base_url: {up}/v1")
+        (catalog / "catalog.yaml").write_text(text)
+        with (
+            serving("--catalog", str(catalog)) as (url, _proc, _),
+            httpx.stream(
+                "POST",
+                f"{url}/v1/chat/completions",
+                timeout=60,
+                headers={"Authorization": f"Bearer {KEY_ALICE}"},
+                json={
+                    "model": "long",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "go"}],
+                },
+            ) as r,
+        ):
+            chunks = r.iter_bytes()
+            got = len(next(chunks))
+            time.sleep(3 * FIRST_BYTE_S)  # the proxy's writes to this client wait meanwhile
+            poll(lambda: upstream.sent < STREAM_BYTES, timeout=5)  # it was still streaming
+            tail = b""
+            for chunk in chunks:
+                got += len(chunk)
+                tail = (tail + chunk)[-4096:]
+    assert got > 0.99 * STREAM_BYTES
+    assert tail.endswith(b"data: [DONE]\n\n") and b'"error"' not in tail

@@ -14,7 +14,8 @@ about 2.5 µs of a plain request's 55 in-process
 
 The same timer keeps `IdleTimeout`s, limits that move on with every upstream read: a read
 moves the limit's time and leaves the timer alone; when the timer comes, a limit that has
-moved is not due, and the timer is armed again at the earliest still open. A stream's
+moved is not due, and the timer is armed again at the earliest still open (a limit that
+comes back from a pause earlier than the timer arms it itself). A stream's
 upstream reads are many (one per event when the upstream paces them), where aiohttp's read
 timeout creates and cancels a timer on each: with 1,000 paced streams, the p99 delay the
 proxy adds per event went from 3.9 to 2.9 ms (docs/performance.md, "Long streams").
@@ -91,11 +92,13 @@ class timeout_at(_Due):  # noqa: N801 - used like asyncio.timeout_at, named like
 
 
 class IdleTimeout(_Due):
-    """Calls `on_expire` once `limit_s` seconds pass with no `touch()`, unless closed first.
+    """Calls `on_expire` once `limit_s` seconds pass waiting, unless closed first.
 
-    For the time between an upstream's reads: `touch()` on each read costs a clock read and
-    an attribute, not a timer. `on_expire` runs in the loop's timer callback: it must not
-    block, and what it raises is logged, never passed to the other deadlines.
+    For how long an upstream keeps its reader waiting: the limit runs from `touch()` (the
+    reader asks for more) and stops at `pause()` (it has its read, and its consumer may be
+    slow: a client that reads slowly is not an upstream that went silent). Each costs a
+    clock read and an attribute, not a timer. `on_expire` runs in the loop's timer callback:
+    it must not block, and what it raises is logged, never passed to the other deadlines.
     """
 
     __slots__ = ("_limit", "_loop", "_on_expire", "_open")
@@ -110,8 +113,15 @@ class IdleTimeout(_Due):
         self._open.add(self)
 
     def touch(self) -> None:
-        """A read came: the limit starts again from now."""
-        self._when = self._loop.time() + self._limit
+        """The reader waits again: the limit starts from now."""
+        when = self._loop.time() + self._limit
+        self._when = when
+        if when < self._open.armed_at:  # after a pause, the earliest of all may be this one
+            self._open.arm(when)
+
+    def pause(self) -> None:
+        """The reader has its read: no limit runs until the next `touch()`."""
+        self._when = math.inf
 
     def close(self) -> None:
         self._open.waiting.discard(self)
@@ -137,9 +147,9 @@ class _OpenDeadlines(PerLoop):
     def add(self, deadline: _Due) -> None:
         self.waiting.add(deadline)
         if deadline._when < self.armed_at:
-            self._arm(deadline._when)
+            self.arm(deadline._when)
 
-    def _arm(self, when: float) -> None:
+    def arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.armed_at = when
@@ -151,5 +161,6 @@ class _OpenDeadlines(PerLoop):
         for deadline in [d for d in self.waiting if d._when <= now]:
             self.waiting.discard(deadline)
             deadline._expire()
-        if self.waiting:
-            self._arm(min(d._when for d in self.waiting))
+        earliest = min((d._when for d in self.waiting), default=math.inf)
+        if earliest < math.inf:  # every entry paused: the next touch() arms the timer
+            self.arm(earliest)

@@ -104,9 +104,12 @@ class AiohttpResponse:
         idle = self._idle_timeout()
         try:
             async for chunk in self._response.content.iter_any():
-                if idle is not None:
-                    idle.touch()
+                if idle is None:
+                    yield chunk
+                    continue
+                idle.pause()  # while the consumer has the read, the upstream is not timed
                 yield chunk
+                idle.touch()
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, self._host, "reading the body") from exc
         finally:
