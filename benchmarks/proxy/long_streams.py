@@ -8,8 +8,8 @@ each stream `--events` OpenAI-shaped chunks (`"usage": null` on each) at `--rate
 second, each stream on its own clock from the moment its request came (`--lockstep`: all
 streams' events in the same instant, one burst per period), then a finish chunk, a usage
 chunk and [DONE]; each content chunk carries the monotonic time it was written.
-`modelyard serve --workers 1` relays them; a client of raw connections opens `--streams` streams at once (spread over the first second) and notes
-when each event arrives. CLOCK_MONOTONIC is the same in every process of the machine, so
+`modelyard serve --workers 1` relays them; a client of raw connections opens `--streams`
+streams at once (spread over the first second) and notes when each event arrives. CLOCK_MONOTONIC is the same in every process of the machine, so
 arrival minus writing time is what the proxy adds to each event; the report gives its p50,
 p99 and max, the errors (streams not ending in [DONE], short streams, non-200), and the
 proxy's peak RSS. Targets (issue 18): no error, p99 added delay < 5 ms, RSS < 250 MB.
@@ -75,13 +75,13 @@ class _Upstream(upstream.RequestProtocol):
     in the same instant instead, one burst a period (a worst case no real upstream sends).
     """
 
-    streams: set[_Upstream] = set()
-    lockstep = False
+    streams: set[_Upstream] = set()  # the streams a lockstep tick writes to
 
-    def __init__(self, events: int, rate: float) -> None:
+    def __init__(self, events: int, rate: float, lockstep: bool) -> None:
         super().__init__()
         self.events = events
         self.period = 1 / rate
+        self.lockstep = lockstep
         self.sent = 0
         self.started = 0.0
 
@@ -89,7 +89,7 @@ class _Upstream(upstream.RequestProtocol):
         assert self.transport is not None
         self.transport.write(HEAD)
         self.sent = 0
-        if _Upstream.lockstep:
+        if self.lockstep:
             _Upstream.streams.add(self)
             return
         loop = asyncio.get_running_loop()
@@ -103,7 +103,7 @@ class _Upstream(upstream.RequestProtocol):
         if self.sent < self.events:
             self.transport.write(_chunk(_event(f"{_PREFIX}{time.monotonic():.6f}{_SUFFIX}")))
             self.sent += 1
-            if not _Upstream.lockstep:
+            if not self.lockstep:
                 due = self.started + (self.sent + 1) * self.period
                 asyncio.get_running_loop().call_at(due, self.tick)
             return
@@ -118,9 +118,8 @@ class _Upstream(upstream.RequestProtocol):
 
 async def run_upstream(port: int, events: int, rate: float, lockstep: bool) -> None:
     loop = asyncio.get_running_loop()
-    _Upstream.lockstep = lockstep
     server = await loop.create_server(
-        lambda: _Upstream(events, rate), "127.0.0.1", port, backlog=4096
+        lambda: _Upstream(events, rate, lockstep), "127.0.0.1", port, backlog=4096
     )
     async with server:
         if not lockstep:
