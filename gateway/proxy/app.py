@@ -19,7 +19,7 @@ from gateway.proxy.breaker import Breakers
 from gateway.proxy.clients import routes
 from gateway.proxy.endpoints import POST
 from gateway.proxy.exchange import Exchange, Receive, Scope, Send, dumps
-from gateway.proxy.heap import HeapTrimmer, glibc_trim, settle_heap
+from gateway.proxy.heap import HeapTrimmer, glibc_trim, hold_freed_heap, settle_heap
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.reload import CatalogDir, Holder, SnapshotFile, Source
 from gateway.proxy.snapshot_url import SnapshotURL, is_snapshot_url
@@ -328,12 +328,14 @@ def create_app(
 ) -> ProxyApp:
     """The proxy app over a catalog directory, a snapshot file or URL, or a prepared holder;
     `state` is a state backend URL (default: embedded, this process only). `settle`: the
-    process serves this app alone, and each snapshot installed freezes the heap
-    (heap.settle_heap); not for apps embedded in a process that does other work."""
+    process serves this app alone: each snapshot installed freezes the heap, and freed
+    memory is kept while requests run (heap.settle_heap, heap.hold_freed_heap); not for
+    apps embedded in a process that does other work."""
     if holder is None:
         holder = Holder(snapshot_source(snapshot, catalog, poll_interval_s), Breakers())
     if settle:
         holder.on_install.append(settle_heap)
+        hold_freed_heap()
     if no_auth:
         from gateway.proxy.auth import warn_no_auth
 

@@ -15,6 +15,11 @@ reused by the traffic at hand), at most once a second, about 1 ms on an 85 MB pr
 Not glibc (musl, macOS): nothing to do, the trimmer never trims. Threads need no arena
 limit (`MALLOC_ARENA_MAX`): the proxy's few threads (the loop's resolver, a worker) hold
 about 130 KB each, the main heap holds the rest, and `malloc_trim` trims every arena.
+
+Since the trimmer gives the memory back once the proxy is idle, glibc need not give it
+back while requests run (`hold_freed_heap`): by default it trims its heap's top whenever a
+free leaves more than 128 KB there, and the next allocation takes the pages back from the
+system, each zeroed and mapped at a page fault.
 """
 
 from __future__ import annotations
@@ -38,14 +43,20 @@ MIN_GAIN_BYTES = 4 * 1024 * 1024
 Trim = Callable[[int], int]
 
 
-def glibc_trim() -> Trim | None:
-    """glibc's `malloc_trim`, or None under any other C library."""
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, if it is glibc."""
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return None
     except (AttributeError, ValueError, OSError):  # no confstr, or not glibc
         return None
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    return ctypes.CDLL(None)
+
+
+def glibc_trim() -> Trim | None:
+    """glibc's `malloc_trim`, or None under any other C library."""
+    libc = _glibc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
     if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
@@ -145,3 +156,30 @@ def settle_heap(_loaded: object = None) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+#: What glibc keeps of the heap's free top before giving it back at a free, and the size
+#: from which a block gets its own mapping instead of heap space, while the proxy serves.
+#: glibc's defaults are 128 KB each, the second rising to a freed mapping's size: a
+#: 200-event stream's 54 KB reads, held a little longer by the proxy than by a bare
+#: pass-through, had the heap trimmed and grown back about seven pages' worth of faults
+#: per stream (docs/performance.md, "Freed memory kept while requests run").
+HELD_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
+
+#: mallopt's names for the two (malloc.h).
+_MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3}
+
+
+def hold_freed_heap() -> bool:
+    """Keep freed memory in the heap while requests run (HELD_MALLOC), for the idle
+    trimmer to give back; whether it was set. Left to the environment when it tunes glibc's
+    allocator itself (a `MALLOC_*_` variable or `GLIBC_TUNABLES`), and to other C libraries."""
+    if "GLIBC_TUNABLES" in os.environ or any(name in os.environ for name in HELD_MALLOC):
+        return False
+    libc = _glibc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return all(mallopt(_MALLOPT[name], value) == 1 for name, value in HELD_MALLOC.items())
