@@ -30,6 +30,7 @@ from benchmarks.proxy import bench_catalog, procs, upstream
 from benchmarks.proxy.targets import (
     PASSTHROUGH_APPS,
     REPO,
+    SERVE_MALLOC_ENV,
     env_with,
     python_server,
     serve_command,
@@ -297,7 +298,11 @@ def main() -> int:
             procs.running(
                 _proxy_command(args.target, catalog, proxy_port, work),
                 log=work / "proxy.log",
-                env={**env, "BENCH_UPSTREAM_URL": root},
+                env={
+                    **env,
+                    **(SERVE_MALLOC_ENV if args.target == "baseline" else {}),
+                    "BENCH_UPSTREAM_URL": root,
+                },
                 cwd=REPO,
             ) as proxy,
         ):

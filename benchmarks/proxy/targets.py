@@ -17,6 +17,10 @@ from benchmarks.proxy import bench_catalog, floor, litellm_target, procs, shapes
 from gateway.proxy.heap import HELD_MALLOC
 
 REPO = Path(__file__).resolve().parent.parent.parent
+#: glibc's allocator tuned for a bare server as `modelyard serve` tunes its own
+#: (gateway/proxy/heap.py): at 64 concurrent 200-event streams it made the baseline
+#: cheaper too (docs/performance.md, "Freed memory kept while requests run").
+SERVE_MALLOC_ENV = {name: str(value) for name, value in HELD_MALLOC.items()}
 #: modelyard runs with its usage log (to a file) and metrics on; modelyard-no-accounting with
 #: both off, so the pair shows what accounting costs (the -only targets split it up; they
 #: run only when named).
@@ -160,9 +164,7 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             # plain request (docs/performance.md, "The baseline and the server stack").
             cmd += ["--lifespan", "on", "--no-server-header", "--no-proxy-headers"]
             env[floor.USAGE_LOG_ENV] = str(work / f"{target}-usage.jsonl")
-            # glibc's allocator tuned as `modelyard serve` tunes it (gateway/proxy/heap.py):
-            # at 64 concurrent 200-event streams it made the baseline cheaper too.
-            env.update({name: str(value) for name, value in HELD_MALLOC.items()})
+            env.update(SERVE_MALLOC_ENV)
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
             ready = procs.wait_http(
