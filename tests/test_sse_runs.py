@@ -105,6 +105,19 @@ def test_what_can_end_or_meter_the_stream_ends_the_run_before_it(name):
     assert run(hostile + b"".join(events[1:])) == (None, 0, 0)
 
 
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_what_ends_the_run_ends_it_wherever_it_falls_in_a_block_of_sixteen_bytes(name):
+    """The C looks at sixteen bytes at a time where it can: each hostile change, moved one
+    byte further for each of 33 events, ends the run whatever its offset in a block."""
+    for shift in range(33):
+        longer_id = b'"id":"c-1' + b"x" * shift + b'"'
+        events = [event().replace(b'"id":"c-1"', longer_id) for _ in range(3)]
+        hostile = HOSTILE[name](events[1])
+        assert hostile != events[1]
+        assert run(events[0] + hostile + events[2])[2] == 1, shift
+        assert run(b"".join(events))[2] == 3, shift
+
+
 def test_a_usage_without_the_usage_tail_ends_the_run():
     plain = event(usage_tail=False)
     with_usage = plain.replace(b'"created"', b'"usage":{"total_tokens":3},"created"')
