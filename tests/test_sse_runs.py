@@ -107,8 +107,8 @@ def test_what_can_end_or_meter_the_stream_ends_the_run_before_it(name):
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_what_ends_the_run_ends_it_wherever_it_falls_in_a_block_of_sixteen_bytes(name):
-    """The C looks at sixteen bytes at a time where it can: each hostile change, moved one
-    byte further for each of 33 events, ends the run whatever its offset in a block."""
+    """The C looks at sixteen bytes at a time where it can: each hostile change, moved a
+    byte further 32 times, ends the run whatever its offset in a block."""
     for shift in range(33):
         longer_id = b'"id":"c-1' + b"x" * shift + b'"'
         events = [event().replace(b'"id":"c-1"', longer_id) for _ in range(3)]

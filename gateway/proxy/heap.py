@@ -162,8 +162,8 @@ def settle_heap(_loaded: object = None) -> None:
 #: from which a block gets its own mapping instead of heap space, while the proxy serves.
 #: glibc's defaults are 128 KB each, the second rising to a freed mapping's size: a
 #: 200-event stream's 54 KB reads, held a little longer by the proxy than by a bare
-#: pass-through, had the heap trimmed and grown back about seven pages' worth of faults
-#: per stream (docs/performance.md, "Freed memory kept while requests run").
+#: pass-through, had the heap trimmed and grown back at about seven page faults per
+#: stream (docs/performance.md, "Freed memory kept while requests run").
 HELD_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
 
 #: mallopt's names for the two (malloc.h).
@@ -172,8 +172,8 @@ _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3}
 
 def hold_freed_heap() -> bool:
     """Keep freed memory in the heap while requests run (HELD_MALLOC), for the idle
-    trimmer to give back; whether it was set. Left to the environment when it tunes glibc's
-    allocator itself (a `MALLOC_*_` variable or `GLIBC_TUNABLES`), and to other C libraries."""
+    trimmer to give back; whether it was set. Left to the environment when it sets either
+    itself (the variables HELD_MALLOC names, or `GLIBC_TUNABLES`), and to other C libraries."""
     if "GLIBC_TUNABLES" in os.environ or any(name in os.environ for name in HELD_MALLOC):
         return False
     libc = _glibc()
