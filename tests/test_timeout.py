@@ -1,4 +1,5 @@
-"""The hot path's timeout_at behaves like asyncio.timeout_at."""
+"""The hot path's timeout_at behaves like asyncio.timeout_at; an IdleTimeout, kept by the
+same timer, expires after its limit of waiting, moved on by touch() and held by pause()."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from gateway.proxy.timeout import timeout_at
+from gateway.proxy.timeout import IdleTimeout, timeout_at
 
 
 def run(coro):
@@ -120,3 +121,28 @@ def test_many_open_deadlines_cost_no_timer_each():
         return timers, sum(c.expired for c in cutoffs)
 
     assert run(main()) == (1, 0)
+
+
+def test_an_idle_limit_moves_with_each_touch_and_waits_out_a_pause():
+    """Touched within its limit it never expires; paused, the shared timer comes and finds
+    nothing due (and nothing to arm for); touched again, the limit runs from that moment
+    and it expires one limit later, not at some later deadline of the loop's."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        expired: list[float] = []
+        idle = IdleTimeout(0.1, lambda: expired.append(loop.time()))
+        for _ in range(4):  # reads 0.06 s apart: 0.24 s in all, past the 0.1 s limit
+            await asyncio.sleep(0.06)
+            idle.touch()
+        idle.pause()  # the consumer holds a read longer than the limit
+        await asyncio.sleep(0.25)
+        assert not expired
+        touched = loop.time()
+        idle.touch()  # the reader waits again, and the upstream stays silent
+        await asyncio.sleep(0.3)
+        idle.close()
+        return expired[0] - touched, len(expired)
+
+    after, times = run(main())
+    assert 0.095 <= after < 0.2 and times == 1

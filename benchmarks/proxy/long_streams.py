@@ -9,10 +9,11 @@ second, each stream on its own clock from the moment its request came (`--lockst
 streams' events in the same instant, one burst per period), then a finish chunk, a usage
 chunk and [DONE]; each content chunk carries the monotonic time it was written.
 `modelyard serve --workers 1` relays them; a client of raw connections opens `--streams`
-streams at once (spread over the first second) and notes when each event arrives. CLOCK_MONOTONIC is the same in every process of the machine, so
-arrival minus writing time is what the proxy adds to each event; the report gives its p50,
-p99 and max, the errors (streams not ending in [DONE], short streams, non-200), and the
-proxy's peak RSS. Targets (issue 18): no error, p99 added delay < 5 ms, RSS < 250 MB.
+streams at once (spread over the first second) and notes when each event arrives.
+CLOCK_MONOTONIC is the same in every process of the machine, so arrival minus writing
+time is what the proxy adds to each event; the report gives its p50, p99 and max, the
+errors (streams not ending in [DONE], short streams, non-200), the server's CPU per event
+relayed and the proxy's peak RSS. `--target baseline` runs the bare pass-through instead. Targets (issue 18): no error, p99 added delay < 5 ms, RSS < 250 MB.
 """
 
 from __future__ import annotations

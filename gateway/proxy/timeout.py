@@ -15,10 +15,10 @@ about 2.5 µs of a plain request's 55 in-process
 The same timer keeps `IdleTimeout`s, limits that move on with every upstream read: a read
 moves the limit's time and leaves the timer alone; when the timer comes, a limit that has
 moved is not due, and the timer is armed again at the earliest still open (a limit that
-comes back from a pause earlier than the timer arms it itself). A stream's
-upstream reads are many (one per event when the upstream paces them), where aiohttp's read
-timeout creates and cancels a timer on each: with 1,000 paced streams, the p99 delay the
-proxy adds per event went from 3.9 to 2.9 ms (docs/performance.md, "Long streams").
+comes back from a pause earlier than the timer arms it itself). A stream's upstream reads
+are many (one per event when the upstream paces them), where aiohttp's read timeout
+creates and cancels a timer on each: with 1,000 paced streams, the p99 delay the proxy
+adds per event went from 3.9 to 2.9 ms (docs/performance.md, "Long streams").
 """
 
 from __future__ import annotations
@@ -114,10 +114,8 @@ class IdleTimeout(_Due):
 
     def touch(self) -> None:
         """The reader waits again: the limit starts from now."""
-        when = self._loop.time() + self._limit
-        self._when = when
-        if when < self._open.armed_at:  # after a pause, the earliest of all may be this one
-            self._open.arm(when)
+        self._when = self._loop.time() + self._limit
+        self._open.due_by(self._when)  # after a pause, the earliest of all may be this one
 
     def pause(self) -> None:
         """The reader has its read: no limit runs until the next `touch()`."""
@@ -146,10 +144,14 @@ class _OpenDeadlines(PerLoop):
 
     def add(self, deadline: _Due) -> None:
         self.waiting.add(deadline)
-        if deadline._when < self.armed_at:
-            self.arm(deadline._when)
+        self.due_by(deadline._when)
 
-    def arm(self, when: float) -> None:
+    def due_by(self, when: float) -> None:
+        """The timer armed no later than `when`."""
+        if when < self.armed_at:
+            self._arm(when)
+
+    def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.armed_at = when
@@ -163,4 +165,4 @@ class _OpenDeadlines(PerLoop):
             deadline._expire()
         earliest = min((d._when for d in self.waiting), default=math.inf)
         if earliest < math.inf:  # every entry paused: the next touch() arms the timer
-            self.arm(earliest)
+            self._arm(earliest)

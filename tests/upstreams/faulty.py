@@ -7,9 +7,9 @@ plain request (half a JSON body, then silence), {"malformed_chunk": N} (the stre
 event is not JSON), {"no_done": True} (a complete stream without `data: [DONE]`),
 {"end_after": N} (the stream ends cleanly after N events, before the answer did),
 {"trickle": seconds} (a pause before every streamed event), {"stall_after": N} (silence
-after the stream's N-th event). Every request is recorded with
-its arrival time (`at`, time.monotonic()); `active_streams` counts the response streams still
-running, so a test can see the proxy hang up.
+after the stream's N-th event). Every request is recorded with its arrival time (`at`,
+time.monotonic()); `active_streams` counts the response streams still running, so a test
+can see the proxy hang up.
 """
 
 from __future__ import annotations
