@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 import time
+import types
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -70,3 +71,33 @@ def test_no_compiled_class_shares_the_abc_state_of_its_base() -> None:
             ):
                 shared.append(f"{name}.{attribute}")
     assert shared == []
+
+
+@pytest.mark.skipif(not compiled.running(), reason="the Python build runs every __init__ in Python")
+def test_the_classes_built_per_request_have_compiled_initialisers() -> None:
+    """A dataclass in a compiled module keeps the `__init__` that `dataclasses` writes, which
+    runs as Python: five times the cost of a compiled one, and a dozen such objects are built
+    for every request. These declare their own `__init__` (`@dataclass(init=False)`)."""
+    from gateway.proxy.exchange import Exchange
+    from gateway.proxy.meter import Meter
+    from gateway.proxy.plan import RoutePlan
+    from gateway.usage.pricing import Cost, Usage
+
+    per_request = [
+        Exchange,
+        Meter,
+        RoutePlan,
+        Cost,
+        Usage,
+        policy.Decision,
+        router.Routed,
+        router.Outcome,
+        router.Streaming,
+        pipeline.Prepared,
+        pipeline.StreamShape,
+        pipeline._Request,
+    ]
+    written_by_dataclasses = [
+        cls.__name__ for cls in per_request if isinstance(cls.__init__, types.FunctionType)
+    ]
+    assert written_by_dataclasses == []

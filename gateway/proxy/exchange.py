@@ -60,7 +60,7 @@ def openai_error_body(error: ProxyError) -> tuple[int, Mapping[str, Any]]:
     return error.status, error.body()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # per request: a compiled __init__ (docs/development.md)
 class Exchange:
     """One HTTP exchange: the ASGI triple and what the pipeline learnt so far."""
 
@@ -69,8 +69,26 @@ class Exchange:
     send: Send
     request_id: str
     headers: Headers
-    started: bool = False  # response headers sent: errors can no longer be a JSON answer
-    error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]] = openai_error_body
+    started: bool  # response headers sent: errors can no longer be a JSON answer
+    error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]]
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        headers: Headers,
+        started: bool = False,
+        error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]] = openai_error_body,
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.request_id = request_id
+        self.headers = headers
+        self.started = started
+        self.error_body = error_body
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.proxy.chunk import RawChunk
@@ -26,21 +26,34 @@ from gateway.usage.pricing import Usage, count, estimate_tokens, prompt_text, us
 SAMPLE_BYTES = 16 * 1024
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # per request: a compiled __init__ (docs/development.md)
 class Meter:
     """Timing and usage of one request, filled in as the answer goes out."""
 
     endpoint: str
     requested_model: str
     body: Mapping[str, Any]
-    started: float = field(default_factory=time.perf_counter)
-    first_chunk: float | None = None
-    reported: Mapping[str, Any] | None = None  # the upstream's usage object, if it sent one
-    output_chars: int = 0
-    tool_calls: dict[str, int] = field(default_factory=dict)
-    sample: list[RawChunk] = field(default_factory=list)  # plain chunks not yet counted
-    sample_bytes: int = 0
-    unsampled_bytes: int = 0  # plain chunks past the sample: only their size is kept
+    started: float
+    first_chunk: float | None
+    reported: Mapping[str, Any] | None  # the upstream's usage object, if it sent one
+    output_chars: int
+    tool_calls: dict[str, int]
+    sample: list[RawChunk]  # plain chunks not yet counted
+    sample_bytes: int
+    unsampled_bytes: int  # plain chunks past the sample: only their size is kept
+
+    def __init__(self, endpoint: str, requested_model: str, body: Mapping[str, Any]) -> None:
+        self.endpoint = endpoint
+        self.requested_model = requested_model
+        self.body = body
+        self.started = time.perf_counter()
+        self.first_chunk = None
+        self.reported = None
+        self.output_chars = 0
+        self.tool_calls = {}
+        self.sample = []
+        self.sample_bytes = 0
+        self.unsampled_bytes = 0
 
     def observe(self, chunk: Mapping[str, Any]) -> None:
         """One streamed chunk: remember usage, count output for the estimate."""

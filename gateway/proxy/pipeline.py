@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalog.snapshot import Consumer, Model, NativeTool, Snapshot
@@ -54,32 +54,68 @@ log = logging.getLogger("modelyard.proxy")
 Files = Mapping[str, UploadFile]
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
+# Built per request, read-only by convention (frozen costs 4x), each with a compiled
+# __init__ rather than the one dataclasses writes in Python (docs/development.md).
+
+
+@dataclass(slots=True, init=False)
 class Prepared:
     """The body as it goes to routing, and what policy took out of the request."""
 
     body: Mapping[str, Any]
-    native_tools: Mapping[str, NativeTool] = field(default_factory=dict)
-    dropped_tools: tuple[str, ...] = ()
+    native_tools: Mapping[str, NativeTool]
+    dropped_tools: tuple[str, ...]
     #: The client's own body, for adapters that take its protocol natively (client schemas
     #: other than chat: gateway/proxy/clients/).
-    native: NativeRequest | None = None
+    native: NativeRequest | None
+
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        native_tools: Mapping[str, NativeTool] | None = None,
+        dropped_tools: tuple[str, ...] = (),
+        native: NativeRequest | None = None,
+    ) -> None:
+        self.body = body
+        self.native_tools = {} if native_tools is None else native_tools
+        self.dropped_tools = dropped_tools
+        self.native = native
 
 
-@dataclass(slots=True)
+def _error_event(body: Mapping[str, Any]) -> bytes:
+    return sse_event({"error": body})
+
+
+@dataclass(slots=True, init=False)
 class StreamShape:
     """How one endpoint writes a stream: each chunk, the end, and an error after the start."""
 
     encode: Encode
-    done: bytes = DONE
-    error: Callable[[Mapping[str, Any]], bytes] = lambda body: sse_event({"error": body})
-    content_type: bytes = b"text/event-stream"
+    done: bytes
+    error: Callable[[Mapping[str, Any]], bytes]
+    content_type: bytes
     #: `encode` takes `RawEvents`, runs of plain chat events (gateway/proxy/chunk.py).
-    event_runs: bool = False
+    event_runs: bool
     #: The closing bytes written from what went through, instead of `done` and `error`:
     #: called with the error that broke the stream off (None when complete) and the meter,
     #: to which it may report the usage of a stream whose chunks are not OpenAI's.
-    finish: Callable[[Exception | None, Meter], bytes] | None = None
+    finish: Callable[[Exception | None, Meter], bytes] | None
+
+    def __init__(
+        self,
+        encode: Encode,
+        done: bytes = DONE,
+        error: Callable[[Mapping[str, Any]], bytes] = _error_event,
+        content_type: bytes = b"text/event-stream",
+        event_runs: bool = False,
+        finish: Callable[[Exception | None, Meter], bytes] | None = None,
+    ) -> None:
+        self.encode = encode
+        self.done = done
+        self.error = error
+        self.content_type = content_type
+        self.event_runs = event_runs
+        self.finish = finish
 
 
 async def read_json(
@@ -144,7 +180,7 @@ def routing_headers(outcome: Outcome, dropped: tuple[str, ...] = ()) -> Headers:
     return headers
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Request:
     """One request on its way through: what accounting needs, whatever happens."""
 
@@ -152,8 +188,18 @@ class _Request:
     meter: Meter
     outcome: Outcome
     dropped: tuple[str, ...]
-    tickets: list[Ticket] = field(default_factory=list)
-    accounted: bool = False
+    tickets: list[Ticket]
+    accounted: bool
+
+    def __init__(
+        self, routed: Routed, meter: Meter, outcome: Outcome, dropped: tuple[str, ...]
+    ) -> None:
+        self.routed = routed
+        self.meter = meter
+        self.outcome = outcome
+        self.dropped = dropped
+        self.tickets = []
+        self.accounted = False
 
     def headers(self) -> Headers:
         headers = routing_headers(self.outcome, self.dropped)

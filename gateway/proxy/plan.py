@@ -47,13 +47,23 @@ def destination_limit(consumer: Consumer | None, max_destination: str | None) ->
     return limit
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
-class RoutePlan:
+@dataclass(slots=True, init=False)  # per request: read-only by convention (frozen costs 4x),
+class RoutePlan:  # a compiled __init__ (docs/development.md)
     """The candidate channels of one request, grouped in trial order, and the ones left out."""
 
     model: Model
     groups: tuple[Group, ...]
     excluded: tuple[tuple[Channel, str], ...]
+
+    def __init__(
+        self,
+        model: Model,
+        groups: tuple[Group, ...],
+        excluded: tuple[tuple[Channel, str], ...],
+    ) -> None:
+        self.model = model
+        self.groups = groups
+        self.excluded = excluded
 
     @property
     def empty(self) -> bool:

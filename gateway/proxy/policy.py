@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalog.snapshot import Model, NativeTool, Snapshot
@@ -49,13 +49,23 @@ UPSTREAM_FIELDS = frozenset(
 ENDPOINT_TYPES = {"chat": "chat", "embeddings": "embedding"}
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
-class Decision:
+@dataclass(slots=True, init=False)  # per request: read-only by convention (frozen costs 4x),
+class Decision:  # a compiled __init__ (docs/development.md)
     """The request body as it goes to routing, and what policy took out of it."""
 
     body: dict[str, Any]
-    native_tools: Mapping[str, NativeTool] = field(default_factory=dict)
-    dropped_tools: tuple[str, ...] = ()
+    native_tools: Mapping[str, NativeTool]
+    dropped_tools: tuple[str, ...]
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        native_tools: Mapping[str, NativeTool] | None = None,
+        dropped_tools: tuple[str, ...] = (),
+    ) -> None:
+        self.body = body
+        self.native_tools = {} if native_tools is None else native_tools
+        self.dropped_tools = dropped_tools
 
 
 def _needs(model: Model, capability: str, what: str) -> None:

@@ -8,7 +8,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from gateway.catalog.snapshot import Channel, Consumer, Model, NativeTool, Snapshot
@@ -49,7 +49,11 @@ Chunks = AsyncIterator[Mapping[str, Any]]
 UNHEALTHY = ("circuit_open", "retry_after")
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
+# Built per request, read-only by convention (frozen costs 4x), each with a compiled
+# __init__ rather than the one dataclasses writes in Python (docs/development.md).
+
+
+@dataclass(slots=True, init=False)
 class Routed:
     """A request ready for routing: policy applied, model resolved."""
 
@@ -60,21 +64,52 @@ class Routed:
     max_destination: str | None
     native_tools: Mapping[str, NativeTool]
     request_id: str
-    files: Mapping[str, UploadFile] = field(default_factory=dict)  # multipart endpoints
-    event_runs: bool = False  # the stream's consumer takes runs of plain events (Call.event_runs)
-    native: NativeRequest | None = None  # the client's own body, for adapters that take it
+    files: Mapping[str, UploadFile]  # multipart endpoints
+    event_runs: bool  # the stream's consumer takes runs of plain events (Call.event_runs)
+    native: NativeRequest | None  # the client's own body, for adapters that take it
+
+    def __init__(
+        self,
+        endpoint: str,
+        body: Mapping[str, Any],
+        model: Model,
+        consumer: Consumer,
+        max_destination: str | None,
+        native_tools: Mapping[str, NativeTool],
+        request_id: str,
+        files: Mapping[str, UploadFile] | None = None,
+        event_runs: bool = False,
+        native: NativeRequest | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.body = body
+        self.model = model
+        self.consumer = consumer
+        self.max_destination = max_destination
+        self.native_tools = native_tools
+        self.request_id = request_id
+        self.files = {} if files is None else files
+        self.event_runs = event_runs
+        self.native = native
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Outcome:
     """Which channel answered, after how many upstream attempts."""
 
-    channel: Channel | None = None
-    attempts: int = 0
-    dropped_tools: tuple[str, ...] = ()  # native tools the answering channel's protocol lacks
+    channel: Channel | None
+    attempts: int
+    dropped_tools: tuple[str, ...]  # native tools the answering channel's protocol lacks
+
+    def __init__(
+        self, channel: Channel | None = None, attempts: int = 0, dropped_tools: tuple[str, ...] = ()
+    ) -> None:
+        self.channel = channel
+        self.attempts = attempts
+        self.dropped_tools = dropped_tools
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Streaming:
     """A started stream: its first chunk is in hand, the rest still upstream."""
 
@@ -82,7 +117,21 @@ class Streaming:
     rest: Chunks
     call: Call
     breaker: CircuitBreaker
-    native: bool = False  # the chunks are the upstream's NativeEvents of call.native's protocol
+    native: bool  # the chunks are the upstream's NativeEvents of call.native's protocol
+
+    def __init__(
+        self,
+        first: Mapping[str, Any],
+        rest: Chunks,
+        call: Call,
+        breaker: CircuitBreaker,
+        native: bool = False,
+    ) -> None:
+        self.first = first
+        self.rest = rest
+        self.call = call
+        self.breaker = breaker
+        self.native = native
 
 
 class Router:

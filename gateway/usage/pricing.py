@@ -34,30 +34,74 @@ SECONDS_PER_HOUR = Decimal(3600)
 CHARS_PER_TOKEN = 4
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
+# Built per request, read-only by convention (frozen costs 4x), each with a compiled
+# __init__ rather than the one dataclasses writes in Python (docs/development.md).
+
+
+@dataclass(slots=True, init=False)
 class Usage:
     """What one request used. Token counts follow OpenAI: input includes cached input and
     output includes reasoning tokens."""
 
-    input_tokens: int = 0
-    input_image_tokens: int = 0  # of input_tokens, those of images (token-priced image models)
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    output_tokens: int = 0
-    output_image_tokens: int = 0  # of output_tokens, those of generated images
-    reasoning_tokens: int = 0
+    input_tokens: int
+    input_image_tokens: int  # of input_tokens, those of images (token-priced image models)
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    output_image_tokens: int  # of output_tokens, those of generated images
+    reasoning_tokens: int
     # Realtime: the audio share of input, cached input and output tokens (text is the rest).
-    audio_input_tokens: int = 0
-    cached_audio_input_tokens: int = 0
-    audio_output_tokens: int = 0
-    session_seconds: Decimal = ZERO  # how long a realtime session was open
-    images: tuple[tuple[str, str, int], ...] = ()  # (size, quality, count)
-    characters: int = 0
-    audio_seconds: Decimal = ZERO
-    video_seconds: Decimal = ZERO
-    video_size: str = ""  # the size a per-second video price may depend on
-    tool_calls: Mapping[str, int] = field(default_factory=dict)  # native tool -> calls
-    estimated: bool = False
+    audio_input_tokens: int
+    cached_audio_input_tokens: int
+    audio_output_tokens: int
+    session_seconds: Decimal  # how long a realtime session was open
+    images: tuple[tuple[str, str, int], ...]  # (size, quality, count)
+    characters: int
+    audio_seconds: Decimal
+    video_seconds: Decimal
+    video_size: str  # the size a per-second video price may depend on
+    tool_calls: Mapping[str, int]  # native tool -> calls
+    estimated: bool
+
+    def __init__(
+        self,
+        input_tokens: int = 0,
+        input_image_tokens: int = 0,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        output_tokens: int = 0,
+        output_image_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        audio_input_tokens: int = 0,
+        cached_audio_input_tokens: int = 0,
+        audio_output_tokens: int = 0,
+        session_seconds: Decimal = ZERO,
+        images: tuple[tuple[str, str, int], ...] = (),
+        characters: int = 0,
+        audio_seconds: Decimal = ZERO,
+        video_seconds: Decimal = ZERO,
+        video_size: str = "",
+        tool_calls: Mapping[str, int] | None = None,
+        estimated: bool = False,
+    ) -> None:
+        self.input_tokens = input_tokens
+        self.input_image_tokens = input_image_tokens
+        self.cached_input_tokens = cached_input_tokens
+        self.cache_write_tokens = cache_write_tokens
+        self.output_tokens = output_tokens
+        self.output_image_tokens = output_image_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.audio_input_tokens = audio_input_tokens
+        self.cached_audio_input_tokens = cached_audio_input_tokens
+        self.audio_output_tokens = audio_output_tokens
+        self.session_seconds = session_seconds
+        self.images = images
+        self.characters = characters
+        self.audio_seconds = audio_seconds
+        self.video_seconds = video_seconds
+        self.video_size = video_size
+        self.tool_calls = {} if tool_calls is None else tool_calls
+        self.estimated = estimated
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form used in the usage log (zero fields left out)."""
@@ -175,11 +219,16 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
-@dataclass(slots=True)  # built per request, read-only by convention: frozen costs 4x
+@dataclass(slots=True, init=False)
 class Cost:
     amount: Decimal
     currency: str
-    _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _text: str | None = field(init=False, repr=False, compare=False)
+
+    def __init__(self, amount: Decimal, currency: str) -> None:
+        self.amount = amount
+        self.currency = currency
+        self._text = None
 
     def text(self) -> str:
         """Plain decimal notation, never an exponent: "0.000125" (formatted once: the header
