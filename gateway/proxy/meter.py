@@ -19,7 +19,14 @@ from typing import Any
 
 from gateway.proxy.chunk import RawChunk
 from gateway.usage import vision
-from gateway.usage.pricing import Usage, count, estimate_tokens, prompt_text, usage_from_openai
+from gateway.usage.pricing import (
+    Usage,
+    count,
+    estimate_tokens,
+    is_mapping,
+    prompt_text,
+    usage_from_openai,
+)
 
 #: The bytes of plain chunks a stream keeps for a late output estimate (about 60 events of
 #: OpenAI's); the rest is estimated at their characters per byte.
@@ -132,8 +139,8 @@ class Meter:
 
 def _tool_calls(reported: Any) -> dict[str, int]:
     """The native tool calls an upstream reported, as non-negative counts by tool name."""
-    calls = reported.get("native_tool_calls") if isinstance(reported, Mapping) else None
-    if not isinstance(calls, Mapping):
+    calls = reported.get("native_tool_calls") if is_mapping(reported) else None
+    if not is_mapping(calls):
         return {}
     out = {}
     for name, value in calls.items():

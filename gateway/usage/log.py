@@ -73,6 +73,8 @@ class UsageLog:
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+#: ".000+00:00" to ".999+00:00": a line's milliseconds and zone, looked up, not formatted.
+_MILLISECONDS = tuple(f".{ms:03d}+00:00" for ms in range(1000))
 
 
 def _time(when: float) -> str:
@@ -83,7 +85,7 @@ def _time(when: float) -> str:
         second, milliseconds = second + 1, 0
     if _second[0] != second:
         _second[:] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    return f"{_second[1]}.{milliseconds:03d}+00:00"
+    return _second[1] + _MILLISECONDS[milliseconds]
 
 
 def request_line(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway.catalog.snapshot import NativeTool, Price
 
@@ -151,13 +151,21 @@ def count(value: Any) -> int | None:
     return min(max(int(value), 0), MAX_COUNT)
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    """`isinstance(value, Mapping)`, answered at once for a dict or None: against an ABC,
+    `isinstance` calls `ABCMeta.__instancecheck__`, a Python function, for either."""
+    if value is None:
+        return False
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def usage_from_openai(usage: Any) -> Usage | None:
     """Read an OpenAI `usage` object (chat or embeddings), as the upstream reported it.
 
     Counts are clamped to 0..MAX_COUNT; a usage that is not an object of numbers is no
     report at all (None: the request's usage is then estimated), never an error.
     """
-    if not usage or not isinstance(usage, Mapping):
+    if not usage or not is_mapping(usage):
         return None
     prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
     if (
@@ -284,23 +292,29 @@ def _metered(usage: Usage, price: Price) -> Decimal:
     audio_uncached = min(
         uncached, max(0, usage.audio_input_tokens - usage.cached_audio_input_tokens)
     )
-    total = input_rate * (uncached - audio_uncached)
-    total += a.get("audio_input", input_rate) * audio_uncached
-    total += a.get("input_image", input_rate) * usage.input_image_tokens
     cached_audio = min(usage.cached_input_tokens, usage.cached_audio_input_tokens)
-    total += cached_rate * (usage.cached_input_tokens - cached_audio)
-    total += a.get("cached_audio_input", cached_rate) * cached_audio
-    total += a.get("cache_write", input_rate) * usage.cache_write_tokens
     output_rate = a.get("output", ZERO)
     audio_output = min(usage.output_tokens, usage.audio_output_tokens)
-    total += a.get("audio_output", output_rate) * audio_output
-    total += a.get("output_image", output_rate) * usage.output_image_tokens
     text_output = max(0, usage.output_tokens - audio_output - usage.output_image_tokens)
-    if "reasoning" in a:
-        total += a["reasoning"] * usage.reasoning_tokens
-        total += output_rate * max(0, text_output - usage.reasoning_tokens)
-    else:
-        total += output_rate * text_output
+    reasoning = usage.reasoning_tokens if "reasoning" in a else 0
+    terms = (
+        (input_rate, uncached - audio_uncached),
+        (a.get("audio_input", input_rate), audio_uncached),
+        (a.get("input_image", input_rate), usage.input_image_tokens),
+        (cached_rate, usage.cached_input_tokens - cached_audio),
+        (a.get("cached_audio_input", cached_rate), cached_audio),
+        (a.get("cache_write", input_rate), usage.cache_write_tokens),
+        (a.get("audio_output", output_rate), audio_output),
+        (a.get("output_image", output_rate), usage.output_image_tokens),
+        (a.get("reasoning", output_rate), reasoning),
+        (output_rate, max(0, text_output - reasoning)),
+    )
+    # Most counts are 0 (no audio, images or cache): a Decimal product of each would cost
+    # more than the rest of the sum.
+    total = ZERO
+    for rate, units in terms:
+        if units:
+            total += rate * units
     return total
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -174,7 +174,8 @@ class OpenAICompatible(Adapter):
             deadline=call.deadline,
             json=self.shape_body(call),
         )
-        await self.raise_for_status(response, call)
+        if response.status >= 300:  # no coroutine for the answers that pass
+            await self.raise_for_status(response, call)
         return response
 
     async def send(self, call: Call) -> Reply:
@@ -251,9 +252,14 @@ class OpenAIAdapter(ResponsesPassThrough, OpenAICompatible):
     protocol = "openai"
     endpoints = PROTOCOLS["openai"].endpoints
 
-    async def send(self, call: Call) -> Reply:
+    def send(self, call: Call) -> Coroutine[Any, Any, Reply]:
+        if not call.native_tools:  # no searches to count: no coroutine around the answer
+            return super().send(call)
+        return self._send_counting_searches(call)
+
+    async def _send_counting_searches(self, call: Call) -> Reply:
         reply = await super().send(call)
-        calls = searches(call, reply.body) if call.native_tools else {}
+        calls = searches(call, reply.body)
         if calls and isinstance((reply.body or {}).get("usage"), dict):
             body = dict(reply.body or {})
             body["usage"] = {**body["usage"], "native_tool_calls": calls}
