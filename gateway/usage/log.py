@@ -113,27 +113,35 @@ def request_line(
     Encoded by orjson: the hand-built line it replaced saved under 1% of the CPU per request
     (measured with benchmarks/proxy/toggles.py before it went), so it went.
     """
-    values = (
-        _time(when),
-        request_id,
-        consumer,
-        model,
-        requested_model,
-        channel,
-        provider,
-        upstream_model,
-        endpoint,
-        stream,
-        attempts,
-        status,
-        error_code,
-        latency_ms,
-        ttft_ms,
-        usage,
-        cost,
-        currency,
-    )
-    line = {name: value for name, value in zip(FIELDS, values, strict=True) if value is not None}
+    # FIELDS in order, written out: a comprehension over zip(FIELDS, values) cost twice this.
+    # Only these may be None.
+    line: dict[str, Any] = {
+        "time": _time(when),
+        "request_id": request_id,
+        "consumer": consumer,
+        "model": model,
+        "requested_model": requested_model,
+    }
+    if channel is not None:
+        line["channel"] = channel
+    if provider is not None:
+        line["provider"] = provider
+    if upstream_model is not None:
+        line["upstream_model"] = upstream_model
+    line["endpoint"] = endpoint
+    line["stream"] = stream
+    line["attempts"] = attempts
+    line["status"] = status
+    if error_code is not None:
+        line["error_code"] = error_code
+    line["latency_ms"] = latency_ms
+    if ttft_ms is not None:
+        line["ttft_ms"] = ttft_ms
+    line["usage"] = usage
+    if cost is not None:
+        line["cost"] = cost
+    if currency is not None:
+        line["currency"] = currency
     try:
         return orjson.dumps(line).decode() + "\n"
     except TypeError:  # a lone surrogate (orjson refuses them): escaped by the stdlib

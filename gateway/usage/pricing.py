@@ -280,8 +280,6 @@ def _metered(usage: Usage, price: Price) -> Decimal:
     if price.unit in ("per_second", "per_minute", "per_hour"):
         video_rate = price.videos.get(usage.video_size, a.get("video", ZERO))
         return a.get("audio", ZERO) * usage.audio_seconds + video_rate * usage.video_seconds
-    input_rate = a.get("input", ZERO)
-    cached_rate = a.get("cached_input", input_rate)
     uncached = max(
         0,
         usage.input_tokens
@@ -293,28 +291,36 @@ def _metered(usage: Usage, price: Price) -> Decimal:
         uncached, max(0, usage.audio_input_tokens - usage.cached_audio_input_tokens)
     )
     cached_audio = min(usage.cached_input_tokens, usage.cached_audio_input_tokens)
-    output_rate = a.get("output", ZERO)
     audio_output = min(usage.output_tokens, usage.audio_output_tokens)
     text_output = max(0, usage.output_tokens - audio_output - usage.output_image_tokens)
     reasoning = usage.reasoning_tokens if "reasoning" in a else 0
-    terms = (
-        (input_rate, uncached - audio_uncached),
-        (a.get("audio_input", input_rate), audio_uncached),
-        (a.get("input_image", input_rate), usage.input_image_tokens),
-        (cached_rate, usage.cached_input_tokens - cached_audio),
-        (a.get("cached_audio_input", cached_rate), cached_audio),
-        (a.get("cache_write", input_rate), usage.cache_write_tokens),
-        (a.get("audio_output", output_rate), audio_output),
-        (a.get("output_image", output_rate), usage.output_image_tokens),
-        (a.get("reasoning", output_rate), reasoning),
-        (output_rate, max(0, text_output - reasoning)),
-    )
-    # Most counts are 0 (no audio, images or cache): a Decimal product of each would cost
-    # more than the rest of the sum.
+    # Most counts are 0 (no audio, images or cache): each rate is looked up (`amounts` is a
+    # mappingproxy, whose `get` is a method call) and multiplied only for a count that is not.
+    input_rate = a.get("input", ZERO)
+    output_rate = a.get("output", ZERO)
     total = ZERO
-    for rate, units in terms:
-        if units:
-            total += rate * units
+    if uncached > audio_uncached:
+        total += input_rate * (uncached - audio_uncached)
+    if audio_uncached:
+        total += a.get("audio_input", input_rate) * audio_uncached
+    if usage.input_image_tokens:
+        total += a.get("input_image", input_rate) * usage.input_image_tokens
+    if usage.cached_input_tokens:
+        cached_rate = a.get("cached_input", input_rate)
+        if usage.cached_input_tokens > cached_audio:
+            total += cached_rate * (usage.cached_input_tokens - cached_audio)
+        if cached_audio:
+            total += a.get("cached_audio_input", cached_rate) * cached_audio
+    if usage.cache_write_tokens:
+        total += a.get("cache_write", input_rate) * usage.cache_write_tokens
+    if audio_output:
+        total += a.get("audio_output", output_rate) * audio_output
+    if usage.output_image_tokens:
+        total += a.get("output_image", output_rate) * usage.output_image_tokens
+    if reasoning:
+        total += a["reasoning"] * reasoning
+    if text_output > reasoning:
+        total += output_rate * (text_output - reasoning)
     return total
 
 
