@@ -9,7 +9,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,8 +113,16 @@ def env_with(extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]:
-    """Run one target's server (none for direct) and yield where its requests go."""
+def start_target(
+    target: str,
+    work: Path,
+    nginx_root: str,
+    *,
+    under: Sequence[str] = (),
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> Iterator[Endpoint]:
+    """Run one target's server (none for direct) and yield where its requests go; `under`
+    is a command the server runs under (a profiler, say), which keeps its process id."""
     if target == "direct":
         yield Endpoint(
             {
@@ -165,13 +173,14 @@ def start_target(target: str, work: Path, nginx_root: str) -> Iterator[Endpoint]
             cmd += ["--lifespan", "on", "--no-server-header", "--no-proxy-headers"]
             env[floor.USAGE_LOG_ENV] = str(work / f"{target}-usage.jsonl")
             env.update(SERVE_MALLOC_ENV)
+    cmd = [*under, *cmd]
     with procs.running(cmd, log=work / f"{target}.log", env=env, cwd=REPO) as proc:
         if target.startswith("modelyard"):
             ready = procs.wait_http(
-                f"http://127.0.0.1:{port}/readyz", proc=proc, timeout_s=READY_TIMEOUT_S
+                f"http://127.0.0.1:{port}/readyz", proc=proc, timeout_s=ready_timeout_s
             )
         else:
-            procs.wait_port(port, timeout_s=READY_TIMEOUT_S, proc=proc)
+            procs.wait_port(port, timeout_s=ready_timeout_s, proc=proc)
             ready = None
         base = f"http://127.0.0.1:{port}"
         if target.startswith("modelyard"):

@@ -1,0 +1,110 @@
+"""Instructions per request of one benchmark target, counted by valgrind: no noise.
+
+    python3 -m benchmarks.proxy.instructions --target modelyard --mode plain [--top 30]
+
+The target runs under callgrind with counting off; once a warm-up load has passed, counting
+is switched on for a timed wrk load (`--concurrency` connections) and off again, and the
+instructions the server executed (user space, every thread) are divided by the requests
+answered. The same binary, inputs and load give the same count to a fraction of a percent
+whatever else the machine does, where the socket benchmark's CPU per request swings by
+10%: use it to tell a change of a few percent, and the socket benchmark for what it is
+worth in time. Under valgrind the server runs some 50 times slower, so time-driven work
+(a request older than the disconnect watch's start, the accounting drain's batch size)
+weighs a little differently than at full speed. `--top` lists the functions with the most
+instructions of their own per request (C functions: the compiled request path, CPython's,
+the libraries'; Python code shows as the interpreter's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.proxy import bench_catalog, load, procs
+from benchmarks.proxy.targets import REQUEST_SHAPES, TARGETS, request_body, start_target
+from benchmarks.proxy.upstream import STREAM_SHAPES
+
+#: valgrind starts the server many times slower than it runs alone.
+READY_TIMEOUT_S = 600.0
+WARMUP_S = 15.0
+
+
+def _ensure_valgrind() -> None:
+    if shutil.which("callgrind_control") is None:
+        procs.APT_PACKAGES.setdefault("valgrind", "valgrind")
+    procs.ensure_tools()
+
+
+def count(args: argparse.Namespace, work: Path) -> tuple[int, int, Path]:
+    """Instructions and requests of the counted load, and callgrind's output file."""
+    out = work / "callgrind.out"
+    under = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(procs.nginx_upstream(work, args.stream_shape))
+        endpoint = stack.enter_context(
+            start_target(args.target, work, root, under=under, ready_timeout_s=READY_TIMEOUT_S)
+        )
+        url = endpoint.urls[args.mode]
+        body = request_body(args.mode, args.shape)
+        script = load.write_script(work / "load.lua", body, bench_catalog.CLIENT_KEY)
+        load.run_wrk(url, script, connections=args.concurrency, seconds=WARMUP_S)
+        control = ["callgrind_control", str(endpoint.pid)]
+        subprocess.run([*control[:1], "--instr=on", *control[1:]], check=True, capture_output=True)
+        point = load.run_wrk(url, script, connections=args.concurrency, seconds=args.seconds)
+        subprocess.run([*control[:1], "--instr=off", *control[1:]], check=True, capture_output=True)
+        subprocess.run([*control[:1], "--dump", *control[1:]], check=True, capture_output=True)
+    dump = max(work.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)  # `--dump`'s
+    found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+    if found is None or not point.requests:
+        raise RuntimeError(f"no instruction count in {dump} or no requests answered")
+    return int(found[1]), point.requests, dump
+
+
+def top_functions(dump: Path, requests: int, top: int) -> list[str]:
+    """The functions with the most instructions of their own, per request."""
+    out = subprocess.run(
+        ["callgrind_annotate", "--auto=no", f"--threshold={100 - 1e-3}", str(dump)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)", line)
+        if m and "PROGRAM TOTALS" not in line:
+            name = re.sub(r" \[.*\]$", "", m[2].strip())
+            rows.append(f"{int(m[1].replace(',', '')) / requests:10,.0f}  {name[-110:]}")
+    return rows[:top]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", choices=TARGETS, default="modelyard")
+    parser.add_argument("--mode", choices=("plain", "stream"), default="plain")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20.0, help="the counted load")
+    parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current")
+    parser.add_argument("--stream-shape", choices=STREAM_SHAPES, default="current")
+    parser.add_argument("--top", type=int, default=0, help="list the costliest functions")
+    args = parser.parse_args()
+    _ensure_valgrind()
+    with tempfile.TemporaryDirectory(prefix="modelyard-instr-") as tmp:
+        instructions, requests, dump = count(args, Path(tmp))
+        print(
+            f"{args.target} {args.mode}, {args.shape} / {args.stream_shape}, concurrency "
+            f"{args.concurrency}: {instructions / requests:,.0f} instructions per request "
+            f"({requests:,} requests counted)"
+        )
+        if args.top:
+            print("\n".join(top_functions(dump, requests, args.top)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
