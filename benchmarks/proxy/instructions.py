@@ -5,10 +5,10 @@
 The target runs under callgrind with counting off; once a warm-up load has passed, counting
 is switched on for a timed wrk load (`--concurrency` connections) and off again, and the
 instructions the server executed (user space, every thread) are divided by the requests
-answered. The same binary, inputs and load give the same count to a fraction of a percent
-whatever else the machine does, where the socket benchmark's CPU per request swings by
-10%: use it to tell a change of a few percent, and the socket benchmark for what it is
-worth in time. Under valgrind the server runs some 50 times slower, so time-driven work
+answered. The same binary, inputs and load give the same count to within about 1%
+whatever else the machine does (what varies is work driven by the clock, below), where the
+socket benchmark's CPU per request swings by 10%: use it to tell a change of a few
+percent, and the socket benchmark for what it is worth in time. Under valgrind the server runs some 50 times slower, so time-driven work
 (a request older than the disconnect watch's start, the accounting drain's batch size)
 weighs a little differently than at full speed. `--top` lists the functions with the most
 instructions of their own per request (C functions: the compiled request path, CPython's,
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,10 +34,9 @@ READY_TIMEOUT_S = 600.0
 WARMUP_S = 15.0
 
 
-def _ensure_valgrind() -> None:
-    if shutil.which("callgrind_control") is None:
-        procs.APT_PACKAGES.setdefault("valgrind", "valgrind")
-    procs.ensure_tools()
+def _callgrind(pid: int, flag: str) -> None:
+    """Tell the callgrind running `pid` to count (`--instr=on`), stop, or `--dump`."""
+    subprocess.run(["callgrind_control", flag, str(pid)], check=True, capture_output=True)
 
 
 def count(args: argparse.Namespace, work: Path) -> tuple[int, int, Path]:
@@ -50,15 +48,15 @@ def count(args: argparse.Namespace, work: Path) -> tuple[int, int, Path]:
         endpoint = stack.enter_context(
             start_target(args.target, work, root, under=under, ready_timeout_s=READY_TIMEOUT_S)
         )
+        assert endpoint.pid is not None  # a server the benchmark started
         url = endpoint.urls[args.mode]
         body = request_body(args.mode, args.shape)
         script = load.write_script(work / "load.lua", body, bench_catalog.CLIENT_KEY)
         load.run_wrk(url, script, connections=args.concurrency, seconds=WARMUP_S)
-        control = ["callgrind_control", str(endpoint.pid)]
-        subprocess.run([*control[:1], "--instr=on", *control[1:]], check=True, capture_output=True)
+        _callgrind(endpoint.pid, "--instr=on")
         point = load.run_wrk(url, script, connections=args.concurrency, seconds=args.seconds)
-        subprocess.run([*control[:1], "--instr=off", *control[1:]], check=True, capture_output=True)
-        subprocess.run([*control[:1], "--dump", *control[1:]], check=True, capture_output=True)
+        _callgrind(endpoint.pid, "--instr=off")
+        _callgrind(endpoint.pid, "--dump")
     dump = max(work.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)  # `--dump`'s
     found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
     if found is None or not point.requests:
@@ -93,7 +91,7 @@ def main() -> int:
     parser.add_argument("--stream-shape", choices=STREAM_SHAPES, default="current")
     parser.add_argument("--top", type=int, default=0, help="list the costliest functions")
     args = parser.parse_args()
-    _ensure_valgrind()
+    procs.ensure_tools({"valgrind": "valgrind", "callgrind_control": "valgrind"})
     with tempfile.TemporaryDirectory(prefix="modelyard-instr-") as tmp:
         instructions, requests, dump = count(args, Path(tmp))
         print(

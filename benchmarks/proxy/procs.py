@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 APT_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
@@ -30,9 +30,11 @@ PIP_PACKAGES = {
 }  # the last three: the server stacks measured (granian: the `-granian` targets)
 
 
-def ensure_tools() -> None:
-    """Install nginx and wrk (apt, as root) and the Python packages used, when missing."""
-    missing = [pkg for tool, pkg in APT_PACKAGES.items() if shutil.which(tool) is None]
+def ensure_tools(more_apt: Mapping[str, str] | None = None) -> None:
+    """Install nginx and wrk (apt, as root) and the Python packages used, when missing;
+    `more_apt`: further programs a benchmark needs, by the package that has them."""
+    wanted_apt = {**APT_PACKAGES, **(more_apt or {})}
+    missing = [pkg for tool, pkg in wanted_apt.items() if shutil.which(tool) is None]
     if missing:
         if os.geteuid() != 0:
             sys.exit(
