@@ -121,6 +121,12 @@ class IdleTimeout(_Due):
         """The reader has its read: no limit runs until the next `touch()`."""
         self._when = math.inf
 
+    def again(self) -> None:
+        """Called from `on_expire` when the wait was not the reader's after all: the limit
+        starts from now once more (an expired limit has left the open deadlines)."""
+        self._when = self._loop.time() + self._limit
+        self._open.add(self)
+
     def close(self) -> None:
         self._open.waiting.discard(self)
 

@@ -67,13 +67,15 @@ def _mapped(exc: BaseException, host: str, phase: str) -> Exception:
 class AiohttpResponse:
     """An upstream response whose status and headers are read and whose body is not."""
 
-    __slots__ = ("_response", "_host", "status", "headers")
+    __slots__ = ("_response", "_host", "status", "headers", "_idle", "_asked_at")
 
     def __init__(self, response: aiohttp.ClientResponse, host: str) -> None:
         self._response = response
         self._host = host
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
+        self._idle: IdleTimeout | None = None
+        self._asked_at = 0  # the body's bytes received when the consumer last asked for more
 
     async def read(self) -> bytes:
         """The whole body, decompressed, refused past MAX_BODY_BYTES (a gzip bomb is)."""
@@ -110,6 +112,7 @@ class AiohttpResponse:
                 idle.pause()  # while the consumer has the read, the upstream is not timed
                 yield chunk
                 idle.touch()
+                self._asked_at = self._response.content.total_bytes
         except _CLIENT_ERRORS as exc:
             raise _mapped(exc, self._host, "reading the body") from exc
         finally:
@@ -127,10 +130,20 @@ class AiohttpResponse:
         if protocol is None or not limit:
             return None
         protocol.read_timeout = None  # the timer armed at the last read is the last one
-        return IdleTimeout(limit, self._idle_expired)
+        self._asked_at = self._response.content.total_bytes
+        self._idle = IdleTimeout(limit, self._idle_expired)
+        return self._idle
 
     def _idle_expired(self) -> None:
-        """What aiohttp's own read timeout does: the reader fails, the connection closes."""
+        """What aiohttp's own read timeout does: the reader fails, the connection closes.
+
+        Unless bytes came since the consumer asked for more: a relay asks for the next read
+        before it writes the last one to its client (gateway/proxy/next_now.py), so while a
+        slow client holds that write, the upstream's answer waits in the reader, and the
+        silence is the client's, not the upstream's. The limit then starts again."""
+        if self._response.content.total_bytes > self._asked_at and self._idle is not None:
+            self._idle.again()
+            return
         self._response.content.set_exception(
             aiohttp.ServerTimeoutError("Timeout on reading data from socket")
         )
