@@ -13,7 +13,8 @@ streams at once (spread over the first second) and notes when each event arrives
 CLOCK_MONOTONIC is the same in every process of the machine, so arrival minus writing
 time is what the proxy adds to each event; the report gives its p50, p99 and max, the
 errors (streams not ending in [DONE], short streams, non-200), the server's CPU per event
-relayed and the proxy's peak RSS. `--target baseline` runs the bare pass-through instead. Targets (issue 18): no error, p99 added delay < 5 ms, RSS < 250 MB.
+relayed and the proxy's peak RSS. `--target baseline` runs the bare pass-through instead.
+Targets (issue 18): no error, p99 added delay < 5 ms, RSS < 250 MB.
 """
 
 from __future__ import annotations

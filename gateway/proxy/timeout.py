@@ -122,10 +122,10 @@ class IdleTimeout(_Due):
         self._when = math.inf
 
     def again(self) -> None:
-        """Called from `on_expire` when the wait was not the reader's after all: the limit
-        starts from now once more (an expired limit has left the open deadlines)."""
-        self._when = self._loop.time() + self._limit
-        self._open.add(self)
+        """Called from `on_expire` when the wait was not the reader's after all: back among
+        the open deadlines (an expired limit has left them), from now, as a `touch()`."""
+        self._open.waiting.add(self)
+        self.touch()
 
     def close(self) -> None:
         self._open.waiting.discard(self)
