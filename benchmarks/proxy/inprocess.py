@@ -32,6 +32,7 @@ from benchmarks.proxy.targets import MODE_PATHS, MODES, REQUEST_SHAPES, request_
 from gateway import compiled
 from gateway.proxy.adapters.base import Deadline
 from gateway.proxy.app import ProxyApp, create_app
+from gateway.proxy.exchange import dumps
 from gateway.proxy.sse import decode
 
 ROOT = "http://127.0.0.1:9"  # never contacted: the seam below answers instead
@@ -93,6 +94,8 @@ class CannedUpstream:
         data: bytes | None = None,
         form: Mapping[str, Any] | None = None,
     ) -> CannedResponse:
+        if json is not None:
+            dumps(json)  # what the real seam (gateway/proxy/upstream_http.py) does with it
         if upstream.STREAM_PREFIX + upstream.CHAT_PATH in url:
             return CannedResponse(self.stream, "text/event-stream", self.events_per_read)
         return CannedResponse(self.plain, "application/json")
