@@ -44,6 +44,7 @@ COMPILED = [
     "gateway/proxy/relay.py",
     "gateway/proxy/resolve.py",
     "gateway/proxy/router.py",
+    "gateway/proxy/splice.py",
     "gateway/proxy/sse_reads.py",
     "gateway/proxy/timeout.py",
     "gateway/proxy/validate.py",

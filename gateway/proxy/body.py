@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest, RequestTooLarge
+from gateway.proxy.splice import Source
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -186,11 +187,18 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     64 bits, duplicate keys, strings holding a lone surrogate, nesting deeper than
     MAX_DEPTH.
     """
+    return parse_source(body)[0]
+
+
+def parse_source(body: bytes) -> tuple[dict[str, Any], Source | None]:
+    """`parse_json_object`, and the body as a `Source` when its bytes are orjson's own
+    encoding of the object (what the official SDKs send): the upstream's body may then be
+    spliced from them (gateway/proxy/splice.py)."""
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
     canonical = _canonical(body)
     if canonical is not None:
-        return canonical
+        return canonical, Source(canonical, body)
     data: Any
     try:
         text = body.decode("utf-8")
@@ -209,4 +217,4 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"request body nests deeper than {MAX_DEPTH} levels")
     if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogate(data):
         raise InvalidRequest("request body is not valid JSON: a string holds a lone surrogate")
-    return data
+    return data, None

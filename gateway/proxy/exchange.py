@@ -17,6 +17,7 @@ import orjson
 
 from gateway.catalog.snapshot import DATA_DESTINATIONS
 from gateway.errors import HeadersTooLarge, InvalidRequest, ProxyError
+from gateway.proxy.splice import Source
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -71,6 +72,9 @@ class Exchange:
     headers: Headers
     started: bool  # response headers sent: errors can no longer be a JSON answer
     error_body: Callable[[ProxyError], tuple[int, Mapping[str, Any]]]
+    #: The request body as the client sent it, when the upstream's may be spliced from it
+    #: (gateway/proxy/splice.py): set by `pipeline.read_source`.
+    source: Source | None
 
     def __init__(
         self,
@@ -89,6 +93,7 @@ class Exchange:
         self.headers = headers
         self.started = started
         self.error_body = error_body
+        self.source = None
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:

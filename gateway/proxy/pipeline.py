@@ -27,7 +27,7 @@ from gateway.errors import (
 from gateway.proxy import auth
 from gateway.proxy.adapters.base import NativeRequest, Reply, UploadFile
 from gateway.proxy.admission import Gate, Ticket
-from gateway.proxy.body import parse_json_object, read_body
+from gateway.proxy.body import parse_json_object, parse_source, read_body
 from gateway.proxy.disconnect import DisconnectWatch
 from gateway.proxy.exchange import (
     JSON,
@@ -125,6 +125,17 @@ async def read_json(
     return parse_json_object(body), {}
 
 
+async def read_source(
+    ex: Exchange, loaded: Loaded, length: int | None
+) -> tuple[dict[str, Any], Files]:
+    """`read_json`, keeping the body's bytes on the exchange (`Exchange.source`) where the
+    upstream's body may be spliced from them: for endpoints whose requests go upstream in
+    their own shape, changed by policy only in copies (gateway/proxy/splice.py)."""
+    body = await read_body(ex.receive, loaded.snapshot.settings.max_request_bytes, length)
+    fields, ex.source = parse_source(body)
+    return fields, {}
+
+
 def _never(body: Mapping[str, Any]) -> bool:
     return False
 
@@ -155,7 +166,7 @@ class Endpoint:
     prepare: Callable[[Snapshot, Model, dict[str, Any], Files], Prepared]
     check: Callable[[Mapping[str, Any]], None] = _no_check  # the body's form, before resolve
     read: Callable[[Exchange, Loaded, int | None], Awaitable[tuple[dict[str, Any], Files]]] = (
-        read_json
+        read_source
     )
     streams: Callable[[Mapping[str, Any]], bool] = _never
     stream_shape: Callable[[Routed], StreamShape] = chat_stream
@@ -258,6 +269,7 @@ class Pipeline:
             ex.request_id,
             files=files,
             native=prepared.native,
+            source=ex.source,
         )
         req = _Request(
             routed,

@@ -37,6 +37,7 @@ from gateway.proxy.adapters.base import (
 from gateway.proxy.breaker import Breakers, CircuitBreaker
 from gateway.proxy.plan import RoutePlan, ordered_attempts, plan_route
 from gateway.proxy.reload import Loaded
+from gateway.proxy.splice import Source
 from gateway.proxy.timeout import timeout_at
 from gateway.usage.stats import Stats
 
@@ -67,6 +68,7 @@ class Routed:
     files: Mapping[str, UploadFile]  # multipart endpoints
     event_runs: bool  # the stream's consumer takes runs of plain events (Call.event_runs)
     native: NativeRequest | None  # the client's own body, for adapters that take it
+    source: Source | None  # the client's body bytes, to splice the upstream's from (Call)
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class Routed:
         files: Mapping[str, UploadFile] | None = None,
         event_runs: bool = False,
         native: NativeRequest | None = None,
+        source: Source | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.body = body
@@ -91,6 +94,7 @@ class Routed:
         self.files = {} if files is None else files
         self.event_runs = event_runs
         self.native = native
+        self.source = source
 
 
 @dataclass(slots=True, init=False)
@@ -378,6 +382,7 @@ class Router:
             native=routed.native,
             dropped_tools=dropped,
             event_runs=routed.event_runs,
+            source=routed.source,
         )
 
 

@@ -86,7 +86,7 @@ class FakeOpenAI:
         raw = await request.body()
         body = json.loads(raw) if raw else None
         self.requests.append(
-            {"path": request.url.path, "headers": dict(request.headers), "body": body}
+            {"path": request.url.path, "headers": dict(request.headers), "body": body, "raw": raw}
         )
         behaviour = self._next((body or {}).get("model"))
         if "slow" in behaviour:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gateway.catalog.snapshot import Channel, Model, NativeTool, Provider
 from gateway.proxy.chunk import LazyJSON
+from gateway.proxy.splice import Source
 
 if TYPE_CHECKING:
     from gateway.usage.pricing import Usage
@@ -98,6 +99,9 @@ class Call:
     event_runs: bool = False
     native: NativeRequest | None = None  # the client's own body, when it spoke another API
     dropped_tools: tuple[str, ...] = ()  # native tools left out: the protocol cannot carry them
+    #: The client's body as it came, `body` before policy: an adapter sending the body in
+    #: its own shape splices the upstream's from these bytes (gateway/proxy/splice.py).
+    source: Source | None = None
 
     @property
     def stream(self) -> bool:

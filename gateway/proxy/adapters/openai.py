@@ -30,6 +30,7 @@ from gateway.proxy.adapters.openai_rename import _parse_chunk, _rename
 from gateway.proxy.adapters.openai_responses import ResponsesPassThrough
 from gateway.proxy.adapters.openai_search import counted, search_tools, searches
 from gateway.proxy.chunk import RawEvents, loads
+from gateway.proxy.splice import spliced
 from gateway.proxy.sse import aclose
 from gateway.proxy.sse_reads import RawReads
 from gateway.proxy.upstream_errors import status_error
@@ -95,7 +96,9 @@ class OpenAICompatible(Adapter):
             and body.get("stream")
             and call.channel.options.get("stream_usage", True)
         ):
-            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            options = body.get("stream_options") or {}
+            if options.get("include_usage") is not True:  # else kept as it is: spliced
+                body["stream_options"] = {**options, "include_usage": True}
         return body
 
     # ----- response shaping -----
@@ -167,12 +170,18 @@ class OpenAICompatible(Adapter):
     # ----- the seam -----
 
     async def _post(self, call: Call) -> UpstreamResponse:
+        body = self.shape_body(call)
+        headers = self.headers(call)
+        raw = None if call.source is None else spliced(call.source, body)
+        if raw is not None and "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
         response = await self.http.request(
             "POST",
             self.url(call),
-            headers=self.headers(call),
+            headers=headers,
             deadline=call.deadline,
-            json=self.shape_body(call),
+            json=body if raw is None else None,
+            data=raw,
         )
         if response.status >= 300:  # no coroutine for the answers that pass
             await self.raise_for_status(response, call)
