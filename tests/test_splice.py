@@ -152,7 +152,7 @@ def test_the_upstream_gets_the_shaped_body_byte_for_byte(proxy, stream):
         "max_tokens": 100,
         "metadata": {"model": MODEL},
     }
-    assert sent["raw"] == orjson.dumps(expected)
+    assert sent["raw"] == orjson.dumps(expected).decode()
     assert sent["body"]["messages"][1:] == messages
     if stream:
         assert sent["body"]["stream_options"] == {"include_usage": True}

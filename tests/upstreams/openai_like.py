@@ -86,7 +86,12 @@ class FakeOpenAI:
         raw = await request.body()
         body = json.loads(raw) if raw else None
         self.requests.append(
-            {"path": request.url.path, "headers": dict(request.headers), "body": body, "raw": raw}
+            {
+                "path": request.url.path,
+                "headers": dict(request.headers),
+                "body": body,
+                "raw": raw.decode("utf-8", "replace"),
+            }
         )
         behaviour = self._next((body or {}).get("model"))
         if "slow" in behaviour:
