@@ -153,7 +153,8 @@ async def serve(
         loaded = pipeline.loaded()
         routed = _routed(pipeline, loaded, scope, request_id)
         for gate in pipeline.gates:
-            tickets.append(await gate.admit(routed))
+            if gate.applies(routed):
+                tickets.append(await gate.admit(routed))
         upstream = await pipeline.router.open_session(loaded, routed, outcome)
     except ProxyError as error:
         if routed is not None:
