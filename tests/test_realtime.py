@@ -379,9 +379,6 @@ class RecordingGate:
         self.admitted: list[str] = []
         self.settled: list[tuple[int, Any, Any]] = []
 
-    def applies(self, routed: Any) -> bool:
-        return True
-
     async def admit(self, routed: Any) -> Any:
         self.admitted.append(routed.model.name)
         gate = self

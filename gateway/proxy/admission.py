@@ -26,10 +26,4 @@ class Ticket(Protocol):
 class Gate(Protocol):
     """An admission check before routing (quotas): a ticket, or a ProxyError (429, 503)."""
 
-    def applies(self, routed: Routed) -> bool:
-        """Whether any of the gate's limits may apply to the request. A request to which none
-        does is not admitted through the gate at all: no ticket, nothing to settle (most
-        requests where few consumers have quotas, and every request where none has)."""
-        ...
-
     async def admit(self, routed: Routed) -> Ticket: ...

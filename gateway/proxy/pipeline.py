@@ -280,8 +280,7 @@ class Pipeline:
         watch = DisconnectWatch(ex.receive)
         try:
             for gate in self.gates:
-                if gate.applies(routed):
-                    req.tickets.append(await gate.admit(routed))
+                req.tickets.append(await gate.admit(routed))
             if endpoint.streams(routed.body):
                 shape = endpoint.stream_shape(routed)
                 routed.event_runs = shape.event_runs

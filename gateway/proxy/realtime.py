@@ -153,8 +153,7 @@ async def serve(
         loaded = pipeline.loaded()
         routed = _routed(pipeline, loaded, scope, request_id)
         for gate in pipeline.gates:
-            if gate.applies(routed):
-                tickets.append(await gate.admit(routed))
+            tickets.append(await gate.admit(routed))
         upstream = await pipeline.router.open_session(loaded, routed, outcome)
     except ProxyError as error:
         if routed is not None:

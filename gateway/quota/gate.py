@@ -1,8 +1,7 @@
 """The quota admission gate: admit a request against every limit it counts against, tell
 the client where it stands (OpenAI's x-ratelimit-* headers), settle what it really used.
 
-    if gate.applies(routed):               # a limit of the consumer's or its orgs' applies
-        ticket = await gate.admit(routed)  # raises 429 (or 503 when failing closed)
+    ticket = await gate.admit(routed)      # raises 429 (or 503 when failing closed)
     ...                                    # the request runs; ticket.headers on the answer
     ticket.settle(status, usage, cost)     # once, also on errors and 499
 """
@@ -158,12 +157,6 @@ class QuotaGate:
                 for x in limits
             ]
         return limits
-
-    def applies(self, routed: Routed) -> bool:
-        loaded = self.holder.current
-        return loaded is not None and bool(
-            self.scopes(loaded.snapshot, routed.consumer, routed.model)
-        )
 
     async def admit(self, routed: Routed) -> Ticket:
         """Claim the request's share of every limit, or raise the refusal (429; 503 when the
