@@ -94,7 +94,7 @@ class CannedUpstream:
         data: bytes | None = None,
         form: Mapping[str, Any] | None = None,
     ) -> CannedResponse:
-        if json is not None:
+        if json is not None and type(json) is not bytes:
             dumps(json)  # what the real seam (gateway/proxy/upstream_http.py) does with it
         if upstream.STREAM_PREFIX + upstream.CHAT_PATH in url:
             return CannedResponse(self.stream, "text/event-stream", self.events_per_read)

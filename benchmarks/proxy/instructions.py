@@ -8,9 +8,10 @@ instructions the server executed (user space, every thread) are divided by the r
 answered. The same binary, inputs and load give the same count to within about 1%
 whatever else the machine does (what varies is work driven by the clock, below), where the
 socket benchmark's CPU per request swings by 10%: use it to tell a change of a few
-percent, and the socket benchmark for what it is worth in time. Under valgrind the server runs some 50 times slower, so time-driven work
-(a request older than the disconnect watch's start, the accounting drain's batch size)
-weighs a little differently than at full speed. `--top` lists the functions with the most
+percent, and the socket benchmark for what it is worth in time. Under valgrind the server
+runs some 50 times slower, so time-driven work (a request older than the disconnect
+watch's start, the accounting drain's batch size) weighs a little differently than at full
+speed. `--top` lists the functions with the most
 instructions of their own per request (C functions: the compiled request path, CPython's,
 the libraries'; Python code shows as the interpreter's).
 """

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest, RequestTooLarge
-from gateway.proxy.splice import Source
+from gateway.proxy.splice import MIN_SPLICE_BYTES, Source
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -192,13 +192,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 def parse_source(body: bytes) -> tuple[dict[str, Any], Source | None]:
     """`parse_json_object`, and the body as a `Source` when its bytes are orjson's own
-    encoding of the object (what the official SDKs send): the upstream's body may then be
-    spliced from them (gateway/proxy/splice.py)."""
+    encoding of the object (what the official SDKs send) and not under MIN_SPLICE_BYTES:
+    the upstream's body may then be spliced from them (gateway/proxy/splice.py)."""
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
     canonical = _canonical(body)
     if canonical is not None:
-        return canonical, Source(canonical, body)
+        return canonical, Source(canonical, body) if len(body) >= MIN_SPLICE_BYTES else None
     data: Any
     try:
         text = body.decode("utf-8")

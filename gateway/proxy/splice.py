@@ -24,7 +24,8 @@ from typing import Any, Final
 
 import orjson
 
-#: Bodies shorter than this are encoded again: for them orjson is cheaper than the splice.
+#: Bodies shorter than this get no `Source` (gateway/proxy/body.py) and are encoded again:
+#: for them orjson is cheaper than the splice.
 MIN_SPLICE_BYTES: Final = 4096
 _MESSAGES: Final = "messages"
 _MESSAGES_OPEN: Final = b'"messages":['
@@ -64,17 +65,14 @@ def _system_first(old: Any, new: Any) -> bool:
 
 
 def spliced(source: Source, shaped: Mapping[str, Any]) -> bytes | None:
-    """`shaped` as orjson encodes it, spliced from `source`; None where a splice would not
-    pay or is not certain (a field removed or reordered, `messages` changed otherwise than
-    by a message put first): the caller encodes `shaped` then."""
+    """`shaped` as orjson encodes it, spliced from `source`; None where a splice is not
+    certain (a field removed or reordered, `messages` changed otherwise than by a message
+    put first): the caller encodes `shaped` then."""
     raw, value = source.raw, source.value
-    if len(raw) < MIN_SPLICE_BYTES or len(shaped) < len(value) or not value:
+    if len(shaped) < len(value) or not value:
         return None
     items = list(value.items())
-    big = -1
-    for index in range(len(items)):
-        if items[index][0] == _MESSAGES:
-            big = index
+    big = list(value).index(_MESSAGES) if _MESSAGES in value else -1
     edits: list[tuple[int, int, bytes]] = []  # (start, bytes replaced, bytes put there)
     added: list[tuple[str, Any]] = []
     index = 0
@@ -105,8 +103,6 @@ def spliced(source: Source, shaped: Mapping[str, Any]) -> bytes | None:
         if added:
             edits.append((len(raw) - 1, 0, b"," + _pairs(added)))
     except orjson.JSONEncodeError:
-        return None
-    if index < len(items):
         return None
     whole = memoryview(raw)  # slices of it are not copies; the join is the one copy
     parts: list[Any] = []

@@ -235,7 +235,7 @@ class AiohttpUpstream:
         body: Any = data
         send_headers = headers
         if json is not None:
-            body = dumps(json)
+            body = json if type(json) is bytes else dumps(json)  # bytes: encoded already
             if "Content-Type" not in headers:
                 send_headers = {**headers, "Content-Type": "application/json"}
         elif form is not None:

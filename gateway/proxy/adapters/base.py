@@ -160,7 +160,11 @@ class HandshakeRefused(Exception):
 
 class UpstreamHTTP(Protocol):
     """The HTTP client seam. Transport errors arrive here already mapped to UpstreamError
-    subclasses (connect error, timeout); statuses are not interpreted: adapters do that."""
+    subclasses (connect error, timeout); statuses are not interpreted: adapters do that.
+
+    `json` is a value to send as JSON, or bytes already encoded as JSON (a splice of the
+    client's body: gateway/proxy/splice.py; no JSON value is bytes); either way the request
+    is typed application/json unless `headers` say otherwise."""
 
     async def request(
         self,

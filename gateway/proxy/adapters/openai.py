@@ -171,17 +171,13 @@ class OpenAICompatible(Adapter):
 
     async def _post(self, call: Call) -> UpstreamResponse:
         body = self.shape_body(call)
-        headers = self.headers(call)
         raw = None if call.source is None else spliced(call.source, body)
-        if raw is not None and "Content-Type" not in headers:
-            headers["Content-Type"] = "application/json"
         response = await self.http.request(
             "POST",
             self.url(call),
-            headers=headers,
+            headers=self.headers(call),
             deadline=call.deadline,
-            json=body if raw is None else None,
-            data=raw,
+            json=body if raw is None else raw,
         )
         if response.status >= 300:  # no coroutine for the answers that pass
             await self.raise_for_status(response, call)
