@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,10 +41,13 @@ def _callgrind(pid: int, flag: str) -> None:
     subprocess.run(["callgrind_control", flag, str(pid)], check=True, capture_output=True)
 
 
-def count(args: argparse.Namespace, work: Path) -> tuple[int, int, Path]:
-    """Instructions and requests of the counted load, and callgrind's output file."""
+def count(args: argparse.Namespace, work: Path) -> tuple[dict[str, int], int, Path]:
+    """The counted load's events (`Ir`, instructions; with `--cache-sim`, the cache misses
+    too), the requests it answered, and callgrind's output file."""
     out = work / "callgrind.out"
     under = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if args.cache_sim:
+        under.append("--cache-sim=yes")
     with contextlib.ExitStack() as stack:
         root = stack.enter_context(procs.nginx_upstream(work, args.stream_shape))
         endpoint = stack.enter_context(
@@ -59,16 +63,21 @@ def count(args: argparse.Namespace, work: Path) -> tuple[int, int, Path]:
         _callgrind(endpoint.pid, "--instr=off")
         _callgrind(endpoint.pid, "--dump")
     dump = max(work.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)  # `--dump`'s
-    found = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
-    if found is None or not point.requests:
+    text = dump.read_text(errors="replace")
+    events = re.search(r"^events: (.+)$", text, re.MULTILINE)
+    totals = re.search(r"^totals: (.+)$", text, re.MULTILINE)
+    if events is None or totals is None or not point.requests:
         raise RuntimeError(f"no instruction count in {dump} or no requests answered")
-    return int(found[1]), point.requests, dump
+    names, values = events[1].split(), map(int, totals[1].split())
+    return dict(zip(names, values, strict=False)), point.requests, dump
 
 
-def top_functions(dump: Path, requests: int, top: int) -> list[str]:
-    """The functions with the most instructions of their own, per request."""
+def top_functions(dump: Path, requests: int, top: int, event: str = "Ir") -> list[str]:
+    """The functions with the most of `event` (instructions, or a cache's misses) of their
+    own, per request."""
+    show = [f"--show={event}", f"--sort={event}"]
     out = subprocess.run(
-        ["callgrind_annotate", "--auto=no", f"--threshold={100 - 1e-3}", str(dump)],
+        ["callgrind_annotate", "--auto=no", *show, f"--threshold={100 - 1e-3}", str(dump)],
         capture_output=True,
         text=True,
         check=True,
@@ -91,15 +100,33 @@ def main() -> int:
     parser.add_argument("--shape", choices=REQUEST_SHAPES, default="current")
     parser.add_argument("--stream-shape", choices=STREAM_SHAPES, default="current")
     parser.add_argument("--top", type=int, default=0, help="list the costliest functions")
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="simulate the caches too: misses per request of the first-level instruction "
+        "cache (I1) and the last level (LL), the cost of the code's size that counting "
+        "instructions does not see (slower still)",
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="copy callgrind's output here (for callgrind_annotate)"
+    )
     args = parser.parse_args()
     procs.ensure_tools({"valgrind": "valgrind", "callgrind_control": "valgrind"})
     with tempfile.TemporaryDirectory(prefix="modelyard-instr-") as tmp:
-        instructions, requests, dump = count(args, Path(tmp))
+        events, requests, dump = count(args, Path(tmp))
         print(
             f"{args.target} {args.mode}, {args.shape} / {args.stream_shape}, concurrency "
-            f"{args.concurrency}: {instructions / requests:,.0f} instructions per request "
+            f"{args.concurrency}: {events['Ir'] / requests:,.0f} instructions per request "
             f"({requests:,} requests counted)"
         )
+        if args.cache_sim:
+            misses = ("I1mr", "ILmr", "D1mr", "DLmr", "D1mw", "DLmw")
+            print(", ".join(f"{e} {events[e] / requests:,.0f}" for e in misses if e in events))
+            if args.top:
+                print("The most first-level instruction cache misses (I1mr) per request:")
+                print("\n".join(top_functions(dump, requests, args.top, "I1mr")))
+        if args.keep:
+            shutil.copy(dump, args.keep)
         if args.top:
             print("\n".join(top_functions(dump, requests, args.top)))
     return 0
