@@ -128,7 +128,7 @@ def through_proxy(
             if error is not None:
                 assert error_ok, error
                 return repr(error).encode()
-            return bytes(sent + tail)
+            return bytes(sent) + b"".join(tail)
         finally:
             await http.aclose()
 

@@ -399,7 +399,7 @@ class Pipeline:
                         ex.send, streaming.first, streaming.rest, shape.encode, req.meter
                     )
             except TimeoutError:  # the total deadline covers the whole stream
-                tail = bytearray()
+                tail = []
                 error = DeadlineExceeded("the request's total deadline ran out")
         except BaseException:
             breaker.release()
@@ -407,11 +407,11 @@ class Pipeline:
         watch.close()
         status, code = 200, None
         if shape.finish is not None:
-            tail += shape.finish(error, req.meter)
+            tail.append(shape.finish(error, req.meter))
         if error is None:
             breaker.success()
             if shape.finish is None:
-                tail += shape.done
+                tail.append(shape.done)
         else:
             if isinstance(error, UpstreamError):
                 breaker.failure()
@@ -434,7 +434,7 @@ class Pipeline:
                     "code": "stream_failed",
                 }
             if shape.finish is None:
-                tail += shape.error(body)
+                tail.append(shape.error(body))
             status, code = getattr(error, "status", 500), body.get("code")
-        await ex.send({"type": "http.response.body", "body": bytes(tail), "more_body": False})
+        await ex.send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
         return status, code

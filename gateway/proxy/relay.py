@@ -32,7 +32,7 @@ async def relay(
     rest: AsyncIterator[Mapping[str, Any]],
     encode: Encode,
     meter: Meter | None = None,
-) -> tuple[bytearray, Exception | None]:
+) -> tuple[list[bytes], Exception | None]:
     """Relay chunks, writing what the upstream gave at once in one piece.
 
     Chunks the upstream's iterator has ready (the events of one read) are encoded and kept;
@@ -41,29 +41,38 @@ async def relay(
     unsent tail, written by the caller with the final event, and the error that ended the
     stream, if any. The writing stays in the task that reads the upstream: a client that
     stops reading makes the send wait, and the upstream is read no further.
+
+    The pieces are kept as they are and joined only when there are several, and the unsent
+    ones are returned as pieces, for the caller to join once with the stream's end: a read
+    relayed whole goes out as the very bytes its encoding made, and a stream the upstream
+    sent at once is copied once, not into a buffer, out of it and again with its end.
     """
     item = first
-    unsent = bytearray()
+    unsent: list[bytes] = []
+    size = 0
     waiting: Pending | None = None  # a next step begun, while the unsent bytes go out
     try:
         while True:
             if meter is not None:
                 meter.observe(item)
-            unsent += encode(item)
+            piece = encode(item)
+            if piece:
+                unsent.append(piece)
+                size += len(piece)
             try:
                 got = next_now(rest)
             except StopAsyncIteration:
                 return unsent, None
             except Exception as error:  # the upstream failed: the caller ends the stream
                 return unsent, error
-            if type(got) is Pending or len(unsent) >= MAX_UNSENT:
+            if type(got) is Pending or size >= MAX_UNSENT:
                 if unsent:
                     waiting = got if type(got) is Pending else None
-                    await send(
-                        {"type": "http.response.body", "body": bytes(unsent), "more_body": True}
-                    )
+                    body = unsent[0] if len(unsent) == 1 else b"".join(unsent)
+                    unsent = []
+                    size = 0
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
                     waiting = None
-                    unsent = bytearray()
                 if type(got) is Pending:
                     try:
                         got = await got

@@ -152,7 +152,8 @@ class RawReads:
                 break
             take_whole = self._take_whole
             if take_whole is not None and decoder.at_boundary():
-                whole, chunk = take_whole(decoder.take_buffer() + chunk)
+                start = decoder.take_buffer()  # mostly b"": `+` would copy the read anyway
+                whole, chunk = take_whole(start + chunk if start else chunk)
                 if whole is not None:
                     if chunk:
                         self._rest = chunk
