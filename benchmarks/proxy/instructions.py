@@ -104,8 +104,8 @@ def main() -> int:
         "--cache-sim",
         action="store_true",
         help="simulate the caches too: misses per request of the first-level instruction "
-        "cache (I1) and the last level (LL), the cost of the code's size that counting "
-        "instructions does not see (slower still)",
+        "and data caches (I1, D1) and the last level (LL), what counting instructions does "
+        "not see of the code's and the data's size (slower still)",
     )
     parser.add_argument(
         "--keep", type=Path, help="copy callgrind's output here (for callgrind_annotate)"
