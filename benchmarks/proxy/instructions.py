@@ -11,9 +11,9 @@ socket benchmark's CPU per request swings by 10%: use it to tell a change of a f
 percent, and the socket benchmark for what it is worth in time. Under valgrind the server
 runs some 50 times slower, so time-driven work (a request older than the disconnect
 watch's start, the accounting drain's batch size) weighs a little differently than at full
-speed. `--top` lists the functions with the most
-instructions of their own per request (C functions: the compiled request path, CPython's,
-the libraries'; Python code shows as the interpreter's).
+speed. `--top` lists the functions with the most instructions of their own per request
+(C functions: the compiled request path, CPython's, the libraries'; Python code shows as
+the interpreter's).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def count(args: argparse.Namespace, work: Path) -> tuple[dict[str, int], int, Pa
     if events is None or totals is None or not point.requests:
         raise RuntimeError(f"no instruction count in {dump} or no requests answered")
     names, values = events[1].split(), map(int, totals[1].split())
-    return dict(zip(names, values, strict=False)), point.requests, dump
+    return dict(zip(names, values, strict=True)), point.requests, dump
 
 
 def top_functions(dump: Path, requests: int, top: int, event: str = "Ir") -> list[str]:
